@@ -1,0 +1,39 @@
+"""Class names and colour palettes of the datasets the package knows, and a palette for any N."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["CAMVID_CLASSES", "CAMVID_COLORS", "VOC_CLASSES", "default_palette", "IMAGENET_MEAN", "IMAGENET_STD"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# SegNet's 11-class CamVid (label 11 = unlabelled, ignored)
+CAMVID_CLASSES = (
+    "sky", "building", "pole", "road", "pavement", "tree",
+    "sign_symbol", "fence", "car", "pedestrian", "bicyclist",
+)
+# The colours CamVid's own label images use for these classes.
+CAMVID_COLORS = (
+    (128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (0, 0, 192), (128, 128, 0),
+    (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192),
+)
+
+VOC_CLASSES = (
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+)
+
+
+def default_palette(n: int) -> np.ndarray:
+    """(n, 3) uint8 RGB colours, PASCAL VOC's scheme: the bits of the class id spread over R, G, B.
+
+    Distinct for any n up to 2**24; class 0 is black, as in VOC's label images.
+    """
+    ids = np.arange(n, dtype=np.int64)
+    palette = np.zeros((n, 3), dtype=np.int64)
+    for shift in range(8):
+        for channel in range(3):
+            bit = (ids >> (3 * shift + channel)) & 1
+            palette[:, channel] |= bit << (7 - shift)
+    return palette.astype(np.uint8)

@@ -1,0 +1,96 @@
+"""Segmentation losses: cross-entropy, Dice, CE + Dice (paper A, Huo et al. 2023) and focal.
+
+Every loss takes logits (B, C, H, W) and integer targets (B, H, W); pixels equal to
+``ignore_index`` take no part in any term (the public DeepLabV3+ code counts them as false
+positives in Dice; here they are excluded everywhere).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["DiceLoss", "CEDiceLoss", "FocalLoss", "build_loss", "LOSSES"]
+
+
+def _valid_one_hot(logits: torch.Tensor, target: torch.Tensor, ignore_index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    valid = target != ignore_index
+    safe = torch.where(valid, target, torch.zeros_like(target))
+    one_hot = F.one_hot(safe, logits.shape[1]).permute(0, 3, 1, 2).to(logits.dtype)
+    return one_hot * valid.unsqueeze(1), valid.unsqueeze(1).to(logits.dtype)
+
+
+class DiceLoss(nn.Module):
+    """1 - mean over classes of (2 tp + eps) / (2 tp + fp + fn + eps).
+
+    tp, fp and fn are soft counts (softmax probabilities) summed per class over the batch and all
+    valid pixels.
+    """
+
+    def __init__(self, ignore_index: int = 255, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.ignore_index = ignore_index
+        self.eps = eps
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        prob = logits.float().softmax(dim=1)
+        one_hot, valid = _valid_one_hot(prob, target, self.ignore_index)
+        prob = prob * valid
+        dims = (0, 2, 3)
+        tp = (prob * one_hot).sum(dims)
+        fp = prob.sum(dims) - tp
+        fn = one_hot.sum(dims) - tp
+        score = (2 * tp + self.eps) / (2 * tp + fp + fn + self.eps)
+        return 1 - score.mean()
+
+
+class CEDiceLoss(nn.Module):
+    """Paper A's loss: cross-entropy + Dice, equal weights by default."""
+
+    def __init__(
+        self, ignore_index: int = 255, ce_weight: float = 1.0, dice_weight: float = 1.0,
+        class_weights: torch.Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        self.ce = nn.CrossEntropyLoss(weight=class_weights, ignore_index=ignore_index)
+        self.dice = DiceLoss(ignore_index)
+        self.ce_weight, self.dice_weight = ce_weight, dice_weight
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.ce_weight * self.ce(logits, target) + self.dice_weight * self.dice(logits, target)
+
+
+class FocalLoss(nn.Module):
+    """Focal loss (Lin et al., ICCV 2017): mean over valid pixels of -(1 - p_t)^gamma log p_t."""
+
+    def __init__(self, ignore_index: int = 255, gamma: float = 2.0, class_weights: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.ignore_index, self.gamma = ignore_index, gamma
+        self.class_weights = class_weights
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        logp = F.log_softmax(logits.float(), dim=1)
+        valid = target != self.ignore_index
+        safe = torch.where(valid, target, torch.zeros_like(target))
+        logp_t = logp.gather(1, safe.unsqueeze(1)).squeeze(1)
+        loss = -((1 - logp_t.exp()) ** self.gamma) * logp_t
+        if self.class_weights is not None:
+            loss = loss * self.class_weights.to(loss.device)[safe]
+        n = valid.sum()
+        return (loss * valid).sum() / n.clamp(min=1)
+
+
+LOSSES: dict[str, Callable[..., nn.Module]] = {
+    "ce": lambda ignore_index, class_weights=None: nn.CrossEntropyLoss(weight=class_weights, ignore_index=ignore_index),
+    "dice": lambda ignore_index, class_weights=None: DiceLoss(ignore_index),
+    "ce_dice": lambda ignore_index, class_weights=None: CEDiceLoss(ignore_index, class_weights=class_weights),
+    "focal": lambda ignore_index, class_weights=None: FocalLoss(ignore_index, class_weights=class_weights),
+}
+
+
+def build_loss(name: str, *, ignore_index: int = 255, class_weights: torch.Tensor | None = None) -> nn.Module:
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; accepted: {', '.join(sorted(LOSSES))}")
+    return LOSSES[name](ignore_index, class_weights)

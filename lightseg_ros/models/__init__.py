@@ -1,0 +1,20 @@
+"""Model registry and the papers' architectures. ``build_model(name, num_classes=...)`` is the entry."""
+from . import deeplabv3plus, ghostnet_aspp_da, mlff  # noqa: F401  (registers the models)
+from .backbones import PretrainedWeightsError
+from .complexity import Complexity, measure
+from .registry import ModelSpec, UnknownModelError, build_model, get_model_spec, list_models, register_model
+
+__all__ = [
+    "Complexity",
+    "ModelSpec",
+    "PretrainedWeightsError",
+    "UnknownModelError",
+    "build_model",
+    "get_model_spec",
+    "list_models",
+    "measure",
+    "register_model",
+]
+from .weights import WeightsError, WeightsMeta, load_model, load_weights, save_weights  # noqa: E402
+
+__all__ += ["WeightsError", "WeightsMeta", "load_model", "load_weights", "save_weights"]

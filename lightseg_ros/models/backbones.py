@@ -1,0 +1,185 @@
+"""Backbones that expose their feature levels (name, channels, reduction), timm-style.
+
+Both come from maintained libraries: MobileNetV2 from torchvision, GhostNet 1.0x from timm. This
+module only cuts them at the taps the papers use and turns strides into dilation for a smaller
+output stride.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = ["FeatureInfo", "Backbone", "MobileNetV2Backbone", "GhostNetBackbone", "PretrainedWeightsError"]
+
+
+class PretrainedWeightsError(RuntimeError):
+    """The ImageNet backbone weights could not be fetched or read."""
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    name: str
+    channels: int
+    reduction: int
+
+
+class Backbone(nn.Module):
+    """A trunk that returns ``{level name: tensor}``; ``feature_info`` describes each level."""
+
+    feature_info: list[FeatureInfo]
+
+    def channels(self, name: str) -> int:
+        return next(f.channels for f in self.feature_info if f.name == name)
+
+
+def _dilate(module: nn.Module, dilation: int) -> None:
+    """Replace the first stride-2 conv of ``module`` by stride 1 and dilate its 3x3+ convs.
+
+    The strided depthwise conv keeps the dilation of the level before (dilation // 2); every other
+    spatial conv gets ``dilation`` so that the receptive field is unchanged (DeepLab's atrous trick).
+    """
+    for conv in module.modules():
+        if not isinstance(conv, nn.Conv2d):
+            continue
+        k = conv.kernel_size[0]
+        if conv.stride == (2, 2):
+            conv.stride = (1, 1)
+            d = max(dilation // 2, 1)
+        else:
+            d = dilation
+        if k > 1:
+            conv.dilation = (d, d)
+            conv.padding = (d * (k - 1) // 2, d * (k - 1) // 2)
+
+
+def _read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise PretrainedWeightsError(f"backbone weights file not found: {path}")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle arbitrary objects
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise PretrainedWeightsError(f"cannot read backbone weights {path}: {exc}") from exc
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise PretrainedWeightsError(f"{path} does not hold a state dict")
+    return state
+
+
+def _load_into(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load the keys of ``state`` that belong to ``module``; every module key must be present."""
+    own = module.state_dict()
+    matched = {k: v for k, v in state.items() if k in own}
+    missing = [k for k in own if k not in matched and not k.endswith("num_batches_tracked")]
+    if missing:
+        raise PretrainedWeightsError(
+            f"{source} does not fit this backbone: {len(missing)} tensors missing (first: {missing[0]})"
+        )
+    bad = [k for k, v in matched.items() if v.shape != own[k].shape]
+    if bad:
+        raise PretrainedWeightsError(f"{source}: shape mismatch for {bad[0]}: {tuple(matched[bad[0]].shape)}")
+    module.load_state_dict(matched, strict=False)
+
+
+class MobileNetV2Backbone(Backbone):
+    """torchvision MobileNetV2 ``features[0:18]`` (the 1x1 conv to 1280 is dropped).
+
+    Levels: ``c2`` = features[:4] (24ch, /4), ``c3`` = [4:7] (32ch, /8), ``c4`` = [7:14] (96ch, /16),
+    ``c5`` = [14:18] (320ch, /32 or dilated).
+    """
+
+    _STAGES = (("c2", 0, 4, 24, 4), ("c3", 4, 7, 32, 8), ("c4", 7, 14, 96, 16), ("c5", 14, 18, 320, 32))
+
+    def __init__(self, *, output_stride: int = 16, pretrained: bool | str = False) -> None:
+        super().__init__()
+        from torchvision.models import MobileNet_V2_Weights, mobilenet_v2
+
+        net = mobilenet_v2(weights=None)
+        if pretrained is True:
+            try:
+                net = mobilenet_v2(weights=MobileNet_V2_Weights.IMAGENET1K_V1)
+            except Exception as exc:  # noqa: BLE001 - network errors vary by platform
+                raise PretrainedWeightsError(
+                    "could not fetch torchvision's ImageNet MobileNetV2 weights (offline?): "
+                    f"{exc}. Pass pretrained_backbone=PATH to a local mobilenet_v2 weights file instead."
+                ) from exc
+        elif pretrained:
+            state = _read_state_dict(pretrained)
+            _load_into(net, state, str(pretrained))
+        features = net.features
+        self.stages = nn.ModuleDict({name: features[a:b] for name, a, b, _, _ in self._STAGES})
+        self.feature_info = []
+        for name, _, _, ch, red in self._STAGES:
+            if red > output_stride:
+                _dilate(self.stages[name], red // output_stride)
+            self.feature_info.append(FeatureInfo(name, ch, min(red, output_stride)))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {}
+        for name, stage in self.stages.items():
+            x = stage(x)
+            out[name] = x
+        return out
+
+
+class GhostNetBackbone(Backbone):
+    """timm ``ghostnet_100`` stem and ``blocks[0:9]`` (``blocks[9]`` and the classifier head dropped).
+
+    Levels (REFERENCE.md section 1): ``c3`` = blocks[4] out (40ch, /8), ``c4`` = blocks[6] (112ch,
+    /16), ``c5`` = blocks[8] (160ch, /32). timm's own ``features_only`` taps differ and cannot
+    dilate, so the cut is done here.
+    """
+
+    _TAPS = {4: ("c3", 40, 8), 6: ("c4", 112, 16), 8: ("c5", 160, 32)}
+
+    def __init__(self, *, output_stride: int = 32, pretrained: bool | str = False) -> None:
+        super().__init__()
+        import timm
+
+        if pretrained is True:
+            try:
+                net = timm.create_model("ghostnet_100", pretrained=True)
+            except Exception as exc:  # noqa: BLE001
+                raise PretrainedWeightsError(
+                    "could not fetch timm's ImageNet ghostnet_100 weights (offline?): "
+                    f"{exc}. Pass pretrained_backbone=PATH to a local ghostnet_100 weights file instead."
+                ) from exc
+        else:
+            net = timm.create_model("ghostnet_100", pretrained=False)
+            if pretrained:
+                _load_into(nn.ModuleDict({"conv_stem": net.conv_stem, "bn1": net.bn1, "blocks": net.blocks[:9]}),
+                           _read_state_dict(pretrained), str(pretrained))
+        self.stem = nn.Sequential(net.conv_stem, net.bn1, net.act1)
+        self.blocks = net.blocks[:9]
+        # blocks[i] downsamples when its first bottleneck has stride 2; find that from the modules
+        self.feature_info = []
+        reduction = 2
+        for i, block in enumerate(self.blocks):
+            strided = any(isinstance(m, nn.Conv2d) and m.stride == (2, 2) for m in block.modules())
+            if strided:
+                reduction *= 2
+                if reduction > output_stride:
+                    _dilate(block, reduction // output_stride)
+            elif reduction > output_stride:
+                _dilate(block, reduction // output_stride)
+            if i in self._TAPS:
+                name, ch, _ = self._TAPS[i]
+                self.feature_info.append(FeatureInfo(name, ch, min(reduction, output_stride)))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.stem(x)
+        out = {}
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i in self._TAPS:
+                out[self._TAPS[i][0]] = x
+        return out

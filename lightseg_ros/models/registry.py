@@ -1,0 +1,99 @@
+"""Model registry: every part of lightseg_ros (node, trainer, benchmark, tests) builds models by name.
+
+Adding a model is adding one file that decorates its builder with :func:`register_model` and
+importing that file in ``lightseg_ros/models/__init__.py``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from torch import nn
+
+__all__ = ["ModelSpec", "UnknownModelError", "register_model", "get_model_spec", "build_model", "list_models"]
+
+
+class UnknownModelError(ValueError):
+    """Raised when a model name is not in the registry; the message lists the accepted names."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: Callable[..., nn.Module]
+    paper: str
+    output_strides: tuple[int, ...]
+    default_output_stride: int
+    description: str
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(
+    name: str,
+    *,
+    paper: str,
+    output_strides: tuple[int, ...],
+    default_output_stride: int,
+    description: str,
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator that registers a builder ``fn(*, num_classes, output_stride, pretrained_backbone)``."""
+
+    def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is already registered")
+        if default_output_stride not in output_strides:
+            raise ValueError(f"{name}: default output stride {default_output_stride} not in {output_strides}")
+        _REGISTRY[name] = ModelSpec(name, fn, paper, output_strides, default_output_stride, description)
+        return fn
+
+    return wrap
+
+
+def list_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownModelError(
+            f"unknown model {name!r}; accepted models: {', '.join(list_models())}"
+        ) from None
+
+
+def build_model(
+    name: str,
+    *,
+    num_classes: int,
+    output_stride: int | None = None,
+    pretrained_backbone: bool | str = False,
+    **options: object,
+) -> nn.Module:
+    """Build a registered model.
+
+    ``options`` are architecture switches a builder documents (e.g. ``feature_enhancement`` of
+    ``mlff_mobilenetv2`` for paper A's ablation); weights files record them.
+
+    ``pretrained_backbone`` is False (random init), True (fetch the library's ImageNet weights; a
+    clear error when offline) or a path to a local backbone weights file (.safetensors or .pth).
+    """
+    spec = get_model_spec(name)
+    if output_stride is None:
+        output_stride = spec.default_output_stride
+    if output_stride not in spec.output_strides:
+        raise ValueError(
+            f"model {name!r} does not support output_stride={output_stride}; accepted: {spec.output_strides}"
+        )
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    try:
+        return spec.builder(
+            num_classes=num_classes, output_stride=output_stride, pretrained_backbone=pretrained_backbone, **options
+        )
+    except TypeError as exc:
+        if options and "unexpected keyword" in str(exc):
+            raise ValueError(f"model {name!r} does not accept options {sorted(options)}: {exc}") from None
+        raise

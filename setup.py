@@ -1,0 +1,51 @@
+"""ament_python package: installable by colcon on a ROS 2 distro and by pip in a plain venv."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "lightseg_ros"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "test.*"]),
+    package_data={PACKAGE: ["weights/*.safetensors", "data/*"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
+    ],
+    python_requires=">=3.10",
+    install_requires=[
+        "numpy>=1.24",
+        "torch>=2.1",
+        "torchvision>=0.16",
+        "timm>=0.9",
+        "safetensors>=0.4",
+        "pyyaml>=6",
+        "opencv-python-headless>=4.8",
+        "tqdm>=4.60",
+        "rosbags>=0.10",
+    ],
+    extras_require={
+        # ROS 2 Kilted client libraries from PyPI, for machines without a ROS 2 install
+        "ros": [
+            "ros-rclpy", "ros-sensor-msgs", "ros-std-msgs", "ros-diagnostic-msgs", "ros-builtin-interfaces",
+            "ros-rcl-interfaces", "ros-rmw-fastrtps-cpp",
+        ],
+        "train": ["tensorboard>=2.12", "matplotlib>=3.7"],
+        "export": ["onnx>=1.15", "onnxruntime>=1.17"],
+        "test": ["pytest>=7", "pytest-timeout>=2", "colcon-common-extensions", "setuptools<80"],
+    },
+    zip_safe=True,
+    maintainer="lightseg_ros maintainers",
+    maintainer_email="maintainers@lightseg-ros.org",
+    description="Lightweight semantic segmentation ROS 2 node, training and evaluation tools.",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "lightseg = lightseg_ros.cli:main",
+        ],
+    },
+)

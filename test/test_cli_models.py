@@ -1,0 +1,46 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lightseg_ros.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_models_json_lists_the_three_models_with_their_figures(capsys):
+    assert main(["models", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    rows = {r["name"]: r for r in data["models"]}
+    assert rows["deeplabv3plus_mobilenetv2"]["params"] == 5_818_149
+    assert abs(rows["deeplabv3plus_mobilenetv2"]["gflops"] - 52.846) < 0.02 * 52.846
+    assert abs(rows["ghostnet_aspp_da"]["params"] - 2.78e6) < 0.05 * 2.78e6
+    assert abs(rows["ghostnet_aspp_da"]["gflops"] - 1.931) < 0.05 * 1.931
+    assert abs(rows["mlff_mobilenetv2"]["fp32_mb"] - 23.2) < 0.05 * 23.2
+
+
+def test_console_script_is_installed():
+    exe = Path(sys.executable).with_name("lightseg")
+    out = subprocess.run([str(exe), "models"], capture_output=True, text=True, check=True).stdout
+    assert "ghostnet_aspp_da" in out and "GFLOPs" in out
+
+
+def test_colcon_build_succeeds(tmp_path):
+    """The package builds as an ament_python package with colcon (as on a robot with ROS 2)."""
+    colcon = Path(sys.executable).with_name("colcon")
+    if not colcon.exists():
+        pytest.fail("colcon is not installed in this environment (pip install colcon-common-extensions)")
+    env = dict(os.environ, COLCON_HOME=str(tmp_path / "colcon_home"))
+    proc = subprocess.run(
+        [str(colcon), "--log-base", str(tmp_path / "log"), "build", "--base-paths", str(REPO),
+         "--build-base", str(tmp_path / "build"), "--install-base", str(tmp_path / "install"),
+         "--packages-select", "lightseg_ros"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    share = tmp_path / "install" / "lightseg_ros" / "share" / "lightseg_ros"
+    assert (share / "package.xml").is_file()
+    assert (tmp_path / "install" / "lightseg_ros" / "lib" / "lightseg_ros" / "lightseg").is_file()

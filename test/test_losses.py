@@ -1,0 +1,63 @@
+import math
+
+import pytest
+import torch
+
+from lightseg_ros.losses import CEDiceLoss, DiceLoss, FocalLoss, build_loss
+
+IGNORE = 255
+
+
+def _two_pixel_case():
+    # two classes, three pixels: logits make softmax probabilities exactly p = sigmoid(l0 - l1)
+    logits = torch.tensor([[[[2.0, 0.0, 5.0]], [[0.0, 0.0, -5.0]]]])  # (1, 2, 1, 3)
+    target = torch.tensor([[[0, 1, IGNORE]]])
+    return logits, target
+
+
+def test_dice_by_hand_with_ignored_pixel_excluded():
+    logits, target = _two_pixel_case()
+    p0 = 1 / (1 + math.exp(-2.0))  # pixel 0: P(class 0)
+    # class 0: tp = p0, fp = 0.5 (pixel 1 prob of class 0), fn = 1 - p0
+    # class 1: tp = 0.5, fp = 1 - p0, fn = 0.5 ; the ignored pixel contributes nothing
+    s0 = 2 * p0 / (2 * p0 + 0.5 + (1 - p0))
+    s1 = 2 * 0.5 / (2 * 0.5 + (1 - p0) + 0.5)
+    expected = 1 - (s0 + s1) / 2
+    got = DiceLoss(IGNORE, eps=0.0)(logits, target)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_dice_ignores_the_ignored_pixel_whatever_its_logits():
+    logits, target = _two_pixel_case()
+    other = logits.clone()
+    other[0, :, 0, 2] = torch.tensor([-9.0, 9.0])
+    assert DiceLoss(IGNORE)(logits, target).item() == pytest.approx(DiceLoss(IGNORE)(other, target).item())
+
+
+def test_ce_dice_is_the_sum():
+    logits, target = _two_pixel_case()
+    p0 = 1 / (1 + math.exp(-2.0))
+    ce = (-math.log(p0) - math.log(0.5)) / 2
+    dice = DiceLoss(IGNORE)(logits, target).item()
+    assert CEDiceLoss(IGNORE)(logits, target).item() == pytest.approx(ce + dice, rel=1e-6)
+
+
+def test_focal_by_hand_and_gamma_zero_is_ce():
+    logits, target = _two_pixel_case()
+    p0 = 1 / (1 + math.exp(-2.0))
+    expected = ((1 - p0) ** 2 * -math.log(p0) + 0.5**2 * -math.log(0.5)) / 2
+    assert FocalLoss(IGNORE)(logits, target).item() == pytest.approx(expected, rel=1e-6)
+    ce = torch.nn.functional.cross_entropy(logits, target, ignore_index=IGNORE)
+    assert FocalLoss(IGNORE, gamma=0.0)(logits, target).item() == pytest.approx(ce.item(), rel=1e-6)
+
+
+def test_perfect_prediction_has_zero_dice_loss():
+    target = torch.tensor([[[0, 1], [1, 0]]])
+    logits = torch.nn.functional.one_hot(target, 2).permute(0, 3, 1, 2).float() * 100
+    assert DiceLoss(IGNORE)(logits, target).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_build_loss_names_accepted_losses():
+    assert isinstance(build_loss("ce_dice"), CEDiceLoss)
+    with pytest.raises(ValueError, match="ce, ce_dice, dice, focal"):
+        build_loss("hinge")

@@ -1,0 +1,107 @@
+"""Weights files carry their metadata; bad files fail with a message that says what is wrong."""
+import pytest
+import torch
+
+from lightseg_ros.models import (
+    PretrainedWeightsError, WeightsError, WeightsMeta, build_model, load_model, load_weights, save_weights,
+)
+
+
+@pytest.fixture(scope="module")
+def small_weights(tmp_path_factory):
+    model = build_model("ghostnet_aspp_da", num_classes=3).eval()
+    meta = WeightsMeta(model="ghostnet_aspp_da", num_classes=3, class_names=["a", "b", "c"], dataset="unit",
+                       input_size=[64, 96], output_stride=32)
+    path = save_weights(tmp_path_factory.mktemp("w") / "g.safetensors", model, meta)
+    return path, model
+
+
+def test_round_trip_restores_model_and_metadata(small_weights):
+    path, model = small_weights
+    loaded, meta = load_model(path)
+    assert meta.class_names == ["a", "b", "c"] and meta.input_size == [64, 96]
+    assert len(meta.colors) == 3 and all(len(c) == 3 for c in meta.colors)
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+
+
+def test_half_precision_file_loads_as_float(tmp_path, small_weights):
+    _, model = small_weights
+    meta = WeightsMeta(model="ghostnet_aspp_da", num_classes=3)
+    path = save_weights(tmp_path / "h.safetensors", model, meta, half=True)
+    _, state = load_weights(path)
+    assert state["classifier.weight"].dtype == torch.float16
+    loaded, _ = load_model(path)
+    assert next(loaded.parameters()).dtype == torch.float32
+
+
+def test_model_options_travel_with_the_file(tmp_path):
+    model = build_model("mlff_mobilenetv2", num_classes=2, feature_enhancement=False)
+    meta = WeightsMeta(model="mlff_mobilenetv2", num_classes=2, model_options={"feature_enhancement": False})
+    loaded, _ = load_model(save_weights(tmp_path / "m.safetensors", model, meta))
+    assert not any("context" in n for n, _ in loaded.named_parameters())
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(WeightsError, match="not found"):
+        load_model(tmp_path / "nope.safetensors")
+
+
+def test_pickle_file_is_refused_not_unpickled(tmp_path):
+    path = tmp_path / "evil.safetensors"
+    torch.save({"x": torch.zeros(1)}, path)
+    with pytest.raises(WeightsError, match="not a readable safetensors file"):
+        load_model(path)
+
+
+def test_file_without_metadata(tmp_path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "bare.safetensors"
+    save_file({"x": torch.zeros(1)}, str(path))
+    with pytest.raises(WeightsError, match="no 'lightseg' metadata"):
+        load_model(path)
+
+
+def test_unknown_model_in_metadata_lists_accepted(tmp_path, small_weights):
+    _, model = small_weights
+    path = save_weights(tmp_path / "x.safetensors", model, WeightsMeta(model="segformer_b9", num_classes=3))
+    with pytest.raises(WeightsError, match="ghostnet_aspp_da"):
+        load_model(path)
+
+
+def test_wrong_shapes(tmp_path, small_weights):
+    _, model = small_weights
+    path = save_weights(tmp_path / "x.safetensors", model, WeightsMeta(model="ghostnet_aspp_da", num_classes=5))
+    with pytest.raises(WeightsError, match="does not fit"):
+        load_model(path)
+
+
+def test_expect_model_mismatch(small_weights):
+    path, _ = small_weights
+    with pytest.raises(WeightsError, match="not the requested"):
+        load_model(path, expect_model="mlff_mobilenetv2")
+
+
+def test_local_pretrained_backbone_file_is_loaded(tmp_path):
+    from safetensors.torch import save_file
+    from torchvision.models import mobilenet_v2
+
+    torch.manual_seed(1)
+    net = mobilenet_v2()
+    path = tmp_path / "mbv2.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
+    model = build_model("deeplabv3plus_mobilenetv2", num_classes=3, pretrained_backbone=str(path))
+    assert torch.equal(model.backbone.stages["c2"][0][0].weight, net.features[0][0].weight)
+
+
+def test_backbone_file_that_does_not_fit(tmp_path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "other.safetensors"
+    save_file({"fc.weight": torch.zeros(2, 2)}, str(path))
+    with pytest.raises(PretrainedWeightsError, match="does not fit this backbone"):
+        build_model("ghostnet_aspp_da", num_classes=3, pretrained_backbone=str(path))
+    with pytest.raises(PretrainedWeightsError, match="not found"):
+        build_model("ghostnet_aspp_da", num_classes=3, pretrained_backbone=str(tmp_path / "missing.pth"))
