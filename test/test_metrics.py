@@ -1,0 +1,33 @@
+import math
+
+import numpy as np
+import pytest
+
+from lightseg_ros.metrics import ConfusionMatrix
+
+
+def test_scores_by_hand():
+    target = np.array([[0, 0, 1, 1], [2, 2, 255, 1]])
+    pred = np.array([[0, 1, 1, 1], [2, 0, 2, 1]])
+    cm = ConfusionMatrix(3, ignore_index=255)
+    cm.update(pred, target)
+    s = cm.compute()
+    # class 0: tp 1, gt 2, pred 2 -> 1/3; class 1: tp 3, gt 3, pred 4 -> 3/4; class 2: tp 1, gt 2, pred 1 -> 1/2
+    assert s.per_class_iou == pytest.approx([1 / 3, 3 / 4, 1 / 2])
+    assert s.miou == pytest.approx((1 / 3 + 3 / 4 + 1 / 2) / 3)
+    assert s.pixel_accuracy == pytest.approx(5 / 7)
+    assert s.confusion[0] == [1, 1, 0]
+
+
+def test_absent_class_is_nan_and_left_out_of_the_mean():
+    cm = ConfusionMatrix(3)
+    cm.update(np.zeros((2, 2), int), np.zeros((2, 2), int))
+    s = cm.compute()
+    assert s.per_class_iou[0] == 1.0 and math.isnan(s.per_class_iou[1])
+    assert s.miou == 1.0
+    assert s.as_dict(["a", "b", "c"])["per_class_iou"]["b"] is None
+
+
+def test_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="shape"):
+        ConfusionMatrix(2).update(np.zeros((2, 3), int), np.zeros((3, 2), int))
