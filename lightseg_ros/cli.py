@@ -11,6 +11,7 @@ import sys
 SUBCOMMANDS = (
     "lightseg_ros.tools.models_cmd",
     "lightseg_ros.tools.demo_cmd",
+    "lightseg_ros.tools.node_latency_cmd",
 )
 
 
