@@ -77,7 +77,7 @@ class NodeProcess:
     """A node run as its own process (``python -m module --ros-args ...``); stderr/stdout kept."""
 
     def __init__(self, module: str, ros_args: list[str], extra_env: dict[str, str] | None = None) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2", **(extra_env or {})}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **(extra_env or {})}
         self.proc = subprocess.Popen([sys.executable, "-m", module, "--ros-args", *ros_args], env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
