@@ -267,8 +267,12 @@ def test_invalid_parameters_are_refused_with_a_reason(graph, name, value, words)
     outputs_for(probe, OUT_RAW, msg, ["mask"])  # still serving with the old settings
 
 
-def test_bad_model_name_fails_clearly():
-    node = NodeProcess("lightseg_ros.ros.segment_node", ["-p", "model:=segformer_b9", "-r", "__node:=bad_model"])
+@pytest.mark.parametrize("param, words", [
+    ("model:=segformer_b9", ["unknown model 'segformer_b9'", "ghostnet_aspp_da", "mlff_mobilenetv2"]),
+    ("weights:=/nonexistent/w.safetensors", ["weights file not found: /nonexistent/w.safetensors"]),
+])
+def test_bad_model_or_weights_fail_clearly(param, words):
+    node = NodeProcess("lightseg_ros.ros.segment_node", ["-p", param, "-r", f"__node:=bad_{uuid.uuid4().hex[:6]}"])
     assert node.proc.wait(timeout=60) != 0
     node._reader.join(timeout=5)
-    assert "unknown model 'segformer_b9'" in node.output and "ghostnet_aspp_da" in node.output
+    assert all(w in node.output for w in words), node.output

@@ -141,6 +141,7 @@ class SegmentNode(Node):
     def __init__(self, node_name: str = "segment_node", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._running = False
+        self._busy = False
         self._mailbox = LatestFrameMailbox()
         self._worker: threading.Thread | None = None
         for spec in PARAMETERS:
@@ -190,6 +191,20 @@ class SegmentNode(Node):
         self._worker = threading.Thread(target=self._work, name="segmentation_worker", daemon=True)
         self._worker.start()
 
+    @property
+    def segmenter(self) -> Segmenter:
+        """The segmenter in use (replaced atomically on a model switch)."""
+        return self._segmenter
+
+    @property
+    def dropped_frames(self) -> int:
+        """Frames replaced in the mailbox by a newer one before the worker took them."""
+        return self._mailbox.dropped
+
+    def idle(self) -> bool:
+        """No frame waiting and none being processed."""
+        return not self._busy and len(self._mailbox) == 0
+
     # -- executor thread -------------------------------------------------------------------------
     def _on_frame(self, camera: int, msg: Any) -> None:
         now = time.monotonic()
@@ -222,9 +237,20 @@ class SegmentNode(Node):
         while self._running:
             self._reload_if_requested()
             item = self._mailbox.take(timeout=0.1)
-            if item is not None:
-                camera, frame = item
+            if item is None:
+                continue
+            camera, frame = item
+            self._busy = True
+            try:
                 self._process(self._cameras[camera], frame)
+            except Exception as exc:  # noqa: BLE001 - one bad frame must not end the worker
+                self._bad_frames += 1
+                log, suppressed = self._throttle.allow("inference_error")
+                if log:
+                    self.get_logger().error(f"frame from {self._cameras[camera].topic} failed: {exc!r}"
+                                            + (f" ({suppressed} more suppressed)" if suppressed else ""))
+            finally:
+                self._busy = False
 
     def _process(self, camera: CameraOutputs, frame: Frame) -> None:
         """Convert, infer, publish the outputs somebody listens to."""

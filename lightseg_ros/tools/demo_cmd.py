@@ -21,7 +21,7 @@ RANDOM_WEIGHTS_NOTE = ("NOTE: no weights file given, so the model has RANDOM wei
 
 
 def run_demo(out_dir: Path, *, frames: int, rate: float, width: int, height: int, model: str, weights: str,
-             device: str, source: str, timeout: float = 60.0) -> dict:
+             device: str, source: str, timeout: float = 90.0) -> dict:
     """Run source + node + recorder until ``frames`` frames are published and answered; returns the summary."""
     os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
     import cv2
@@ -74,21 +74,22 @@ def run_demo(out_dir: Path, *, frames: int, rate: float, width: int, height: int
         for node in (segment, src, recorder):
             executor.add_node(node)
         started = time.monotonic()
-        finished_at = None
+        idle_since = None
         while time.monotonic() - started < timeout:
             executor.spin_once(timeout_sec=0.05)
-            if src.done and finished_at is None:
-                finished_at = time.monotonic()
-            # after the last frame: wait for the node to finish it (or give up after 5 s)
-            if finished_at is not None and (len(segment._mailbox) == 0 and time.monotonic() - finished_at > 1.0
-                                            or time.monotonic() - finished_at > 5.0):
-                break
-        seg = segment._segmenter
+            # after the last frame: wait until the node has finished what it took and outputs arrived
+            if src.done and segment.idle():
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since > 1.0:
+                    break
+            else:
+                idle_since = None
+        seg = segment.segmenter
         values = np.asarray(latencies) * 1e3
         summary = {
             "frames_published": src.published,
             "overlays_received": len(received),
-            "frames_dropped_by_node": segment._mailbox.dropped,
+            "frames_dropped_by_node": segment.dropped_frames,
             "latency_ms": {
                 "what": "image_source publish (header stamp) -> overlay received by the recorder",
                 "p50": round(float(np.percentile(values, 50)), 1) if values.size else None,
