@@ -58,6 +58,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "(keep aspect, pad, crop predictions back)", choices=RESIZE_POLICIES),
     ParamSpec("outputs", list(OUTPUTS), f"enabled outputs, any of: {', '.join(OUTPUTS)}"),
     ParamSpec("overlay_alpha", 0.5, "weight of the colour mask in the overlay", float_range=(0.0, 1.0)),
+    ParamSpec("cpu_threads", 0, "torch CPU threads; 0 = torch's default (one per core). Fewer threads avoid "
+              "stalls when other processes load the same cores", read_only=True, int_range=(0, 256)),
     ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics messages", read_only=True,
               float_range=(0.1, 60.0)),
 )

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import rclpy
+import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -151,6 +152,8 @@ class SegmentNode(Node):
             reason = validate_change(name, value)
             if reason:
                 raise ValueError(f"parameter {name}: {reason}")
+        if values["cpu_threads"] > 0:
+            torch.set_num_threads(int(values["cpu_threads"]))
         self._segmenter = load_segmenter(ModelConfig.from_values(values))  # errors end the process (main)
         self._lut = palette_lut(self._segmenter.palette)
         self._alpha = float(values["overlay_alpha"])

@@ -21,7 +21,7 @@ RANDOM_WEIGHTS_NOTE = ("NOTE: no weights file given, so the model has RANDOM wei
 
 
 def run_demo(out_dir: Path, *, frames: int, rate: float, width: int, height: int, model: str, weights: str,
-             device: str, source: str, timeout: float = 90.0) -> dict:
+             device: str, source: str, cpu_threads: int = 0, timeout: float = 90.0) -> dict:
     """Run source + node + recorder until ``frames`` frames are published and answered; returns the summary."""
     os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
     import cv2
@@ -49,7 +49,7 @@ def run_demo(out_dir: Path, *, frames: int, rate: float, width: int, height: int
         segment = SegmentNode("demo_segment_node", context=context, parameter_overrides=[
             Parameter("image_topics", value=[camera_topic]), Parameter("model", value=model),
             Parameter("weights", value=weights), Parameter("device", value=device),
-            Parameter("outputs", value=["mask", "overlay"]),
+            Parameter("outputs", value=["mask", "overlay"]), Parameter("cpu_threads", value=cpu_threads),
         ])
         src = ImageSource("demo_image_source", context=context, parameter_overrides=[
             Parameter("source", value=source), Parameter("topic", value=camera_topic),
@@ -117,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"lightseg demo: {args.source} frames {args.width}x{args.height} at {args.rate} Hz -> segment_node "
           f"({args.model if not args.weights else args.weights}, device {args.device}) over DDS ...", flush=True)
     summary = run_demo(out, frames=args.frames, rate=args.rate, width=args.width, height=args.height,
-                       model=args.model, weights=args.weights, device=args.device, source=args.source)
+                       model=args.model, weights=args.weights, device=args.device, source=args.source,
+                       cpu_threads=args.cpu_threads)
     lat = summary["latency_ms"]
     print(f"published {summary['frames_published']} frames, received {summary['overlays_received']} overlays "
           f"({summary['frames_dropped_by_node']} frames dropped by the node: newest frame wins) on {summary['device']}")
@@ -139,5 +140,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="ghostnet_aspp_da", help="model name (random weights unless --weights)")
     p.add_argument("--weights", default="", help="a lightseg .safetensors weights file")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    p.add_argument("--cpu-threads", type=int, default=0, help="torch CPU threads for the node; 0 = one per core")
     p.add_argument("--source", default="synthetic", help="synthetic, an image folder, a video or a rosbag2")
     p.set_defaults(func=run)

@@ -30,7 +30,7 @@ def _summary(seconds: list[float]) -> dict:
             "p99_ms": round(float(np.percentile(ms, 99)), 1), "mean_ms": round(float(ms.mean()), 1)}
 
 
-def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmup: int) -> dict:
+def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmup: int, cpu_threads: int) -> dict:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
@@ -43,10 +43,10 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
     camera = f"/{tag}/camera/image_raw"
     out_ns = f"/{tag}/camera/segmentation"
     env = {**os.environ, "FASTDDS_BUILTIN_TRANSPORTS": os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")}
-    node = subprocess.Popen([sys.executable, "-m", "lightseg_ros.ros.segment_node", "--ros-args",
-                             "-r", f"__node:={tag}", "-p", f"image_topics:=[{camera}]", "-p", f"model:={model}",
-                             "-p", f"device:={device}"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    command = [sys.executable, "-m", "lightseg_ros.ros.segment_node", "--ros-args", "-r", f"__node:={tag}",
+               "-p", f"image_topics:=[{camera}]", "-p", f"model:={model}", "-p", f"device:={device}",
+               "-p", f"cpu_threads:={cpu_threads}"]
+    node = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log: list[str] = []
     threading.Thread(target=lambda: log.extend(node.stdout), daemon=True).start()
     os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
@@ -108,7 +108,7 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
 
 
 def measure_node_latency(*, model: str = "ghostnet_aspp_da", device: str = "auto", width: int = 640,
-                         height: int = 480, frames: int = 30, warmup: int = 3) -> dict:
+                         height: int = 480, frames: int = 30, warmup: int = 3, cpu_threads: int = 0) -> dict:
     """Node end-to-end latency (two phases) and bare ``Segmenter.segment`` time on one synthetic frame."""
     import torch
 
@@ -116,7 +116,9 @@ def measure_node_latency(*, model: str = "ghostnet_aspp_da", device: str = "auto
     from ..sources import road_scene
 
     image = road_scene(width, height, t=0.0)[0]
-    node = _time_node(image, model=model, device=device, frames=frames, warmup=warmup)
+    node = _time_node(image, model=model, device=device, frames=frames, warmup=warmup, cpu_threads=cpu_threads)
+    if cpu_threads > 0:
+        torch.set_num_threads(cpu_threads)
     segmenter = Segmenter(model=model, device=device)
     times = []
     for i in range(warmup + frames):
@@ -137,7 +139,7 @@ def measure_node_latency(*, model: str = "ghostnet_aspp_da", device: str = "auto
 
 def run(args: argparse.Namespace) -> int:
     result = measure_node_latency(model=args.model, device=args.device, width=args.width, height=args.height,
-                                  frames=args.frames, warmup=args.warmup)
+                                  frames=args.frames, warmup=args.warmup, cpu_threads=args.cpu_threads)
     seg = result["segmenter_segment"]
     print(f"{result['model']} {args.width}x{args.height} on {result['device']} ({result['torch_threads']} torch threads)")
     print(f"  Segmenter.segment (bare)             p50 {seg['p50_ms']:7.1f} ms  p99 {seg['p99_ms']:7.1f} ms")
@@ -159,5 +161,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--cpu-threads", type=int, default=0, help="torch CPU threads (node and bare); 0 = default")
     p.add_argument("--json", default="", help="also write the result as JSON here")
     p.set_defaults(func=run)
