@@ -1,10 +1,11 @@
 """The node's pure helpers: topic names, the latest-frame mailbox, statistics, parameter validation."""
+import os
 import threading
 
 import pytest
 
 from lightseg_ros.ros.frame_mailbox import LatestFrameMailbox
-from lightseg_ros.ros.node_config import PARAMETERS, ModelConfig, validate_change
+from lightseg_ros.ros.node_config import PARAMETERS, ModelConfig, cpu_threads_for, validate_change
 from lightseg_ros.ros.node_stats import LatencyWindow, RateMeter, WarningThrottle
 from lightseg_ros.ros.topics import camera_namespace, is_compressed_topic, output_namespaces
 
@@ -69,6 +70,7 @@ def test_parameter_validation():
     assert "accepted" in validate_change("device", "tpu")
     assert "stretch, letterbox" in validate_change("resize", "crop")
     assert validate_change("use_sim_time", True) is None
+    assert cpu_threads_for(3) == 3 and 1 <= cpu_threads_for(0) <= max(1, os.cpu_count() // 2)
     config = ModelConfig.from_values({p.name: p.default for p in PARAMETERS})
     assert config.input_size is None and config.model == "ghostnet_aspp_da" and config.weights == ""
 

@@ -13,7 +13,7 @@ from typing import Any
 from ..models import list_models
 from .topics import OUTPUTS, TRANSPORTS
 
-__all__ = ["ParamSpec", "PARAMETERS", "RELOAD_PARAMETERS", "ModelConfig", "validate_change", "RELIABILITIES"]
+__all__ = ["cpu_threads_for", "ParamSpec", "PARAMETERS", "RELOAD_PARAMETERS", "ModelConfig", "validate_change", "RELIABILITIES"]
 
 RELIABILITIES = ("best_effort", "reliable")
 RESIZE_POLICIES = ("stretch", "letterbox")
@@ -58,8 +58,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "(keep aspect, pad, crop predictions back)", choices=RESIZE_POLICIES),
     ParamSpec("outputs", list(OUTPUTS), f"enabled outputs, any of: {', '.join(OUTPUTS)}"),
     ParamSpec("overlay_alpha", 0.5, "weight of the colour mask in the overlay", float_range=(0.0, 1.0)),
-    ParamSpec("cpu_threads", 0, "torch CPU threads; 0 = torch's default (one per core). Fewer threads avoid "
-              "stalls when other processes load the same cores", read_only=True, int_range=(0, 256)),
+    ParamSpec("cpu_threads", 0, "torch CPU threads; 0 = half the cores (at least 1), leaving room for the "
+              "robot's other processes: torch's thread pool stalls badly when its cores are oversubscribed",
+              read_only=True, int_range=(0, 256)),
     ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics messages", read_only=True,
               float_range=(0.1, 60.0)),
 )
@@ -87,6 +88,11 @@ class ModelConfig:
             device=str(values["device"]), input_size=None if size == (0, 0) else size,  # type: ignore[arg-type]
             resize=str(values["resize"]),
         )
+
+
+def cpu_threads_for(requested: int) -> int:
+    """torch CPU threads for the ``cpu_threads`` parameter: ``requested``, or half the cores (>= 1) for 0."""
+    return requested if requested > 0 else max(1, (os.cpu_count() or 2) // 2)
 
 
 def _check_weights_file(path: str) -> str | None:

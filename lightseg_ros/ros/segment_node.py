@@ -45,7 +45,7 @@ from ..inference.image_codec import image_fields
 from ..inference.visualize import palette_lut
 from ..models import UnknownModelError, WeightsError
 from .frame_mailbox import LatestFrameMailbox
-from .node_config import PARAMETERS, RELOAD_PARAMETERS, ModelConfig, validate_change
+from .node_config import PARAMETERS, RELOAD_PARAMETERS, ModelConfig, cpu_threads_for, validate_change
 from .node_stats import LatencyWindow, RateMeter, WarningThrottle
 from .topics import OUTPUTS, is_compressed_topic, output_namespaces
 
@@ -152,8 +152,7 @@ class SegmentNode(Node):
             reason = validate_change(name, value)
             if reason:
                 raise ValueError(f"parameter {name}: {reason}")
-        if values["cpu_threads"] > 0:
-            torch.set_num_threads(int(values["cpu_threads"]))
+        torch.set_num_threads(cpu_threads_for(int(values["cpu_threads"])))
         self._segmenter = load_segmenter(ModelConfig.from_values(values))  # errors end the process (main)
         self._lut = palette_lut(self._segmenter.palette)
         self._alpha = float(values["overlay_alpha"])

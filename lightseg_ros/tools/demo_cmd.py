@@ -140,6 +140,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="ghostnet_aspp_da", help="model name (random weights unless --weights)")
     p.add_argument("--weights", default="", help="a lightseg .safetensors weights file")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
-    p.add_argument("--cpu-threads", type=int, default=0, help="torch CPU threads for the node; 0 = one per core")
+    p.add_argument("--cpu-threads", type=int, default=0, help="torch CPU threads for the node; 0 = half the cores")
     p.add_argument("--source", default="synthetic", help="synthetic, an image folder, a video or a rosbag2")
     p.set_defaults(func=run)

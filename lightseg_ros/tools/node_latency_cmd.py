@@ -113,12 +113,12 @@ def measure_node_latency(*, model: str = "ghostnet_aspp_da", device: str = "auto
     import torch
 
     from ..inference import Segmenter
+    from ..ros.node_config import cpu_threads_for
     from ..sources import road_scene
 
     image = road_scene(width, height, t=0.0)[0]
     node = _time_node(image, model=model, device=device, frames=frames, warmup=warmup, cpu_threads=cpu_threads)
-    if cpu_threads > 0:
-        torch.set_num_threads(cpu_threads)
+    torch.set_num_threads(cpu_threads_for(cpu_threads))  # as the node does
     segmenter = Segmenter(model=model, device=device)
     times = []
     for i in range(warmup + frames):
@@ -161,6 +161,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--cpu-threads", type=int, default=0, help="torch CPU threads (node and bare); 0 = default")
+    p.add_argument("--cpu-threads", type=int, default=0, help="torch CPU threads (node and bare); 0 = the node's default, half the cores")
     p.add_argument("--json", default="", help="also write the result as JSON here")
     p.set_defaults(func=run)
