@@ -52,37 +52,32 @@ class ImageSource(Node):
 
     def __init__(self, node_name: str = "image_source", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        p = self.declare_parameter
-        source = p("source", "synthetic", ParameterDescriptor(
-            description="synthetic, a folder of images, a video file or a rosbag2", read_only=True)).value
-        self.topic = p("topic", "/camera/image_raw", ParameterDescriptor(
-            description="output topic; a name ending in /compressed publishes jpeg CompressedImage",
-            read_only=True)).value
-        rate = p("rate_hz", 10.0, ParameterDescriptor(
-            description="frames per second", read_only=True,
-            floating_point_range=[FloatingPointRange(from_value=0.1, to_value=1000.0)])).value
-        width = p("width", 640, ParameterDescriptor(description="synthetic frame width", read_only=True,
-                                                    integer_range=[IntegerRange(from_value=16, to_value=8192, step=1)])).value
-        height = p("height", 480, ParameterDescriptor(description="synthetic frame height", read_only=True,
-                                                      integer_range=[IntegerRange(from_value=16, to_value=8192, step=1)])).value
-        self.encoding = p("encoding", "rgb8", ParameterDescriptor(
-            description=f"raw image encoding: {', '.join(SUPPORTED_ENCODINGS)}", read_only=True)).value
-        self.frame_id = p("frame_id", "camera", ParameterDescriptor(description="header frame_id", read_only=True)).value
-        loop = p("loop", True, ParameterDescriptor(description="restart finite sources at their end",
-                                                   read_only=True)).value
-        self.count = p("count", 0, ParameterDescriptor(description="stop after this many frames; 0 = never",
-                                                       read_only=True)).value
-        bag_topic = p("bag_topic", "", ParameterDescriptor(description="image topic to replay from a bag; "
-                                                           "empty = the first image topic", read_only=True)).value
-        reliable = p("reliable", True, ParameterDescriptor(description="reliable QoS (matches best-effort and "
-                                                           "reliable subscribers) or best effort", read_only=True)).value
+        def param(name: str, default: Any, description: str, **ranges: Any) -> Any:
+            return self.declare_parameter(name, default, ParameterDescriptor(
+                description=description, read_only=True, **ranges)).value
+
+        size_range = {"integer_range": [IntegerRange(from_value=16, to_value=8192, step=1)]}
+        source = param("source", "synthetic", "synthetic, a folder of images, a video file or a rosbag2")
+        self.topic = param("topic", "/camera/image_raw",
+                           "output topic; a name ending in /compressed publishes jpeg CompressedImage")
+        rate = param("rate_hz", 10.0, "frames per second",
+                     floating_point_range=[FloatingPointRange(from_value=0.1, to_value=1000.0)])
+        width = param("width", 640, "synthetic frame width", **size_range)
+        height = param("height", 480, "synthetic frame height", **size_range)
+        self.encoding = param("encoding", "rgb8", f"raw image encoding: {', '.join(SUPPORTED_ENCODINGS)}")
+        self.frame_id = param("frame_id", "camera", "header frame_id")
+        loop = param("loop", True, "restart finite sources at their end")
+        self.count = param("count", 0, "stop after this many frames; 0 = never")
+        bag_topic = param("bag_topic", "", "image topic to replay from a bag; empty = the first image topic")
+        reliable = param("reliable", True, "reliable QoS (matches best-effort and reliable subscribers), "
+                         "else best effort")
         if self.encoding not in SUPPORTED_ENCODINGS:
             raise ValueError(f"encoding {self.encoding!r} not supported; accepted: {', '.join(SUPPORTED_ENCODINGS)}")
         self.compressed = is_compressed_topic(self.topic)
         self._frames = iter_frames(source, width=width, height=height, loop=loop, fps=rate)
         self._first = next(self._frames)  # fails early on an unreadable source
-        qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
-        self._qos = qos
+        self._qos = QoSProfile(depth=1,
+                               reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
         self._publisher = None
         self.published = 0
         self.done = False

@@ -160,10 +160,7 @@ class SegmentNode(Node):
         self._reload_request: ModelConfig | None = None
         self._reload_lock = threading.Lock()
         self._model_error = ""
-        self.get_logger().info(
-            f"model {self._segmenter.model_name} on {self._segmenter.device} "
-            f"({'RANDOM weights: masks are meaningless until trained weights are given' if self._segmenter.random_weights else self._segmenter.weights_path})"
-        )
+        self._log_model()
 
         input_qos = QoSProfile(depth=int(values["input_depth"]), history=HistoryPolicy.KEEP_LAST,
                                reliability=_RELIABILITY[values["input_reliability"]],
@@ -192,6 +189,12 @@ class SegmentNode(Node):
         self._running = True
         self._worker = threading.Thread(target=self._work, name="segmentation_worker", daemon=True)
         self._worker.start()
+
+    def _log_model(self) -> None:
+        seg = self._segmenter
+        weights = ("RANDOM weights: masks are meaningless until trained weights are given" if seg.random_weights
+                   else seg.weights_path)
+        self.get_logger().info(f"model {seg.model_name} on {seg.device}, {len(seg.class_names)} classes ({weights})")
 
     @property
     def segmenter(self) -> Segmenter:
@@ -302,7 +305,7 @@ class SegmentNode(Node):
             self.get_logger().error(f"model switch failed, keeping {self._segmenter.model_name}: {exc}")
             return
         self._segmenter, self._lut, self._model_error = segmenter, palette_lut(segmenter.palette), ""
-        self.get_logger().info(f"switched to {segmenter!r}")
+        self._log_model()
         for cam in self._cameras:
             cam.publish_legend(segmenter, self.get_clock().now().to_msg())
 
