@@ -98,14 +98,14 @@ def cpu_threads_for(requested: int) -> int:
 def _check_weights_file(path: str) -> str | None:
     """Cheap check of a weights file (header only); the full load happens in the worker."""
     if not os.path.isfile(path):
-        return f"weights file not found: {path}"
+        return f"weights file not found: {path} (expected a .safetensors file written by lightseg_ros)"
     try:
         from safetensors import safe_open
 
         with safe_open(path, framework="pt") as f:
             header = f.metadata() or {}
     except Exception as exc:  # noqa: BLE001 - any failure is a reason to refuse
-        return f"{path} is not a readable safetensors file ({exc})"
+        return f"{path} is not a readable safetensors file ({exc}); expected one written by lightseg_ros"
     if "lightseg" not in header:
         return f"{path} has no 'lightseg' metadata; use weights written by lightseg_ros"
     return None
