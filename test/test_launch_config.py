@@ -68,3 +68,11 @@ def test_rviz_config_shows_input_overlay_and_colour_mask():
     out = output_namespaces(params["image_topics"], params["output_namespace"])[0]
     assert topics == {"Input": params["image_topics"][0], "Overlay": f"{out}/overlay",
                       "Color mask": f"{out}/color_mask"}
+
+
+def test_console_scripts_for_both_nodes_are_installed():
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    for script in ("segment_node", "image_source"):
+        assert (bin_dir / script).is_file(), f"{script} console script missing in {bin_dir}"
