@@ -21,19 +21,19 @@ from pathlib import Path
 import numpy as np
 
 from ..metrics import ConfusionMatrix
-from .bags import IMAGE_TYPE, AtomicBagWriter, BagError, BagMessage, image_message, open_bag, read_topic
+from .bags import COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, BagMessage, image_message, open_bag, read_topic
 from .report import BagEvalReport
 
-__all__ = ["labels_by_stamp", "label_array", "evaluate_offline"]
+__all__ = ["labels_by_stamp", "label_array", "decode_frame", "evaluate_offline"]
 
 Progress = Callable[[int], None]
 
 
 def label_array(msg, palette: np.ndarray | None, ignore_index: int) -> np.ndarray:
     """Class ids (H, W) from a label message: mono8 ids, or rgb8 colours mapped through ``palette``."""
-    from ..inference.image_codec import image_to_array
+    from ..inference.image_codec import image_view
 
-    arr = image_to_array(msg)
+    arr = image_view(msg)
     if msg.encoding == "mono8":
         return arr if arr.ndim == 2 else arr[..., 0]
     if msg.encoding in ("rgb8", "bgr8") and palette is not None:
@@ -49,6 +49,13 @@ def label_array(msg, palette: np.ndarray | None, ignore_index: int) -> np.ndarra
     raise BagError(
         f"label encoding {msg.encoding!r} is not supported: use mono8 class ids, or rgb8/bgr8 colours with a palette"
     )
+
+
+def decode_frame(item: BagMessage) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from a recorded Image or CompressedImage message."""
+    from ..inference.image_codec import decode_compressed_image, decode_image
+
+    return decode_compressed_image(item.msg) if item.msgtype == COMPRESSED_TYPE else decode_image(item.msg)
 
 
 def labels_by_stamp(bag: str | Path, label_topic: str) -> dict[int, BagMessage]:
@@ -86,7 +93,6 @@ def evaluate_offline(
     progress: Progress | None = None,
 ) -> BagEvalReport:
     """Run every image of ``image_topic`` through ``segmenter`` and score it against the labels."""
-    from ..inference.image_codec import decode_message
     from ..inference.visualize import colorize, overlay
 
     meta = segmenter.meta
@@ -102,7 +108,7 @@ def evaluate_offline(
         with open_bag(bag) as reader:
             for item in read_topic(reader, image_topic):
                 t0 = time.perf_counter()
-                rgb = decode_message(item.msg)
+                rgb = decode_frame(item)
                 mask = segmenter.segment(rgb).mask
                 report.latency.add(1000 * (time.perf_counter() - t0))
                 report.frames += 1

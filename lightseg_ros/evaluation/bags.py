@@ -132,10 +132,14 @@ class AtomicBagWriter:
         return self
 
     def write(self, topic: str, msg: Any, msgtype: str, log_time_ns: int) -> None:
+        self.write_raw(topic, msgtype, self.store.serialize_cdr(msg, msgtype), log_time_ns)
+
+    def write_raw(self, topic: str, msgtype: str, raw: bytes, log_time_ns: int) -> None:
+        """Write already-serialized CDR bytes (e.g. exactly as received from a node)."""
         conn = self.connections.get(topic)
         if conn is None:
             conn = self.connections[topic] = self.writer.add_connection(topic, msgtype, typestore=self.store)
-        self.writer.write(conn, log_time_ns, self.store.serialize_cdr(msg, msgtype))
+        self.writer.write(conn, log_time_ns, raw)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
