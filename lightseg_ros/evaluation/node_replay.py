@@ -29,9 +29,9 @@ OUTPUTS = ("mask", "color_mask", "overlay")
 
 def node_output_topic(image_topic: str, output: str) -> str:
     """The node's output topic for a camera topic (see segment_node's topic naming)."""
-    from ..ros.topics import output_topic
+    from ..ros.topics import output_namespaces, output_topic
 
-    return output_topic(image_topic, output)
+    return output_topic(output_namespaces([image_topic])[0], output)
 
 
 def _start_node(image_topic: str, model: str | None, weights: str | None, device: str) -> subprocess.Popen:
@@ -102,7 +102,7 @@ def evaluate_node(
     """
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
     from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import CompressedImage, Image
 
@@ -138,7 +138,7 @@ def evaluate_node(
         wanted = OUTPUTS if record else ("mask",)
         for output in wanted:
             node.create_subscription(Image, node_output_topic(image_topic, output), collector.callback(output),
-                                     qos_profile_sensor_data, raw=True)
+                                     QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE), raw=True)
         spinner.start()
 
         # warm-up: the first frame, re-stamped, until the node answers (model loaded, first run done)
