@@ -10,6 +10,7 @@ import sys
 
 SUBCOMMANDS = (
     "lightseg_ros.tools.models_cmd",
+    "lightseg_ros.tools.demo_cmd",
     "lightseg_ros.tools.bag_cmds",
 )
 
