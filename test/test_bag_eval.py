@@ -155,3 +155,44 @@ def test_node_mode_agrees_with_offline(bag, weights, segmenter, tmp_path):
     with open_bag(bag) as reader:
         stamps = [m.stamp_ns for m in read_topic(reader, "/camera/image_raw")]
     assert sorted(m.stamp_ns for m in recorded) == sorted(stamps)
+
+
+def test_node_mode_as_fast_as_possible_counts_drops(tmp_path, weights):
+    """Replayed with no pacing, the node keeps only the newest frame: every frame is answered or dropped."""
+    from lightseg_ros.evaluation.node_replay import evaluate_node
+
+    images, labels = write_dataset(tmp_path, n=30, size=(120, 160))
+    make_bag(images, labels, tmp_path / "fast", fps=30)
+    report = evaluate_node(tmp_path / "fast", "/camera/image_raw", "/camera/labels", weights=str(weights),
+                           device="cpu", rate=None)
+    assert report.frames == 30 and report.processed + report.dropped == 30
+    assert report.processed >= 1 and report.labelled == report.processed
+    assert report.as_dict()["dropped"] == report.dropped
+
+
+def test_node_mode_bad_weights_fail_before_starting_a_node(tmp_path, bag):
+    from lightseg_ros.evaluation.node_replay import evaluate_node
+    from lightseg_ros.models import WeightsError
+
+    (tmp_path / "bad.safetensors").write_bytes(b"not weights")
+    with pytest.raises(WeightsError, match="not a readable safetensors file"):
+        evaluate_node(bag, "/camera/image_raw", None, weights=str(tmp_path / "bad.safetensors"))
+
+
+def test_replay_launch_command(tmp_path, bag):
+    import py_compile
+    from pathlib import Path
+
+    from lightseg_ros.ros.replay_launch import bag_play_command
+
+    cmd = bag_play_command({"bag": str(bag), "rate": "2", "loop": "true"}, "/camera/image_raw")
+    assert cmd == ["ros2", "bag", "play", str(bag), "--rate", "2", "--topics", "/camera/image_raw", "--loop"]
+    with pytest.raises(ValueError, match="needs bag:=PATH"):
+        bag_play_command({}, "/camera/image_raw")
+    with pytest.raises(ValueError, match="not a rosbag2 folder"):
+        bag_play_command({"bag": str(tmp_path)}, "/camera/image_raw")
+    with pytest.raises(ValueError, match="must be positive"):
+        bag_play_command({"bag": str(bag), "rate": "0"}, "/camera/image_raw")
+    with pytest.raises(ValueError, match="needs image_topic"):
+        bag_play_command({"bag": str(bag)}, "")
+    py_compile.compile(str(Path(__file__).parents[1] / "launch" / "replay.launch.py"), doraise=True)
