@@ -12,6 +12,7 @@ SUBCOMMANDS = (
     "lightseg_ros.tools.models_cmd",
     "lightseg_ros.tools.demo_cmd",
     "lightseg_ros.tools.node_latency_cmd",
+    "lightseg_ros.tools.bag_cmds",
 )
 
 
