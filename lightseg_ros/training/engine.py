@@ -402,13 +402,28 @@ def train(cfg: dict, *, resume: str | Path | None = None, stop_after_epochs: int
     return summary
 
 
+def _dataset_num_classes(cfg: dict) -> int:
+    """Class count of the configured dataset without reading it (folder datasets: the classes file)."""
+    known = {"camvid": 11, "voc": 21, "cityscapes": 19}
+    name = cfg["data"]["dataset"]
+    if name in known:
+        return known[name]
+    from .datasets import read_classes_file
+
+    root = resolve_data_root(cfg["data"]["root"], cfg.get("_config_dir"))
+    for f in ("classes.yaml", "classes.yml", "classes.txt"):
+        if (root / f).is_file():
+            return len(read_classes_file(root / f)[0])
+    return 21
+
+
 def benchmark_training(cfg: dict, iters: int = 10, warmup: int = 3) -> dict[str, Any]:
     """Training-step throughput (forward, loss, backward, SGD step) on random batches of
     ``train.batch_size`` x ``data.crop_size``; data loading is excluded. Needs no dataset."""
     tcfg, mcfg = cfg["train"], cfg["model"]
     info = setup_distributed(tcfg["device"])
     torch.manual_seed(int(tcfg["seed"]))
-    num_classes = int(cfg.get("_num_classes", 21))
+    num_classes = _dataset_num_classes(cfg)
     model = build_model(mcfg["name"], num_classes=num_classes, output_stride=mcfg["output_stride"],
                         **(mcfg["options"] or {})).to(info.device).train()
     criterion = build_loss(tcfg["loss"], ignore_index=255)
