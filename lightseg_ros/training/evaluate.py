@@ -72,7 +72,8 @@ def plot_per_class_iou(scores: SegmentationScores, class_names: Sequence[str], c
     ax.barh(y, iou * 100, color=[np.array(c) / 255 for c in colors], edgecolor="black", linewidth=0.5)
     for yi, v, raw in zip(y, iou, scores.per_class_iou):
         ax.text(v * 100 + 1, yi, "n/a" if np.isnan(raw) else f"{v * 100:.1f}", va="center", fontsize=8)
-    ax.axvline(scores.miou * 100, color="black", linestyle="--", linewidth=1)
+    ax.axvline(scores.miou * 100, color="black", linestyle="--", linewidth=1, label=f"mIoU {scores.miou * 100:.1f}%")
+    ax.legend(loc="lower right", fontsize=8)
     ax.set_yticks(y, class_names)
     ax.invert_yaxis()
     ax.set_xlim(0, 105)
