@@ -142,3 +142,11 @@ def test_two_process_gloo_ddp_ranks_agree(tmp_path):
     model, meta = load_model(tmp_path / "ddp" / "model_final.safetensors")
     assert meta.class_names == ["background", "box", "disk"] and meta.dataset == "folder"
     assert len(load_checkpoint(tmp_path / "ddp" / "checkpoint_last.pth")["rng"]) == 2
+
+
+def test_benchmark_reports_throughput(tmp_path, capsys):
+    assert main(["train", "--config", str(Path(__file__).resolve().parents[1] / "config/train/camvid_ghostnet_aspp_da.yaml"),
+                 "--set", "data.crop_size=[32,32]", "--batch-size", "2", "--benchmark-iters", "2",
+                 "--benchmark-warmup", "1"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["num_classes"] == 11 and result["batch_size"] == 2 and result["images_per_s"] > 0

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         from ..training.engine import benchmark_training
 
         result = benchmark_training(cfg, iters=args.benchmark_iters, warmup=args.benchmark_warmup)
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result))
         return 0
     from ..training.engine import CHECKPOINT_LAST, train
 

@@ -450,6 +450,9 @@ def benchmark_training(cfg: dict, iters: int = 10, warmup: int = 3) -> dict[str,
         if i >= warmup:
             times.append(time.perf_counter() - t0)
     mean = sum(times) / len(times)
+    median = float(np.median(times))  # robust to other processes stealing the CPU now and then
     return {"model": mcfg["name"], "device": str(info.device), "threads": torch.get_num_threads(),
             "batch_size": b, "crop_size": [h, w], "iters": iters, "warmup": warmup, "amp": amp,
-            "seconds_per_iter": mean, "images_per_s": b / mean, "num_classes": num_classes}
+            "num_classes": num_classes, "seconds_per_iter": round(mean, 4),
+            "median_seconds_per_iter": round(median, 4), "images_per_s": round(b / mean, 3),
+            "images_per_s_median": round(b / median, 3)}
