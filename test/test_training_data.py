@@ -1,0 +1,166 @@
+"""Datasets in every layout, their errors (naming the file), augmentation and run configs."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lightseg_ros.training.config import ConfigError, load_config, resolve_data_root
+from lightseg_ros.training.datasets import DatasetError, build_dataset, read_classes_file
+from lightseg_ros.training.engine import SeededSampler, lr_factor
+from lightseg_ros.training.transforms import eval_transform, train_transform
+from synthetic_data import make_camvid, make_cityscapes, make_folder, make_voc
+
+
+@pytest.mark.parametrize("layout", ["camvid", "voc", "voc_aug", "cityscapes", "folder_yaml", "folder_txt_rgb"])
+def test_each_layout_loads_with_its_classes(tmp_path, layout):
+    if layout == "camvid":
+        ds = build_dataset("camvid", make_camvid(tmp_path, n=2), "train")
+        assert ds.num_classes == 11 and ds.ignore_index == 11 and ds.class_names[0] == "sky"
+    elif layout.startswith("voc"):
+        aug = layout == "voc_aug"
+        ds = build_dataset("voc", make_voc(tmp_path, n=2, aug=aug), "train_aug" if aug else "train")
+        assert ds.num_classes == 21 and ds.ignore_index == 255
+        assert ds.samples[0][1].parent.name == ("SegmentationClassAug" if aug else "SegmentationClass")
+    elif layout == "cityscapes":
+        ds = build_dataset("cityscapes", make_cityscapes(tmp_path), "val")
+        assert ds.num_classes == 19 and ds.ignore_index == 255 and ds.class_names[0] == "road"
+    else:
+        rgb = layout.endswith("rgb")
+        ds = build_dataset("folder", make_folder(tmp_path, n=2, classes="txt" if rgb else "yaml", rgb_masks=rgb),
+                           "val")
+        assert ds.class_names == ["background", "box", "disk"] and ds.colors[1] == [220, 40, 40]
+    image, mask = ds[0]
+    assert image.dtype == torch.uint8 and image.shape[0] == 3 and mask.shape == image.shape[1:]
+    values = set(mask.unique().tolist()) - {ds.ignore_index}
+    assert values and values <= {0, 1, 2}
+    assert len(ds.colors) == ds.num_classes
+
+
+def test_voc_root_may_be_the_devkit(tmp_path):
+    make_voc(tmp_path / "VOCdevkit" / "VOC2012", n=1)
+    assert len(build_dataset("voc", tmp_path / "VOCdevkit", "val")) == 1
+
+
+def test_missing_mask_names_the_file(tmp_path):
+    root = make_camvid(tmp_path, n=2)
+    (root / "trainannot" / "seq_0001.png").unlink()
+    with pytest.raises(DatasetError, match=r"mask file missing: .*trainannot/seq_0001\.png"):
+        build_dataset("camvid", root, "train")
+
+
+def test_size_mismatch_names_both_files(tmp_path):
+    root = make_folder(tmp_path, n=2)
+    Image.fromarray(np.zeros((32, 48), np.uint8)).save(root / "masks" / "train" / "img1.png")
+    ds = build_dataset("folder", root, "train")
+    ds[0]
+    with pytest.raises(DatasetError, match=r"size mismatch: image .*img1\.jpg is 64x64 but mask .*img1\.png is 48x32"):
+        ds[1]
+
+
+def test_out_of_range_label_names_the_file_and_values(tmp_path):
+    root = make_camvid(tmp_path, n=2)
+    mask = np.array(Image.open(root / "trainannot" / "seq_0000.png"))
+    mask[5, 5], mask[6, 6] = 12, 200
+    Image.fromarray(mask).save(root / "trainannot" / "seq_0000.png")
+    ds = build_dataset("camvid", root, "train")
+    with pytest.raises(DatasetError, match=r"seq_0000\.png has label values \[12, 200\] outside \[0, 10\]"):
+        ds[0]
+
+
+def test_unknown_mask_colour_and_bad_classes_file(tmp_path):
+    root = make_folder(tmp_path, n=1, rgb_masks=True)
+    Image.fromarray(np.full((64, 64, 3), 7, np.uint8)).save(root / "masks" / "train" / "img0.png")
+    with pytest.raises(DatasetError, match=r"img0\.png: RGB mask has colours that match no class"):
+        build_dataset("folder", root, "train")[0]
+    bad = tmp_path / "classes.txt"
+    bad.write_text("road 1 2\n")
+    with pytest.raises(DatasetError, match=r"classes\.txt:1"):
+        read_classes_file(bad)
+
+
+def test_missing_split_and_unknown_dataset(tmp_path):
+    make_folder(tmp_path, n=1)
+    with pytest.raises(DatasetError, match="split 'test' not found"):
+        build_dataset("folder", tmp_path, "test")
+    with pytest.raises(DatasetError, match="unknown dataset 'coco'"):
+        build_dataset("coco", tmp_path, "train")
+
+
+def test_augmentation_is_seeded_and_pads_gray_with_ignore(tmp_path):
+    root = make_camvid(tmp_path, n=2)
+    tf = train_transform([64, 64], 11, scale=[0.4, 0.4], aspect=0.0, blur=1.0, hflip=0.5, hue=0.0,
+                         saturation=0.0, value=0.0, mean=[0, 0, 0], std=[1, 1, 1])  # jitter would tint the gray
+    ds = build_dataset("camvid", root, "train", tf)
+    a, b = ds[(0, 123)], ds[(0, 123)]
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    image, mask = a
+    assert image.shape == (3, 64, 64) and image.dtype == torch.float32 and mask.dtype == torch.int64
+    padded = mask == 11
+    assert padded.float().mean() > 0.5  # a 0.4x image leaves most of the crop as padding
+    # mask values are untouched by blur / jitter (still class ids), and the padding is gray
+    assert set(mask.unique().tolist()) <= {0, 1, 2, 11}
+    gray = (image * 255).round()[:, padded]
+    assert (gray == 128).float().mean() > 0.8  # blur mixes the border of the image in
+    assert not torch.equal(ds[(0, 124)][0], image)  # another seed, another augmentation
+    jitter = build_dataset("camvid", root, "train", train_transform([64, 64], 11))
+    assert torch.equal(jitter[(1, 5)][0], jitter[(1, 5)][0])
+
+
+def test_eval_transform_keeps_native_size(tmp_path):
+    ds = build_dataset("cityscapes", make_cityscapes(tmp_path), "train", eval_transform())
+    image, mask = ds[0]
+    assert image.shape == (3, 64, 128) and mask.shape == (64, 128)
+
+
+def test_sampler_order_depends_on_epoch_and_shards_ranks(tmp_path):
+    ds = build_dataset("camvid", make_camvid(tmp_path, n=6), "train")
+    s = SeededSampler(ds, seed=1)
+    s.set_epoch(0)
+    e0 = list(s)
+    s.set_epoch(1)
+    assert list(s) != e0
+    s.set_epoch(0)
+    assert list(s) == e0
+    r0, r1 = SeededSampler(ds, seed=1, rank=0, world_size=2), SeededSampler(ds, seed=1, rank=1, world_size=2)
+    assert sorted(i for i, _ in list(r0) + list(r1)) == list(range(6))
+
+
+def test_lr_schedule_warms_up_then_cosine_to_min():
+    kw = dict(base_lr=0.007, min_lr=0.0007, warmup_factor=0.1)
+    assert lr_factor(0, 100, 10, **kw) == pytest.approx(0.1)
+    assert lr_factor(10, 100, 10, **kw) == pytest.approx(1.0)
+    assert lr_factor(100, 100, 10, **kw) * 0.007 == pytest.approx(0.0007)
+    values = [lr_factor(s, 100, 10, **kw) for s in range(10, 101)]
+    assert all(a >= b for a, b in zip(values, values[1:]))
+
+
+def test_config_files_and_overrides():
+    repo = Path(__file__).resolve().parents[1]
+    files = sorted((repo / "config" / "train").glob("*.yaml"))
+    assert {f.stem for f in files} >= {f"{d}_{m}" for d in ("voc", "camvid") for m in
+                                       ("deeplabv3plus_mobilenetv2", "mlff_mobilenetv2", "ghostnet_aspp_da")}
+    for f in files:
+        cfg = load_config(f)
+        assert cfg["optim"]["lr"] == 0.007 and cfg["optim"]["min_lr"] == 0.0007
+        assert cfg["optim"]["momentum"] == 0.9 and cfg["optim"]["weight_decay"] == 1e-4
+        assert cfg["train"]["batch_size"] == 8 and cfg["train"]["epochs"] == 200
+        assert cfg["train"]["loss"] == ("ce_dice" if "mlff" in f.stem else "ce")
+        assert cfg["data"]["crop_size"] == ([512, 512] if f.stem.startswith("voc") else [360, 480])
+    cfg = load_config(repo / "config/train/camvid_ghostnet_aspp_da.yaml",
+                      ["optim.lr=0.01", "data.crop_size=[64, 96]", "train.amp=false", "model.options.foo=1"])
+    assert cfg["optim"]["lr"] == 0.01 and cfg["data"]["crop_size"] == [64, 96] and cfg["train"]["amp"] is False
+    assert cfg["model"]["options"] == {"foo": 1}
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_config(None, ["optim.lrr=1"])
+    with pytest.raises(ConfigError, match="key.sub=value"):
+        load_config(None, ["optim.lr"])
+
+
+def test_relative_data_root_resolves_against_the_repo(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    repo = Path(__file__).resolve().parents[1]
+    assert resolve_data_root("config/train", None) == repo / "config" / "train"
+    with pytest.raises(ConfigError, match="not found"):
+        resolve_data_root("no/such/dir", None)
