@@ -1,0 +1,199 @@
+"""Conversions between ``sensor_msgs`` image messages and numpy arrays, as pure functions.
+
+No rclpy import: functions take any object with the message's fields (duck typing), so they are
+tested without a ROS graph, as cv_bridge's core is. Every malformed message raises
+:class:`ImageDecodeError` whose ``kind`` names the problem (for per-kind throttled warnings).
+
+Decoding (``sensor_msgs/Image`` -> RGB uint8, what the segmenter takes):
+
+* ``rgb8`` is a zero-copy view of ``msg.data`` (row padding in ``step`` honoured through strides);
+* ``bgr8``, ``rgba8``, ``bgra8``, ``mono8``, ``yuv422``/``uyvy``, ``yuv422_yuy2``/``yuyv`` are
+  converted by one OpenCV call from a zero-copy view;
+* ``mono16`` (either endianness, ``is_bigendian`` honoured) keeps its high byte (``v >> 8``), i.e. the
+  full 16-bit range maps linearly onto 0..255, then grey to RGB.
+
+``sensor_msgs/CompressedImage`` (jpeg, png and whatever else ``cv2.imdecode`` reads) -> RGB uint8.
+
+Encoding (numpy -> Image fields) always uses ``arr.tobytes()``: assigning an ndarray or memoryview to
+an rclpy message's ``data`` copies element by element (tens of ms for 640x480).
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "ImageDecodeError",
+    "SUPPORTED_ENCODINGS",
+    "decode_image",
+    "image_view",
+    "decode_compressed_image",
+    "image_fields",
+    "encode_image",
+]
+
+
+class ImageDecodeError(ValueError):
+    """A message cannot be turned into an image; ``kind`` is a short key naming the problem."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+# encoding -> (bytes per pixel, numpy dtype of one channel, channels, cv2 conversion to RGB or None)
+_LAYOUTS: dict[str, tuple[int, str, int, int | None]] = {
+    "rgb8": (3, "u1", 3, None),
+    "bgr8": (3, "u1", 3, cv2.COLOR_BGR2RGB),
+    "rgba8": (4, "u1", 4, cv2.COLOR_RGBA2RGB),
+    "bgra8": (4, "u1", 4, cv2.COLOR_BGRA2RGB),
+    "mono8": (1, "u1", 1, cv2.COLOR_GRAY2RGB),
+    "8UC1": (1, "u1", 1, cv2.COLOR_GRAY2RGB),
+    "mono16": (2, "u2", 1, cv2.COLOR_GRAY2RGB),
+    "16UC1": (2, "u2", 1, cv2.COLOR_GRAY2RGB),
+    "yuv422": (2, "u1", 2, cv2.COLOR_YUV2RGB_UYVY),  # ROS's yuv422 is UYVY byte order
+    "uyvy": (2, "u1", 2, cv2.COLOR_YUV2RGB_UYVY),
+    "yuv422_yuy2": (2, "u1", 2, cv2.COLOR_YUV2RGB_YUY2),
+    "yuyv": (2, "u1", 2, cv2.COLOR_YUV2RGB_YUY2),
+}
+SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_LAYOUTS)
+
+
+def _as_buffer(data: Any) -> Any:
+    """The message's data as something numpy can view without copying (array.array, bytes, ...)."""
+    if isinstance(data, (bytes, bytearray, memoryview, np.ndarray)):
+        return data
+    try:
+        memoryview(data)
+        return data
+    except TypeError:  # a plain list of ints (hand-built messages)
+        return np.asarray(data, dtype=np.uint8)
+
+
+def image_view(msg: Any) -> np.ndarray:
+    """Zero-copy (H, W[, C]) view of a ``sensor_msgs/Image``'s pixels in its own encoding.
+
+    Validates size, encoding, ``step`` and data length; mono16 comes back as uint16 in native order
+    only when the message's byte order is native (otherwise as a byte-swapped-dtype view).
+    """
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    encoding = str(msg.encoding)
+    if height <= 0 or width <= 0:
+        raise ImageDecodeError("zero_size", f"image has zero size ({width}x{height})")
+    layout = _LAYOUTS.get(encoding)
+    if layout is None:
+        raise ImageDecodeError(
+            "unknown_encoding",
+            f"unsupported encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}",
+        )
+    bpp, channel_type, channels, _ = layout
+    if encoding in ("yuv422", "uyvy", "yuv422_yuy2", "yuyv") and width % 2:
+        raise ImageDecodeError("bad_width", f"{encoding} needs an even width, got {width}")
+    row_bytes = width * bpp
+    if step < row_bytes:
+        raise ImageDecodeError(
+            "bad_step", f"step {step} is smaller than width*bytes_per_pixel = {width}*{bpp} = {row_bytes} ({encoding})"
+        )
+    buffer = _as_buffer(msg.data)
+    size = buffer.nbytes if isinstance(buffer, (np.ndarray, memoryview)) else len(buffer)
+    if size != step * height:
+        problem = "truncated" if size < step * height else "oversized"
+        raise ImageDecodeError(
+            f"{problem}_data", f"data has {size} bytes, expected step*height = {step}*{height} = {step * height}"
+        )
+    if channel_type == "u2":
+        dtype = np.dtype(">u2" if msg.is_bigendian else "<u2")
+        return np.ndarray((height, width), dtype=dtype, buffer=buffer, strides=(step, 2))
+    if channels == 1:
+        return np.ndarray((height, width), dtype=np.uint8, buffer=buffer, strides=(step, 1))
+    return np.ndarray((height, width, channels), dtype=np.uint8, buffer=buffer, strides=(step, channels, 1))
+
+
+def decode_image(msg: Any) -> np.ndarray:
+    """``sensor_msgs/Image`` -> (H, W, 3) uint8 RGB (a zero-copy view for rgb8, else one conversion)."""
+    view = image_view(msg)
+    conversion = _LAYOUTS[str(msg.encoding)][3]
+    if view.dtype.itemsize == 2:  # mono16: high byte, native order
+        view = (view >> 8).astype(np.uint8)
+    if conversion is None:
+        return view
+    return cv2.cvtColor(view, conversion)
+
+
+def decode_compressed_image(msg: Any) -> np.ndarray:
+    """``sensor_msgs/CompressedImage`` (jpeg, png, ...) -> (H, W, 3) uint8 RGB."""
+    fmt = str(getattr(msg, "format", "") or "")
+    if "compresseddepth" in fmt.lower():
+        raise ImageDecodeError("unsupported_format", f"compressedDepth images are not supported (format {fmt!r})")
+    buffer = _as_buffer(msg.data)
+    data = np.frombuffer(buffer, dtype=np.uint8) if not isinstance(buffer, np.ndarray) else buffer.reshape(-1)
+    if data.size == 0:
+        raise ImageDecodeError("empty_data", f"compressed image (format {fmt!r}) has no data")
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if bgr is None or bgr.size == 0:
+        raise ImageDecodeError(
+            "corrupt_compressed", f"could not decode compressed image (format {fmt!r}, {data.size} bytes): corrupt or "
+            "not a format OpenCV reads (jpeg, png, ...)"
+        )
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def image_fields(array: np.ndarray, encoding: str) -> dict[str, Any]:
+    """Fields of a ``sensor_msgs/Image`` holding ``array`` (mono8, rgb8, 32FC1, ...), data via ``tobytes()``.
+
+    ``msg.height, msg.width, ... = ...`` or ``for k, v in image_fields(a, e).items(): setattr(msg, k, v)``.
+    """
+    array = np.ascontiguousarray(array)
+    height, width = array.shape[:2]
+    return {
+        "height": height,
+        "width": width,
+        "encoding": encoding,
+        "is_bigendian": int(array.dtype.byteorder == ">" or (array.dtype.byteorder == "=" and sys.byteorder == "big")),
+        "step": width * (array.itemsize * (array.shape[2] if array.ndim == 3 else 1)),
+        "data": array.tobytes(),
+    }
+
+
+def encode_image(rgb: np.ndarray, encoding: str, *, step: int | None = None, bigendian: bool = False) -> dict[str, Any]:
+    """(H, W, 3) uint8 RGB -> Image fields in ``encoding`` (sources and tests; any supported encoding).
+
+    ``step`` larger than the row size pads each row with zeros; ``bigendian`` applies to mono16.
+    mono16 stores ``grey * 257`` (so that decoding returns ``grey``).
+    """
+    if encoding not in _LAYOUTS:
+        raise ValueError(f"unsupported encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}")
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
+    to_native = {
+        "rgb8": None,
+        "bgr8": cv2.COLOR_RGB2BGR,
+        "rgba8": cv2.COLOR_RGB2RGBA,
+        "bgra8": cv2.COLOR_RGB2BGRA,
+        "mono8": cv2.COLOR_RGB2GRAY,
+        "8UC1": cv2.COLOR_RGB2GRAY,
+        "mono16": cv2.COLOR_RGB2GRAY,
+        "16UC1": cv2.COLOR_RGB2GRAY,
+        "yuv422": cv2.COLOR_RGB2YUV_UYVY,
+        "uyvy": cv2.COLOR_RGB2YUV_UYVY,
+        "yuv422_yuy2": cv2.COLOR_RGB2YUV_YUY2,
+        "yuyv": cv2.COLOR_RGB2YUV_YUY2,
+    }
+    if to_native[encoding] is not None and encoding in ("yuv422", "uyvy", "yuv422_yuy2", "yuyv") and rgb.shape[1] % 2:
+        raise ValueError(f"{encoding} needs an even width")
+    native = rgb if to_native[encoding] is None else cv2.cvtColor(rgb, to_native[encoding])
+    if encoding in ("mono16", "16UC1"):
+        native = (native.astype(np.uint16) * np.uint16(257)).astype(np.dtype(">u2" if bigendian else "<u2"))
+    fields = image_fields(native, encoding)
+    fields["is_bigendian"] = int(bigendian and native.itemsize == 2)
+    if step is not None and step != fields["step"]:
+        if step < fields["step"]:
+            raise ValueError(f"step {step} < row size {fields['step']}")
+        rows = np.frombuffer(fields["data"], np.uint8).reshape(native.shape[0], fields["step"])
+        padded = np.zeros((native.shape[0], step), np.uint8)
+        padded[:, : fields["step"]] = rows
+        fields["step"], fields["data"] = step, padded.tobytes()
+    return fields

@@ -1,0 +1,124 @@
+"""Message <-> numpy conversions, without any ROS graph (duck-typed messages)."""
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from lightseg_ros.inference.image_codec import (
+    SUPPORTED_ENCODINGS, ImageDecodeError, decode_compressed_image, decode_image, encode_image, image_fields,
+    image_view,
+)
+
+RNG = np.random.default_rng(0)
+RGB = RNG.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+GREY = cv2.cvtColor(RGB, cv2.COLOR_RGB2GRAY)
+
+
+def msg(**fields):
+    return SimpleNamespace(**fields)
+
+
+@pytest.mark.parametrize("encoding", ["rgb8", "bgr8", "rgba8", "bgra8"])
+@pytest.mark.parametrize("pad", [0, 5])
+def test_colour_round_trip_exact_with_step_padding(encoding, pad):
+    fields = encode_image(RGB, encoding)
+    if pad:
+        fields = encode_image(RGB, encoding, step=fields["step"] + pad)
+    assert np.array_equal(decode_image(msg(**fields)), RGB)
+
+
+@pytest.mark.parametrize("encoding", ["mono8", "8UC1", "mono16", "16UC1"])
+@pytest.mark.parametrize("bigendian", [False, True])
+def test_mono_round_trip(encoding, bigendian):
+    fields = encode_image(RGB, encoding, bigendian=bigendian, step=None)
+    out = decode_image(msg(**fields))
+    assert out.shape == RGB.shape and np.array_equal(out[..., 0], GREY) and np.array_equal(out[..., 2], GREY)
+
+
+def test_mono16_big_endian_bytes_are_honoured():
+    values = np.array([[0x1234, 0xFF00]], dtype=">u2")
+    m = msg(height=1, width=2, encoding="mono16", is_bigendian=1, step=4, data=values.tobytes())
+    assert image_view(m).tolist() == [[0x1234, 0xFF00]]
+    assert decode_image(m)[0, :, 0].tolist() == [0x12, 0xFF]
+    little = msg(height=1, width=2, encoding="mono16", is_bigendian=0, step=4, data=values.tobytes())
+    assert image_view(little).tolist() == [[0x3412, 0x00FF]]
+
+
+@pytest.mark.parametrize("encoding", ["yuv422", "uyvy", "yuv422_yuy2", "yuyv"])
+def test_yuv422_round_trip_close(encoding):
+    flat = np.zeros((4, 8, 3), np.uint8)
+    flat[:] = (200, 120, 40)  # chroma constant over pixel pairs
+    out = decode_image(msg(**encode_image(flat, encoding)))
+    assert np.abs(out.astype(int) - flat).max() <= 2
+
+
+def test_rgb8_decoding_is_zero_copy():
+    data = bytearray(encode_image(RGB, "rgb8")["data"])
+    out = decode_image(msg(height=6, width=8, encoding="rgb8", is_bigendian=0, step=24, data=data))
+    data[0] = (int(RGB[0, 0, 0]) + 1) % 256
+    assert out[0, 0, 0] == data[0]
+
+
+def test_list_data_and_array_module_data_accepted():
+    import array
+
+    fields = encode_image(RGB, "rgb8")
+    for data in (list(fields["data"]), array.array("B", fields["data"])):
+        assert np.array_equal(decode_image(msg(**{**fields, "data": data})), RGB)
+
+
+@pytest.mark.parametrize("change, kind, words", [
+    ({"encoding": "32FC3"}, "unknown_encoding", "unsupported encoding '32FC3'"),
+    ({"step": 10}, "bad_step", "step 10 is smaller"),
+    ({"data": b"\0" * 100}, "truncated_data", "data has 100 bytes, expected"),
+    ({"data": b"\0" * 1000}, "oversized_data", "1000 bytes, expected"),
+    ({"height": 0}, "zero_size", "zero size"),
+    ({"width": 0}, "zero_size", "zero size"),
+])
+def test_malformed_messages_raise_with_a_reason(change, kind, words):
+    fields = {**encode_image(RGB, "rgb8"), **change}
+    with pytest.raises(ImageDecodeError, match=words) as info:
+        decode_image(msg(**fields))
+    assert info.value.kind == kind
+
+
+def test_odd_width_yuv_refused():
+    with pytest.raises(ImageDecodeError, match="even width"):
+        decode_image(msg(height=2, width=3, encoding="yuv422", is_bigendian=0, step=6, data=b"\0" * 12))
+
+
+@pytest.mark.parametrize("ext, fmt", [(".jpg", "jpeg"), (".png", "png")])
+def test_compressed_decoding(ext, fmt):
+    ok, buf = cv2.imencode(ext, cv2.cvtColor(RGB, cv2.COLOR_RGB2BGR))
+    out = decode_compressed_image(msg(format=fmt, data=buf.tobytes()))
+    assert out.shape == RGB.shape and out.dtype == np.uint8
+    if fmt == "png":
+        assert np.array_equal(out, RGB)
+
+
+@pytest.mark.parametrize("data, fmt, kind", [
+    (b"", "jpeg", "empty_data"),
+    (b"\xff\xd8\xff\xe0 this is not a jpeg", "jpeg", "corrupt_compressed"),
+    (b"\x89PNG...", "16UC1; compressedDepth png", "unsupported_format"),
+])
+def test_bad_compressed_images(data, fmt, kind):
+    with pytest.raises(ImageDecodeError) as info:
+        decode_compressed_image(msg(format=fmt, data=data))
+    assert info.value.kind == kind and str(info.value)
+
+
+def test_output_fields_use_bytes():
+    mask = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    f = image_fields(mask, "mono8")
+    assert isinstance(f["data"], bytes) and f["step"] == 4 and (f["height"], f["width"]) == (3, 4)
+    conf = np.ones((3, 4), np.float32)
+    f = image_fields(conf, "32FC1")
+    assert f["step"] == 16 and len(f["data"]) == 48 and f["is_bigendian"] == 0
+    assert np.array_equal(np.frombuffer(f["data"], np.float32).reshape(3, 4), conf)
+
+
+def test_every_supported_encoding_decodes():
+    even = RNG.integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    for encoding in SUPPORTED_ENCODINGS:
+        assert decode_image(msg(**encode_image(even, encoding))).shape == (4, 6, 3)

@@ -1,0 +1,34 @@
+"""Colour masks and overlays."""
+import numpy as np
+import pytest
+
+from lightseg_ros.inference import colorize, overlay, palette_lut
+
+PALETTE = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+
+
+def test_colorize_looks_up_the_palette():
+    mask = np.array([[0, 1], [2, 7]], np.uint8)
+    out = colorize(mask, PALETTE)
+    assert out.dtype == np.uint8 and out.shape == (2, 2, 3)
+    assert out[0, 0].tolist() == [255, 0, 0] and out[1, 0].tolist() == [0, 0, 255]
+    assert out[1, 1].tolist() == [0, 0, 0]  # beyond the palette: black
+    assert np.array_equal(colorize(mask, palette_lut(PALETTE)), out)
+
+
+def test_overlay_blends():
+    image = np.full((2, 3, 3), 100, np.uint8)
+    mask = np.zeros((2, 3), np.uint8)
+    assert np.array_equal(overlay(image, mask, PALETTE, 0.0), image)
+    assert overlay(image, mask, PALETTE, 1.0)[0, 0].tolist() == [255, 0, 0]
+    assert overlay(image, mask, PALETTE, 0.5)[0, 0].tolist() == [178, 50, 50]
+
+
+def test_overlay_rejects_bad_alpha_and_shapes():
+    image = np.zeros((2, 3, 3), np.uint8)
+    with pytest.raises(ValueError, match="alpha"):
+        overlay(image, np.zeros((2, 3), np.uint8), PALETTE, 1.5)
+    with pytest.raises(ValueError):
+        overlay(image, np.zeros((3, 3), np.uint8), PALETTE, 0.5)
+    with pytest.raises(ValueError, match="256"):
+        palette_lut(np.zeros((300, 3)))
