@@ -10,6 +10,9 @@ import sys
 
 SUBCOMMANDS = (
     "lightseg_ros.tools.models_cmd",
+    "lightseg_ros.tools.train_cmd",
+    "lightseg_ros.tools.eval_cmd",
+    "lightseg_ros.tools.export_cmd",
 )
 
 

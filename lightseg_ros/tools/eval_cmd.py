@@ -1,0 +1,75 @@
+"""``lightseg eval``: score a weights file on a dataset split at native resolution; writes
+``metrics.json`` and PNG charts (per-class IoU bars, normalised confusion matrix)."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Subset
+
+__all__ = ["register", "run"]
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..models import load_model
+    from ..training.datasets import build_dataset
+    from ..training.evaluate import evaluate, write_report
+    from ..training.transforms import eval_transform
+
+    model, meta = load_model(args.weights)
+    dataset_name = args.dataset or meta.dataset
+    options = {"mask_dir": args.mask_dir} if dataset_name == "voc" else {}
+    ds = build_dataset(dataset_name, Path(args.data).expanduser(), args.split, eval_transform(meta.mean, meta.std),
+                       **options)
+    if ds.num_classes != meta.num_classes:
+        raise SystemExit(f"{args.weights} predicts {meta.num_classes} classes but the {dataset_name} dataset "
+                         f"has {ds.num_classes}")
+    if args.max_images:
+        ds = Subset(ds, range(min(args.max_images, len(ds))))
+    device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+                          else "cpu")
+    model.to(device)
+    loader = DataLoader(ds, batch_size=args.batch_size, shuffle=False, num_workers=args.workers)
+    start = time.perf_counter()
+    cm = evaluate(model, loader, meta.num_classes, meta.ignore_index, device=device, scales=args.scales,
+                  flip=args.flip, progress=not args.no_progress)
+    seconds = time.perf_counter() - start
+    scores = cm.compute()
+    extra = {"weights": str(args.weights), "model": meta.model, "dataset": dataset_name, "data": str(args.data),
+             "split": args.split, "images": len(ds), "flip": args.flip, "scales": list(args.scales),
+             "seconds": round(seconds, 2)}
+    out = write_report(scores, meta.class_names, meta.colors, args.out, extra)
+    names = meta.class_names
+    print(f"{meta.model} on {dataset_name}/{args.split} ({len(ds)} images, native resolution"
+          f"{', flip' if args.flip else ''}{', scales ' + str(list(args.scales)) if list(args.scales) != [1.0] else ''}):")
+    print(f"  mIoU {scores.miou * 100:.2f}%  pixel accuracy {scores.pixel_accuracy * 100:.2f}%  "
+          f"mean class accuracy {scores.mean_class_accuracy * 100:.2f}%")
+    for n, v in zip(names, scores.per_class_iou):
+        print(f"  {n:20s} {'n/a' if v != v else f'{v * 100:6.2f}'}")
+    print("wrote " + ", ".join(str(p) for p in out.values()))
+    if args.json:
+        print(json.dumps(json.loads(Path(out["json"]).read_text())))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="mIoU, pixel accuracy, per-class IoU and confusion matrix of a weights file")
+    p.add_argument("--weights", required=True, help=".safetensors file written by lightseg train")
+    p.add_argument("--data", required=True, help="dataset root")
+    p.add_argument("--dataset", choices=["voc", "camvid", "cityscapes", "folder"],
+                   help="dataset layout (default: the one the weights were trained on)")
+    p.add_argument("--split", default="val")
+    p.add_argument("--mask-dir", help="voc only: SegmentationClass or SegmentationClassAug")
+    p.add_argument("--flip", action="store_true", help="average with the horizontally flipped prediction")
+    p.add_argument("--scales", type=float, nargs="+", default=[1.0], help="multi-scale testing, e.g. 0.75 1 1.25")
+    p.add_argument("--out", default="outputs/eval", help="folder for metrics.json and the PNG charts")
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--max-images", type=int, help="score only the first N images")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--json", action="store_true", help="also print the report as one JSON line")
+    p.set_defaults(func=run)

@@ -1,0 +1,322 @@
+"""Segmentation datasets for training and evaluation: PASCAL VOC 2012 (and the SBD-augmented set),
+CamVid, Cityscapes, and a generic folder layout for your own data.
+
+Each dataset yields ``(image, mask)``: a float (3, H, W) tensor after its transform (or a uint8
+``tv_tensors.Image`` without one) and an int64 (H, W) label map. Each knows its ``class_names``,
+``colors`` (RGB) and ``ignore_index``. Missing files, image/mask size mismatches and label values
+out of range raise :class:`DatasetError` naming the file.
+
+Layouts (``root`` is what ``data.root`` / ``--data`` points at):
+
+* ``voc``: ``JPEGImages/NAME.jpg``, ``SegmentationClass/NAME.png`` (palette PNG, 255 = ignore),
+  ``ImageSets/Segmentation/{train,val}.txt``. The SBD-augmented set: ``SegmentationClassAug/NAME.png``
+  with a split list such as ``ImageSets/Segmentation/train_aug.txt`` (or ``ROOT/train_aug.txt``);
+  a split whose name contains ``aug`` reads ``SegmentationClassAug`` (``data.mask_dir`` overrides).
+  ``root`` may also be the ``VOCdevkit`` folder above ``VOC2012``.
+* ``camvid``: ``{split}/NAME.png`` with ``{split}annot/NAME.png`` (class index, 11 = ignore) and
+  an optional ``{split}.txt`` listing the names (SegNet's preparation).
+* ``cityscapes``: ``leftImg8bit/{split}/CITY/X_leftImg8bit.png`` with
+  ``gtFine/{split}/CITY/X_gtFine_labelTrainIds.png`` (19 classes, 255 = ignore; made by
+  cityscapesscripts' ``createTrainIdLabelImgs``).
+* ``folder`` (your own data): ``images/`` and ``masks/`` (mask = image stem + ``.png``), each either
+  flat with a ``{split}.txt`` listing stems, or with ``{split}/`` sub-folders; and a classes file,
+  ``classes.yaml`` (``classes: [{name: road, color: [128, 64, 128]}, ...]``, optional
+  ``ignore_index``, default 255) or ``classes.txt`` (one class a line: ``name R G B``).
+  Masks are single-channel class indices, or RGB images in the classes' colours.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import yaml
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision import tv_tensors
+
+from ..classes import (
+    CAMVID_CLASSES, CAMVID_COLORS, CITYSCAPES_CLASSES, CITYSCAPES_COLORS, VOC_CLASSES, default_palette,
+)
+
+__all__ = [
+    "DatasetError", "SegmentationDataset", "VOCSegmentation", "CamVid", "Cityscapes", "FolderDataset",
+    "DATASETS", "build_dataset", "read_classes_file",
+]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class DatasetError(ValueError):
+    """A dataset file is missing or inconsistent; the message names the file."""
+
+
+Transform = Callable[[tv_tensors.Image, tv_tensors.Mask], tuple[torch.Tensor, torch.Tensor]]
+
+
+class SegmentationDataset(Dataset):
+    """Pairs of (image file, mask file) with the dataset's classes.
+
+    ``dataset[i]`` loads sample ``i``; ``dataset[(i, seed)]`` additionally runs the transform under
+    ``torch.manual_seed(seed)`` in a forked RNG, so augmentation depends only on (seed, i) and not
+    on the worker that loads it (see :class:`lightseg_ros.training.engine.SeededSampler`).
+    """
+
+    name = "segmentation"
+
+    def __init__(
+        self,
+        samples: Sequence[tuple[Path, Path]],
+        class_names: Sequence[str],
+        colors: Sequence[Sequence[int]],
+        ignore_index: int = 255,
+        transform: Transform | None = None,
+    ) -> None:
+        if not samples:
+            raise DatasetError(f"{self.name}: no samples found")
+        for image, mask in samples:
+            if not Path(image).is_file():
+                raise DatasetError(f"{self.name}: image file missing: {image}")
+            if not Path(mask).is_file():
+                raise DatasetError(f"{self.name}: mask file missing: {mask} (for image {image})")
+        self.samples = [(Path(i), Path(m)) for i, m in samples]
+        self.class_names = list(class_names)
+        self.colors = [list(map(int, c)) for c in colors]
+        self.ignore_index = int(ignore_index)
+        self.transform = transform
+        if len(self.colors) != len(self.class_names):
+            raise DatasetError(f"{self.name}: {len(self.class_names)} class names but {len(self.colors)} colours")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def _read_mask(self, path: Path) -> np.ndarray:
+        with Image.open(path) as im:
+            if im.mode in ("RGB", "RGBA"):
+                return self._colors_to_labels(np.asarray(im.convert("RGB")), path)
+            return np.asarray(im).astype(np.int64)
+
+    def _colors_to_labels(self, rgb: np.ndarray, path: Path) -> np.ndarray:
+        code = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+        labels = np.full(code.shape, self.ignore_index, dtype=np.int64)
+        known = np.zeros(code.shape, dtype=bool)
+        for idx, (r, g, b) in enumerate(self.colors):
+            hit = code == ((r << 16) | (g << 8) | b)
+            labels[hit] = idx
+            known |= hit
+        if not known.all():
+            bad = np.unique(code[~known])[:5]
+            raise DatasetError(f"{path}: RGB mask has colours that match no class: "
+                               f"{[((c >> 16) & 255, (c >> 8) & 255, c & 255) for c in bad]}")
+        return labels
+
+    def load(self, index: int) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
+        """Sample ``index`` untransformed, checked: same size, labels in [0, num_classes) or ignore."""
+        image_path, mask_path = self.samples[index]
+        try:
+            with Image.open(image_path) as im:
+                image = np.asarray(im.convert("RGB"))
+        except OSError as exc:
+            raise DatasetError(f"{self.name}: cannot read image {image_path}: {exc}") from None
+        try:
+            mask = self._read_mask(mask_path)
+        except OSError as exc:
+            raise DatasetError(f"{self.name}: cannot read mask {mask_path}: {exc}") from None
+        if mask.ndim != 2:
+            raise DatasetError(f"{mask_path}: expected a single-channel label image, got shape {mask.shape}")
+        if mask.shape != image.shape[:2]:
+            raise DatasetError(
+                f"{self.name}: size mismatch: image {image_path} is {image.shape[1]}x{image.shape[0]} "
+                f"but mask {mask_path} is {mask.shape[1]}x{mask.shape[0]} (WxH)"
+            )
+        bad = ((mask < 0) | (mask >= self.num_classes)) & (mask != self.ignore_index)
+        if bad.any():
+            values = np.unique(mask[bad])[:10].tolist()
+            raise DatasetError(
+                f"{self.name}: mask {mask_path} has label values {values} outside [0, {self.num_classes - 1}] "
+                f"that are not the ignore index {self.ignore_index}"
+            )
+        return (tv_tensors.Image(torch.from_numpy(image.copy()).permute(2, 0, 1)),
+                tv_tensors.Mask(torch.from_numpy(mask)))
+
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        image, mask = self.load(index)
+        if self.transform is None:
+            return image, mask
+        if seed is None:
+            image, mask = self.transform(image, mask)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                image, mask = self.transform(image, mask)
+        return image.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor).long()
+
+    def describe(self) -> dict[str, Any]:
+        return {"dataset": self.name, "num_samples": len(self), "class_names": self.class_names,
+                "ignore_index": self.ignore_index}
+
+
+def _read_list(path: Path) -> list[str]:
+    with open(path) as f:
+        return [line.split()[0] for line in f if line.strip() and not line.startswith("#")]
+
+
+def _stem(name: str) -> str:
+    return Path(name).stem if Path(name).suffix.lower() in IMAGE_EXTENSIONS else name
+
+
+class VOCSegmentation(SegmentationDataset):
+    """PASCAL VOC 2012 segmentation (21 classes, 255 = ignore), optionally SBD-augmented."""
+
+    name = "voc"
+
+    def __init__(self, root: str | Path, split: str = "train", transform: Transform | None = None,
+                 mask_dir: str | None = None) -> None:
+        root = Path(root)
+        for sub in ("VOC2012", "VOCdevkit/VOC2012"):
+            if not (root / "JPEGImages").is_dir() and (root / sub / "JPEGImages").is_dir():
+                root = root / sub
+        if not (root / "JPEGImages").is_dir():
+            raise DatasetError(f"voc: {root / 'JPEGImages'} not found; point data.root at VOCdevkit/VOC2012")
+        lists = [root / "ImageSets" / "Segmentation" / f"{split}.txt", root / f"{split}.txt"]
+        list_file = next((p for p in lists if p.is_file()), None)
+        if list_file is None:
+            raise DatasetError(f"voc: split list for {split!r} not found (looked for {lists[0]} and {lists[1]})")
+        if mask_dir is None:
+            aug = root / "SegmentationClassAug"
+            mask_dir = "SegmentationClassAug" if aug.is_dir() and ("aug" in split.lower()
+                                                                   or not (root / "SegmentationClass").is_dir()) \
+                else "SegmentationClass"
+        samples = [(root / "JPEGImages" / f"{n}.jpg", root / mask_dir / f"{n}.png")
+                   for n in map(_stem, _read_list(list_file))]
+        super().__init__(samples, VOC_CLASSES, default_palette(len(VOC_CLASSES)).tolist(), 255, transform)
+
+
+class CamVid(SegmentationDataset):
+    """CamVid as prepared for SegNet: 11 classes, label 11 = ignore, 360x480."""
+
+    name = "camvid"
+
+    def __init__(self, root: str | Path, split: str = "train", transform: Transform | None = None) -> None:
+        root = Path(root)
+        image_dir, mask_dir = root / split, root / f"{split}annot"
+        if not image_dir.is_dir():
+            raise DatasetError(f"camvid: image folder {image_dir} not found")
+        list_file = root / f"{split}.txt"
+        if list_file.is_file():
+            names = [Path(n).name for n in _read_list(list_file)]
+        else:
+            names = sorted(p.name for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        samples = [(image_dir / n, mask_dir / (Path(n).stem + ".png")) for n in names]
+        super().__init__(samples, CAMVID_CLASSES, CAMVID_COLORS, 11, transform)
+
+
+class Cityscapes(SegmentationDataset):
+    """Cityscapes fine annotations in train ids (19 classes, 255 = ignore)."""
+
+    name = "cityscapes"
+
+    def __init__(self, root: str | Path, split: str = "train", transform: Transform | None = None) -> None:
+        root = Path(root)
+        image_dir = root / "leftImg8bit" / split
+        if not image_dir.is_dir():
+            raise DatasetError(f"cityscapes: image folder {image_dir} not found")
+        samples = []
+        for image in sorted(image_dir.glob("*/*_leftImg8bit.png")):
+            stem = image.name[: -len("_leftImg8bit.png")]
+            samples.append((image, root / "gtFine" / split / image.parent.name / f"{stem}_gtFine_labelTrainIds.png"))
+        super().__init__(samples, CITYSCAPES_CLASSES, CITYSCAPES_COLORS, 255, transform)
+
+
+def read_classes_file(path: str | Path) -> tuple[list[str], list[list[int]], int]:
+    """Read a folder dataset's ``classes.yaml`` or ``classes.txt``: (names, RGB colours, ignore index)."""
+    path = Path(path)
+    names: list[str] = []
+    colors: list[list[int] | None] = []
+    ignore = 255
+    if path.suffix in (".yaml", ".yml"):
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+        entries = data.get("classes") if isinstance(data, dict) else data
+        if not isinstance(entries, list) or not entries:
+            raise DatasetError(f"{path}: expected 'classes: [{{name: ..., color: [R, G, B]}}, ...]'")
+        if isinstance(data, dict):
+            ignore = int(data.get("ignore_index", 255))
+        for i, entry in enumerate(entries):
+            if isinstance(entry, str):
+                names.append(entry)
+                colors.append(None)
+            elif isinstance(entry, dict) and "name" in entry:
+                names.append(str(entry["name"]))
+                colors.append(entry.get("color"))
+            else:
+                raise DatasetError(f"{path}: class entry {i} must be a name or {{name: ..., color: [R, G, B]}}")
+    else:
+        with open(path) as f:
+            for lineno, line in enumerate(f, 1):
+                parts = line.split()
+                if not parts or parts[0].startswith("#"):
+                    continue
+                if len(parts) not in (1, 4):
+                    raise DatasetError(f"{path}:{lineno}: expected 'name' or 'name R G B'")
+                names.append(parts[0])
+                colors.append([int(v) for v in parts[1:]] if len(parts) == 4 else None)
+    palette = default_palette(len(names)).tolist()
+    out_colors = []
+    for i, c in enumerate(colors):
+        if c is not None and (len(c) != 3 or not all(0 <= int(v) <= 255 for v in c)):
+            raise DatasetError(f"{path}: colour of class {names[i]!r} must be three values 0-255, got {c}")
+        out_colors.append([int(v) for v in c] if c is not None else palette[i])
+    return names, out_colors, ignore
+
+
+class FolderDataset(SegmentationDataset):
+    """Your own data: ``images/``, ``masks/`` and ``classes.yaml`` / ``classes.txt`` (module docstring)."""
+
+    name = "folder"
+
+    def __init__(self, root: str | Path, split: str = "train", transform: Transform | None = None) -> None:
+        root = Path(root)
+        classes_file = next((root / n for n in ("classes.yaml", "classes.yml", "classes.txt")
+                             if (root / n).is_file()), None)
+        if classes_file is None:
+            raise DatasetError(f"folder: no classes file in {root} (classes.yaml or classes.txt)")
+        names, colors, ignore = read_classes_file(classes_file)
+        images, masks = root / "images", root / "masks"
+        if not images.is_dir():
+            raise DatasetError(f"folder: image folder {images} not found")
+        if (images / split).is_dir():
+            images, masks = images / split, masks / split
+            files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        elif (root / f"{split}.txt").is_file():
+            files = []
+            for stem in map(_stem, _read_list(root / f"{split}.txt")):
+                found = [images / (stem + e) for e in IMAGE_EXTENSIONS if (images / (stem + e)).is_file()]
+                if not found:
+                    raise DatasetError(f"folder: image {images / stem}.* listed in {root / f'{split}.txt'} not found")
+                files.append(found[0])
+        else:
+            raise DatasetError(f"folder: split {split!r} not found: neither {images / split}/ nor {root / f'{split}.txt'}")
+        samples = [(f, masks / (f.stem + ".png")) for f in files]
+        super().__init__(samples, names, colors, ignore, transform)
+
+
+DATASETS: dict[str, type[SegmentationDataset]] = {
+    "voc": VOCSegmentation, "camvid": CamVid, "cityscapes": Cityscapes, "folder": FolderDataset,
+}
+
+
+def build_dataset(name: str, root: str | os.PathLike, split: str, transform: Transform | None = None,
+                  **options: Any) -> SegmentationDataset:
+    """Dataset ``name`` (voc | camvid | cityscapes | folder) at ``root``, split ``split``."""
+    if name not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; accepted: {', '.join(DATASETS)}")
+    options = {k: v for k, v in options.items() if v is not None}
+    return DATASETS[name](root, split, transform, **options)
