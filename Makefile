@@ -8,7 +8,7 @@ $(STAMP): setup.py scripts/setup_venv.sh
 	VENV=$(VENV) bash scripts/setup_venv.sh
 
 demo: $(STAMP)
-	$(VENV)/bin/lightseg models
+	$(VENV)/bin/lightseg demo --out outputs/demo
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q

@@ -47,6 +47,8 @@ setup(
     entry_points={
         "console_scripts": [
             "lightseg = lightseg_ros.cli:main",
+            "segment_node = lightseg_ros.ros.segment_node:main",
+            "image_source = lightseg_ros.ros.image_source:main",
         ],
     },
 )

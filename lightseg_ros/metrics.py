@@ -43,15 +43,25 @@ class ConfusionMatrix:
         self.matrix = torch.zeros(num_classes, num_classes, dtype=torch.int64)
 
     def update(self, pred: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray) -> None:
-        """``pred`` and ``target``: integer class maps of the same shape (any batch layout)."""
-        pred = torch.as_tensor(pred)
-        target = torch.as_tensor(target, device=pred.device)
+        """``pred`` and ``target``: integer class maps of the same shape (any batch layout).
+
+        Tensors are counted on their device; numpy arrays (read-only message buffers included)
+        with numpy, without copying them into tensors.
+        """
         if pred.shape != target.shape:
             raise ValueError(f"prediction shape {tuple(pred.shape)} != label shape {tuple(target.shape)}")
         n = self.num_classes
-        valid = (target >= 0) & (target < n) & (target != self.ignore_index)
-        index = target[valid].long() * n + pred[valid].long().clamp(0, n - 1)
-        counts = torch.bincount(index, minlength=n * n).reshape(n, n)
+        if isinstance(pred, np.ndarray) and isinstance(target, np.ndarray):
+            target = target.astype(np.int64, copy=False)
+            valid = (target >= 0) & (target < n) & (target != self.ignore_index)
+            index = target[valid] * n + np.clip(pred[valid].astype(np.int64, copy=False), 0, n - 1)
+            counts = torch.from_numpy(np.bincount(index, minlength=n * n).reshape(n, n))
+        else:
+            pred = torch.as_tensor(pred)
+            target = torch.as_tensor(target, device=pred.device)
+            valid = (target >= 0) & (target < n) & (target != self.ignore_index)
+            index = target[valid].long() * n + pred[valid].long().clamp(0, n - 1)
+            counts = torch.bincount(index, minlength=n * n).reshape(n, n)
         self.matrix += counts.cpu()
 
     def merge(self, other: "ConfusionMatrix") -> None:

@@ -1,3 +1,12 @@
+import os
+import random
+
 import torch
 
 torch.set_num_threads(2)
+
+# ROS tests share this machine with other test runs: a random DDS domain per session isolates them,
+# and Fast DDS needs its large-data transport for camera-sized images (README, "Fast DDS").
+# Set before any rclpy.init; node subprocesses inherit it.
+os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 100))
+os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = "LARGE_DATA"

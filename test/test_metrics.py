@@ -31,3 +31,15 @@ def test_absent_class_is_nan_and_left_out_of_the_mean():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shape"):
         ConfusionMatrix(2).update(np.zeros((2, 3), int), np.zeros((3, 2), int))
+
+
+def test_numpy_and_torch_inputs_count_the_same():
+    import torch
+
+    rng = np.random.default_rng(0)
+    pred, target = rng.integers(0, 4, (2, 9, 7)), rng.integers(0, 5, (2, 9, 7))
+    target[0, 0, :3] = 255
+    a, b = ConfusionMatrix(4), ConfusionMatrix(4)
+    a.update(pred, target)
+    b.update(torch.from_numpy(pred), torch.from_numpy(target))
+    assert a.matrix.tolist() == b.matrix.tolist() and a.matrix.sum() < pred.size

@@ -1,0 +1,31 @@
+"""segment_node on a recorded bag: segment.launch.py plus ``ros2 bag play`` of the image topic.
+
+    ros2 launch lightseg_ros replay.launch.py bag:=/data/drive1 image_topic:=/camera/image_raw rviz:=true
+
+For figures (mIoU, latency, drops) use ``lightseg bag-eval BAG --mode node``, which needs no ROS 2 install.
+"""
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, IncludeLaunchDescription, OpaqueFunction, TimerAction
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import LaunchConfiguration
+
+from lightseg_ros.ros.launch_helpers import PACKAGE
+from lightseg_ros.ros.replay_launch import REPLAY_ARGUMENTS, bag_play_command
+
+
+def _player(context):
+    args = {name: LaunchConfiguration(name).perform(context) for name, _, _ in REPLAY_ARGUMENTS}
+    cmd = bag_play_command(args, LaunchConfiguration("image_topic").perform(context))
+    return [TimerAction(period=float(args["start_delay"]), actions=[ExecuteProcess(cmd=cmd, output="screen")])]
+
+
+def generate_launch_description():
+    segment = os.path.join(get_package_share_directory(PACKAGE), "launch", "segment.launch.py")
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=default, description=description)
+         for name, default, description in REPLAY_ARGUMENTS]
+        + [IncludeLaunchDescription(PythonLaunchDescriptionSource(segment)), OpaqueFunction(function=_player)]
+    )

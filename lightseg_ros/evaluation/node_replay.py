@@ -1,0 +1,209 @@
+"""Node-mode bag evaluation: replay a bag's image messages, unchanged, into a live segment_node.
+
+The node runs as its own process (as on a robot); this process publishes the recorded CDR bytes
+over DDS at the recorded rate (scaled) or as fast as possible, subscribes to the node's outputs,
+pairs them with the published frames by header stamp, and measures publish -> mask received.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..metrics import ConfusionMatrix
+from .bag_eval import _score, labels_by_stamp
+from .bags import COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, open_bag, read_topic, typestore
+from .report import BagEvalReport
+
+__all__ = ["evaluate_node", "node_output_topic"]
+
+WARMUP_STAMP_NS = 1  # stamp of the warm-up frames, never a real recording's
+OUTPUTS = ("mask", "color_mask", "overlay")
+
+
+def node_output_topic(image_topic: str, output: str) -> str:
+    """The node's output topic for a camera topic (see segment_node's topic naming)."""
+    from ..ros.topics import output_namespaces, output_topic
+
+    return output_topic(output_namespaces([image_topic])[0], output)
+
+
+def _start_node(image_topic: str, model: str | None, weights: str | None, device: str) -> subprocess.Popen:
+    params = ["-p", f"image_topics:=['{image_topic}']", "-p", f"device:={device}"]
+    if model:
+        params += ["-p", f"model:={model}"]
+    if weights:
+        params += ["-p", f"weights:={Path(weights).resolve()}"]
+    env = dict(os.environ)
+    env.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")  # large images over Fast DDS (REFERENCE.md)
+    return subprocess.Popen(
+        [sys.executable, "-m", "lightseg_ros.ros.segment_node", "--ros-args", *params],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+    )
+
+
+def _stop_node(proc: subprocess.Popen) -> str:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.stderr.read() if proc.stderr else ""
+
+
+class _Collector:
+    """Receives the node's outputs as raw CDR bytes, keyed by (output, header stamp)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.received: dict[str, dict[int, tuple[float, bytes]]] = {o: {} for o in OUTPUTS}
+        self.last_arrival = time.monotonic()
+        self.store = typestore()
+
+    def callback(self, output: str):
+        def on_message(raw: bytes) -> None:
+            now = time.monotonic()
+            msg = self.store.deserialize_cdr(raw, IMAGE_TYPE)
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            with self.lock:
+                self.received[output][stamp] = (now, bytes(raw))
+                self.last_arrival = now
+
+        return on_message
+
+
+def evaluate_node(
+    bag: str | Path,
+    image_topic: str,
+    label_topic: str | None,
+    *,
+    model: str | None = None,
+    weights: str | None = None,
+    device: str = "auto",
+    rate: float | None = 1.0,
+    label_palette: np.ndarray | None = None,
+    record: str | Path | None = None,
+    record_storage: str = "mcap",
+    progress=None,
+    startup_timeout_s: float = 120.0,
+    settle_s: float = 2.0,
+) -> BagEvalReport:
+    """Replay ``image_topic`` into a fresh segment_node process and score its masks.
+
+    ``rate``: factor of the recorded rate (1.0 = real time), or None for as fast as possible.
+    """
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from rclpy.serialization import deserialize_message
+    from sensor_msgs.msg import CompressedImage, Image
+
+    from ..inference.image_codec import image_view
+    from ..models.weights import load_weights
+
+    labels = labels_by_stamp(bag, label_topic) if label_topic else {}
+    with open_bag(bag) as reader:
+        frames = list(read_topic(reader, image_topic))
+    if not frames:
+        raise BagError(f"topic {image_topic!r} holds no messages")
+    if weights:
+        meta, _ = load_weights(weights)  # fail here, clearly, before starting a process
+        model = model or meta.model
+    else:
+        from ..inference.segmenter import Segmenter
+
+        meta = Segmenter(model=model, device="cpu").meta
+    report = BagEvalReport("node", str(bag), image_topic, label_topic, meta.model, list(meta.class_names),
+                           confusion=ConfusionMatrix(meta.num_classes, meta.ignore_index))
+
+    msg_class = CompressedImage if frames[0].msgtype == COMPRESSED_TYPE else Image
+    collector = _Collector()
+    proc = _start_node(image_topic, model, weights, device)
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("lightseg_bag_replay", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    try:
+        pub = node.create_publisher(msg_class, image_topic, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        wanted = OUTPUTS if record else ("mask",)
+        for output in wanted:
+            node.create_subscription(Image, node_output_topic(image_topic, output), collector.callback(output),
+                                     QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE), raw=True)
+        spinner.start()
+
+        # warm-up: the first frame, re-stamped, until the node answers (model loaded, first run done)
+        warm = deserialize_message(frames[0].raw, msg_class)
+        warm.header.stamp.sec, warm.header.stamp.nanosec = 0, WARMUP_STAMP_NS
+        deadline = time.monotonic() + startup_timeout_s
+        while WARMUP_STAMP_NS not in collector.received["mask"]:
+            if proc.poll() is not None:
+                raise BagError(f"segment_node exited with code {proc.returncode}: {_stop_node(proc)[-2000:]}")
+            if time.monotonic() > deadline:
+                raise BagError(f"segment_node did not answer within {startup_timeout_s:.0f} s")
+            pub.publish(warm)
+            time.sleep(0.5)
+        time.sleep(0.5)
+        with collector.lock:
+            for store in collector.received.values():
+                store.clear()
+
+        # replay the recorded bytes unchanged
+        published: dict[int, float] = {}
+        t0, first_log = time.monotonic(), frames[0].log_time_ns
+        for item in frames:
+            if rate is not None:
+                delay = t0 + (item.log_time_ns - first_log) / 1e9 / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            published[item.stamp_ns] = time.monotonic()
+            pub.publish(item.raw)
+            if progress:
+                progress(1)
+        # wait for the last answers
+        while time.monotonic() - max(collector.last_arrival, published[frames[-1].stamp_ns]) < settle_s:
+            with collector.lock:
+                if all(s in collector.received["mask"] for s in published):
+                    break
+            time.sleep(0.05)
+        report.wall_s = time.monotonic() - t0
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+        _stop_node(proc)
+
+    store = typestore()
+    report.frames = len(frames)
+    masks = collector.received["mask"]
+    for stamp, sent in published.items():
+        if stamp not in masks:
+            report.dropped += 1
+            continue
+        arrival, raw = masks[stamp]
+        report.processed += 1
+        report.latency.add(1000 * (arrival - sent))
+        mask = np.array(image_view(store.deserialize_cdr(raw, IMAGE_TYPE)))
+        _score(report, mask, labels.get(stamp), label_palette, meta.ignore_index)
+    if record:
+        _record(record, record_storage, image_topic, collector, frames)
+    return report
+
+
+def _record(out: str | Path, storage: str, image_topic: str, collector: _Collector, frames) -> None:
+    log_time = {f.stamp_ns: f.log_time_ns for f in frames}
+    with AtomicBagWriter(out, storage=storage) as writer:
+        for output in OUTPUTS:
+            topic = node_output_topic(image_topic, output)
+            for stamp, (_, raw) in sorted(collector.received[output].items()):
+                if stamp in log_time:
+                    writer.write_raw(topic, IMAGE_TYPE, raw, log_time[stamp])

@@ -1,0 +1,91 @@
+"""The figures a bag evaluation reports, as a table for people and JSON for machines."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..metrics import ConfusionMatrix, SegmentationScores
+
+__all__ = ["BagEvalReport", "LatencyStats"]
+
+
+@dataclass
+class LatencyStats:
+    samples_ms: list[float] = field(default_factory=list)
+
+    def add(self, ms: float) -> None:
+        self.samples_ms.append(ms)
+
+    def percentile(self, q: float) -> float | None:
+        return float(np.percentile(self.samples_ms, q)) if self.samples_ms else None
+
+
+@dataclass
+class BagEvalReport:
+    mode: str
+    bag: str
+    image_topic: str
+    label_topic: str | None
+    model: str
+    class_names: list[str]
+    frames: int = 0  # image messages in the bag (after warm-up)
+    processed: int = 0  # masks produced (offline: all frames; node: masks received)
+    labelled: int = 0  # processed frames that had a label with the same stamp
+    unlabelled: int = 0  # processed frames without a label: counted, not scored
+    dropped: int = 0  # frames the node did not answer (node mode)
+    wall_s: float = 0.0
+    latency: LatencyStats = field(default_factory=LatencyStats)
+    confusion: ConfusionMatrix | None = None
+
+    @property
+    def scores(self) -> SegmentationScores | None:
+        if self.confusion is None or self.labelled == 0:
+            return None
+        return self.confusion.compute()
+
+    def as_dict(self) -> dict:
+        scores = self.scores
+        return {
+            "mode": self.mode,
+            "bag": self.bag,
+            "image_topic": self.image_topic,
+            "label_topic": self.label_topic,
+            "model": self.model,
+            "frames": self.frames,
+            "processed": self.processed,
+            "labelled": self.labelled,
+            "unlabelled": self.unlabelled,
+            "dropped": self.dropped,
+            "wall_s": round(self.wall_s, 3),
+            "throughput_fps": round(self.processed / self.wall_s, 2) if self.wall_s else None,
+            "latency_ms": {"p50": self.latency.percentile(50), "p99": self.latency.percentile(99),
+                           "mean": float(np.mean(self.latency.samples_ms)) if self.latency.samples_ms else None},
+            "scores": scores.as_dict(self.class_names) if scores else None,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2)
+
+    def table(self) -> str:
+        d = self.as_dict()
+        lat = d["latency_ms"]
+        fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+        lines = [
+            f"bag {self.bag}  ({self.mode} mode, model {self.model})",
+            f"frames {self.frames}  processed {self.processed}  labelled {self.labelled}  "
+            f"unlabelled {self.unlabelled}  dropped {self.dropped}",
+            f"latency ms  p50 {fmt(lat['p50'])}  p99 {fmt(lat['p99'])}  mean {fmt(lat['mean'])}  "
+            f"throughput {d['throughput_fps']} fps",
+        ]
+        scores = self.scores
+        if scores is None:
+            lines.append("no labelled frames: accuracy not scored")
+            return "\n".join(lines)
+        lines.append(f"mIoU {100 * scores.miou:.2f}  pixel accuracy {100 * scores.pixel_accuracy:.2f}")
+        width = max(len(n) for n in self.class_names)
+        for name, iou in zip(self.class_names, scores.per_class_iou):
+            lines.append(f"  {name:<{width}}  {'   n/a' if math.isnan(iou) else f'{100 * iou:6.2f}'}")
+        return "\n".join(lines)

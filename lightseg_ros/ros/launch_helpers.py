@@ -1,0 +1,98 @@
+"""What ``launch/segment.launch.py`` decides, as importable and tested Python (no launch import).
+
+The launch file only declares :data:`LAUNCH_ARGUMENTS`, sets :data:`LAUNCH_ENVIRONMENT` and turns
+:func:`segment_node_setup`'s result into ``launch_ros`` actions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .node_config import PARAMETER_NAMES, PARAMETERS, validate_change
+
+__all__ = ["LAUNCH_ARGUMENTS", "LAUNCH_ENVIRONMENT", "NodeSetup", "segment_node_setup", "check_params_file"]
+
+PACKAGE = "lightseg_ros"
+#: Fast DDS drops most camera-sized messages on best-effort topics with its default transport
+LAUNCH_ENVIRONMENT = {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"}
+
+#: (name, default, description); an empty default means "as in the params file"
+LAUNCH_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
+    ("model", "", "model name for random weights (see 'lightseg models'); empty = as in params_file"),
+    ("weights", "", "lightseg .safetensors weights file; empty = as in params_file"),
+    ("device", "", "auto, cpu, cuda or cuda:N; empty = as in params_file"),
+    ("image_topic", "", "camera topic (…/compressed for CompressedImage); empty = as in params_file"),
+    ("params_file", "", "node parameters YAML; empty = the package's config/segment.yaml"),
+    ("namespace", "", "namespace of the node (relative topics resolve under it)"),
+    ("rviz", "false", "also start rviz2 with config/lightseg.rviz"),
+)
+
+
+@dataclass
+class NodeSetup:
+    """Everything the launch file needs to start the node (and rviz)."""
+
+    namespace: str
+    parameters: list[Any]  # [params file path, {overrides}] as launch_ros.actions.Node takes them
+    rviz: bool
+    rviz_config: str
+    environment: dict[str, str] = field(default_factory=lambda: dict(LAUNCH_ENVIRONMENT))
+
+
+def _truthy(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def segment_node_setup(args: dict[str, str], share_dir: str | Path) -> NodeSetup:
+    """Resolved launch arguments -> node setup; non-empty arguments override the params file.
+
+    Raises ValueError naming the argument when a value is refused (same checks as the node's).
+    """
+    share = Path(share_dir)
+    params_file = args.get("params_file") or str(share / "config" / "segment.yaml")
+    overrides: dict[str, Any] = {}
+    for name in ("model", "weights", "device"):
+        if args.get(name):
+            overrides[name] = args[name]
+    if args.get("image_topic"):
+        overrides["image_topics"] = [args["image_topic"]]
+    for name, value in overrides.items():
+        reason = validate_change(name, value)
+        if reason:
+            raise ValueError(f"launch argument for {name}: {reason}")
+    return NodeSetup(
+        namespace=args.get("namespace", ""),
+        parameters=[params_file, overrides] if overrides else [params_file],
+        rviz=_truthy(args.get("rviz", "false")),
+        rviz_config=str(share / "config" / "lightseg.rviz"),
+    )
+
+
+def check_params_file(path: str | Path) -> dict[str, Any]:
+    """Load a node params YAML (``/**: ros__parameters:``) and check it names only declared parameters
+    with acceptable values of the declared types; returns the parameters, raises ValueError otherwise."""
+    data = yaml.safe_load(Path(path).read_text())
+    try:
+        params = data["/**"]["ros__parameters"]
+    except (KeyError, TypeError):
+        raise ValueError(f"{path}: expected '/**: ros__parameters:' at the top") from None
+    unknown = sorted(set(params) - PARAMETER_NAMES)
+    if unknown:
+        raise ValueError(f"{path}: undeclared parameters {unknown}; declared: {sorted(PARAMETER_NAMES)}")
+    defaults = {p.name: p.default for p in PARAMETERS}
+    for name, value in params.items():
+        expected = type(defaults[name])
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ValueError(f"{path}: {name} should be {expected.__name__}, got {value!r}")
+        reason = validate_change(name, value)
+        if reason:
+            raise ValueError(f"{path}: {name}: {reason}")
+    return params

@@ -1,0 +1,146 @@
+"""The segmentation node's parameters: names, defaults, meaning and validation (pure, no rclpy).
+
+``PARAMETERS`` is the single list the node declares from, ``config/segment.yaml`` is checked
+against, and the README documents. ``validate_change`` is what the node's set-parameters callback
+runs; it returns a reason string for an invalid value.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ..models import list_models
+from .topics import OUTPUTS, TRANSPORTS
+
+__all__ = ["cpu_threads_for", "ParamSpec", "PARAMETERS", "RELOAD_PARAMETERS", "ModelConfig", "validate_change", "RELIABILITIES"]
+
+RELIABILITIES = ("best_effort", "reliable")
+RESIZE_POLICIES = ("stretch", "letterbox")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    default: Any
+    description: str
+    read_only: bool = False
+    float_range: tuple[float, float] | None = None
+    int_range: tuple[int, int] | None = None
+    choices: tuple[str, ...] | None = None
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec("image_topics", ["/camera/image_raw"],
+              "camera topics to segment; a name ending in /compressed carries sensor_msgs/CompressedImage",
+              read_only=True),
+    ParamSpec("transport", "auto", "auto (by topic name), raw or compressed", read_only=True, choices=TRANSPORTS),
+    ParamSpec("input_reliability", "best_effort",
+              "input QoS reliability: best_effort (sensor data, matches any publisher) or reliable",
+              read_only=True, choices=RELIABILITIES),
+    ParamSpec("input_depth", 1, "input QoS history depth", read_only=True, int_range=(1, 100)),
+    ParamSpec("output_reliability", "reliable",
+              "output QoS reliability (reliable publishers match best-effort and reliable subscribers)",
+              read_only=True, choices=RELIABILITIES),
+    ParamSpec("output_namespace", "segmentation", "outputs go to <camera namespace>/<output_namespace>/<output>",
+              read_only=True),
+    ParamSpec("model", "ghostnet_aspp_da",
+              "registered model name, used with random weights when 'weights' is empty; "
+              f"accepted: {', '.join(list_models())}"),
+    ParamSpec("weights", "", "path of a lightseg .safetensors weights file (its metadata names the model and "
+              "classes, and takes precedence over 'model'); empty = random weights"),
+    ParamSpec("num_classes", 11, "classes of a randomly initialised model (11 = CamVid names/colours)",
+              int_range=(1, 256)),
+    ParamSpec("device", "auto", "auto (CUDA when available, fp16 there; else CPU), cpu, cuda or cuda:N"),
+    ParamSpec("input_size", [0, 0], "network input [height, width]; [0, 0] = the weights' size, else the "
+              "image's own size"),
+    ParamSpec("resize", "stretch", "how images are fitted to input_size: stretch, or letterbox "
+              "(keep aspect, pad, crop predictions back)", choices=RESIZE_POLICIES),
+    ParamSpec("outputs", list(OUTPUTS), f"enabled outputs, any of: {', '.join(OUTPUTS)}"),
+    ParamSpec("overlay_alpha", 0.5, "weight of the colour mask in the overlay", float_range=(0.0, 1.0)),
+    ParamSpec("cpu_threads", 0, "torch CPU threads; 0 = half the cores (at least 1), leaving room for the "
+              "robot's other processes: torch's thread pool stalls badly when its cores are oversubscribed",
+              read_only=True, int_range=(0, 256)),
+    ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics messages", read_only=True,
+              float_range=(0.1, 60.0)),
+)
+PARAMETER_NAMES = frozenset(p.name for p in PARAMETERS)
+#: changing any of these reloads the segmenter (in the worker, swapped in atomically)
+RELOAD_PARAMETERS = frozenset({"model", "weights", "num_classes", "device", "input_size", "resize"})
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What the segmenter is built from."""
+
+    model: str
+    weights: str
+    num_classes: int
+    device: str
+    input_size: tuple[int, int] | None
+    resize: str
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> "ModelConfig":
+        size = tuple(int(v) for v in values["input_size"])
+        return cls(
+            model=str(values["model"]), weights=str(values["weights"]), num_classes=int(values["num_classes"]),
+            device=str(values["device"]), input_size=None if size == (0, 0) else size,  # type: ignore[arg-type]
+            resize=str(values["resize"]),
+        )
+
+
+def cpu_threads_for(requested: int) -> int:
+    """torch CPU threads for the ``cpu_threads`` parameter: ``requested``, or half the cores (>= 1) for 0."""
+    return requested if requested > 0 else max(1, (os.cpu_count() or 2) // 2)
+
+
+def _check_weights_file(path: str) -> str | None:
+    """Cheap check of a weights file (header only); the full load happens in the worker."""
+    if not os.path.isfile(path):
+        return f"weights file not found: {path} (expected a .safetensors file written by lightseg_ros)"
+    try:
+        from safetensors import safe_open
+
+        with safe_open(path, framework="pt") as f:
+            header = f.metadata() or {}
+    except Exception as exc:  # noqa: BLE001 - any failure is a reason to refuse
+        return f"{path} is not a readable safetensors file ({exc}); expected one written by lightseg_ros"
+    if "lightseg" not in header:
+        return f"{path} has no 'lightseg' metadata; use weights written by lightseg_ros"
+    return None
+
+
+def validate_change(name: str, value: Any) -> str | None:
+    """None when ``value`` is acceptable for parameter ``name``, else the reason it is refused."""
+    spec = next((p for p in PARAMETERS if p.name == name), None)
+    if spec is None:
+        return None  # not ours (e.g. use_sim_time)
+    if spec.choices is not None and value not in spec.choices:
+        return f"{name} must be one of {', '.join(spec.choices)}; got {value!r}"
+    if spec.float_range is not None and not spec.float_range[0] <= float(value) <= spec.float_range[1]:
+        return f"{name} must be in [{spec.float_range[0]}, {spec.float_range[1]}]; got {value}"
+    if spec.int_range is not None and not spec.int_range[0] <= int(value) <= spec.int_range[1]:
+        return f"{name} must be in [{spec.int_range[0]}, {spec.int_range[1]}]; got {value}"
+    if name == "model" and value not in list_models():
+        return f"unknown model {value!r}; accepted models: {', '.join(list_models())}"
+    if name == "weights" and value:
+        return _check_weights_file(str(value))
+    if name == "outputs":
+        unknown = [v for v in value if v not in OUTPUTS]
+        if unknown:
+            return f"unknown outputs {unknown}; accepted: {', '.join(OUTPUTS)}"
+    if name == "input_size":
+        size = list(value)
+        if len(size) != 2 or any(int(v) < 0 for v in size) or (0 in size and size != [0, 0]):
+            return f"input_size must be [height, width] > 0 or [0, 0]; got {size}"
+    if name == "device":
+        from ..inference.segmenter import select_device
+
+        try:
+            select_device(str(value))
+        except ValueError as exc:
+            return str(exc)
+    if name == "image_topics" and (not value or any(not t for t in value)):
+        return "image_topics must list at least one topic"
+    return None

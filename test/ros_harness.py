@@ -1,0 +1,105 @@
+"""Helpers for tests that run real nodes over DDS: a probe node that publishes and records topics."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+
+class Probe:
+    """A node in the test process spinning in a background thread; records every message it subscribes to."""
+
+    def __init__(self, name: str) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = Node(name, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.messages: dict[str, list] = defaultdict(list)
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def subscribe(self, msg_type, topic: str, *, latched: bool = False):
+        qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
+
+        def record(msg, topic=topic):
+            with self.cond:
+                self.messages[topic].append(msg)
+                self.cond.notify_all()
+
+        return self.node.create_subscription(msg_type, topic, record, qos)
+
+    def publisher(self, msg_type, topic: str, reliable: bool = True):
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
+        return self.node.create_publisher(msg_type, topic, qos)
+
+    def wait_for(self, topic: str, predicate=lambda m: True, timeout: float = 20.0) -> Any:
+        """The first recorded message on ``topic`` satisfying ``predicate``; AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for m in self.messages[topic]:
+                    if predicate(m):
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"nothing matching on {topic} within {timeout} s "
+                                         f"({len(self.messages[topic])} messages)")
+                self.cond.wait(left)
+
+    def wait_until(self, condition, timeout: float = 30.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+        self.thread.join(timeout=5)
+
+
+class NodeProcess:
+    """A node run as its own process (``python -m module --ros-args ...``); stderr/stdout kept."""
+
+    def __init__(self, module: str, ros_args: list[str], extra_env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **(extra_env or {})}
+        self.proc = subprocess.Popen([sys.executable, "-m", module, "--ros-args", *ros_args], env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

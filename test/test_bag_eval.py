@@ -1,0 +1,198 @@
+"""Bag evaluation: offline and node modes agree; labels paired by stamp; clear errors; atomic --record."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from lightseg_ros.cli import main
+from lightseg_ros.evaluation.bag_eval import evaluate_offline
+from lightseg_ros.evaluation.bags import AtomicBagWriter, BagError, IMAGE_TYPE, image_message, open_bag, read_topic
+from lightseg_ros.evaluation.make_bag import make_bag
+from lightseg_ros.inference.segmenter import Segmenter
+from lightseg_ros.metrics import ConfusionMatrix
+from lightseg_ros.models import WeightsMeta, build_model, save_weights
+
+from bag_fixtures import write_dataset
+
+NUM_CLASSES = 3
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    import torch
+
+    torch.manual_seed(0)
+    model = build_model("ghostnet_aspp_da", num_classes=NUM_CLASSES).eval()
+    meta = WeightsMeta(model="ghostnet_aspp_da", num_classes=NUM_CLASSES, class_names=["left", "right", "box"])
+    return save_weights(tmp_path_factory.mktemp("w") / "g.safetensors", model, meta)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    images, labels = write_dataset(root, n=5, unlabelled=(3,))
+    return images, labels
+
+
+@pytest.fixture(scope="module")
+def bag(tmp_path_factory, dataset):
+    out = tmp_path_factory.mktemp("bags") / "eval"
+    make_bag(*dataset, out, fps=20)
+    return out
+
+
+@pytest.fixture(scope="module")
+def segmenter(weights):
+    return Segmenter(weights, device="cpu")
+
+
+def test_offline_scores_match_direct_segmentation(bag, dataset, segmenter):
+    report = evaluate_offline(bag, "/camera/image_raw", "/camera/labels", segmenter)
+    assert (report.frames, report.processed, report.labelled, report.unlabelled) == (5, 5, 4, 1)
+    images, labels = dataset
+    cm = ConfusionMatrix(NUM_CLASSES)
+    for path in sorted(labels.iterdir()):
+        rgb = cv2.cvtColor(cv2.imread(str(images / path.name)), cv2.COLOR_BGR2RGB)
+        cm.update(segmenter.segment(rgb).mask, cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
+    assert report.scores.miou == pytest.approx(cm.compute().miou, abs=1e-12)
+    assert len(report.latency.samples_ms) == 5 and report.latency.percentile(99) > 0
+    d = report.as_dict()
+    assert set(d["scores"]["per_class_iou"]) == {"left", "right", "box"}
+
+
+def test_labels_are_paired_by_stamp_not_order(tmp_path, segmenter):
+    """Images and labels written with shuffled header stamps and labels in reverse order."""
+    rng = np.random.default_rng(1)
+    stamps = [5_000_000_000, 1_000_000_000, 3_000_000_000, 2_000_000_000]
+    frames = [(rng.random((32, 40, 3)) * 255).astype(np.uint8) for _ in stamps]
+    labels = [np.full((32, 40), i % NUM_CLASSES, np.uint8) for i in range(len(stamps))]
+    with AtomicBagWriter(tmp_path / "shuffled") as w:
+        for i, (stamp, rgb) in enumerate(zip(stamps, frames)):
+            w.write("/cam", image_message(w.store, rgb, "rgb8", stamp, "cam"), IMAGE_TYPE, 10 + i)
+        for i in reversed(range(len(stamps))):
+            if i != 2:  # frame 2 has no label
+                w.write("/labels", image_message(w.store, labels[i], "mono8", stamps[i], "cam"), IMAGE_TYPE, 100 + i)
+    report = evaluate_offline(tmp_path / "shuffled", "/cam", "/labels", segmenter)
+    assert (report.labelled, report.unlabelled) == (3, 1)
+    cm = ConfusionMatrix(NUM_CLASSES)
+    for i in (0, 1, 3):
+        cm.update(segmenter.segment(frames[i]).mask, labels[i])
+    assert report.confusion.matrix.tolist() == cm.matrix.tolist()
+
+
+def test_colour_coded_labels_with_palette(tmp_path, segmenter):
+    palette = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0]], np.uint8)
+    ids = np.zeros((16, 16), np.uint8)
+    ids[:, 8:] = 1
+    ids[:4, :4] = 2
+    rgb_label = palette[ids]
+    rgb_label[0, 15] = (1, 2, 3)  # a colour not in the palette -> ignored
+    frame = np.zeros((16, 16, 3), np.uint8)
+    with AtomicBagWriter(tmp_path / "c") as w:
+        w.write("/cam", image_message(w.store, frame, "rgb8", 7, "cam"), IMAGE_TYPE, 1)
+        w.write("/lab", image_message(w.store, rgb_label, "rgb8", 7, "cam"), IMAGE_TYPE, 1)
+    report = evaluate_offline(tmp_path / "c", "/cam", "/lab", segmenter, label_palette=palette)
+    assert report.confusion.matrix.sum().item() == 16 * 16 - 1
+    gt_counts = report.confusion.matrix.sum(1).tolist()
+    assert gt_counts == [int((ids == k).sum()) - (1 if k == 1 else 0) for k in range(3)]
+
+
+def test_label_of_wrong_size_and_record_left_clean(tmp_path, segmenter):
+    with AtomicBagWriter(tmp_path / "bad") as w:
+        w.write("/cam", image_message(w.store, np.zeros((20, 30, 3), np.uint8), "rgb8", 9, "c"), IMAGE_TYPE, 1)
+        w.write("/lab", image_message(w.store, np.zeros((10, 30), np.uint8), "mono8", 9, "c"), IMAGE_TYPE, 1)
+    with pytest.raises(BagError, match="label at stamp 9 is 30x10 but its image is 30x20"):
+        evaluate_offline(tmp_path / "bad", "/cam", "/lab", segmenter, record=tmp_path / "rec")
+    assert not (tmp_path / "rec").exists() and not (tmp_path / "rec.partial").exists()
+
+
+def test_record_writes_outputs_with_input_stamps(bag, segmenter, tmp_path):
+    evaluate_offline(bag, "/camera/image_raw", None, segmenter, record=tmp_path / "rec")
+    with open_bag(tmp_path / "rec") as reader:
+        topics = {c.topic for c in reader.connections}
+        masks = list(read_topic(reader, "/segmentation/mask"))
+    with open_bag(bag) as reader:
+        stamps = [m.stamp_ns for m in read_topic(reader, "/camera/image_raw")]
+    assert topics == {"/segmentation/mask", "/segmentation/color_mask", "/segmentation/overlay"}
+    assert [m.stamp_ns for m in masks] == stamps
+    assert masks[0].msg.encoding == "mono8" and masks[0].msg.header.frame_id == "camera"
+
+
+def test_cli_make_bag_and_bag_eval_json(tmp_path, dataset, weights, capsys):
+    out = tmp_path / "cli_bag"
+    assert main(["make-bag", str(dataset[0]), str(dataset[1]), "--out", str(out), "--storage", "sqlite3"]) == 0
+    assert main(["bag-eval", str(out), "--image-topic", "/camera/image_raw", "--label-topic", "/camera/labels",
+                 "--weights", str(weights), "--device", "cpu", "--json", str(tmp_path / "r.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "mIoU" in printed and "p99" in printed
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["labelled"] == 4 and 0 <= data["scores"]["miou"] <= 1
+
+
+def test_cli_errors_are_clear(tmp_path, bag, weights, capsys):
+    assert main(["bag-eval", str(bag), "--image-topic", "/nope", "--weights", str(weights)]) == 2
+    assert "'/nope' is not in the bag" in capsys.readouterr().err
+    assert main(["bag-eval", str(tmp_path / "missing"), "--image-topic", "/x", "--weights", str(weights)]) == 2
+    assert "bag not found" in capsys.readouterr().err
+    assert main(["bag-eval", str(bag), "--image-topic", "/camera/image_raw", "--model", "nope"]) == 2
+    assert "accepted" in capsys.readouterr().err
+
+
+def test_node_mode_agrees_with_offline(bag, weights, segmenter, tmp_path):
+    from lightseg_ros.evaluation.node_replay import evaluate_node, node_output_topic
+
+    offline = evaluate_offline(bag, "/camera/image_raw", "/camera/labels", segmenter)
+    node = evaluate_node(bag, "/camera/image_raw", "/camera/labels", weights=str(weights), device="cpu",
+                         rate=1.0, record=tmp_path / "node_rec")
+    # 20 fps recorded and a 64x48 frame takes a few ms: the node answers every frame
+    assert (node.frames, node.processed, node.dropped) == (5, 5, 0)
+    assert (node.labelled, node.unlabelled) == (4, 1)
+    assert node.confusion.matrix.tolist() == offline.confusion.matrix.tolist()
+    assert len(node.latency.samples_ms) == 5 and node.latency.percentile(50) > 0
+    with open_bag(tmp_path / "node_rec") as reader:
+        recorded = list(read_topic(reader, node_output_topic("/camera/image_raw", "mask")))
+    with open_bag(bag) as reader:
+        stamps = [m.stamp_ns for m in read_topic(reader, "/camera/image_raw")]
+    assert sorted(m.stamp_ns for m in recorded) == sorted(stamps)
+
+
+def test_node_mode_as_fast_as_possible_counts_drops(tmp_path, weights):
+    """Replayed with no pacing, the node keeps only the newest frame: every frame is answered or dropped."""
+    from lightseg_ros.evaluation.node_replay import evaluate_node
+
+    images, labels = write_dataset(tmp_path, n=30, size=(120, 160))
+    make_bag(images, labels, tmp_path / "fast", fps=30)
+    report = evaluate_node(tmp_path / "fast", "/camera/image_raw", "/camera/labels", weights=str(weights),
+                           device="cpu", rate=None)
+    assert report.frames == 30 and report.processed + report.dropped == 30
+    assert report.processed >= 1 and report.labelled == report.processed
+    assert report.as_dict()["dropped"] == report.dropped
+
+
+def test_node_mode_bad_weights_fail_before_starting_a_node(tmp_path, bag):
+    from lightseg_ros.evaluation.node_replay import evaluate_node
+    from lightseg_ros.models import WeightsError
+
+    (tmp_path / "bad.safetensors").write_bytes(b"not weights")
+    with pytest.raises(WeightsError, match="not a readable safetensors file"):
+        evaluate_node(bag, "/camera/image_raw", None, weights=str(tmp_path / "bad.safetensors"))
+
+
+def test_replay_launch_command(tmp_path, bag):
+    import py_compile
+    from pathlib import Path
+
+    from lightseg_ros.ros.replay_launch import bag_play_command
+
+    cmd = bag_play_command({"bag": str(bag), "rate": "2", "loop": "true"}, "/camera/image_raw")
+    assert cmd == ["ros2", "bag", "play", str(bag), "--rate", "2", "--topics", "/camera/image_raw", "--loop"]
+    with pytest.raises(ValueError, match="needs bag:=PATH"):
+        bag_play_command({}, "/camera/image_raw")
+    with pytest.raises(ValueError, match="not a rosbag2 folder"):
+        bag_play_command({"bag": str(tmp_path)}, "/camera/image_raw")
+    with pytest.raises(ValueError, match="must be positive"):
+        bag_play_command({"bag": str(bag), "rate": "0"}, "/camera/image_raw")
+    with pytest.raises(ValueError, match="needs image_topic"):
+        bag_play_command({"bag": str(bag)}, "")
+    py_compile.compile(str(Path(__file__).parents[1] / "launch" / "replay.launch.py"), doraise=True)

@@ -1,0 +1,78 @@
+"""Launch file, params YAML and rviz config: what can be checked without a ROS 2 launch install."""
+import py_compile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lightseg_ros.ros.launch_helpers import (
+    LAUNCH_ARGUMENTS, LAUNCH_ENVIRONMENT, check_params_file, segment_node_setup,
+)
+from lightseg_ros.ros.node_config import PARAMETER_NAMES
+from lightseg_ros.ros.topics import output_namespaces
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_launch_file_compiles_and_declares_the_arguments():
+    path = ROOT / "launch" / "segment.launch.py"
+    py_compile.compile(str(path), doraise=True)
+    text = path.read_text()
+    assert "def generate_launch_description" in text and "eval(" not in text and "subprocess" not in text
+    assert {name for name, _, _ in LAUNCH_ARGUMENTS} == {
+        "model", "weights", "device", "image_topic", "params_file", "namespace", "rviz"}
+    assert LAUNCH_ENVIRONMENT == {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"}
+
+
+def test_params_file_names_only_declared_parameters():
+    params = check_params_file(ROOT / "config" / "segment.yaml")
+    assert params["model"] == "ghostnet_aspp_da" and set(params) == PARAMETER_NAMES
+
+
+def test_params_file_checks_catch_mistakes(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("/**:\n  ros__parameters:\n    overlay_alfa: 0.3\n")
+    with pytest.raises(ValueError, match="undeclared parameters \\['overlay_alfa'\\]"):
+        check_params_file(bad)
+    bad.write_text("/**:\n  ros__parameters:\n    overlay_alpha: 2.0\n")
+    with pytest.raises(ValueError, match="overlay_alpha"):
+        check_params_file(bad)
+    bad.write_text("/**:\n  ros__parameters:\n    input_depth: '1'\n")
+    with pytest.raises(ValueError, match="should be int"):
+        check_params_file(bad)
+    bad.write_text("segment_node:\n  params: {}\n")
+    with pytest.raises(ValueError, match="ros__parameters"):
+        check_params_file(bad)
+
+
+def test_launch_setup_overrides_only_given_arguments(tmp_path):
+    setup = segment_node_setup({"model": "", "weights": "", "device": "", "image_topic": "", "params_file": "",
+                                "namespace": "", "rviz": "false"}, "/opt/share/lightseg_ros")
+    assert setup.parameters == ["/opt/share/lightseg_ros/config/segment.yaml"] and not setup.rviz
+    setup = segment_node_setup({"model": "mlff_mobilenetv2", "device": "cpu", "image_topic": "front/image_raw",
+                                "namespace": "robot1", "rviz": "true"}, "/s")
+    assert setup.parameters == ["/s/config/segment.yaml", {"model": "mlff_mobilenetv2", "device": "cpu",
+                                                           "image_topics": ["front/image_raw"]}]
+    assert setup.namespace == "robot1" and setup.rviz and setup.rviz_config == "/s/config/lightseg.rviz"
+    assert setup.environment["FASTDDS_BUILTIN_TRANSPORTS"] == "LARGE_DATA"
+    with pytest.raises(ValueError, match="accepted models"):
+        segment_node_setup({"model": "yolo"}, "/s")
+    with pytest.raises(ValueError, match="true or false"):
+        segment_node_setup({"rviz": "maybe"}, "/s")
+
+
+def test_rviz_config_shows_input_overlay_and_colour_mask():
+    config = yaml.safe_load((ROOT / "config" / "lightseg.rviz").read_text())
+    topics = {d["Name"]: d["Topic"]["Value"] for d in config["Visualization Manager"]["Displays"]}
+    params = check_params_file(ROOT / "config" / "segment.yaml")
+    out = output_namespaces(params["image_topics"], params["output_namespace"])[0]
+    assert topics == {"Input": params["image_topics"][0], "Overlay": f"{out}/overlay",
+                      "Color mask": f"{out}/color_mask"}
+
+
+def test_console_scripts_for_both_nodes_are_installed():
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    for script in ("segment_node", "image_source"):
+        assert (bin_dir / script).is_file(), f"{script} console script missing in {bin_dir}"
