@@ -49,7 +49,7 @@ def test_onnx_export_is_cached(tmp_path):
 
 
 def test_unknown_backend_and_missing_provider():
-    with pytest.raises(BackendError, match="accepted: torch, onnxruntime"):
+    with pytest.raises(BackendError, match="accepted: auto, torch, onnxruntime"):
         Segmenter(model="ghostnet_aspp_da", device="cpu", backend="tflite")
     with pytest.raises(BackendError, match="not installed"):
         OnnxRuntimeBackend(build_model("ghostnet_aspp_da", num_classes=3), torch.device("cpu"), num_classes=3,

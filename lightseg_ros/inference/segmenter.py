@@ -73,8 +73,9 @@ class Segmenter:
     11 with CamVid's names and colours; ``random_weights`` is then True). Otherwise the weights file
     decides model, classes, colours, normalisation and input size; ``model``/``num_classes`` given
     with it must match it. ``input_size`` overrides the file's input size (``None`` keeps it).
-    On CUDA the model runs in fp16. ``backend`` picks what runs the network: ``"torch"`` or
-    ``"onnxruntime"`` (see :mod:`lightseg_ros.inference.backends`).
+    On CUDA the model runs in fp16. ``backend`` picks what runs the network: ``"torch"``,
+    ``"onnxruntime"``, or ``"auto"`` (ONNX Runtime on the CPU, PyTorch on CUDA; see
+    :mod:`lightseg_ros.inference.backends`).
     """
 
     def __init__(
@@ -86,7 +87,7 @@ class Segmenter:
         device: str = "auto",
         input_size: tuple[int, int] | None = None,
         resize: str = "stretch",
-        backend: str = "torch",
+        backend: str = "auto",
     ) -> None:
         if resize not in RESIZE_POLICIES:
             raise ValueError(f"unknown resize policy {resize!r}; accepted: {', '.join(RESIZE_POLICIES)}")

@@ -49,9 +49,12 @@ def run(args: argparse.Namespace) -> int:
                 progress(f"{name} {case.backend_detail} {size[0]}x{size[1]}: network p50 {case.network.p50_ms:.1f} ms "
                          f"({case.ratio_to_peer:.2f}x peer), pipeline p50 {case.pipeline.p50_ms:.1f} ms")
     if args.node:
-        from ..ros.latency import measure_node_latency  # the node's end-to-end figures
+        from .node_latency_cmd import measure_node_latency  # the node's end-to-end figures, 640x480
 
-        result["node"] = measure_node_latency(model=args.node_model, backend=args.node_backend, device=str(device))
+        progress("node end-to-end latency at 640x480 ...")
+        result["node"] = measure_node_latency(model=args.node_model, backend=args.node_backend, device=str(device),
+                                              frames=args.node_frames, feed_hz=60.0)
+    result["targets"] = check_targets(result)
     text = json.dumps(result, indent=2)
     if args.out:
         Path(args.out).write_text(text)
@@ -60,6 +63,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_table(result))
     return 0
+
+
+def check_targets(result: dict) -> dict:
+    """Issue 7's CPU targets, as ratios measured in this run (None where not measured)."""
+    targets: dict = {}
+    best = [c for c in result["cases"] if c["model"] == "ghostnet_aspp_da" and c["size"] == [360, 480]]
+    if best:
+        ratio = min(c["ratio_to_peer"] for c in best)
+        targets["ghostnet_best_backend_vs_peer_360x480"] = {"value": ratio, "limit": 0.5, "met": ratio <= 0.5}
+    node = result.get("node")
+    if node:
+        phases = node["node_publish_to_received"]
+        e2e = phases["mask_only"]["p50_ms"]
+        overhead = (e2e - node["segmenter_segment"]["p50_ms"]) / e2e
+        targets["node_overhead_fraction_640x480"] = {"value": round(overhead, 3), "limit": 0.10,
+                                                     "met": overhead <= 0.10}
+        fed = next(v for k, v in phases.items() if k.startswith("fed_"))
+        ratio = fed["p99_ms"] / e2e
+        targets["fed_60hz_p99_vs_single_frame"] = {"value": round(ratio, 2), "limit": 2.0, "met": ratio <= 2.0,
+                                                   "dropped": fed["dropped"], "sent": fed["sent"]}
+    return targets
 
 
 def format_table(result: dict) -> str:
@@ -79,7 +103,14 @@ def format_table(result: dict) -> str:
         lines.append(f"skipped {s['model']}/{s['backend']}: {s['reason']}")
     node = result.get("node")
     if node:
-        lines.append(json.dumps(node))
+        seg = node["segmenter_segment"]
+        lines.append(f"node {node['model']} {node['image'][0]}x{node['image'][1]} ({node['backend']}): bare segment "
+                     f"p50 {seg['p50_ms']} ms")
+        for phase, r in node["node_publish_to_received"].items():
+            extra = f", dropped {r['dropped']}/{r['sent']}" if "dropped" in r else ""
+            lines.append(f"  publish -> received ({phase}): p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms{extra}")
+    for name, t in result.get("targets", {}).items():
+        lines.append(f"target {name}: {t['value']} (limit {t['limit']}) -> {'met' if t['met'] else 'NOT met'}")
     lines.append("times in ms, batch 1, after warm-up; 'vs peer' = network p50 / the peer's PyTorch p50 at that size")
     return "\n".join(lines)
 
@@ -94,7 +125,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--iters", type=int, default=50)
     p.add_argument("--node", action="store_true", help="also measure the node's end-to-end latency at 640x480")
     p.add_argument("--node-model", default="ghostnet_aspp_da")
-    p.add_argument("--node-backend", default="onnxruntime")
+    p.add_argument("--node-backend", default="auto")
+    p.add_argument("--node-frames", type=int, default=30)
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--out", help="also write the JSON to this file")
     p.add_argument("--quiet", action="store_true")
