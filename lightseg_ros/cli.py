@@ -11,11 +11,12 @@ import sys
 SUBCOMMANDS = (
     "lightseg_ros.tools.models_cmd",
     "lightseg_ros.tools.demo_cmd",
-    "lightseg_ros.tools.node_latency_cmd",
-    "lightseg_ros.tools.bag_cmds",
     "lightseg_ros.tools.train_cmd",
     "lightseg_ros.tools.eval_cmd",
     "lightseg_ros.tools.export_cmd",
+    "lightseg_ros.tools.bag_cmds",
+    "lightseg_ros.tools.node_latency_cmd",
+    "lightseg_ros.tools.bench_cmd",
 )
 
 

@@ -1,5 +1,6 @@
 import os
 import random
+import tempfile
 
 import torch
 
@@ -10,3 +11,5 @@ torch.set_num_threads(2)
 # Set before any rclpy.init; node subprocesses inherit it.
 os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 100))
 os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = "LARGE_DATA"
+# ONNX exports made by the tests go to a throw-away cache, not the user's ~/.cache/lightseg_ros
+os.environ["LIGHTSEG_CACHE"] = tempfile.mkdtemp(prefix="lightseg-test-cache-")

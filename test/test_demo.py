@@ -24,7 +24,7 @@ def test_node_latency_tool_reports_both_measurements(tmp_path):
     out = tmp_path / "latency.json"
     result = subprocess.run(
         [sys.executable, "-m", "lightseg_ros.cli", "node-latency", "--width", "80", "--height", "64", "--frames", "3",
-         "--warmup", "1", "--cpu-threads", "1", "--json", str(out)],
+         "--warmup", "1", "--cpu-threads", "1", "--feed-hz", "60", "--feed-frames", "30", "--json", str(out)],
         capture_output=True, text=True, timeout=180,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -32,4 +32,7 @@ def test_node_latency_tool_reports_both_measurements(tmp_path):
     assert data["segmenter_segment"]["n"] == 3 and data["segmenter_segment"]["p50_ms"] > 0
     for phase in ("mask_only", "all_outputs"):
         assert data["node_publish_to_received"][phase]["n"] == 3 and data["node_publish_to_received"][phase]["lost"] == 0
+    fed = data["node_publish_to_received"]["fed_60hz"]
+    # fed without waiting, the node answers or drops each frame, and always answers the last one
+    assert fed["sent"] == 30 and fed["n"] + fed["dropped"] == 30 and fed["last_frame_answered"]
     assert "Segmenter.segment (bare)" in result.stdout

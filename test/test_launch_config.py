@@ -20,7 +20,7 @@ def test_launch_file_compiles_and_declares_the_arguments():
     text = path.read_text()
     assert "def generate_launch_description" in text and "eval(" not in text and "subprocess" not in text
     assert {name for name, _, _ in LAUNCH_ARGUMENTS} == {
-        "model", "weights", "device", "image_topic", "params_file", "namespace", "rviz"}
+        "model", "weights", "device", "backend", "image_topic", "params_file", "namespace", "rviz"}
     assert LAUNCH_ENVIRONMENT == {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"}
 
 
@@ -76,3 +76,10 @@ def test_console_scripts_for_both_nodes_are_installed():
     bin_dir = Path(sys.executable).parent
     for script in ("segment_node", "image_source"):
         assert (bin_dir / script).is_file(), f"{script} console script missing in {bin_dir}"
+
+
+def test_backend_launch_argument_is_validated(tmp_path):
+    setup = segment_node_setup({"backend": "onnxruntime"}, ROOT)
+    assert setup.parameters[1] == {"backend": "onnxruntime"}
+    with pytest.raises(ValueError, match="backend must be one of auto, torch, onnxruntime"):
+        segment_node_setup({"backend": "tflite"}, ROOT)

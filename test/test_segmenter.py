@@ -65,7 +65,7 @@ def test_letterbox_pads_and_crops_back(monkeypatch):
         seen["x"] = x.clone()
         return torch.zeros(1, 11, 64, 64)
 
-    monkeypatch.setattr(seg, "model", fake_model)
+    monkeypatch.setattr(seg, "backend", fake_model)
     seg.segment(IMAGE)
     assert seen["shape"] == (1, 3, 64, 64)
     # 48x72 fits 64x64 as 43x64 (rounded), centred: 10 rows of padding on top, zeros (= mean colour)

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ..classes import CAMVID_CLASSES, CAMVID_COLORS
+from .backends import make_backend
 from ..models import WeightsError, WeightsMeta, build_model, get_model_spec, load_model
 
 __all__ = ["Segmentation", "Segmenter", "select_device", "RESIZE_POLICIES"]
@@ -72,7 +73,9 @@ class Segmenter:
     11 with CamVid's names and colours; ``random_weights`` is then True). Otherwise the weights file
     decides model, classes, colours, normalisation and input size; ``model``/``num_classes`` given
     with it must match it. ``input_size`` overrides the file's input size (``None`` keeps it).
-    On CUDA the model runs in fp16.
+    On CUDA the model runs in fp16. ``backend`` picks what runs the network: ``"torch"``,
+    ``"onnxruntime"``, or ``"auto"`` (ONNX Runtime on the CPU, PyTorch on CUDA; see
+    :mod:`lightseg_ros.inference.backends`).
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class Segmenter:
         device: str = "auto",
         input_size: tuple[int, int] | None = None,
         resize: str = "stretch",
+        backend: str = "auto",
     ) -> None:
         if resize not in RESIZE_POLICIES:
             raise ValueError(f"unknown resize policy {resize!r}; accepted: {', '.join(RESIZE_POLICIES)}")
@@ -121,7 +125,9 @@ class Segmenter:
             raise ValueError(f"uint8 masks hold at most 256 classes; the model has {self.meta.num_classes}")
         self.model_name = self.meta.model
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
-        self.model = network.to(self.device, self.dtype).eval()
+        self.backend = make_backend(backend, network, self.device, self.dtype, num_classes=self.meta.num_classes,
+                                    model_name=self.model_name)
+        self.network = network  # the torch module (on the device for the torch backend)
         mean = torch.tensor(self.meta.mean, dtype=torch.float32, device=self.device)
         std = torch.tensor(self.meta.std, dtype=torch.float32, device=self.device)
         # x / 255 normalised = x * scale + shift, one fused multiply-add per pixel
@@ -132,6 +138,7 @@ class Segmenter:
 
     def __repr__(self) -> str:
         return (f"Segmenter(model={self.model_name!r}, weights={self.weights_path!r}, device={self.device}, "
+                f"backend={self.backend.description!r}, "
                 f"input_size={self.input_size}, resize={self.resize!r})")
 
     def _upload(self, image: np.ndarray) -> torch.Tensor:
@@ -165,7 +172,7 @@ class Segmenter:
         if crop is not None:  # pad after normalising: zeros are the mean colour
             top, left, new_h, new_w = crop
             x = F.pad(x, (left, target[1] - new_w - left, top, target[0] - new_h - top))
-        out = self.model(x.to(self.dtype)).float()
+        out = self.backend(x)
         if crop is not None:
             top, left, new_h, new_w = crop
             out = out[:, :, top:top + new_h, left:left + new_w]

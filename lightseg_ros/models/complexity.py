@@ -64,8 +64,8 @@ def count_macs(model: nn.Module, input_size: tuple[int, int] = (512, 512)) -> in
     was_training = model.training
     model.eval()
     try:
-        device = next(model.parameters()).device
-        model(torch.zeros(1, 3, *input_size, device=device))
+        param = next(model.parameters())
+        model(torch.zeros(1, 3, *input_size, device=param.device, dtype=param.dtype))
     finally:
         model.train(was_training)
         for h in handles:

@@ -24,6 +24,7 @@ LAUNCH_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
     ("model", "", "model name for random weights (see 'lightseg models'); empty = as in params_file"),
     ("weights", "", "lightseg .safetensors weights file; empty = as in params_file"),
     ("device", "", "auto, cpu, cuda or cuda:N; empty = as in params_file"),
+    ("backend", "", "auto, torch or onnxruntime; empty = as in params_file"),
     ("image_topic", "", "camera topic (…/compressed for CompressedImage); empty = as in params_file"),
     ("params_file", "", "node parameters YAML; empty = the package's config/segment.yaml"),
     ("namespace", "", "namespace of the node (relative topics resolve under it)"),
@@ -59,7 +60,7 @@ def segment_node_setup(args: dict[str, str], share_dir: str | Path) -> NodeSetup
     share = Path(share_dir)
     params_file = args.get("params_file") or str(share / "config" / "segment.yaml")
     overrides: dict[str, Any] = {}
-    for name in ("model", "weights", "device"):
+    for name in ("model", "weights", "device", "backend"):
         if args.get(name):
             overrides[name] = args[name]
     if args.get("image_topic"):

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from ..inference.backends import BACKEND_CHOICES
 from ..models import list_models
 from .topics import OUTPUTS, TRANSPORTS
 
@@ -52,6 +53,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("num_classes", 11, "classes of a randomly initialised model (11 = CamVid names/colours)",
               int_range=(1, 256)),
     ParamSpec("device", "auto", "auto (CUDA when available, fp16 there; else CPU), cpu, cuda or cuda:N"),
+    ParamSpec("backend", "auto", "what runs the network: auto (onnxruntime on CPU when installed, else torch), "
+              "torch or onnxruntime (exported once, cached)", choices=BACKEND_CHOICES),
     ParamSpec("input_size", [0, 0], "network input [height, width]; [0, 0] = the weights' size, else the "
               "image's own size"),
     ParamSpec("resize", "stretch", "how images are fitted to input_size: stretch, or letterbox "
@@ -66,7 +69,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
 )
 PARAMETER_NAMES = frozenset(p.name for p in PARAMETERS)
 #: changing any of these reloads the segmenter (in the worker, swapped in atomically)
-RELOAD_PARAMETERS = frozenset({"model", "weights", "num_classes", "device", "input_size", "resize"})
+RELOAD_PARAMETERS = frozenset({"model", "weights", "num_classes", "device", "backend", "input_size", "resize"})
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class ModelConfig:
     device: str
     input_size: tuple[int, int] | None
     resize: str
+    backend: str = "auto"
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> "ModelConfig":
@@ -86,7 +90,7 @@ class ModelConfig:
         return cls(
             model=str(values["model"]), weights=str(values["weights"]), num_classes=int(values["num_classes"]),
             device=str(values["device"]), input_size=None if size == (0, 0) else size,  # type: ignore[arg-type]
-            resize=str(values["resize"]),
+            resize=str(values["resize"]), backend=str(values.get("backend", "auto")),
         )
 
 

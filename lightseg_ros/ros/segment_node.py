@@ -65,7 +65,7 @@ def load_segmenter(config: ModelConfig) -> Segmenter:
     return Segmenter(
         config.weights or None, model=None if config.weights else config.model,
         num_classes=None if config.weights else config.num_classes, device=config.device,
-        input_size=config.input_size, resize=config.resize,
+        input_size=config.input_size, resize=config.resize, backend=config.backend,
     )
 
 

@@ -30,7 +30,8 @@ def _summary(seconds: list[float]) -> dict:
             "p99_ms": round(float(np.percentile(ms, 99)), 1), "mean_ms": round(float(ms.mean()), 1)}
 
 
-def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmup: int, cpu_threads: int) -> dict:
+def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmup: int, cpu_threads: int,
+               backend: str = "auto", feed_hz: float = 60.0, feed_frames: int = 120) -> dict:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
@@ -45,7 +46,7 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
     env = {**os.environ, "FASTDDS_BUILTIN_TRANSPORTS": os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")}
     command = [sys.executable, "-m", "lightseg_ros.ros.segment_node", "--ros-args", "-r", f"__node:={tag}",
                "-p", f"image_topics:=[{camera}]", "-p", f"model:={model}", "-p", f"device:={device}",
-               "-p", f"cpu_threads:={cpu_threads}"]
+               "-p", f"cpu_threads:={cpu_threads}", "-p", f"backend:={backend}"]
     node = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log: list[str] = []
     threading.Thread(target=lambda: log.extend(node.stdout), daemon=True).start()
@@ -98,6 +99,31 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
                 elif i >= warmup:
                     latencies.append(max(arrivals[(n, stamp)] for n in names) - sent)
             results[phase] = {**_summary(latencies), "lost": lost, "outputs": list(names)}
+        # fed at a camera rate without waiting: the node must keep only the newest frame (no queue),
+        # so latency stays near one inference and the frames it skips are counted as dropped
+        for name in OUTPUT_NAMES[1:]:
+            probe.destroy_subscription(subscriptions.pop(name))
+        time.sleep(1.0)
+        sent: dict[int, float] = {}
+        period = 1.0 / feed_hz
+        start = time.perf_counter()
+        for i in range(feed_frames):
+            stamp += 1
+            msg = to_image_msg(image, "rgb8", probe.get_clock().now().to_msg(), "camera")
+            msg.header.stamp.sec = stamp
+            delay = start + i * period - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            sent[stamp] = time.perf_counter()
+            publisher.publish(msg)
+        with lock:
+            lock.wait_for(lambda: ("mask", stamp) in arrivals, timeout=10.0)
+        time.sleep(0.5)
+        with lock:
+            answered = [arrivals[("mask", s)] - t for s, t in sent.items() if ("mask", s) in arrivals]
+        results[f"fed_{feed_hz:g}hz"] = {**_summary(answered), "sent": len(sent), "dropped": len(sent) - len(answered),
+                                         "outputs": ["mask"],
+                                         "last_frame_answered": ("mask", stamp) in arrivals}
     finally:
         executor.shutdown()
         probe.destroy_node()
@@ -108,7 +134,8 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
 
 
 def measure_node_latency(*, model: str = "ghostnet_aspp_da", device: str = "auto", width: int = 640,
-                         height: int = 480, frames: int = 30, warmup: int = 3, cpu_threads: int = 0) -> dict:
+                         height: int = 480, frames: int = 30, warmup: int = 3, cpu_threads: int = 0,
+                         backend: str = "auto", feed_hz: float = 60.0, feed_frames: int = 120) -> dict:
     """Node end-to-end latency (two phases) and bare ``Segmenter.segment`` time on one synthetic frame."""
     import torch
 
@@ -117,9 +144,10 @@ def measure_node_latency(*, model: str = "ghostnet_aspp_da", device: str = "auto
     from ..sources import road_scene
 
     image = road_scene(width, height, t=0.0)[0]
-    node = _time_node(image, model=model, device=device, frames=frames, warmup=warmup, cpu_threads=cpu_threads)
+    node = _time_node(image, model=model, device=device, frames=frames, warmup=warmup, cpu_threads=cpu_threads,
+                      backend=backend, feed_hz=feed_hz, feed_frames=feed_frames)
     torch.set_num_threads(cpu_threads_for(cpu_threads))  # as the node does
-    segmenter = Segmenter(model=model, device=device)
+    segmenter = Segmenter(model=model, device=device, backend=backend)
     times = []
     for i in range(warmup + frames):
         start = time.perf_counter()
@@ -129,7 +157,7 @@ def measure_node_latency(*, model: str = "ghostnet_aspp_da", device: str = "auto
         if i >= warmup:
             times.append(time.perf_counter() - start)
     return {
-        "model": model, "device": str(segmenter.device), "image": [height, width], "torch_threads": torch.get_num_threads(),
+        "model": model, "backend": segmenter.backend.description, "device": str(segmenter.device), "image": [height, width], "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(), "segmenter_segment": _summary(times),
         "node_publish_to_received": node,
         "note": "node: separate process, rgb8 Image over DDS (FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA), "
@@ -139,13 +167,16 @@ def measure_node_latency(*, model: str = "ghostnet_aspp_da", device: str = "auto
 
 def run(args: argparse.Namespace) -> int:
     result = measure_node_latency(model=args.model, device=args.device, width=args.width, height=args.height,
-                                  frames=args.frames, warmup=args.warmup, cpu_threads=args.cpu_threads)
+                                  frames=args.frames, warmup=args.warmup, cpu_threads=args.cpu_threads,
+                                  backend=args.backend, feed_hz=args.feed_hz, feed_frames=args.feed_frames)
     seg = result["segmenter_segment"]
-    print(f"{result['model']} {args.width}x{args.height} on {result['device']} ({result['torch_threads']} torch threads)")
+    print(f"{result['model']} {args.width}x{args.height} on {result['device']}, {result['backend']} "
+          f"({result['torch_threads']} threads)")
     print(f"  Segmenter.segment (bare)             p50 {seg['p50_ms']:7.1f} ms  p99 {seg['p99_ms']:7.1f} ms")
     for phase, r in result["node_publish_to_received"].items():
+        lost = f"lost {r['lost']}" if "lost" in r else f"dropped {r['dropped']} of {r['sent']}"
         print(f"  node publish -> received ({phase:11s}) p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms"
-              f"  (n={r['n']}, lost {r['lost']})")
+              f"  (n={r['n']}, {lost})")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
@@ -161,6 +192,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--backend", default="auto", help="auto, torch or onnxruntime (node and bare)")
+    p.add_argument("--feed-hz", type=float, default=60.0, help="rate of the fed phase (frames published without waiting)")
+    p.add_argument("--feed-frames", type=int, default=120)
     p.add_argument("--cpu-threads", type=int, default=0, help="torch CPU threads (node and bare); 0 = the node's default, half the cores")
     p.add_argument("--json", default="", help="also write the result as JSON here")
     p.set_defaults(func=run)

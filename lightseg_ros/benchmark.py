@@ -1,0 +1,150 @@
+"""Latency benchmark: each model and backend against torchvision's LR-ASPP MobileNetV3-Large peer.
+
+Every figure is measured in one run on one machine, so ratios against the peer are meaningful even
+where absolute times are noisy. Two latencies per case:
+
+* ``network``: the backend alone on a prepared normalised tensor (what the peer comparison uses);
+* ``pipeline``: :meth:`Segmenter.segment` from a uint8 RGB image to the uint8 mask at input
+  resolution (upload, normalise, network, resize, argmax, download).
+
+The theoretical floor is the model's FLOPs (papers' convention) over the machine's measured peak
+(fp32 matrix multiply on the same threads): no backend can beat it, and the gap says how much
+a faster kernel library could still give.
+"""
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+__all__ = ["Timing", "time_callable", "measure_peak_gflops", "BenchCase", "bench_segmenter", "bench_peer"]
+
+PEER = "lraspp_mobilenet_v3_large"
+
+
+@dataclass
+class Timing:
+    p50_ms: float
+    p99_ms: float
+    mean_ms: float
+    fps: float
+    iters: int
+
+    @classmethod
+    def from_samples(cls, samples_s: list[float]) -> "Timing":
+        ms = np.asarray(samples_s) * 1000
+        return cls(float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), float(ms.mean()),
+                   float(1000 / ms.mean()), len(ms))
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_callable(fn: Callable[[], object], *, device: torch.device, warmup: int, iters: int) -> Timing:
+    """Batch-1 latency of ``fn`` after ``warmup`` calls, each call timed to completion."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    samples = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        samples.append(time.perf_counter() - t0)
+    return Timing.from_samples(samples)
+
+
+def measure_peak_gflops(device: torch.device, *, n: int = 1024, seconds: float = 1.0) -> float:
+    """Sustained fp32 (fp16 on CUDA) matrix-multiply GFLOP/s on ``device`` with the current threads."""
+    dtype = torch.float16 if device.type == "cuda" else torch.float32
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    _sync(device)
+    count, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(4):
+            a @ b
+        count += 4
+        _sync(device)
+    return 2 * n**3 * count / (time.perf_counter() - t0) / 1e9
+
+
+@dataclass
+class BenchCase:
+    model: str
+    backend: str
+    backend_detail: str
+    size: list[int]
+    gflops: float
+    network: Timing
+    pipeline: Timing | None = None
+    floor_ms: float | None = None
+    ratio_to_peer: float | None = None  # network latency / the peer's PyTorch network latency, same size
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _gflops(model: torch.nn.Module, size: tuple[int, int]) -> float:
+    from .models.complexity import count_macs
+
+    return 2 * count_macs(model, size) / 1e9
+
+
+def bench_segmenter(name: str, backend: str, size: tuple[int, int], *, device: str, warmup: int, iters: int,
+                    weights: str | None = None, num_classes: int = 11, peak_gflops: float | None = None) -> BenchCase:
+    from .inference.segmenter import Segmenter
+
+    seg = Segmenter(weights, model=None if weights else name, num_classes=None if weights else num_classes,
+                    device=device, backend=backend)
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+    x = torch.randn(1, 3, *size, device=seg.device)
+    with torch.inference_mode():
+        network = time_callable(lambda: seg.backend(x), device=seg.device, warmup=warmup, iters=iters)
+    pipeline = time_callable(lambda: seg.segment(image), device=seg.device, warmup=warmup, iters=iters)
+    gf = _gflops(seg.network, size)
+    return BenchCase(seg.model_name, backend, seg.backend.description, list(size), round(gf, 3), network, pipeline,
+                     floor_ms=1000 * gf / peak_gflops if peak_gflops else None)
+
+
+def bench_peer(size: tuple[int, int], *, device: str, warmup: int, iters: int, num_classes: int = 11,
+               peak_gflops: float | None = None) -> BenchCase:
+    """torchvision's LR-ASPP MobileNetV3-Large, PyTorch eager, random weights (speed only)."""
+    from torchvision.models.segmentation import lraspp_mobilenet_v3_large
+
+    from .inference.segmenter import select_device
+
+    dev = select_device(device)
+    dtype = torch.float16 if dev.type == "cuda" else torch.float32
+    model = lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=num_classes).eval()
+    gf = _gflops(model, size)
+    model = model.to(dev, dtype)
+    x = torch.randn(1, 3, *size, device=dev, dtype=dtype)
+    with torch.inference_mode():
+        network = time_callable(lambda: model(x)["out"], device=dev, warmup=warmup, iters=iters)
+    return BenchCase(PEER, "torch", f"torch {dev.type} {str(dtype).replace('torch.', '')}", list(size), round(gf, 3),
+                     network, floor_ms=1000 * gf / peak_gflops if peak_gflops else None)
+
+
+def machine_info(device: torch.device) -> dict:
+    info = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "processor": platform.processor() or platform.machine(), "device": str(device)}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    try:
+        import onnxruntime
+
+        info["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
+    return info

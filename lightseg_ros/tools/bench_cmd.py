@@ -1,0 +1,133 @@
+"""``lightseg bench``: latency of every model and backend next to the standard lightweight peer."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _sizes(text: str) -> list[tuple[int, int]]:
+    try:
+        return [tuple(int(v) for v in s.lower().split("x")) for s in text.split(",")]  # type: ignore[misc]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes are HxW,HxW (e.g. 360x480,512x512), got {text!r}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import benchmark as bm
+    from ..inference.backends import BACKENDS, BackendError
+    from ..inference.segmenter import select_device
+    from ..models import list_models
+
+    device = select_device(args.device)
+    models = list_models() if args.models == "all" else args.models.split(",")
+    backends = list(BACKENDS) if args.backends == "all" else args.backends.split(",")
+    progress = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.quiet else (lambda m: None)
+    peak = bm.measure_peak_gflops(device)
+    progress(f"measured peak: {peak:.1f} GFLOP/s on {device}")
+    result: dict = {"machine": bm.machine_info(device), "peak_gflops": round(peak, 1), "cases": [], "peer": [],
+                    "skipped": []}
+    peers = {}
+    for size in args.sizes:
+        peer = bm.bench_peer(size, device=str(device), warmup=args.warmup, iters=args.iters, peak_gflops=peak)
+        peers[tuple(size)] = peer
+        result["peer"].append(peer.as_dict())
+        progress(f"{bm.PEER} {size[0]}x{size[1]}: p50 {peer.network.p50_ms:.1f} ms")
+    for name in models:
+        for backend in backends:
+            for size in args.sizes:
+                try:
+                    case = bm.bench_segmenter(name, backend, size, device=str(device), warmup=args.warmup,
+                                              iters=args.iters, peak_gflops=peak)
+                except BackendError as exc:
+                    result["skipped"].append({"model": name, "backend": backend, "reason": str(exc)})
+                    progress(f"skipped {name}/{backend}: {exc}")
+                    continue
+                case.ratio_to_peer = round(case.network.p50_ms / peers[tuple(size)].network.p50_ms, 3)
+                result["cases"].append(case.as_dict())
+                progress(f"{name} {case.backend_detail} {size[0]}x{size[1]}: network p50 {case.network.p50_ms:.1f} ms "
+                         f"({case.ratio_to_peer:.2f}x peer), pipeline p50 {case.pipeline.p50_ms:.1f} ms")
+    if args.node:
+        from .node_latency_cmd import measure_node_latency  # the node's end-to-end figures, 640x480
+
+        progress("node end-to-end latency at 640x480 ...")
+        result["node"] = measure_node_latency(model=args.node_model, backend=args.node_backend, device=str(device),
+                                              frames=args.node_frames, feed_hz=60.0)
+    result["targets"] = check_targets(result)
+    text = json.dumps(result, indent=2)
+    if args.out:
+        Path(args.out).write_text(text)
+    if args.json:
+        print(text)
+    else:
+        print(format_table(result))
+    return 0
+
+
+def check_targets(result: dict) -> dict:
+    """Issue 7's CPU targets, as ratios measured in this run (None where not measured)."""
+    targets: dict = {}
+    best = [c for c in result["cases"] if c["model"] == "ghostnet_aspp_da" and c["size"] == [360, 480]]
+    if best:
+        ratio = min(c["ratio_to_peer"] for c in best)
+        targets["ghostnet_best_backend_vs_peer_360x480"] = {"value": ratio, "limit": 0.5, "met": ratio <= 0.5}
+    node = result.get("node")
+    if node:
+        phases = node["node_publish_to_received"]
+        e2e = phases["mask_only"]["p50_ms"]
+        overhead = (e2e - node["segmenter_segment"]["p50_ms"]) / e2e
+        targets["node_overhead_fraction_640x480"] = {"value": round(overhead, 3), "limit": 0.10,
+                                                     "met": overhead <= 0.10}
+        fed = next(v for k, v in phases.items() if k.startswith("fed_"))
+        ratio = fed["p99_ms"] / e2e
+        targets["fed_60hz_p99_vs_single_frame"] = {"value": round(ratio, 2), "limit": 2.0, "met": ratio <= 2.0,
+                                                   "dropped": fed["dropped"], "sent": fed["sent"]}
+    return targets
+
+
+def format_table(result: dict) -> str:
+    lines = [f"peak {result['peak_gflops']} GFLOP/s  ({result['machine']['device']}, "
+             f"{result['machine']['threads']} threads, torch {result['machine']['torch']})",
+             f"{'model':28s} {'backend':26s} {'size':>8s} {'GFLOPs':>7s} {'net p50':>8s} {'net p99':>8s} "
+             f"{'fps':>6s} {'pipe p50':>8s} {'floor':>6s} {'vs peer':>7s}"]
+    rows = [dict(r, ratio_to_peer=1.0) for r in result["peer"]] + result["cases"]
+    for r in rows:
+        size = f"{r['size'][0]}x{r['size'][1]}"
+        pipe = f"{r['pipeline']['p50_ms']:8.1f}" if r.get("pipeline") else f"{'-':>8s}"
+        floor = f"{r['floor_ms']:6.1f}" if r.get("floor_ms") is not None else f"{'-':>6s}"
+        lines.append(f"{r['model']:28s} {r['backend_detail']:26s} {size:>8s} {r['gflops']:7.2f} "
+                     f"{r['network']['p50_ms']:8.1f} {r['network']['p99_ms']:8.1f} {r['network']['fps']:6.1f} "
+                     f"{pipe} {floor} {r['ratio_to_peer']:6.2f}x")
+    for s in result["skipped"]:
+        lines.append(f"skipped {s['model']}/{s['backend']}: {s['reason']}")
+    node = result.get("node")
+    if node:
+        seg = node["segmenter_segment"]
+        lines.append(f"node {node['model']} {node['image'][0]}x{node['image'][1]} ({node['backend']}): bare segment "
+                     f"p50 {seg['p50_ms']} ms")
+        for phase, r in node["node_publish_to_received"].items():
+            extra = f", dropped {r['dropped']}/{r['sent']}" if "dropped" in r else ""
+            lines.append(f"  publish -> received ({phase}): p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms{extra}")
+    for name, t in result.get("targets", {}).items():
+        lines.append(f"target {name}: {t['value']} (limit {t['limit']}) -> {'met' if t['met'] else 'NOT met'}")
+    lines.append("times in ms, batch 1, after warm-up; 'vs peer' = network p50 / the peer's PyTorch p50 at that size")
+    return "\n".join(lines)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="latency of models and backends vs torchvision's LR-ASPP MobileNetV3 peer")
+    p.add_argument("--models", default="all", help="comma-separated model names, or 'all'")
+    p.add_argument("--backends", default="all", help="comma-separated: torch, onnxruntime, or 'all'")
+    p.add_argument("--sizes", type=_sizes, default=_sizes("360x480,512x512"), help="HxW list")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--iters", type=int, default=50)
+    p.add_argument("--node", action="store_true", help="also measure the node's end-to-end latency at 640x480")
+    p.add_argument("--node-model", default="ghostnet_aspp_da")
+    p.add_argument("--node-backend", default="auto")
+    p.add_argument("--node-frames", type=int, default=30)
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--out", help="also write the JSON to this file")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run)

@@ -1,0 +1,56 @@
+"""Every backend this machine has gives the same masks; exports are cached; errors are clear."""
+import numpy as np
+import pytest
+import torch
+
+from lightseg_ros.inference.backends import BACKENDS, BackendError, OnnxRuntimeBackend
+from lightseg_ros.inference.segmenter import Segmenter
+from lightseg_ros.models import WeightsMeta, build_model, save_weights
+
+# ONNX Runtime's fused kernels round differently from PyTorch's: logits agree to ~1e-4, so a
+# pixel whose two best classes are closer than that may flip. Masks must agree on >= 99.9%.
+MASK_AGREEMENT = 0.999
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, size, dtype=np.uint8) for size in ((64, 80, 3), (97, 131, 3))]
+
+
+@pytest.mark.parametrize("model", ["ghostnet_aspp_da", "mlff_mobilenetv2"])
+def test_backends_agree_on_masks(model, images, tmp_path, monkeypatch):
+    monkeypatch.setenv("LIGHTSEG_CACHE", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    weights = save_weights(tmp_path / "w.safetensors", build_model(model, num_classes=5),
+                           WeightsMeta(model=model, num_classes=5))
+    ref = Segmenter(weights, device="cpu", backend="torch")
+    for backend in BACKENDS:
+        seg = Segmenter(weights, device="cpu", backend=backend)
+        for image in images:
+            with torch.inference_mode():
+                diff = (ref.logits(image) - seg.logits(image)).abs().max().item()
+            assert diff < 1e-3, (backend, diff)
+            agree = (ref.segment(image).mask == seg.segment(image).mask).mean()
+            assert agree >= MASK_AGREEMENT, (backend, agree)
+
+
+def test_onnx_export_is_cached(tmp_path):
+    model = build_model("ghostnet_aspp_da", num_classes=3)
+    first = OnnxRuntimeBackend(model, torch.device("cpu"), num_classes=3, cache_dir=tmp_path)
+    mtime = first.path.stat().st_mtime_ns
+    second = OnnxRuntimeBackend(model, torch.device("cpu"), num_classes=3, cache_dir=tmp_path)
+    assert second.path == first.path and second.path.stat().st_mtime_ns == mtime
+    assert len(list(tmp_path.glob("*.onnx"))) == 1
+    with torch.no_grad():
+        model.classifier.bias += 1  # other weights -> another export
+    third = OnnxRuntimeBackend(model, torch.device("cpu"), num_classes=3, cache_dir=tmp_path)
+    assert third.path != first.path
+
+
+def test_unknown_backend_and_missing_provider():
+    with pytest.raises(BackendError, match="accepted: auto, torch, onnxruntime"):
+        Segmenter(model="ghostnet_aspp_da", device="cpu", backend="tflite")
+    with pytest.raises(BackendError, match="not installed"):
+        OnnxRuntimeBackend(build_model("ghostnet_aspp_da", num_classes=3), torch.device("cpu"), num_classes=3,
+                           providers=["NoSuchExecutionProvider"])

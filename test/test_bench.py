@@ -1,0 +1,53 @@
+"""lightseg bench measures what it reports: a tiny run, checked for structure and consistency."""
+import json
+
+from lightseg_ros.benchmark import Timing, measure_peak_gflops, time_callable
+from lightseg_ros.cli import main
+from lightseg_ros.tools.bench_cmd import check_targets
+
+
+def test_timing_percentiles():
+    t = Timing.from_samples([0.010] * 99 + [0.110])
+    assert t.p50_ms == 10.0 and 10.0 < t.p99_ms <= 110.0 and t.iters == 100
+    assert abs(t.fps - 1000 / t.mean_ms) < 1e-9
+
+
+def test_time_callable_counts_calls():
+    import torch
+
+    calls = []
+    t = time_callable(lambda: calls.append(1), device=torch.device("cpu"), warmup=2, iters=5)
+    assert len(calls) == 7 and t.iters == 5
+
+
+def test_peak_is_positive():
+    import torch
+
+    assert measure_peak_gflops(torch.device("cpu"), n=128, seconds=0.05) > 0.1
+
+
+def test_bench_json_small_run(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--models", "ghostnet_aspp_da", "--sizes", "64x96", "--iters", "3", "--warmup", "1",
+                 "--json", "--out", str(out), "--quiet"]) == 0
+    data = json.loads(out.read_text())
+    assert json.loads(capsys.readouterr().out) == data
+    assert {c["backend"] for c in data["cases"]} == {"torch", "onnxruntime"}
+    assert data["peer"][0]["model"] == "lraspp_mobilenet_v3_large"
+    for case in data["cases"]:
+        assert case["network"]["p50_ms"] > 0 and case["pipeline"]["p50_ms"] > 0 and case["floor_ms"] > 0
+        assert abs(case["ratio_to_peer"] - case["network"]["p50_ms"] / data["peer"][0]["network"]["p50_ms"]) < 1e-2
+
+
+def test_targets_from_figures():
+    result = {
+        "cases": [{"model": "ghostnet_aspp_da", "size": [360, 480], "ratio_to_peer": 0.4},
+                  {"model": "ghostnet_aspp_da", "size": [360, 480], "ratio_to_peer": 0.9}],
+        "node": {"segmenter_segment": {"p50_ms": 95.0},
+                 "node_publish_to_received": {"mask_only": {"p50_ms": 100.0},
+                                              "fed_60hz": {"p99_ms": 250.0, "dropped": 80, "sent": 120}}},
+    }
+    t = check_targets(result)
+    assert t["ghostnet_best_backend_vs_peer_360x480"]["met"] is True
+    assert t["node_overhead_fraction_640x480"] == {"value": 0.05, "limit": 0.10, "met": True}
+    assert t["fed_60hz_p99_vs_single_frame"]["met"] is False
