@@ -2,6 +2,7 @@ import os
 import random
 import tempfile
 
+import pytest
 import torch
 
 torch.set_num_threads(2)
@@ -13,3 +14,12 @@ os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 100))
 os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = "LARGE_DATA"
 # ONNX exports made by the tests go to a throw-away cache, not the user's ~/.cache/lightseg_ros
 os.environ["LIGHTSEG_CACHE"] = tempfile.mkdtemp(prefix="lightseg-test-cache-")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small images: one thread is as fast and does not stall when other processes load the CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

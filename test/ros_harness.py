@@ -59,11 +59,12 @@ class Probe:
                                          f"({len(self.messages[topic])} messages)")
                 self.cond.wait(left)
 
-    def wait_until(self, condition, timeout: float = 30.0, what: str = "condition") -> None:
+    def wait_until(self, condition, timeout: float = 30.0, what="condition") -> None:
+        """``what``: a description, or a callable giving one when the wait times out (e.g. a log)."""
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
+                raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
             time.sleep(0.05)
 
     def close(self) -> None:

@@ -8,7 +8,6 @@ import uuid
 import cv2
 import numpy as np
 import pytest
-import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
@@ -26,15 +25,7 @@ RAW, JPEG, QUIET = f"{NS}/cam/image", f"{NS}/front/image/compressed", f"{NS}/qui
 OUT_RAW, OUT_JPEG, OUT_QUIET = f"{NS}/cam/segmentation", f"{NS}/front/segmentation", f"{NS}/quiet/segmentation"
 NODE = f"seg_{uuid.uuid4().hex[:6]}"
 OUTPUT_NAMES = ("mask", "color_mask", "overlay", "confidence")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small images: one thread is as fast and does not stall when other processes load the CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest
 
 
 def scene(seed: int) -> np.ndarray:
@@ -74,8 +65,8 @@ def graph(weights):
     try:
         probe.wait_until(lambda: probe.raw.get_subscription_count() > 0 and probe.jpeg.get_subscription_count() > 0
                          and probe.node.count_publishers(f"{OUT_RAW}/confidence") > 0
-                         and probe.node.count_publishers(f"{OUT_JPEG}/overlay") > 0, 60,
-                         f"the node to come up; its output:\n{node.output}")
+                         and probe.node.count_publishers(f"{OUT_JPEG}/overlay") > 0, 120,
+                         lambda: f"the node to come up; its output:\n{node.output}")
         probe.wait_for(f"{OUT_RAW}/class_legend", timeout=20)
         time.sleep(0.5)  # let the node's publishers match the probe's subscriptions too
         yield probe, node, Segmenter(weights[0], device="cpu")

@@ -7,16 +7,9 @@ from lightseg_ros.classes import CAMVID_CLASSES
 from lightseg_ros.inference import Segmenter, select_device
 from lightseg_ros.models import UnknownModelError, WeightsError, WeightsMeta, build_model, save_weights
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest
+
 IMAGE = np.random.default_rng(0).integers(0, 256, (48, 72, 3), dtype=np.uint8)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small images: one thread is as fast and does not stall when other processes load the CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

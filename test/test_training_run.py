@@ -55,7 +55,8 @@ def test_overfits_a_tiny_set(overfit_run):
     model, meta = load_model(tmp / "run" / "model_final.safetensors")
     assert meta.model == "ghostnet_aspp_da" and meta.dataset == "camvid" and meta.num_classes == 11
     assert meta.class_names[0] == "sky" and meta.ignore_index == 11 and meta.val_miou > 0.9
-    assert meta.recipe["optim"]["momentum"] == 0.9 and meta.input_size == [64, 64]
+    assert meta.recipe["optim"]["momentum"] == 0.9 and meta.recipe["crop_size"] == [64, 64]
+    assert meta.input_size is None  # the deployed model sees camera images at their own size
     assert (tmp / "run" / "model_best.safetensors").is_file()
     assert any((tmp / "run" / "tensorboard").iterdir())
     ckpt = load_checkpoint(tmp / "run" / "checkpoint_last.pth")  # weights_only=True

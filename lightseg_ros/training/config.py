@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
         "val_split": "val",
         "mask_dir": None,          # voc only: SegmentationClass or SegmentationClassAug (auto by default)
         "crop_size": [512, 512],   # [H, W] of training crops
+        # [H, W] the deployed model resizes camera images to (weights metadata); null = the image's own
+        # size, which is how `lightseg eval` scores and what fully convolutional models handle best
+        "input_size": None,
         "mean": [0.485, 0.456, 0.406],
         "std": [0.229, 0.224, 0.225],
     },

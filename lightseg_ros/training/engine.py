@@ -226,7 +226,8 @@ def _make_meta(cfg: dict, dataset: SegmentationDataset, output_stride: int, val_
     return WeightsMeta(
         model=cfg["model"]["name"], num_classes=dataset.num_classes, class_names=dataset.class_names,
         colors=dataset.colors, mean=list(cfg["data"]["mean"]), std=list(cfg["data"]["std"]),
-        input_size=list(cfg["data"]["crop_size"]), output_stride=output_stride,
+        input_size=list(cfg["data"]["input_size"]) if cfg["data"].get("input_size") else None,
+        output_stride=output_stride,
         model_options=dict(cfg["model"]["options"] or {}), ignore_index=dataset.ignore_index,
         dataset=cfg["data"]["dataset"], val_miou=val_miou,
         recipe={"optim": cfg["optim"], "augment": cfg["augment"], "epochs": cfg["train"]["epochs"],
