@@ -196,3 +196,24 @@ def test_replay_launch_command(tmp_path, bag):
     with pytest.raises(ValueError, match="needs image_topic"):
         bag_play_command({"bag": str(bag)}, "")
     py_compile.compile(str(Path(__file__).parents[1] / "launch" / "replay.launch.py"), doraise=True)
+
+
+def test_cli_node_mode_without_fastdds_setting_in_the_environment(tmp_path, weights):
+    """Camera-sized frames reach the node even when the user's shell sets no Fast DDS transport
+    (the default transports lose most large best-effort messages; the CLI must choose for them)."""
+    import os
+    import subprocess
+    import sys
+
+    images, labels = write_dataset(tmp_path, n=3, size=(360, 480))
+    make_bag(images, labels, tmp_path / "big", fps=10)
+    env = {k: v for k, v in os.environ.items() if k != "FASTDDS_BUILTIN_TRANSPORTS"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "lightseg_ros.cli", "bag-eval", str(tmp_path / "big"), "--image-topic",
+         "/camera/image_raw", "--label-topic", "/camera/labels", "--weights", str(weights), "--mode", "node",
+         "--device", "cpu", "--json", str(tmp_path / "node.json")],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads((tmp_path / "node.json").read_text())
+    assert data["processed"] == 3 and data["dropped"] == 0

@@ -109,6 +109,7 @@ def evaluate_node(
     from ..inference.image_codec import image_view
     from ..models.weights import load_weights
 
+    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")  # for this process's participant too
     labels = labels_by_stamp(bag, label_topic) if label_topic else {}
     with open_bag(bag) as reader:
         frames = list(read_topic(reader, image_topic))
