@@ -12,7 +12,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
 # torch first, pinned: a looser request could pull a different multi-GB build.
-"${PIP[@]}" "torch==${TORCH_VERSION:-2.14.1}" "torchvision==${TORCHVISION_VERSION:-0.29.1}"
-"${PIP[@]}" -e ".[ros,train,export,test]" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+# (this machine's pip lists local index folders that warn once per package: filtered out)
+quiet() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+quiet "${PIP[@]}" "torch==${TORCH_VERSION:-2.14.1}" "torchvision==${TORCHVISION_VERSION:-0.29.1}"
+quiet "${PIP[@]}" -e ".[ros,train,export,test]"
 touch "$VENV/.lightseg-installed"
 echo "lightseg_ros installed in $VENV"
