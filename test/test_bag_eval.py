@@ -139,6 +139,15 @@ def test_cli_errors_are_clear(tmp_path, bag, weights, capsys):
     assert "accepted" in capsys.readouterr().err
 
 
+@pytest.fixture
+def own_domain(monkeypatch):
+    """Node-mode tests start a node process and a replay participant: a fresh DDS domain for them."""
+    from ros_harness import fresh_domain
+
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(fresh_domain()))
+
+
+@pytest.mark.usefixtures("own_domain")
 def test_node_mode_agrees_with_offline(bag, weights, segmenter, tmp_path):
     from lightseg_ros.evaluation.node_replay import evaluate_node, node_output_topic
 
@@ -157,6 +166,7 @@ def test_node_mode_agrees_with_offline(bag, weights, segmenter, tmp_path):
     assert sorted(m.stamp_ns for m in recorded) == sorted(stamps)
 
 
+@pytest.mark.usefixtures("own_domain")
 def test_node_mode_as_fast_as_possible_counts_drops(tmp_path, weights):
     """Replayed with no pacing, the node keeps only the newest frame: every frame is answered or dropped."""
     from lightseg_ros.evaluation.node_replay import evaluate_node
@@ -198,6 +208,7 @@ def test_replay_launch_command(tmp_path, bag):
     py_compile.compile(str(Path(__file__).parents[1] / "launch" / "replay.launch.py"), doraise=True)
 
 
+@pytest.mark.usefixtures("own_domain")
 def test_cli_node_mode_without_fastdds_setting_in_the_environment(tmp_path, weights):
     """Camera-sized frames reach the node even when the user's shell sets no Fast DDS transport
     (the default transports lose most large best-effort messages; the CLI must choose for them)."""

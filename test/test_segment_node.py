@@ -17,7 +17,7 @@ from std_msgs.msg import String
 
 from lightseg_ros.inference import Segmenter, colorize, decode_compressed_image, decode_image, encode_image, overlay
 from lightseg_ros.models import WeightsMeta, build_model, save_weights
-from ros_harness import NodeProcess, Probe
+from ros_harness import NodeProcess, Probe, fresh_domain
 
 H, W = 64, 80
 NS = f"/t{uuid.uuid4().hex[:8]}"
@@ -48,25 +48,34 @@ def weights(tmp_path_factory):
 @pytest.fixture(scope="module")
 def graph(weights):
     """(probe, node process, reference segmenter) shared by the module's tests."""
-    node = NodeProcess("lightseg_ros.ros.segment_node", [
-        "-r", f"__node:={NODE}", "-p", f"image_topics:=[{RAW}, {JPEG}, {QUIET}]", "-p", f"weights:={weights[0]}",
-        "-p", "diagnostics_period:=0.5",
-    ])
-    probe = Probe(f"probe_{uuid.uuid4().hex[:6]}")
-    for out in (OUT_RAW, OUT_JPEG):
-        for name in OUTPUT_NAMES:
-            probe.subscribe(Image, f"{out}/{name}")
-        probe.subscribe(String, f"{out}/class_legend", latched=True)
-    probe.subscribe(DiagnosticArray, "/diagnostics")
-    probe.raw = probe.publisher(Image, RAW)
-    probe.jpeg = probe.publisher(CompressedImage, JPEG)
-    probe.quiet = probe.publisher(Image, QUIET)
-    probe.params = probe.node.create_client(SetParameters, f"/{NODE}/set_parameters")
+    for attempt in range(3):  # a fresh node/probe pair on a fresh domain if discovery stalls (ros_harness)
+        domain = fresh_domain()
+        node = NodeProcess("lightseg_ros.ros.segment_node", [
+            "-r", f"__node:={NODE}", "-p", f"image_topics:=[{RAW}, {JPEG}, {QUIET}]", "-p", f"weights:={weights[0]}",
+            "-p", "diagnostics_period:=0.5",
+        ], extra_env={"ROS_DOMAIN_ID": str(domain)})
+        probe = Probe(f"probe_{uuid.uuid4().hex[:6]}", domain_id=domain)
+        for out in (OUT_RAW, OUT_JPEG):
+            for name in OUTPUT_NAMES:
+                probe.subscribe(Image, f"{out}/{name}")
+            probe.subscribe(String, f"{out}/class_legend", latched=True)
+        probe.subscribe(DiagnosticArray, "/diagnostics")
+        probe.raw = probe.publisher(Image, RAW)
+        probe.jpeg = probe.publisher(CompressedImage, JPEG)
+        probe.quiet = probe.publisher(Image, QUIET)
+        probe.params = probe.node.create_client(SetParameters, f"/{NODE}/set_parameters")
+        try:
+            probe.wait_until(lambda: probe.raw.get_subscription_count() > 0 and probe.jpeg.get_subscription_count() > 0
+                             and probe.node.count_publishers(f"{OUT_RAW}/confidence") > 0
+                             and probe.node.count_publishers(f"{OUT_JPEG}/overlay") > 0, 45,
+                             lambda: f"the node to come up; its output:\n{node.output}")
+            break
+        except AssertionError:
+            probe.close()
+            node.stop()
+            if attempt == 2:
+                raise
     try:
-        probe.wait_until(lambda: probe.raw.get_subscription_count() > 0 and probe.jpeg.get_subscription_count() > 0
-                         and probe.node.count_publishers(f"{OUT_RAW}/confidence") > 0
-                         and probe.node.count_publishers(f"{OUT_JPEG}/overlay") > 0, 120,
-                         lambda: f"the node to come up; its output:\n{node.output}")
         probe.wait_for(f"{OUT_RAW}/class_legend", timeout=20)
         time.sleep(0.5)  # let the node's publishers match the probe's subscriptions too
         yield probe, node, Segmenter(weights[0], device="cpu")

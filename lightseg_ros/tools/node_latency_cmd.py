@@ -31,7 +31,8 @@ def _summary(seconds: list[float]) -> dict:
 
 
 def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmup: int, cpu_threads: int,
-               backend: str = "auto", feed_hz: float = 60.0, feed_frames: int = 120) -> dict:
+               backend: str = "auto", feed_hz: float = 60.0, feed_frames: int = 120,
+               startup_timeout_s: float = 120.0) -> dict:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
@@ -73,7 +74,7 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
     spinner.start()
     results = {}
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + startup_timeout_s
         while publisher.get_subscription_count() == 0 or probe.count_publishers(f"{out_ns}/mask") == 0:
             if node.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("segment_node did not come up:\n" + "".join(log))
@@ -135,7 +136,8 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
 
 def measure_node_latency(*, model: str = "ghostnet_aspp_da", device: str = "auto", width: int = 640,
                          height: int = 480, frames: int = 30, warmup: int = 3, cpu_threads: int = 0,
-                         backend: str = "auto", feed_hz: float = 60.0, feed_frames: int = 120) -> dict:
+                         backend: str = "auto", feed_hz: float = 60.0, feed_frames: int = 120,
+                         startup_timeout_s: float = 120.0) -> dict:
     """Node end-to-end latency (two phases) and bare ``Segmenter.segment`` time on one synthetic frame."""
     import torch
 
@@ -145,7 +147,7 @@ def measure_node_latency(*, model: str = "ghostnet_aspp_da", device: str = "auto
 
     image = road_scene(width, height, t=0.0)[0]
     node = _time_node(image, model=model, device=device, frames=frames, warmup=warmup, cpu_threads=cpu_threads,
-                      backend=backend, feed_hz=feed_hz, feed_frames=feed_frames)
+                      backend=backend, feed_hz=feed_hz, feed_frames=feed_frames, startup_timeout_s=startup_timeout_s)
     torch.set_num_threads(cpu_threads_for(cpu_threads))  # as the node does
     segmenter = Segmenter(model=model, device=device, backend=backend)
     times = []
@@ -168,7 +170,8 @@ def measure_node_latency(*, model: str = "ghostnet_aspp_da", device: str = "auto
 def run(args: argparse.Namespace) -> int:
     result = measure_node_latency(model=args.model, device=args.device, width=args.width, height=args.height,
                                   frames=args.frames, warmup=args.warmup, cpu_threads=args.cpu_threads,
-                                  backend=args.backend, feed_hz=args.feed_hz, feed_frames=args.feed_frames)
+                                  backend=args.backend, feed_hz=args.feed_hz, feed_frames=args.feed_frames,
+                                  startup_timeout_s=args.startup_timeout)
     seg = result["segmenter_segment"]
     print(f"{result['model']} {args.width}x{args.height} on {result['device']}, {result['backend']} "
           f"({result['torch_threads']} threads)")
@@ -195,6 +198,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default="auto", help="auto, torch or onnxruntime (node and bare)")
     p.add_argument("--feed-hz", type=float, default=60.0, help="rate of the fed phase (frames published without waiting)")
     p.add_argument("--feed-frames", type=int, default=120)
+    p.add_argument("--startup-timeout", type=float, default=120.0, help="seconds to wait for the node's topics")
     p.add_argument("--cpu-threads", type=int, default=0, help="torch CPU threads (node and bare); 0 = the node's default, half the cores")
     p.add_argument("--json", default="", help="also write the result as JSON here")
     p.set_defaults(func=run)

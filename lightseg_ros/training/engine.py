@@ -176,6 +176,19 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
+def train_step(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, criterion: nn.Module,
+               optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, amp: bool) -> torch.Tensor:
+    """One optimisation step (autocast forward, loss in fp32, scaled backward, optimizer step)."""
+    with torch.autocast(images.device.type, dtype=torch.float16, enabled=amp):
+        logits = model(images)
+    loss = criterion(logits.float(), targets)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return loss
+
+
 def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler,
                     loader: DataLoader, device: torch.device, epoch: int, *, amp: bool = False,
@@ -191,13 +204,7 @@ def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.opt
     start = time.perf_counter()
     for images, targets in loader:
         images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-            logits = model(images)
-        loss = criterion(logits.float(), targets)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        loss = train_step(model, images, targets, criterion, optimizer, scaler, amp)
         scheduler.step()
         steps += 1
         seen += images.shape[0] * world_size
@@ -439,13 +446,7 @@ def benchmark_training(cfg: dict, iters: int = 10, warmup: int = 3) -> dict[str,
         if info.device.type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        with torch.autocast(info.device.type, dtype=torch.float16, enabled=amp):
-            out = model(x)
-        loss = criterion(out.float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        loss = train_step(model, x, y, criterion, optimizer, scaler, amp)
         if info.device.type == "cuda":
             torch.cuda.synchronize()
         if i >= warmup:
