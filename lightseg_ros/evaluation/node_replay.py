@@ -80,6 +80,53 @@ class _Collector:
         return on_message
 
 
+class _ReplaySession:
+    """A segment_node process plus this process's participant publishing to it and collecting its outputs."""
+
+    def __init__(self, image_topic: str, msg_class, outputs, collector: _Collector, model, weights, device) -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import Image
+
+        self.proc = _start_node(image_topic, model, weights, device)
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node("lightseg_bag_replay", context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.pub = self.node.create_publisher(msg_class, image_topic, reliable)
+        for output in outputs:
+            self.node.create_subscription(Image, node_output_topic(image_topic, output), collector.callback(output),
+                                          reliable, raw=True)
+        threading.Thread(target=self.executor.spin, daemon=True).start()
+
+    def warm_up(self, warm, collector: _Collector, timeout_s: float) -> bool:
+        """Publish the warm-up frame until the node answers it (True) or ``timeout_s`` passes (False)."""
+        deadline = time.monotonic() + timeout_s
+        while WARMUP_STAMP_NS not in collector.received["mask"]:
+            if self.proc.poll() is not None:
+                raise BagError(f"segment_node exited with code {self.proc.returncode}: {_stop_node(self.proc)[-2000:]}")
+            if time.monotonic() > deadline:
+                return False
+            self.pub.publish(warm)
+            time.sleep(0.5)
+        time.sleep(0.5)
+        with collector.lock:
+            for store in collector.received.values():
+                store.clear()
+        return True
+
+    def close(self) -> None:
+        import rclpy
+
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+        _stop_node(self.proc)
+
+
 def evaluate_node(
     bag: str | Path,
     image_topic: str,
@@ -93,16 +140,14 @@ def evaluate_node(
     record: str | Path | None = None,
     record_storage: str = "mcap",
     progress=None,
-    startup_timeout_s: float = 120.0,
+    startup_timeout_s: float = 60.0,
+    startup_attempts: int = 3,
     settle_s: float = 2.0,
 ) -> BagEvalReport:
     """Replay ``image_topic`` into a fresh segment_node process and score its masks.
 
     ``rate``: factor of the recorded rate (1.0 = real time), or None for as fast as possible.
     """
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
     from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import CompressedImage, Image
 
@@ -127,37 +172,28 @@ def evaluate_node(
 
     msg_class = CompressedImage if frames[0].msgtype == COMPRESSED_TYPE else Image
     collector = _Collector()
-    proc = _start_node(image_topic, model, weights, device)
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("lightseg_bag_replay", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
+    warm = deserialize_message(frames[0].raw, msg_class)
+    warm.header.stamp.sec, warm.header.stamp.nanosec = 0, WARMUP_STAMP_NS
+    wanted = OUTPUTS if record else ("mask",)
+    # DDS discovery between two freshly started processes now and then never completes on some
+    # machines (seen on the development machines); a new node process and participant recover.
+    session = None
+    for _ in range(startup_attempts):
+        session = _ReplaySession(image_topic, msg_class, wanted, collector, model, weights, device)
+        try:
+            answered = session.warm_up(warm, collector, startup_timeout_s)
+        except BaseException:
+            session.close()
+            raise
+        if answered:
+            break
+        session.close()
+        session = None
+    if session is None:
+        raise BagError(f"segment_node did not answer within {startup_timeout_s:.0f} s ({startup_attempts} attempts); "
+                       "check that DDS works between processes here (ROS_DOMAIN_ID, FASTDDS_BUILTIN_TRANSPORTS)")
+    pub = session.pub
     try:
-        pub = node.create_publisher(msg_class, image_topic, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-        wanted = OUTPUTS if record else ("mask",)
-        for output in wanted:
-            node.create_subscription(Image, node_output_topic(image_topic, output), collector.callback(output),
-                                     QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE), raw=True)
-        spinner.start()
-
-        # warm-up: the first frame, re-stamped, until the node answers (model loaded, first run done)
-        warm = deserialize_message(frames[0].raw, msg_class)
-        warm.header.stamp.sec, warm.header.stamp.nanosec = 0, WARMUP_STAMP_NS
-        deadline = time.monotonic() + startup_timeout_s
-        while WARMUP_STAMP_NS not in collector.received["mask"]:
-            if proc.poll() is not None:
-                raise BagError(f"segment_node exited with code {proc.returncode}: {_stop_node(proc)[-2000:]}")
-            if time.monotonic() > deadline:
-                raise BagError(f"segment_node did not answer within {startup_timeout_s:.0f} s")
-            pub.publish(warm)
-            time.sleep(0.5)
-        time.sleep(0.5)
-        with collector.lock:
-            for store in collector.received.values():
-                store.clear()
-
         # replay the recorded bytes unchanged
         published: dict[int, float] = {}
         t0, first_log = time.monotonic(), frames[0].log_time_ns
@@ -178,10 +214,7 @@ def evaluate_node(
             time.sleep(0.05)
         report.wall_s = time.monotonic() - t0
     finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown(context=context)
-        _stop_node(proc)
+        session.close()
 
     store = typestore()
     report.frames = len(frames)

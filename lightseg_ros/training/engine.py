@@ -446,7 +446,7 @@ def benchmark_training(cfg: dict, iters: int = 10, warmup: int = 3) -> dict[str,
         if info.device.type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        loss = train_step(model, x, y, criterion, optimizer, scaler, amp)
+        train_step(model, x, y, criterion, optimizer, scaler, amp)
         if info.device.type == "cuda":
             torch.cuda.synchronize()
         if i >= warmup:
