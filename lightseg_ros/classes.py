@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CAMVID_CLASSES", "CAMVID_COLORS", "VOC_CLASSES", "CITYSCAPES_CLASSES", "CITYSCAPES_COLORS", "default_palette", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = ["colors_to_ids", "CAMVID_CLASSES", "CAMVID_COLORS", "VOC_CLASSES", "CITYSCAPES_CLASSES", "CITYSCAPES_COLORS", "default_palette", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -48,3 +48,20 @@ def default_palette(n: int) -> np.ndarray:
             bit = (ids >> (3 * shift + channel)) & 1
             palette[:, channel] |= bit << (7 - shift)
     return palette.astype(np.uint8)
+
+
+def colors_to_ids(rgb: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Class ids (H, W) int64 of a colour-coded (H, W, 3) RGB label image, and where a colour matched.
+
+    ``palette`` is (N, 3) RGB, class i = row i. Pixels whose colour is not in the palette get id 0 and
+    ``False`` in the returned mask; the caller decides (training rejects the file, bag-eval ignores them).
+    One sorted lookup for all classes, no per-class pass.
+    """
+    codes = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    pal = np.asarray(palette, dtype=np.int64).reshape(-1, 3)
+    pal_codes = (pal[:, 0] << 16) | (pal[:, 1] << 8) | pal[:, 2]
+    order = np.argsort(pal_codes, kind="stable")  # a repeated colour maps to its first class
+    pos = np.clip(np.searchsorted(pal_codes[order], codes), 0, len(order) - 1)
+    ids = order[pos]
+    known = pal_codes[ids] == codes
+    return np.where(known, ids, 0), known

@@ -43,3 +43,12 @@ def test_numpy_and_torch_inputs_count_the_same():
     a.update(pred, target)
     b.update(torch.from_numpy(pred), torch.from_numpy(target))
     assert a.matrix.tolist() == b.matrix.tolist() and a.matrix.sum() < pred.size
+
+
+def test_colors_to_ids_marks_unknown_colours():
+    from lightseg_ros.classes import colors_to_ids
+
+    palette = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0]])
+    rgb = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 0], [1, 2, 3]]], np.uint8)
+    ids, known = colors_to_ids(rgb, palette)
+    assert ids.tolist() == [[1, 2], [0, 0]] and known.tolist() == [[True, True], [True, False]]

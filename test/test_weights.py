@@ -105,3 +105,13 @@ def test_backbone_file_that_does_not_fit(tmp_path):
         build_model("ghostnet_aspp_da", num_classes=3, pretrained_backbone=str(path))
     with pytest.raises(PretrainedWeightsError, match="not found"):
         build_model("ghostnet_aspp_da", num_classes=3, pretrained_backbone=str(tmp_path / "missing.pth"))
+
+
+def test_metadata_is_read_without_the_tensors(small_weights, tmp_path):
+    from lightseg_ros.models import read_weights_meta
+
+    path, _ = small_weights
+    assert read_weights_meta(path).class_names == ["a", "b", "c"]
+    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 16)
+    with pytest.raises(WeightsError, match="not a readable safetensors file"):
+        read_weights_meta(tmp_path / "junk.safetensors")

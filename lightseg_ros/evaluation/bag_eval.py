@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..classes import colors_to_ids
 from ..metrics import ConfusionMatrix
 from .bags import COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, BagMessage, image_message, open_bag, read_topic
 from .report import BagEvalReport
@@ -37,15 +38,8 @@ def label_array(msg, palette: np.ndarray | None, ignore_index: int) -> np.ndarra
     if msg.encoding == "mono8":
         return arr if arr.ndim == 2 else arr[..., 0]
     if msg.encoding in ("rgb8", "bgr8") and palette is not None:
-        rgb = arr if msg.encoding == "rgb8" else arr[..., ::-1]
-        codes = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
-        pal = palette.astype(np.int32)
-        pal_codes = (pal[:, 0] << 16) | (pal[:, 1] << 8) | pal[:, 2]
-        order = np.argsort(pal_codes)
-        pos = np.clip(np.searchsorted(pal_codes[order], codes), 0, len(order) - 1)
-        ids = order[pos]
-        ids = np.where(pal_codes[ids] == codes, ids, ignore_index)
-        return ids.astype(np.uint8 if ignore_index < 256 else np.int32)
+        ids, known = colors_to_ids(arr if msg.encoding == "rgb8" else arr[..., ::-1], palette)
+        return np.where(known, ids, ignore_index).astype(np.uint8 if ignore_index < 256 else np.int32)
     raise BagError(
         f"label encoding {msg.encoding!r} is not supported: use mono8 class ids, or rgb8/bgr8 colours with a palette"
     )

@@ -152,7 +152,7 @@ def evaluate_node(
     from sensor_msgs.msg import CompressedImage, Image
 
     from ..inference.image_codec import image_view
-    from ..models.weights import load_weights
+    from ..models.weights import read_weights_meta
 
     os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")  # for this process's participant too
     labels = labels_by_stamp(bag, label_topic) if label_topic else {}
@@ -161,7 +161,7 @@ def evaluate_node(
     if not frames:
         raise BagError(f"topic {image_topic!r} holds no messages")
     if weights:
-        meta, _ = load_weights(weights)  # fail here, clearly, before starting a process
+        meta = read_weights_meta(weights)  # fail here, clearly, before starting a process
         model = model or meta.model
     else:
         from ..inference.segmenter import Segmenter

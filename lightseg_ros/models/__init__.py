@@ -15,6 +15,6 @@ __all__ = [
     "measure",
     "register_model",
 ]
-from .weights import WeightsError, WeightsMeta, load_model, load_weights, save_weights  # noqa: E402
+from .weights import WeightsError, WeightsMeta, load_model, load_weights, read_weights_meta, save_weights  # noqa: E402
 
-__all__ += ["WeightsError", "WeightsMeta", "load_model", "load_weights", "save_weights"]
+__all__ += ["WeightsError", "WeightsMeta", "load_model", "load_weights", "read_weights_meta", "save_weights"]

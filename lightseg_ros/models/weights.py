@@ -18,7 +18,7 @@ from torch import nn
 from ..classes import IMAGENET_MEAN, IMAGENET_STD, default_palette
 from .registry import build_model, list_models
 
-__all__ = ["WeightsMeta", "WeightsError", "save_weights", "load_weights", "load_model", "METADATA_KEY"]
+__all__ = ["WeightsMeta", "WeightsError", "save_weights", "read_weights_meta", "load_weights", "load_model", "METADATA_KEY"]
 
 METADATA_KEY = "lightseg"
 FORMAT_VERSION = 1
@@ -84,21 +84,21 @@ def save_weights(path: str | os.PathLike, model: nn.Module, meta: WeightsMeta, *
     return path
 
 
-def load_weights(path: str | os.PathLike) -> tuple[WeightsMeta, dict[str, torch.Tensor]]:
+def _open_checked(path: Path):
     from safetensors import SafetensorError, safe_open
 
-    path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}
+        return safe_open(str(path), framework="pt")
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(
             f"{path} is not a readable safetensors file ({exc}); lightseg_ros loads .safetensors "
             "files written by 'lightseg train' or 'lightseg export'"
         ) from exc
+
+
+def _meta_of(path: Path, header: dict[str, str]) -> WeightsMeta:
     if METADATA_KEY not in header:
         raise WeightsError(
             f"{path} has no '{METADATA_KEY}' metadata; weights must be written by lightseg_ros "
@@ -110,6 +110,23 @@ def load_weights(path: str | os.PathLike) -> tuple[WeightsMeta, dict[str, torch.
         raise WeightsError(f"{path}: malformed '{METADATA_KEY}' metadata: {exc}") from exc
     if meta.model not in list_models():
         raise WeightsError(f"{path} is for model {meta.model!r}, which is not registered; accepted: {list_models()}")
+    return meta
+
+
+def read_weights_meta(path: str | os.PathLike) -> WeightsMeta:
+    """The metadata of a weights file, checked as :func:`load_weights` checks it, without reading tensors."""
+    path = Path(path)
+    with _open_checked(path) as f:
+        header = f.metadata() or {}
+    return _meta_of(path, header)
+
+
+def load_weights(path: str | os.PathLike) -> tuple[WeightsMeta, dict[str, torch.Tensor]]:
+    path = Path(path)
+    with _open_checked(path) as f:
+        header = f.metadata() or {}
+        meta = _meta_of(path, header)
+        state = {k: f.get_tensor(k) for k in f.keys()}
     return meta, state
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..inference.backends import BACKEND_CHOICES
-from ..models import list_models
+from ..models import WeightsError, list_models, read_weights_meta
 from .topics import OUTPUTS, TRANSPORTS
 
 __all__ = ["cpu_threads_for", "ParamSpec", "PARAMETERS", "RELOAD_PARAMETERS", "ModelConfig", "validate_change", "RELIABILITIES"]
@@ -100,18 +100,11 @@ def cpu_threads_for(requested: int) -> int:
 
 
 def _check_weights_file(path: str) -> str | None:
-    """Cheap check of a weights file (header only); the full load happens in the worker."""
-    if not os.path.isfile(path):
-        return f"weights file not found: {path} (expected a .safetensors file written by lightseg_ros)"
+    """Cheap check of a weights file (header only, as load_weights checks it); the full load is in the worker."""
     try:
-        from safetensors import safe_open
-
-        with safe_open(path, framework="pt") as f:
-            header = f.metadata() or {}
-    except Exception as exc:  # noqa: BLE001 - any failure is a reason to refuse
-        return f"{path} is not a readable safetensors file ({exc}); expected one written by lightseg_ros"
-    if "lightseg" not in header:
-        return f"{path} has no 'lightseg' metadata; use weights written by lightseg_ros"
+        read_weights_meta(path)
+    except WeightsError as exc:
+        return str(exc)
     return None
 
 

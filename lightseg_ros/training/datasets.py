@@ -38,7 +38,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
 from ..classes import (
-    CAMVID_CLASSES, CAMVID_COLORS, CITYSCAPES_CLASSES, CITYSCAPES_COLORS, VOC_CLASSES, default_palette,
+    CAMVID_CLASSES, CAMVID_COLORS, CITYSCAPES_CLASSES, CITYSCAPES_COLORS, VOC_CLASSES, colors_to_ids, default_palette,
 )
 
 __all__ = [
@@ -103,17 +103,10 @@ class SegmentationDataset(Dataset):
             return np.asarray(im).astype(np.int64)
 
     def _colors_to_labels(self, rgb: np.ndarray, path: Path) -> np.ndarray:
-        code = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
-        labels = np.full(code.shape, self.ignore_index, dtype=np.int64)
-        known = np.zeros(code.shape, dtype=bool)
-        for idx, (r, g, b) in enumerate(self.colors):
-            hit = code == ((r << 16) | (g << 8) | b)
-            labels[hit] = idx
-            known |= hit
+        labels, known = colors_to_ids(rgb, np.asarray(self.colors))
         if not known.all():
-            bad = np.unique(code[~known])[:5]
-            raise DatasetError(f"{path}: RGB mask has colours that match no class: "
-                               f"{[((c >> 16) & 255, (c >> 8) & 255, c & 255) for c in bad]}")
+            bad = np.unique(rgb[~known], axis=0)[:5]
+            raise DatasetError(f"{path}: RGB mask has colours that match no class: {[tuple(int(v) for v in c) for c in bad]}")
         return labels
 
     def load(self, index: int) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
