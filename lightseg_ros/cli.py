@@ -18,6 +18,7 @@ SUBCOMMANDS = (
     "lightseg_ros.tools.bag_cmds",
     "lightseg_ros.tools.node_latency_cmd",
     "lightseg_ros.tools.bench_cmd",
+    "lightseg_ros.tools.results_cmd",
 )
 
 

@@ -49,3 +49,6 @@ def test_colcon_build_succeeds(tmp_path):
         assert (tmp_path / "install" / "lightseg_ros" / "lib" / "lightseg_ros" / script).is_file()
     for installed in ("launch/segment.launch.py", "config/segment.yaml", "config/lightseg.rviz"):
         assert (share / installed).is_file(), installed
+    # the trained default weights travel with the installed package (the node loads them by default)
+    installed_weights = list((tmp_path / "install" / "lightseg_ros").rglob("lightseg_ros/weights/*.safetensors"))
+    assert {p.name for p in installed_weights} >= {"ghostnet_aspp_da.safetensors"}, installed_weights

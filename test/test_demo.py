@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+from lightseg_ros.models import shipped_weights
+
 
 def test_demo_writes_overlays_and_a_latency_summary(tmp_path):
     out = tmp_path / "demo"
@@ -13,9 +15,11 @@ def test_demo_writes_overlays_and_a_latency_summary(tmp_path):
         capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "2"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "RANDOM weights" in result.stdout and str(out.resolve()) in result.stdout
+    shipped = str(shipped_weights("ghostnet_aspp_da"))
+    assert f"weights: {shipped}" in result.stdout and str(out.resolve()) in result.stdout
     summary = json.loads((out / "latency.json").read_text())
-    assert summary["random_weights"] and summary["frames_published"] == 6
+    assert not summary["random_weights"] and summary["weights"] == shipped  # the trained default, no flag needed
+    assert summary["frames_published"] == 6
     assert summary["overlays_received"] == len(list(out.glob("overlay_*.png"))) >= 1
     assert summary["latency_ms"]["p50"] > 0
 

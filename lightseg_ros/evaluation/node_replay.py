@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..metrics import ConfusionMatrix
+from ..models.shipped import RANDOM
 from .bag_eval import _score, labels_by_stamp
 from .bags import COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, open_bag, read_topic, typestore
 from .report import BagEvalReport
@@ -38,8 +39,8 @@ def _start_node(image_topic: str, model: str | None, weights: str | None, device
     params = ["-p", f"image_topics:=['{image_topic}']", "-p", f"device:={device}"]
     if model:
         params += ["-p", f"model:={model}"]
-    if weights:
-        params += ["-p", f"weights:={Path(weights).resolve()}"]
+    # no file = random weights, said explicitly (an empty value would load the shipped weights)
+    params += ["-p", f"weights:={Path(weights).resolve() if weights else RANDOM}"]
     env = dict(os.environ)
     env.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")  # large images over Fast DDS (REFERENCE.md)
     return subprocess.Popen(

@@ -18,3 +18,9 @@ __all__ = [
 from .weights import WeightsError, WeightsMeta, load_model, load_weights, read_weights_meta, save_weights  # noqa: E402
 
 __all__ += ["WeightsError", "WeightsMeta", "load_model", "load_weights", "read_weights_meta", "save_weights"]
+from .shipped import (  # noqa: E402
+    WEIGHTS_DIR, no_shipped_weights_note, resolve_weights, shipped_models, shipped_weights, trained_weights,
+)
+
+__all__ += ["WEIGHTS_DIR", "no_shipped_weights_note", "resolve_weights", "shipped_models", "shipped_weights",
+            "trained_weights"]

@@ -21,8 +21,10 @@ LAUNCH_ENVIRONMENT = {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"}
 
 #: (name, default, description); an empty default means "as in the params file"
 LAUNCH_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
-    ("model", "", "model name for random weights (see 'lightseg models'); empty = as in params_file"),
-    ("weights", "", "lightseg .safetensors weights file; empty = as in params_file"),
+    ("model", "", "model name, run with its shipped trained weights (see 'lightseg models'); empty = as in "
+     "params_file"),
+    ("weights", "", "lightseg .safetensors weights file, or 'random'; empty = as in params_file (there: the "
+     "model's shipped weights)"),
     ("device", "", "auto, cpu, cuda or cuda:N; empty = as in params_file"),
     ("backend", "", "auto, torch or onnxruntime; empty = as in params_file"),
     ("image_topic", "", "camera topic (…/compressed for CompressedImage); empty = as in params_file"),

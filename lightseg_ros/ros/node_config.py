@@ -12,6 +12,7 @@ from typing import Any
 
 from ..inference.backends import BACKEND_CHOICES
 from ..models import WeightsError, list_models, read_weights_meta
+from ..models.shipped import DEFAULT, RANDOM
 from .topics import OUTPUTS, TRANSPORTS
 
 __all__ = ["cpu_threads_for", "ParamSpec", "PARAMETERS", "RELOAD_PARAMETERS", "ModelConfig", "validate_change", "RELIABILITIES"]
@@ -46,10 +47,11 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("output_namespace", "segmentation", "outputs go to <camera namespace>/<output_namespace>/<output>",
               read_only=True),
     ParamSpec("model", "ghostnet_aspp_da",
-              "registered model name, used with random weights when 'weights' is empty; "
-              f"accepted: {', '.join(list_models())}"),
-    ParamSpec("weights", "", "path of a lightseg .safetensors weights file (its metadata names the model and "
-              "classes, and takes precedence over 'model'); empty = random weights"),
+              "registered model name, run with the trained weights the package ships for it while 'weights' "
+              f"is empty; accepted: {', '.join(list_models())}"),
+    ParamSpec("weights", "", "empty (or 'default') = the package's trained weights for 'model' (random, with a "
+              f"warning, when none ship); '{RANDOM}' = random weights; else the path of a lightseg .safetensors "
+              "file, whose metadata names the model and classes and takes precedence over 'model'"),
     ParamSpec("num_classes", 11, "classes of a randomly initialised model (11 = CamVid names/colours)",
               int_range=(1, 256)),
     ParamSpec("device", "auto", "auto (CUDA when available, fp16 there; else CPU), cpu, cuda or cuda:N"),
@@ -121,7 +123,7 @@ def validate_change(name: str, value: Any) -> str | None:
         return f"{name} must be in [{spec.int_range[0]}, {spec.int_range[1]}]; got {value}"
     if name == "model" and value not in list_models():
         return f"unknown model {value!r}; accepted models: {', '.join(list_models())}"
-    if name == "weights" and value:
+    if name == "weights" and str(value).strip() not in ("", DEFAULT, RANDOM):
         return _check_weights_file(str(value))
     if name == "outputs":
         unknown = [v for v in value if v not in OUTPUTS]

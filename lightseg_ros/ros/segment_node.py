@@ -43,7 +43,8 @@ from std_msgs.msg import String
 from ..inference import ImageDecodeError, Segmenter, colorize, decode_compressed_image, decode_image, overlay
 from ..inference.image_codec import image_fields
 from ..inference.visualize import palette_lut
-from ..models import UnknownModelError, WeightsError
+from ..models import UnknownModelError, WeightsError, no_shipped_weights_note, resolve_weights
+from ..models.shipped import RANDOM
 from .frame_mailbox import LatestFrameMailbox
 from .node_config import PARAMETERS, RELOAD_PARAMETERS, ModelConfig, cpu_threads_for, validate_change
 from .node_stats import LatencyWindow, RateMeter, WarningThrottle
@@ -61,11 +62,12 @@ _RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": Reliab
 
 
 def load_segmenter(config: ModelConfig) -> Segmenter:
-    """Build the segmenter a config describes (weights file first, else random weights for ``model``)."""
+    """Build the segmenter a config describes: a weights file, else the model's shipped weights, else
+    random weights for ``model`` (see :mod:`lightseg_ros.models.shipped`)."""
+    path = resolve_weights(config.weights, config.model)
     return Segmenter(
-        config.weights or None, model=None if config.weights else config.model,
-        num_classes=None if config.weights else config.num_classes, device=config.device,
-        input_size=config.input_size, resize=config.resize, backend=config.backend,
+        path, model=None if path else config.model, num_classes=None if path else config.num_classes,
+        device=config.device, input_size=config.input_size, resize=config.resize, backend=config.backend,
     )
 
 
@@ -192,9 +194,13 @@ class SegmentNode(Node):
 
     def _log_model(self) -> None:
         seg = self._segmenter
-        weights = ("RANDOM weights: masks are meaningless until trained weights are given" if seg.random_weights
-                   else seg.weights_path)
-        self.get_logger().info(f"model {seg.model_name} on {seg.device}, {len(seg.class_names)} classes ({weights})")
+        line = f"model {seg.model_name} on {seg.device}, {len(seg.class_names)} classes"
+        if not seg.random_weights:
+            self.get_logger().info(f"{line} (weights {seg.weights_path})")
+        elif str(self.get_parameter("weights").value).strip() == RANDOM:
+            self.get_logger().info(f"{line} (RANDOM weights, as asked: masks are meaningless)")
+        else:
+            self.get_logger().warning(f"{line}: {no_shipped_weights_note(seg.model_name)}")
 
     @property
     def segmenter(self) -> Segmenter:
@@ -318,7 +324,7 @@ class SegmentNode(Node):
         if self._model_error:
             status.level, status.message = DiagnosticStatus.ERROR, f"model switch failed: {self._model_error}"
         elif seg.random_weights:
-            status.level, status.message = DiagnosticStatus.WARN, "random weights (no weights file given)"
+            status.level, status.message = DiagnosticStatus.WARN, "random weights (untrained)"
         values = {
             "input_rate_hz": f"{self._input_rate.rate():.2f}", "output_rate_hz": f"{self._output_rate.rate():.2f}",
             "latency_p50_ms": f"{p50:.1f}", "latency_p99_ms": f"{p99:.1f}",

@@ -45,14 +45,17 @@ def run_make_bag(args: argparse.Namespace) -> int:
 
 def run_bag_eval(args: argparse.Namespace) -> int:
     from ..evaluation import bag_eval
-    from ..models import UnknownModelError, WeightsError
+    from ..models import UnknownModelError, WeightsError, trained_weights
+    from ..models.shipped import DEFAULT_MODEL
 
     try:
         palette = _palette(args.label_palette)
+        path = trained_weights(args.weights, args.model)
+        weights, model = (str(path), args.model) if path else (None, args.model or DEFAULT_MODEL)
         if args.mode == "offline":
             from ..inference.segmenter import Segmenter
 
-            segmenter = Segmenter(args.weights, model=args.model, device=args.device)
+            segmenter = Segmenter(weights, model=model, device=args.device)
             with _progress(None, "bag-eval") as bar:
                 report = bag_eval.evaluate_offline(
                     args.bag, args.image_topic, args.label_topic, segmenter, label_palette=palette,
@@ -63,7 +66,7 @@ def run_bag_eval(args: argparse.Namespace) -> int:
 
             with _progress(None, "bag-eval (node)") as bar:
                 report = evaluate_node(
-                    args.bag, args.image_topic, args.label_topic, model=args.model, weights=args.weights,
+                    args.bag, args.image_topic, args.label_topic, model=model, weights=weights,
                     device=args.device, rate=args.rate, label_palette=palette, record=args.record,
                     progress=bar.update,
                 )
@@ -106,8 +109,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-topic", required=True)
     p.add_argument("--label-topic", help="mono8 class-id label images, paired with frames by header stamp")
     p.add_argument("--label-palette", help="labels are colour images: 'camvid' or a file of 'R G B' lines")
-    p.add_argument("--model", help="model name (defaults to the one the weights file names)")
-    p.add_argument("--weights", help="weights file (.safetensors)")
+    p.add_argument("--model", help="model name (default: the one the weights file names, else ghostnet_aspp_da)")
+    p.add_argument("--weights", default="", help="weights file (.safetensors); default: the package's trained "
+                   "weights for --model; 'random' for an untrained model (latency only)")
     p.add_argument("--device", default="auto")
     p.add_argument("--mode", choices=("offline", "node"), default="offline")
     p.add_argument("--rate", type=_rate, default=1.0,

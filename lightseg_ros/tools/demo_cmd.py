@@ -1,6 +1,6 @@
 """``lightseg demo``: the main job on a fresh machine, over real DDS.
 
-Runs the image source (built-in synthetic street scene by default) and the segmentation node as two
+Runs the image source (built-in synthetic street scene by default; ``--source`` takes a folder of photos) and the segmentation node as two
 nodes in one process, talking over DDS on topics under a per-run namespace; a recorder node writes
 every overlay it receives as PNG and a latency summary (publish -> overlay received) as JSON.
 """
@@ -15,10 +15,6 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["run_demo", "register"]
-
-RANDOM_WEIGHTS_NOTE = ("NOTE: no weights file given, so the model has RANDOM weights: the masks show the "
-                       "pipeline working, not a trained segmentation (trained weights ship separately).")
-
 
 def run_demo(out_dir: Path, *, frames: int, rate: float, width: int, height: int, model: str, weights: str,
              device: str, source: str, cpu_threads: int = 0, timeout: float = 90.0) -> dict:
@@ -126,7 +122,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"overlays (PNG): {out.resolve()}/overlay_*.png")
     print(f"latency summary (JSON): {(out / 'latency.json').resolve()}")
     if summary["random_weights"]:
-        print(RANDOM_WEIGHTS_NOTE)
+        from ..models import no_shipped_weights_note
+
+        print("NOTE: " + ("RANDOM weights, as asked" if args.weights == "random" else no_shipped_weights_note(args.model)))
+    else:
+        print(f"weights: {summary['weights']}")
     return 0 if summary["overlays_received"] > 0 else 1
 
 
@@ -137,8 +137,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rate", type=float, default=5.0, help="frames per second")
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=480)
-    p.add_argument("--model", default="ghostnet_aspp_da", help="model name (random weights unless --weights)")
-    p.add_argument("--weights", default="", help="a lightseg .safetensors weights file")
+    p.add_argument("--model", default="ghostnet_aspp_da", help="model name; runs with the weights the package "
+                   "ships for it unless --weights")
+    p.add_argument("--weights", default="", help="a lightseg .safetensors weights file, or 'random'")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
     p.add_argument("--cpu-threads", type=int, default=0, help="torch CPU threads for the node; 0 = half the cores")
     p.add_argument("--source", default="synthetic", help="synthetic, an image folder, a video or a rosbag2")

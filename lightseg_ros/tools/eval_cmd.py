@@ -10,44 +10,62 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Subset
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "score_weights"]
+
+
+def score_weights(weights, data: str | Path, *, dataset: str | None = None, split: str = "val",
+                  mask_dir: str | None = None, device: str = "auto", batch_size: int = 1, workers: int = 0,
+                  max_images: int | None = None, scales=(1.0,), flip: bool = False, progress: bool = True):
+    """Score a weights file on a dataset split at native resolution: (scores, meta, images, seconds, dataset)."""
+    from ..models import load_model
+    from ..training.datasets import build_dataset
+    from ..training.evaluate import evaluate
+    from ..training.transforms import eval_transform
+
+    model, meta = load_model(weights)
+    dataset_name = dataset or meta.dataset
+    options = {"mask_dir": mask_dir} if dataset_name == "voc" else {}
+    ds = build_dataset(dataset_name, Path(data).expanduser(), split, eval_transform(meta.mean, meta.std), **options)
+    if ds.num_classes != meta.num_classes:
+        raise SystemExit(f"{weights} predicts {meta.num_classes} classes but the {dataset_name} dataset "
+                         f"has {ds.num_classes}")
+    if max_images:
+        ds = Subset(ds, range(min(max_images, len(ds))))
+    dev = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
+    model.to(dev)
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers)
+    start = time.perf_counter()
+    cm = evaluate(model, loader, meta.num_classes, meta.ignore_index, device=dev, scales=scales, flip=flip,
+                  progress=progress)
+    return cm.compute(), meta, len(ds), time.perf_counter() - start, dataset_name
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models import load_model
-    from ..training.datasets import build_dataset
-    from ..training.evaluate import evaluate, write_report
-    from ..training.transforms import eval_transform
+    from ..models import WeightsError, read_weights_meta, trained_weights
+    from ..training.evaluate import write_report
 
-    model, meta = load_model(args.weights)
-    dataset_name = args.dataset or meta.dataset
-    options = {"mask_dir": args.mask_dir} if dataset_name == "voc" else {}
-    ds = build_dataset(dataset_name, Path(args.data).expanduser(), args.split, eval_transform(meta.mean, meta.std),
-                       **options)
-    if ds.num_classes != meta.num_classes:
-        raise SystemExit(f"{args.weights} predicts {meta.num_classes} classes but the {dataset_name} dataset "
-                         f"has {ds.num_classes}")
-    if args.max_images:
-        ds = Subset(ds, range(min(args.max_images, len(ds))))
-    device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
-                          else "cpu")
-    model.to(device)
-    loader = DataLoader(ds, batch_size=args.batch_size, shuffle=False, num_workers=args.workers)
-    start = time.perf_counter()
-    cm = evaluate(model, loader, meta.num_classes, meta.ignore_index, device=device, scales=args.scales,
-                  flip=args.flip, progress=not args.no_progress)
-    seconds = time.perf_counter() - start
-    scores = cm.compute()
-    extra = {"weights": str(args.weights), "model": meta.model, "dataset": dataset_name, "data": str(args.data),
-             "split": args.split, "images": len(ds), "flip": args.flip, "scales": list(args.scales),
+    try:
+        weights = trained_weights(args.weights, args.model)
+        if weights is None:
+            raise WeightsError("lightseg eval scores trained weights; 'random' is not accepted here")
+        if args.model and read_weights_meta(weights).model != args.model:
+            raise WeightsError(f"{weights} holds weights for {read_weights_meta(weights).model!r}, not the "
+                               f"requested {args.model!r}")
+    except WeightsError as exc:
+        raise SystemExit(f"lightseg eval: error: {exc}") from None
+    scores, meta, images, seconds, dataset_name = score_weights(
+        weights, args.data, dataset=args.dataset, split=args.split, mask_dir=args.mask_dir, device=args.device,
+        batch_size=args.batch_size, workers=args.workers, max_images=args.max_images, scales=args.scales,
+        flip=args.flip, progress=not args.no_progress)
+    extra = {"weights": str(weights), "model": meta.model, "dataset": dataset_name, "data": str(args.data),
+             "split": args.split, "images": images, "flip": args.flip, "scales": list(args.scales),
              "seconds": round(seconds, 2)}
     out = write_report(scores, meta.class_names, meta.colors, args.out, extra)
-    names = meta.class_names
-    print(f"{meta.model} on {dataset_name}/{args.split} ({len(ds)} images, native resolution"
+    print(f"{meta.model} on {dataset_name}/{args.split} ({images} images, native resolution"
           f"{', flip' if args.flip else ''}{', scales ' + str(list(args.scales)) if list(args.scales) != [1.0] else ''}):")
     print(f"  mIoU {scores.miou * 100:.2f}%  pixel accuracy {scores.pixel_accuracy * 100:.2f}%  "
           f"mean class accuracy {scores.mean_class_accuracy * 100:.2f}%")
-    for n, v in zip(names, scores.per_class_iou):
+    for n, v in zip(meta.class_names, scores.per_class_iou):
         print(f"  {n:20s} {'n/a' if v != v else f'{v * 100:6.2f}'}")
     print("wrote " + ", ".join(str(p) for p in out.values()))
     if args.json:
@@ -57,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="mIoU, pixel accuracy, per-class IoU and confusion matrix of a weights file")
-    p.add_argument("--weights", required=True, help=".safetensors file written by lightseg train")
+    p.add_argument("--weights", default="", help=".safetensors file written by lightseg train (default: the "
+                   "package's trained weights for --model)")
+    p.add_argument("--model", help="with no --weights: whose shipped weights to score (default ghostnet_aspp_da)")
     p.add_argument("--data", required=True, help="dataset root")
     p.add_argument("--dataset", choices=["voc", "camvid", "cityscapes", "folder"],
                    help="dataset layout (default: the one the weights were trained on)")

@@ -4,7 +4,16 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..models import build_model, get_model_spec, list_models, measure
+from ..models import build_model, get_model_spec, list_models, measure, read_weights_meta, shipped_weights
+
+
+def _shipped(name: str) -> dict | None:
+    path = shipped_weights(name)
+    if path is None:
+        return None
+    meta = read_weights_meta(path)
+    return {"path": str(path), "dataset": meta.dataset, "num_classes": meta.num_classes,
+            "val_miou": None if meta.val_miou is None else round(meta.val_miou * 100, 2)}
 
 
 def model_table(num_classes: int = 21, size: tuple[int, int] = (512, 512)) -> list[dict]:
@@ -24,6 +33,7 @@ def model_table(num_classes: int = 21, size: tuple[int, int] = (512, 512)) -> li
             "output_strides": list(spec.output_strides),
             "paper": spec.paper,
             "description": spec.description,
+            "shipped_weights": _shipped(name),
         })
     return rows
 
@@ -35,11 +45,14 @@ def run(args: argparse.Namespace) -> int:
                           "convention": "2 x (conv/linear MACs incl. bias + 2 x BN elements)", "models": rows},
                          indent=2))
         return 0
-    print(f"{'model':28s} {'params':>10s} {'GFLOPs':>8s} {'fp32 MB':>8s}  OS  description")
+    print(f"{'model':28s} {'params':>10s} {'GFLOPs':>8s} {'fp32 MB':>8s}  OS  {'shipped weights':24s} description")
     for r in rows:
+        w = r["shipped_weights"]
+        shipped = f"{w['dataset']} val mIoU {w['val_miou']}" if w else "none (random init)"
         print(f"{r['name']:28s} {r['params']:>10,d} {r['gflops']:>8.3f} {r['fp32_mb']:>8.2f}  {r['output_stride']:>2d}  "
-              f"{r['description']}")
-    print(f"({args.num_classes} classes, {args.height}x{args.width}, papers' FLOP convention)")
+              f"{shipped:24s} {r['description']}")
+    print(f"({args.num_classes} classes, {args.height}x{args.width}, papers' FLOP convention; shipped weights are "
+          "loaded when no weights file is given)")
     return 0
 
 
