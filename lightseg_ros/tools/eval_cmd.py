@@ -48,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
         weights = trained_weights(args.weights, args.model)
         if weights is None:
             raise WeightsError("lightseg eval scores trained weights; 'random' is not accepted here")
-        if args.model and read_weights_meta(weights).model != args.model:
-            raise WeightsError(f"{weights} holds weights for {read_weights_meta(weights).model!r}, not the "
-                               f"requested {args.model!r}")
+        found = read_weights_meta(weights).model
+        if args.model and found != args.model:
+            raise WeightsError(f"{weights} holds weights for {found!r}, not the requested {args.model!r}")
     except WeightsError as exc:
         raise SystemExit(f"lightseg eval: error: {exc}") from None
     scores, meta, images, seconds, dataset_name = score_weights(
