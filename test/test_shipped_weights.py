@@ -105,9 +105,9 @@ def test_results_table_scores_and_times_each_weights_file(tmp_path, capsys):
 
 def test_shipped_ghostnet_segments_the_built_in_street_scene():
     """The default weights are trained, not random: on the package's synthetic street scene (drawn in CamVid's
-    classes, never seen in training, flat colours unlike CamVid's photos) they find the road and a fair share of
-    the rest. Measured with the shipped file: pixel accuracy 0.48, road IoU 0.79, mIoU over the scene's classes
-    0.29; an untrained one (seed 0) 0.27, 0.0 and 0.04."""
+    classes, never seen in training) they find the sky, the road and a fair share of the rest. Measured with the
+    shipped file: pixel accuracy 0.63, sky IoU 0.80, road IoU 0.76, mIoU over the scene's classes 0.39; an
+    untrained model (seed 0): 0.27, 0.0, 0.0 and 0.04."""
     import numpy as np
 
     from lightseg_ros.inference import Segmenter
@@ -117,7 +117,8 @@ def test_shipped_ghostnet_segments_the_built_in_street_scene():
     image, label = road_scene(480, 360, seed=0)
     mask = seg.segment(image).mask
     assert mask.shape == label.shape
-    ious = {c: ((mask == c) & (label == c)).sum() / ((mask == c) | (label == c)).sum() for c in np.unique(label)}
-    assert (mask == label).mean() > 0.4
-    assert ious[CAMVID_CLASSES.index("road")] > 0.6
-    assert np.mean(list(ious.values())) > 0.2, ious
+    ious = {CAMVID_CLASSES[c]: ((mask == c) & (label == c)).sum() / ((mask == c) | (label == c)).sum()
+            for c in np.unique(label)}
+    assert (mask == label).mean() > 0.5
+    assert ious["sky"] > 0.5 and ious["road"] > 0.6, ious
+    assert np.mean(list(ious.values())) > 0.25, ious

@@ -36,9 +36,10 @@ def road_scene(width: int = 640, height: int = 480, t: float = 0.0, seed: int = 
             cv2.fillPoly(img, [pts], color)
             cv2.fillPoly(lab, [pts], _ID[cls])
 
-    # sky: vertical gradient
+    # sky: a pale overcast gradient, as in CamVid's Cambridge footage (a saturated blue sky is outside what
+    # the shipped CamVid weights saw, and they label it road)
     ramp = np.linspace(0, 1, horizon, dtype=np.float32)[:, None]
-    img[:horizon] = (np.array([110, 160, 230]) * (1 - ramp) + np.array([190, 210, 235]) * ramp)[:, None, :]
+    img[:horizon] = (np.array([200, 205, 215]) * (1 - ramp) + np.array([235, 235, 240]) * ramp)[:, None, :]
     lab[:horizon] = _ID["sky"]
     # buildings along the horizon, with windows
     x = 0
