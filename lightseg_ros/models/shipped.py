@@ -37,7 +37,7 @@ def shipped_weights(model: str) -> Path | None:
 
 def shipped_models() -> list[str]:
     """Registered models that have packaged weights."""
-    return [m for m in list_models() if (WEIGHTS_DIR / f"{m}.safetensors").is_file()]
+    return [m for m in list_models() if shipped_weights(m)]
 
 
 def resolve_weights(spec: str | os.PathLike | None, model: str | None) -> Path | None:
@@ -52,7 +52,8 @@ def resolve_weights(spec: str | os.PathLike | None, model: str | None) -> Path |
     return Path(text).expanduser()
 
 
-def no_shipped_weights_note(model: str, consequence: str = "so it runs with RANDOM weights: masks are meaningless") -> str:
+def no_shipped_weights_note(model: str,
+                            consequence: str = "so it runs with RANDOM weights: masks are meaningless") -> str:
     shipped = ", ".join(shipped_models()) or "none"
     return (f"no trained weights ship for {model!r} (packaged: {shipped}), {consequence}; train with "
             "'lightseg train' and pass the file as weights")

@@ -17,6 +17,7 @@ def score_weights(weights, data: str | Path, *, dataset: str | None = None, spli
                   mask_dir: str | None = None, device: str = "auto", batch_size: int = 1, workers: int = 0,
                   max_images: int | None = None, scales=(1.0,), flip: bool = False, progress: bool = True):
     """Score a weights file on a dataset split at native resolution: (scores, meta, images, seconds, dataset)."""
+    from ..inference import select_device
     from ..models import load_model
     from ..training.datasets import build_dataset
     from ..training.evaluate import evaluate
@@ -31,7 +32,7 @@ def score_weights(weights, data: str | Path, *, dataset: str | None = None, spli
                          f"has {ds.num_classes}")
     if max_images:
         ds = Subset(ds, range(min(max_images, len(ds))))
-    dev = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
+    dev = select_device(device)
     model.to(dev)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers)
     start = time.perf_counter()
