@@ -1,8 +1,9 @@
 """``lightseg demo``: the main job on a fresh machine, over real DDS.
 
 Runs the image source (built-in synthetic street scene by default; ``--source`` takes a folder of photos,
-a video or a rosbag2) and the segmentation node as two nodes in one process, talking over DDS on topics under a per-run namespace; a recorder node writes
-every overlay it receives as PNG and a latency summary (publish -> overlay received) as JSON.
+a video or a rosbag2) and the segmentation node as two nodes in one process, talking over DDS on topics
+under a per-run namespace; a recorder node writes every overlay it receives as PNG and a latency summary
+(publish -> overlay received) as JSON.
 """
 from __future__ import annotations
 
