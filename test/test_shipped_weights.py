@@ -1,5 +1,6 @@
 """The trained weights inside the package, what a ``weights`` setting means, and who loads them by default."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from lightseg_ros.models import (WeightsError, WeightsMeta, build_model, load_mo
                                  save_weights, shipped_models, shipped_weights, trained_weights)
 from lightseg_ros.models import shipped
 from lightseg_ros.ros.node_config import PARAMETERS, ModelConfig, validate_change
+from lightseg_ros.training.config import load_config
 from synthetic_data import make_camvid
 
 
@@ -26,6 +28,25 @@ def test_ghostnet_ships_and_every_shipped_file_is_a_compact_trained_camvid_model
         assert path.stat().st_size < 16e6
         model, _ = load_model(path, expect_model=name)
         assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+REPO = Path(__file__).resolve().parents[1]
+# where each shipped file's recipe lives (README "Trained weights" names the same files)
+RECIPE_DIRS = {"ghostnet_aspp_da": "cpu", "mlff_mobilenetv2": "gpu", "deeplabv3plus_mobilenetv2": "gpu"}
+
+
+def test_every_shipped_file_records_the_recipe_the_readme_names():
+    readme = (REPO / "README.md").read_text()
+    assert set(shipped_models()) == set(RECIPE_DIRS)
+    for name, where in RECIPE_DIRS.items():
+        config = f"config/train/{where}/camvid_{name}.yaml"
+        assert config in readme, config
+        cfg = load_config(REPO / config)
+        recipe = load_weights(shipped_weights(name))[0].recipe
+        assert recipe["optim"] == cfg["optim"] and recipe["augment"] == cfg["augment"], name
+        assert recipe["loss"] == cfg["train"]["loss"] and recipe["epochs"] == cfg["train"]["epochs"], name
+        assert recipe["batch_size"] == cfg["train"]["batch_size"], name
+        assert list(recipe["crop_size"]) == list(cfg["data"]["crop_size"]), name
 
 
 def test_a_weights_setting_means_shipped_random_or_a_path(tmp_path, monkeypatch):
