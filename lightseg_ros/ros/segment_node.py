@@ -331,7 +331,7 @@ class SegmentNode(Node):
             "frames_in": str(self._input_rate.total), "frames_out": str(self._output_rate.total),
             "dropped_frames": str(self._mailbox.dropped), "bad_frames": str(self._bad_frames),
             "skipped_no_subscribers": str(self._skipped), "device": str(seg.device), "model": seg.model_name,
-            "weights": seg.weights_path or "random", "cameras": ", ".join(c.topic for c in self._cameras),
+            "weights": seg.weights_path or RANDOM, "cameras": ", ".join(c.topic for c in self._cameras),
         }
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         msg = DiagnosticArray(status=[status])

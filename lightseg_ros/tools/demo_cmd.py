@@ -30,6 +30,7 @@ def run_demo(out_dir: Path, *, frames: int, rate: float, width: int, height: int
     from sensor_msgs.msg import Image
 
     from ..inference import decode_image
+    from ..models.shipped import RANDOM
     from ..ros.image_source import ImageSource
     from ..ros.segment_node import SegmentNode
 
@@ -95,7 +96,7 @@ def run_demo(out_dir: Path, *, frames: int, rate: float, width: int, height: int
                 "max": round(float(values.max()), 1) if values.size else None,
             },
             "image_size": [height, width], "source": source, "rate_hz": rate,
-            "model": seg.model_name, "weights": seg.weights_path or "random", "random_weights": seg.random_weights,
+            "model": seg.model_name, "weights": seg.weights_path or RANDOM, "random_weights": seg.random_weights,
             "device": str(seg.device), "topics": {"input": camera_topic, "overlay": f"{ns}/camera/segmentation/overlay"},
             "fastdds_builtin_transports": os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", ""),
         }
@@ -124,8 +125,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"latency summary (JSON): {(out / 'latency.json').resolve()}")
     if summary["random_weights"]:
         from ..models import no_shipped_weights_note
+        from ..models.shipped import RANDOM
 
-        print("NOTE: " + ("RANDOM weights, as asked" if args.weights == "random" else no_shipped_weights_note(args.model)))
+        asked = args.weights.strip() == RANDOM  # read as the node reads its 'weights' parameter
+        print("NOTE: " + ("RANDOM weights, as asked" if asked else no_shipped_weights_note(args.model)))
     else:
         print(f"weights: {summary['weights']}")
     return 0 if summary["overlays_received"] > 0 else 1
