@@ -164,3 +164,46 @@ def test_relative_data_root_resolves_against_the_repo(tmp_path, monkeypatch):
     assert resolve_data_root("config/train", None) == repo / "config" / "train"
     with pytest.raises(ConfigError, match="not found"):
         resolve_data_root("no/such/dir", None)
+
+
+def test_camvid_splits_combine_and_select_drives(tmp_path):
+    root = make_camvid(tmp_path / "camvid", n=4)
+    # rename to two drives as CamVid names frames: DRIVE_FRAME.png
+    for split in ("train", "val"):
+        names = []
+        for i, old in enumerate(sorted((root / split).glob("*.png"))):
+            new = f"{'AAAA01' if i < 3 and split == 'train' else 'BBBB02'}_{i:05d}.png"
+            old.rename(old.with_name(new))
+            (root / f"{split}annot" / old.name).rename(root / f"{split}annot" / new)
+            names.append(new)
+        (root / f"{split}.txt").write_text("\n".join(names) + "\n")
+    assert len(build_dataset("camvid", root, "train+val")) == 8
+    held_out = build_dataset("camvid", root, "train[AAAA01]")
+    rest = build_dataset("camvid", root, "train+val[-AAAA01]")
+    assert len(held_out) == 3 and len(rest) == 5
+    assert not {i.name for i, _ in held_out.samples} & {i.name for i, _ in rest.samples}
+    with pytest.raises(DatasetError, match=r"names drives \['CCCC03'\].*has \['AAAA01', 'BBBB02'\]"):
+        build_dataset("camvid", root, "train+val[CCCC03]")
+    with pytest.raises(DatasetError, match="val.*not found"):
+        build_dataset("camvid", root, "train+vall")
+
+
+def test_recipes_inherit_from_their_base(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("data: {dataset: camvid, crop_size: [64, 64]}\noptim: {lr: 0.5}\n")
+    (tmp_path / "sub").mkdir()
+    child = tmp_path / "sub" / "child.yaml"
+    child.write_text("_base_: ../base.yaml\ndata: {crop_size: [32, 48]}\n")
+    cfg = load_config(child, ["optim.momentum=0.5"])
+    assert cfg["data"]["dataset"] == "camvid" and cfg["data"]["crop_size"] == [32, 48]
+    assert cfg["optim"]["lr"] == 0.5 and cfg["optim"]["momentum"] == 0.5 and "_base_" not in cfg
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("_base_: loop.yaml\n")
+    with pytest.raises(ConfigError, match="loops"):
+        load_config(loop)
+    (tmp_path / "orphan.yaml").write_text("_base_: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match="nowhere.yaml.*_base_ of"):
+        load_config(tmp_path / "orphan.yaml")
+    repo = Path(__file__).resolve().parents[1]
+    held_out = load_config(repo / "config/train/holdout/camvid_ghostnet_aspp_da_cpu.yaml")
+    assert held_out["data"]["val_split"] == "train[0006R0]" and held_out["train"]["loss"] == "ce_dice"

@@ -3,7 +3,8 @@
 A run is described by one nested mapping (``model``, ``data``, ``augment``, ``optim``, ``train``,
 ``eval``). ``load_config(path, overrides)`` merges the file over :data:`DEFAULTS` and then applies
 ``--set key.sub=value`` overrides, whose values are parsed as YAML (``--set optim.lr=0.01``,
-``--set data.crop_size=[256,256]``, ``--set train.amp=false``).
+``--set data.crop_size=[256,256]``, ``--set train.amp=false``). A recipe may start from another:
+``_base_: ../cpu/camvid_ghostnet_aspp_da.yaml`` (relative to the file) merges it over that one.
 """
 from __future__ import annotations
 
@@ -107,16 +108,42 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     """
     cfg = copy.deepcopy(DEFAULTS)
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
+        cfg = merge(cfg, _read_recipe(Path(path)))
+        cfg["_config_dir"] = str(Path(path).resolve().parent)
+    return apply_overrides(cfg, overrides)
+
+
+def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
+    """A recipe file merged over the file its ``_base_`` key names (relative to it), recursively."""
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}" + (f" (the _base_ of {_chain[-1]})" if _chain else ""))
+    if path.resolve() in _chain:
+        raise ConfigError(f"{path}: _base_ chain loops back to itself")
+    try:
         with open(path) as f:
             loaded = yaml.safe_load(f) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level")
-        cfg = merge(cfg, loaded)
-        cfg["_config_dir"] = str(path.resolve().parent)
-    return apply_overrides(cfg, overrides)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    base = loaded.pop("_base_", None)
+    if base is None:
+        return loaded
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: _base_ must be the path of another recipe, got {base!r}")
+    parent = _read_recipe(path.parent / base, _chain + (path.resolve(),))
+    return _merge_sections(parent, loaded)
+
+
+def _merge_sections(base: dict, update: dict) -> dict:
+    """Merge one recipe over another, section by section (model options replace, as in :func:`merge`)."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(out.get(key), dict) and isinstance(value, dict) and key != "options":
+            out[key] = _merge_sections(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def repo_root() -> Path:

@@ -14,7 +14,8 @@ Layouts (``root`` is what ``data.root`` / ``--data`` points at):
   a split whose name contains ``aug`` reads ``SegmentationClassAug`` (``data.mask_dir`` overrides).
   ``root`` may also be the ``VOCdevkit`` folder above ``VOC2012``.
 * ``camvid``: ``{split}/NAME.png`` with ``{split}annot/NAME.png`` (class index, 11 = ignore) and
-  an optional ``{split}.txt`` listing the names (SegNet's preparation).
+  an optional ``{split}.txt`` listing the names (SegNet's preparation). Splits combine and select
+  drives: ``train+val``, ``train+val[0006R0]``, ``train+val[-0006R0]`` (see :class:`CamVid`).
 * ``cityscapes``: ``leftImg8bit/{split}/CITY/X_leftImg8bit.png`` with
   ``gtFine/{split}/CITY/X_gtFine_labelTrainIds.png`` (19 classes, 255 = ignore; made by
   cityscapesscripts' ``createTrainIdLabelImgs``).
@@ -43,7 +44,7 @@ from ..classes import (
 
 __all__ = [
     "DatasetError", "SegmentationDataset", "VOCSegmentation", "CamVid", "Cityscapes", "FolderDataset",
-    "DATASETS", "build_dataset", "read_classes_file",
+    "DATASETS", "build_dataset", "read_classes_file", "camvid_drive", "parse_split",
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -192,13 +193,63 @@ class VOCSegmentation(SegmentationDataset):
         super().__init__(samples, VOC_CLASSES, default_palette(len(VOC_CLASSES)).tolist(), 255, transform)
 
 
+def camvid_drive(name: str) -> str:
+    """The drive (sequence) a CamVid frame comes from: ``0016E5_07959.png`` -> ``0016E5``."""
+    return Path(name).name.split("_", 1)[0]
+
+
+def parse_split(spec: str) -> tuple[list[str], set[str] | None, set[str]]:
+    """``train+val[0001TP,0016E5]`` -> (splits, drives kept or None for all, drives left out).
+
+    A drive prefixed with ``-`` is left out instead: ``train+val[-0006R0]``.
+    """
+    spec = spec.strip()
+    drives: set[str] | None = None
+    excluded: set[str] = set()
+    if spec.endswith("]") and "[" in spec:
+        spec, inner = spec[:-1].split("[", 1)
+        items = [d.strip() for d in inner.split(",") if d.strip()]
+        if not items:
+            raise DatasetError(f"split {spec}[]: list at least one drive in the brackets")
+        excluded = {d[1:] for d in items if d.startswith("-")}
+        kept = {d for d in items if not d.startswith("-")}
+        drives = kept or None
+    splits = [s.strip() for s in spec.split("+") if s.strip()]
+    if not splits:
+        raise DatasetError(f"empty split {spec!r}")
+    return splits, drives, excluded
+
+
 class CamVid(SegmentationDataset):
-    """CamVid as prepared for SegNet: 11 classes, label 11 = ignore, 360x480."""
+    """CamVid as prepared for SegNet: 11 classes, label 11 = ignore, 360x480.
+
+    ``split`` is one split (``train``), a union (``train+val``), optionally restricted to drives:
+    ``train+val[0006R0]`` (frames of that drive only) or ``train+val[-0006R0]`` (all but it). Frames
+    of one drive are near-duplicates of each other, so a model is only honestly scored on a drive it
+    was not trained on.
+    """
 
     name = "camvid"
 
     def __init__(self, root: str | Path, split: str = "train", transform: Transform | None = None) -> None:
         root = Path(root)
+        splits, drives, excluded = parse_split(split)
+        samples = []
+        for one in splits:
+            samples += self._split_samples(root, one)
+        found = {camvid_drive(image.name) for image, _ in samples}
+        unknown = sorted(((drives or set()) | excluded) - found)
+        if unknown:
+            raise DatasetError(f"camvid: split {split!r} names drives {unknown} that {'+'.join(splits)} does not "
+                               f"contain; it has {sorted(found)}")
+        samples = [(i, m) for i, m in samples if (drives is None or camvid_drive(i.name) in drives)
+                   and camvid_drive(i.name) not in excluded]
+        if not samples:
+            raise DatasetError(f"camvid: split {split!r} selects no frames")
+        super().__init__(samples, CAMVID_CLASSES, CAMVID_COLORS, 11, transform)
+
+    @staticmethod
+    def _split_samples(root: Path, split: str) -> list[tuple[Path, Path]]:
         image_dir, mask_dir = root / split, root / f"{split}annot"
         if not image_dir.is_dir():
             raise DatasetError(f"camvid: image folder {image_dir} not found")
@@ -207,8 +258,7 @@ class CamVid(SegmentationDataset):
             names = [Path(n).name for n in _read_list(list_file)]
         else:
             names = sorted(p.name for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-        samples = [(image_dir / n, mask_dir / (Path(n).stem + ".png")) for n in names]
-        super().__init__(samples, CAMVID_CLASSES, CAMVID_COLORS, 11, transform)
+        return [(image_dir / n, mask_dir / (Path(n).stem + ".png")) for n in names]
 
 
 class Cityscapes(SegmentationDataset):
