@@ -7,14 +7,14 @@ PACKAGE = "lightseg_ros"
 
 setup(
     name=PACKAGE,
-    version="0.1.0",
+    version="0.2.0",
     packages=find_packages(exclude=["test", "test.*"]),
     package_data={PACKAGE: ["weights/*.safetensors", "data/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz") + glob("config/*.xml")),
         (f"share/{PACKAGE}/config/train", glob("config/train/*.yaml")),
     ],
     python_requires=">=3.10",
@@ -41,13 +41,13 @@ setup(
     },
     zip_safe=True,
     maintainer="lightseg_ros maintainers",
-    maintainer_email="maintainers@lightseg-ros.org",
+    maintainer_email="lightseg-ros@users.noreply.github.com",
     description="Lightweight semantic segmentation ROS 2 node, training and evaluation tools.",
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
             "lightseg = lightseg_ros.cli:main",
-            "segment_node = lightseg_ros.ros.segment_node:main",
+            "segment_node = lightseg_ros.ros.segment_node:run",
             "image_source = lightseg_ros.ros.image_source:main",
         ],
     },

@@ -2,16 +2,24 @@
 
     ros2 launch lightseg_ros replay.launch.py bag:=/data/drive1 image_topic:=/camera/image_raw rviz:=true
 
-For figures (mIoU, latency, drops) use ``lightseg bag-eval BAG --mode node``, which needs no ROS 2 install.
+The launch ends when the bag has played (unless loop:=true): the node then logs its summary (frames
+in and out, dropped, latency). For figures (mIoU, latency, drops) use ``lightseg bag-eval BAG --mode
+node``, which needs no ROS 2 install.
 """
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, ExecuteProcess, IncludeLaunchDescription, OpaqueFunction, TimerAction
+from launch.actions import (
+    DeclareLaunchArgument, EmitEvent, ExecuteProcess, IncludeLaunchDescription, OpaqueFunction,
+    RegisterEventHandler, TimerAction,
+)
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 
+from lightseg_ros.ros.dds import dds_environment
 from lightseg_ros.ros.launch_helpers import PACKAGE
 from lightseg_ros.ros.replay_launch import REPLAY_ARGUMENTS, bag_play_command
 
@@ -19,7 +27,11 @@ from lightseg_ros.ros.replay_launch import REPLAY_ARGUMENTS, bag_play_command
 def _player(context):
     args = {name: LaunchConfiguration(name).perform(context) for name, _, _ in REPLAY_ARGUMENTS}
     cmd = bag_play_command(args, LaunchConfiguration("image_topic").perform(context))
-    return [TimerAction(period=float(args["start_delay"]), actions=[ExecuteProcess(cmd=cmd, output="screen")])]
+    env = dds_environment(LaunchConfiguration("dds_transport").perform(context) or "default")
+    player = ExecuteProcess(cmd=cmd, output="screen", additional_env=env)
+    done = RegisterEventHandler(OnProcessExit(target_action=player, on_exit=[
+        EmitEvent(event=Shutdown(reason="the bag has played"))]))
+    return [done, TimerAction(period=float(args["start_delay"]), actions=[player])]
 
 
 def generate_launch_description():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 SUBCOMMANDS = (
@@ -17,6 +16,7 @@ SUBCOMMANDS = (
     "lightseg_ros.tools.export_cmd",
     "lightseg_ros.tools.bag_cmds",
     "lightseg_ros.tools.node_latency_cmd",
+    "lightseg_ros.tools.dds_check_cmd",
     "lightseg_ros.tools.bench_cmd",
     "lightseg_ros.tools.results_cmd",
 )
@@ -31,10 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Fast DDS loses most camera-sized messages on best-effort topics with its default transports
-    # (README, "Fast DDS"): every DDS participant this command starts, or its node processes, uses
-    # the large-data transport unless the user chose otherwise.
-    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

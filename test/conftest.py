@@ -5,13 +5,16 @@ import tempfile
 import pytest
 import torch
 
+from lightseg_ros.ros.dds import DDS_VARIABLES
+
 torch.set_num_threads(2)
 
-# ROS tests share this machine with other test runs: a random DDS domain per session isolates them,
-# and Fast DDS needs its large-data transport for camera-sized images (README, "Fast DDS").
-# Set before any rclpy.init; node subprocesses inherit it.
+# ROS tests share this machine with other test runs: a random DDS domain per session isolates them.
+# Set before any rclpy.init; node subprocesses inherit it. The DDS configuration is the stock one, as
+# users' camera drivers, rviz2 and the ros2 CLI have it: no DDS variable from the calling shell.
 os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 100))
-os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = "LARGE_DATA"
+for _name in (*DDS_VARIABLES, "RMW_IMPLEMENTATION"):
+    os.environ.pop(_name, None)
 # ONNX exports made by the tests go to a throw-away cache, not the user's ~/.cache/lightseg_ros
 os.environ["LIGHTSEG_CACHE"] = tempfile.mkdtemp(prefix="lightseg-test-cache-")
 

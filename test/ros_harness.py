@@ -1,10 +1,6 @@
 """Helpers for tests that run real nodes over DDS: a probe node that publishes and records topics."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -14,6 +10,8 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+from lightseg_ros.ros.node_session import NodeSession
 
 
 def fresh_domain() -> int:
@@ -42,9 +40,10 @@ class Probe:
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
 
-    def subscribe(self, msg_type, topic: str, *, latched: bool = False):
-        qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
+    def subscribe(self, msg_type, topic: str, *, latched: bool = False, qos=None):
+        """Record ``topic``; ``qos`` default: reliable depth 50 (transient local when ``latched``)."""
+        qos = qos or QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
+                                durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
 
         def record(msg, topic=topic):
             with self.cond:
@@ -86,33 +85,6 @@ class Probe:
         self.thread.join(timeout=5)
 
 
-class NodeProcess:
-    """A node run as its own process (``python -m module --ros-args ...``); stderr/stdout kept."""
-
-    def __init__(self, module: str, ros_args: list[str], extra_env: dict[str, str] | None = None) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **(extra_env or {})}
-        self.proc = subprocess.Popen([sys.executable, "-m", module, "--ros-args", *ros_args], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.alive():
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+def NodeProcess(module: str, ros_args: list[str], extra_env: dict[str, str] | None = None) -> NodeSession:
+    """A node run as its own process, as the package's tools start one (output kept, ``stop()`` = SIGINT)."""
+    return NodeSession({}, module=module, ros_args=ros_args, env={"OMP_NUM_THREADS": "1", **(extra_env or {})})

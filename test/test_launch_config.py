@@ -5,9 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lightseg_ros.ros.launch_helpers import (
-    LAUNCH_ARGUMENTS, LAUNCH_ENVIRONMENT, check_params_file, segment_node_setup,
-)
+from lightseg_ros.ros.dds import dds_environment
+from lightseg_ros.ros.launch_helpers import LAUNCH_ARGUMENTS, check_params_file, segment_node_setup
 from lightseg_ros.ros.node_config import PARAMETER_NAMES
 from lightseg_ros.ros.topics import output_namespaces
 
@@ -20,8 +19,12 @@ def test_launch_file_compiles_and_declares_the_arguments():
     text = path.read_text()
     assert "def generate_launch_description" in text and "eval(" not in text and "subprocess" not in text
     assert {name for name, _, _ in LAUNCH_ARGUMENTS} == {
-        "model", "weights", "device", "backend", "image_topic", "params_file", "namespace", "rviz"}
-    assert LAUNCH_ENVIRONMENT == {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"}
+        "model", "weights", "device", "backend", "image_topic", "params_file", "namespace", "rviz", "dds_transport"}
+    # every process ends the launch when it exits; nothing sets a DDS variable unless dds_transport asks
+    assert "OnProcessExit" in text and "Shutdown" in text and "SetEnvironmentVariable" not in text
+    assert "additional_env=setup.environment" in text
+    replay = (ROOT / "launch" / "replay.launch.py").read_text()
+    assert "OnProcessExit(target_action=player" in replay and "Shutdown" in replay
 
 
 def test_params_file_names_only_declared_parameters():
@@ -49,12 +52,21 @@ def test_launch_setup_overrides_only_given_arguments(tmp_path):
     setup = segment_node_setup({"model": "", "weights": "", "device": "", "image_topic": "", "params_file": "",
                                 "namespace": "", "rviz": "false"}, "/opt/share/lightseg_ros")
     assert setup.parameters == ["/opt/share/lightseg_ros/config/segment.yaml"] and not setup.rviz
+    assert setup.environment == {}  # the system's DDS settings: stock participants see the node
     setup = segment_node_setup({"model": "mlff_mobilenetv2", "device": "cpu", "image_topic": "front/image_raw",
-                                "namespace": "robot1", "rviz": "true"}, "/s")
+                                "namespace": "robot1", "rviz": "true", "dds_transport": "large_data"}, "/s",
+                               installed=lambda name: True)
     assert setup.parameters == ["/s/config/segment.yaml", {"model": "mlff_mobilenetv2", "device": "cpu",
                                                            "image_topics": ["front/image_raw"]}]
     assert setup.namespace == "robot1" and setup.rviz and setup.rviz_config == "/s/config/lightseg.rviz"
-    assert setup.environment["FASTDDS_BUILTIN_TRANSPORTS"] == "LARGE_DATA"
+    assert setup.environment == {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"}
+    shm = segment_node_setup({"dds_transport": "shm"}, "/s").environment
+    assert shm == dds_environment("shm") and Path(shm["FASTDDS_DEFAULT_PROFILES_FILE"]).is_file()
+    with pytest.raises(ValueError, match="dds_transport.*accepted: default, large_data, shm"):
+        segment_node_setup({"dds_transport": "zenoh"}, "/s")
+    # refused before any process starts, so a missing rviz2 never leaves a node behind
+    with pytest.raises(ValueError, match="rviz2 is not installed.*rviz:=false"):
+        segment_node_setup({"rviz": "true"}, "/s", installed=lambda name: False)
     with pytest.raises(ValueError, match="accepted models"):
         segment_node_setup({"model": "yolo"}, "/s")
     with pytest.raises(ValueError, match="true or false"):
@@ -68,6 +80,8 @@ def test_rviz_config_shows_input_overlay_and_colour_mask():
     out = output_namespaces(params["image_topics"], params["output_namespace"])[0]
     assert topics == {"Input": params["image_topics"][0], "Overlay": f"{out}/overlay",
                       "Color mask": f"{out}/color_mask"}
+    # reliable, like the node's outputs and stock cameras: a best-effort display loses camera-sized frames
+    assert {d["Topic"]["Reliability Policy"] for d in config["Visualization Manager"]["Displays"]} == {"Reliable"}
 
 
 def test_console_scripts_for_both_nodes_are_installed():

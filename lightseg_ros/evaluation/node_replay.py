@@ -6,10 +6,6 @@ pairs them with the published frames by header stamp, and measures publish -> ma
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,6 +14,7 @@ import numpy as np
 
 from ..metrics import ConfusionMatrix
 from ..models.shipped import RANDOM
+from ..ros.node_session import NodeSession, NodeStartError, start_with_retries
 from .bag_eval import _score, labels_by_stamp
 from .bags import COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, open_bag, read_topic, typestore
 from .report import BagEvalReport
@@ -33,31 +30,6 @@ def node_output_topic(image_topic: str, output: str) -> str:
     from ..ros.topics import output_namespaces, output_topic
 
     return output_topic(output_namespaces([image_topic])[0], output)
-
-
-def _start_node(image_topic: str, model: str | None, weights: str | None, device: str) -> subprocess.Popen:
-    params = ["-p", f"image_topics:=['{image_topic}']", "-p", f"device:={device}"]
-    if model:
-        params += ["-p", f"model:={model}"]
-    # no file = random weights, said explicitly (an empty value would load the shipped weights)
-    params += ["-p", f"weights:={Path(weights).resolve() if weights else RANDOM}"]
-    env = dict(os.environ)
-    env.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")  # large images over Fast DDS (REFERENCE.md)
-    return subprocess.Popen(
-        [sys.executable, "-m", "lightseg_ros.ros.segment_node", "--ros-args", *params],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
-    )
-
-
-def _stop_node(proc: subprocess.Popen) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.stderr.read() if proc.stderr else ""
 
 
 class _Collector:
@@ -84,18 +56,19 @@ class _Collector:
 class _ReplaySession:
     """A segment_node process plus this process's participant publishing to it and collecting its outputs."""
 
-    def __init__(self, image_topic: str, msg_class, outputs, collector: _Collector, model, weights, device) -> None:
+    def __init__(self, image_topic: str, msg_class, outputs, collector: _Collector, parameters: dict) -> None:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image
 
-        self.proc = _start_node(image_topic, model, weights, device)
+        self.node_session = NodeSession(parameters)
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node("lightseg_bag_replay", context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
+        # reliable, as REP-2003 asks of camera drivers: camera-sized frames arrive whole with stock DDS settings
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.pub = self.node.create_publisher(msg_class, image_topic, reliable)
         for output in outputs:
@@ -106,13 +79,23 @@ class _ReplaySession:
     def warm_up(self, warm, collector: _Collector, timeout_s: float) -> bool:
         """Publish the warm-up frame until the node answers it (True) or ``timeout_s`` passes (False)."""
         deadline = time.monotonic() + timeout_s
-        while WARMUP_STAMP_NS not in collector.received["mask"]:
-            if self.proc.poll() is not None:
-                raise BagError(f"segment_node exited with code {self.proc.returncode}: {_stop_node(self.proc)[-2000:]}")
-            if time.monotonic() > deadline:
-                return False
-            self.pub.publish(warm)
-            time.sleep(0.5)
+        last_sent = 0.0
+
+        def answered() -> bool:
+            nonlocal last_sent
+            if WARMUP_STAMP_NS in collector.received["mask"]:
+                return True
+            if time.monotonic() - last_sent > 0.5:
+                self.pub.publish(warm)
+                last_sent = time.monotonic()
+            return False
+
+        try:
+            ok = self.node_session.wait_until(answered, max(0.0, deadline - time.monotonic()), "a warm-up frame's mask")
+        except NodeStartError as exc:
+            raise BagError(f"segment_node {exc}") from None
+        if not ok:
+            return False
         time.sleep(0.5)
         with collector.lock:
             for store in collector.received.values():
@@ -125,7 +108,7 @@ class _ReplaySession:
         self.executor.shutdown()
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
-        _stop_node(self.proc)
+        self.node_session.stop()
 
 
 def evaluate_node(
@@ -155,7 +138,6 @@ def evaluate_node(
     from ..inference.image_codec import image_view
     from ..models.weights import read_weights_meta
 
-    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")  # for this process's participant too
     labels = labels_by_stamp(bag, label_topic) if label_topic else {}
     with open_bag(bag) as reader:
         frames = list(read_topic(reader, image_topic))
@@ -171,28 +153,27 @@ def evaluate_node(
     report = BagEvalReport("node", str(bag), image_topic, label_topic, meta.model, list(meta.class_names),
                            confusion=ConfusionMatrix(meta.num_classes, meta.ignore_index))
 
-    msg_class = CompressedImage if frames[0].msgtype == COMPRESSED_TYPE else Image
+    compressed = frames[0].msgtype == COMPRESSED_TYPE
+    msg_class = CompressedImage if compressed else Image
     collector = _Collector()
     warm = deserialize_message(frames[0].raw, msg_class)
     warm.header.stamp.sec, warm.header.stamp.nanosec = 0, WARMUP_STAMP_NS
     wanted = OUTPUTS if record else ("mask",)
-    # DDS discovery between two freshly started processes now and then never completes on some
-    # machines (seen on the development machines); a new node process and participant recover.
-    session = None
-    for _ in range(startup_attempts):
-        session = _ReplaySession(image_topic, msg_class, wanted, collector, model, weights, device)
-        try:
-            answered = session.warm_up(warm, collector, startup_timeout_s)
-        except BaseException:
-            session.close()
-            raise
-        if answered:
-            break
-        session.close()
-        session = None
-    if session is None:
-        raise BagError(f"segment_node did not answer within {startup_timeout_s:.0f} s ({startup_attempts} attempts); "
-                       "check that DDS works between processes here (ROS_DOMAIN_ID, FASTDDS_BUILTIN_TRANSPORTS)")
+    parameters = {
+        "image_topics": [image_topic], "device": device,
+        # the node subscribes to what the bag holds, whatever the topic's name
+        "transport": "compressed" if compressed else "raw",
+        # no file = random weights, said explicitly (an empty value would load the shipped weights)
+        "weights": str(Path(weights).resolve()) if weights else RANDOM,
+        **({"model": model} if model else {}),
+    }
+    try:
+        session = start_with_retries(
+            lambda attempt: _ReplaySession(image_topic, msg_class, wanted, collector, parameters),
+            lambda s: s.warm_up(warm, collector, startup_timeout_s), _ReplaySession.close,
+            attempts=startup_attempts, what=f"segment_node (answering within {startup_timeout_s:.0f} s)")
+    except NodeStartError as exc:
+        raise BagError(str(exc)) from None
     pub = session.pub
     try:
         # replay the recorded bytes unchanged
@@ -213,13 +194,14 @@ def evaluate_node(
                 if all(s in collector.received["mask"] for s in published):
                     break
             time.sleep(0.05)
-        report.wall_s = time.monotonic() - t0
     finally:
         session.close()
 
     store = typestore()
     report.frames = len(frames)
     masks = collector.received["mask"]
+    # first frame published -> last mask received (not the settle time spent waiting for more)
+    report.wall_s = max((arrival for arrival, _ in masks.values()), default=t0) - t0
     for stamp, sent in published.items():
         if stamp not in masks:
             report.dropped += 1

@@ -9,7 +9,6 @@ Run: ``ros2 run lightseg_ros image_source --ros-args -p source:=/data/clip.mp4 -
 """
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -121,7 +120,6 @@ class ImageSource(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Console script ``image_source``: publish until Ctrl-C, ``count`` frames or the source's end."""
-    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")  # see README (Fast DDS)
     rclpy.init(args=args)
     try:
         node = ImageSource()

@@ -1,23 +1,24 @@
 """What ``launch/segment.launch.py`` decides, as importable and tested Python (no launch import).
 
-The launch file only declares :data:`LAUNCH_ARGUMENTS`, sets :data:`LAUNCH_ENVIRONMENT` and turns
-:func:`segment_node_setup`'s result into ``launch_ros`` actions.
+The launch file only declares :data:`LAUNCH_ARGUMENTS` and turns :func:`segment_node_setup`'s result
+into ``launch_ros`` actions: the node (and rviz2), each with the environment of the chosen DDS
+transport (none by default: the system's own), and a shutdown of the whole launch when either exits.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .dds import DDS_TRANSPORTS, dds_environment
 from .node_config import PARAMETER_NAMES, PARAMETERS, validate_change
 
-__all__ = ["LAUNCH_ARGUMENTS", "LAUNCH_ENVIRONMENT", "NodeSetup", "segment_node_setup", "check_params_file"]
+__all__ = ["LAUNCH_ARGUMENTS", "NodeSetup", "segment_node_setup", "check_params_file", "package_installed"]
 
 PACKAGE = "lightseg_ros"
-#: Fast DDS drops most camera-sized messages on best-effort topics with its default transport
-LAUNCH_ENVIRONMENT = {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"}
 
 #: (name, default, description); an empty default means "as in the params file"
 LAUNCH_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
@@ -31,6 +32,8 @@ LAUNCH_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
     ("params_file", "", "node parameters YAML; empty = the package's config/segment.yaml"),
     ("namespace", "", "namespace of the node (relative topics resolve under it)"),
     ("rviz", "false", "also start rviz2 with config/lightseg.rviz"),
+    ("dds_transport", "default", f"DDS transport of every process this launch starts: {', '.join(DDS_TRANSPORTS)} "
+     "(default = the system's own settings; see the README before changing it)"),
 )
 
 
@@ -42,7 +45,7 @@ class NodeSetup:
     parameters: list[Any]  # [params file path, {overrides}] as launch_ros.actions.Node takes them
     rviz: bool
     rviz_config: str
-    environment: dict[str, str] = field(default_factory=lambda: dict(LAUNCH_ENVIRONMENT))
+    environment: dict[str, str] = field(default_factory=dict)  # for every process the launch starts
 
 
 def _truthy(text: str) -> bool:
@@ -54,10 +57,25 @@ def _truthy(text: str) -> bool:
     raise ValueError(f"expected true or false, got {text!r}")
 
 
-def segment_node_setup(args: dict[str, str], share_dir: str | Path) -> NodeSetup:
+def package_installed(name: str) -> bool:
+    """Whether the ament index knows package ``name`` (False where there is no ament index)."""
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+    except ImportError:
+        return False
+    try:
+        get_package_prefix(name)
+    except (PackageNotFoundError, ValueError, LookupError):
+        return False
+    return True
+
+
+def segment_node_setup(args: dict[str, str], share_dir: str | Path,
+                       installed: Callable[[str], bool] = package_installed) -> NodeSetup:
     """Resolved launch arguments -> node setup; non-empty arguments override the params file.
 
-    Raises ValueError naming the argument when a value is refused (same checks as the node's).
+    Raises ValueError naming the argument when a value is refused (same checks as the node's), before
+    any process starts: a launch that fails half-way would leave the started ones behind.
     """
     share = Path(share_dir)
     params_file = args.get("params_file") or str(share / "config" / "segment.yaml")
@@ -71,11 +89,20 @@ def segment_node_setup(args: dict[str, str], share_dir: str | Path) -> NodeSetup
         reason = validate_change(name, value)
         if reason:
             raise ValueError(f"launch argument for {name}: {reason}")
+    try:
+        environment = dds_environment(args.get("dds_transport") or "default")
+    except (ValueError, FileNotFoundError) as exc:
+        raise ValueError(f"launch argument dds_transport: {exc}") from None
+    rviz = _truthy(args.get("rviz", "false"))
+    if rviz and not installed("rviz2"):
+        raise ValueError("rviz:=true but rviz2 is not installed (sudo apt install ros-$ROS_DISTRO-rviz2), "
+                         "or launch with rviz:=false")
     return NodeSetup(
         namespace=args.get("namespace", ""),
         parameters=[params_file, overrides] if overrides else [params_file],
-        rviz=_truthy(args.get("rviz", "false")),
+        rviz=rviz,
         rviz_config=str(share / "config" / "lightseg.rviz"),
+        environment=environment,
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from ..inference.backends import BACKEND_CHOICES
 from ..models import WeightsError, list_models, read_weights_meta
 from ..models.shipped import DEFAULT, RANDOM
+from .input_qos import INPUT_RELIABILITIES
 from .topics import OUTPUTS, TRANSPORTS
 
 __all__ = ["cpu_threads_for", "ParamSpec", "PARAMETERS", "RELOAD_PARAMETERS", "ModelConfig", "validate_change", "RELIABILITIES"]
@@ -37,13 +38,17 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "camera topics to segment; a name ending in /compressed carries sensor_msgs/CompressedImage",
               read_only=True),
     ParamSpec("transport", "auto", "auto (by topic name), raw or compressed", read_only=True, choices=TRANSPORTS),
-    ParamSpec("input_reliability", "best_effort",
-              "input QoS reliability: best_effort (sensor data, matches any publisher) or reliable",
-              read_only=True, choices=RELIABILITIES),
+    ParamSpec("input_reliability", "auto",
+              "input QoS reliability: auto (reliable when every publisher of the topic offers reliable, else best "
+              "effort; followed as publishers come and go), reliable or best_effort",
+              read_only=True, choices=INPUT_RELIABILITIES),
     ParamSpec("input_depth", 1, "input QoS history depth", read_only=True, int_range=(1, 100)),
     ParamSpec("output_reliability", "reliable",
               "output QoS reliability (reliable publishers match best-effort and reliable subscribers)",
               read_only=True, choices=RELIABILITIES),
+    ParamSpec("output_depth", 1, "output QoS history depth: 1 keeps only the newest result for a lagging "
+              "subscriber; more lets a reliable subscriber recover every result over a lossy link", read_only=True,
+              int_range=(1, 100)),
     ParamSpec("output_namespace", "segmentation", "outputs go to <camera namespace>/<output_namespace>/<output>",
               read_only=True),
     ParamSpec("model", "ghostnet_aspp_da",
@@ -66,6 +71,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("cpu_threads", 0, "torch CPU threads; 0 = half the cores (at least 1), leaving room for the "
               "robot's other processes: torch's thread pool stalls badly when its cores are oversubscribed",
               read_only=True, int_range=(0, 256)),
+    ParamSpec("no_input_warning_s", 5.0, "seconds without a frame, while the topic has publishers, before the "
+              "node warns (with the likely cause) and /diagnostics goes WARN", read_only=True,
+              float_range=(0.5, 3600.0)),
     ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics messages", read_only=True,
               float_range=(0.1, 60.0)),
 )

@@ -33,11 +33,12 @@ import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import String
 
 from ..inference import ImageDecodeError, Segmenter, colorize, decode_compressed_image, decode_image, overlay
@@ -46,9 +47,10 @@ from ..inference.visualize import palette_lut
 from ..models import UnknownModelError, WeightsError, no_shipped_weights_note, resolve_weights
 from ..models.shipped import RANDOM
 from .frame_mailbox import LatestFrameMailbox
+from .input_qos import COMPRESSED_TYPE, IMAGE_TYPE, Offer, choose_reliability, choose_transport, loss_reason, silence_reason
 from .node_config import PARAMETERS, RELOAD_PARAMETERS, ModelConfig, cpu_threads_for, validate_change
 from .node_stats import LatencyWindow, RateMeter, WarningThrottle
-from .topics import OUTPUTS, is_compressed_topic, output_namespaces
+from .topics import OUTPUTS, camera_info_topic, is_compressed_topic, output_namespaces
 
 try:  # vision_msgs is optional (not on PyPI); the JSON legend is always published
     from vision_msgs.msg import LabelInfo, VisionClass
@@ -57,8 +59,9 @@ except ImportError:  # pragma: no cover - depends on the installation
 
 __all__ = ["SegmentNode", "main", "load_segmenter", "legend_json"]
 
-LARGE_DATA_ENV = ("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
 _RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
+_OFFERED = {ReliabilityPolicy.BEST_EFFORT: "best_effort", ReliabilityPolicy.RELIABLE: "reliable"}
+LOSS_MEMORY_S = 10.0  # /diagnostics stays WARN this long after DDS last reported lost input frames
 
 
 def load_segmenter(config: ModelConfig) -> Segmenter:
@@ -99,27 +102,103 @@ class Frame:
     received: float  # time.monotonic() at arrival
 
 
-class CameraOutputs:
-    """One camera's subscription and output publishers."""
+class CameraInput:
+    """One camera topic's subscription, re-created when its publishers call for another QoS or type.
 
-    def __init__(self, node: Node, index: int, topic: str, namespace: str, compressed: bool,
-                 input_qos: QoSProfile, output_qos: QoSProfile, on_frame) -> None:
-        self.topic, self.namespace, self.compressed = topic, namespace, compressed
+    The choice itself is :mod:`input_qos`'s (pure); this class asks the ROS graph what the publishers
+    offer and keeps the subscription in line with it.
+    """
+
+    def __init__(self, node: Node, topic: str, transport: str, reliability: str, depth: int, on_frame) -> None:
+        self.node, self.topic, self.transport, self.requested, self.depth = node, topic, transport, reliability, depth
+        self._on_frame = on_frame
+        self.subscription = None
+        self.reliability = ""
+        self.compressed = False
+        self.lost_messages = 0
+        self.last_frame = self.since = time.monotonic()
+        self.published_since: float | None = None  # when the topic last went from no publisher to some
+        self.recheck = False
+        self.refresh()
+
+    def offers(self) -> list[Offer]:
+        return [Offer(_OFFERED.get(info.qos_profile.reliability, "unknown"), info.topic_type)
+                for info in self.node.get_publishers_info_by_topic(self.topic)]
+
+    @property
+    def subscribed_type(self) -> str:
+        return COMPRESSED_TYPE if self.compressed else IMAGE_TYPE
+
+    def refresh(self) -> None:
+        """(Re-)create the subscription if the publishers now call for another reliability or type."""
+        offers = self.offers()
+        if not offers:
+            self.published_since = None
+        elif self.published_since is None:
+            self.published_since = time.monotonic()
+        reliability = choose_reliability(self.requested, offers)
+        compressed = choose_transport(self.transport, is_compressed_topic(self.topic), offers)
+        self.recheck = False
+        if self.subscription is not None and (reliability, compressed) == (self.reliability, self.compressed):
+            return
+        if self.subscription is not None:
+            self.node.destroy_subscription(self.subscription)
+        qos = QoSProfile(depth=self.depth, history=HistoryPolicy.KEEP_LAST, reliability=_RELIABILITY[reliability],
+                         durability=DurabilityPolicy.VOLATILE)
+        events = SubscriptionEventCallbacks(incompatible_qos=self._incompatible, message_lost=self._lost)
+        self.subscription = self.node.create_subscription(
+            CompressedImage if compressed else Image, self.topic, self._on_frame, qos, event_callbacks=events)
+        self.reliability, self.compressed, self.since = reliability, compressed, time.monotonic()
+        offered = ", ".join(sorted({f"{o.topic_type.rsplit('/', 1)[-1]} {o.reliability}" for o in offers})) or "none yet"
+        self.node.get_logger().info(f"{self.topic}: subscribed {self.subscribed_type.rsplit('/', 1)[-1]} "
+                                    f"{reliability} (input_reliability {self.requested}; publishers offer: {offered})")
+
+    def _incompatible(self, info) -> None:  # executor thread; re-created on the next check, not inside the event
+        self.recheck = True
+
+    def _lost(self, info) -> None:
+        self.lost_messages += int(info.total_count_change)
+
+    def silence(self, now: float, after_s: float) -> str | None:
+        """Why no frame arrived for ``after_s`` seconds although somebody publishes, else None."""
+        if self.published_since is None:
+            return None
+        quiet = now - max(self.last_frame, self.since, self.published_since)
+        if quiet < after_s:
+            return None
+        return silence_reason(self.topic, self.offers(), subscribed_type=self.subscribed_type,
+                              subscribed_reliability=self.reliability, lost_messages=self.lost_messages, seconds=quiet)
+
+
+class CameraOutputs:
+    """One camera's input and output publishers."""
+
+    def __init__(self, node: Node, index: int, topic: str, namespace: str, transport: str, reliability: str,
+                 depth: int, output_qos: QoSProfile, on_frame) -> None:
+        self.topic, self.namespace = topic, namespace
         self.publishers = {name: node.create_publisher(Image, f"{namespace}/{name}", output_qos) for name in OUTPUTS}
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.legend_pub = node.create_publisher(String, f"{namespace}/class_legend", latched)
         self.label_info_pub = (node.create_publisher(LabelInfo, f"{namespace}/label_info", latched)
                                if LabelInfo is not None else None)
-        self.subscription = node.create_subscription(
-            CompressedImage if compressed else Image, topic, lambda msg: on_frame(index, msg), input_qos)
+        # camera_info passes through, stamped like each mask, so masks can be projected into 3D
+        self.camera_info: CameraInfo | None = None
+        self.camera_info_pub = node.create_publisher(CameraInfo, f"{namespace}/camera_info", output_qos)
+        small = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)  # matches any publisher
+        node.create_subscription(CameraInfo, camera_info_topic(topic), self._on_camera_info, small)
+        self.input = CameraInput(node, topic, transport, reliability, depth, lambda msg: on_frame(index, msg))
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self.camera_info = msg
 
     def wanted(self, enabled: frozenset[str]) -> set[str]:
         """Enabled outputs that have at least one subscriber right now."""
         return {name for name in enabled if self.publishers[name].get_subscription_count() > 0}
 
-    def decode(self, msg: Any):
-        return decode_compressed_image(msg) if self.compressed else decode_image(msg)
+    @staticmethod
+    def decode(msg: Any):
+        return decode_compressed_image(msg) if isinstance(msg, CompressedImage) else decode_image(msg)
 
     def publish(self, name: str, header: Any, array, encoding: str) -> None:
         out = Image()
@@ -128,6 +207,17 @@ class CameraOutputs:
         out.height, out.width, out.encoding = fields["height"], fields["width"], fields["encoding"]
         out.is_bigendian, out.step, out.data = fields["is_bigendian"], fields["step"], fields["data"]
         self.publishers[name].publish(out)
+
+    def publish_camera_info(self, header: Any) -> None:
+        info = self.camera_info
+        if info is None or self.camera_info_pub.get_subscription_count() == 0:
+            return
+        out = CameraInfo()
+        out.header = header
+        out.height, out.width, out.distortion_model = info.height, info.width, info.distortion_model
+        out.d, out.k, out.r, out.p = info.d, info.k, info.r, info.p
+        out.binning_x, out.binning_y, out.roi = info.binning_x, info.binning_y, info.roi
+        self.camera_info_pub.publish(out)
 
     def publish_legend(self, segmenter: Segmenter, stamp) -> None:
         self.legend_pub.publish(String(data=legend_json(segmenter)))
@@ -164,20 +254,21 @@ class SegmentNode(Node):
         self._model_error = ""
         self._log_model()
 
-        input_qos = QoSProfile(depth=int(values["input_depth"]), history=HistoryPolicy.KEEP_LAST,
-                               reliability=_RELIABILITY[values["input_reliability"]],
-                               durability=DurabilityPolicy.VOLATILE)
-        output_qos = QoSProfile(depth=1, reliability=_RELIABILITY[values["output_reliability"]])
+        output_qos = QoSProfile(depth=int(values["output_depth"]), reliability=_RELIABILITY[values["output_reliability"]])
         topics = list(values["image_topics"])
         namespaces = output_namespaces(topics, values["output_namespace"])
         self._cameras = [
-            CameraOutputs(self, i, topic, ns, is_compressed_topic(topic, values["transport"]), input_qos, output_qos,
-                          self._on_frame)
+            CameraOutputs(self, i, topic, ns, values["transport"], values["input_reliability"],
+                          int(values["input_depth"]), output_qos, self._on_frame)
             for i, (topic, ns) in enumerate(zip(topics, namespaces))
         ]
         for cam in self._cameras:
-            self.get_logger().info(f"{cam.topic} ({'compressed' if cam.compressed else 'raw'}) -> {cam.namespace}/*")
+            self.get_logger().info(f"{cam.topic} -> {cam.namespace}/*")
             cam.publish_legend(self._segmenter, self.get_clock().now().to_msg())
+        self._silence_after = float(values["no_input_warning_s"])
+        self._silence: dict[str, str] = {}  # topic -> why no frame arrives
+        self._losses: dict[str, tuple[float, int, str]] = {}  # topic -> (when, lost so far, why) of the last loss
+        self.create_timer(1.0, self._check_inputs)
 
         self._input_rate, self._output_rate = RateMeter(), RateMeter()
         self._latency = LatencyWindow()
@@ -220,7 +311,29 @@ class SegmentNode(Node):
     def _on_frame(self, camera: int, msg: Any) -> None:
         now = time.monotonic()
         self._input_rate.tick(now)
+        self._cameras[camera].input.last_frame = now
         self._mailbox.put(camera, Frame(msg, now))
+
+    def _check_inputs(self) -> None:
+        """Follow the publishers' QoS and type; say why a topic with publishers stays silent."""
+        now = time.monotonic()
+        for cam in self._cameras:
+            cam.input.refresh()
+            _, counted, _ = self._losses.get(cam.topic, (0.0, 0, ""))
+            if cam.input.lost_messages > counted:  # DDS saw samples it could not deliver (fragments lost)
+                reason = loss_reason(cam.topic, cam.input.lost_messages - counted)
+                self._losses[cam.topic] = (now, cam.input.lost_messages, reason)
+                log, _ = self._throttle.allow(f"lost:{cam.topic}", now)
+                if log:
+                    self.get_logger().warning(reason)
+            reason = cam.input.silence(now, self._silence_after)
+            if reason is None:
+                self._silence.pop(cam.topic, None)
+                continue
+            self._silence[cam.topic] = reason
+            log, suppressed = self._throttle.allow(f"silent:{cam.topic}", now)
+            if log:
+                self.get_logger().warning(reason)
 
     def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
         for p in params:
@@ -277,6 +390,7 @@ class SegmentNode(Node):
         segmenter, lut, alpha, header = self._segmenter, self._lut, self._alpha, frame.msg.header
         result = segmenter.segment(image, confidence="confidence" in wanted)
         self._publish_outputs(camera, header, image, result, wanted, lut, alpha)
+        camera.publish_camera_info(header)
         self._output_rate.tick()
         self._latency.add(time.monotonic() - frame.received)
 
@@ -323,6 +437,9 @@ class SegmentNode(Node):
         status.level, status.message = DiagnosticStatus.OK, "ok"
         if self._model_error:
             status.level, status.message = DiagnosticStatus.ERROR, f"model switch failed: {self._model_error}"
+        elif self._silence or self._recent_losses():
+            status.level, status.message = DiagnosticStatus.WARN, "; ".join([*self._silence.values(),
+                                                                             *self._recent_losses()])
         elif seg.random_weights:
             status.level, status.message = DiagnosticStatus.WARN, "random weights (untrained)"
         values = {
@@ -332,13 +449,27 @@ class SegmentNode(Node):
             "dropped_frames": str(self._mailbox.dropped), "bad_frames": str(self._bad_frames),
             "skipped_no_subscribers": str(self._skipped), "device": str(seg.device), "model": seg.model_name,
             "weights": seg.weights_path or RANDOM, "cameras": ", ".join(c.topic for c in self._cameras),
+            "input_qos": ", ".join(f"{c.topic}: {c.input.subscribed_type.rsplit('/', 1)[-1]} {c.input.reliability}"
+                                   for c in self._cameras),
+            "messages_lost": str(sum(c.input.lost_messages for c in self._cameras)),
         }
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(msg)
 
+    def _recent_losses(self) -> list[str]:
+        now = time.monotonic()
+        return [why for when, _, why in self._losses.values() if now - when < LOSS_MEMORY_S]
+
+    def summary(self) -> str:
+        """One line of what the node did, logged when it stops."""
+        p50, p99 = self._latency.percentiles_ms(50, 99)
+        return (f"frames in {self._input_rate.total}, out {self._output_rate.total}, dropped {self._mailbox.dropped}, "
+                f"bad {self._bad_frames}, skipped {self._skipped}; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+
     def destroy_node(self) -> None:
+        self.get_logger().info(f"stopping: {self.summary()}")
         self._running = False
         self._mailbox.close()
         if self._worker is not None and self._worker.is_alive():
@@ -347,15 +478,24 @@ class SegmentNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Console script ``segment_node``: spin until Ctrl-C; exit code 2 when the model cannot be loaded."""
-    os.environ.setdefault(*LARGE_DATA_ENV)  # before the DDS participant exists; see README (Fast DDS)
-    rclpy.init(args=args)
+    """Console script ``segment_node``: spin until Ctrl-C or SIGTERM; exit code 2 when the model cannot be loaded.
+
+    The DDS configuration is the environment's: the node sets none (README, "DDS transports").
+    """
+    rclpy.init(args=args)  # handles SIGINT and SIGTERM: the executor stops, the node shuts down cleanly
     try:
         node = SegmentNode()
     except (UnknownModelError, WeightsError, ValueError) as exc:
         rclpy.logging.get_logger("segment_node").error(f"cannot start: {exc}")
         rclpy.try_shutdown()
         return 2
+    except (KeyboardInterrupt, ExternalShutdownException):  # stopped while loading the model
+        rclpy.try_shutdown()
+        return 0
+    except Exception:
+        if rclpy.ok():
+            raise
+        return 0  # SIGINT/SIGTERM during start-up shut the context down under the constructor
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
@@ -368,5 +508,17 @@ def main(args: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> None:
+    """Console script ``segment_node``: :func:`main`, then exit at once.
+
+    Everything ROS is shut down by then; what is left is the interpreter's teardown of torch (and CUDA),
+    which takes seconds on a loaded machine, longer than launch waits before escalating to SIGKILL.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -7,7 +7,7 @@ When two input topics share a namespace, each uses its own topic name instead
 """
 from __future__ import annotations
 
-__all__ = ["OUTPUTS", "is_compressed_topic", "camera_namespace", "output_namespaces", "output_topic"]
+__all__ = ["OUTPUTS", "is_compressed_topic", "camera_namespace", "camera_info_topic", "output_namespaces", "output_topic"]
 
 #: image outputs the node can publish, in the order they are computed
 OUTPUTS: tuple[str, ...] = ("mask", "color_mask", "overlay", "confidence")
@@ -33,6 +33,12 @@ def camera_namespace(topic: str) -> str:
     """``/cam/image_raw`` -> ``/cam``; ``/image`` -> ``""`` (root); ``image`` -> ``""`` (relative)."""
     base = _base_topic(topic)
     return base.rsplit("/", 1)[0] if "/" in base else ""
+
+
+def camera_info_topic(topic: str) -> str:
+    """The camera_info topic beside an image topic: ``/cam/image_raw`` -> ``/cam/camera_info``."""
+    ns = camera_namespace(topic)
+    return f"{ns}/camera_info" if ns else ("/camera_info" if topic.startswith("/") else "camera_info")
 
 
 def output_namespaces(topics: list[str], suffix: str = "segmentation") -> list[str]:

@@ -1,9 +1,9 @@
 """``lightseg demo``: the main job on a fresh machine, over real DDS.
 
-Runs the image source (built-in synthetic street scene by default; ``--source`` takes a folder of photos,
-a video or a rosbag2) and the segmentation node as two nodes in one process, talking over DDS on topics
-under a per-run namespace; a recorder node writes every overlay it receives as PNG and a latency summary
-(publish -> overlay received) as JSON.
+Runs the segmentation node as its own process and, in this one, the image source (built-in synthetic
+street scene by default; ``--source`` takes a folder of photos, a video or a rosbag2) and a recorder,
+talking over DDS on topics under a per-run namespace; the recorder writes every overlay it receives as
+PNG and a latency summary (publish -> overlay received) as JSON.
 """
 from __future__ import annotations
 
@@ -15,14 +15,22 @@ from pathlib import Path
 
 import numpy as np
 
+from ..models.shipped import RANDOM
+
 __all__ = ["run_demo", "register"]
 
+
 def run_demo(out_dir: Path, *, frames: int, rate: float, width: int, height: int, model: str, weights: str,
-             device: str, source: str, cpu_threads: int = 0, timeout: float = 90.0) -> dict:
-    """Run source + node + recorder until ``frames`` frames are published and answered; returns the summary."""
-    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+             device: str, source: str, cpu_threads: int = 0, timeout: float = 90.0,
+             startup_timeout: float = 60.0) -> dict:
+    """Run source + node + recorder until ``frames`` frames are published and answered; returns the summary.
+
+    ``segment_node`` runs as its own process, as on a robot; the image source and the recorder are
+    nodes of this process. Nothing here sets a DDS variable: both sides use the environment's.
+    """
     import cv2
     import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.executors import MultiThreadedExecutor
     from rclpy.node import Node
     from rclpy.parameter import Parameter
@@ -30,83 +38,108 @@ def run_demo(out_dir: Path, *, frames: int, rate: float, width: int, height: int
     from sensor_msgs.msg import Image
 
     from ..inference import decode_image
-    from ..models.shipped import RANDOM
     from ..ros.image_source import ImageSource
-    from ..ros.segment_node import SegmentNode
+    from ..ros.node_session import NodeSession, start_with_retries
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("overlay_*.png"):
         old.unlink()
     ns = f"/lightseg_demo_{os.getpid()}"
     camera_topic = f"{ns}/camera/image_raw"
-    context = rclpy.Context()
-    rclpy.init(context=context)
+    overlay_topic, mask_topic = f"{ns}/camera/segmentation/overlay", f"{ns}/camera/segmentation/mask"
+    node_name = f"lightseg_demo_segment_node_{os.getpid()}"
+    parameters = {"image_topics": [camera_topic], "model": model, "weights": weights, "device": device,
+                  "outputs": ["mask", "overlay"], "cpu_threads": cpu_threads, "diagnostics_period": 0.5}
     latencies: list[float] = []
     received: list[int] = []
+    node_stats: dict[str, str] = {}
+
+    def on_overlay(msg: Image) -> None:
+        now = time.time()
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        latencies.append(now - stamp)
+        index = len(received)
+        received.append(index)
+        rgb = decode_image(msg)
+        cv2.imwrite(str(out_dir / f"overlay_{index:04d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+    def on_diagnostics(msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.startswith(f"{node_name}:"):
+                node_stats.update({kv.key: kv.value for kv in status.values})
+
+    class Side:
+        """This process's half of one attempt: a context with the recorder, spinning."""
+
+        def __init__(self) -> None:
+            self.node = NodeSession(parameters, node_name=node_name)
+            self.context = rclpy.Context()
+            rclpy.init(context=self.context)
+            self.recorder = Node("lightseg_demo_recorder", context=self.context)
+            qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+            self.recorder.create_subscription(Image, overlay_topic, on_overlay, qos)
+            self.recorder.create_subscription(Image, mask_topic, lambda m: None, qos)
+            self.recorder.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+            self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+            self.executor.add_node(self.recorder)
+
+        def ready(self) -> bool:
+            def up() -> bool:
+                self.executor.spin_once(timeout_sec=0.05)
+                return (self.recorder.count_subscribers(camera_topic) > 0
+                        and self.recorder.count_publishers(overlay_topic) > 0 and bool(node_stats))
+            return self.node.wait_until(up, startup_timeout, "its topics")
+
+        def close(self) -> None:
+            self.executor.shutdown()
+            self.recorder.destroy_node()
+            rclpy.try_shutdown(context=self.context)
+            self.node.stop()
+
+    side = start_with_retries(lambda attempt: Side(), Side.ready, Side.close)
     try:
-        segment = SegmentNode("demo_segment_node", context=context, parameter_overrides=[
-            Parameter("image_topics", value=[camera_topic]), Parameter("model", value=model),
-            Parameter("weights", value=weights), Parameter("device", value=device),
-            Parameter("outputs", value=["mask", "overlay"]), Parameter("cpu_threads", value=cpu_threads),
-        ])
-        src = ImageSource("demo_image_source", context=context, parameter_overrides=[
+        src = ImageSource("lightseg_demo_image_source", context=side.context, parameter_overrides=[
             Parameter("source", value=source), Parameter("topic", value=camera_topic),
             Parameter("rate_hz", value=float(rate)), Parameter("width", value=width),
             Parameter("height", value=height), Parameter("count", value=frames), Parameter("loop", value=True),
         ])
-        recorder = Node("demo_recorder", context=context)
-
-        def on_overlay(msg: Image) -> None:
-            now = time.time()
-            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-            latencies.append(now - stamp)
-            index = len(received)
-            received.append(index)
-            rgb = decode_image(msg)
-            cv2.imwrite(str(out_dir / f"overlay_{index:04d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-
-        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        recorder.create_subscription(Image, f"{ns}/camera/segmentation/overlay", on_overlay, qos)
-        recorder.create_subscription(Image, f"{ns}/camera/segmentation/mask", lambda m: None, qos)
-        executor = MultiThreadedExecutor(num_threads=2, context=context)
-        for node in (segment, src, recorder):
-            executor.add_node(node)
+        side.executor.add_node(src)
         started = time.monotonic()
-        idle_since = None
+        done_at = None
         while time.monotonic() - started < timeout:
-            executor.spin_once(timeout_sec=0.05)
-            # after the last frame: wait until the node has finished what it took and outputs arrived
-            if src.done and segment.idle():
-                idle_since = idle_since or time.monotonic()
-                if time.monotonic() - idle_since > 1.0:
+            side.executor.spin_once(timeout_sec=0.05)
+            if src.done:
+                # after the last frame: every overlay in, or nothing new for a while (the node dropped some)
+                done_at = done_at or time.monotonic()
+                if len(received) >= src.published or time.monotonic() - done_at > 3.0:
                     break
-            else:
-                idle_since = None
-        seg = segment.segmenter
-        values = np.asarray(latencies) * 1e3
-        summary = {
-            "frames_published": src.published,
-            "overlays_received": len(received),
-            "frames_dropped_by_node": segment.dropped_frames,
-            "latency_ms": {
-                "what": "image_source publish (header stamp) -> overlay received by the recorder",
-                "p50": round(float(np.percentile(values, 50)), 1) if values.size else None,
-                "p99": round(float(np.percentile(values, 99)), 1) if values.size else None,
-                "mean": round(float(values.mean()), 1) if values.size else None,
-                "max": round(float(values.max()), 1) if values.size else None,
-            },
-            "image_size": [height, width], "source": source, "rate_hz": rate,
-            "model": seg.model_name, "weights": seg.weights_path or RANDOM, "random_weights": seg.random_weights,
-            "device": str(seg.device), "topics": {"input": camera_topic, "overlay": f"{ns}/camera/segmentation/overlay"},
-            "fastdds_builtin_transports": os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", ""),
-        }
-        (out_dir / "latency.json").write_text(json.dumps(summary, indent=2) + "\n")
-        for node in (segment, src, recorder):
-            executor.remove_node(node)
-            node.destroy_node()
-        executor.shutdown()
+        for _ in range(20):  # the node's diagnostics after the last frame
+            side.executor.spin_once(timeout_sec=0.05)
+        published = src.published
+        side.executor.remove_node(src)
+        src.destroy_node()
     finally:
-        rclpy.try_shutdown(context=context)
+        side.close()
+    values = np.asarray(latencies) * 1e3
+    summary = {
+        "frames_published": published,
+        "overlays_received": len(received),
+        "frames_dropped_by_node": int(node_stats.get("dropped_frames", "0")),
+        "latency_ms": {
+            "what": "image_source publish (header stamp) -> overlay received by the recorder",
+            "p50": round(float(np.percentile(values, 50)), 1) if values.size else None,
+            "p99": round(float(np.percentile(values, 99)), 1) if values.size else None,
+            "mean": round(float(values.mean()), 1) if values.size else None,
+            "max": round(float(values.max()), 1) if values.size else None,
+        },
+        "image_size": [height, width], "source": source, "rate_hz": rate,
+        "model": node_stats.get("model", model), "weights": node_stats.get("weights", weights),
+        "random_weights": node_stats.get("weights") == RANDOM,
+        "device": node_stats.get("device", device),
+        "topics": {"input": camera_topic, "overlay": overlay_topic},
+        "node_process": {"pid": side.node.proc.pid, "exit_code": side.node.proc.returncode},
+    }
+    (out_dir / "latency.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 

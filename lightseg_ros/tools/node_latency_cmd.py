@@ -13,11 +13,15 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
+
+from ..ros.dds import DDS_TRANSPORTS, use_dds_transport
+from ..ros.node_session import NodeSession, NodeStartError
 
 __all__ = ["measure_node_latency", "register"]
 
@@ -44,14 +48,9 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
     tag = f"lightseg_latency_{os.getpid()}"
     camera = f"/{tag}/camera/image_raw"
     out_ns = f"/{tag}/camera/segmentation"
-    env = {**os.environ, "FASTDDS_BUILTIN_TRANSPORTS": os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")}
-    command = [sys.executable, "-m", "lightseg_ros.ros.segment_node", "--ros-args", "-r", f"__node:={tag}",
-               "-p", f"image_topics:=[{camera}]", "-p", f"model:={model}", "-p", f"device:={device}",
-               "-p", f"cpu_threads:={cpu_threads}", "-p", f"backend:={backend}"]
-    node = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    log: list[str] = []
-    threading.Thread(target=lambda: log.extend(node.stdout), daemon=True).start()
-    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+    parameters = {"image_topics": [camera], "model": model, "device": device, "cpu_threads": cpu_threads,
+                  "backend": backend}
+    node = NodeSession(parameters, node_name=tag)  # inherits this process's DDS settings (see run())
     context = rclpy.Context()
     rclpy.init(context=context)
     probe = Node(f"{tag}_probe", context=context)
@@ -74,11 +73,9 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
     spinner.start()
     results = {}
     try:
-        deadline = time.monotonic() + startup_timeout_s
-        while publisher.get_subscription_count() == 0 or probe.count_publishers(f"{out_ns}/mask") == 0:
-            if node.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("segment_node did not come up:\n" + "".join(log))
-            time.sleep(0.05)
+        if not node.wait_until(lambda: publisher.get_subscription_count() > 0
+                               and probe.count_publishers(f"{out_ns}/mask") > 0, startup_timeout_s):
+            raise NodeStartError(f"segment_node did not come up within {startup_timeout_s:.0f} s:\n{node.tail()}")
         time.sleep(1.0)
         stamp = 0
         for phase, names in (("mask_only", ("mask",)), ("all_outputs", OUTPUT_NAMES)):
@@ -129,8 +126,7 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
         executor.shutdown()
         probe.destroy_node()
         rclpy.try_shutdown(context=context)
-        node.terminate()
-        node.wait(timeout=10)
+        node.stop()
     return results
 
 
@@ -162,27 +158,57 @@ def measure_node_latency(*, model: str = "ghostnet_aspp_da", device: str = "auto
         "model": model, "backend": segmenter.backend.description, "device": str(segmenter.device), "image": [height, width], "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(), "segmenter_segment": _summary(times),
         "node_publish_to_received": node,
-        "note": "node: separate process, rgb8 Image over DDS (FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA), "
-                "one frame in flight; random weights (timing does not depend on them)",
+        "dds": {name: os.environ[name] for name in sorted(os.environ) if name.startswith(("FASTDDS", "FASTRTPS"))},
+        "note": "node: separate process, rgb8 Image over DDS (reliable, depth 5 publisher), one frame in flight",
     }
 
 
-def run(args: argparse.Namespace) -> int:
-    result = measure_node_latency(model=args.model, device=args.device, width=args.width, height=args.height,
-                                  frames=args.frames, warmup=args.warmup, cpu_threads=args.cpu_threads,
-                                  backend=args.backend, feed_hz=args.feed_hz, feed_frames=args.feed_frames,
-                                  startup_timeout_s=args.startup_timeout)
+def _print(result: dict, width: int, height: int) -> None:
     seg = result["segmenter_segment"]
-    print(f"{result['model']} {args.width}x{args.height} on {result['device']}, {result['backend']} "
-          f"({result['torch_threads']} threads)")
+    print(f"{result['model']} {width}x{height} on {result['device']}, {result['backend']} "
+          f"({result['torch_threads']} threads), DDS transport {result['dds_transport']}")
     print(f"  Segmenter.segment (bare)             p50 {seg['p50_ms']:7.1f} ms  p99 {seg['p99_ms']:7.1f} ms")
     for phase, r in result["node_publish_to_received"].items():
         lost = f"lost {r['lost']}" if "lost" in r else f"dropped {r['dropped']} of {r['sent']}"
         print(f"  node publish -> received ({phase:11s}) p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms"
               f"  (n={r['n']}, {lost})")
+    print(f"  DDS and node overhead (mask_only p50 - bare p50): {result['overhead_p50_ms']:.1f} ms")
+
+
+def _one(args: argparse.Namespace, transport: str | None) -> dict:
+    use_dds_transport(transport, os.environ)  # before this process's participant exists; the node inherits it
+    result = measure_node_latency(model=args.model, device=args.device, width=args.width, height=args.height,
+                                  frames=args.frames, warmup=args.warmup, cpu_threads=args.cpu_threads,
+                                  backend=args.backend, feed_hz=args.feed_hz, feed_frames=args.feed_frames,
+                                  startup_timeout_s=args.startup_timeout)
+    result["dds_transport"] = transport or "as the environment sets it"
+    result["overhead_p50_ms"] = round(result["node_publish_to_received"]["mask_only"]["p50_ms"]
+                                      - result["segmenter_segment"]["p50_ms"], 1)
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    transports = args.dds_transport or [None]
+    if len(transports) == 1:
+        results = [_one(args, transports[0])]
+    else:  # each transport in its own process: Fast DDS reads its profile once per process
+        results = []
+        same = ["--model", args.model, "--device", args.device, "--width", str(args.width), "--height",
+                str(args.height), "--frames", str(args.frames), "--warmup", str(args.warmup), "--backend", args.backend,
+                "--feed-hz", str(args.feed_hz), "--feed-frames", str(args.feed_frames), "--startup-timeout",
+                str(args.startup_timeout), "--cpu-threads", str(args.cpu_threads)]
+        with tempfile.TemporaryDirectory() as tmp:
+            for transport in transports:
+                out = Path(tmp) / f"{transport}.json"
+                subprocess.run([sys.executable, "-m", "lightseg_ros.cli", "node-latency", *same,
+                                "--dds-transport", transport, "--json", str(out)], check=True,
+                               stdout=subprocess.DEVNULL)
+                results.append(json.loads(out.read_text()))
+    for result in results:
+        _print(result, args.width, args.height)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps(results[0] if len(results) == 1 else results, indent=2) + "\n")
         print(f"written {args.json}")
     return 0
 
@@ -200,5 +226,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--feed-frames", type=int, default=120)
     p.add_argument("--startup-timeout", type=float, default=120.0, help="seconds to wait for the node's topics")
     p.add_argument("--cpu-threads", type=int, default=0, help="torch CPU threads (node and bare); 0 = the node's default, half the cores")
+    p.add_argument("--dds-transport", nargs="+", choices=DDS_TRANSPORTS, default=None,
+                   help="DDS transport of the node and of this process (default: as the environment sets it); "
+                   "several: each measured in turn, in its own process")
     p.add_argument("--json", default="", help="also write the result as JSON here")
     p.set_defaults(func=run)

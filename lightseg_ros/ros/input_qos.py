@@ -1,0 +1,86 @@
+"""Input QoS that matches whatever publishes the camera, and why frames may not arrive (pure, no rclpy).
+
+A subscription must match its publishers' QoS to receive anything, and for camera-sized frames the
+match decides more than compatibility: with stock DDS settings a reliable publisher reaches a
+reliable subscription intact, but a best-effort one loses almost every frame, because a frame is
+many UDP fragments and best effort never repairs a lost one. REP-2003 asks drivers to publish with
+the system-default (reliable) QoS; some publish sensor-data (best-effort) QoS.
+
+``auto`` follows rosbag2's rule (``adapt_request_to_offers``): reliable when every publisher offers
+reliable, best effort otherwise. With no publisher yet, reliable: what drivers should offer. The
+node re-checks the offers periodically and when DDS reports an incompatible QoS, and re-creates the
+subscription when the choice changes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["INPUT_RELIABILITIES", "Offer", "choose_reliability", "choose_transport", "loss_reason", "silence_reason"]
+
+INPUT_RELIABILITIES = ("auto", "reliable", "best_effort")
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What one publisher on an input topic offers."""
+
+    reliability: str  # "reliable" | "best_effort" | other (unknown, system default)
+    topic_type: str  # e.g. "sensor_msgs/msg/Image"
+
+
+def choose_reliability(requested: str, offers: list[Offer]) -> str:
+    """The input subscription's reliability for the ``input_reliability`` parameter and the publishers' offers."""
+    if requested not in INPUT_RELIABILITIES:
+        raise ValueError(f"unknown input reliability {requested!r}; accepted: {', '.join(INPUT_RELIABILITIES)}")
+    if requested != "auto":
+        return requested
+    if any(o.reliability == "best_effort" for o in offers):
+        return "best_effort"
+    return "reliable"
+
+
+def choose_transport(transport: str, by_name: bool, offers: list[Offer]) -> bool:
+    """Whether to subscribe to ``CompressedImage``: as ``transport`` says, or for ``auto`` as the topic's
+    publishers publish (their type), else by the topic's name (``by_name``)."""
+    if transport != "auto":
+        return transport == "compressed"
+    types = {o.topic_type for o in offers}
+    if types == {COMPRESSED_TYPE}:
+        return True
+    if types == {IMAGE_TYPE}:
+        return False
+    return by_name
+
+
+_LOSS_FIX = ("A camera frame is many UDP fragments and best effort never repairs one: publish the camera with "
+             "reliable QoS (REP-2003), or give every process on the host the shared-memory profile (README, "
+             "'DDS transports')")
+
+
+def loss_reason(topic: str, lost: int) -> str:
+    """What to say when DDS reports ``lost`` more messages on ``topic`` than at the last check."""
+    return f"{lost} frames on {topic} lost in transport (counted by DDS). {_LOSS_FIX}"
+
+
+def silence_reason(topic: str, offers: list[Offer], *, subscribed_type: str, subscribed_reliability: str,
+                   lost_messages: int, seconds: float) -> str | None:
+    """Why no frame arrived on ``topic`` for ``seconds`` although publishers exist, with the fix; None when
+    nobody publishes (then silence is expected)."""
+    if not offers:
+        return None
+    head = f"no frame on {topic} for {seconds:.0f} s although {len(offers)} publisher(s) exist"
+    other_types = sorted({o.topic_type for o in offers} - {subscribed_type})
+    if other_types:
+        return (f"{head}: they publish {', '.join(other_types)}, the node subscribes {subscribed_type}; "
+                "set the node's 'transport' parameter (raw or compressed) to match")
+    if subscribed_reliability == "reliable" and any(o.reliability == "best_effort" for o in offers):
+        return (f"{head}: a best-effort publisher cannot reach a reliable subscription; set "
+                "input_reliability to auto or best_effort")
+    if lost_messages or any(o.reliability == "best_effort" for o in offers):
+        lost = f" ({lost_messages} messages reported lost)" if lost_messages else ""
+        return f"{head}: frames are lost in transport{lost}. {_LOSS_FIX}"
+    return (f"{head}: none arrived; check that both sides use the same DDS transport settings "
+            "(README, 'DDS transports': a participant with FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA never "
+            "matches one without) and the same ROS_DOMAIN_ID")
