@@ -91,6 +91,7 @@ def test_folder_and_video_give_labels_colours_overlays_an_overlay_video_and_a_su
     for bad in ("missing.jpg does not exist", "imgs/sub/corrupt.png", "broken.mp4"):
         assert sum(bad in line for line in lines) == 1, result.stderr
     assert "8 frames (3 images, 1 videos, 3 inputs skipped)" in result.stdout
+    assert "wrote 8 in label/, 8 in color/, 4 in overlay/" in result.stdout
 
     palette = np.asarray(CAMVID_COLORS, np.uint8)  # the shipped default model's classes
     for name, rgb in scenes.items():
@@ -115,6 +116,7 @@ def test_folder_and_video_give_labels_colours_overlays_an_overlay_video_and_a_su
 
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["frames"], summary["images"]) == (8, 3)
+    assert summary["files_written"] == {"label": 3 + 5, "color": 3 + 5, "overlay": 3 + 1}  # 5 video frames, 1 video
     assert summary["videos"][0]["frames"] == 5 and summary["videos"][0]["fps"] == pytest.approx(12.0)
     assert sorted(Path(s["input"]).name for s in summary["skipped"]) == ["broken.mp4", "corrupt.png", "missing.jpg"]
     assert 0 < summary["latency_ms"]["p50"] <= summary["latency_ms"]["p99"]

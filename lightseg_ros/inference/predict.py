@@ -163,6 +163,11 @@ class _Run:
         self.lut = palette_lut(segmenter.palette)
         self.latencies: list[float] = []
         self.pixels = np.zeros(256, np.int64)
+        self.written = Counter({kind: 0 for kind in OUTPUT_KINDS})  # files per output folder
+
+    def write(self, kind: str, name: str, image: np.ndarray) -> None:
+        _write(self.out_dir / kind / f"{name}.png", image)
+        self.written[kind] += 1
 
     def segment(self, image: np.ndarray) -> np.ndarray:
         start = time.perf_counter()
@@ -186,7 +191,7 @@ class _Run:
         image = read_image(item.path)
         mask = self.segment(image)
         for kind, view in self.views(image, mask, self.outputs).items():
-            _write(self.out_dir / kind / f"{item.name}.png", view)
+            self.write(kind, item.name, view)
 
     def video(self, item: PredictInput, video_frames_too: bool, progress: Callable[[int], None]) -> dict:
         info = video_info(item.path)
@@ -207,9 +212,10 @@ class _Run:
                                                  (image.shape[1], image.shape[0]))
                         if not writer.isOpened():
                             raise OSError(f"cannot write video {target}")
+                        self.written["overlay"] += 1
                     writer.write(cv2.cvtColor(views["overlay"], cv2.COLOR_RGB2BGR))
                 for kind in per_frame:
-                    _write(self.out_dir / kind / item.name / f"{frames:06d}.png", views[kind])
+                    self.write(kind, f"{item.name}/{frames:06d}", views[kind])
                 frames += 1
                 progress(1)
         finally:
@@ -267,6 +273,7 @@ def predict(inputs: Sequence[PredictInput], segmenter: Segmenter, out_dir: str |
         "skipped": [{"input": s.input, "problem": s.problem} for s in problems],
         "latency_ms": {"what": "Segmenter.segment per frame (pre-processing, network, argmax, mask to host; "
                                "not file reading or writing), first frame included", **_percentiles(run.latencies)},
+        "files_written": dict(run.written),  # per output folder; a video's overlay is one file
         "wall_s": round(wall, 3),
         "class_pixel_share": {n: round(float(run.pixels[i]) / total, 6) if total else 0.0 for i, n in enumerate(names)},
         "model": segmenter.model_name, "weights": segmenter.weights_path or RANDOM,

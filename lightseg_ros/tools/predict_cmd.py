@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{summary['frames']} frames ({summary['images']} images, {len(summary['videos'])} videos, "
           f"{len(summary['skipped'])} inputs skipped) in {summary['wall_s']:.1f} s; {segmenter.model_name} on "
           f"{segmenter.backend.description}: p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms per frame")
-    folders = ", ".join(f"{k}/" for k in summary["outputs"])
-    print(f"outputs: {folders} under {summary['out']}; summary: {os.path.join(summary['out'], 'summary.json')}")
+    written = ", ".join(f"{n} in {k}/" for k, n in summary["files_written"].items() if n)
+    print(f"wrote {written or 'no files'} under {summary['out']}; summary: {os.path.join(summary['out'], 'summary.json')}")
     if segmenter.random_weights:
         asked = args.weights.strip() == RANDOM  # read as the node reads its 'weights' parameter
         print("NOTE: " + ("RANDOM weights, as asked" if asked else no_shipped_weights_note(args.model)))
