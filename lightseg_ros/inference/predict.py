@@ -94,12 +94,16 @@ def _expand(spec: str) -> tuple[list[tuple[Path, Path]], str | None]:
     return [], f"{spec} does not exist"
 
 
-def collect_inputs(specs: Sequence[str]) -> tuple[list[PredictInput], list[Skipped]]:
+def collect_inputs(specs: Sequence[str], *, exclude: str | Path | None = None
+                   ) -> tuple[list[PredictInput], list[Skipped]]:
     """Inputs (image files, folders, globs, video files) -> files in order, each with a unique output name.
 
     A file with an image suffix is an image; any other file is tried as a video (OpenCV decides
     when it is read). Folders contribute their images only. A file named twice is taken once.
+    Files below ``exclude`` (the output folder) are left out, so that an output folder inside an
+    input folder is not segmented again on the next run.
     """
+    excluded = os.path.join(os.path.realpath(exclude), "") if exclude is not None else None
     pairs: list[tuple[Path, Path]] = []
     skipped: list[Skipped] = []
     for spec in specs:
@@ -111,7 +115,7 @@ def collect_inputs(specs: Sequence[str]) -> tuple[list[PredictInput], list[Skipp
     unique = []
     for file, root in pairs:
         key = os.path.realpath(file)
-        if key not in seen:
+        if key not in seen and not (excluded and key.startswith(excluded)):
             seen.add(key)
             unique.append((Path(os.path.abspath(file)), Path(os.path.abspath(root))))
     if not unique:

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         tqdm.write(f"{PROG}: skipped: {problem.problem}", file=sys.stderr)
 
     accepted = ACCEPTED.format(", ".join(IMAGE_SUFFIXES))
-    inputs, skipped = collect_inputs(args.inputs)
+    inputs, skipped = collect_inputs(args.inputs, exclude=args.out)
     for problem in skipped:
         say(problem)
     if not inputs:
