@@ -11,6 +11,7 @@ import sys
 SUBCOMMANDS = (
     "lightseg_ros.tools.models_cmd",
     "lightseg_ros.tools.demo_cmd",
+    "lightseg_ros.tools.predict_cmd",
     "lightseg_ros.tools.train_cmd",
     "lightseg_ros.tools.eval_cmd",
     "lightseg_ros.tools.export_cmd",

@@ -16,7 +16,8 @@ import numpy as np
 
 from .synthetic import road_scene
 
-__all__ = ["BagFrame", "FrameSourceError", "source_kind", "iter_frames", "IMAGE_SUFFIXES", "IMAGE_MSGTYPES"]
+__all__ = ["BagFrame", "FrameSourceError", "VideoInfo", "source_kind", "iter_frames", "image_files", "read_image",
+           "video_info", "video_frames", "IMAGE_SUFFIXES", "IMAGE_MSGTYPES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 IMAGE_MSGTYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
@@ -59,7 +60,7 @@ def iter_frames(source: str = SYNTHETIC, *, width: int = 640, height: int = 480,
     kind = source_kind(source)
     if kind == SYNTHETIC:
         return (road_scene(width, height, t=i / fps)[0] for i in itertools.count())
-    reader = {"folder": _folder_frames, "video": _video_frames, "bag": _bag_frames}[kind]
+    reader = {"folder": _folder_frames, "video": video_frames, "bag": _bag_frames}[kind]
     first = reader(source, bag_topic) if kind == "bag" else reader(source)
     return _looped(first, lambda: reader(source, bag_topic) if kind == "bag" else reader(source), loop)
 
@@ -70,21 +71,60 @@ def _looped(first: Iterator, again, loop: bool) -> Iterator:
         yield from again()
 
 
+def image_files(folder: str | Path, *, recursive: bool = False) -> list[Path]:
+    """The image files (``IMAGE_SUFFIXES``, any case) in ``folder``, below it too with ``recursive``; sorted by path."""
+    root = Path(folder)
+    found = root.rglob("*") if recursive else root.iterdir()
+    return sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from an image file (grey, 16-bit and alpha images are converted by OpenCV)."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise FrameSourceError(f"cannot read image {path} (not an image OpenCV decodes, or corrupt)")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def _folder_frames(folder: str) -> Iterator[np.ndarray]:
-    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_files(folder)
     if not files:
         raise FrameSourceError(f"folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     for path in files:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise FrameSourceError(f"cannot read image {path}")
-        yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        yield read_image(path)
 
 
-def _video_frames(path: str) -> Iterator[np.ndarray]:
-    capture = cv2.VideoCapture(path)
+@dataclass(frozen=True)
+class VideoInfo:
+    fps: float  # 0.0 where the container does not say
+    frames: int  # 0 where the container does not say (a count OpenCV estimates; reading may give fewer)
+    width: int
+    height: int
+
+
+def _open_video(path: str | Path) -> cv2.VideoCapture:
+    capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise FrameSourceError(f"cannot open video {path} (OpenCV reads mp4, avi, mkv, ...)")
+    return capture
+
+
+def video_info(path: str | Path) -> VideoInfo:
+    """Frame rate, frame count and size a video file declares; :class:`FrameSourceError` if OpenCV cannot open it."""
+    capture = _open_video(path)
+    try:
+        fps = float(capture.get(cv2.CAP_PROP_FPS))
+        return VideoInfo(fps=fps if fps > 0 and np.isfinite(fps) else 0.0,
+                         frames=max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT))),
+                         width=int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                         height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    finally:
+        capture.release()
+
+
+def video_frames(path: str | Path) -> Iterator[np.ndarray]:
+    """The RGB frames of a video file (OpenCV); :class:`FrameSourceError` if it cannot be opened or has none."""
+    capture = _open_video(path)
     try:
         count = 0
         while True:
