@@ -29,9 +29,9 @@ from pathlib import Path, PurePosixPath
 import cv2
 import numpy as np
 
-from ..models.shipped import RANDOM, resolve_weights
+from ..models.shipped import RANDOM
 from ..sources.frames import IMAGE_SUFFIXES, FrameSourceError, image_files, read_image, video_frames, video_info
-from .segmenter import Segmenter
+from .segmenter import Segmenter, build_segmenter
 from .visualize import colorize, overlay, palette_lut
 
 __all__ = ["OUTPUT_KINDS", "PredictInput", "Skipped", "build_segmenter", "collect_inputs", "count_frames", "predict"]
@@ -52,16 +52,6 @@ class PredictInput:
 class Skipped:
     input: str
     problem: str  # one line that names the file
-
-
-def build_segmenter(weights: str = "", model: str = "ghostnet_aspp_da", *, device: str = "auto",
-                    backend: str = "auto", input_size: tuple[int, int] | None = None,
-                    resize: str = "stretch") -> Segmenter:
-    """The segmenter the node builds for the same ``weights``/``model`` parameters: ``""`` = the model's
-    shipped weights (random where none ship), ``random``, or a ``.safetensors`` file, which names the model."""
-    path = resolve_weights(weights, model)
-    return Segmenter(path, model=None if path else model, device=device, input_size=input_size, resize=resize,
-                     backend=backend)
 
 
 def _glob_root(pattern: str) -> Path:

@@ -25,9 +25,9 @@ import torch.nn.functional as F
 
 from ..classes import CAMVID_CLASSES, CAMVID_COLORS
 from .backends import make_backend
-from ..models import WeightsError, WeightsMeta, build_model, get_model_spec, load_model
+from ..models import WeightsError, WeightsMeta, build_model, get_model_spec, load_model, resolve_weights
 
-__all__ = ["Segmentation", "Segmenter", "select_device", "RESIZE_POLICIES"]
+__all__ = ["Segmentation", "Segmenter", "build_segmenter", "select_device", "RESIZE_POLICIES"]
 
 LOG = logging.getLogger(__name__)
 RESIZE_POLICIES = ("stretch", "letterbox")
@@ -191,3 +191,14 @@ class Segmenter:
         if confidence:  # max softmax probability = 1 / sum_c exp(logit_c - top logit)
             conf = torch.exp(out - top.unsqueeze(1)).sum(dim=1).reciprocal()[0].cpu().numpy()
         return Segmentation(mask=labels[0].to(torch.uint8).cpu().numpy(), confidence=conf)
+
+
+def build_segmenter(weights: str = "", model: str = "ghostnet_aspp_da", *, num_classes: int | None = None,
+                    **options) -> Segmenter:
+    """The segmenter for a ``weights`` setting as the node, ``lightseg predict`` and the tools read it:
+    ``""`` = the shipped weights of ``model`` (random, for ``num_classes``, where none ship), ``random``,
+    or a ``.safetensors`` file, which names the model. ``options`` go to :class:`Segmenter`."""
+    path = resolve_weights(weights, model)
+    if path:
+        return Segmenter(path, **options)
+    return Segmenter(model=model, num_classes=num_classes, **options)

@@ -43,8 +43,9 @@ from std_msgs.msg import String
 
 from ..inference import ImageDecodeError, Segmenter, colorize, decode_compressed_image, decode_image, overlay
 from ..inference.image_codec import image_fields
+from ..inference.segmenter import build_segmenter
 from ..inference.visualize import palette_lut
-from ..models import UnknownModelError, WeightsError, no_shipped_weights_note, resolve_weights
+from ..models import UnknownModelError, WeightsError, no_shipped_weights_note
 from ..models.shipped import RANDOM
 from .frame_mailbox import LatestFrameMailbox
 from .input_qos import COMPRESSED_TYPE, IMAGE_TYPE, Offer, choose_reliability, choose_transport, loss_reason, silence_reason
@@ -65,13 +66,9 @@ LOSS_MEMORY_S = 10.0  # /diagnostics stays WARN this long after DDS last reporte
 
 
 def load_segmenter(config: ModelConfig) -> Segmenter:
-    """Build the segmenter a config describes: a weights file, else the model's shipped weights, else
-    random weights for ``model`` (see :mod:`lightseg_ros.models.shipped`)."""
-    path = resolve_weights(config.weights, config.model)
-    return Segmenter(
-        path, model=None if path else config.model, num_classes=None if path else config.num_classes,
-        device=config.device, input_size=config.input_size, resize=config.resize, backend=config.backend,
-    )
+    """The segmenter a config describes (see :func:`~lightseg_ros.inference.segmenter.build_segmenter`)."""
+    return build_segmenter(config.weights, config.model, num_classes=config.num_classes, device=config.device,
+                           input_size=config.input_size, resize=config.resize, backend=config.backend)
 
 
 def legend_json(segmenter: Segmenter) -> str:
