@@ -15,6 +15,7 @@ import numpy as np
 from ..metrics import ConfusionMatrix
 from ..models.shipped import RANDOM
 from ..ros.node_session import NodeSession, NodeStartError, start_with_retries
+from ..ros.topics import OUTPUTS
 from .bag_eval import _score, labels_by_stamp
 from .bags import COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, open_bag, read_topic, typestore
 from .report import BagEvalReport
@@ -22,7 +23,7 @@ from .report import BagEvalReport
 __all__ = ["evaluate_node", "node_output_topic"]
 
 WARMUP_STAMP_NS = 1  # stamp of the warm-up frames, never a real recording's
-OUTPUTS = ("mask", "color_mask", "overlay")
+RECORDED = tuple(o for o in OUTPUTS if o != "confidence")  # the image outputs --record keeps
 
 
 def node_output_topic(image_topic: str, output: str) -> str:
@@ -37,7 +38,7 @@ class _Collector:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.received: dict[str, dict[int, tuple[float, bytes]]] = {o: {} for o in OUTPUTS}
+        self.received: dict[str, dict[int, tuple[float, bytes]]] = {o: {} for o in RECORDED}
         self.last_arrival = time.monotonic()
         self.store = typestore()
 
@@ -158,7 +159,7 @@ def evaluate_node(
     collector = _Collector()
     warm = deserialize_message(frames[0].raw, msg_class)
     warm.header.stamp.sec, warm.header.stamp.nanosec = 0, WARMUP_STAMP_NS
-    wanted = OUTPUTS if record else ("mask",)
+    wanted = RECORDED if record else ("mask",)
     parameters = {
         "image_topics": [image_topic], "device": device,
         # the node subscribes to what the bag holds, whatever the topic's name
@@ -219,7 +220,7 @@ def evaluate_node(
 def _record(out: str | Path, storage: str, image_topic: str, collector: _Collector, frames) -> None:
     log_time = {f.stamp_ns: f.log_time_ns for f in frames}
     with AtomicBagWriter(out, storage=storage) as writer:
-        for output in OUTPUTS:
+        for output in RECORDED:
             topic = node_output_topic(image_topic, output)
             for stamp, (_, raw) in sorted(collector.received[output].items()):
                 if stamp in log_time:

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from ..classes import CAMVID_CLASSES, CAMVID_COLORS
 from .backends import make_backend
 from ..models import WeightsError, WeightsMeta, build_model, get_model_spec, load_model, resolve_weights
+from ..models.shipped import DEFAULT_MODEL
 
 __all__ = ["Segmentation", "Segmenter", "build_segmenter", "select_device", "RESIZE_POLICIES"]
 
@@ -193,7 +194,7 @@ class Segmenter:
         return Segmentation(mask=labels[0].to(torch.uint8).cpu().numpy(), confidence=conf)
 
 
-def build_segmenter(weights: str = "", model: str = "ghostnet_aspp_da", *, num_classes: int | None = None,
+def build_segmenter(weights: str = "", model: str = DEFAULT_MODEL, *, num_classes: int | None = None,
                     **options) -> Segmenter:
     """The segmenter for a ``weights`` setting as the node, ``lightseg predict`` and the tools read it:
     ``""`` = the shipped weights of ``model`` (random, for ``num_classes``, where none ship), ``random``,

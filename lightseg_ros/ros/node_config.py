@@ -12,7 +12,7 @@ from typing import Any
 
 from ..inference.backends import BACKEND_CHOICES
 from ..models import WeightsError, list_models, read_weights_meta
-from ..models.shipped import DEFAULT, RANDOM
+from ..models.shipped import DEFAULT, DEFAULT_MODEL, RANDOM
 from .input_qos import INPUT_RELIABILITIES
 from .topics import OUTPUTS, TRANSPORTS
 
@@ -51,7 +51,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               int_range=(1, 100)),
     ParamSpec("output_namespace", "segmentation", "outputs go to <camera namespace>/<output_namespace>/<output>",
               read_only=True),
-    ParamSpec("model", "ghostnet_aspp_da",
+    ParamSpec("model", DEFAULT_MODEL,
               "registered model name, run with the trained weights the package ships for it while 'weights' "
               f"is empty; accepted: {', '.join(list_models())}"),
     ParamSpec("weights", "", "empty (or 'default') = the package's trained weights for 'model' (random, with a "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models.shipped import RANDOM
+from ..models.shipped import DEFAULT_MODEL, RANDOM
 
 __all__ = ["run_demo", "register"]
 
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"latency summary (JSON): {(out / 'latency.json').resolve()}")
     if summary["random_weights"]:
         from ..models import no_shipped_weights_note
-        from ..models.shipped import RANDOM
+        from ..models.shipped import DEFAULT_MODEL, RANDOM
 
         asked = args.weights.strip() == RANDOM  # read as the node reads its 'weights' parameter
         print("NOTE: " + ("RANDOM weights, as asked" if asked else no_shipped_weights_note(args.model)))
@@ -174,7 +174,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rate", type=float, default=5.0, help="frames per second")
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=480)
-    p.add_argument("--model", default="ghostnet_aspp_da", help="model name; runs with the weights the package "
+    p.add_argument("--model", default=DEFAULT_MODEL, help="model name; runs with the weights the package "
                    "ships for it unless --weights")
     p.add_argument("--weights", default="", help="a lightseg .safetensors weights file, or 'random'")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..models.shipped import DEFAULT_MODEL
 from ..ros.dds import DDS_TRANSPORTS, use_dds_transport
+from ..ros.topics import OUTPUTS
 from ..ros.node_session import NodeSession, NodeStartError
 
 __all__ = ["measure_node_latency", "register"]
 
-OUTPUT_NAMES = ("mask", "color_mask", "overlay", "confidence")
 
 
 def _summary(seconds: list[float]) -> dict:
@@ -78,7 +79,7 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
             raise NodeStartError(f"segment_node did not come up within {startup_timeout_s:.0f} s:\n{node.tail()}")
         time.sleep(1.0)
         stamp = 0
-        for phase, names in (("mask_only", ("mask",)), ("all_outputs", OUTPUT_NAMES)):
+        for phase, names in (("mask_only", ("mask",)), ("all_outputs", OUTPUTS)):
             for name in names:
                 if name not in subscriptions:
                     subscriptions[name] = probe.create_subscription(Image, f"{out_ns}/{name}", record(name), reliable)
@@ -99,7 +100,7 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
             results[phase] = {**_summary(latencies), "lost": lost, "outputs": list(names)}
         # fed at a camera rate without waiting: the node must keep only the newest frame (no queue),
         # so latency stays near one inference and the frames it skips are counted as dropped
-        for name in OUTPUT_NAMES[1:]:
+        for name in OUTPUTS[1:]:
             probe.destroy_subscription(subscriptions.pop(name))
         time.sleep(1.0)
         sent: dict[int, float] = {}
@@ -130,7 +131,7 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
     return results
 
 
-def measure_node_latency(*, model: str = "ghostnet_aspp_da", device: str = "auto", width: int = 640,
+def measure_node_latency(*, model: str = DEFAULT_MODEL, device: str = "auto", width: int = 640,
                          height: int = 480, frames: int = 30, warmup: int = 3, cpu_threads: int = 0,
                          backend: str = "auto", feed_hz: float = 60.0, feed_frames: int = 120,
                          startup_timeout_s: float = 120.0) -> dict:
@@ -215,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("node-latency", help="segment_node end-to-end latency vs bare Segmenter.segment")
-    p.add_argument("--model", default="ghostnet_aspp_da")
+    p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--device", default="auto")
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=480)
