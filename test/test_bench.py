@@ -1,7 +1,7 @@
 """lightseg bench measures what it reports: a tiny run, checked for structure and consistency."""
 import json
 
-from lightseg_ros.benchmark import Timing, measure_peak_gflops, time_callable
+from lightseg_ros.tools.benchmark import Timing, measure_peak_gflops, time_callable
 from lightseg_ros.cli import main
 from lightseg_ros.tools.bench_cmd import check_targets
 

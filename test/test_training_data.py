@@ -207,3 +207,16 @@ def test_recipes_inherit_from_their_base(tmp_path):
     repo = Path(__file__).resolve().parents[1]
     held_out = load_config(repo / "config/train/holdout/camvid_ghostnet_aspp_da_cpu.yaml")
     assert held_out["data"]["val_split"] == "train[0006R0]" and held_out["train"]["loss"] == "ce_dice"
+
+
+def test_predicted_probabilities_are_averaged_over_views():
+    from lightseg_ros.models import build_model
+    from lightseg_ros.training.evaluate import predict_probabilities
+
+    model = build_model("ghostnet_aspp_da", num_classes=5).eval()
+    x = torch.randn(2, 3, 64, 96)
+    prob = predict_probabilities(model, x, scales=(1.0, 1.25), flip=True)  # four passes
+    assert prob.shape == (2, 5, 64, 96)
+    torch.testing.assert_close(prob.sum(1), torch.ones(2, 64, 96))
+    one = predict_probabilities(model, x)
+    torch.testing.assert_close(one, model(x).softmax(1))

@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from lightseg_ros.cli import main
-from lightseg_ros.export import ExportError, check_onnx, export_onnx
+from lightseg_ros.inference.export import ExportError, check_onnx, export_onnx
 from lightseg_ros.models import build_model, load_model
 from lightseg_ros.training.engine import load_checkpoint, save_checkpoint
 from synthetic_data import make_camvid, make_folder

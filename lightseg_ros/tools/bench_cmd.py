@@ -15,7 +15,7 @@ def _sizes(text: str) -> list[tuple[int, int]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import benchmark as bm
+    from . import benchmark as bm
     from ..inference.backends import BACKENDS, BackendError
     from ..inference.segmenter import select_device
     from ..models import list_models

@@ -45,7 +45,7 @@ def results_markdown(rows: list[dict], peer: dict | None) -> str:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from .. import benchmark as bm
+    from . import benchmark as bm
     from ..models import WeightsError, read_weights_meta, shipped_models, shipped_weights
     from ..models.complexity import measure
     from ..models.weights import load_model

@@ -30,7 +30,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Sampler, Subset
 
-from ..losses import build_loss
+from .losses import build_loss
 from ..models import WeightsMeta, build_model, get_model_spec, save_weights
 from .config import resolve_data_root
 from .datasets import SegmentationDataset, build_dataset

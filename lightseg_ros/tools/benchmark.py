@@ -95,14 +95,14 @@ class BenchCase:
 
 
 def _gflops(model: torch.nn.Module, size: tuple[int, int]) -> float:
-    from .models.complexity import count_macs
+    from ..models.complexity import count_macs
 
     return 2 * count_macs(model, size) / 1e9
 
 
 def bench_segmenter(name: str, backend: str, size: tuple[int, int], *, device: str, warmup: int, iters: int,
                     weights: str | None = None, num_classes: int = 11, peak_gflops: float | None = None) -> BenchCase:
-    from .inference.segmenter import Segmenter
+    from ..inference.segmenter import Segmenter
 
     seg = Segmenter(weights, model=None if weights else name, num_classes=None if weights else num_classes,
                     device=device, backend=backend)
@@ -122,7 +122,7 @@ def bench_peer(size: tuple[int, int], *, device: str, warmup: int, iters: int, n
     """torchvision's LR-ASPP MobileNetV3-Large, PyTorch eager, random weights (speed only)."""
     from torchvision.models.segmentation import lraspp_mobilenet_v3_large
 
-    from .inference.segmenter import select_device
+    from ..inference.segmenter import select_device
 
     dev = select_device(device)
     dtype = torch.float16 if dev.type == "cuda" else torch.float32
