@@ -42,7 +42,8 @@ def _start_node(image_topic: str, model: str | None, weights: str | None, device
     # no file = random weights, said explicitly (an empty value would load the shipped weights)
     params += ["-p", f"weights:={Path(weights).resolve() if weights else RANDOM}"]
     env = dict(os.environ)
-    env.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")  # large images over Fast DDS (REFERENCE.md)
+    # the stock Fast DDS transports lose most camera-sized samples on best-effort topics
+    env.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
     return subprocess.Popen(
         [sys.executable, "-m", "lightseg_ros.ros.segment_node", "--ros-args", *params],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
