@@ -220,3 +220,61 @@ def test_predicted_probabilities_are_averaged_over_views():
     torch.testing.assert_close(prob.sum(1), torch.ones(2, 64, 96))
     one = predict_probabilities(model, x)
     torch.testing.assert_close(one, model(x).softmax(1))
+
+
+def test_config_is_typed_and_reads_as_plain_sections():
+    from lightseg_ros.training.config import OptimConfig, TrainConfig
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = load_config(repo / "config/train/camvid_mlff_mobilenetv2.yaml", ["train.epochs=3"])
+    assert isinstance(cfg, TrainConfig) and isinstance(cfg.optim, OptimConfig)
+    assert cfg.train.epochs == 3 and cfg["train"]["epochs"] == 3 and cfg.model.name == "mlff_mobilenetv2"
+    plain = cfg.to_dict()
+    assert type(plain["optim"]) is dict and plain["optim"] == dict(cfg.optim) and plain["_config_dir"]
+    assert TrainConfig.from_dict(plain).to_dict() == plain
+    assert TrainConfig().optim.lr == 0.007 and TrainConfig().data.crop_size == [512, 512]
+
+
+@pytest.mark.parametrize("text, overrides, message", [
+    ("optim: {lrr: 0.1}\n", [], r"bad\.yaml: unknown key optim\.lrr; optim accepts: lr, min_lr, momentum"),
+    ("trian: {epochs: 1}\n", [], r"bad\.yaml: unknown section 'trian'; accepted: model, data, augment"),
+    ("train: {epochs: ten}\n", [], r"bad\.yaml: train\.epochs must be an integer, got 'ten'"),
+    ("data: {crop_size: [64]}\n", [], r"data\.crop_size must be \[H, W\], two positive integers, got \[64\]"),
+    ("model: {name: segformer}\n", [], r"model\.name 'segformer' is not known; accepted: .*ghostnet_aspp_da"),
+    ("train: {loss: hinge}\n", [], r"train\.loss 'hinge' is not known; accepted: ce, dice, ce_dice, focal"),
+    ("", ["train.amp=maybe"], r"--set train\.amp=maybe: train\.amp must be a boolean \(true or false\), got 'maybe'"),
+    ("", ["optim.lr.x=1"], r"--set optim\.lr\.x=1: unknown key optim\.lr\.x"),
+])
+def test_config_errors_name_the_file_and_key(tmp_path, text, overrides, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(bad, overrides)
+
+
+def test_a_base_file_error_names_the_base(tmp_path):
+    (tmp_path / "base.yaml").write_text("augment: {blurr: 0.1}\n")
+    (tmp_path / "child.yaml").write_text("_base_: base.yaml\n")
+    with pytest.raises(ConfigError, match=r"base\.yaml: unknown key augment\.blurr"):
+        load_config(tmp_path / "child.yaml")
+
+
+def test_print_config_shows_the_resolved_recipe(tmp_path, capsys):
+    import yaml
+
+    from lightseg_ros.cli import main
+
+    repo = Path(__file__).resolve().parents[1]
+    recipe = repo / "config/train/holdout/camvid_ghostnet_aspp_da_fullframe.yaml"
+    assert main(["train", "--config", str(recipe), "--data", str(tmp_path), "--epochs", "7",
+                 "--set", "optim.lr=0.05", "--print-config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["data"]["root"] == str(tmp_path.resolve()) and printed["train"]["epochs"] == 7
+    assert printed["optim"]["lr"] == 0.05 and printed["data"]["crop_size"] == [360, 480]
+    assert printed["data"]["val_split"] == "train[0006R0]"  # from the base two levels up
+    assert printed["train"]["loss"] == "ce_dice" and "_base_" not in printed
+    again = tmp_path / "printed.yaml"
+    again.write_text(yaml.safe_dump(printed))
+    expected = load_config(recipe, ["train.epochs=7", "optim.lr=0.05", f"data.root={tmp_path.resolve()}"])
+    assert {k: v for k, v in load_config(again).to_dict().items() if k != "_config_dir"} == \
+        {k: v for k, v in expected.to_dict().items() if k != "_config_dir"}
