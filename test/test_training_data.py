@@ -278,3 +278,28 @@ def test_print_config_shows_the_resolved_recipe(tmp_path, capsys):
     expected = load_config(recipe, ["train.epochs=7", "optim.lr=0.05", f"data.root={tmp_path.resolve()}"])
     assert {k: v for k, v in load_config(again).to_dict().items() if k != "_config_dir"} == \
         {k: v for k, v in expected.to_dict().items() if k != "_config_dir"}
+
+
+def test_every_recipe_resolves_and_leaves_the_data_root_to_the_command_line():
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    recipes = sorted((repo / "config" / "train").rglob("*.yaml"))
+    assert len(recipes) >= 17
+    for f in recipes:
+        raw = yaml.safe_load(f.read_text()) or {}
+        assert "root" not in (raw.get("data") or {}), f
+        if f.parent.name != "_base_":
+            cfg = load_config(f)
+            assert cfg.data.root is None and cfg.model.name in f.stem, f
+            assert cfg.train.output_dir.startswith("runs/"), f
+
+
+def test_code_and_recipes_refer_to_no_document_outside_the_repository():
+    repo = Path(__file__).resolve().parents[1]
+    outside = ("REFERENCE" + ".md", "../" + "shared")
+    files = [*repo.glob("lightseg_ros/**/*.py"), *repo.glob("config/**/*.yaml"), *repo.glob("test/*.py"),
+             *repo.glob("launch/*.py"), repo / "setup.py"]
+    assert len(files) > 50
+    found = [f"{f.relative_to(repo)}: {word}" for f in files for word in outside if word in f.read_text()]
+    assert not found, found
