@@ -303,3 +303,23 @@ def test_code_and_recipes_refer_to_no_document_outside_the_repository():
     assert len(files) > 50
     found = [f"{f.relative_to(repo)}: {word}" for f in files for word in outside if word in f.read_text()]
     assert not found, found
+
+
+def test_dataset_check_names_every_bad_file_in_one_line(tmp_path):
+    root = make_camvid(tmp_path, n=6)
+    png = (root / "train" / "seq_0001.png").read_bytes()
+    (root / "train" / "seq_0001.png").write_bytes(png[: len(png) // 2])  # a copy cut short
+    Image.fromarray(np.zeros((32, 48), np.uint8)).save(root / "trainannot" / "seq_0002.png")
+    mask = np.array(Image.open(root / "trainannot" / "seq_0004.png"))
+    mask[3, 3] = 40
+    Image.fromarray(mask).save(root / "trainannot" / "seq_0004.png")
+    build_dataset("camvid", root, "val").check()  # a sound split passes
+    ds = build_dataset("camvid", root, "train")
+    with pytest.raises(DatasetError) as info:
+        ds.check("train_split 'train'")
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("camvid train_split 'train': 3 of 6 samples are unusable")
+    assert "cannot read image" in message and "train/seq_0001.png" in message
+    assert "size mismatch" in message and "trainannot/seq_0002.png is 48x32" in message
+    assert "seq_0004.png has label values [40]" in message
+    assert "seq_0000" not in message and "seq_0003" not in message

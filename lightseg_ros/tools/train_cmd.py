@@ -7,11 +7,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from ..training.config import TrainConfig, dump_config, load_config
+from ..training.config import ConfigError, TrainConfig, dump_config, load_config
+from ..training.datasets import DatasetError
 
-__all__ = ["register", "run", "config_from_args"]
+__all__ = ["register", "run", "config_from_args", "one_line"]
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's message as one line. A DataLoader worker's error arrives wrapped with the worker's
+    traceback; its last line is the message."""
+    text = str(exc).strip()
+    if "Original Traceback" in text:
+        last = text.splitlines()[-1]
+        text = last.split(": ", 1)[1] if last.split(": ", 1)[0].endswith("Error") else last
+    return " ".join(text.split())
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -30,6 +42,17 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..models import PretrainedWeightsError
+    from ..training.engine import CheckpointError
+
+    try:
+        return _run(args)
+    except (ConfigError, DatasetError, CheckpointError, PretrainedWeightsError) as exc:
+        print(f"lightseg train: error: {one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     if args.print_config:
         print(dump_config(cfg), end="")

@@ -434,6 +434,8 @@ def resolve_data_root(root: str | Path | None, config_dir: str | Path | None = N
         raise ConfigError("no dataset root: pass --data PATH (the dataset's folder) or --set data.root=PATH")
     root = Path(root).expanduser()
     if root.is_absolute():
+        if not root.exists():
+            raise ConfigError(f"dataset root {root} not found; pass --data PATH (the dataset's folder)")
         return root
     candidates = [Path.cwd() / root, repo_root() / root]
     if config_dir is not None:

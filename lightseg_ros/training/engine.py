@@ -15,13 +15,19 @@ and each sample's augmentation runs under a seed derived from (seed, epoch, inde
 worker; the checkpoint written after every epoch holds model, optimizer, scheduler, grad scaler,
 epoch, best mIoU, the config, and the python/numpy/torch/CUDA RNG states of every rank. It is read
 with ``torch.load(weights_only=True)``: it holds only tensors and plain Python values.
+
+Errors for people: both datasets are checked before the first epoch (:meth:`SegmentationDataset.check`),
+an unreadable checkpoint is a :class:`CheckpointError` naming the file, and the temporary files of a
+checkpoint write that was killed are removed when the next run starts in the same folder.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import pickle
 import random
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,12 +51,17 @@ from .transforms import eval_transform, train_transform
 __all__ = [
     "DistInfo", "setup_distributed", "seed_everything", "SeededSampler", "get_datasets", "build_loader",
     "build_train_model", "build_criterion", "build_optimizer", "build_scheduler", "lr_factor", "train_step",
-    "train_one_epoch", "validate", "TrainState", "save_epoch", "resume_state", "save_checkpoint",
-    "load_checkpoint", "train", "benchmark_training",
+    "train_one_epoch", "validate", "TrainState", "save_epoch", "resume_state", "CheckpointError", "save_checkpoint",
+    "load_checkpoint", "remove_stale_temp_files", "train", "benchmark_training",
 ]
 
 CHECKPOINT_LAST = "checkpoint_last.pth"
 CHECKPOINT_BEST = "checkpoint_best.pth"
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "best_miou", "rng")
+
+
+class CheckpointError(ValueError):
+    """A training checkpoint is missing, unreadable or does not fit the run; the message names the file."""
 
 
 @dataclass
@@ -167,7 +178,7 @@ def build_train_model(cfg: TrainConfig, num_classes: int, info: DistInfo) -> tup
         model = build_model(mcfg.name, num_classes=num_classes, output_stride=output_stride,
                             pretrained_backbone=mcfg.pretrained_backbone, **(mcfg.options or {}))
     except ValueError as exc:  # unknown option or output stride: a recipe problem, said in one line
-        raise ConfigError(f"model: {exc}") from None
+        raise ConfigError(str(exc)) from None
     torch.manual_seed(seed + info.rank)
     if info.distributed and cfg.train.sync_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -328,22 +339,80 @@ def _gather_rng_states(info: DistInfo) -> list[Any]:
     return gathered
 
 
+def _temp_name(path: Path, pid: int) -> Path:
+    return path.with_name(f".{path.name}.{pid}.tmp")
+
+
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
-    """Write atomically: a temporary file in the same folder, flushed, then ``os.replace``."""
+    """Write atomically: a temporary file in the same folder, flushed, then ``os.replace``. An
+    interrupted write removes its temporary file (a killed process leaves it for
+    :func:`remove_stale_temp_files`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp = _temp_name(path, os.getpid())
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temp_files(out_dir: str | Path) -> list[Path]:
+    """Remove the temporary checkpoint files in ``out_dir`` whose writing process is gone (a run
+    killed while writing); returns what was removed."""
+    removed = []
+    for name in (CHECKPOINT_LAST, CHECKPOINT_BEST):
+        for tmp in Path(out_dir).glob(f".{name}.*.tmp"):
+            pid = tmp.name[len(name) + 2:-len(".tmp")]
+            if pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+    return removed
+
+
+def _load_failure(exc: BaseException) -> str:
+    """Why torch.load failed, in a few words; never torch's advice to load unsafely."""
+    text = str(exc).strip()
+    if "Unsupported global" in text:
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        what = f" ({found.group(1)})" if found else ""
+        return f"it holds a Python object{what} besides tensors and plain values, and such files are not loaded"
+    if isinstance(exc, pickle.UnpicklingError) or "weights_only" in text:
+        return "its contents are not a PyTorch checkpoint"
+    if isinstance(exc, EOFError) or not text:
+        return "the file is empty or cut short"
+    return f"it is truncated or corrupt: {text.split('. ')[0][:160]}"
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a training checkpoint without unpickling arbitrary objects (``weights_only=True``)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """Read a training checkpoint without unpickling arbitrary objects (``weights_only=True``);
+    :class:`CheckpointError` naming the file where it is missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds (zip, pickle, EOF, runtime) for a damaged file
+        raise CheckpointError(f"{path}: not a readable training checkpoint: {_load_failure(exc)}; resume from "
+                              f"another checkpoint or start afresh") from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: not a lightseg training checkpoint (it holds a {type(ckpt).__name__})")
+    return ckpt
 
 
 @dataclass
@@ -364,8 +433,16 @@ def resume_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Opti
                  rank: int = 0) -> TrainState:
     """Load a checkpoint into the run's objects and this rank's RNGs; returns the run's state."""
     ckpt = load_checkpoint(path)
-    _unwrap(model).load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
+    missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: not a lightseg training checkpoint (no {', '.join(missing)})")
+    try:
+        _unwrap(model).load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+    except (RuntimeError, ValueError, KeyError):
+        trained = (ckpt.get("config") or {}).get("model", {}).get("name", "another model")
+        raise CheckpointError(f"{path}: its weights do not fit this run's model (the checkpoint trained "
+                              f"{trained}; the number of classes or the model options may differ too)") from None
     scheduler.load_state_dict(ckpt["scheduler"])
     if amp and ckpt.get("scaler"):
         scaler.load_state_dict(ckpt["scaler"])
@@ -466,6 +543,12 @@ def train(cfg: TrainConfig | Mapping[str, Any], *, resume: str | Path | None = N
     epochs = cfg.train.epochs
 
     train_set, val_set = get_datasets(cfg)
+    checked = time.perf_counter()
+    train_set.check(f"train_split {cfg.data.train_split!r}")
+    val_set.check(f"val_split {cfg.data.val_split!r}")
+    if info.main:
+        print(f"checked {len(train_set)} training and {len(val_set)} validation samples "
+              f"({time.perf_counter() - checked:.1f} s)", flush=True)
     model, output_stride = build_train_model(cfg, train_set.num_classes, info)
     sampler, loader = build_loader(train_set, cfg, info)
     criterion = build_criterion(cfg, train_set.ignore_index, info.device)
@@ -479,6 +562,8 @@ def train(cfg: TrainConfig | Mapping[str, Any], *, resume: str | Path | None = N
     writer = None
     if info.main:
         out_dir.mkdir(parents=True, exist_ok=True)
+        for stale in remove_stale_temp_files(out_dir):
+            print(f"removed {stale}, left by a checkpoint write that was killed", flush=True)
         (out_dir / "config.json").write_text(json.dumps(_plain(cfg.to_dict()), indent=2))
         writer = _open_writer(out_dir, state.epoch * len(loader) or None)
 
