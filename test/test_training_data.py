@@ -323,3 +323,18 @@ def test_dataset_check_names_every_bad_file_in_one_line(tmp_path):
     assert "size mismatch" in message and "trainannot/seq_0002.png is 48x32" in message
     assert "seq_0004.png has label values [40]" in message
     assert "seq_0000" not in message and "seq_0003" not in message
+
+
+def test_a_data_loader_workers_error_is_told_in_one_line(tmp_path):
+    from torch.utils.data import DataLoader
+
+    from lightseg_ros.tools.train_cmd import one_line
+
+    root = make_camvid(tmp_path, n=2)
+    ds = build_dataset("camvid", root, "train")
+    (root / "train" / "seq_0001.png").write_bytes(b"not a png")  # broken after the run started
+    with pytest.raises(DatasetError) as info:
+        list(DataLoader(ds, batch_size=1, num_workers=1))
+    assert "Traceback" in str(info.value)  # what the worker sends back
+    line = one_line(info.value)
+    assert line.startswith("camvid: cannot read image ") and "seq_0001.png" in line and "\n" not in line
