@@ -1,21 +1,30 @@
 """ament_python package: installable by colcon on a ROS 2 distro and by pip in a plain venv."""
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
 PACKAGE = "lightseg_ros"
 
+
+def recipe_folders() -> list[tuple[str, list[str]]]:
+    """Every folder of training recipes under config/train, installed at the same place under share/
+    (recipes name their _base_ by relative path, so the tree must stay as it is)."""
+    folders = sorted({p.parent for p in Path("config/train").rglob("*.yaml")})
+    return [(f"share/{PACKAGE}/{d.as_posix()}", sorted(glob(f"{d.as_posix()}/*.yaml"))) for d in folders]
+
+
 setup(
     name=PACKAGE,
     version="0.2.0",
     packages=find_packages(exclude=["test", "test.*"]),
-    package_data={PACKAGE: ["weights/*.safetensors", "data/*"]},
+    package_data={PACKAGE: ["weights/*.safetensors"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz") + glob("config/*.xml")),
-        (f"share/{PACKAGE}/config/train", glob("config/train/*.yaml")),
+        *recipe_folders(),
     ],
     python_requires=">=3.10",
     install_requires=[

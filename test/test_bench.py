@@ -1,7 +1,7 @@
 """lightseg bench measures what it reports: a tiny run, checked for structure and consistency."""
 import json
 
-from lightseg_ros.benchmark import Timing, measure_peak_gflops, time_callable
+from lightseg_ros.tools.benchmark import RatioStats, Timing, measure_peak_gflops, time_callable, time_interleaved
 from lightseg_ros.cli import main
 from lightseg_ros.tools.bench_cmd import check_targets
 
@@ -28,15 +28,43 @@ def test_peak_is_positive():
 
 def test_bench_json_small_run(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert main(["bench", "--models", "ghostnet_aspp_da", "--sizes", "64x96", "--iters", "3", "--warmup", "1",
-                 "--json", "--out", str(out), "--quiet"]) == 0
+    assert main(["bench", "--models", "ghostnet_aspp_da", "--sizes", "64x96", "--iters", "6", "--warmup", "1",
+                 "--rounds", "3", "--json", "--out", str(out), "--quiet"]) == 0
     data = json.loads(out.read_text())
     assert json.loads(capsys.readouterr().out) == data
     assert {c["backend"] for c in data["cases"]} == {"torch", "onnxruntime"}
     assert data["peer"][0]["model"] == "lraspp_mobilenet_v3_large"
     for case in data["cases"]:
         assert case["network"]["p50_ms"] > 0 and case["pipeline"]["p50_ms"] > 0 and case["floor_ms"] > 0
-        assert abs(case["ratio_to_peer"] - case["network"]["p50_ms"] / data["peer"][0]["network"]["p50_ms"]) < 1e-2
+        # timed in 3 interleaved rounds of 2 calls each, ours and the peer's
+        assert case["network"]["iters"] == 6 and case["peer_network"]["iters"] == 6
+        s = case["ratio_spread"]
+        assert s["rounds"] == 3 and case["ratio_to_peer"] == s["median"]
+        assert 0 < s["min"] <= s["p25"] <= s["median"] <= s["p75"] <= s["max"]
+
+
+def test_interleaved_rounds_alternate_on_the_same_input_and_give_the_ratio_per_round():
+    import time
+
+    import torch
+
+    calls = []
+
+    def a():
+        calls.append("a")
+        time.sleep(0.002)
+
+    def b():
+        calls.append("b")
+        time.sleep(0.006)
+
+    ours, theirs, ratios = time_interleaved(a, b, device=torch.device("cpu"), warmup=1, rounds=4, per_round=2)
+    assert calls == ["a", "b"] + ["a", "a", "b", "b", "b", "b", "a", "a"] * 2
+    assert len(ours) == len(theirs) == 8 and len(ratios) == 4
+    assert all(0.15 < r < 0.8 for r in ratios)  # 2 ms vs 6 ms, whatever else the machine does
+    stats = RatioStats.from_ratios([0.5, 0.3, 0.4, 0.9])
+    assert (stats.median, stats.min, stats.max, stats.rounds) == (0.45, 0.3, 0.9, 4)
+    assert stats.p25 == 0.375 and stats.p75 == 0.6
 
 
 def test_targets_from_figures():

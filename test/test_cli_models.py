@@ -52,3 +52,15 @@ def test_colcon_build_succeeds(tmp_path):
     # the trained default weights travel with the installed package (the node loads them by default)
     installed_weights = list((tmp_path / "install" / "lightseg_ros").rglob("lightseg_ros/weights/*.safetensors"))
     assert {p.name for p in installed_weights} >= {"ghostnet_aspp_da.safetensors"}, installed_weights
+    # every training recipe, each in its folder (a recipe names its _base_ by a relative path)
+    recipes = sorted(p.relative_to(REPO) for p in (REPO / "config" / "train").rglob("*.yaml"))
+    assert {r.parent.name for r in recipes} >= {"train", "_base_", "cpu", "gpu", "holdout"}
+    for recipe in recipes:
+        assert (share / recipe).is_file(), recipe
+    from lightseg_ros.training.config import load_config
+
+    installed = load_config(share / "config/train/gpu/camvid_mlff_mobilenetv2.yaml")
+    in_repo = load_config(REPO / "config/train/gpu/camvid_mlff_mobilenetv2.yaml")
+    assert installed.config_dir != in_repo.config_dir
+    installed.config_dir = in_repo.config_dir
+    assert installed.to_dict() == in_repo.to_dict()

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from lightseg_ros.losses import CEDiceLoss, DiceLoss, FocalLoss, build_loss
+from lightseg_ros.training.losses import CEDiceLoss, DiceLoss, FocalLoss, build_loss
 
 IGNORE = 255
 

@@ -6,7 +6,8 @@ from lightseg_ros.models import UnknownModelError, build_model, get_model_spec, 
 
 MODELS = list_models()
 
-# The papers' figures at 512x512, 21 classes (REFERENCE.md section 1) and the tolerance the issue sets.
+# The papers' figures at 512x512, 21 classes (counted as in lightseg_ros.models.complexity) and the tolerance
+# the issue sets.
 PAPER_FIGURES = {
     "deeplabv3plus_mobilenetv2": {"params": (5_818_149, 0.005), "gflops": (52.846, 0.02)},
     "ghostnet_aspp_da": {"params": (2_780_000, 0.05), "gflops": (1.931, 0.05)},

@@ -207,3 +207,134 @@ def test_recipes_inherit_from_their_base(tmp_path):
     repo = Path(__file__).resolve().parents[1]
     held_out = load_config(repo / "config/train/holdout/camvid_ghostnet_aspp_da_cpu.yaml")
     assert held_out["data"]["val_split"] == "train[0006R0]" and held_out["train"]["loss"] == "ce_dice"
+
+
+def test_predicted_probabilities_are_averaged_over_views():
+    from lightseg_ros.models import build_model
+    from lightseg_ros.training.evaluate import predict_probabilities
+
+    model = build_model("ghostnet_aspp_da", num_classes=5).eval()
+    x = torch.randn(2, 3, 64, 96)
+    prob = predict_probabilities(model, x, scales=(1.0, 1.25), flip=True)  # four passes
+    assert prob.shape == (2, 5, 64, 96)
+    torch.testing.assert_close(prob.sum(1), torch.ones(2, 64, 96))
+    one = predict_probabilities(model, x)
+    torch.testing.assert_close(one, model(x).softmax(1))
+
+
+def test_config_is_typed_and_reads_as_plain_sections():
+    from lightseg_ros.training.config import OptimConfig, TrainConfig
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = load_config(repo / "config/train/camvid_mlff_mobilenetv2.yaml", ["train.epochs=3"])
+    assert isinstance(cfg, TrainConfig) and isinstance(cfg.optim, OptimConfig)
+    assert cfg.train.epochs == 3 and cfg["train"]["epochs"] == 3 and cfg.model.name == "mlff_mobilenetv2"
+    plain = cfg.to_dict()
+    assert type(plain["optim"]) is dict and plain["optim"] == dict(cfg.optim) and plain["_config_dir"]
+    assert TrainConfig.from_dict(plain).to_dict() == plain
+    assert TrainConfig().optim.lr == 0.007 and TrainConfig().data.crop_size == [512, 512]
+
+
+@pytest.mark.parametrize("text, overrides, message", [
+    ("optim: {lrr: 0.1}\n", [], r"bad\.yaml: unknown key optim\.lrr; optim accepts: lr, min_lr, momentum"),
+    ("trian: {epochs: 1}\n", [], r"bad\.yaml: unknown section 'trian'; accepted: model, data, augment"),
+    ("train: {epochs: ten}\n", [], r"bad\.yaml: train\.epochs must be an integer, got 'ten'"),
+    ("data: {crop_size: [64]}\n", [], r"data\.crop_size must be \[H, W\], two positive integers, got \[64\]"),
+    ("model: {name: segformer}\n", [], r"model\.name 'segformer' is not known; accepted: .*ghostnet_aspp_da"),
+    ("train: {loss: hinge}\n", [], r"train\.loss 'hinge' is not known; accepted: ce, dice, ce_dice, focal"),
+    ("", ["train.amp=maybe"], r"--set train\.amp=maybe: train\.amp must be a boolean \(true or false\), got 'maybe'"),
+    ("", ["optim.lr.x=1"], r"--set optim\.lr\.x=1: unknown key optim\.lr\.x"),
+])
+def test_config_errors_name_the_file_and_key(tmp_path, text, overrides, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(bad, overrides)
+
+
+def test_a_base_file_error_names_the_base(tmp_path):
+    (tmp_path / "base.yaml").write_text("augment: {blurr: 0.1}\n")
+    (tmp_path / "child.yaml").write_text("_base_: base.yaml\n")
+    with pytest.raises(ConfigError, match=r"base\.yaml: unknown key augment\.blurr"):
+        load_config(tmp_path / "child.yaml")
+
+
+def test_print_config_shows_the_resolved_recipe(tmp_path, capsys):
+    import yaml
+
+    from lightseg_ros.cli import main
+
+    repo = Path(__file__).resolve().parents[1]
+    recipe = repo / "config/train/holdout/camvid_ghostnet_aspp_da_fullframe.yaml"
+    assert main(["train", "--config", str(recipe), "--data", str(tmp_path), "--epochs", "7",
+                 "--set", "optim.lr=0.05", "--print-config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["data"]["root"] == str(tmp_path.resolve()) and printed["train"]["epochs"] == 7
+    assert printed["optim"]["lr"] == 0.05 and printed["data"]["crop_size"] == [360, 480]
+    assert printed["data"]["val_split"] == "train[0006R0]"  # from the base two levels up
+    assert printed["train"]["loss"] == "ce_dice" and "_base_" not in printed
+    again = tmp_path / "printed.yaml"
+    again.write_text(yaml.safe_dump(printed))
+    expected = load_config(recipe, ["train.epochs=7", "optim.lr=0.05", f"data.root={tmp_path.resolve()}"])
+    assert {k: v for k, v in load_config(again).to_dict().items() if k != "_config_dir"} == \
+        {k: v for k, v in expected.to_dict().items() if k != "_config_dir"}
+
+
+def test_every_recipe_resolves_and_leaves_the_data_root_to_the_command_line():
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    recipes = sorted((repo / "config" / "train").rglob("*.yaml"))
+    assert len(recipes) >= 17
+    for f in recipes:
+        raw = yaml.safe_load(f.read_text()) or {}
+        assert "root" not in (raw.get("data") or {}), f
+        if f.parent.name != "_base_":
+            cfg = load_config(f)
+            assert cfg.data.root is None and cfg.model.name in f.stem, f
+            assert cfg.train.output_dir.startswith("runs/"), f
+
+
+def test_code_and_recipes_refer_to_no_document_outside_the_repository():
+    repo = Path(__file__).resolve().parents[1]
+    outside = ("REFERENCE" + ".md", "../" + "shared")
+    files = [*repo.glob("lightseg_ros/**/*.py"), *repo.glob("config/**/*.yaml"), *repo.glob("test/*.py"),
+             *repo.glob("launch/*.py"), repo / "setup.py"]
+    assert len(files) > 50
+    found = [f"{f.relative_to(repo)}: {word}" for f in files for word in outside if word in f.read_text()]
+    assert not found, found
+
+
+def test_dataset_check_names_every_bad_file_in_one_line(tmp_path):
+    root = make_camvid(tmp_path, n=6)
+    png = (root / "train" / "seq_0001.png").read_bytes()
+    (root / "train" / "seq_0001.png").write_bytes(png[: len(png) // 2])  # a copy cut short
+    Image.fromarray(np.zeros((32, 48), np.uint8)).save(root / "trainannot" / "seq_0002.png")
+    mask = np.array(Image.open(root / "trainannot" / "seq_0004.png"))
+    mask[3, 3] = 40
+    Image.fromarray(mask).save(root / "trainannot" / "seq_0004.png")
+    build_dataset("camvid", root, "val").check()  # a sound split passes
+    ds = build_dataset("camvid", root, "train")
+    with pytest.raises(DatasetError) as info:
+        ds.check("train_split 'train'")
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("camvid train_split 'train': 3 of 6 samples are unusable")
+    assert "cannot read image" in message and "train/seq_0001.png" in message
+    assert "size mismatch" in message and "trainannot/seq_0002.png is 48x32" in message
+    assert "seq_0004.png has label values [40]" in message
+    assert "seq_0000" not in message and "seq_0003" not in message
+
+
+def test_a_data_loader_workers_error_is_told_in_one_line(tmp_path):
+    from torch.utils.data import DataLoader
+
+    from lightseg_ros.tools.train_cmd import one_line
+
+    root = make_camvid(tmp_path, n=2)
+    ds = build_dataset("camvid", root, "train")
+    (root / "train" / "seq_0001.png").write_bytes(b"not a png")  # broken after the run started
+    with pytest.raises(DatasetError) as info:
+        list(DataLoader(ds, batch_size=1, num_workers=1))
+    assert "Traceback" in str(info.value)  # what the worker sends back
+    line = one_line(info.value)
+    assert line.startswith("camvid: cannot read image ") and "seq_0001.png" in line and "\n" not in line

@@ -1,18 +1,21 @@
 """End-to-end training on generated data: overfitting, exact resume, 2-process DDP, eval and export."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 from lightseg_ros.cli import main
-from lightseg_ros.export import ExportError, check_onnx, export_onnx
+from lightseg_ros.inference.export import ExportError, check_onnx, export_onnx
 from lightseg_ros.models import build_model, load_model
-from lightseg_ros.training.engine import load_checkpoint, save_checkpoint
+from lightseg_ros.training.engine import CheckpointError, load_checkpoint, save_checkpoint
 from synthetic_data import make_camvid, make_folder
 
 NO_AUG = {"scale": [1.0, 1.0], "aspect": 0.0, "blur": 0.0, "hue": 0.0, "saturation": 0.0, "value": 0.0}
@@ -151,3 +154,62 @@ def test_benchmark_reports_throughput(tmp_path, capsys):
                  "--benchmark-warmup", "1"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["num_classes"] == 11 and result["batch_size"] == 2 and result["images_per_s"] > 0
+
+
+def test_errors_for_people_stop_before_training_in_one_line(tmp_path, capsys):
+    root = make_camvid(tmp_path / "camvid", n=4, splits=("train", "val"))
+    mask = root / "valannot" / "seq_0002.png"
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(mask)
+    cfg = write_config(tmp_path / "cfg.yaml", root, tmp_path / "run", epochs=1)
+    assert main(["train", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lightseg train: error: camvid val_split 'val': 1 of 4")
+    assert str(mask) in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()  # stopped before the first epoch wrote anything
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim: {lr: fast}\n")
+    assert main(["train", "--config", str(bad)]) == 2
+    assert capsys.readouterr().err == f"lightseg train: error: {bad}: optim.lr must be a number, got 'fast'\n"
+    assert main(["eval", "--model", "ghostnet_aspp_da", "--data", str(root), "--no-progress",
+                 "--out", str(tmp_path / "eval")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(mask) in err and "size mismatch" in err
+
+
+def test_a_corrupt_checkpoint_is_named_and_never_loaded_unsafely(tmp_path, capsys):
+    root = make_camvid(tmp_path / "camvid", n=4, splits=("train", "val"))
+    cfg = write_config(tmp_path / "cfg.yaml", root, tmp_path / "run", epochs=1)
+    (tmp_path / "run").mkdir()
+    last = tmp_path / "run" / "checkpoint_last.pth"
+    save_checkpoint({"epoch": 1, "w": torch.ones(1000)}, last)
+    last.write_bytes(last.read_bytes()[:300])  # killed mid-copy
+    unsafe = tmp_path / "unsafe.pth"
+    torch.save({"epoch": 1, "obj": Path("x")}, unsafe)  # an object weights_only refuses
+    partial = tmp_path / "partial.pth"
+    torch.save({"epoch": 1}, partial)
+    for path, why in [(last, "not a readable training checkpoint"), (unsafe, "a Python object (pathlib.PosixPath) besides tensors"),
+                      (partial, "not a lightseg training checkpoint (no model, optimizer")]:
+        if path != partial:
+            with pytest.raises(CheckpointError, match=re.escape(why)):
+                load_checkpoint(path)
+        resume = "auto" if path == last else str(path)
+        assert main(["train", "--config", str(cfg), "--resume", resume]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"error: {path}: " in err and why.split(" (")[0] in err
+        assert "weights_only" not in err and "Traceback" not in err
+
+
+def test_stale_temp_files_of_a_killed_write_are_removed_at_the_next_start(tmp_path, capsys):
+    root = make_camvid(tmp_path / "camvid", n=4, splits=("train", "val"))
+    run = tmp_path / "run"
+    run.mkdir()
+    stale = run / ".checkpoint_last.pth.4194305.tmp"  # above Linux's largest pid: its writer is gone
+    stale.write_bytes(b"partial")
+    alive = run / f".checkpoint_best.pth.{os.getppid()}.tmp"  # a process still writing: left alone
+    alive.write_bytes(b"partial")
+    cfg = write_config(tmp_path / "cfg.yaml", root, run, epochs=1, batch=2)
+    assert main(["train", "--config", str(cfg), "--set", "data.crop_size=[32,32]"]) == 0
+    assert not stale.exists() and alive.exists()
+    assert f"removed {stale}" in capsys.readouterr().out
+    assert load_checkpoint(run / "checkpoint_last.pth")["epoch"] == 1
+    assert not list(run.glob(f".checkpoint_*.{os.getpid()}.tmp"))

@@ -80,7 +80,7 @@ class OnnxRuntimeBackend:
             import onnxruntime as ort
         except ImportError as exc:
             raise BackendError("backend 'onnxruntime' needs the onnxruntime package (pip install onnxruntime)") from exc
-        from ..export import export_onnx
+        from .export import export_onnx
 
         model = model.float().cpu().eval()
         cache = Path(cache_dir) if cache_dir else default_cache_dir()

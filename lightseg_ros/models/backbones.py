@@ -134,8 +134,9 @@ class MobileNetV2Backbone(Backbone):
 class GhostNetBackbone(Backbone):
     """timm ``ghostnet_100`` stem and ``blocks[0:9]`` (``blocks[9]`` and the classifier head dropped).
 
-    Levels (REFERENCE.md section 1): ``c3`` = blocks[4] out (40ch, /8), ``c4`` = blocks[6] (112ch,
-    /16), ``c5`` = blocks[8] (160ch, /32). timm's own ``features_only`` taps differ and cannot
+    Levels (the cut that reproduces paper B's parameter budget: stem + blocks 0-8 hold about 2.52M
+    parameters): ``c3`` = blocks[4] out (40ch, /8), ``c4`` = blocks[6] (112ch, /16), ``c5`` =
+    blocks[8] (160ch, /32). timm's own ``features_only`` taps differ and cannot
     dilate, so the cut is done here.
     """
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
 __all__ = ["register", "run", "score_weights"]
 
@@ -31,7 +32,8 @@ def score_weights(weights, data: str | Path, *, dataset: str | None = None, spli
         raise SystemExit(f"{weights} predicts {meta.num_classes} classes but the {dataset_name} dataset "
                          f"has {ds.num_classes}")
     if max_images:
-        ds = Subset(ds, range(min(max_images, len(ds))))
+        ds.samples = ds.samples[:max_images]
+    ds.check(f"split {split!r}")  # a bad file stops here, not minutes into scoring
     dev = select_device(device)
     model.to(dev)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers)
@@ -54,10 +56,17 @@ def run(args: argparse.Namespace) -> int:
             raise WeightsError(f"{weights} holds weights for {found!r}, not the requested {args.model!r}")
     except WeightsError as exc:
         raise SystemExit(f"lightseg eval: error: {exc}") from None
-    scores, meta, images, seconds, dataset_name = score_weights(
-        weights, args.data, dataset=args.dataset, split=args.split, mask_dir=args.mask_dir, device=args.device,
-        batch_size=args.batch_size, workers=args.workers, max_images=args.max_images, scales=args.scales,
-        flip=args.flip, progress=not args.no_progress)
+    from ..training.datasets import DatasetError
+    from .train_cmd import one_line
+
+    try:
+        scores, meta, images, seconds, dataset_name = score_weights(
+            weights, args.data, dataset=args.dataset, split=args.split, mask_dir=args.mask_dir, device=args.device,
+            batch_size=args.batch_size, workers=args.workers, max_images=args.max_images, scales=args.scales,
+            flip=args.flip, progress=not args.no_progress)
+    except DatasetError as exc:
+        print(f"lightseg eval: error: {one_line(exc)}", file=sys.stderr)
+        return 2
     extra = {"weights": str(weights), "model": meta.model, "dataset": dataset_name, "data": str(args.data),
              "split": args.split, "images": images, "flip": args.flip, "scales": list(args.scales),
              "seconds": round(seconds, 2)}

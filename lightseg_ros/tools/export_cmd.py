@@ -29,7 +29,7 @@ def _export_safetensors(args: argparse.Namespace, model, meta, size) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export import check_onnx, export_onnx
+    from ..inference.export import check_onnx, export_onnx
     from ..models import load_model
 
     if not (args.onnx or args.safetensors):

@@ -45,7 +45,7 @@ def results_markdown(rows: list[dict], peer: dict | None) -> str:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from .. import benchmark as bm
+    from . import benchmark as bm
     from ..models import WeightsError, read_weights_meta, shipped_models, shipped_weights
     from ..models.complexity import measure
     from ..models.weights import load_model
@@ -106,7 +106,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("results", help="results table of weights files: params, GFLOPs, val mIoU, per-class IoU, "
                        "CPU latency")
     p.add_argument("--data", required=True, help="dataset root (the weights' dataset layout), e.g. "
-                   "../shared/datasets/camvid")
+                   "/path/to/camvid")
     p.add_argument("--weights", nargs="+", help="weights files (default: every file the package ships)")
     p.add_argument("--split", default="val")
     p.add_argument("--size", type=int, nargs=2, default=[360, 480], metavar=("H", "W"),

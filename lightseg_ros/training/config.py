@@ -1,120 +1,392 @@
-"""Training run configuration: a YAML file, defaults for what it leaves out, command-line overrides.
+"""Training recipes: typed sections with defaults, YAML files that inherit from each other, overrides.
 
-A run is described by one nested mapping (``model``, ``data``, ``augment``, ``optim``, ``train``,
-``eval``). ``load_config(path, overrides)`` merges the file over :data:`DEFAULTS` and then applies
-``--set key.sub=value`` overrides, whose values are parsed as YAML (``--set optim.lr=0.01``,
-``--set data.crop_size=[256,256]``, ``--set train.amp=false``). A recipe may start from another:
-``_base_: ../cpu/camvid_ghostnet_aspp_da.yaml`` (relative to the file) merges it over that one.
+A run is described by six sections, one dataclass each: ``model`` (:class:`ModelConfig`), ``data``
+(:class:`DataConfig`), ``augment`` (:class:`AugmentConfig`), ``optim`` (:class:`OptimConfig`),
+``train`` (:class:`LoopConfig`) and ``eval`` (:class:`EvalConfig`), gathered in :class:`TrainConfig`.
+The defaults are the papers' recipe: crop 512, SGD with momentum 0.9 and weight decay 1e-4, a linear
+warm-up then cosine decay 0.007 -> 0.0007, batch 8, 200 epochs.
+
+``load_config(path, overrides)`` reads a YAML recipe over the defaults, then applies ``--set
+key.sub=value`` overrides, whose values are parsed as YAML (``--set optim.lr=0.01``, ``--set
+data.crop_size=[256,256]``, ``--set train.amp=false``). A recipe may start from another, as mmseg's
+do: ``_base_: ../_base_/camvid.yaml`` (relative to the file) is read first and the file's own keys
+are merged over it, section by section. Unknown sections or keys, and values of the wrong type, are
+:class:`ConfigError` naming the file (or override) and the key.
+
+Each section also reads as a mapping (``cfg["optim"]["lr"]``, ``dict(cfg.optim)``), so the weights
+metadata and ``config.json`` keep the plain form they always had (:meth:`TrainConfig.to_dict`).
 """
 from __future__ import annotations
 
 import copy
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union
 
 import yaml
 
-__all__ = ["DEFAULTS", "ConfigError", "load_config", "apply_overrides", "merge", "resolve_data_root", "repo_root"]
+__all__ = [
+    "ConfigError", "ModelConfig", "DataConfig", "AugmentConfig", "OptimConfig", "LoopConfig", "EvalConfig",
+    "TrainConfig", "SECTIONS", "load_config", "apply_overrides", "dump_config", "resolve_data_root", "repo_root",
+]
 
 
 class ConfigError(ValueError):
-    """A configuration file or override is malformed; the message names the key."""
+    """A configuration file or override is malformed; the message names the file or override and the key."""
 
 
-# The papers' recipe (REFERENCE.md section 1): crop 512, SGD momentum 0.9, wd 1e-4,
-# warm-up then cosine 0.007 -> 0.0007, batch 8, 200 epochs.
-DEFAULTS: dict[str, Any] = {
-    "model": {"name": "ghostnet_aspp_da", "output_stride": None, "pretrained_backbone": False, "options": {}},
-    "data": {
-        "dataset": "voc",          # voc | camvid | cityscapes | folder
-        "root": None,
-        "train_split": "train",
-        "val_split": "val",
-        "mask_dir": None,          # voc only: SegmentationClass or SegmentationClassAug (auto by default)
-        "crop_size": [512, 512],   # [H, W] of training crops
-        # [H, W] the deployed model resizes camera images to (weights metadata); null = the image's own
-        # size, which is how `lightseg eval` scores and what fully convolutional models handle best
-        "input_size": None,
-        "mean": [0.485, 0.456, 0.406],
-        "std": [0.229, 0.224, 0.225],
-    },
-    "augment": {
-        "scale": [0.5, 2.0],       # random scale range
-        "aspect": 0.3,             # aspect distortion: width/height multiplied by e^U(-log(1+a), log(1+a))
-        "hflip": 0.5,              # probability
-        "blur": 0.25,              # probability of a Gaussian blur
-        "blur_sigma": [0.1, 2.0],
-        "hue": 0.1, "saturation": 0.7, "value": 0.3,  # HSV jitter strengths (ColorJitter hue/sat/brightness)
-        "pad_value": 128,          # gray padding, labelled ignore
-    },
-    "optim": {
-        "lr": 0.007, "min_lr": 0.0007, "momentum": 0.9, "weight_decay": 1e-4, "nesterov": False,
-        "warmup_epochs": 1.0, "warmup_factor": 0.1,
-    },
-    "train": {
-        "epochs": 200, "batch_size": 8, "workers": 2, "seed": 0, "loss": "ce", "class_weights": None,
-        "amp": True,               # used on CUDA only
-        "sync_bn": False,          # SyncBatchNorm under DistributedDataParallel
-        "output_dir": "runs/train",
-        "eval_interval": 1,        # epochs between validations (0 = only at the end)
-        "progress": True,          # tqdm bar on rank 0
-        "device": "auto",          # auto | cpu | cuda
-    },
-    "eval": {"batch_size": 1, "flip": False, "scales": [1.0]},
+class _Section(Mapping):
+    """A dataclass that also reads as a mapping of its fields (read-only; set attributes to change it)."""
+
+    @classmethod
+    def keys_accepted(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.keys_accepted():
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys_accepted())
+
+    def __len__(self) -> int:
+        return len(self.keys_accepted())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The section as plain Python values (a deep copy)."""
+        return {k: copy.deepcopy(getattr(self, k)) for k in self.keys_accepted()}
+
+
+@dataclass(eq=False)
+class ModelConfig(_Section):
+    """Which network to train."""
+
+    name: str = "ghostnet_aspp_da"
+    output_stride: int | None = None      # None: the model's default
+    # True downloads ImageNet weights for the backbone; a path reads them from a local file
+    pretrained_backbone: bool | str = False
+    options: dict[str, Any] = field(default_factory=dict)  # the model builder's own keyword arguments
+
+
+@dataclass(eq=False)
+class DataConfig(_Section):
+    """Where the images are and how they are cut."""
+
+    dataset: str = "voc"                  # voc | camvid | cityscapes | folder
+    root: str | None = None               # --data PATH; recipes leave it to the command line
+    train_split: str = "train"
+    val_split: str = "val"
+    mask_dir: str | None = None           # voc only: SegmentationClass or SegmentationClassAug (auto by default)
+    crop_size: list[int] = field(default_factory=lambda: [512, 512])  # [H, W] of training crops
+    # [H, W] the deployed model resizes camera images to (weights metadata); None = the image's own
+    # size, which is how `lightseg eval` scores and what fully convolutional models handle best
+    input_size: list[int] | None = None
+    mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
+    std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
+
+
+@dataclass(eq=False)
+class AugmentConfig(_Section):
+    """Paper B's augmentation (:func:`lightseg_ros.training.transforms.train_transform`)."""
+
+    scale: list[float] = field(default_factory=lambda: [0.5, 2.0])  # random scale range
+    aspect: float = 0.3                   # width/height multiplied by e^U(-log(1+a), log(1+a))
+    hflip: float = 0.5                    # probability
+    blur: float = 0.25                    # probability of a Gaussian blur
+    blur_sigma: list[float] = field(default_factory=lambda: [0.1, 2.0])
+    hue: float = 0.1                      # HSV jitter strengths (ColorJitter hue/saturation/brightness)
+    saturation: float = 0.7
+    value: float = 0.3
+    pad_value: int = 128                  # gray padding, labelled ignore
+
+
+@dataclass(eq=False)
+class OptimConfig(_Section):
+    """SGD, a linear warm-up from ``warmup_factor`` x ``lr``, then cosine to ``min_lr`` (per iteration)."""
+
+    lr: float = 0.007
+    min_lr: float = 0.0007
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    nesterov: bool = False
+    warmup_epochs: float = 1.0
+    warmup_factor: float = 0.1
+
+
+@dataclass(eq=False)
+class LoopConfig(_Section):
+    """The ``train`` section: length, batch, loss, device and where the outputs go."""
+
+    epochs: int = 200
+    batch_size: int = 8                   # global: split over torchrun processes
+    workers: int = 2
+    seed: int = 0
+    loss: str = "ce"                      # ce | dice | ce_dice | focal
+    class_weights: list[float] | None = None
+    amp: bool = True                      # used on CUDA only
+    sync_bn: bool = False                 # SyncBatchNorm under DistributedDataParallel
+    output_dir: str = "runs/train"
+    eval_interval: int = 1                # epochs between validations (0 = only at the end)
+    progress: bool = True                 # tqdm bar on rank 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+@dataclass(eq=False)
+class EvalConfig(_Section):
+    """Validation during training."""
+
+    batch_size: int = 1
+    flip: bool = False
+    scales: list[float] = field(default_factory=lambda: [1.0])
+
+
+SECTION_TYPES: dict[str, type[_Section]] = {
+    "model": ModelConfig, "data": DataConfig, "augment": AugmentConfig, "optim": OptimConfig,
+    "train": LoopConfig, "eval": EvalConfig,
+}
+SECTIONS = tuple(SECTION_TYPES)
+
+
+@dataclass(eq=False)
+class TrainConfig(_Section):
+    """A whole run: the six sections, and the folder of the recipe file (for relative data roots)."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: LoopConfig = field(default_factory=LoopConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    config_dir: str | None = None
+
+    @classmethod
+    def keys_accepted(cls) -> tuple[str, ...]:
+        return SECTIONS
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], source: str = "config") -> "TrainConfig":
+        """Defaults with ``raw`` (sections of keys, as in a recipe file) over them; checked first.
+        A ``_config_dir`` key (as :meth:`to_dict` writes it) restores :attr:`config_dir`."""
+        raw = dict(raw)
+        config_dir = raw.pop("_config_dir", None)
+        check_recipe(raw, source)
+        cfg = cls(config_dir=config_dir)
+        for section, values in raw.items():
+            for key, value in (values or {}).items():
+                setattr(getattr(cfg, section), key, copy.deepcopy(value))
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain sections (what ``config.json`` and the checkpoints hold), plus ``_config_dir`` when known."""
+        out: dict[str, Any] = {s: getattr(self, s).to_dict() for s in SECTIONS}
+        if self.config_dir is not None:
+            out["_config_dir"] = self.config_dir
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# checking
+
+
+def _dataset_names() -> list[str]:
+    from .datasets import DATASETS
+
+    return list(DATASETS)
+
+
+def _loss_names() -> list[str]:
+    from .losses import LOSSES
+
+    return list(LOSSES)
+
+
+def _model_names() -> list[str]:
+    from ..models import list_models
+
+    return list_models()
+
+
+# values whose accepted set lives with the code that uses them (looked up only when the key is set)
+CHOICES: dict[tuple[str, str], Callable[[], list[str]]] = {
+    ("model", "name"): _model_names, ("data", "dataset"): _dataset_names, ("train", "loss"): _loss_names,
 }
 
 
-def merge(base: dict, update: dict, _path: str = "") -> dict:
-    """Recursively merge ``update`` into a copy of ``base``; unknown top-level sections are refused."""
-    out = copy.deepcopy(base)
-    for key, value in (update or {}).items():
-        where = f"{_path}{key}"
-        if isinstance(out.get(key), dict) and isinstance(value, dict) and key != "options":
-            out[key] = merge(out[key], value, where + ".")
-        elif not _path and key not in out:
-            raise ConfigError(f"unknown config section {key!r}; accepted: {', '.join(sorted(DEFAULTS))}")
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+def _pair(v: Any) -> bool:
+    return len(v) == 2 and all(x > 0 for x in v)
 
 
-def apply_overrides(cfg: dict, overrides: list[str] | None) -> dict:
-    """Apply ``key.sub=value`` strings (values parsed as YAML) to a copy of ``cfg``."""
+def _prob(v: Any) -> bool:
+    return 0 <= v <= 1
+
+
+# checks beyond the type: (predicate, what is accepted)
+RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
+    ("data", "crop_size"): (_pair, "[H, W], two positive integers"),
+    ("data", "input_size"): (lambda v: v is None or _pair(v), "null or [H, W], two positive integers"),
+    ("data", "mean"): (lambda v: len(v) == 3, "three numbers (R, G, B)"),
+    ("data", "std"): (lambda v: len(v) == 3 and all(x > 0 for x in v), "three positive numbers (R, G, B)"),
+    ("augment", "scale"): (lambda v: len(v) == 2 and 0 < v[0] <= v[1], "[low, high] with 0 < low <= high"),
+    ("augment", "blur_sigma"): (lambda v: len(v) == 2 and 0 < v[0] <= v[1], "[low, high] with 0 < low <= high"),
+    ("augment", "hflip"): (_prob, "a probability, 0 to 1"),
+    ("augment", "blur"): (_prob, "a probability, 0 to 1"),
+    ("train", "epochs"): (lambda v: v >= 1, "an integer >= 1"),
+    ("train", "batch_size"): (lambda v: v >= 1, "an integer >= 1"),
+    ("train", "workers"): (lambda v: v >= 0, "an integer >= 0"),
+    ("train", "eval_interval"): (lambda v: v >= 0, "an integer >= 0 (0: validate only at the end)"),
+    ("eval", "batch_size"): (lambda v: v >= 1, "an integer >= 1"),
+    ("eval", "scales"): (lambda v: len(v) >= 1 and all(x > 0 for x in v), "a list of positive numbers"),
+}
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _matches(value: Any, tp: Any) -> bool:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return True
+    if origin in (Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if origin is Literal:
+        return value in args
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:  # an integer is a number too (YAML reads "1" as an int)
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if origin is list:
+        return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    raise TypeError(f"no check for {tp!r}")
+
+
+def _describe(tp: Any) -> str:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin is Literal:
+        return "one of " + ", ".join(map(str, args))
+    if origin is list:
+        return f"a list of {_describe(args[0]).split(' ', 1)[1]}s"
+    names = {type(None): "null", bool: "a boolean (true or false)", int: "an integer", float: "a number",
+             str: "a string", dict: "a mapping"}
+    return names.get(origin or tp, str(tp))
+
+
+def check_value(section: str, key: str, value: Any, source: str) -> None:
+    """Raise :class:`ConfigError` unless ``section.key`` exists and ``value`` is acceptable for it."""
+    hints = _hints(SECTION_TYPES[section])
+    if key not in hints or key == "config_dir":
+        raise ConfigError(f"{source}: unknown key {section}.{key}; {section} accepts: "
+                          f"{', '.join(SECTION_TYPES[section].keys_accepted())}")
+    if not _matches(value, hints[key]):
+        raise ConfigError(f"{source}: {section}.{key} must be {_describe(hints[key])}, got {value!r}")
+    rule = RULES.get((section, key))
+    if rule is not None and value is not None and not rule[0](value):
+        raise ConfigError(f"{source}: {section}.{key} must be {rule[1]}, got {value!r}")
+    choices = CHOICES.get((section, key))
+    if choices is not None and value not in choices():
+        raise ConfigError(f"{source}: {section}.{key} {value!r} is not known; accepted: {', '.join(choices())}")
+
+
+def check_recipe(raw: Any, source: str) -> None:
+    """Check a recipe's sections and keys (types included) without applying it."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: expected a mapping of sections ({', '.join(SECTIONS)}), got {raw!r}")
+    for section, values in raw.items():
+        if section not in SECTION_TYPES:
+            raise ConfigError(f"{source}: unknown section {section!r}; accepted: {', '.join(SECTIONS)}")
+        if values is None:
+            continue
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{source}: section {section!r} must be a mapping of keys, got {values!r}")
+        for key, value in values.items():
+            check_value(section, str(key), value, source)
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def apply_overrides(cfg: TrainConfig, overrides: list[str] | None) -> TrainConfig:
+    """A copy of ``cfg`` with ``key.sub=value`` strings applied (values parsed as YAML).
+
+    ``model.options.NAME=value`` sets one model option; every other key is ``SECTION.KEY``.
+    """
     cfg = copy.deepcopy(cfg)
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key.sub=value")
         key, raw = item.split("=", 1)
-        parts = key.strip().split(".")
-        if len(parts) < 2 or parts[0] not in DEFAULTS:
-            raise ConfigError(f"override {key!r}: expected SECTION.KEY with SECTION one of {', '.join(DEFAULTS)}")
-        node = cfg
-        for i, part in enumerate(parts[:-1]):
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        free = parts[:2] == ["model", "options"]  # model options are free-form
-        if not free and len(parts) == 2 and parts[1] not in DEFAULTS[parts[0]]:
-            raise ConfigError(f"override {key!r}: unknown key; {parts[0]} has {', '.join(sorted(DEFAULTS[parts[0]]))}")
-        node[parts[-1]] = yaml.safe_load(raw)
+        key = key.strip()
+        parts = key.split(".")
+        source = f"--set {key}={raw}"
+        if len(parts) < 2 or parts[0] not in SECTION_TYPES:
+            raise ConfigError(f"override {key!r}: expected SECTION.KEY with SECTION one of {', '.join(SECTIONS)}")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ConfigError(f"{source}: the value is not valid YAML") from None
+        section, name = parts[0], parts[1]
+        if len(parts) > 2:
+            if parts[:2] != ["model", "options"]:
+                raise ConfigError(f"{source}: unknown key {key}; only model.options takes a sub-key "
+                                  f"(model.options.NAME=value)")
+            node = cfg.model.options
+            for part in parts[2:-1]:
+                if not isinstance(node.get(part), dict):
+                    node[part] = {}
+                node = node[part]
+            node[parts[-1]] = value
+            continue
+        check_value(section, name, value, source)
+        setattr(getattr(cfg, section), name, value)
     return cfg
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None) -> dict:
-    """Defaults, merged with the YAML file at ``path`` (if any), then ``overrides``.
-
-    The returned dict records the config file's directory under ``_config_dir`` so relative data
-    roots can be resolved against it.
-    """
-    cfg = copy.deepcopy(DEFAULTS)
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    """The defaults, with the recipe at ``path`` (if any, its ``_base_`` chain resolved) over them,
+    then ``overrides``. Records the recipe's folder (:attr:`TrainConfig.config_dir`) so that a
+    relative data root can be found from it."""
+    cfg = TrainConfig()
     if path is not None:
-        cfg = merge(cfg, _read_recipe(Path(path)))
-        cfg["_config_dir"] = str(Path(path).resolve().parent)
+        path = Path(path)
+        cfg = TrainConfig.from_dict(_read_recipe(path), source=str(path))
+        cfg.config_dir = str(path.resolve().parent)
     return apply_overrides(cfg, overrides)
 
 
+class _RecipeDumper(yaml.SafeDumper):
+    """Block-style sections with inline lists, as the recipe files are written."""
+
+
+_RecipeDumper.add_representer(
+    list, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True))
+
+
+def dump_config(cfg: TrainConfig) -> str:
+    """The resolved recipe as YAML, loadable again as a recipe."""
+    plain = {s: getattr(cfg, s).to_dict() for s in SECTIONS}
+    return yaml.dump(plain, Dumper=_RecipeDumper, sort_keys=False, default_flow_style=False)
+
+
 def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
-    """A recipe file merged over the file its ``_base_`` key names (relative to it), recursively."""
+    """A recipe file merged over the file its ``_base_`` key names (relative to it), recursively.
+    Each file is checked on its own, so an error names the file that has it."""
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}" + (f" (the _base_ of {_chain[-1]})" if _chain else ""))
     if path.resolve() in _chain:
@@ -123,10 +395,14 @@ def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
         with open(path) as f:
             loaded = yaml.safe_load(f) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        where = getattr(exc, "problem_mark", None)
+        at = f" (line {where.line + 1})" if where is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     base = loaded.pop("_base_", None)
+    loaded = {k: ({} if v is None else v) for k, v in loaded.items()}
+    check_recipe(loaded, str(path))
     if base is None:
         return loaded
     if not isinstance(base, str):
@@ -136,7 +412,7 @@ def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
 
 
 def _merge_sections(base: dict, update: dict) -> dict:
-    """Merge one recipe over another, section by section (model options replace, as in :func:`merge`)."""
+    """Merge one recipe over another, key by key (model options are replaced as a whole)."""
     out = copy.deepcopy(base)
     for key, value in update.items():
         if isinstance(out.get(key), dict) and isinstance(value, dict) and key != "options":
@@ -155,9 +431,11 @@ def resolve_data_root(root: str | Path | None, config_dir: str | Path | None = N
     """Find a dataset root: absolute, else relative to the working directory, the repository, or the
     config file's repository (``config/train/x.yaml`` -> two levels up). The first that exists wins."""
     if root is None:
-        raise ConfigError("data.root is not set; pass --data PATH or --set data.root=PATH")
+        raise ConfigError("no dataset root: pass --data PATH (the dataset's folder) or --set data.root=PATH")
     root = Path(root).expanduser()
     if root.is_absolute():
+        if not root.exists():
+            raise ConfigError(f"dataset root {root} not found; pass --data PATH (the dataset's folder)")
         return root
     candidates = [Path.cwd() / root, repo_root() / root]
     if config_dir is not None:

@@ -110,23 +110,14 @@ class SegmentationDataset(Dataset):
             raise DatasetError(f"{path}: RGB mask has colours that match no class: {[tuple(int(v) for v in c) for c in bad]}")
         return labels
 
-    def load(self, index: int) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
-        """Sample ``index`` untransformed, checked: same size, labels in [0, num_classes) or ignore."""
-        image_path, mask_path = self.samples[index]
-        try:
-            with Image.open(image_path) as im:
-                image = np.asarray(im.convert("RGB"))
-        except OSError as exc:
-            raise DatasetError(f"{self.name}: cannot read image {image_path}: {exc}") from None
-        try:
-            mask = self._read_mask(mask_path)
-        except OSError as exc:
-            raise DatasetError(f"{self.name}: cannot read mask {mask_path}: {exc}") from None
+    def _check_pair(self, image_size: tuple[int, int], mask: np.ndarray, image_path: Path, mask_path: Path) -> None:
+        """Raise :class:`DatasetError` unless ``mask`` is a label image of the image's (W, H) size whose
+        values are classes or the ignore index."""
         if mask.ndim != 2:
             raise DatasetError(f"{mask_path}: expected a single-channel label image, got shape {mask.shape}")
-        if mask.shape != image.shape[:2]:
+        if mask.shape != (image_size[1], image_size[0]):
             raise DatasetError(
-                f"{self.name}: size mismatch: image {image_path} is {image.shape[1]}x{image.shape[0]} "
+                f"{self.name}: size mismatch: image {image_path} is {image_size[0]}x{image_size[1]} "
                 f"but mask {mask_path} is {mask.shape[1]}x{mask.shape[0]} (WxH)"
             )
         bad = ((mask < 0) | (mask >= self.num_classes)) & (mask != self.ignore_index)
@@ -136,8 +127,53 @@ class SegmentationDataset(Dataset):
                 f"{self.name}: mask {mask_path} has label values {values} outside [0, {self.num_classes - 1}] "
                 f"that are not the ignore index {self.ignore_index}"
             )
+
+    def _read_mask_checked(self, mask_path: Path) -> np.ndarray:
+        try:
+            return self._read_mask(mask_path)
+        except (OSError, SyntaxError, ValueError) as exc:
+            if isinstance(exc, DatasetError):
+                raise
+            raise DatasetError(f"{self.name}: cannot read mask {mask_path}: {exc}") from None
+
+    def load(self, index: int) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
+        """Sample ``index`` untransformed, checked: same size, labels in [0, num_classes) or ignore."""
+        image_path, mask_path = self.samples[index]
+        try:
+            with Image.open(image_path) as im:
+                image = np.asarray(im.convert("RGB"))
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise DatasetError(f"{self.name}: cannot read image {image_path}: {exc}") from None
+        mask = self._read_mask_checked(mask_path)
+        self._check_pair((image.shape[1], image.shape[0]), mask, image_path, mask_path)
         return (tv_tensors.Image(torch.from_numpy(image.copy()).permute(2, 0, 1)),
                 tv_tensors.Mask(torch.from_numpy(mask)))
+
+    def check(self, what: str = "", max_listed: int = 5) -> None:
+        """Check every sample without decoding the images: each image's header is read and its file
+        structure verified, each mask decoded and checked as :meth:`load` does (size, label values).
+
+        Raises one :class:`DatasetError` naming ``what`` (e.g. the split) and the first
+        ``max_listed`` problems, so that a bad file stops a run before its first epoch, not in it.
+        """
+        problems = []
+        for image_path, mask_path in self.samples:
+            try:
+                try:
+                    with Image.open(image_path) as im:
+                        size = im.size
+                        im.verify()  # walks the file's structure (PNG chunk checksums) without decoding pixels
+                except (OSError, SyntaxError, ValueError) as exc:
+                    raise DatasetError(f"{self.name}: cannot read image {image_path}: {exc}") from None
+                self._check_pair(size, self._read_mask_checked(mask_path), image_path, mask_path)
+            except DatasetError as exc:
+                problems.append(str(exc).removeprefix(f"{self.name}: "))
+        if problems:
+            listed = "; ".join(problems[:max_listed])
+            more = f"; and {len(problems) - max_listed} more" if len(problems) > max_listed else ""
+            where = f" {what}" if what else ""
+            raise DatasetError(f"{self.name}{where}: {len(problems)} of {len(self)} samples are unusable: "
+                               f"{listed}{more}")
 
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         index, seed = key if isinstance(key, tuple) else (key, None)

@@ -1,5 +1,8 @@
 """Offline training, in the style of torchvision's references/segmentation/train.py: plain functions
-``get_datasets``, ``train_one_epoch``, ``evaluate`` (see :mod:`.evaluate`) and ``train``.
+that build the data (``get_datasets``, ``build_loader``), the model and its optimisation
+(``build_train_model``, ``build_criterion``, ``build_optimizer``, ``build_scheduler``), train one
+epoch (``train_one_epoch``), validate (``validate``, on :mod:`.evaluate`) and checkpoint
+(``save_epoch``, ``resume_state``); ``train`` strings them together.
 
 Recipe of both papers (Huo et al. 2023, MLFF; Liao et al. 2023, GhostNet + L-ASPP + DA): SGD with
 momentum 0.9 and weight decay 1e-4, a linear warm-up then cosine decay 0.007 -> 0.0007 (stepped per
@@ -12,15 +15,22 @@ and each sample's augmentation runs under a seed derived from (seed, epoch, inde
 worker; the checkpoint written after every epoch holds model, optimizer, scheduler, grad scaler,
 epoch, best mIoU, the config, and the python/numpy/torch/CUDA RNG states of every rank. It is read
 with ``torch.load(weights_only=True)``: it holds only tensors and plain Python values.
+
+Errors for people: both datasets are checked before the first epoch (:meth:`SegmentationDataset.check`),
+an unreadable checkpoint is a :class:`CheckpointError` naming the file, and the temporary files of a
+checkpoint write that was killed are removed when the next run starts in the same folder.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import pickle
 import random
+import re
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -30,20 +40,28 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Sampler, Subset
 
-from ..losses import build_loss
+from ..metrics import SegmentationScores
 from ..models import WeightsMeta, build_model, get_model_spec, save_weights
-from .config import resolve_data_root
+from .config import ConfigError, OptimConfig, TrainConfig, resolve_data_root
 from .datasets import SegmentationDataset, build_dataset
 from .evaluate import evaluate
+from .losses import build_loss
 from .transforms import eval_transform, train_transform
 
 __all__ = [
-    "DistInfo", "setup_distributed", "SeededSampler", "get_datasets", "build_optimizer", "lr_factor",
-    "train_one_epoch", "save_checkpoint", "load_checkpoint", "train", "benchmark_training",
+    "DistInfo", "setup_distributed", "seed_everything", "SeededSampler", "get_datasets", "build_loader",
+    "build_train_model", "build_criterion", "build_optimizer", "build_scheduler", "lr_factor", "train_step",
+    "train_one_epoch", "validate", "TrainState", "save_epoch", "resume_state", "CheckpointError", "save_checkpoint",
+    "load_checkpoint", "remove_stale_temp_files", "train", "benchmark_training",
 ]
 
 CHECKPOINT_LAST = "checkpoint_last.pth"
 CHECKPOINT_BEST = "checkpoint_best.pth"
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "best_miou", "rng")
+
+
+class CheckpointError(ValueError):
+    """A training checkpoint is missing, unreadable or does not fit the run; the message names the file."""
 
 
 @dataclass
@@ -100,19 +118,87 @@ class SeededSampler(Sampler):
             yield index, (self.seed * 1_000_003 + self.epoch * 7_919 + index * 104_729) % (2**63 - 1)
 
 
-def get_datasets(cfg: dict) -> tuple[SegmentationDataset, SegmentationDataset]:
+def _typed(cfg: TrainConfig | Mapping[str, Any]) -> TrainConfig:
+    return cfg if isinstance(cfg, TrainConfig) else TrainConfig.from_dict(cfg)
+
+
+def seed_everything(seed: int, rank: int = 0) -> None:
+    """Seed python, numpy and torch; each rank differently (its own augmentation stream)."""
+    random.seed(seed + rank)
+    np.random.seed(seed + rank)
+    torch.manual_seed(seed + rank)
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+def get_datasets(cfg: TrainConfig) -> tuple[SegmentationDataset, SegmentationDataset]:
     """The training set (with paper B's augmentation) and the validation set (native resolution)."""
-    data, aug = cfg["data"], cfg["augment"]
-    root = resolve_data_root(data["root"], cfg.get("_config_dir"))
-    options = {"mask_dir": data.get("mask_dir")} if data["dataset"] == "voc" else {}
-    probe = build_dataset(data["dataset"], root, data["val_split"], None, **options)
-    tf = train_transform(data["crop_size"], probe.ignore_index, mean=data["mean"], std=data["std"], **aug)
-    train_set = build_dataset(data["dataset"], root, data["train_split"], tf, **options)
-    probe.transform = eval_transform(data["mean"], data["std"])
+    cfg = _typed(cfg)
+    data = cfg.data
+    root = resolve_data_root(data.root, cfg.config_dir)
+    options = {"mask_dir": data.mask_dir} if data.dataset == "voc" else {}
+    probe = build_dataset(data.dataset, root, data.val_split, None, **options)
+    tf = train_transform(data.crop_size, probe.ignore_index, mean=data.mean, std=data.std, **cfg.augment.to_dict())
+    train_set = build_dataset(data.dataset, root, data.train_split, tf, **options)
+    probe.transform = eval_transform(data.mean, data.std)
     return train_set, probe
 
 
-def build_optimizer(model: nn.Module, optim: dict) -> torch.optim.SGD:
+def build_loader(train_set: SegmentationDataset, cfg: TrainConfig,
+                 info: DistInfo) -> tuple[SeededSampler, DataLoader]:
+    """This rank's share of each global batch, in a (seed, epoch)-determined order."""
+    batch, workers = cfg.train.batch_size, cfg.train.workers
+    if batch % info.world_size:
+        raise ConfigError(f"train.batch_size {batch} (global) is not divisible by {info.world_size} processes")
+    sampler = SeededSampler(train_set, seed=cfg.train.seed, rank=info.rank, world_size=info.world_size)
+    # persistent workers: a GPU epoch of a small set (CamVid: 45 steps) lasts seconds, and re-forking the
+    # workers every epoch would cost a noticeable share of it
+    loader = DataLoader(train_set, batch_size=batch // info.world_size, sampler=sampler, drop_last=True,
+                        num_workers=workers, persistent_workers=workers > 0,
+                        pin_memory=info.device.type == "cuda")
+    if len(loader) == 0:
+        raise ConfigError(f"train.batch_size {batch}: the {len(train_set)} images of split "
+                          f"{cfg.data.train_split!r} give no full batch")
+    return sampler, loader
+
+
+# ---------------------------------------------------------------------------------------------
+# model and optimisation
+
+
+def build_train_model(cfg: TrainConfig, num_classes: int, info: DistInfo) -> tuple[nn.Module, int]:
+    """The model on its device (SyncBatchNorm and DistributedDataParallel where asked for), with the
+    same initial weights on every rank; returns it and its output stride."""
+    mcfg, seed = cfg.model, cfg.train.seed
+    output_stride = mcfg.output_stride or get_model_spec(mcfg.name).default_output_stride
+    torch.manual_seed(seed)  # identical initial weights on every rank
+    try:
+        model = build_model(mcfg.name, num_classes=num_classes, output_stride=output_stride,
+                            pretrained_backbone=mcfg.pretrained_backbone, **(mcfg.options or {}))
+    except ValueError as exc:  # unknown option or output stride: a recipe problem, said in one line
+        raise ConfigError(str(exc)) from None
+    torch.manual_seed(seed + info.rank)
+    if info.distributed and cfg.train.sync_bn:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    model.to(info.device)
+    if info.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick the fastest kernels once
+    if info.distributed:
+        model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[info.device.index] if info.device.type == "cuda" else None)
+    return model, output_stride
+
+
+def build_criterion(cfg: TrainConfig, ignore_index: int, device: torch.device) -> nn.Module:
+    """``train.loss``, weighted by ``train.class_weights`` where given."""
+    weights = cfg.train.class_weights
+    return build_loss(cfg.train.loss, ignore_index=ignore_index,
+                      class_weights=torch.tensor(weights, dtype=torch.float32, device=device) if weights else None)
+
+
+def build_optimizer(model: nn.Module, optim: OptimConfig | Mapping[str, Any]) -> torch.optim.SGD:
     """SGD with momentum; no weight decay on biases and normalisation parameters (1-D tensors)."""
     decay, no_decay = [], []
     for p in model.parameters():
@@ -134,42 +220,18 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, *, base_lr: float,
     return (min_lr + (base_lr - min_lr) * 0.5 * (1 + math.cos(math.pi * t))) / base_lr
 
 
-def _rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
-    return {
-        "python": random.getstate(),
-        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
+def build_scheduler(optimizer: torch.optim.Optimizer, optim: OptimConfig, *, steps_per_epoch: int,
+                    epochs: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Warm-up then cosine (:func:`lr_factor`), stepped every iteration."""
+    total = epochs * steps_per_epoch
+    warmup = int(round(float(optim.warmup_epochs) * steps_per_epoch))
+    base_lr, min_lr, wf = float(optim.lr), float(optim.min_lr), float(optim.warmup_factor)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, total, warmup, base_lr=base_lr, min_lr=min_lr, warmup_factor=wf))
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
-    py = state["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    n = state["numpy"]
-    np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), n[2], n[3], n[4]))
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
-    """Write atomically: a temporary file in the same folder, flushed, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a training checkpoint without unpickling arbitrary objects (``weights_only=True``)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+# ---------------------------------------------------------------------------------------------
+# one epoch, validation
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -228,35 +290,14 @@ def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.opt
             "images_per_s": seen / max(elapsed, 1e-9), "seconds": elapsed, "iters": steps}
 
 
-def _make_meta(cfg: dict, dataset: SegmentationDataset, output_stride: int, val_miou: float | None,
-               epochs_done: int) -> WeightsMeta:
-    return WeightsMeta(
-        model=cfg["model"]["name"], num_classes=dataset.num_classes, class_names=dataset.class_names,
-        colors=dataset.colors, mean=list(cfg["data"]["mean"]), std=list(cfg["data"]["std"]),
-        input_size=list(cfg["data"]["input_size"]) if cfg["data"].get("input_size") else None,
-        output_stride=output_stride,
-        model_options=dict(cfg["model"]["options"] or {}), ignore_index=dataset.ignore_index,
-        dataset=cfg["data"]["dataset"], val_miou=val_miou,
-        recipe={"optim": cfg["optim"], "augment": cfg["augment"], "epochs": cfg["train"]["epochs"],
-                "epochs_trained": epochs_done, "batch_size": cfg["train"]["batch_size"],
-                "loss": cfg["train"]["loss"], "crop_size": cfg["data"]["crop_size"],
-                "train_split": cfg["data"]["train_split"], "seed": cfg["train"]["seed"]},
-    )
-
-
-def _plain(obj: Any) -> Any:
-    """The config as JSON-like primitives (so ``weights_only`` loading accepts it)."""
-    return json.loads(json.dumps(obj))
-
-
-def _validate(model: nn.Module, val_set: SegmentationDataset, cfg: dict, info: DistInfo, amp: bool):
+def validate(model: nn.Module, val_set: SegmentationDataset, cfg: TrainConfig, info: DistInfo,
+             amp: bool) -> SegmentationScores:
     """Each rank scores its shard of the validation set; the confusion matrices are summed."""
     indices = list(range(info.rank, len(val_set), info.world_size))
-    loader = DataLoader(Subset(val_set, indices), batch_size=int(cfg["eval"]["batch_size"]), shuffle=False,
-                        num_workers=int(cfg["train"]["workers"]))
+    loader = DataLoader(Subset(val_set, indices), batch_size=cfg.eval.batch_size, shuffle=False,
+                        num_workers=cfg.train.workers)
     cm = evaluate(_unwrap(model), loader, val_set.num_classes, val_set.ignore_index, device=info.device,
-                  scales=cfg["eval"]["scales"], flip=bool(cfg["eval"]["flip"]), amp=amp,
-                  progress=bool(cfg["train"]["progress"]) and info.main)
+                  scales=cfg.eval.scales, flip=cfg.eval.flip, amp=amp, progress=cfg.train.progress and info.main)
     if info.distributed:
         matrix = cm.matrix.to(info.device)
         dist.all_reduce(matrix)
@@ -264,144 +305,300 @@ def _validate(model: nn.Module, val_set: SegmentationDataset, cfg: dict, info: D
     return cm.compute()
 
 
-def train(cfg: dict, *, resume: str | Path | None = None, stop_after_epochs: int | None = None) -> dict[str, Any]:
-    """Run (or resume) the training described by ``cfg``; returns a summary (rank 0 writes it to
-    ``output_dir/summary.json``). ``stop_after_epochs`` ends this invocation early (time-sliced
-    jobs); ``--resume`` continues it exactly."""
-    tcfg, ocfg = cfg["train"], cfg["optim"]
-    info = setup_distributed(tcfg["device"])
-    seed = int(tcfg["seed"])
-    random.seed(seed + info.rank)
-    np.random.seed(seed + info.rank)
-    torch.manual_seed(seed + info.rank)
-    out_dir = Path(tcfg["output_dir"])
+# ---------------------------------------------------------------------------------------------
+# checkpoints
 
-    train_set, val_set = get_datasets(cfg)
-    mcfg = cfg["model"]
-    output_stride = mcfg["output_stride"] or get_model_spec(mcfg["name"]).default_output_stride
-    torch.manual_seed(seed)  # identical initial weights on every rank
-    model = build_model(mcfg["name"], num_classes=train_set.num_classes, output_stride=output_stride,
-                        pretrained_backbone=mcfg["pretrained_backbone"], **(mcfg["options"] or {}))
-    torch.manual_seed(seed + info.rank)
-    if info.distributed and tcfg["sync_bn"]:
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    model.to(info.device)
-    if info.device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick the fastest kernels once
-    if info.distributed:
-        model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[info.device.index] if info.device.type == "cuda" else None)
 
-    batch = int(tcfg["batch_size"])
-    if batch % info.world_size:
-        raise ValueError(f"train.batch_size {batch} (global) is not divisible by {info.world_size} processes")
-    sampler = SeededSampler(train_set, seed=seed, rank=info.rank, world_size=info.world_size)
-    workers = int(tcfg["workers"])
-    # persistent workers: a GPU epoch of a small set (CamVid: 45 steps) lasts seconds, and re-forking the
-    # workers every epoch would cost a noticeable share of it
-    loader = DataLoader(train_set, batch_size=batch // info.world_size, sampler=sampler, drop_last=True,
-                        num_workers=workers, persistent_workers=workers > 0,
-                        pin_memory=info.device.type == "cuda")
-    if len(loader) == 0:
-        raise ValueError(f"{len(train_set)} training images give no full batch of {batch}")
-    weights = tcfg.get("class_weights")
-    criterion = build_loss(tcfg["loss"], ignore_index=train_set.ignore_index,
-                           class_weights=torch.tensor(weights, dtype=torch.float32, device=info.device)
-                           if weights else None)
-    optimizer = build_optimizer(model, ocfg)
-    epochs = int(tcfg["epochs"])
-    total = epochs * len(loader)
-    warmup = int(round(float(ocfg["warmup_epochs"]) * len(loader)))
-    base_lr, min_lr, wf = float(ocfg["lr"]), float(ocfg["min_lr"]), float(ocfg["warmup_factor"])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total, warmup, base_lr=base_lr, min_lr=min_lr, warmup_factor=wf))
-    amp = bool(tcfg["amp"]) and info.device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+def _rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
 
-    start_epoch, best_miou, history = 0, -1.0, []
-    if resume:
-        ckpt = load_checkpoint(resume)
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), n[2], n[3], n[4]))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _gather_rng_states(info: DistInfo) -> list[Any]:
+    """Every rank's RNG states, in rank order (on every rank)."""
+    rng = _rng_state()
+    if not info.distributed:
+        return [rng]
+    gathered: list[Any] = [None] * info.world_size
+    dist.all_gather_object(gathered, rng)
+    return gathered
+
+
+def _temp_name(path: Path, pid: int) -> Path:
+    return path.with_name(f".{path.name}.{pid}.tmp")
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
+    """Write atomically: a temporary file in the same folder, flushed, then ``os.replace``. An
+    interrupted write removes its temporary file (a killed process leaves it for
+    :func:`remove_stale_temp_files`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_name(path, os.getpid())
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temp_files(out_dir: str | Path) -> list[Path]:
+    """Remove the temporary checkpoint files in ``out_dir`` whose writing process is gone (a run
+    killed while writing); returns what was removed."""
+    removed = []
+    for name in (CHECKPOINT_LAST, CHECKPOINT_BEST):
+        for tmp in Path(out_dir).glob(f".{name}.*.tmp"):
+            pid = tmp.name[len(name) + 2:-len(".tmp")]
+            if pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+    return removed
+
+
+def _load_failure(exc: BaseException) -> str:
+    """Why torch.load failed, in a few words; never torch's advice to load unsafely."""
+    text = str(exc).strip()
+    if "Unsupported global" in text:
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        what = f" ({found.group(1)})" if found else ""
+        return f"it holds a Python object{what} besides tensors and plain values, and such files are not loaded"
+    if isinstance(exc, pickle.UnpicklingError) or "weights_only" in text:
+        return "its contents are not a PyTorch checkpoint"
+    if isinstance(exc, EOFError) or not text:
+        return "the file is empty or cut short"
+    return f"it is truncated or corrupt: {text.split('. ')[0][:160]}"
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a training checkpoint without unpickling arbitrary objects (``weights_only=True``);
+    :class:`CheckpointError` naming the file where it is missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds (zip, pickle, EOF, runtime) for a damaged file
+        raise CheckpointError(f"{path}: not a readable training checkpoint: {_load_failure(exc)}; resume from "
+                              f"another checkpoint or start afresh") from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: not a lightseg training checkpoint (it holds a {type(ckpt).__name__})")
+    return ckpt
+
+
+@dataclass
+class TrainState:
+    """Where a run stands between epochs: what a checkpoint restores besides the tensors."""
+
+    epoch: int = 0                        # epochs completed
+    best_miou: float = -1.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def last_val_miou(self) -> float | None:
+        return self.history[-1].get("val_miou") if self.history else None
+
+
+def resume_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, *, amp: bool,
+                 rank: int = 0) -> TrainState:
+    """Load a checkpoint into the run's objects and this rank's RNGs; returns the run's state."""
+    ckpt = load_checkpoint(path)
+    missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: not a lightseg training checkpoint (no {', '.join(missing)})")
+    try:
         _unwrap(model).load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        if amp and ckpt.get("scaler"):
-            scaler.load_state_dict(ckpt["scaler"])
-        start_epoch, best_miou = int(ckpt["epoch"]), float(ckpt["best_miou"])
-        history = list(ckpt.get("history", []))
-        states = ckpt["rng"]
-        _set_rng_state(states[info.rank] if info.rank < len(states) else states[0])
+    except (RuntimeError, ValueError, KeyError):
+        trained = (ckpt.get("config") or {}).get("model", {}).get("name", "another model")
+        raise CheckpointError(f"{path}: its weights do not fit this run's model (the checkpoint trained "
+                              f"{trained}; the number of classes or the model options may differ too)") from None
+    scheduler.load_state_dict(ckpt["scheduler"])
+    if amp and ckpt.get("scaler"):
+        scaler.load_state_dict(ckpt["scaler"])
+    states = ckpt["rng"]
+    _set_rng_state(states[rank] if rank < len(states) else states[0])
+    return TrainState(int(ckpt["epoch"]), float(ckpt["best_miou"]), list(ckpt.get("history", [])))
+
+
+def _make_meta(cfg: TrainConfig, dataset: SegmentationDataset, output_stride: int, val_miou: float | None,
+               epochs_done: int) -> WeightsMeta:
+    data, loop = cfg.data, cfg.train
+    return WeightsMeta(
+        model=cfg.model.name, num_classes=dataset.num_classes, class_names=dataset.class_names,
+        colors=dataset.colors, mean=list(data.mean), std=list(data.std),
+        input_size=list(data.input_size) if data.input_size else None,
+        output_stride=output_stride,
+        model_options=dict(cfg.model.options or {}), ignore_index=dataset.ignore_index,
+        dataset=data.dataset, val_miou=val_miou,
+        recipe={"optim": cfg.optim.to_dict(), "augment": cfg.augment.to_dict(), "epochs": loop.epochs,
+                "epochs_trained": epochs_done, "batch_size": loop.batch_size,
+                "loss": loop.loss, "crop_size": data.crop_size,
+                "train_split": data.train_split, "seed": loop.seed},
+    )
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-like primitives (so ``weights_only`` loading accepts them)."""
+    return json.loads(json.dumps(obj))
+
+
+def save_epoch(out_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+               scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, *, amp: bool,
+               cfg: TrainConfig, state: TrainState, rng: list[Any], is_best: bool,
+               meta: WeightsMeta | None = None) -> None:
+    """``checkpoint_last.pth``; at a new best also ``checkpoint_best.pth`` and ``model_best.safetensors``."""
+    ckpt = {
+        "model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if amp else {},
+        "epoch": state.epoch, "best_miou": state.best_miou, "config": _plain(cfg.to_dict()), "rng": rng,
+        "history": _plain(state.history),
+    }
+    save_checkpoint(ckpt, out_dir / CHECKPOINT_LAST)
+    if is_best:
+        save_checkpoint(ckpt, out_dir / CHECKPOINT_BEST)
+        save_weights(out_dir / "model_best.safetensors", _unwrap(model), meta)
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+
+def _open_writer(out_dir: Path, purge_step: int | None) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        print("tensorboard is not installed; no TensorBoard logs (pip install tensorboard)")
+        return None
+    return SummaryWriter(str(out_dir / "tensorboard"), purge_step=purge_step)
+
+
+def _log_epoch(writer: Any, epoch: int, stats: dict[str, float], scores: SegmentationScores | None) -> None:
+    if writer is None:
+        return
+    writer.add_scalar("epoch/train_loss", stats["loss"], epoch)
+    writer.add_scalar("epoch/images_per_s", stats["images_per_s"], epoch)
+    if scores is not None:
+        writer.add_scalar("val/miou", scores.miou, epoch)
+        writer.add_scalar("val/pixel_accuracy", scores.pixel_accuracy, epoch)
+    writer.flush()
+
+
+def _epoch_line(epoch: int, epochs: int, stats: dict[str, float], scores: SegmentationScores | None) -> str:
+    msg = f"epoch {epoch}/{epochs}: loss {stats['loss']:.4f}, lr {stats['lr']:.2e}, {stats['images_per_s']:.1f} img/s"
+    if scores is not None:
+        msg += f", val mIoU {scores.miou * 100:.2f}%, pixel acc. {scores.pixel_accuracy * 100:.2f}%"
+    return msg
+
+
+def _ranks_agree(model: nn.Module, info: DistInfo) -> bool:
+    """Whether every rank ends with rank 0's parameters (DDP kept them in step)."""
+    flat = torch.cat([p.detach().reshape(-1) for p in _unwrap(model).parameters()])
+    ref = flat.clone()
+    dist.broadcast(ref, 0)
+    agree = torch.tensor([int(torch.equal(flat, ref))], device=info.device)
+    dist.all_reduce(agree, op=dist.ReduceOp.MIN)
+    return bool(agree.item())
+
+
+def train(cfg: TrainConfig | Mapping[str, Any], *, resume: str | Path | None = None,
+          stop_after_epochs: int | None = None) -> dict[str, Any]:
+    """Run (or resume) the training described by ``cfg``; returns a summary (rank 0 writes it to
+    ``output_dir/summary.json``). ``stop_after_epochs`` ends this invocation early (time-sliced
+    jobs); ``resume`` continues it exactly."""
+    cfg = _typed(cfg)
+    info = setup_distributed(cfg.train.device)
+    seed_everything(cfg.train.seed, info.rank)
+    out_dir = Path(cfg.train.output_dir)
+    epochs = cfg.train.epochs
+
+    train_set, val_set = get_datasets(cfg)
+    checked = time.perf_counter()
+    train_set.check(f"train_split {cfg.data.train_split!r}")
+    val_set.check(f"val_split {cfg.data.val_split!r}")
+    if info.main:
+        print(f"checked {len(train_set)} training and {len(val_set)} validation samples "
+              f"({time.perf_counter() - checked:.1f} s)", flush=True)
+    model, output_stride = build_train_model(cfg, train_set.num_classes, info)
+    sampler, loader = build_loader(train_set, cfg, info)
+    criterion = build_criterion(cfg, train_set.ignore_index, info.device)
+    optimizer = build_optimizer(model, cfg.optim)
+    scheduler = build_scheduler(optimizer, cfg.optim, steps_per_epoch=len(loader), epochs=epochs)
+    amp = cfg.train.amp and info.device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    state = (resume_state(resume, model, optimizer, scheduler, scaler, amp=amp, rank=info.rank)
+             if resume else TrainState())
 
     writer = None
     if info.main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.json").write_text(json.dumps(_plain(cfg), indent=2))
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-            writer = SummaryWriter(str(out_dir / "tensorboard"), purge_step=start_epoch * len(loader) or None)
-        except ImportError:
-            print("tensorboard is not installed; no TensorBoard logs (pip install tensorboard)")
+        for stale in remove_stale_temp_files(out_dir):
+            print(f"removed {stale}, left by a checkpoint write that was killed", flush=True)
+        (out_dir / "config.json").write_text(json.dumps(_plain(cfg.to_dict()), indent=2))
+        writer = _open_writer(out_dir, state.epoch * len(loader) or None)
 
-    progress = bool(tcfg["progress"]) and info.main
-    interval = int(tcfg["eval_interval"])
-    last_epoch = epochs if stop_after_epochs is None else min(epochs, start_epoch + stop_after_epochs)
-    val_miou = history[-1].get("val_miou") if history else None
-    for epoch in range(start_epoch, last_epoch):
+    interval = cfg.train.eval_interval
+    last_epoch = epochs if stop_after_epochs is None else min(epochs, state.epoch + stop_after_epochs)
+    val_miou = state.last_val_miou
+    for epoch in range(state.epoch, last_epoch):
         sampler.set_epoch(epoch)
         stats = train_one_epoch(model, criterion, optimizer, scheduler, scaler, loader, info.device, epoch,
-                                amp=amp, progress=progress, writer=writer, world_size=info.world_size)
+                                amp=amp, progress=cfg.train.progress and info.main, writer=writer,
+                                world_size=info.world_size)
         record = {"epoch": epoch + 1, **stats}
         scores = None
         if (interval and (epoch + 1) % interval == 0) or epoch + 1 == epochs:
-            scores = _validate(model, val_set, cfg, info, amp)
+            scores = validate(model, val_set, cfg, info, amp)
             val_miou = scores.miou
             record.update(val_miou=scores.miou, val_pixel_accuracy=scores.pixel_accuracy)
-        history.append(record)
-        rng = _rng_state()
-        if info.distributed:
-            gathered: list[Any] = [None] * info.world_size
-            dist.all_gather_object(gathered, rng)
-        else:
-            gathered = [rng]
+        state.history.append(record)
+        state.epoch = epoch + 1
+        rng = _gather_rng_states(info)
         if info.main:
-            if writer is not None:
-                writer.add_scalar("epoch/train_loss", stats["loss"], epoch + 1)
-                writer.add_scalar("epoch/images_per_s", stats["images_per_s"], epoch + 1)
-                if scores is not None:
-                    writer.add_scalar("val/miou", scores.miou, epoch + 1)
-                    writer.add_scalar("val/pixel_accuracy", scores.pixel_accuracy, epoch + 1)
-                writer.flush()
-            is_best = scores is not None and scores.miou > best_miou
+            _log_epoch(writer, epoch + 1, stats, scores)
+            is_best = scores is not None and scores.miou > state.best_miou
             if is_best:
-                best_miou = scores.miou
-            ckpt = {
-                "model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if amp else {},
-                "epoch": epoch + 1, "best_miou": best_miou, "config": _plain(cfg), "rng": gathered,
-                "history": _plain(history),
-            }
-            save_checkpoint(ckpt, out_dir / CHECKPOINT_LAST)
-            if is_best:
-                save_checkpoint(ckpt, out_dir / CHECKPOINT_BEST)
-                save_weights(out_dir / "model_best.safetensors", _unwrap(model),
-                             _make_meta(cfg, train_set, output_stride, best_miou, epoch + 1))
-            msg = f"epoch {epoch + 1}/{epochs}: loss {stats['loss']:.4f}, lr {stats['lr']:.2e}, " \
-                  f"{stats['images_per_s']:.1f} img/s"
-            if scores is not None:
-                msg += f", val mIoU {scores.miou * 100:.2f}%, pixel acc. {scores.pixel_accuracy * 100:.2f}%"
-            print(msg, flush=True)
+                state.best_miou = scores.miou
+            meta = _make_meta(cfg, train_set, output_stride, state.best_miou, epoch + 1) if is_best else None
+            save_epoch(out_dir, model, optimizer, scheduler, scaler, amp=amp, cfg=cfg, state=state, rng=rng,
+                       is_best=is_best, meta=meta)
+            print(_epoch_line(epoch + 1, epochs, stats, scores), flush=True)
 
     finished = last_epoch >= epochs
-    ranks_agree = None
-    if info.distributed:
-        flat = torch.cat([p.detach().reshape(-1) for p in _unwrap(model).parameters()])
-        ref = flat.clone()
-        dist.broadcast(ref, 0)
-        agree = torch.tensor([int(torch.equal(flat, ref))], device=info.device)
-        dist.all_reduce(agree, op=dist.ReduceOp.MIN)
-        ranks_agree = bool(agree.item())
-    summary = {"epochs_done": last_epoch, "epochs": epochs, "finished": finished, "best_val_miou": best_miou,
+    ranks_agree = _ranks_agree(model, info) if info.distributed else None
+    summary = {"epochs_done": last_epoch, "epochs": epochs, "finished": finished, "best_val_miou": state.best_miou,
                "final_val_miou": val_miou, "world_size": info.world_size, "ranks_agree": ranks_agree,
-               "history": history, "output_dir": str(out_dir)}
+               "history": state.history, "output_dir": str(out_dir)}
     if info.main:
         if finished:
             path = save_weights(out_dir / "model_final.safetensors", _unwrap(model),
@@ -416,35 +613,40 @@ def train(cfg: dict, *, resume: str | Path | None = None, stop_after_epochs: int
     return summary
 
 
-def _dataset_num_classes(cfg: dict) -> int:
+# ---------------------------------------------------------------------------------------------
+# throughput
+
+
+def _dataset_num_classes(cfg: TrainConfig) -> int:
     """Class count of the configured dataset without reading it (folder datasets: the classes file)."""
     known = {"camvid": 11, "voc": 21, "cityscapes": 19}
-    name = cfg["data"]["dataset"]
+    name = cfg.data.dataset
     if name in known:
         return known[name]
     from .datasets import read_classes_file
 
-    root = resolve_data_root(cfg["data"]["root"], cfg.get("_config_dir"))
+    root = resolve_data_root(cfg.data.root, cfg.config_dir)
     for f in ("classes.yaml", "classes.yml", "classes.txt"):
         if (root / f).is_file():
             return len(read_classes_file(root / f)[0])
     return 21
 
 
-def benchmark_training(cfg: dict, iters: int = 10, warmup: int = 3) -> dict[str, Any]:
+def benchmark_training(cfg: TrainConfig | Mapping[str, Any], iters: int = 10, warmup: int = 3) -> dict[str, Any]:
     """Training-step throughput (forward, loss, backward, SGD step) on random batches of
     ``train.batch_size`` x ``data.crop_size``; data loading is excluded. Needs no dataset."""
-    tcfg, mcfg = cfg["train"], cfg["model"]
-    info = setup_distributed(tcfg["device"])
-    torch.manual_seed(int(tcfg["seed"]))
+    cfg = _typed(cfg)
+    loop, mcfg = cfg.train, cfg.model
+    info = setup_distributed(loop.device)
+    torch.manual_seed(loop.seed)
     num_classes = _dataset_num_classes(cfg)
-    model = build_model(mcfg["name"], num_classes=num_classes, output_stride=mcfg["output_stride"],
-                        **(mcfg["options"] or {})).to(info.device).train()
-    criterion = build_loss(tcfg["loss"], ignore_index=255)
-    optimizer = build_optimizer(model, cfg["optim"])
-    amp = bool(tcfg["amp"]) and info.device.type == "cuda"
+    model = build_model(mcfg.name, num_classes=num_classes, output_stride=mcfg.output_stride,
+                        **(mcfg.options or {})).to(info.device).train()
+    criterion = build_loss(loop.loss, ignore_index=255)
+    optimizer = build_optimizer(model, cfg.optim)
+    amp = loop.amp and info.device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    b, (h, w) = int(tcfg["batch_size"]), cfg["data"]["crop_size"]
+    b, (h, w) = loop.batch_size, cfg.data.crop_size
     x = torch.randn(b, 3, h, w, device=info.device)
     y = torch.randint(0, num_classes, (b, h, w), device=info.device)
     times = []
@@ -459,7 +661,7 @@ def benchmark_training(cfg: dict, iters: int = 10, warmup: int = 3) -> dict[str,
             times.append(time.perf_counter() - t0)
     mean = sum(times) / len(times)
     median = float(np.median(times))  # robust to other processes stealing the CPU now and then
-    return {"model": mcfg["name"], "device": str(info.device), "threads": torch.get_num_threads(),
+    return {"model": mcfg.name, "device": str(info.device), "threads": torch.get_num_threads(),
             "batch_size": b, "crop_size": [h, w], "iters": iters, "warmup": warmup, "amp": amp,
             "num_classes": num_classes, "seconds_per_iter": round(mean, 4),
             "median_seconds_per_iter": round(median, 4), "images_per_s": round(b / mean, 3),

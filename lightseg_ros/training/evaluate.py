@@ -14,16 +14,17 @@ from torch import nn
 
 from ..metrics import ConfusionMatrix, SegmentationScores
 
-__all__ = ["predict_logits", "evaluate", "write_report", "plot_per_class_iou", "plot_confusion"]
+__all__ = ["predict_probabilities", "evaluate", "write_report", "plot_per_class_iou", "plot_confusion"]
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, images: torch.Tensor, *, scales: Sequence[float] = (1.0,),
-                   flip: bool = False) -> torch.Tensor:
-    """Class probabilities (B, C, H, W) at the input's size, averaged over ``scales`` (and their
-    horizontal flips when ``flip``). With one scale and no flip this is the softmax of one pass."""
+def predict_probabilities(model: nn.Module, images: torch.Tensor, *, scales: Sequence[float] = (1.0,),
+                          flip: bool = False) -> torch.Tensor:
+    """Class probabilities (B, C, H, W) at the input's size: the softmax of each pass, averaged over
+    ``scales`` (and their horizontal flips when ``flip``). With one scale and no flip this is the
+    softmax of one pass."""
     h, w = images.shape[-2:]
-    total = None
+    total, passes = None, 0
     for s in scales:
         x = images if s == 1.0 else F.interpolate(images, scale_factor=s, mode="bilinear", align_corners=False)
         views = [(x, False), (x.flip(-1), True)] if flip else [(x, False)]
@@ -35,7 +36,8 @@ def predict_logits(model: nn.Module, images: torch.Tensor, *, scales: Sequence[f
                 out = F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
             prob = out.softmax(1)
             total = prob if total is None else total + prob
-    return total
+            passes += 1
+    return total / passes
 
 
 @torch.no_grad()
@@ -52,7 +54,7 @@ def evaluate(model: nn.Module, loader: Iterable, num_classes: int, ignore_index:
     for images, targets in loader:
         images = images.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.float16, enabled=amp and device.type == "cuda"):
-            prob = predict_logits(model, images, scales=scales, flip=flip)
+            prob = predict_probabilities(model, images, scales=scales, flip=flip)
         cm.update(prob.argmax(1), targets.to(device))
     return cm
 

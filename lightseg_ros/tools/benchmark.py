@@ -1,7 +1,10 @@
 """Latency benchmark: each model and backend against torchvision's LR-ASPP MobileNetV3-Large peer.
 
-Every figure is measured in one run on one machine, so ratios against the peer are meaningful even
-where absolute times are noisy. Two latencies per case:
+Every figure is measured in one run on one machine. The ratio to the peer is measured so that it
+survives a noisy machine: our model and the peer run in alternating rounds on the same input (A, B,
+then B, A, ...), each round gives one ratio of the two medians, and the ratio reported is the median
+over rounds with its spread (quartiles, min and max). A load change then hits both sides of a round
+alike instead of skewing one whole measurement against the other. Two latencies per case:
 
 * ``network``: the backend alone on a prepared normalised tensor (what the peer comparison uses);
 * ``pipeline``: :meth:`Segmenter.segment` from a uint8 RGB image to the uint8 mask at input
@@ -21,7 +24,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-__all__ = ["Timing", "time_callable", "measure_peak_gflops", "BenchCase", "bench_segmenter", "bench_peer"]
+__all__ = ["Timing", "RatioStats", "time_callable", "time_interleaved", "measure_peak_gflops", "BenchCase",
+           "bench_segmenter", "bench_peer"]
 
 PEER = "lraspp_mobilenet_v3_large"
 
@@ -46,6 +50,25 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+@dataclass
+class RatioStats:
+    """Spread of per-round ratios A / B."""
+
+    median: float
+    p25: float
+    p75: float
+    min: float
+    max: float
+    rounds: int
+
+    @classmethod
+    def from_ratios(cls, ratios: list[float]) -> "RatioStats":
+        r = np.asarray(ratios, dtype=float)
+        p25, median, p75 = np.percentile(r, [25, 50, 75])
+        return cls(round(float(median), 3), round(float(p25), 3), round(float(p75), 3), round(float(r.min()), 3),
+                   round(float(r.max()), 3), len(r))
+
+
 def time_callable(fn: Callable[[], object], *, device: torch.device, warmup: int, iters: int) -> Timing:
     """Batch-1 latency of ``fn`` after ``warmup`` calls, each call timed to completion."""
     for _ in range(warmup):
@@ -58,6 +81,40 @@ def time_callable(fn: Callable[[], object], *, device: torch.device, warmup: int
         _sync(device)
         samples.append(time.perf_counter() - t0)
     return Timing.from_samples(samples)
+
+
+def time_interleaved(fn_a: Callable[[], object], fn_b: Callable[[], object], *, device: torch.device, warmup: int,
+                     rounds: int, per_round: int) -> tuple[list[float], list[float], list[float]]:
+    """Time ``fn_a`` and ``fn_b`` in alternating rounds of ``per_round`` calls each, after ``warmup``
+    calls of each. The order flips every round (A B, B A, ...) so that neither side always runs
+    second. Returns the seconds of every A call, of every B call, and each round's ratio
+    median(A) / median(B)."""
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    _sync(device)
+
+    def timed(fn: Callable[[], object]) -> list[float]:
+        samples = []
+        for _ in range(per_round):
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            samples.append(time.perf_counter() - t0)
+        return samples
+
+    all_a, all_b, ratios = [], [], []
+    for r in range(rounds):
+        if r % 2 == 0:
+            a = timed(fn_a)
+            b = timed(fn_b)
+        else:
+            b = timed(fn_b)
+            a = timed(fn_a)
+        all_a += a
+        all_b += b
+        ratios.append(float(np.median(a) / np.median(b)))
+    return all_a, all_b, ratios
 
 
 def measure_peak_gflops(device: torch.device, *, n: int = 1024, seconds: float = 1.0) -> float:
@@ -87,7 +144,10 @@ class BenchCase:
     network: Timing
     pipeline: Timing | None = None
     floor_ms: float | None = None
-    ratio_to_peer: float | None = None  # network latency / the peer's PyTorch network latency, same size
+    # median over interleaved rounds of (network p50 / the peer's PyTorch network p50), same size and input
+    ratio_to_peer: float | None = None
+    ratio_spread: RatioStats | None = None
+    peer_network: Timing | None = None  # the peer, timed in the same rounds
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -95,38 +155,58 @@ class BenchCase:
 
 
 def _gflops(model: torch.nn.Module, size: tuple[int, int]) -> float:
-    from .models.complexity import count_macs
+    from ..models.complexity import count_macs
 
     return 2 * count_macs(model, size) / 1e9
 
 
+def _peer_model(num_classes: int) -> torch.nn.Module:
+    from torchvision.models.segmentation import lraspp_mobilenet_v3_large
+
+    return lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=num_classes).eval()
+
+
 def bench_segmenter(name: str, backend: str, size: tuple[int, int], *, device: str, warmup: int, iters: int,
-                    weights: str | None = None, num_classes: int = 11, peak_gflops: float | None = None) -> BenchCase:
-    from .inference.segmenter import Segmenter
+                    weights: str | None = None, num_classes: int = 11, peak_gflops: float | None = None,
+                    rounds: int = 0) -> BenchCase:
+    """Network and pipeline latency of one model on one backend. With ``rounds``, the network is
+    timed in that many rounds interleaved with the peer on the same input (``iters`` calls of each
+    in all), which sets ``ratio_to_peer``, ``ratio_spread`` and ``peer_network``."""
+    from ..inference.segmenter import Segmenter
 
     seg = Segmenter(weights, model=None if weights else name, num_classes=None if weights else num_classes,
                     device=device, backend=backend)
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
     x = torch.randn(1, 3, *size, device=seg.device)
+    ratio = peer_network = None
     with torch.inference_mode():
-        network = time_callable(lambda: seg.backend(x), device=seg.device, warmup=warmup, iters=iters)
+        if rounds:
+            dtype = torch.float16 if seg.device.type == "cuda" else torch.float32
+            peer = _peer_model(seg.meta.num_classes).to(seg.device, dtype)
+            x_peer = x.to(dtype)
+            ours, theirs, ratios = time_interleaved(lambda: seg.backend(x), lambda: peer(x_peer)["out"],
+                                                    device=seg.device, warmup=warmup, rounds=rounds,
+                                                    per_round=max(1, iters // rounds))
+            network, peer_network = Timing.from_samples(ours), Timing.from_samples(theirs)
+            ratio = RatioStats.from_ratios(ratios)
+        else:
+            network = time_callable(lambda: seg.backend(x), device=seg.device, warmup=warmup, iters=iters)
     pipeline = time_callable(lambda: seg.segment(image), device=seg.device, warmup=warmup, iters=iters)
     gf = _gflops(seg.network, size)
     return BenchCase(seg.model_name, backend, seg.backend.description, list(size), round(gf, 3), network, pipeline,
-                     floor_ms=1000 * gf / peak_gflops if peak_gflops else None)
+                     floor_ms=1000 * gf / peak_gflops if peak_gflops else None,
+                     ratio_to_peer=ratio.median if ratio else None, ratio_spread=ratio, peer_network=peer_network)
 
 
 def bench_peer(size: tuple[int, int], *, device: str, warmup: int, iters: int, num_classes: int = 11,
                peak_gflops: float | None = None) -> BenchCase:
     """torchvision's LR-ASPP MobileNetV3-Large, PyTorch eager, random weights (speed only)."""
-    from torchvision.models.segmentation import lraspp_mobilenet_v3_large
-
-    from .inference.segmenter import select_device
+    from ..inference.segmenter import select_device
 
     dev = select_device(device)
     dtype = torch.float16 if dev.type == "cuda" else torch.float32
-    model = lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=num_classes).eval()
+    model = _peer_model(num_classes)
     gf = _gflops(model, size)
     model = model.to(dev, dtype)
     x = torch.randn(1, 3, *size, device=dev, dtype=dtype)
