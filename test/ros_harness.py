@@ -11,7 +11,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from lightseg_ros.ros.node_session import NodeSession
+from lightseg_ros.ros.node_session import NodeSession, start_with_retries
 
 
 def fresh_domain() -> int:
@@ -88,3 +88,29 @@ class Probe:
 def NodeProcess(module: str, ros_args: list[str], extra_env: dict[str, str] | None = None) -> NodeSession:
     """A node run as its own process, as the package's tools start one (output kept, ``stop()`` = SIGINT)."""
     return NodeSession({}, module=module, ros_args=ros_args, env={"OMP_NUM_THREADS": "1", **(extra_env or {})})
+
+
+def start_node_and_probe(module: str, ros_args: list[str], *, prepare, ready, timeout: float = 60.0,
+                         env: dict[str, str] | None = None) -> tuple[NodeSession, Probe]:
+    """A node process and a :class:`Probe` on a fresh DDS domain, retried as the package's tools retry
+    (:func:`~lightseg_ros.ros.node_session.start_with_retries`). ``prepare(probe)`` creates the probe's
+    subscriptions and publishers; ``ready(probe)`` says when the node is up; ``probe.session`` is the node."""
+    import uuid
+
+    def start(attempt: int) -> Probe:
+        domain = fresh_domain()
+        node = NodeProcess(module, ros_args, {"ROS_DOMAIN_ID": str(domain), **(env or {})})
+        probe = Probe(f"probe_{uuid.uuid4().hex[:6]}", domain_id=domain)
+        probe.domain, probe.session = domain, node
+        prepare(probe)
+        return probe
+
+    def is_ready(probe: Probe) -> bool:
+        return probe.session.wait_until(lambda: ready(probe), timeout, "the node's topics")
+
+    def close(probe: Probe) -> None:
+        probe.close()
+        probe.session.stop()
+
+    probe = start_with_retries(start, is_ready, close)
+    return probe.session, probe

@@ -20,7 +20,7 @@ from lightseg_ros.classes import CAMVID_COLORS
 from lightseg_ros.inference import colorize, encode_image, overlay
 from lightseg_ros.inference.predict import collect_inputs
 from lightseg_ros.sources import read_image, road_scene
-from ros_harness import NodeProcess, Probe, fresh_domain
+from ros_harness import start_node_and_probe
 
 H, W = 96, 128
 
@@ -167,25 +167,16 @@ def test_predict_writes_exactly_what_the_node_publishes_for_the_same_frame(tmp_p
     topic = f"/p{uuid.uuid4().hex[:8]}/cam/image"
     out_ns = topic.rsplit("/", 1)[0] + "/segmentation"
     names = ("mask", "color_mask", "overlay")
-    for attempt in range(3):  # a fresh node/probe pair on a fresh domain if discovery stalls (ros_harness)
-        domain = fresh_domain()
-        node = NodeProcess("lightseg_ros.ros.segment_node", [
-            "-p", f"image_topics:=[{topic}]", "-p", "overlay_alpha:=0.3", "-p", f"outputs:=[{', '.join(names)}]",
-        ], extra_env={"ROS_DOMAIN_ID": str(domain)})
-        probe = Probe(f"probe_{uuid.uuid4().hex[:6]}", domain_id=domain)
+    def prepare(probe):
         for name in names:
             probe.subscribe(Image, f"{out_ns}/{name}")  # RELIABLE
-        publisher = probe.publisher(Image, topic)  # RELIABLE
-        try:
-            probe.wait_until(lambda: publisher.get_subscription_count() > 0
-                             and all(probe.node.count_publishers(f"{out_ns}/{n}") > 0 for n in names), 60,
-                             lambda: f"the node to come up; its output:\n{node.output}")
-            break
-        except AssertionError:
-            probe.close()
-            node.stop()
-            if attempt == 2:
-                raise
+        probe.camera = probe.publisher(Image, topic)  # RELIABLE
+
+    node, probe = start_node_and_probe("lightseg_ros.ros.segment_node", [
+        "-p", f"image_topics:=[{topic}]", "-p", "overlay_alpha:=0.3", "-p", f"outputs:=[{', '.join(names)}]",
+    ], prepare=prepare, ready=lambda probe: probe.camera.get_subscription_count() > 0
+        and all(probe.node.count_publishers(f"{out_ns}/{n}") > 0 for n in names))
+    publisher = probe.camera
     try:
         time.sleep(0.5)  # let the node's publishers match the probe's subscriptions too
         msg = Image()

@@ -17,7 +17,7 @@ from std_msgs.msg import String
 
 from lightseg_ros.inference import Segmenter, colorize, decode_compressed_image, decode_image, encode_image, overlay
 from lightseg_ros.models import WeightsMeta, build_model, save_weights
-from ros_harness import NodeProcess, Probe, fresh_domain
+from ros_harness import NodeProcess, start_node_and_probe
 
 H, W = 64, 80
 NS = f"/t{uuid.uuid4().hex[:8]}"
@@ -48,13 +48,7 @@ def weights(tmp_path_factory):
 @pytest.fixture(scope="module")
 def graph(weights):
     """(probe, node process, reference segmenter) shared by the module's tests."""
-    for attempt in range(3):  # a fresh node/probe pair on a fresh domain if discovery stalls (ros_harness)
-        domain = fresh_domain()
-        node = NodeProcess("lightseg_ros.ros.segment_node", [
-            "-r", f"__node:={NODE}", "-p", f"image_topics:=[{RAW}, {JPEG}, {QUIET}]", "-p", f"weights:={weights[0]}",
-            "-p", "diagnostics_period:=0.5",
-        ], extra_env={"ROS_DOMAIN_ID": str(domain)})
-        probe = Probe(f"probe_{uuid.uuid4().hex[:6]}", domain_id=domain)
+    def prepare(probe):
         for out in (OUT_RAW, OUT_JPEG):
             for name in OUTPUT_NAMES:
                 probe.subscribe(Image, f"{out}/{name}")
@@ -64,17 +58,14 @@ def graph(weights):
         probe.jpeg = probe.publisher(CompressedImage, JPEG)
         probe.quiet = probe.publisher(Image, QUIET)
         probe.params = probe.node.create_client(SetParameters, f"/{NODE}/set_parameters")
-        try:
-            probe.wait_until(lambda: probe.raw.get_subscription_count() > 0 and probe.jpeg.get_subscription_count() > 0
-                             and probe.node.count_publishers(f"{OUT_RAW}/confidence") > 0
-                             and probe.node.count_publishers(f"{OUT_JPEG}/overlay") > 0, 45,
-                             lambda: f"the node to come up; its output:\n{node.output}")
-            break
-        except AssertionError:
-            probe.close()
-            node.stop()
-            if attempt == 2:
-                raise
+
+    node, probe = start_node_and_probe("lightseg_ros.ros.segment_node", [
+        "-r", f"__node:={NODE}", "-p", f"image_topics:=[{RAW}, {JPEG}, {QUIET}]", "-p", f"weights:={weights[0]}",
+        "-p", "diagnostics_period:=0.5",
+    ], prepare=prepare, ready=lambda probe: (
+        probe.raw.get_subscription_count() > 0 and probe.jpeg.get_subscription_count() > 0
+        and probe.node.count_publishers(f"{OUT_RAW}/confidence") > 0
+        and probe.node.count_publishers(f"{OUT_JPEG}/overlay") > 0), timeout=45)
     try:
         probe.wait_for(f"{OUT_RAW}/class_legend", timeout=20)
         time.sleep(0.5)  # let the node's publishers match the probe's subscriptions too

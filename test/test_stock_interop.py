@@ -21,8 +21,8 @@ from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CameraInfo, Image
 
 from lightseg_ros.ros.dds import DDS_VARIABLES
-from lightseg_ros.ros.node_session import NodeSession, start_with_retries
-from ros_harness import Probe, fresh_domain
+from lightseg_ros.ros.node_session import NodeSession, ros_parameter_args
+from ros_harness import fresh_domain, start_node_and_probe
 
 NS = f"/stock{uuid.uuid4().hex[:6]}"
 CAMERA, OUT = f"{NS}/camera/image_raw", f"{NS}/camera/segmentation"
@@ -38,30 +38,21 @@ def stock_env(domain: int) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def graph():
-    def start(attempt: int):
-        domain = fresh_domain()
-        node = NodeSession({"image_topics": [CAMERA], "input_size": [120, 160], "cpu_threads": 1,
-                            "no_input_warning_s": 1.0, "diagnostics_period": 0.5, "output_depth": 5}, node_name=NODE,
-                           env={"ROS_DOMAIN_ID": str(domain), "OMP_NUM_THREADS": "1"})
-        probe = Probe(f"stock_probe_{uuid.uuid4().hex[:6]}", domain_id=domain)
-        probe.domain, probe.session = domain, node
+    def prepare(probe):
         for name in ("mask", "overlay"):
             probe.subscribe(Image, f"{OUT}/{name}", qos=STOCK_QOS)
         probe.subscribe(CameraInfo, f"{OUT}/camera_info", qos=STOCK_QOS)
         probe.subscribe(DiagnosticArray, "/diagnostics", qos=STOCK_QOS)
-        return probe
 
-    def ready(probe) -> bool:
-        return probe.session.wait_until(lambda: probe.node.count_subscribers(CAMERA) > 0
-                                        and probe.node.count_publishers(f"{OUT}/mask") > 0, 60)
-
-    def close(probe) -> None:
-        probe.close()
-        probe.session.stop()
-
-    probe = start_with_retries(start, ready, close)
+    node, probe = start_node_and_probe("lightseg_ros.ros.segment_node", [
+        "-r", f"__node:={NODE}", *ros_parameter_args({
+            "image_topics": [CAMERA], "input_size": [120, 160], "cpu_threads": 1, "no_input_warning_s": 1.0,
+            "diagnostics_period": 0.5, "output_depth": 5})],
+        prepare=prepare, ready=lambda probe: probe.node.count_subscribers(CAMERA) > 0
+        and probe.node.count_publishers(f"{OUT}/mask") > 0)
     yield probe
-    close(probe)
+    probe.close()
+    node.stop()
 
 
 def run_camera(probe, qos: str) -> None:
