@@ -69,18 +69,23 @@ class RatioStats:
                    round(float(r.max()), 3), len(r))
 
 
+def _timed_calls(fn: Callable[[], object], calls: int, device: torch.device) -> list[float]:
+    """Seconds of each of ``calls`` calls of ``fn``, each timed to completion on ``device``."""
+    samples = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        samples.append(time.perf_counter() - t0)
+    return samples
+
+
 def time_callable(fn: Callable[[], object], *, device: torch.device, warmup: int, iters: int) -> Timing:
     """Batch-1 latency of ``fn`` after ``warmup`` calls, each call timed to completion."""
     for _ in range(warmup):
         fn()
     _sync(device)
-    samples = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        samples.append(time.perf_counter() - t0)
-    return Timing.from_samples(samples)
+    return Timing.from_samples(_timed_calls(fn, iters, device))
 
 
 def time_interleaved(fn_a: Callable[[], object], fn_b: Callable[[], object], *, device: torch.device, warmup: int,
@@ -95,13 +100,7 @@ def time_interleaved(fn_a: Callable[[], object], fn_b: Callable[[], object], *, 
     _sync(device)
 
     def timed(fn: Callable[[], object]) -> list[float]:
-        samples = []
-        for _ in range(per_round):
-            t0 = time.perf_counter()
-            fn()
-            _sync(device)
-            samples.append(time.perf_counter() - t0)
-        return samples
+        return _timed_calls(fn, per_round, device)
 
     all_a, all_b, ratios = [], [], []
     for r in range(rounds):
