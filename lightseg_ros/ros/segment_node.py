@@ -317,8 +317,6 @@ class SegmentNodeBase(Node):
                           int(values["input_depth"]), output_qos, self._on_frame)
             for i, (topic, ns) in enumerate(zip(topics, namespaces))
         ]
-        for cam in self._cameras:
-            self.get_logger().info(f"{cam.topic} -> {cam.namespace}/*")
         self._silence_after = float(values["no_input_warning_s"])
         self._silence: dict[str, str] = {}  # topic -> why no frame arrives
         self._losses: dict[str, tuple[float, int, str]] = {}  # topic -> (when, lost so far, why) of the last loss
@@ -342,6 +340,8 @@ class SegmentNodeBase(Node):
         """Subscribe to the cameras (following their publishers' QoS) and publish the class legend."""
         for cam in self._cameras:
             cam.start_input(self)
+        for cam in self._cameras:  # as the last thing SegmentNode's constructor logs (tools wait for it)
+            self.get_logger().info(f"{cam.topic} -> {cam.namespace}/*")
             cam.publish_legend(self._segmenter, self.get_clock().now().to_msg())
         self._input_timer = self.create_timer(1.0, self._check_inputs)
         self._stage = "active"
