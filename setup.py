@@ -42,7 +42,7 @@ setup(
         # ROS 2 Kilted client libraries from PyPI, for machines without a ROS 2 install
         "ros": [
             "ros-rclpy", "ros-sensor-msgs", "ros-std-msgs", "ros-diagnostic-msgs", "ros-builtin-interfaces",
-            "ros-rcl-interfaces", "ros-rmw-fastrtps-cpp",
+            "ros-rcl-interfaces", "ros-lifecycle-msgs", "ros-rmw-fastrtps-cpp",
         ],
         "train": ["tensorboard>=2.12", "matplotlib>=3.7"],
         "export": ["onnx>=1.15", "onnxruntime>=1.17"],
@@ -57,6 +57,7 @@ setup(
         "console_scripts": [
             "lightseg = lightseg_ros.cli:main",
             "segment_node = lightseg_ros.ros.segment_node:run",
+            "segment_lifecycle_node = lightseg_ros.ros.segment_lifecycle_node:run",
             "image_source = lightseg_ros.ros.image_source:main",
         ],
     },

@@ -19,7 +19,8 @@ def test_launch_file_compiles_and_declares_the_arguments():
     text = path.read_text()
     assert "def generate_launch_description" in text and "eval(" not in text and "subprocess" not in text
     assert {name for name, _, _ in LAUNCH_ARGUMENTS} == {
-        "model", "weights", "device", "backend", "image_topic", "params_file", "namespace", "rviz", "dds_transport"}
+        "model", "weights", "device", "backend", "image_topic", "params_file", "namespace", "rviz", "dds_transport",
+        "lifecycle", "autostart"}
     # every process ends the launch when it exits; nothing sets a DDS variable unless dds_transport asks
     assert "OnProcessExit" in text and "Shutdown" in text and "SetEnvironmentVariable" not in text
     assert "additional_env=setup.environment" in text
@@ -71,6 +72,39 @@ def test_launch_setup_overrides_only_given_arguments(tmp_path):
         segment_node_setup({"model": "yolo"}, "/s")
     with pytest.raises(ValueError, match="true or false"):
         segment_node_setup({"rviz": "maybe"}, "/s")
+
+
+def test_lifecycle_launch_arguments():
+    setup = segment_node_setup({}, "/s")
+    assert (setup.executable, setup.lifecycle, setup.autostart) == ("segment_node", False, False)
+    managed = segment_node_setup({"lifecycle": "true", "namespace": "robot1"}, "/s")
+    assert (managed.executable, managed.node_name) == ("segment_lifecycle_node", "segment_node")
+    assert managed.namespace == "robot1"
+    assert not managed.autostart and managed.parameters == setup.parameters  # same parameters as segment_node
+    assert segment_node_setup({"lifecycle": "true", "autostart": "true"}, "/s").autostart
+    with pytest.raises(ValueError, match="autostart:=true needs lifecycle:=true"):
+        segment_node_setup({"autostart": "true"}, "/s")
+    with pytest.raises(ValueError, match="launch argument lifecycle: expected true or false"):
+        segment_node_setup({"lifecycle": "managed"}, "/s")
+    # the launch file starts a LifecycleNode action for it; autostart activates once configuring ended in inactive
+    text = (ROOT / "launch" / "segment.launch.py").read_text()
+    assert "LifecycleNode(name=setup.node_name" in text and "executable=setup.executable" in text
+    assert 'start_state="configuring", goal_state="inactive"' in text
+    assert "TRANSITION_CONFIGURE" in text and "TRANSITION_ACTIVATE" in text
+
+
+def test_setup_py_console_scripts_resolve():
+    """Every console script setup.py declares (the lifecycle node's included) names a callable."""
+    import importlib
+    from distutils.core import run_setup
+
+    scripts = dict(line.replace(" ", "").split("=") for line in
+                   run_setup(str(ROOT / "setup.py"), stop_after="init").entry_points["console_scripts"])
+    assert {"segment_node", "segment_lifecycle_node", "image_source", "lightseg"} <= set(scripts)
+    assert scripts["segment_lifecycle_node"] == "lightseg_ros.ros.segment_lifecycle_node:run"
+    for target in scripts.values():
+        module, function = target.split(":")
+        assert callable(getattr(importlib.import_module(module), function)), target
 
 
 def test_rviz_config_shows_input_overlay_and_colour_mask():

@@ -3,6 +3,8 @@
 The launch file only declares :data:`LAUNCH_ARGUMENTS` and turns :func:`segment_node_setup`'s result
 into ``launch_ros`` actions: the node (and rviz2), each with the environment of the chosen DDS
 transport (none by default: the system's own), and a shutdown of the whole launch when either exits.
+With ``lifecycle:=true`` the node is ``segment_lifecycle_node`` (a ``LifecycleNode`` action), left
+unconfigured for a lifecycle manager, or configured and activated by the launch (``autostart:=true``).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from .node_config import PARAMETER_NAMES, PARAMETERS, validate_change
 __all__ = ["LAUNCH_ARGUMENTS", "NodeSetup", "segment_node_setup", "check_params_file", "package_installed"]
 
 PACKAGE = "lightseg_ros"
+NODE_NAME = "segment_node"  # both executables' default node name (a lifecycle manager's node_names entry)
 
 #: (name, default, description); an empty default means "as in the params file"
 LAUNCH_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
@@ -32,6 +35,9 @@ LAUNCH_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
     ("params_file", "", "node parameters YAML; empty = the package's config/segment.yaml"),
     ("namespace", "", "namespace of the node (relative topics resolve under it)"),
     ("rviz", "false", "also start rviz2 with config/lightseg.rviz"),
+    ("lifecycle", "false", "start segment_lifecycle_node, a managed node that waits unconfigured for its "
+     "lifecycle transitions (e.g. from nav2's lifecycle_manager), instead of segment_node"),
+    ("autostart", "false", "with lifecycle:=true: configure and activate the node from this launch"),
     ("dds_transport", "default", f"DDS transport of every process this launch starts: {', '.join(DDS_TRANSPORTS)} "
      "(default = the system's own settings; see the README before changing it)"),
 )
@@ -46,6 +52,13 @@ class NodeSetup:
     rviz: bool
     rviz_config: str
     environment: dict[str, str] = field(default_factory=dict)  # for every process the launch starts
+    lifecycle: bool = False  # a managed node (launch_ros.actions.LifecycleNode)
+    autostart: bool = False  # the launch emits its configure, then (once inactive) activate transitions
+    node_name: str = NODE_NAME
+
+    @property
+    def executable(self) -> str:
+        return "segment_lifecycle_node" if self.lifecycle else "segment_node"
 
 
 def _truthy(text: str) -> bool:
@@ -55,6 +68,13 @@ def _truthy(text: str) -> bool:
     if value in ("false", "0", "no", "off", ""):
         return False
     raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _flag(args: dict[str, str], name: str) -> bool:
+    try:
+        return _truthy(args.get(name, "false"))
+    except ValueError as exc:
+        raise ValueError(f"launch argument {name}: {exc}") from None
 
 
 def package_installed(name: str) -> bool:
@@ -93,7 +113,9 @@ def segment_node_setup(args: dict[str, str], share_dir: str | Path,
         environment = dds_environment(args.get("dds_transport") or "default")
     except (ValueError, FileNotFoundError) as exc:
         raise ValueError(f"launch argument dds_transport: {exc}") from None
-    rviz = _truthy(args.get("rviz", "false"))
+    rviz, lifecycle, autostart = (_flag(args, name) for name in ("rviz", "lifecycle", "autostart"))
+    if autostart and not lifecycle:
+        raise ValueError("autostart:=true needs lifecycle:=true (segment_node is not managed: it starts active)")
     if rviz and not installed("rviz2"):
         raise ValueError("rviz:=true but rviz2 is not installed (sudo apt install ros-$ROS_DISTRO-rviz2), "
                          "or launch with rviz:=false")
@@ -103,6 +125,8 @@ def segment_node_setup(args: dict[str, str], share_dir: str | Path,
         rviz=rviz,
         rviz_config=str(share / "config" / "lightseg.rviz"),
         environment=environment,
+        lifecycle=lifecycle,
+        autostart=autostart,
     )
 
 

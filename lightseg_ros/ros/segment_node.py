@@ -17,10 +17,12 @@ Topics (per camera, see :mod:`lightseg_ros.ros.topics`), for input ``/cam/image_
 
 Every output carries its input's header (stamp and frame_id). Parameters: :mod:`node_config`.
 Run: ``ros2 run lightseg_ros segment_node --ros-args -p image_topics:="[/cam/image_raw]"``
-or ``python -m lightseg_ros.ros.segment_node``.
+or ``python -m lightseg_ros.ros.segment_node``. The managed (lifecycle) variant, same parameters and
+topics: :mod:`lightseg_ros.ros.segment_lifecycle_node`, on the steps of :class:`SegmentNodeBase`.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -58,11 +60,19 @@ try:  # vision_msgs is optional (not on PyPI); the JSON legend is always publish
 except ImportError:  # pragma: no cover - depends on the installation
     LabelInfo = VisionClass = None
 
-__all__ = ["SegmentNode", "main", "load_segmenter", "legend_json"]
+__all__ = ["SegmentNode", "SegmentNodeBase", "ParameterError", "main", "load_segmenter", "legend_json"]
 
 _RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
 _OFFERED = {ReliabilityPolicy.BEST_EFFORT: "best_effort", ReliabilityPolicy.RELIABLE: "reliable"}
 LOSS_MEMORY_S = 10.0  # /diagnostics stays WARN this long after DDS last reported lost input frames
+
+
+class ParameterError(ValueError):
+    """A parameter value the node refuses; ``name`` is the parameter."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"parameter {name}: {reason}")
+        self.name, self.reason = name, reason
 
 
 def load_segmenter(config: ModelConfig) -> Segmenter:
@@ -116,7 +126,6 @@ class CameraInput:
         self.last_frame = self.since = time.monotonic()
         self.published_since: float | None = None  # when the topic last went from no publisher to some
         self.recheck = False
-        self.refresh()
 
     def offers(self) -> list[Offer]:
         return [Offer(_OFFERED.get(info.qos_profile.reliability, "unknown"), info.topic_type)
@@ -150,6 +159,12 @@ class CameraInput:
         self.node.get_logger().info(f"{self.topic}: subscribed {self.subscribed_type.rsplit('/', 1)[-1]} "
                                     f"{reliability} (input_reliability {self.requested}; publishers offer: {offered})")
 
+    def close(self) -> None:
+        """Unsubscribe (deactivation); the next :meth:`refresh` subscribes again."""
+        if self.subscription is not None:
+            self.node.destroy_subscription(self.subscription)
+        self.subscription, self.reliability, self.published_since = None, "", None
+
     def _incompatible(self, info) -> None:  # executor thread; re-created on the next check, not inside the event
         self.recheck = True
 
@@ -168,23 +183,47 @@ class CameraInput:
 
 
 class CameraOutputs:
-    """One camera's input and output publishers."""
+    """One camera's input and output publishers.
+
+    On a lifecycle node the publishers are lifecycle publishers (they publish only while the node is
+    active). The input subscriptions exist between :meth:`start_input` and :meth:`stop_input`.
+    """
 
     def __init__(self, node: Node, index: int, topic: str, namespace: str, transport: str, reliability: str,
                  depth: int, output_qos: QoSProfile, on_frame) -> None:
         self.topic, self.namespace = topic, namespace
-        self.publishers = {name: node.create_publisher(Image, f"{namespace}/{name}", output_qos) for name in OUTPUTS}
+        create = getattr(node, "create_lifecycle_publisher", node.create_publisher)
+        self.publishers = {name: create(Image, f"{namespace}/{name}", output_qos) for name in OUTPUTS}
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.legend_pub = node.create_publisher(String, f"{namespace}/class_legend", latched)
-        self.label_info_pub = (node.create_publisher(LabelInfo, f"{namespace}/label_info", latched)
+        self.legend_pub = create(String, f"{namespace}/class_legend", latched)
+        self.label_info_pub = (create(LabelInfo, f"{namespace}/label_info", latched)
                                if LabelInfo is not None else None)
         # camera_info passes through, stamped like each mask, so masks can be projected into 3D
         self.camera_info: CameraInfo | None = None
-        self.camera_info_pub = node.create_publisher(CameraInfo, f"{namespace}/camera_info", output_qos)
-        small = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)  # matches any publisher
-        node.create_subscription(CameraInfo, camera_info_topic(topic), self._on_camera_info, small)
+        self.camera_info_pub = create(CameraInfo, f"{namespace}/camera_info", output_qos)
+        self._camera_info_sub = None
         self.input = CameraInput(node, topic, transport, reliability, depth, lambda msg: on_frame(index, msg))
+
+    def start_input(self, node: Node) -> None:
+        small = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)  # matches any publisher
+        self._camera_info_sub = node.create_subscription(CameraInfo, camera_info_topic(self.topic),
+                                                         self._on_camera_info, small)
+        self.input.refresh()
+
+    def stop_input(self, node: Node) -> None:
+        if self._camera_info_sub is not None:
+            node.destroy_subscription(self._camera_info_sub)
+            self._camera_info_sub = None
+        self.input.close()
+
+    def destroy(self, node: Node) -> None:
+        """Stop the input and destroy the publishers."""
+        self.stop_input(node)
+        destroy = getattr(node, "destroy_lifecycle_publisher", node.destroy_publisher)
+        for pub in [*self.publishers.values(), self.legend_pub, self.label_info_pub, self.camera_info_pub]:
+            if pub is not None:
+                destroy(pub)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self.camera_info = msg
@@ -225,8 +264,15 @@ class CameraOutputs:
             self.label_info_pub.publish(info)
 
 
-class SegmentNode(Node):
-    """Segments the newest frame of each camera topic in a worker thread; see the module docstring."""
+class SegmentNodeBase(Node):
+    """The segmentation node's work, in the steps of a ROS 2 managed node's transitions.
+
+    The constructor declares the parameters (and checks every later change); :meth:`_configure` reads
+    them, loads the model, creates the publishers and starts the worker; :meth:`_activate` subscribes to
+    the cameras; :meth:`_deactivate` unsubscribes (the model stays); :meth:`_cleanup` undoes
+    :meth:`_configure`. :class:`SegmentNode` runs configure and activate in its constructor;
+    ``segment_lifecycle_node`` runs each step on its lifecycle transition.
+    """
 
     def __init__(self, node_name: str = "segment_node", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
@@ -234,13 +280,25 @@ class SegmentNode(Node):
         self._busy = False
         self._mailbox = LatestFrameMailbox()
         self._worker: threading.Thread | None = None
+        self._stage = "unconfigured"  # -> inactive (_configure) -> active (_activate)
+        self._segmenter: Segmenter | None = None
+        self._cameras: list[CameraOutputs] = []
+        self._input_timer = self._diagnostics_timer = self._diagnostics_pub = None
         for spec in PARAMETERS:
             self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        self.add_on_set_parameters_callback(self._validate_parameters)
+
+    def _configure(self) -> None:
+        """Read and check the parameters, load the model, create the publishers, start the worker.
+
+        Raises ParameterError, UnknownModelError or WeightsError (nothing is left created then but the
+        parameters).
+        """
         values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         for name, value in values.items():
             reason = validate_change(name, value)
             if reason:
-                raise ValueError(f"parameter {name}: {reason}")
+                raise ParameterError(name, reason)
         torch.set_num_threads(cpu_threads_for(int(values["cpu_threads"])))
         self._segmenter = load_segmenter(ModelConfig.from_values(values))  # errors end the process (main)
         self._lut = palette_lut(self._segmenter.palette)
@@ -259,26 +317,75 @@ class SegmentNode(Node):
                           int(values["input_depth"]), output_qos, self._on_frame)
             for i, (topic, ns) in enumerate(zip(topics, namespaces))
         ]
-        for cam in self._cameras:
-            self.get_logger().info(f"{cam.topic} -> {cam.namespace}/*")
-            cam.publish_legend(self._segmenter, self.get_clock().now().to_msg())
         self._silence_after = float(values["no_input_warning_s"])
         self._silence: dict[str, str] = {}  # topic -> why no frame arrives
         self._losses: dict[str, tuple[float, int, str]] = {}  # topic -> (when, lost so far, why) of the last loss
-        self.create_timer(1.0, self._check_inputs)
 
         self._input_rate, self._output_rate = RateMeter(), RateMeter()
         self._latency = LatencyWindow()
         self._bad_frames = 0
         self._skipped = 0
         self._throttle = WarningThrottle(5.0)
-        self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
+        # not a lifecycle publisher: an inactive node still reports (its lifecycle state among the values)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_timer(float(values["diagnostics_period"]), self._publish_diagnostics)
+        self._diagnostics_timer = self.create_timer(float(values["diagnostics_period"]), self._publish_diagnostics)
+        self._mailbox = LatestFrameMailbox()
         self._running = True
         self._worker = threading.Thread(target=self._work, name="segmentation_worker", daemon=True)
         self._worker.start()
+        self._stage = "inactive"
+
+    def _activate(self) -> None:
+        """Subscribe to the cameras (following their publishers' QoS) and publish the class legend."""
+        for cam in self._cameras:
+            cam.start_input(self)
+        for cam in self._cameras:  # as the last thing SegmentNode's constructor logs (tools wait for it)
+            self.get_logger().info(f"{cam.topic} -> {cam.namespace}/*")
+            cam.publish_legend(self._segmenter, self.get_clock().now().to_msg())
+        self._input_timer = self.create_timer(1.0, self._check_inputs)
+        self._stage = "active"
+
+    def _deactivate(self) -> None:
+        """Unsubscribe from the cameras; the model, the publishers and the worker stay."""
+        if self._input_timer is not None:
+            self.destroy_timer(self._input_timer)
+            self._input_timer = None
+        for cam in self._cameras:
+            cam.stop_input(self)
+        self._silence.clear()
+        self._stage = "inactive"
+
+    def _cleanup(self) -> None:
+        """Undo :meth:`_configure` (after :meth:`_deactivate`, or after a failed configure): stop the worker,
+        destroy the publishers, drop the model and free its GPU memory."""
+        self._stop_worker()
+        try:
+            self.remove_post_set_parameters_callback(self._apply_parameters)
+        except ValueError:  # a configure that failed before adding it
+            pass
+        for timer in (self._input_timer, self._diagnostics_timer):
+            if timer is not None:
+                self.destroy_timer(timer)
+        for cam in self._cameras:
+            cam.destroy(self)
+        if self._diagnostics_pub is not None:
+            self.destroy_publisher(self._diagnostics_pub)
+        self._input_timer = self._diagnostics_timer = self._diagnostics_pub = None
+        self._cameras = []
+        on_cuda = self._segmenter is not None and self._segmenter.device.type == "cuda"
+        self._segmenter = self._lut = None
+        if on_cuda:
+            gc.collect()
+            torch.cuda.empty_cache()
+        self._stage = "unconfigured"
+
+    def _stop_worker(self) -> None:
+        self._running = False
+        self._mailbox.close()
+        if self._worker is not None and self._worker.is_alive():
+            self._worker.join(timeout=5.0)
+        self._worker = None
 
     def _log_model(self) -> None:
         seg = self._segmenter
@@ -449,6 +556,7 @@ class SegmentNode(Node):
             "input_qos": ", ".join(f"{c.topic}: {c.input.subscribed_type.rsplit('/', 1)[-1]} {c.input.reliability}"
                                    for c in self._cameras),
             "messages_lost": str(sum(c.input.lost_messages for c in self._cameras)),
+            "lifecycle_state": self._stage,
         }
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         msg = DiagnosticArray(status=[status])
@@ -466,22 +574,33 @@ class SegmentNode(Node):
                 f"bad {self._bad_frames}, skipped {self._skipped}; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
 
     def destroy_node(self) -> None:
-        self.get_logger().info(f"stopping: {self.summary()}")
-        self._running = False
-        self._mailbox.close()
-        if self._worker is not None and self._worker.is_alive():
-            self._worker.join(timeout=5.0)
+        if self._stage != "unconfigured":
+            self.get_logger().info(f"stopping: {self.summary()}")
+        self._stop_worker()
         super().destroy_node()
 
 
-def main(args: list[str] | None = None) -> int:
+class SegmentNode(SegmentNodeBase):
+    """Segments the newest frame of each camera topic in a worker thread; see the module docstring.
+
+    Configured and active from its constructor; a bad model or weights raise there.
+    """
+
+    def __init__(self, node_name: str = "segment_node", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self._configure()
+        self._activate()
+
+
+def main(args: list[str] | None = None, node_class: type[SegmentNodeBase] | None = None) -> int:
     """Console script ``segment_node``: spin until Ctrl-C or SIGTERM; exit code 2 when the model cannot be loaded.
 
     The DDS configuration is the environment's: the node sets none (README, "DDS transports").
+    ``node_class``: :class:`SegmentNode` by default (``segment_lifecycle_node`` passes its own).
     """
     rclpy.init(args=args)  # handles SIGINT and SIGTERM: the executor stops, the node shuts down cleanly
     try:
-        node = SegmentNode()
+        node = (node_class or SegmentNode)()
     except (UnknownModelError, WeightsError, ValueError) as exc:
         rclpy.logging.get_logger("segment_node").error(f"cannot start: {exc}")
         rclpy.try_shutdown()
@@ -505,13 +624,13 @@ def main(args: list[str] | None = None) -> int:
     return 0
 
 
-def run() -> None:
+def run(node_class: type[SegmentNodeBase] | None = None) -> None:
     """Console script ``segment_node``: :func:`main`, then exit at once.
 
     Everything ROS is shut down by then; what is left is the interpreter's teardown of torch (and CUDA),
     which takes seconds on a loaded machine, longer than launch waits before escalating to SIGKILL.
     """
-    code = main()
+    code = main(node_class=node_class)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
