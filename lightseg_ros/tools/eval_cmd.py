@@ -52,12 +52,12 @@ def run(args: argparse.Namespace) -> int:
         found = read_weights_meta(weights).model
         if args.model and found != args.model:
             raise WeightsError(f"{weights} holds weights for {found!r}, not the requested {args.model!r}")
-    except WeightsError as exc:
+        scores, meta, images, seconds, dataset_name = score_weights(
+            weights, args.data, dataset=args.dataset, split=args.split, mask_dir=args.mask_dir, device=args.device,
+            batch_size=args.batch_size, workers=args.workers, max_images=args.max_images, scales=args.scales,
+            flip=args.flip, progress=not args.no_progress)
+    except WeightsError as exc:  # every metadata or tensor problem: one line naming the file and field
         raise SystemExit(f"lightseg eval: error: {exc}") from None
-    scores, meta, images, seconds, dataset_name = score_weights(
-        weights, args.data, dataset=args.dataset, split=args.split, mask_dir=args.mask_dir, device=args.device,
-        batch_size=args.batch_size, workers=args.workers, max_images=args.max_images, scales=args.scales,
-        flip=args.flip, progress=not args.no_progress)
     extra = {"weights": str(weights), "model": meta.model, "dataset": dataset_name, "data": str(args.data),
              "split": args.split, "images": images, "flip": args.flip, "scales": list(args.scales),
              "seconds": round(seconds, 2)}
