@@ -47,6 +47,7 @@ from ..models import UnknownModelError, WeightsError, no_shipped_weights_note, r
 from ..models.shipped import RANDOM
 from .frame_mailbox import LatestFrameMailbox
 from .node_config import PARAMETERS, RELOAD_PARAMETERS, ModelConfig, cpu_threads_for, validate_change
+from .node_health import HealthSnapshot, assess, resident_memory_mb
 from .node_stats import LatencyWindow, RateMeter, WarningThrottle
 from .topics import OUTPUTS, is_compressed_topic, output_namespaces
 
@@ -68,6 +69,7 @@ def load_segmenter(config: ModelConfig) -> Segmenter:
     return Segmenter(
         path, model=None if path else config.model, num_classes=None if path else config.num_classes,
         device=config.device, input_size=config.input_size, resize=config.resize, backend=config.backend,
+        max_input_pixels=config.max_input_pixels, max_inference_pixels=config.max_inference_pixels or None,
     )
 
 
@@ -118,8 +120,8 @@ class CameraOutputs:
         """Enabled outputs that have at least one subscriber right now."""
         return {name for name in enabled if self.publishers[name].get_subscription_count() > 0}
 
-    def decode(self, msg: Any):
-        return decode_compressed_image(msg) if self.compressed else decode_image(msg)
+    def decode(self, msg: Any, max_pixels: int | None = None):
+        return decode_compressed_image(msg, max_pixels) if self.compressed else decode_image(msg, max_pixels)
 
     def publish(self, name: str, header: Any, array, encoding: str) -> None:
         out = Image()
@@ -162,6 +164,8 @@ class SegmentNode(Node):
         self._reload_request: ModelConfig | None = None
         self._reload_lock = threading.Lock()
         self._model_error = ""
+        self._refused = ""  # the last refused run-time change (for /diagnostics), until the next model load
+        self._memory_budget_mb = int(values["memory_budget_mb"])
         self._log_model()
 
         input_qos = QoSProfile(depth=int(values["input_depth"]), history=HistoryPolicy.KEEP_LAST,
@@ -182,6 +186,10 @@ class SegmentNode(Node):
         self._input_rate, self._output_rate = RateMeter(), RateMeter()
         self._latency = LatencyWindow()
         self._bad_frames = 0
+        self._failed_frames = 0
+        self._last_bad, self._last_failure = "", ""
+        self._single_class = (0, "")  # (consecutive masks with one class everywhere, its name)
+        self._reported = (0, 0, 0)  # bad, failed, published at the last /diagnostics
         self._skipped = 0
         self._throttle = WarningThrottle(5.0)
         self.add_on_set_parameters_callback(self._validate_parameters)
@@ -227,6 +235,8 @@ class SegmentNode(Node):
             reason = validate_change(p.name, p.value)
             if reason:
                 self.get_logger().warning(f"refused {p.name}={p.value!r}: {reason}")
+                if p.name in RELOAD_PARAMETERS:
+                    self._refused = f"{p.name}={str(p.value)[:200]!r} ({reason}); still running {self._segmenter.model_name}"
                 return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
 
@@ -237,6 +247,8 @@ class SegmentNode(Node):
                 self._alpha = float(p.value)
             elif p.name == "outputs":
                 self._enabled = frozenset(p.value)
+            elif p.name == "memory_budget_mb":
+                self._memory_budget_mb = int(p.value)
         if names & RELOAD_PARAMETERS:
             values = {n: self.get_parameter(n).value for n in RELOAD_PARAMETERS}
             with self._reload_lock:
@@ -256,6 +268,8 @@ class SegmentNode(Node):
                 self._process(self._cameras[camera], frame)
             except Exception as exc:  # noqa: BLE001 - one bad frame must not end the worker
                 self._bad_frames += 1
+                self._failed_frames += 1
+                self._last_failure = f"{type(exc).__name__}: {str(exc)[:200]}"
                 log, suppressed = self._throttle.allow("inference_error")
                 if log:
                     self.get_logger().error(f"frame from {self._cameras[camera].topic} failed: {exc!r}"
@@ -269,13 +283,17 @@ class SegmentNode(Node):
         if not wanted:
             self._skipped += 1
             return
+        segmenter, lut, alpha, header = self._segmenter, self._lut, self._alpha, frame.msg.header
         try:
-            image = camera.decode(frame.msg)
+            image = camera.decode(frame.msg, segmenter.max_input_pixels)
         except ImageDecodeError as exc:
             self._warn_bad_frame(camera.topic, exc)
             return
-        segmenter, lut, alpha, header = self._segmenter, self._lut, self._alpha, frame.msg.header
         result = segmenter.segment(image, confidence="confidence" in wanted)
+        first = int(result.mask.flat[0])
+        uniform = bool((result.mask == first).all())
+        self._single_class = (self._single_class[0] + 1 if uniform else 0,
+                              segmenter.class_names[first] if uniform and first < len(segmenter.class_names) else "")
         self._publish_outputs(camera, header, image, result, wanted, lut, alpha)
         self._output_rate.tick()
         self._latency.add(time.monotonic() - frame.received)
@@ -294,6 +312,7 @@ class SegmentNode(Node):
 
     def _warn_bad_frame(self, topic: str, exc: ImageDecodeError) -> None:
         self._bad_frames += 1
+        self._last_bad = str(exc)[:300]
         log, suppressed = self._throttle.allow(exc.kind)
         if log:
             more = f" ({suppressed} more like it suppressed)" if suppressed else ""
@@ -311,6 +330,7 @@ class SegmentNode(Node):
             self.get_logger().error(f"model switch failed, keeping {self._segmenter.model_name}: {exc}")
             return
         self._segmenter, self._lut, self._model_error = segmenter, palette_lut(segmenter.palette), ""
+        self._refused, self._single_class = "", (0, "")
         self._log_model()
         for cam in self._cameras:
             cam.publish_legend(segmenter, self.get_clock().now().to_msg())
@@ -320,16 +340,22 @@ class SegmentNode(Node):
         p50, p99 = self._latency.percentiles_ms(50, 99)
         seg = self._segmenter
         status = DiagnosticStatus(name=f"{self.get_name()}: segmentation", hardware_id=str(seg.device))
-        status.level, status.message = DiagnosticStatus.OK, "ok"
-        if self._model_error:
-            status.level, status.message = DiagnosticStatus.ERROR, f"model switch failed: {self._model_error}"
-        elif seg.random_weights:
-            status.level, status.message = DiagnosticStatus.WARN, "random weights (untrained)"
+        bad, failed, out = self._bad_frames, self._failed_frames, self._output_rate.total
+        rss = resident_memory_mb()
+        level, status.message = assess(HealthSnapshot(
+            model_error=self._model_error, refused_change=self._refused, random_weights=seg.random_weights,
+            bad_frames=bad - self._reported[0], last_bad_reason=self._last_bad,
+            failed_frames=failed - self._reported[1], last_failure=self._last_failure,
+            frames_out=out - self._reported[2], single_class_streak=self._single_class[0],
+            single_class_name=self._single_class[1], rss_mb=rss, memory_budget_mb=self._memory_budget_mb))
+        status.level = bytes([level])
+        self._reported = (bad, failed, out)
         values = {
             "input_rate_hz": f"{self._input_rate.rate():.2f}", "output_rate_hz": f"{self._output_rate.rate():.2f}",
             "latency_p50_ms": f"{p50:.1f}", "latency_p99_ms": f"{p99:.1f}",
             "frames_in": str(self._input_rate.total), "frames_out": str(self._output_rate.total),
             "dropped_frames": str(self._mailbox.dropped), "bad_frames": str(self._bad_frames),
+            "failed_frames": str(failed), "resident_memory_mb": f"{rss:.0f}" if rss is not None else "n/a",
             "skipped_no_subscribers": str(self._skipped), "device": str(seg.device), "model": seg.model_name,
             "weights": seg.weights_path or RANDOM, "cameras": ", ".join(c.topic for c in self._cameras),
         }
