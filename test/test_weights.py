@@ -118,68 +118,14 @@ def test_metadata_is_read_without_the_tensors(small_weights, tmp_path):
 
 
 # -- hostile metadata: every violation is one WeightsError naming the file and the field ---------------
+from hostile_inputs import META_CASES, craft, meta_json  # noqa: E402
 
-def craft(tmp_path, source, text: str, name: str = "crafted.safetensors"):
-    """A copy of ``source`` (a lightseg weights file) with only its 'lightseg' metadata replaced by ``text``."""
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
-    with safe_open(str(source), framework="pt") as f:
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    path = tmp_path / name
-    save_file(tensors, str(path), metadata={"lightseg": text})
-    return path
-
-
-def meta_json(**changes) -> str:
-    import json
-
-    data = {"model": "ghostnet_aspp_da", "num_classes": 3, "class_names": ["a", "b", "c"], "output_stride": 32}
-    data.update(changes)
-    return json.dumps(data)
-
-
-# (metadata text, words the error must contain); the first five are issue 15's measured cases
-HOSTILE_METADATA = [
-    ('[1, 2, 3]', "must be a JSON object"),
-    (meta_json(num_classes=-5, class_names=[]), "'num_classes' must be in [1, 1024], got -5"),
-    ("[" * 100_000 + "]" * 100_000, "nests deeper than 16 levels"),
-    (meta_json(std=[0, 0, 0]), "'std[0]' must be in [0.001, 1000], got 0"),
-    (meta_json(input_size=[10**6, 10**6]), "'input_size[0]' must be in [16, 4096], got 1000000"),
-    (meta_json(recipe={"x": [[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}), "nests deeper than 16 levels"),
-    (meta_json(recipe={"pad": "x" * 1_100_000}), "at most 1000000 are accepted"),
-    (meta_json(class_names=["a", "b"]), "'class_names' must have 3 entries (one per class: num_classes is 3), got 2"),
-    (meta_json(colors=[[0, 0, 0], [1, 2, 3], [0, 0, 256]]), "'colors[2][2]' must be in [0, 255], got 256"),
-    (meta_json(colors=[[0, 0], [1, 2, 3], [0, 0, 0]]), "'colors[0]' must have 3 entries [r, g, b], got 2"),
-    (meta_json().replace('"output_stride": 32', '"output_stride": 32, "mean": [NaN, 0, 0]'),
-     "'mean[0]' must be a finite number"),
-    (meta_json(num_classes="3"), "'num_classes' must be an integer in [1, 1024], got '3'"),
-    (meta_json(num_classes=True), "'num_classes' must be an integer"),
-    (meta_json(num_classes=5000, class_names=[]), "'num_classes' must be in [1, 1024], got 5000"),
-    ('{"model": "ghostnet_aspp_da", "num_classes": ' + "9" * 5000 + "}", "not valid JSON"),
-    ("{not json", "not valid JSON"),
-    (meta_json(input_size=[4096, 4096]), "'input_size' 4096x4096 is more than 4194304 pixels"),
-    (meta_json(input_size=[64]), "'input_size' must have 2 entries [height, width] or null, got 1"),
-    (meta_json(output_stride=8), "'output_stride' must be one of [16, 32] for ghostnet_aspp_da, got 8"),
-    (meta_json(model=["ghostnet_aspp_da"]), "'model' must be a non-empty string"),
-    (meta_json(model="segformer_b9"), "is for model 'segformer_b9', which is not registered"),
-    (meta_json(model_options={"depth": {"a": 1}}), "'model_options.depth' must be a number, string, boolean or null"),
-    (meta_json(model_options={"no_such_switch": True}), "names 'no_such_switch', which ghostnet_aspp_da does not"),
-    (meta_json(model_options={"pretrained_backbone": "/etc/passwd"}), "names 'pretrained_backbone'"),
-    (meta_json(model="mlff_mobilenetv2", output_stride=16, model_options={"feature_enhancement": "yes"}),
-     "'model_options.feature_enhancement' must be a bool, got 'yes'"),
-    (meta_json(val_miou=61.5), "'val_miou' must be in [0, 1], got 61.5"),
-    (meta_json(format_version=7), "'format_version' must be in [1, 1], got 7"),
-    ('{"num_classes": 3}', "no 'model' field"),
-]
-
-
-@pytest.mark.parametrize("text, words", HOSTILE_METADATA, ids=range(len(HOSTILE_METADATA)))
-def test_hostile_metadata_is_one_clear_error_naming_file_and_field(tmp_path, small_weights, text, words):
+@pytest.mark.parametrize("case", META_CASES, ids=[c.name for c in META_CASES])
+def test_hostile_metadata_is_one_clear_error_naming_file_and_field(tmp_path, small_weights, case):
     from lightseg_ros.models import read_weights_meta
     from lightseg_ros.models.weights import weights_problem
 
-    path = craft(tmp_path, small_weights[0], text)
+    path, words = craft(small_weights[0], tmp_path / "crafted.safetensors", case.text), case.words
     for load in (read_weights_meta, load_model, load_weights):
         with pytest.raises(WeightsError) as info:
             load(path)
@@ -220,7 +166,7 @@ def test_metadata_is_checked_when_made_and_when_saved(tmp_path, small_weights):
 def test_eval_and_export_refuse_hostile_metadata_in_one_line(tmp_path, small_weights, capsys):
     from lightseg_ros.cli import main
 
-    path = craft(tmp_path, small_weights[0], meta_json(std=[0, 0, 0]))
+    path = craft(small_weights[0], tmp_path / "crafted.safetensors", meta_json(std=[0, 0, 0]))
     for argv in (["eval", "--weights", str(path), "--data", str(tmp_path)],
                  ["export", "--weights", str(path), "--onnx", str(tmp_path / "x.onnx")]):
         with pytest.raises(SystemExit) as info:
