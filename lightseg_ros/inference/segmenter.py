@@ -150,6 +150,25 @@ def upsample_labels(logits: np.ndarray, labels: np.ndarray, height: int, width: 
     return mask
 
 
+def _resize_host(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` resized to ``size`` (h, w) with OpenCV: area averaging to shrink, bilinear to enlarge.
+
+    A large shrink goes in two steps: OpenCV's area resize has a fast path for integer factors
+    (19 vs 47 ms from 4000x3000 to 678x509 here), so the frame is first reduced by the integer
+    factor k (its right and bottom edges cropped to a multiple of k: under k pixels), then by the
+    rest.
+    """
+    h, w = size
+    height, width = image.shape[:2]
+    if h * w >= height * width:
+        return cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+    k = min(height // h, width // w)
+    if k >= 2:
+        image = cv2.resize(image[: height // k * k, : width // k * k], (width // k, height // k),
+                           interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+
+
 @dataclass
 class Segmentation:
     mask: np.ndarray  # (H, W) uint8 class ids at the INPUT image's resolution
@@ -293,10 +312,8 @@ class Segmenter:
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise ValueError(f"empty image {image.shape}")
         check_size(image.shape[1], image.shape[0], self.max_input_pixels)
-        resize_on_host = self.device.type == "cpu" and size != image.shape[:2]
-        if resize_on_host:
-            shrink = size[0] * size[1] < image.shape[0] * image.shape[1]
-            image = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        if self.device.type == "cpu" and size != image.shape[:2]:
+            image = _resize_host(image, size)
         with warnings.catch_warnings():  # read-only message buffers: torch only reads them
             warnings.simplefilter("ignore", UserWarning)
             tensor = torch.from_numpy(image)
