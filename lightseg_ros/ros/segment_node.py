@@ -189,7 +189,7 @@ class SegmentNode(Node):
         self._failed_frames = 0
         self._last_bad, self._last_failure = "", ""
         self._single_class = (0, "")  # (consecutive masks with one class everywhere, its name)
-        self._reported = (0, 0, 0)  # bad, failed, published at the last /diagnostics
+        self._reported = (0, 0, 0)  # dropped as malformed, failed, published: at the last /diagnostics
         self._skipped = 0
         self._throttle = WarningThrottle(5.0)
         self.add_on_set_parameters_callback(self._validate_parameters)
@@ -340,7 +340,8 @@ class SegmentNode(Node):
         p50, p99 = self._latency.percentiles_ms(50, 99)
         seg = self._segmenter
         status = DiagnosticStatus(name=f"{self.get_name()}: segmentation", hardware_id=str(seg.device))
-        bad, failed, out = self._bad_frames, self._failed_frames, self._output_rate.total
+        failed, out = self._failed_frames, self._output_rate.total
+        bad = self._bad_frames - failed  # dropped as malformed; bad_frames counts failures too
         rss = resident_memory_mb()
         level, status.message = assess(HealthSnapshot(
             model_error=self._model_error, refused_change=self._refused, random_weights=seg.random_weights,
