@@ -34,3 +34,26 @@ def test_the_worst_level_wins_and_every_reason_is_given():
 
 def test_resident_memory_is_read():
     assert 10 < resident_memory_mb() < 100_000
+
+
+def test_large_buffers_go_back_to_the_system_after_use():
+    """glibc's default keeps a freed 20 MB frame buffer resident once a 24 MB one was freed before it;
+    with the fixed mmap threshold it goes back to the system (each case in a fresh process)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from lightseg_ros.inference.memory import return_large_buffers_to_the_system as fix\n"
+            "from lightseg_ros.ros.node_health import resident_memory_mb as rss\n"
+            "if sys.argv[1] == 'fixed': assert fix()\n"
+            "a = np.ones(24 << 20, np.uint8); del a\n"  # glibc raises its threshold to 24 MB here
+            "before = rss(); b = np.ones(20 << 20, np.uint8); pin = np.ones(1 << 16, np.uint8)\n"
+            "during = rss(); del b; print(round(during - before), round(rss() - before))\n")
+
+    def run(mode):
+        out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True).stdout
+        return [int(v) for v in out.split()]
+
+    assert run("default") == [20, 20]  # the case the fix is for: 20 MB stays resident
+    grew, kept = run("fixed")
+    assert grew == 20 and kept <= 1

@@ -42,6 +42,7 @@ from std_msgs.msg import String
 
 from ..inference import ImageDecodeError, Segmenter, colorize, decode_compressed_image, decode_image, overlay
 from ..inference.image_codec import image_fields
+from ..inference.memory import return_large_buffers_to_the_system
 from ..inference.visualize import palette_lut
 from ..models import UnknownModelError, WeightsError, no_shipped_weights_note, resolve_weights
 from ..models.shipped import RANDOM
@@ -157,6 +158,7 @@ class SegmentNode(Node):
             if reason:
                 raise ValueError(f"parameter {name}: {reason}")
         torch.set_num_threads(cpu_threads_for(int(values["cpu_threads"])))
+        return_large_buffers_to_the_system()  # resident memory follows the frames held (inference/memory.py)
         self._segmenter = load_segmenter(ModelConfig.from_values(values))  # errors end the process (main)
         self._lut = palette_lut(self._segmenter.palette)
         self._alpha = float(values["overlay_alpha"])

@@ -6,8 +6,8 @@ a time. Measured, in this order:
 
 1. memory: the node's resident set after start-up (``idle``: model loaded, no frame yet), its peak
    after three 640x480 frames (``warm``: a node serving a VGA camera), then its peak (``VmHWM``)
-   after the frames of each size, sizes in ascending order (so each peak belongs to its size), with
-   only ``mask`` subscribed and then with all four outputs; read from ``/proc/<pid>/status``;
+   after the frames of each size, with only ``mask`` subscribed and then with all four outputs,
+   sizes in ascending order (so each peak belongs to its size and outputs); ``/proc/<pid>/status``;
 2. latency, publish -> mask received, with the sizes interleaved frame by frame (a load change on a
    shared machine then hits every size alike, and their ratios stay meaningful);
 3. the share of mask pixels equal to the full-resolution path (the argmax of the logits resized to
@@ -94,6 +94,9 @@ class _NodeUnderTest:
             time.sleep(0.1)
 
     def subscribe(self, names) -> None:
+        """Subscribe to exactly ``names`` (the node computes only outputs somebody listens to)."""
+        for name in [n for n in self.subs if n not in names]:
+            self.probe.destroy_subscription(self.subs.pop(name))
         def record(name):
             def callback(msg):
                 with self.cond:
@@ -170,9 +173,10 @@ def measure_frames(sizes: list[tuple[int, int]], *, model: str = "ghostnet_aspp_
         warm = node.memory()["VmHWM"]
         progress(f"node idle {idle:.0f} MB, warm (640x480) {warm:.0f} MB")
         last_masks = {}
-        for phase, names in (("mask_only", ("mask",)), ("all_outputs", OUTPUTS)):
-            node.subscribe(names)
-            for size in sizes:  # memory: ascending sizes, so each peak is its size's
+        phases = (("mask_only", ("mask",)), ("all_outputs", OUTPUTS))
+        for size in sizes:  # memory: ascending sizes, mask then all outputs: each peak is its own
+            for phase, names in phases:
+                node.subscribe(names)
                 lost = sum(node.send(templates[size], names) is None for _ in range(warmup + 2))
                 peak = node.memory()["VmHWM"]
                 rows[size][phase] = {"peak_rss_mb": round(peak, 1), "peak_above_idle_mb": round(peak - idle, 1),
@@ -181,6 +185,8 @@ def measure_frames(sizes: list[tuple[int, int]], *, model: str = "ghostnet_aspp_
                     with node.cond:
                         last_masks[size] = node.masks.get(node.stamp)
                 progress(f"{size[1]}x{size[0]} {phase}: peak {peak:.0f} MB (+{peak - warm:.0f} above warm)")
+        for phase, names in phases:
+            node.subscribe(names)
             times: dict = {size: [] for size in sizes}
             for _ in range(frames):  # latency: sizes interleaved frame by frame
                 for size in sizes:
