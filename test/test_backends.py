@@ -54,3 +54,50 @@ def test_unknown_backend_and_missing_provider():
     with pytest.raises(BackendError, match="not installed"):
         OnnxRuntimeBackend(build_model("ghostnet_aspp_da", num_classes=3), torch.device("cpu"), num_classes=3,
                            providers=["NoSuchExecutionProvider"])
+
+
+def test_onnx_cache_is_private_checked_and_rebuilt_when_tampered(tmp_path, caplog):
+    import logging
+    import os
+
+    from lightseg_ros.inference.backends import _cache_problem, cached_export
+
+    model = build_model("ghostnet_aspp_da", num_classes=3).eval()
+    cache = tmp_path / "cache"
+    path = cached_export(model, "g", cache)
+    digest = path.with_name(path.name + ".sha256")
+    assert f"-onnx{__import__('onnx').__version__}.onnx" in path.name
+    assert cache.stat().st_mode & 0o777 == 0o700
+    assert path.stat().st_mode & 0o777 == 0o600 and digest.stat().st_mode & 0o777 == 0o600
+    original = path.read_bytes()
+    mtime = path.stat().st_mtime_ns
+    with caplog.at_level(logging.INFO, logger="lightseg_ros.inference.backends"):
+        assert cached_export(model, "g", cache) == path and path.stat().st_mtime_ns == mtime  # used as is
+        assert "sha256 checked" in caplog.text
+
+        planted = bytearray(original)
+        planted[len(planted) // 2] ^= 0xFF  # a file changed in place: its hash no longer matches
+        path.write_bytes(bytes(planted))
+        caplog.clear()
+        cached_export(model, "g", cache)
+        assert "(changed since it was written); exporting it again" in caplog.text
+        assert path.read_bytes() == original
+
+        os.chmod(path, 0o666)  # writable by others: not trusted
+        assert "writable by other users (mode 666)" in _cache_problem(path, digest)
+        os.chmod(path, 0o600)
+
+        path.unlink()
+        (tmp_path / "elsewhere.onnx").write_bytes(original)
+        path.symlink_to(tmp_path / "elsewhere.onnx")  # a planted link
+        caplog.clear()
+        cached_export(model, "g", cache)
+        assert "is not a regular file" in caplog.text and not path.is_symlink()
+
+        os.chmod(cache, 0o777)
+        caplog.clear()
+        other = cached_export(model, "g", cache)
+        assert "not using the ONNX cache" in caplog.text and other.parent != cache and other.is_file()
+    from lightseg_ros.inference.export import check_onnx
+
+    assert check_onnx(model, path, sizes=[(64, 64)]) < 1e-3  # the rebuilt export is the model

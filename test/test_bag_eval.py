@@ -82,20 +82,45 @@ def test_labels_are_paired_by_stamp_not_order(tmp_path, segmenter):
 
 
 def test_colour_coded_labels_with_palette(tmp_path, segmenter):
+    from lightseg_ros.evaluation.bag_eval import LabelPalette
+
     palette = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0]], np.uint8)
     ids = np.zeros((16, 16), np.uint8)
     ids[:, 8:] = 1
     ids[:4, :4] = 2
     rgb_label = palette[ids]
-    rgb_label[0, 15] = (1, 2, 3)  # a colour not in the palette -> ignored
+    rgb_label[0, 15] = (1, 2, 3)  # a colour not in the palette: an error that says how to map it
     frame = np.zeros((16, 16, 3), np.uint8)
     with AtomicBagWriter(tmp_path / "c") as w:
         w.write("/cam", image_message(w.store, frame, "rgb8", 7, "cam"), IMAGE_TYPE, 1)
         w.write("/lab", image_message(w.store, rgb_label, "rgb8", 7, "cam"), IMAGE_TYPE, 1)
-    report = evaluate_offline(tmp_path / "c", "/cam", "/lab", segmenter, label_palette=palette)
+    with pytest.raises(BagError, match=r"label at stamp 7 has 1 colour outside --label-palette: \(1, 2, 3\) x 1 px; "
+                                       r"map them with a palette file .* e.g. '1 2 3 255' to leave a colour unscored"):
+        evaluate_offline(tmp_path / "c", "/cam", "/lab", segmenter, label_palette=palette)
+    (tmp_path / "palette.txt").write_text("# R G B [id]\n0 0 0\n255 0 0\n0 255 0\n1 2 3 255  # unscored\n")
+    report = evaluate_offline(tmp_path / "c", "/cam", "/lab", segmenter,
+                              label_palette=LabelPalette.from_file(tmp_path / "palette.txt"))
     assert report.confusion.matrix.sum().item() == 16 * 16 - 1
     gt_counts = report.confusion.matrix.sum(1).tolist()
     assert gt_counts == [int((ids == k).sum()) - (1 if k == 1 else 0) for k in range(3)]
+
+
+def test_cli_palette_errors_list_colours_with_counts(tmp_path, weights, capsys):
+    from lightseg_ros.classes import CAMVID_COLORS
+
+    label = np.zeros((8, 8, 3), np.uint8)  # CamVid's void (black) is not one of its 11 class colours
+    label[:4] = CAMVID_COLORS[3]
+    with AtomicBagWriter(tmp_path / "camvid_colours") as w:
+        w.write("/cam", image_message(w.store, np.zeros((8, 8, 3), np.uint8), "rgb8", 5, "cam"), IMAGE_TYPE, 1)
+        w.write("/lab", image_message(w.store, label, "rgb8", 5, "cam"), IMAGE_TYPE, 1)
+    args = ["bag-eval", str(tmp_path / "camvid_colours"), "--image-topic", "/cam", "--label-topic", "/lab",
+            "--weights", str(weights), "--device", "cpu", "--label-palette"]
+    assert main(args + ["camvid"]) == 2
+    err = capsys.readouterr().err
+    assert "colour outside --label-palette: (0, 0, 0) x 32 px" in err and "'0 0 0 255'" in err and len(err.splitlines()) == 1
+    (tmp_path / "bad.txt").write_text("0 0 0\n300 0 0\n")
+    assert main(args + [str(tmp_path / "bad.txt")]) == 2
+    assert "bad.txt:2: expected 'R G B' or 'R G B id'" in capsys.readouterr().err
 
 
 def test_label_of_wrong_size_and_record_left_clean(tmp_path, segmenter):
@@ -228,3 +253,46 @@ def test_cli_node_mode_without_fastdds_setting_in_the_environment(tmp_path, weig
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads((tmp_path / "node.json").read_text())
     assert data["processed"] == 3 and data["dropped"] == 0
+
+
+def test_malformed_frames_are_counted_and_skipped(tmp_path, segmenter):
+    """A bag whose frames include bad images and a message that is not CDR: each is skipped and
+    counted, the rest scored."""
+    rng = np.random.default_rng(7)
+    good = [(rng.random((24, 32, 3)) * 255).astype(np.uint8) for _ in range(3)]
+    with AtomicBagWriter(tmp_path / "mixed") as w:
+        for i, rgb in enumerate(good):
+            w.write("/cam", image_message(w.store, rgb, "rgb8", 100 + i, "cam"), IMAGE_TYPE, 10 + i)
+            w.write("/lab", image_message(w.store, np.zeros((24, 32), np.uint8), "mono8", 100 + i, "cam"), IMAGE_TYPE,
+                    10 + i)
+        bad = image_message(w.store, good[0], "rgb8", 200, "cam")
+        bad.encoding = "32FC3"  # unknown encoding
+        w.write("/cam", bad, IMAGE_TYPE, 20)
+        short = image_message(w.store, good[0], "rgb8", 201, "cam")
+        short.data = short.data[:100]  # truncated pixels
+        w.write("/cam", short, IMAGE_TYPE, 21)
+        w.write_raw("/cam", IMAGE_TYPE, b"\x00\x01\x00\x00garbage", 22)  # not CDR
+    report = evaluate_offline(tmp_path / "mixed", "/cam", "/lab", segmenter)
+    assert (report.frames, report.processed, report.labelled, report.malformed) == (6, 3, 3, 3)
+    assert report.malformed_counts == {"unknown_encoding": 1, "truncated_data": 1, "undeserializable": 1}
+    d = report.as_dict()
+    assert d["malformed"] == 3 and "32FC3" in d["malformed_by_kind"]["unknown_encoding"]["first"]
+    assert "skipped 1 x truncated_data" in report.table()
+
+
+def test_frames_in_a_damaged_chunk_are_counted_and_the_rest_scored(tmp_path, weights):
+    from lightseg_ros.evaluation.bags import _mcap_chunks
+
+    seg = Segmenter(weights, device="cpu", backend="torch")
+    images, labels = write_dataset(tmp_path, n=6, size=(360, 480))
+    make_bag(images, labels, tmp_path / "bag")
+    mcap = tmp_path / "bag" / "bag.mcap"
+    chunks = list(_mcap_chunks(mcap))
+    _, start, end, _, _, records_at, size, _ = chunks[1]
+    data = bytearray(mcap.read_bytes())
+    data[records_at + size - 1000] ^= 0x01  # a bit of pixel data near the chunk's end
+    mcap.write_bytes(bytes(data))
+    report = evaluate_offline(tmp_path / "bag", "/camera/image_raw", "/camera/labels", seg)
+    lost = report.malformed_counts["damaged_chunk"]
+    assert report.frames == 6 and report.processed == 6 - lost and 1 <= lost <= 3
+    assert report.labelled == report.processed and "fail their CRC" in report.malformed_examples["damaged_chunk"]

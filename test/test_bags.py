@@ -81,3 +81,35 @@ def test_label_of_wrong_size_is_refused(tmp_path):
     with pytest.raises(BagError, match="10x10 but its image is 64x48"):
         make_bag(images, labels, tmp_path / "bag")
     assert not (tmp_path / "bag").exists()
+
+
+@pytest.mark.parametrize("storage, suffix", [("mcap", ".mcap"), ("sqlite3", ".db3")])
+def test_bag_names_inside_are_clean(tmp_path, storage, suffix):
+    """The storage file and metadata.yaml carry the bag's name, not the staging folder's."""
+    images, labels = write_dataset(tmp_path, n=1)
+    make_bag(images, labels, tmp_path / "clean", storage=storage)
+    assert sorted(p.name for p in (tmp_path / "clean").iterdir()) == ["clean" + suffix, "metadata.yaml"]
+    assert "partial" not in (tmp_path / "clean" / "metadata.yaml").read_text()
+    assert not (tmp_path / "clean.partial").exists()
+
+
+def test_make_bag_writes_chunk_crcs_and_damage_is_found(tmp_path):
+    from lightseg_ros.evaluation.bags import _mcap_chunks, damaged_chunks
+
+    images, labels = write_dataset(tmp_path, n=4, size=(360, 480))  # 518 KB frames: a chunk per two
+    make_bag(images, labels, tmp_path / "bag")
+    mcap = tmp_path / "bag" / "bag.mcap"
+    chunks = list(_mcap_chunks(mcap))
+    assert len(chunks) >= 2 and all(crc != 0 for _, _, _, crc, *_ in chunks)
+    assert damaged_chunks(tmp_path / "bag") == []
+    offset, start, end, _, _, records_at, size, _ = chunks[1]
+    data = bytearray(mcap.read_bytes())
+    data[records_at + size // 2] ^= 0x10  # one bit of pixel data
+    mcap.write_bytes(bytes(data))
+    damaged = damaged_chunks(tmp_path / "bag")
+    assert [(d.offset, d.start_ns, d.end_ns) for d in damaged] == [(offset, start, end)]
+    assert "!= recorded" in damaged[0].reason
+    data[9] ^= 0xFF  # the first record's length: structural damage is one clear error
+    mcap.write_bytes(bytes(data))
+    with pytest.raises(BagError, match="is damaged"):
+        damaged_chunks(tmp_path / "bag")

@@ -79,3 +79,33 @@ def test_targets_from_figures():
     assert t["ghostnet_best_backend_vs_peer_360x480"]["met"] is True
     assert t["node_overhead_fraction_640x480"] == {"value": 0.05, "limit": 0.10, "met": True}
     assert t["fed_60hz_p99_vs_single_frame"]["met"] is False
+
+
+def test_frame_benchmark_targets_and_table():
+    """The --frames figures: issue 15's goals read from a result, and /proc read for a live process."""
+    import os
+
+    from lightseg_ros.tools.frame_bench import _status_mb, check_frame_targets, format_frames
+
+    def row(size, p50, above_idle, above_warm, agree):
+        phase = {"n": 8, "p50_ms": p50, "p99_ms": p50 * 1.1, "lost": 0, "peak_rss_mb": 900 + above_idle,
+                 "peak_above_idle_mb": above_idle, "peak_above_warm_mb": above_warm}
+        return {"size": size, "network_size": [509, 678], "idle_rss_mb": 850.0, "warm_peak_rss_mb": 950.0,
+                "mask_only": phase, "all_outputs": dict(phase, p50_ms=2 * p50), "rss_after_mb": 1000.0,
+                "mask_agreement_with_full_resolution": agree}
+
+    result = {"model": "ghostnet_aspp_da", "backend": "onnxruntime CPU", "cpu_threads": 1, "max_inference_pixels": 345600,
+              "load_average_1_5_15": [1.0, 1.0, 1.0],
+              "rows": [row([480, 640], 100.0, 110.0, 0.0, 1.0), row([3000, 4000], 290.0, 320.0, 210.0, 0.995)]}
+    t = check_frame_targets(result)
+    assert t["latency_4000x3000_vs_640x480"] == {"value": 2.9, "limit": 3.0, "met": True}
+    assert t["memory_above_warm_mb_4000x3000"]["met"] and t["memory_above_warm_mb_4000x3000"]["above_idle_mb"] == 320.0
+    assert t["mask_agreement_4000x3000"]["met"]
+    result["rows"][1]["mask_agreement_with_full_resolution"] = 0.98
+    assert not check_frame_targets(result)["mask_agreement_4000x3000"]["met"]
+    assert check_frame_targets({"rows": result["rows"][:1]}) == {}
+    result["targets"] = t
+    text = format_frames(result)
+    assert " 4000x3000  678x509 " in text and "latency_4000x3000_vs_640x480: 2.9 (limit 3.0) -> met" in text
+    mine = _status_mb(os.getpid())
+    assert 10 < mine["VmRSS"] <= mine["VmHWM"]

@@ -122,3 +122,58 @@ def test_every_supported_encoding_decodes():
     even = RNG.integers(0, 256, (4, 6, 3), dtype=np.uint8)
     for encoding in SUPPORTED_ENCODINGS:
         assert decode_image(msg(**encode_image(even, encoding))).shape == (4, 6, 3)
+
+
+# -- fuzz: every hostile or odd image of the catalogue is decoded or dropped with its kind, never worse ---
+from hostile_inputs import IMAGE_CASES, LIMIT, decode_case  # noqa: E402
+
+
+@pytest.mark.parametrize("case", IMAGE_CASES, ids=[c.name for c in IMAGE_CASES])
+def test_hostile_images_are_decoded_or_dropped_with_their_kind(case):
+    if case.expect == "segmented":
+        out = decode_case(case)
+        assert out.shape == (64, 80, 3) and out.dtype == np.uint8
+    else:
+        with pytest.raises(ImageDecodeError) as info:
+            decode_case(case)
+        assert info.value.kind == case.expect and case.words in str(info.value), str(info.value)
+        assert "\n" not in str(info.value)
+
+
+def test_random_mutations_of_jpeg_and_png_never_escape_as_other_errors():
+    """Bit flips, cuts and splices of valid images: a decoded RGB image or an ImageDecodeError."""
+    rng = np.random.default_rng(15)
+    sources = {fmt: cv2.imencode(ext, RNG.integers(0, 256, (40, 56, 3), dtype=np.uint8))[1].tobytes()
+               for fmt, ext in (("jpeg", ".jpg"), ("png", ".png"))}
+    outcomes = {"decoded": 0, "dropped": 0}
+    for i in range(300):
+        fmt = ("jpeg", "png")[i % 2]
+        data = bytearray(sources[fmt])
+        for _ in range(rng.integers(1, 8)):
+            what = rng.integers(0, 3)
+            at = int(rng.integers(0, len(data)))
+            if what == 0:
+                data[at] ^= 1 << int(rng.integers(0, 8))
+            elif what == 1:
+                del data[at:at + int(rng.integers(1, 64))]
+            else:
+                data[at:at] = rng.integers(0, 256, int(rng.integers(1, 32)), dtype=np.uint8).tobytes()
+        try:
+            out = decode_compressed_image(msg(format=fmt, data=bytes(data)), LIMIT)
+            assert out.ndim == 3 and out.shape[2] == 3 and out.dtype == np.uint8 and out.size <= 3 * LIMIT
+            outcomes["decoded"] += 1
+        except ImageDecodeError as exc:
+            assert exc.kind and str(exc)
+            outcomes["dropped"] += 1
+    assert outcomes["decoded"] and outcomes["dropped"]
+
+
+def test_readme_failure_table_is_the_catalogue():
+    from pathlib import Path
+
+    from hostile_inputs import failure_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    begin, end = "<!-- failure-table: begin (PYTHONPATH=. python test/hostile_inputs.py) -->", "<!-- failure-table: end -->"
+    assert begin in readme and end in readme
+    assert readme.split(begin)[1].split(end)[0].strip() == failure_table()

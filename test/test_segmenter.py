@@ -91,3 +91,83 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="uint8"):
         Segmenter(model="ghostnet_aspp_da").segment(IMAGE.astype(np.float32))
     assert select_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# -- bounded cost whatever the camera (issue 15) ------------------------------------------------------
+
+def test_frames_above_the_cap_are_downscaled_keeping_aspect(monkeypatch):
+    seg = Segmenter(model="ghostnet_aspp_da", max_inference_pixels=1200, backend="torch")
+    seen = {}
+    real = seg.backend
+
+    def spy(x):
+        seen["shape"] = tuple(x.shape)
+        return real(x)
+
+    monkeypatch.setattr(seg, "backend", spy)
+    image = np.random.default_rng(3).integers(0, 256, (60, 90, 3), dtype=np.uint8)
+    result = seg.segment(image, confidence=True)
+    h, w = seen["shape"][-2:]
+    assert h * w <= 1200 and abs(w / h - 1.5) < 0.05  # 28x42: the image's aspect
+    assert result.mask.shape == (60, 90) and result.confidence.shape == (60, 90)
+    assert (result.confidence > 0).all() and (result.confidence <= 1).all()
+    seg.segment(IMAGE[:20, :30])  # 600 pixels: under the cap, run as is
+    assert seen["shape"][-2:] == (20, 30)
+
+
+def test_downscaled_masks_equal_the_full_resolution_path():
+    """segment() never builds the (classes, H, W) logits; its masks still equal their argmax."""
+    torch.manual_seed(2)
+    seg = Segmenter(model="ghostnet_aspp_da", max_inference_pixels=2000, backend="torch")
+    rng = np.random.default_rng(4)
+    image = cv2_resize(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), (203, 157))
+    mask = seg.segment(image).mask
+    reference = seg.logits(image).argmax(1)[0].numpy()
+    assert mask.shape == (157, 203) and (mask == reference).mean() >= 0.999
+
+
+@pytest.mark.parametrize("h, w, height, width", [(17, 23, 48, 72), (40, 50, 97, 131), (60, 80, 47, 61), (9, 9, 9, 40)])
+@pytest.mark.parametrize("smooth", [True, False])
+def test_upsample_labels_is_the_argmax_of_bilinear_logits(h, w, height, width, smooth):
+    import torch.nn.functional as F
+
+    from lightseg_ros.inference.segmenter import upsample_labels
+
+    torch.manual_seed(h + w)
+    if smooth:  # regions and boundaries, as a trained model gives; else every cell mixed
+        logits = F.interpolate(torch.randn(1, 7, max(2, h // 4), max(2, w // 4)), size=(h, w), mode="bilinear")[0]
+    else:
+        logits = torch.randn(7, h, w)
+    labels = logits.max(0).indices.to(torch.uint8).numpy()
+    mask = upsample_labels(logits.numpy(), labels, height, width)
+    ref = F.interpolate(logits[None], size=(height, width), mode="bilinear", align_corners=False)[0].argmax(0).numpy()
+    assert mask.dtype == np.uint8 and mask.shape == (height, width)
+    assert (mask == ref).mean() >= 0.999
+
+
+def test_default_cap_follows_the_training_scale():
+    from lightseg_ros.inference.segmenter import FALLBACK_INFERENCE_PIXELS, default_inference_pixels
+    from lightseg_ros.models import read_weights_meta, shipped_weights
+
+    assert default_inference_pixels(read_weights_meta(shipped_weights("ghostnet_aspp_da"))) == 2 * 360 * 480
+    meta = WeightsMeta(model="ghostnet_aspp_da", num_classes=3, train_image_size=[512, 1024], dataset="camvid")
+    assert default_inference_pixels(meta) == 2 * 512 * 1024  # recorded size first
+    assert default_inference_pixels(WeightsMeta(model="ghostnet_aspp_da", num_classes=3)) == FALLBACK_INFERENCE_PIXELS
+    assert Segmenter(model="ghostnet_aspp_da", max_inference_pixels=5000, backend="torch").max_inference_pixels == 5000
+
+
+def test_images_above_max_input_pixels_are_refused():
+    from lightseg_ros.inference import ImageDecodeError
+
+    seg = Segmenter(model="ghostnet_aspp_da", max_input_pixels=48 * 72 - 1, backend="torch")
+    with pytest.raises(ImageDecodeError, match="72x48 = 3456 pixels, above max_input_pixels 3455") as info:
+        seg.segment(IMAGE)
+    assert info.value.kind == "too_large"
+    with pytest.raises(ValueError, match="input_size must be"):
+        Segmenter(model="ghostnet_aspp_da", input_size=(10**6, 10**6))
+
+
+def cv2_resize(image, size):
+    import cv2
+
+    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)

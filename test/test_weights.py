@@ -115,3 +115,62 @@ def test_metadata_is_read_without_the_tensors(small_weights, tmp_path):
     (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 16)
     with pytest.raises(WeightsError, match="not a readable safetensors file"):
         read_weights_meta(tmp_path / "junk.safetensors")
+
+
+# -- hostile metadata: every violation is one WeightsError naming the file and the field ---------------
+from hostile_inputs import META_CASES, craft, meta_json  # noqa: E402
+
+@pytest.mark.parametrize("case", META_CASES, ids=[c.name for c in META_CASES])
+def test_hostile_metadata_is_one_clear_error_naming_file_and_field(tmp_path, small_weights, case):
+    from lightseg_ros.models import read_weights_meta
+    from lightseg_ros.models.weights import weights_problem
+
+    path, words = craft(small_weights[0], tmp_path / "crafted.safetensors", case.text), case.words
+    for load in (read_weights_meta, load_model, load_weights):
+        with pytest.raises(WeightsError) as info:
+            load(path)
+        message = str(info.value)
+        assert str(path) in message and words in message, message
+        assert "\n" not in message and len(message) < 600
+    assert weights_problem(path) == message
+
+
+def test_tensors_are_checked_before_and_after_reading(tmp_path, small_weights):
+    from safetensors.torch import save_file
+
+    path, model = small_weights
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["classifier.weight"][0] = float("nan")
+    meta = WeightsMeta(model="ghostnet_aspp_da", num_classes=3)
+    save_file(state, str(tmp_path / "nan.safetensors"), metadata={"lightseg": meta.to_json()})
+    with pytest.raises(WeightsError, match="nan.safetensors: tensor classifier.weight holds NaN or infinite values"):
+        load_model(tmp_path / "nan.safetensors")
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["classifier.weight"] = torch.zeros(3, 4000, 1, 1)
+    save_file(state, str(tmp_path / "shape.safetensors"), metadata={"lightseg": meta.to_json()})
+    with pytest.raises(WeightsError, match=r"tensor classifier.weight is \[3, 4000, 1, 1\], the model's is"):
+        load_model(tmp_path / "shape.safetensors")
+
+
+def test_metadata_is_checked_when_made_and_when_saved(tmp_path, small_weights):
+    with pytest.raises(WeightsError, match="'std\\[1\\]' must be in"):
+        WeightsMeta(model="ghostnet_aspp_da", num_classes=3, std=[0.2, 0.0, 0.2])
+    meta = WeightsMeta(model="ghostnet_aspp_da", num_classes=3, train_image_size=[360, 480])
+    assert meta.class_names == ["class_0", "class_1", "class_2"] and len(meta.colors) == 3
+    meta.num_classes = 0  # changed after construction: save_weights checks again and writes nothing
+    with pytest.raises(WeightsError, match="'num_classes' must be in"):
+        save_weights(tmp_path / "bad.safetensors", small_weights[1], meta)
+    assert not (tmp_path / "bad.safetensors").exists()
+
+
+def test_eval_and_export_refuse_hostile_metadata_in_one_line(tmp_path, small_weights, capsys):
+    from lightseg_ros.cli import main
+
+    path = craft(small_weights[0], tmp_path / "crafted.safetensors", meta_json(std=[0, 0, 0]))
+    for argv in (["eval", "--weights", str(path), "--data", str(tmp_path)],
+                 ["export", "--weights", str(path), "--onnx", str(tmp_path / "x.onnx")]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert str(path) in str(info.value) and "'std[0]' must be in" in str(info.value)
+        assert "\n" not in str(info.value)
+    assert not (tmp_path / "x.onnx").exists()

@@ -10,52 +10,132 @@ Two modes:
   processes the newest frame) are counted as dropped.
 
 Ground truth is a label topic of mono8 class-id images (or colour-coded rgb8 images with a
-palette), paired with frames by header stamp; frames without a label are counted, not scored.
+palette, :class:`LabelPalette`), paired with frames by header stamp; frames without a label are
+counted, not scored. A label colour outside the palette is an error that lists the colours found.
+
+Malformed frames (undeserializable, undecodable, above ``max_input_pixels``, or in an MCAP chunk
+whose CRC does not match) are counted and skipped, and the report lists how many of each kind.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..classes import colors_to_ids
+from ..classes import CAMVID_COLORS, colors_to_ids
 from ..metrics import ConfusionMatrix
-from .bags import COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, BagMessage, image_message, open_bag, read_topic
+from .bags import (COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, BagMessage, DamagedChunk, damaged_chunks,
+                   image_message, open_bag, read_topic, topic_count)
 from .report import BagEvalReport
 
-__all__ = ["labels_by_stamp", "label_array", "decode_frame", "evaluate_offline"]
+__all__ = ["labels_by_stamp", "label_array", "decode_frame", "evaluate_offline", "LabelPalette"]
+
+
+@dataclass(frozen=True)
+class LabelPalette:
+    """Colours of colour-coded labels and the class id each maps to (an id may be the ignore index)."""
+
+    colors: np.ndarray  # (M, 3) uint8 RGB
+    ids: np.ndarray  # (M,) int64
+
+    @classmethod
+    def of(cls, colors) -> "LabelPalette":
+        """Class i = row i of an (N, 3) RGB palette."""
+        colors = np.asarray(colors, dtype=np.uint8).reshape(-1, 3)
+        return cls(colors, np.arange(len(colors), dtype=np.int64))
+
+    @classmethod
+    def camvid(cls) -> "LabelPalette":
+        return cls.of(CAMVID_COLORS)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "LabelPalette":
+        """A text file of ``R G B`` lines (class id = the count of such lines before it) and
+        ``R G B id`` lines (an explicit id, e.g. the ignore index for a colour not to score);
+        ``#`` starts a comment."""
+        path = Path(path)
+        colors, ids, next_id = [], [], 0
+        for number, line in enumerate(path.read_text(errors="replace").splitlines()[:100_000], 1):
+            fields = line.split("#", 1)[0].split()
+            if not fields:
+                continue
+            try:
+                values = [int(v) for v in fields]
+            except ValueError:
+                values = []
+            if len(values) not in (3, 4) or not all(0 <= v <= 255 for v in values[:3]) or \
+                    (len(values) == 4 and not 0 <= values[3] <= 65535):
+                raise BagError(f"{path}:{number}: expected 'R G B' or 'R G B id' (0-255, id 0-65535), got {line.strip()[:80]!r}")
+            colors.append(values[:3])
+            if len(values) == 3:
+                ids.append(next_id)
+                next_id += 1
+            else:
+                ids.append(values[3])
+        if not colors:
+            raise BagError(f"{path}: no 'R G B' lines")
+        return cls(np.asarray(colors, np.uint8), np.asarray(ids, np.int64))
+
+
+def _as_palette(palette) -> LabelPalette | None:
+    if palette is None or isinstance(palette, LabelPalette):
+        return palette
+    return LabelPalette.of(palette)
 
 Progress = Callable[[int], None]
 
 
-def label_array(msg, palette: np.ndarray | None, ignore_index: int) -> np.ndarray:
-    """Class ids (H, W) from a label message: mono8 ids, or rgb8 colours mapped through ``palette``."""
+def label_array(msg, palette, ignore_index: int, where: str = "label") -> np.ndarray:
+    """Class ids (H, W) from a label message: mono8 ids, or rgb8/bgr8 colours mapped through ``palette``
+    (a :class:`LabelPalette` or an (N, 3) RGB array). A colour outside the palette is a BagError that
+    lists the colours found, with pixel counts, and how to map them."""
     from ..inference.image_codec import image_view
 
     arr = image_view(msg)
     if msg.encoding == "mono8":
         return arr if arr.ndim == 2 else arr[..., 0]
+    palette = _as_palette(palette)
     if msg.encoding in ("rgb8", "bgr8") and palette is not None:
-        ids, known = colors_to_ids(arr if msg.encoding == "rgb8" else arr[..., ::-1], palette)
-        return np.where(known, ids, ignore_index).astype(np.uint8 if ignore_index < 256 else np.int32)
+        rgb = arr if msg.encoding == "rgb8" else arr[..., ::-1]
+        index, known = colors_to_ids(rgb, palette.colors)
+        if not known.all():
+            codes, counts = np.unique((rgb[~known].astype(np.int64) * [1 << 16, 1 << 8, 1]).sum(-1), return_counts=True)
+            order = np.argsort(-counts)[:8]
+            found = ", ".join(f"({c >> 16}, {(c >> 8) & 255}, {c & 255}) x {n} px"
+                              for c, n in zip(codes[order].tolist(), counts[order].tolist()))
+            more = f" and {len(codes) - len(order)} more" if len(codes) > len(order) else ""
+            first = codes[order[0]]
+            raise BagError(
+                f"{where} has {len(codes)} colour{'s' if len(codes) > 1 else ''} outside --label-palette: "
+                f"{found}{more}; map them with a palette "
+                f"file of 'R G B' lines (class id = line number) plus 'R G B id' lines for the extra colours, e.g. "
+                f"'{first >> 16} {(first >> 8) & 255} {first & 255} {ignore_index}' to leave a colour unscored "
+                f"(ignore index {ignore_index})")
+        ids = palette.ids[index]
+        return ids.astype(np.uint8 if int(ids.max(initial=0)) < 256 else np.int32)
     raise BagError(
         f"label encoding {msg.encoding!r} is not supported: use mono8 class ids, or rgb8/bgr8 colours with a palette"
     )
 
 
-def decode_frame(item: BagMessage) -> np.ndarray:
+def decode_frame(item: BagMessage, max_pixels: int | None = None) -> np.ndarray:
     """(H, W, 3) uint8 RGB from a recorded Image or CompressedImage message."""
     from ..inference.image_codec import decode_compressed_image, decode_image
 
-    return decode_compressed_image(item.msg) if item.msgtype == COMPRESSED_TYPE else decode_image(item.msg)
+    if item.msgtype == COMPRESSED_TYPE:
+        return decode_compressed_image(item.msg, max_pixels)
+    return decode_image(item.msg, max_pixels)
 
 
-def labels_by_stamp(bag: str | Path, label_topic: str) -> dict[int, BagMessage]:
+def labels_by_stamp(bag: str | Path, label_topic: str, *, skip: list[DamagedChunk] | None = None,
+                    on_malformed: Callable[[str], None] | None = None) -> dict[int, BagMessage]:
     """All label messages of a bag keyed by header stamp (order in the bag does not matter)."""
     with open_bag(bag) as reader:
-        return {m.stamp_ns: m for m in read_topic(reader, label_topic, expect=(IMAGE_TYPE,))}
+        return {m.stamp_ns: m for m in read_topic(reader, label_topic, expect=(IMAGE_TYPE,), skip=skip,
+                                                  on_malformed=on_malformed)}
 
 
 def _score(report: BagEvalReport, mask: np.ndarray, label_msg: BagMessage | None,
@@ -63,7 +143,7 @@ def _score(report: BagEvalReport, mask: np.ndarray, label_msg: BagMessage | None
     if label_msg is None:
         report.unlabelled += 1
         return
-    label = label_array(label_msg.msg, palette, ignore_index)
+    label = label_array(label_msg.msg, palette, ignore_index, f"label at stamp {label_msg.stamp_ns}")
     if label.shape != mask.shape:
         raise BagError(
             f"label at stamp {label_msg.stamp_ns} is {label.shape[1]}x{label.shape[0]} but its image is "
@@ -87,31 +167,54 @@ def evaluate_offline(
     progress: Progress | None = None,
 ) -> BagEvalReport:
     """Run every image of ``image_topic`` through ``segmenter`` and score it against the labels."""
+    from ..inference.image_codec import ImageDecodeError
     from ..inference.visualize import colorize, overlay
 
     meta = segmenter.meta
-    labels = labels_by_stamp(bag, label_topic) if label_topic else {}
+    damaged = damaged_chunks(bag)
     report = BagEvalReport("offline", str(bag), image_topic, label_topic, meta.model, list(meta.class_names),
                            confusion=ConfusionMatrix(meta.num_classes, meta.ignore_index))
+    labels = labels_by_stamp(bag, label_topic, skip=damaged,
+                             on_malformed=lambda why: report.note_malformed("label_undeserializable", why, frame=False)) \
+        if label_topic else {}
     palette = np.asarray(meta.colors, dtype=np.uint8)
     writer = AtomicBagWriter(record, storage=record_storage) if record else None
     start = time.perf_counter()
+    seen = 0
+
+    def malformed(kind: str, why: str) -> None:
+        report.note_malformed(kind, why)
+        if progress:
+            progress(1)
+
     try:
         if writer:
             writer.__enter__()
         with open_bag(bag) as reader:
-            for item in read_topic(reader, image_topic):
+            expected = topic_count(reader, image_topic)
+            for item in read_topic(reader, image_topic, skip=damaged,
+                                   on_malformed=lambda why: malformed("undeserializable", why)):
+                seen += 1
                 t0 = time.perf_counter()
-                rgb = decode_frame(item)
+                try:
+                    rgb = decode_frame(item, segmenter.max_input_pixels)
+                except ImageDecodeError as exc:
+                    malformed(exc.kind, f"frame at stamp {item.stamp_ns}: {exc}")
+                    continue
                 mask = segmenter.segment(rgb).mask
                 report.latency.add(1000 * (time.perf_counter() - t0))
-                report.frames += 1
                 report.processed += 1
                 _score(report, mask, labels.get(item.stamp_ns), label_palette, meta.ignore_index)
                 if writer:
                     _record_outputs(writer, item, rgb, mask, palette, overlay_alpha, output_prefix, colorize, overlay)
                 if progress:
                     progress(1)
+            seen += report.malformed_counts.get("undeserializable", 0)
+            lost = expected - seen
+            if lost > 0 and damaged:  # messages in chunks whose CRC failed: not read, counted
+                report.note_malformed("damaged_chunk", f"{len(damaged)} chunks fail their CRC, the first in "
+                                      f"{damaged[0].file} at byte {damaged[0].offset} ({damaged[0].reason})", lost)
+        report.frames = report.processed + report.malformed
         if report.frames == 0:
             raise BagError(f"topic {image_topic!r} holds no messages")
     except BaseException as exc:

@@ -2,11 +2,19 @@
 
 Both storage formats (sqlite3 and MCAP) are read and written. Messages stay as CDR bytes until a
 caller decodes them, so replay into a live node can publish them unchanged.
+
+Integrity: MCAP chunks carry a CRC-32 of their records, which the rosbags writer leaves at 0 (no
+check). :class:`AtomicBagWriter` fills them in (:func:`seal_mcap_crcs`) before the bag gets its
+name, and :func:`damaged_chunks` finds the chunks whose CRC does not match, so that a reader can
+skip (and count) their messages instead of stopping at the first one. sqlite3 bags carry no
+checksums.
 """
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import struct
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +24,7 @@ import numpy as np
 
 __all__ = [
     "BagError", "BagMessage", "open_bag", "read_topic", "AtomicBagWriter", "typestore", "image_message",
-    "IMAGE_TYPE", "COMPRESSED_TYPE",
+    "IMAGE_TYPE", "COMPRESSED_TYPE", "DamagedChunk", "damaged_chunks", "seal_mcap_crcs", "topic_count",
 ]
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
@@ -68,8 +76,20 @@ def open_bag(path: str | Path):
         reader.close()
 
 
-def read_topic(reader, topic: str, *, expect: tuple[str, ...] = (IMAGE_TYPE, COMPRESSED_TYPE)) -> Iterator[BagMessage]:
-    """Yield a topic's messages in recorded order; raises BagError naming the topics the bag has."""
+def topic_count(reader, topic: str) -> int:
+    """Messages the bag's index says ``topic`` holds."""
+    return sum(c.msgcount for c in reader.connections if c.topic == topic)
+
+
+def read_topic(reader, topic: str, *, expect: tuple[str, ...] = (IMAGE_TYPE, COMPRESSED_TYPE),
+               skip: list[DamagedChunk] | None = None,
+               on_malformed: Callable[[str], None] | None = None) -> Iterator[BagMessage]:
+    """Yield a topic's messages in recorded order; raises BagError naming the topics the bag has.
+
+    ``skip``: damaged chunks (:func:`damaged_chunks`) whose time ranges are not read. With
+    ``on_malformed``, a message that cannot be deserialized is reported to it and skipped instead
+    of ending the iteration with a BagError.
+    """
     conns = [c for c in reader.connections if c.topic == topic]
     if not conns:
         have = ", ".join(f"{c.topic} [{c.msgtype}]" for c in reader.connections)
@@ -77,15 +97,130 @@ def read_topic(reader, topic: str, *, expect: tuple[str, ...] = (IMAGE_TYPE, COM
     if conns[0].msgtype not in expect:
         raise BagError(f"topic {topic!r} has type {conns[0].msgtype}; expected one of {expect}")
     store = typestore()
+    windows, start = [], 0
+    for chunk in sorted(skip or [], key=lambda c: c.start_ns):  # read around the damaged time ranges
+        if chunk.start_ns > start:
+            windows.append((start, chunk.start_ns))
+        start = max(start, chunk.end_ns + 1)
+    windows.append((start, None))
     try:
-        for conn, log_time, raw in reader.messages(connections=conns):
-            msg = store.deserialize_cdr(raw, conn.msgtype)
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            yield BagMessage(topic, conn.msgtype, log_time, stamp, bytes(raw), msg)
+        for window_start, window_stop in windows:
+            for conn, log_time, raw in reader.messages(connections=conns, start=window_start, stop=window_stop):
+                try:
+                    msg = store.deserialize_cdr(raw, conn.msgtype)
+                    stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+                except Exception as exc:  # noqa: BLE001 - malformed CDR raises several types
+                    if on_malformed is None:
+                        raise BagError(f"message at log time {log_time} on {topic!r} cannot be deserialized: "
+                                       f"{type(exc).__name__}: {str(exc)[:160]}") from None
+                    on_malformed(f"message at log time {log_time} cannot be deserialized ({type(exc).__name__})")
+                    continue
+                yield BagMessage(topic, conn.msgtype, log_time, stamp, bytes(raw), msg)
     except BagError:
         raise
     except Exception as exc:  # noqa: BLE001 - corrupt chunks surface as various errors
         raise BagError(f"cannot read topic {topic!r} from the bag: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class DamagedChunk:
+    file: str
+    offset: int  # of the chunk record in the file
+    start_ns: int  # log-time range of its messages
+    end_ns: int
+    reason: str
+
+
+_MCAP_MAGIC = b"\x89MCAP0\r\n"
+
+
+def _mcap_chunks(path: Path):
+    """(record offset, start, end, crc, compression, records offset, records size, uncompressed size) of
+    every chunk in an MCAP file's data section.
+
+    Hand-written record walk (the format is a magic string then ``opcode u8, length u64, body``
+    records): rosbags reads MCAP but exposes no chunk access, and the ``mcap`` package is not a
+    dependency of this project.
+    """
+    with open(path, "rb") as f:
+        if f.read(8) != _MCAP_MAGIC:
+            raise BagError(f"{path} is not an MCAP file (bad magic)")
+        size = path.stat().st_size
+        while True:
+            offset = f.tell()
+            head = f.read(9)
+            if len(head) < 9:
+                raise BagError(f"{path} is damaged: the data section ends without a DataEnd record (byte {offset})")
+            opcode, length = head[0], struct.unpack("<Q", head[1:])[0]
+            if offset + 9 + length > size:
+                raise BagError(f"{path} is damaged: a record at byte {offset} runs past the end of the file")
+            if opcode == 0x0F:  # DataEnd: the summary follows
+                return
+            if opcode != 0x06:
+                f.seek(length, 1)
+                continue
+            body = f.read(28)
+            start, end, uncompressed, crc = struct.unpack("<QQQI", body)
+            (name_len,) = struct.unpack("<I", f.read(4))
+            compression = f.read(name_len).decode(errors="replace")
+            (records_size,) = struct.unpack("<Q", f.read(8))
+            records_at = f.tell()
+            if records_at + records_size > offset + 9 + length:
+                raise BagError(f"{path} is damaged: the chunk at byte {offset} is longer than its record")
+            yield offset, start, end, crc, compression, records_at, records_size, uncompressed
+            f.seek(offset + 9 + length)
+
+
+def _chunk_records(f, compression: str, records_at: int, records_size: int, uncompressed: int) -> bytes | None:
+    f.seek(records_at)
+    data = f.read(records_size)
+    if compression == "":
+        return data
+    if compression == "zstd":
+        try:
+            from backports import zstd  # rosbags' own dependency for zstd chunks
+        except ImportError:  # pragma: no cover - Python 3.14 has compression.zstd
+            from compression import zstd  # type: ignore[no-redef]
+        try:
+            return zstd.decompress(data)
+        except Exception:  # noqa: BLE001 - damaged compressed data
+            return b""
+    return None  # lz4 and others: not checked here
+
+
+def damaged_chunks(bag: str | Path) -> list[DamagedChunk]:
+    """The chunks of a bag's MCAP files whose CRC is set and does not match their records (none for
+    sqlite3 bags, which carry no checksums). Chunks with CRC 0 (unset) are not checked."""
+    bag = Path(bag)
+    folder = bag.parent if bag.is_file() else bag
+    damaged = []
+    for path in sorted(folder.glob("*.mcap")):
+        with open(path, "rb") as f:
+            for offset, start, end, crc, compression, at, size, uncompressed in _mcap_chunks(path):
+                if crc == 0:
+                    continue
+                records = _chunk_records(f, compression, at, size, uncompressed)
+                if records is not None and zlib.crc32(records) != crc:
+                    damaged.append(DamagedChunk(path.name, offset, start, end,
+                                                f"CRC {zlib.crc32(records):08x} != recorded {crc:08x}"))
+    return damaged
+
+
+def seal_mcap_crcs(path: str | Path) -> int:
+    """Write the CRC-32 of each uncompressed chunk's records into its header (in place: a fixed-size
+    field, no offset moves); returns the number of chunks sealed."""
+    path = Path(path)
+    sealed = []
+    with open(path, "rb") as f:
+        for offset, _, _, crc, compression, at, size, _ in _mcap_chunks(path):
+            if crc == 0 and compression == "":
+                f.seek(at)
+                sealed.append((offset, zlib.crc32(f.read(size))))
+    with open(path, "r+b") as f:
+        for offset, crc in sealed:
+            f.seek(offset + 9 + 24)  # opcode, length, start, end, uncompressed size: then the CRC
+            f.write(struct.pack("<I", crc))
+    return len(sealed)
 
 
 def image_message(store, array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str):
@@ -104,10 +239,13 @@ def image_message(store, array: np.ndarray, encoding: str, stamp_ns: int, frame_
 
 
 class AtomicBagWriter:
-    """Writes a bag into ``<out>.partial`` and renames it to ``out`` only when closed without error.
+    """Writes a bag into the staging folder ``<out>.partial`` and moves it to ``out`` only when closed
+    without error; MCAP chunks get their CRCs (:func:`seal_mcap_crcs`) first.
 
-    A failure leaves nothing at ``out`` (and removes the partial folder), so a half-written bag is
-    never mistaken for a result.
+    The bag is written as ``<out>.partial/<out name>/``, so its storage file (which rosbags names
+    after the folder) and ``metadata.yaml`` carry the final name, never ``.partial``. A failure
+    leaves nothing at ``out`` (and removes the staging folder), so a half-written bag is never
+    mistaken for a result.
     """
 
     def __init__(self, out: str | Path, *, storage: str = "mcap") -> None:
@@ -122,9 +260,10 @@ class AtomicBagWriter:
         self.partial = self.out.with_name(self.out.name + ".partial")
         if self.partial.exists():
             shutil.rmtree(self.partial)
-        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        self.partial.mkdir(parents=True)
+        self.bag_dir = self.partial / self.out.name
         self.store = typestore()
-        self.writer = Writer(self.partial, version=9, storage_plugin=plugins[storage])
+        self.writer = Writer(self.bag_dir, version=9, storage_plugin=plugins[storage])
         self.connections: dict[str, Any] = {}
 
     def __enter__(self) -> "AtomicBagWriter":
@@ -144,8 +283,13 @@ class AtomicBagWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
             self.writer.close()
-        finally:
             if exc_type is None:
-                self.partial.rename(self.out)
-            else:
-                shutil.rmtree(self.partial, ignore_errors=True)
+                for path in self.bag_dir.glob("*.mcap"):
+                    seal_mcap_crcs(path)
+                self.bag_dir.rename(self.out)
+        except BaseException:
+            if exc_type is None:
+                raise
+            # closing after a failure failed too: the original error is the one to report
+        finally:
+            shutil.rmtree(self.partial, ignore_errors=True)

@@ -36,9 +36,19 @@ class BagEvalReport:
     labelled: int = 0  # processed frames that had a label with the same stamp
     unlabelled: int = 0  # processed frames without a label: counted, not scored
     dropped: int = 0  # frames the node did not answer (node mode)
+    malformed: int = 0  # image frames counted and skipped: undecodable, too large, in a damaged chunk, ...
+    malformed_counts: dict[str, int] = field(default_factory=dict)  # per kind (labels included)
+    malformed_examples: dict[str, str] = field(default_factory=dict)  # the first reason of each kind
     wall_s: float = 0.0
     latency: LatencyStats = field(default_factory=LatencyStats)
     confusion: ConfusionMatrix | None = None
+
+    def note_malformed(self, kind: str, example: str, count: int = 1, *, frame: bool = True) -> None:
+        """Count ``count`` skipped messages of ``kind`` (image frames unless ``frame`` is False)."""
+        self.malformed_counts[kind] = self.malformed_counts.get(kind, 0) + count
+        self.malformed_examples.setdefault(kind, example[:300])
+        if frame:
+            self.malformed += count
 
     @property
     def scores(self) -> SegmentationScores | None:
@@ -59,6 +69,9 @@ class BagEvalReport:
             "labelled": self.labelled,
             "unlabelled": self.unlabelled,
             "dropped": self.dropped,
+            "malformed": self.malformed,
+            "malformed_by_kind": {k: {"count": n, "first": self.malformed_examples.get(k, "")}
+                                  for k, n in sorted(self.malformed_counts.items())},
             "wall_s": round(self.wall_s, 3),
             "throughput_fps": round(self.processed / self.wall_s, 2) if self.wall_s else None,
             "latency_ms": {"p50": self.latency.percentile(50), "p99": self.latency.percentile(99),
@@ -76,10 +89,12 @@ class BagEvalReport:
         lines = [
             f"bag {self.bag}  ({self.mode} mode, model {self.model})",
             f"frames {self.frames}  processed {self.processed}  labelled {self.labelled}  "
-            f"unlabelled {self.unlabelled}  dropped {self.dropped}",
+            f"unlabelled {self.unlabelled}  dropped {self.dropped}  malformed {self.malformed}",
             f"latency ms  p50 {fmt(lat['p50'])}  p99 {fmt(lat['p99'])}  mean {fmt(lat['mean'])}  "
             f"throughput {d['throughput_fps']} fps",
         ]
+        for kind, n in sorted(self.malformed_counts.items()):
+            lines.append(f"skipped {n} x {kind}, first: {self.malformed_examples.get(kind, '')}")
         scores = self.scores
         if scores is None:
             lines.append("no labelled frames: accuracy not scored")

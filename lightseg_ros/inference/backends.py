@@ -7,7 +7,14 @@ yields masks the same way.
 * ``torch``: PyTorch eager. CUDA runs fp16; ``channels_last`` is used where it helps (CUDA).
 * ``onnxruntime``: the model exported to ONNX (dynamic height and width) and run by ONNX Runtime
   with the best execution provider installed: TensorRT, then CUDA, then CPU. The export is
-  cached (keyed by the weights' content), so a node does not re-export at each start.
+  cached, so a node does not re-export at each start (:func:`cached_export`).
+
+The ONNX cache (``$LIGHTSEG_CACHE``, else ``~/.cache/lightseg_ros``) is trusted only as far as it is
+checked: a file is named by the model, the sha256 of its weights and the torch and onnx versions;
+the folder and files are created user-only (0700 / 0600); each export has a ``.sha256`` file next
+to it, and before use the export's own sha256 must match it, both files must belong to this user
+and be writable by nobody else, and the folder must not be writable by others. A file that fails
+is logged and exported again (in a private temporary folder where the cache folder itself fails).
 
 TensorRT is reached through ONNX Runtime's TensorRT execution provider when the onnxruntime-gpu
 build with TensorRT is installed (Jetson and x86 CUDA machines); no separate engine code.
@@ -17,13 +24,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["BACKENDS", "BACKEND_CHOICES", "resolve_backend", "TorchBackend", "OnnxRuntimeBackend", "make_backend", "default_cache_dir", "BackendError"]
+__all__ = ["BACKENDS", "BACKEND_CHOICES", "resolve_backend", "TorchBackend", "OnnxRuntimeBackend", "make_backend",
+           "default_cache_dir", "BackendError", "cached_export"]
 
 LOG = logging.getLogger(__name__)
 BACKENDS = ("torch", "onnxruntime")
@@ -62,12 +72,93 @@ class TorchBackend:
 
 
 def _fingerprint(model: nn.Module) -> str:
-    """Content hash of the model's tensors and class, so a cached export matches its weights."""
+    """sha256 of the model's class, tensor names and tensor bytes: the key of its cached export."""
     h = hashlib.sha256(type(model).__name__.encode())
     for name, tensor in model.state_dict().items():
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:20]
+    return h.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _private_dir(path: Path) -> str | None:
+    """Create ``path`` user-only if missing; None when it is safe to keep exports in, else why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = path.stat()
+    except OSError as exc:
+        return f"cannot use {path} ({exc})"
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return f"{path} belongs to another user (uid {info.st_uid})"
+    if info.st_mode & 0o022:
+        return f"{path} is writable by other users (mode {info.st_mode & 0o777:o})"
+    return None
+
+
+def _cache_problem(path: Path, digest_path: Path) -> str | None:
+    """None when the cached export at ``path`` may be used, else what is wrong with it."""
+    for p in (path, digest_path):
+        info = p.lstat()
+        if not stat.S_ISREG(info.st_mode):
+            return f"{p.name} is not a regular file"
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            return f"{p.name} belongs to another user (uid {info.st_uid})"
+        if info.st_mode & 0o022:
+            return f"{p.name} is writable by other users (mode {info.st_mode & 0o777:o})"
+    expected = digest_path.read_text().split()[0] if digest_path.stat().st_size < 1024 else ""
+    actual = _file_sha256(path)
+    if actual != expected:
+        return f"has sha256 {actual[:16]}..., its record says {expected[:16] or 'nothing'}... (changed since it was written)"
+    return None
+
+
+def cached_export(model: nn.Module, model_name: str, cache_dir: str | Path | None = None) -> Path:
+    """The checked ONNX export of ``model`` (see the module docstring), exported when missing or failing."""
+    import onnx
+
+    from .export import export_onnx
+
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    name = (f"{model_name}-{_fingerprint(model)[:32]}-torch{torch.__version__.split('+')[0]}"
+            f"-onnx{onnx.__version__}.onnx")
+    unsafe = _private_dir(cache)
+    if unsafe:
+        cache = Path(tempfile.mkdtemp(prefix="lightseg-onnx-"))  # 0700 by construction
+        LOG.warning("not using the ONNX cache: %s; exporting to %s for this run", unsafe, cache)
+    path, digest_path = cache / name, cache / (name + ".sha256")
+    if path.exists() or digest_path.exists():
+        try:
+            problem = _cache_problem(path, digest_path)
+        except OSError as exc:
+            problem = f"cannot be checked ({exc})"
+        if problem is None:
+            LOG.info("using cached ONNX export %s (sha256 checked)", path)
+            return path
+        LOG.warning("cached ONNX export %s %s; exporting it again", path, problem)
+    else:
+        LOG.info("exporting %s to ONNX at %s (once; cached for later starts)", model_name, path)
+    tmp = cache / f".{name}.{os.getpid()}.tmp"
+    try:
+        export_onnx(model, tmp, input_size=(64, 64))
+        os.chmod(tmp, 0o600)
+        digest = _file_sha256(tmp)
+        digest_tmp = cache / f".{name}.sha256.{os.getpid()}.tmp"
+        fd = os.open(digest_tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{digest}  {name}\n")
+        os.replace(tmp, path)  # rename replaces a planted symlink itself, never its target
+        os.replace(digest_tmp, digest_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        (cache / f".{name}.sha256.{os.getpid()}.tmp").unlink(missing_ok=True)
+    return path
 
 
 class OnnxRuntimeBackend:
@@ -80,16 +171,9 @@ class OnnxRuntimeBackend:
             import onnxruntime as ort
         except ImportError as exc:
             raise BackendError("backend 'onnxruntime' needs the onnxruntime package (pip install onnxruntime)") from exc
-        from .export import export_onnx
 
         model = model.float().cpu().eval()
-        cache = Path(cache_dir) if cache_dir else default_cache_dir()
-        path = cache / f"{model_name}-{_fingerprint(model)}-torch{torch.__version__.split('+')[0]}.onnx"
-        if path.is_file():
-            LOG.info("using cached ONNX export %s", path)
-        else:
-            LOG.info("exporting %s to ONNX at %s (once; cached for later starts)", model_name, path)
-            export_onnx(model, path, input_size=(64, 64))
+        path = cached_export(model, model_name, cache_dir)
         self.path = path
         available = ort.get_available_providers()
         if providers is None:

@@ -12,21 +12,33 @@ Decoding (``sensor_msgs/Image`` -> RGB uint8, what the segmenter takes):
 * ``mono16`` (either endianness, ``is_bigendian`` honoured) keeps its high byte (``v >> 8``), i.e. the
   full 16-bit range maps linearly onto 0..255, then grey to RGB.
 
-``sensor_msgs/CompressedImage`` (jpeg, png and whatever else ``cv2.imdecode`` reads) -> RGB uint8.
+``sensor_msgs/CompressedImage`` (jpeg, png, and the other formats both Pillow and OpenCV read) -> RGB uint8.
+The header's width and height are read first (Pillow, which parses headers without decoding) and an
+image above ``max_pixels`` is refused before any pixel is decoded: a 30000x30000 PNG of one colour
+is a few hundred KB on the wire and 2.7 GB decoded.
+
+Size limit: every decoder takes ``max_pixels`` (width x height; the node's ``max_input_pixels``,
+default :data:`DEFAULT_MAX_INPUT_PIXELS`) and refuses larger images with kind ``too_large``.
 
 Encoding (numpy -> Image fields) always uses ``arr.tobytes()``: assigning an ndarray or memoryview to
 an rclpy message's ``data`` copies element by element (tens of ms for 640x480).
 """
 from __future__ import annotations
 
+import io
+import re
 import sys
+import warnings
 from typing import Any
 
 import cv2
 import numpy as np
 
 __all__ = [
+    "DEFAULT_MAX_INPUT_PIXELS",
     "ImageDecodeError",
+    "check_size",
+    "compressed_size",
     "SUPPORTED_ENCODINGS",
     "decode_image",
     "image_view",
@@ -42,6 +54,18 @@ class ImageDecodeError(ValueError):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+#: 4x a 3840x2160 (4K UHD) frame: 33.2 Mpix
+DEFAULT_MAX_INPUT_PIXELS = 4 * 3840 * 2160
+
+
+def check_size(width: int, height: int, max_pixels: int | None, what: str = "image") -> None:
+    """:class:`ImageDecodeError` (kind ``too_large``) when ``width * height`` exceeds ``max_pixels``."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageDecodeError(
+            "too_large", f"{what} is {width}x{height} = {width * height} pixels, above max_input_pixels "
+            f"{max_pixels}; dropped (raise max_input_pixels to accept it)")
 
 
 # encoding -> (bytes per pixel, numpy dtype of one channel, channels, cv2 conversion to RGB or None)
@@ -73,16 +97,18 @@ def _as_buffer(data: Any) -> Any:
         return np.asarray(data, dtype=np.uint8)
 
 
-def image_view(msg: Any) -> np.ndarray:
+def image_view(msg: Any, max_pixels: int | None = None) -> np.ndarray:
     """Zero-copy (H, W[, C]) view of a ``sensor_msgs/Image``'s pixels in its own encoding.
 
-    Validates size, encoding, ``step`` and data length; mono16 comes back as uint16 in native order
-    only when the message's byte order is native (otherwise as a byte-swapped-dtype view).
+    Validates size (against ``max_pixels`` too), encoding, ``step`` and data length; mono16 comes back
+    as uint16 in native order only when the message's byte order is native (otherwise as a
+    byte-swapped-dtype view).
     """
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     encoding = str(msg.encoding)
     if height <= 0 or width <= 0:
         raise ImageDecodeError("zero_size", f"image has zero size ({width}x{height})")
+    check_size(width, height, max_pixels)
     layout = _LAYOUTS.get(encoding)
     if layout is None:
         raise ImageDecodeError(
@@ -112,9 +138,9 @@ def image_view(msg: Any) -> np.ndarray:
     return np.ndarray((height, width, channels), dtype=np.uint8, buffer=buffer, strides=(step, channels, 1))
 
 
-def decode_image(msg: Any) -> np.ndarray:
+def decode_image(msg: Any, max_pixels: int | None = None) -> np.ndarray:
     """``sensor_msgs/Image`` -> (H, W, 3) uint8 RGB (a zero-copy view for rgb8, else one conversion)."""
-    view = image_view(msg)
+    view = image_view(msg, max_pixels)
     conversion = _LAYOUTS[str(msg.encoding)][3]
     if view.dtype.itemsize == 2:  # mono16: high byte, native order
         view = (view >> 8).astype(np.uint8)
@@ -123,8 +149,41 @@ def decode_image(msg: Any) -> np.ndarray:
     return cv2.cvtColor(view, conversion)
 
 
-def decode_compressed_image(msg: Any) -> np.ndarray:
-    """``sensor_msgs/CompressedImage`` (jpeg, png, ...) -> (H, W, 3) uint8 RGB."""
+def compressed_size(data: Any, fmt: str = "", max_pixels: int | None = None) -> tuple[int, int]:
+    """(width, height) from a compressed image's header, without decoding any pixel; an image
+    above ``max_pixels`` raises :class:`ImageDecodeError` (``too_large``).
+
+    Pillow reads only the header here (``Image.open`` is lazy); it identifies the format by its
+    content, so a PNG labelled "jpeg" is measured as the PNG it is.
+    """
+    from PIL import Image as PILImage
+
+    what = f"compressed image (format {fmt!r})"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning: the limit applied is ours
+            with PILImage.open(io.BytesIO(data)) as header:
+                width, height = header.size
+    except PILImage.DecompressionBombError as exc:  # above twice Pillow's own limit (179 Mpix)
+        claimed = re.search(r"\((\d+) pixels\)", str(exc))
+        raise ImageDecodeError("too_large", f"{what} is {claimed.group(1) if claimed else 'over 179000000'} pixels "
+                               f"by its header, above max_input_pixels {max_pixels}; dropped undecoded") from None
+    except Exception as exc:  # noqa: BLE001 - Pillow raises several types for unreadable data
+        raise ImageDecodeError(
+            "corrupt_compressed", f"could not decode compressed image (format {fmt!r}, {len(data)} bytes): corrupt or "
+            f"not a format read here (jpeg, png, bmp, tiff, webp, ...): {str(exc)[:120]}") from None
+    if width <= 0 or height <= 0:
+        raise ImageDecodeError("zero_size", f"{what} has zero size ({width}x{height})")
+    check_size(width, height, max_pixels, what)
+    return width, height
+
+
+def decode_compressed_image(msg: Any, max_pixels: int | None = None) -> np.ndarray:
+    """``sensor_msgs/CompressedImage`` (jpeg, png, ...) -> (H, W, 3) uint8 RGB.
+
+    The header is read first and an image above ``max_pixels`` is refused undecoded; 16-bit,
+    grey and 4-channel images come back as 8-bit RGB. Every failure is an :class:`ImageDecodeError`.
+    """
     fmt = str(getattr(msg, "format", "") or "")
     if "compresseddepth" in fmt.lower():
         raise ImageDecodeError("unsupported_format", f"compressedDepth images are not supported (format {fmt!r})")
@@ -132,12 +191,19 @@ def decode_compressed_image(msg: Any) -> np.ndarray:
     data = np.frombuffer(buffer, dtype=np.uint8) if not isinstance(buffer, np.ndarray) else buffer.reshape(-1)
     if data.size == 0:
         raise ImageDecodeError("empty_data", f"compressed image (format {fmt!r}) has no data")
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    compressed_size(data, fmt, max_pixels)
+    try:
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # OpenCV's own limits and decoder failures
+        raise ImageDecodeError("corrupt_compressed", f"could not decode compressed image (format {fmt!r}, "
+                               f"{data.size} bytes): {str(exc).strip().splitlines()[-1][:160]}") from None
     if bgr is None or bgr.size == 0:
         raise ImageDecodeError(
             "corrupt_compressed", f"could not decode compressed image (format {fmt!r}, {data.size} bytes): corrupt or "
             "not a format OpenCV reads (jpeg, png, ...)"
         )
+    # OpenCV applies EXIF orientation: a rotated JPEG decodes as height x width, the same pixel count
+    check_size(bgr.shape[1], bgr.shape[0], max_pixels, f"compressed image (format {fmt!r})")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

@@ -1,38 +1,173 @@
 """The segmenter: an RGB image in, a uint8 class-id mask at the image's resolution out.
 
-The whole pipeline runs on the device (upload, resize, normalise, network, resize back, argmax);
-only the uint8 mask (and the float32 confidence map, when asked for) comes back to the host.
-
 Resize policy (``input_size`` = network input ``(H, W)``; ``None`` = the image's own size):
 
 * ``"stretch"``: the image is resized to ``input_size`` ignoring its aspect ratio;
 * ``"letterbox"``: resized keeping its aspect ratio to fit ``input_size`` and padded (centred) with
   the normalisation mean (zero after normalising); logits are cropped back to the image area.
 
-Either way logits are bilinearly resized to the input image's size before the argmax, so the mask
-is always at the input resolution.
+Bounded cost whatever the camera (``max_input_pixels``, ``max_inference_pixels``):
+
+* an image above ``max_input_pixels`` (width x height) is refused (:class:`ImageDecodeError`,
+  kind ``too_large``);
+* with no fixed ``input_size``, an image above ``max_inference_pixels`` is downscaled, keeping its
+  aspect, before the network: objects then appear at about the scale the model learned, and the
+  network's cost stops growing with the camera. The default cap is twice the area of the images
+  the weights were trained on (:func:`default_inference_pixels`).
+
+Masks are always at the input resolution. They equal the argmax of the network's logits resized
+bilinearly to the image (:meth:`Segmenter.logits`, the reference), but are made without that
+full-size (classes x H x W) float tensor: a pixel whose four bilinear source cells share one label
+takes that label (a convex combination of logit vectors that all rank class k first ranks k first),
+and only pixels next to a label boundary are interpolated exactly, in bands of bounded size. The
+confidence map is computed at network resolution and resized bilinearly.
+
+Resizing the image runs on the host with OpenCV on uint8 data on the CPU device (a float copy of a
+12 Mpix frame alone would be 144 MB), on the device with PyTorch on CUDA.
 """
 from __future__ import annotations
 
 import logging
+import math
 import os
 import warnings
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..classes import CAMVID_CLASSES, CAMVID_COLORS
 from .backends import make_backend
+from .image_codec import DEFAULT_MAX_INPUT_PIXELS, check_size
 from ..models import WeightsError, WeightsMeta, build_model, get_model_spec, load_model, resolve_weights
 from ..models.shipped import DEFAULT_MODEL
+from ..models.weights import LIMITS
 
-__all__ = ["Segmentation", "Segmenter", "build_segmenter", "select_device", "RESIZE_POLICIES"]
+__all__ = ["Segmentation", "Segmenter", "build_segmenter", "select_device", "RESIZE_POLICIES",
+           "default_inference_pixels", "upsample_labels"]
 
 LOG = logging.getLogger(__name__)
 RESIZE_POLICIES = ("stretch", "letterbox")
 DEFAULT_NUM_CLASSES = 11  # CamVid's, the package's default dataset
+#: native image size of the datasets the package knows, for weights that do not record ``train_image_size``
+DATASET_IMAGE_SIZES = {"camvid": (360, 480), "cityscapes": (1024, 2048), "voc": (375, 500)}
+#: the inference cap of weights that record no training scale (and of random models)
+FALLBACK_INFERENCE_PIXELS = 1_000_000
+#: output pixels per band when masks are scaled up (bounds the exact-interpolation temporaries)
+BAND_PIXELS = 1 << 17
+
+
+def default_inference_pixels(meta: WeightsMeta) -> int:
+    """Twice the area of the images the weights were trained on (``train_image_size``, else the
+    dataset's native size); :data:`FALLBACK_INFERENCE_PIXELS` where neither is known."""
+    size = meta.train_image_size or DATASET_IMAGE_SIZES.get(meta.dataset.strip().lower())
+    if not size:
+        return FALLBACK_INFERENCE_PIXELS
+    return int(min(LIMITS.network_pixels, 2 * size[0] * size[1]))
+
+
+def _source_index(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PyTorch's bilinear source indices and weights (``align_corners=False``) along one axis."""
+    src = np.maximum((np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, (src - i0).astype(np.float32)
+
+
+def upsample_labels(logits: np.ndarray, labels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(height, width) uint8 labels equal to the argmax of ``logits`` (C, h, w) resized bilinearly
+    (``align_corners=False``), without the (C, height, width) tensor.
+
+    ``labels`` (h, w) is the argmax at network resolution. Each output pixel interpolates the four
+    corners of one source cell. Where the corners share a label, that label wins (a convex
+    combination of logit vectors that all rank class k first ranks k first): nearest-neighbour
+    labels are exact there. Where they hold two labels a and b and every other class stays below
+    both everywhere in the cell (its largest corner value is below the larger of a's and b's
+    smallest), the winner is the sign of one interpolated difference l_a - l_b. Other cells are
+    interpolated over all classes. Work is in chunks of at most :data:`BAND_PIXELS` pixels: memory
+    is the output plus a bounded amount, whatever the size.
+    """
+    classes, h, w = logits.shape
+    labels = np.ascontiguousarray(labels, dtype=np.uint8)
+    # INTER_NEAREST_EXACT takes the corner nearest to the bilinear source point: one of the four
+    mask = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
+    right = np.concatenate([labels[:, 1:], labels[:, -1:]], 1)
+    down = np.concatenate([labels[1:], labels[-1:]], 0)
+    diag = np.concatenate([right[1:], right[-1:]], 0)
+    cell_i, cell_j = np.nonzero((labels != right) | (labels != down) | (labels != diag))
+    if cell_i.size == 0:
+        return mask
+    y0, y1, fy = _source_index(h, height)
+    x0, x1, fx = _source_index(w, width)
+    # output rows (columns) whose source cell row is i: a contiguous run, since y0 does not decrease
+    row_start, row_end = np.searchsorted(y0, np.arange(h), "left"), np.searchsorted(y0, np.arange(h), "right")
+    col_start, col_end = np.searchsorted(x0, np.arange(w), "left"), np.searchsorted(x0, np.arange(w), "right")
+    keep = (row_end[cell_i] > row_start[cell_i]) & (col_end[cell_j] > col_start[cell_j])  # cells a pixel maps to
+    cell_i, cell_j = cell_i[keep], cell_j[keep]
+    n_rows, n_cols = row_end[cell_i] - row_start[cell_i], col_end[cell_j] - col_start[cell_j]
+    pixels = n_rows * n_cols
+    table = np.ascontiguousarray(logits.reshape(classes, h * w), dtype=np.float32)
+    flat_labels, flat_mask = labels.reshape(-1), mask.reshape(-1)
+    ends = np.cumsum(pixels)
+    first = 0
+    while first < cell_i.size:
+        # the next cells whose pixels fit one chunk (at least one cell)
+        last = max(first + 1, int(np.searchsorted(ends, ends[first] - pixels[first] + BAND_PIXELS, "right")))
+        ci, cj = cell_i[first:last], cell_j[first:last]
+        ci1, cj1 = np.minimum(ci + 1, h - 1), np.minimum(cj + 1, w - 1)
+        index = np.stack([ci * w + cj, ci * w + cj1, ci1 * w + cj, ci1 * w + cj1])  # (4, k) corners
+        values = table[:, index]  # (C, 4, k)
+        corner_labels = flat_labels[index].astype(np.int64)
+        a, b = corner_labels.min(0), corner_labels.max(0)
+        cells = np.arange(ci.size)
+        la, lb = values[a, :, cells].T, values[b, :, cells].T  # (4, k)
+        others = values.copy()
+        others[a, :, cells] = -np.inf
+        others[b, :, cells] = -np.inf
+        two = ((corner_labels == a) | (corner_labels == b)).all(0) & \
+            (others.max(axis=(0, 1)) < np.maximum(la.min(0), lb.min(0)))
+        for fast in (True, False):
+            chosen = np.nonzero(two == fast)[0]
+            if chosen.size == 0:
+                continue
+            counts = pixels[first:last][chosen]
+            owner = np.repeat(chosen, counts)
+            local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+            rows = row_start[ci][owner] + local // n_cols[first:last][owner]
+            cols = col_start[cj][owner] + local % n_cols[first:last][owner]
+            wy, wx = fy[rows], fx[cols]
+            if fast:  # the sign of l_a - l_b, interpolated in PyTorch's order: along x, then along y
+                d = la - lb
+                top = d[0, owner] * (1 - wx) + d[1, owner] * wx
+                bottom = d[2, owner] * (1 - wx) + d[3, owner] * wx
+                flat_mask[rows * width + cols] = np.where(top * (1 - wy) + bottom * wy >= 0, a[owner], b[owner])
+            else:
+                v = values[:, :, owner]  # (C, 4, n)
+                value = ((v[:, 0] * (1 - wx) + v[:, 1] * wx) * (1 - wy) + (v[:, 2] * (1 - wx) + v[:, 3] * wx) * wy)
+                flat_mask[rows * width + cols] = value.argmax(axis=0)
+        first = last
+    return mask
+
+
+def _resize_host(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` resized to ``size`` (h, w) with OpenCV: area averaging to shrink, bilinear to enlarge.
+
+    A large shrink goes in two steps: OpenCV's area resize has a fast path for integer factors
+    (19 vs 47 ms from 4000x3000 to 678x509 here), so the frame is first reduced by the integer
+    factor k (its right and bottom edges cropped to a multiple of k: under k pixels), then by the
+    rest.
+    """
+    h, w = size
+    height, width = image.shape[:2]
+    if h * w >= height * width:
+        return cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+    k = min(height // h, width // w)
+    if k >= 2:
+        image = cv2.resize(image[: height // k * k, : width // k * k], (width // k, height // k),
+                           interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
 
 
 @dataclass
@@ -89,6 +224,8 @@ class Segmenter:
         input_size: tuple[int, int] | None = None,
         resize: str = "stretch",
         backend: str = "auto",
+        max_input_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS,
+        max_inference_pixels: int | None = None,
     ) -> None:
         if resize not in RESIZE_POLICIES:
             raise ValueError(f"unknown resize policy {resize!r}; accepted: {', '.join(RESIZE_POLICIES)}")
@@ -117,13 +254,23 @@ class Segmenter:
             self.random_weights = False
         if input_size is not None:
             h, w = (int(v) for v in input_size)
-            if h <= 0 or w <= 0:
-                raise ValueError(f"input_size must be positive (H, W), got {input_size}")
+            lo, hi = LIMITS.side
+            if not (lo <= h <= hi and lo <= w <= hi) or h * w > LIMITS.network_pixels:
+                raise ValueError(f"input_size must be (H, W) with each in [{lo}, {hi}] and at most "
+                                 f"{LIMITS.network_pixels} pixels, got {input_size}")
             self.input_size: tuple[int, int] | None = (h, w)
         else:
             self.input_size = tuple(self.meta.input_size) if self.meta.input_size else None  # type: ignore[assignment]
         if self.meta.num_classes > 256:
-            raise ValueError(f"uint8 masks hold at most 256 classes; the model has {self.meta.num_classes}")
+            raise WeightsError(f"{self.weights_path or self.meta.model}: uint8 masks hold at most 256 classes; "
+                               f"the model has {self.meta.num_classes}")
+        if max_input_pixels is not None and int(max_input_pixels) < 1:
+            raise ValueError(f"max_input_pixels must be >= 1, got {max_input_pixels}")
+        self.max_input_pixels = None if max_input_pixels is None else int(max_input_pixels)
+        if max_inference_pixels is not None and not 0 <= int(max_inference_pixels) <= LIMITS.network_pixels:
+            raise ValueError(f"max_inference_pixels must be in [0, {LIMITS.network_pixels}] (0 = from the weights), "
+                             f"got {max_inference_pixels}")
+        self.max_inference_pixels = int(max_inference_pixels or 0) or default_inference_pixels(self.meta)
         self.model_name = self.meta.model
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
         self.backend = make_backend(backend, network, self.device, self.dtype, num_classes=self.meta.num_classes,
@@ -140,43 +287,62 @@ class Segmenter:
     def __repr__(self) -> str:
         return (f"Segmenter(model={self.model_name!r}, weights={self.weights_path!r}, device={self.device}, "
                 f"backend={self.backend.description!r}, "
-                f"input_size={self.input_size}, resize={self.resize!r})")
+                f"input_size={self.input_size}, resize={self.resize!r}, "
+                f"max_inference_pixels={self.max_inference_pixels})")
 
-    def _upload(self, image: np.ndarray) -> torch.Tensor:
+    def network_size(self, height: int, width: int) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+        """The network input (H, W) for an image, and the image's box in it (top, left, height, width)."""
+        target = self.input_size
+        if target is None:
+            pixels = height * width
+            if pixels <= self.max_inference_pixels:
+                return (height, width), (0, 0, height, width)
+            ratio = math.sqrt(self.max_inference_pixels / pixels)
+            h, w = max(1, int(height * ratio)), max(1, int(width * ratio))
+            return (h, w), (0, 0, h, w)
+        if self.resize == "stretch":
+            return target, (0, 0, *target)
+        ratio = min(target[0] / height, target[1] / width)
+        h, w = max(1, round(height * ratio)), max(1, round(width * ratio))
+        return target, ((target[0] - h) // 2, (target[1] - w) // 2, h, w)
+
+    def _upload(self, image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        """(1, 3, h, w) float32 on the device: ``image`` resized to ``size`` (h, w)."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise ValueError(f"empty image {image.shape}")
+        check_size(image.shape[1], image.shape[0], self.max_input_pixels)
+        if self.device.type == "cpu" and size != image.shape[:2]:
+            image = _resize_host(image, size)
         with warnings.catch_warnings():  # read-only message buffers: torch only reads them
             warnings.simplefilter("ignore", UserWarning)
             tensor = torch.from_numpy(image)
         tensor = tensor.to(self.device)  # uint8 upload: 4x less to move than float
-        return tensor.permute(2, 0, 1).unsqueeze(0).float()
+        x = tensor.permute(2, 0, 1).unsqueeze(0).float()
+        if x.shape[-2:] != size:
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+        return x
+
+    def _network_logits(self, image: np.ndarray) -> torch.Tensor:
+        """(1, C, h, w) logits at network resolution over the image's area (letterbox padding cut off)."""
+        size, (top, left, h, w) = self.network_size(*image.shape[:2])
+        x = self._upload(image, (h, w)) * self._scale + self._shift
+        if (h, w) != size:  # letterbox: pad after normalising, zeros are the mean colour
+            x = F.pad(x, (left, size[1] - w - left, top, size[0] - h - top))
+        out = self.backend(x)
+        if (h, w) != size:
+            out = out[:, :, top:top + h, left:left + w]
+        return out
 
     @torch.inference_mode()
     def logits(self, image: np.ndarray) -> torch.Tensor:
-        """(1, C, H, W) float32 logits at the image's resolution, on the device."""
+        """(1, C, H, W) float32 logits at the image's resolution, on the device.
+
+        The reference for :meth:`segment` (its masks are this tensor's argmax); it holds classes x H x W
+        floats, so it is for tests and small images."""
         height, width = image.shape[:2]
-        x = self._upload(image)
-        target = self.input_size
-        crop = None
-        if target is not None and target != (height, width):
-            if self.resize == "stretch":
-                x = F.interpolate(x, size=target, mode="bilinear", align_corners=False, antialias=True)
-            else:
-                ratio = min(target[0] / height, target[1] / width)
-                new_h, new_w = max(1, round(height * ratio)), max(1, round(width * ratio))
-                x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", align_corners=False, antialias=True)
-                top, left = (target[0] - new_h) // 2, (target[1] - new_w) // 2
-                crop = (top, left, new_h, new_w)
-        x = x * self._scale + self._shift
-        if crop is not None:  # pad after normalising: zeros are the mean colour
-            top, left, new_h, new_w = crop
-            x = F.pad(x, (left, target[1] - new_w - left, top, target[0] - new_h - top))
-        out = self.backend(x)
-        if crop is not None:
-            top, left, new_h, new_w = crop
-            out = out[:, :, top:top + new_h, left:left + new_w]
+        out = self._network_logits(image)
         if out.shape[-2:] != (height, width):
             out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=False)
         return out
@@ -184,14 +350,20 @@ class Segmenter:
     @torch.inference_mode()
     def segment(self, image: np.ndarray, *, confidence: bool = False) -> Segmentation:
         """(H, W, 3) uint8 RGB -> :class:`Segmentation` at (H, W); confidence only when asked for."""
-        out = self.logits(image)
+        height, width = image.shape[:2]
+        out = self._network_logits(image)
         # max over classes gives labels and the top logit in one pass; torch's argmax over dim 1
         # measured 20x slower on the CPU (16 ms vs 0.8 ms at 360x480, 11 classes)
         top, labels = out.max(dim=1)
         conf = None
         if confidence:  # max softmax probability = 1 / sum_c exp(logit_c - top logit)
             conf = torch.exp(out - top.unsqueeze(1)).sum(dim=1).reciprocal()[0].cpu().numpy()
-        return Segmentation(mask=labels[0].to(torch.uint8).cpu().numpy(), confidence=conf)
+        if out.shape[-2:] == (height, width):
+            return Segmentation(mask=labels[0].to(torch.uint8).cpu().numpy(), confidence=conf)
+        mask = upsample_labels(out[0].float().cpu().numpy(), labels[0].to(torch.uint8).cpu().numpy(), height, width)
+        if conf is not None:
+            conf = cv2.resize(conf, (width, height), interpolation=cv2.INTER_LINEAR)
+        return Segmentation(mask=mask, confidence=conf)
 
 
 def build_segmenter(weights: str = "", model: str = DEFAULT_MODEL, *, num_classes: int | None = None,

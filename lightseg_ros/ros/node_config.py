@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..inference.backends import BACKEND_CHOICES
-from ..models import WeightsError, list_models, read_weights_meta
+from ..inference.image_codec import DEFAULT_MAX_INPUT_PIXELS
+from ..models import list_models
 from ..models.shipped import DEFAULT, DEFAULT_MODEL, RANDOM
+from ..models.weights import LIMITS, weights_problem
 from .input_qos import INPUT_RELIABILITIES
 from .topics import OUTPUTS, TRANSPORTS
 
@@ -64,6 +66,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "torch or onnxruntime (exported once, cached)", choices=BACKEND_CHOICES),
     ParamSpec("input_size", [0, 0], "network input [height, width]; [0, 0] = the weights' size, else the "
               "image's own size"),
+    ParamSpec("max_input_pixels", DEFAULT_MAX_INPUT_PIXELS,
+              "frames with more pixels (width x height; a compressed image's header is read before decoding) "
+              "are dropped with a warning; default 4x a 3840x2160 frame", int_range=(1, 100_000_000)),
+    ParamSpec("max_inference_pixels", 0, "larger frames are downscaled (keeping aspect) to this many pixels "
+              "before the network, and masks scaled back; 0 = twice the area of the images the weights were "
+              "trained on (CamVid: 345600)", int_range=(0, LIMITS.network_pixels)),
+    ParamSpec("memory_budget_mb", 3072, "/diagnostics reports ERROR while the node's resident memory is above "
+              "this many MB (0 = not checked)", int_range=(0, 1_000_000)),
     ParamSpec("resize", "stretch", "how images are fitted to input_size: stretch, or letterbox "
               "(keep aspect, pad, crop predictions back)", choices=RESIZE_POLICIES),
     ParamSpec("outputs", list(OUTPUTS), f"enabled outputs, any of: {', '.join(OUTPUTS)}"),
@@ -79,7 +89,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
 )
 PARAMETER_NAMES = frozenset(p.name for p in PARAMETERS)
 #: changing any of these reloads the segmenter (in the worker, swapped in atomically)
-RELOAD_PARAMETERS = frozenset({"model", "weights", "num_classes", "device", "backend", "input_size", "resize"})
+RELOAD_PARAMETERS = frozenset({"model", "weights", "num_classes", "device", "backend", "input_size", "resize",
+                               "max_input_pixels", "max_inference_pixels"})
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,8 @@ class ModelConfig:
     input_size: tuple[int, int] | None
     resize: str
     backend: str = "auto"
+    max_input_pixels: int = DEFAULT_MAX_INPUT_PIXELS
+    max_inference_pixels: int = 0  # 0 = from the weights (see Segmenter)
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> "ModelConfig":
@@ -101,6 +114,8 @@ class ModelConfig:
             model=str(values["model"]), weights=str(values["weights"]), num_classes=int(values["num_classes"]),
             device=str(values["device"]), input_size=None if size == (0, 0) else size,  # type: ignore[arg-type]
             resize=str(values["resize"]), backend=str(values.get("backend", "auto")),
+            max_input_pixels=int(values.get("max_input_pixels", DEFAULT_MAX_INPUT_PIXELS)),
+            max_inference_pixels=int(values.get("max_inference_pixels", 0)),
         )
 
 
@@ -109,17 +124,17 @@ def cpu_threads_for(requested: int) -> int:
     return requested if requested > 0 else max(1, (os.cpu_count() or 2) // 2)
 
 
-def _check_weights_file(path: str) -> str | None:
-    """Cheap check of a weights file (header only, as load_weights checks it); the full load is in the worker."""
-    try:
-        read_weights_meta(path)
-    except WeightsError as exc:
-        return str(exc)
-    return None
-
-
 def validate_change(name: str, value: Any) -> str | None:
-    """None when ``value`` is acceptable for parameter ``name``, else the reason it is refused."""
+    """None when ``value`` is acceptable for parameter ``name``, else the reason it is refused.
+
+    Never raises: whatever a client sends (or a weights file holds), the set-parameters call is answered."""
+    try:
+        return _validate(name, value)
+    except Exception as exc:  # noqa: BLE001 - a value of an unexpected type, or a check that failed
+        return f"{name}: invalid value {str(value)[:80]!r} ({type(exc).__name__}: {str(exc)[:200]})"
+
+
+def _validate(name: str, value: Any) -> str | None:
     spec = next((p for p in PARAMETERS if p.name == name), None)
     if spec is None:
         return None  # not ours (e.g. use_sim_time)
@@ -132,15 +147,19 @@ def validate_change(name: str, value: Any) -> str | None:
     if name == "model" and value not in list_models():
         return f"unknown model {value!r}; accepted models: {', '.join(list_models())}"
     if name == "weights" and str(value).strip() not in ("", DEFAULT, RANDOM):
-        return _check_weights_file(str(value))
+        # the schema check of models.weights (header only; the full load is in the worker)
+        return weights_problem(os.path.expanduser(str(value).strip()))
     if name == "outputs":
         unknown = [v for v in value if v not in OUTPUTS]
         if unknown:
             return f"unknown outputs {unknown}; accepted: {', '.join(OUTPUTS)}"
     if name == "input_size":
         size = list(value)
-        if len(size) != 2 or any(int(v) < 0 for v in size) or (0 in size and size != [0, 0]):
-            return f"input_size must be [height, width] > 0 or [0, 0]; got {size}"
+        lo, hi = LIMITS.side
+        if len(size) != 2 or size != [0, 0] and not all(lo <= int(v) <= hi for v in size):
+            return f"input_size must be [height, width] with each in [{lo}, {hi}], or [0, 0]; got {size}"
+        if size[0] * size[1] > LIMITS.network_pixels:
+            return f"input_size {size[0]}x{size[1]} is more than {LIMITS.network_pixels} pixels"
     if name == "device":
         from ..inference.segmenter import select_device
 

@@ -46,12 +46,14 @@ from std_msgs.msg import String
 from ..inference import ImageDecodeError, Segmenter, colorize, decode_compressed_image, decode_image, overlay
 from ..inference.image_codec import image_fields
 from ..inference.segmenter import build_segmenter
+from ..inference.memory import return_large_buffers_to_the_system
 from ..inference.visualize import palette_lut
 from ..models import UnknownModelError, WeightsError, no_shipped_weights_note
 from ..models.shipped import RANDOM
 from .frame_mailbox import LatestFrameMailbox
 from .input_qos import COMPRESSED_TYPE, IMAGE_TYPE, Offer, choose_reliability, choose_transport, loss_reason, silence_reason
 from .node_config import PARAMETERS, RELOAD_PARAMETERS, ModelConfig, cpu_threads_for, validate_change
+from .node_health import HealthSnapshot, assess, resident_memory_mb
 from .node_stats import LatencyWindow, RateMeter, WarningThrottle
 from .topics import OUTPUTS, camera_info_topic, is_compressed_topic, output_namespaces
 
@@ -78,7 +80,9 @@ class ParameterError(ValueError):
 def load_segmenter(config: ModelConfig) -> Segmenter:
     """The segmenter a config describes (see :func:`~lightseg_ros.inference.segmenter.build_segmenter`)."""
     return build_segmenter(config.weights, config.model, num_classes=config.num_classes, device=config.device,
-                           input_size=config.input_size, resize=config.resize, backend=config.backend)
+                           input_size=config.input_size, resize=config.resize, backend=config.backend,
+                           max_input_pixels=config.max_input_pixels,
+                           max_inference_pixels=config.max_inference_pixels or None)
 
 
 def legend_json(segmenter: Segmenter) -> str:
@@ -233,8 +237,10 @@ class CameraOutputs:
         return {name for name in enabled if self.publishers[name].get_subscription_count() > 0}
 
     @staticmethod
-    def decode(msg: Any):
-        return decode_compressed_image(msg) if isinstance(msg, CompressedImage) else decode_image(msg)
+    def decode(msg: Any, max_pixels: int | None = None):
+        if isinstance(msg, CompressedImage):
+            return decode_compressed_image(msg, max_pixels)
+        return decode_image(msg, max_pixels)
 
     def publish(self, name: str, header: Any, array, encoding: str) -> None:
         out = Image()
@@ -300,6 +306,7 @@ class SegmentNodeBase(Node):
             if reason:
                 raise ParameterError(name, reason)
         torch.set_num_threads(cpu_threads_for(int(values["cpu_threads"])))
+        return_large_buffers_to_the_system()  # resident memory follows the frames held (inference/memory.py)
         self._segmenter = load_segmenter(ModelConfig.from_values(values))  # errors end the process (main)
         self._lut = palette_lut(self._segmenter.palette)
         self._alpha = float(values["overlay_alpha"])
@@ -307,6 +314,8 @@ class SegmentNodeBase(Node):
         self._reload_request: ModelConfig | None = None
         self._reload_lock = threading.Lock()
         self._model_error = ""
+        self._refused = ""  # the last refused run-time change (for /diagnostics), until the next model load
+        self._memory_budget_mb = int(values["memory_budget_mb"])
         self._log_model()
 
         output_qos = QoSProfile(depth=int(values["output_depth"]), reliability=_RELIABILITY[values["output_reliability"]])
@@ -324,6 +333,10 @@ class SegmentNodeBase(Node):
         self._input_rate, self._output_rate = RateMeter(), RateMeter()
         self._latency = LatencyWindow()
         self._bad_frames = 0
+        self._failed_frames = 0
+        self._last_bad, self._last_failure = "", ""
+        self._single_class = (0, "")  # (consecutive masks with one class everywhere, its name)
+        self._reported = (0, 0, 0)  # dropped as malformed, failed, published: at the last /diagnostics
         self._skipped = 0
         self._throttle = WarningThrottle(5.0)
         self.add_post_set_parameters_callback(self._apply_parameters)
@@ -444,6 +457,8 @@ class SegmentNodeBase(Node):
             reason = validate_change(p.name, p.value)
             if reason:
                 self.get_logger().warning(f"refused {p.name}={p.value!r}: {reason}")
+                if p.name in RELOAD_PARAMETERS:
+                    self._refused = f"{p.name}={str(p.value)[:200]!r} ({reason}); still running {self._segmenter.model_name}"
                 return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
 
@@ -454,6 +469,8 @@ class SegmentNodeBase(Node):
                 self._alpha = float(p.value)
             elif p.name == "outputs":
                 self._enabled = frozenset(p.value)
+            elif p.name == "memory_budget_mb":
+                self._memory_budget_mb = int(p.value)
         if names & RELOAD_PARAMETERS:
             values = {n: self.get_parameter(n).value for n in RELOAD_PARAMETERS}
             with self._reload_lock:
@@ -473,6 +490,8 @@ class SegmentNodeBase(Node):
                 self._process(self._cameras[camera], frame)
             except Exception as exc:  # noqa: BLE001 - one bad frame must not end the worker
                 self._bad_frames += 1
+                self._failed_frames += 1
+                self._last_failure = f"{type(exc).__name__}: {str(exc)[:200]}"
                 log, suppressed = self._throttle.allow("inference_error")
                 if log:
                     self.get_logger().error(f"frame from {self._cameras[camera].topic} failed: {exc!r}"
@@ -486,13 +505,17 @@ class SegmentNodeBase(Node):
         if not wanted:
             self._skipped += 1
             return
+        segmenter, lut, alpha, header = self._segmenter, self._lut, self._alpha, frame.msg.header
         try:
-            image = camera.decode(frame.msg)
+            image = camera.decode(frame.msg, segmenter.max_input_pixels)
         except ImageDecodeError as exc:
             self._warn_bad_frame(camera.topic, exc)
             return
-        segmenter, lut, alpha, header = self._segmenter, self._lut, self._alpha, frame.msg.header
         result = segmenter.segment(image, confidence="confidence" in wanted)
+        first = int(result.mask.flat[0])
+        uniform = bool((result.mask == first).all())
+        self._single_class = (self._single_class[0] + 1 if uniform else 0,
+                              segmenter.class_names[first] if uniform and first < len(segmenter.class_names) else "")
         self._publish_outputs(camera, header, image, result, wanted, lut, alpha)
         camera.publish_camera_info(header)
         self._output_rate.tick()
@@ -512,6 +535,7 @@ class SegmentNodeBase(Node):
 
     def _warn_bad_frame(self, topic: str, exc: ImageDecodeError) -> None:
         self._bad_frames += 1
+        self._last_bad = str(exc)[:300]
         log, suppressed = self._throttle.allow(exc.kind)
         if log:
             more = f" ({suppressed} more like it suppressed)" if suppressed else ""
@@ -529,6 +553,7 @@ class SegmentNodeBase(Node):
             self.get_logger().error(f"model switch failed, keeping {self._segmenter.model_name}: {exc}")
             return
         self._segmenter, self._lut, self._model_error = segmenter, palette_lut(segmenter.palette), ""
+        self._refused, self._single_class = "", (0, "")
         self._log_model()
         for cam in self._cameras:
             cam.publish_legend(segmenter, self.get_clock().now().to_msg())
@@ -538,19 +563,24 @@ class SegmentNodeBase(Node):
         p50, p99 = self._latency.percentiles_ms(50, 99)
         seg = self._segmenter
         status = DiagnosticStatus(name=f"{self.get_name()}: segmentation", hardware_id=str(seg.device))
-        status.level, status.message = DiagnosticStatus.OK, "ok"
-        if self._model_error:
-            status.level, status.message = DiagnosticStatus.ERROR, f"model switch failed: {self._model_error}"
-        elif self._silence or self._recent_losses():
-            status.level, status.message = DiagnosticStatus.WARN, "; ".join([*self._silence.values(),
-                                                                             *self._recent_losses()])
-        elif seg.random_weights:
-            status.level, status.message = DiagnosticStatus.WARN, "random weights (untrained)"
+        failed, out = self._failed_frames, self._output_rate.total
+        bad = self._bad_frames - failed  # dropped as malformed; bad_frames counts failures too
+        rss = resident_memory_mb()
+        level, status.message = assess(HealthSnapshot(
+            model_error=self._model_error, refused_change=self._refused, random_weights=seg.random_weights,
+            bad_frames=bad - self._reported[0], last_bad_reason=self._last_bad,
+            failed_frames=failed - self._reported[1], last_failure=self._last_failure,
+            frames_out=out - self._reported[2], single_class_streak=self._single_class[0],
+            single_class_name=self._single_class[1], rss_mb=rss, memory_budget_mb=self._memory_budget_mb,
+            input_problems=(*self._silence.values(), *self._recent_losses())))
+        status.level = bytes([level])
+        self._reported = (bad, failed, out)
         values = {
             "input_rate_hz": f"{self._input_rate.rate():.2f}", "output_rate_hz": f"{self._output_rate.rate():.2f}",
             "latency_p50_ms": f"{p50:.1f}", "latency_p99_ms": f"{p99:.1f}",
             "frames_in": str(self._input_rate.total), "frames_out": str(self._output_rate.total),
             "dropped_frames": str(self._mailbox.dropped), "bad_frames": str(self._bad_frames),
+            "failed_frames": str(failed), "resident_memory_mb": f"{rss:.0f}" if rss is not None else "n/a",
             "skipped_no_subscribers": str(self._skipped), "device": str(seg.device), "model": seg.model_name,
             "weights": seg.weights_path or RANDOM, "cameras": ", ".join(c.topic for c in self._cameras),
             "input_qos": ", ".join(f"{c.topic}: {c.input.subscribed_type.rsplit('/', 1)[-1]} {c.input.reliability}"

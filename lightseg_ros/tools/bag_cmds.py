@@ -5,22 +5,21 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from ..evaluation.bags import BagError
 
 
-def _palette(name: str | None) -> np.ndarray | None:
+def _palette(name: str | None):
     if name is None:
         return None
-    from ..classes import CAMVID_COLORS
+    from ..evaluation.bag_eval import LabelPalette
 
     if name == "camvid":
-        return np.asarray(CAMVID_COLORS, np.uint8)
+        return LabelPalette.camvid()
     path = Path(name)
     if not path.is_file():
-        raise BagError(f"--label-palette takes 'camvid' or a text file of 'R G B' lines; {name} is neither")
-    return np.loadtxt(path, dtype=np.int64, ndmin=2).astype(np.uint8)
+        raise BagError(f"--label-palette takes 'camvid' or a text file of 'R G B' (and 'R G B id') lines; "
+                       f"{name} is neither")
+    return LabelPalette.from_file(path)
 
 
 def _progress(total: int | None, desc: str):
@@ -108,7 +107,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("bag", help="rosbag2 folder (sqlite3 or MCAP)")
     p.add_argument("--image-topic", required=True)
     p.add_argument("--label-topic", help="mono8 class-id label images, paired with frames by header stamp")
-    p.add_argument("--label-palette", help="labels are colour images: 'camvid' or a file of 'R G B' lines")
+    p.add_argument("--label-palette", help="labels are colour images: 'camvid', or a file of 'R G B' lines (class "
+                   "id = line number) and 'R G B id' lines (e.g. '0 0 0 11' maps black to id 11); a colour outside "
+                   "the palette is an error listing the colours found")
     p.add_argument("--model", help="model name (default: the one the weights file names, else ghostnet_aspp_da)")
     p.add_argument("--weights", default="", help="weights file (.safetensors); default: the package's trained "
                    "weights for --model; 'random' for an untrained model (latency only)")

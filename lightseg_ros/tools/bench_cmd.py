@@ -37,14 +37,15 @@ def run(args: argparse.Namespace) -> int:
     from ..models import list_models
 
     device = select_device(args.device)
-    models = list_models() if args.models == "all" else args.models.split(",")
+    models = list_models() if args.models == "all" else [] if args.models == "none" else args.models.split(",")
     backends = list(BACKENDS) if args.backends == "all" else args.backends.split(",")
     progress = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.quiet else (lambda m: None)
-    peak = bm.measure_peak_gflops(device)
-    progress(f"measured peak: {peak:.1f} GFLOP/s on {device}")
-    result: dict = {"machine": bm.machine_info(device), "peak_gflops": round(peak, 1), "cases": [], "peer": [],
-                    "skipped": []}
-    for size in args.sizes:
+    peak = bm.measure_peak_gflops(device) if models else None
+    if peak:
+        progress(f"measured peak: {peak:.1f} GFLOP/s on {device}")
+    result: dict = {"machine": bm.machine_info(device), "peak_gflops": round(peak, 1) if peak else None, "cases": [],
+                    "peer": [], "skipped": []}
+    for size in args.sizes if models else []:
         peer = bm.bench_peer(size, device=str(device), warmup=args.warmup, iters=args.iters, peak_gflops=peak)
         result["peer"].append(peer.as_dict())
         progress(f"{bm.PEER} {size[0]}x{size[1]}: p50 {peer.network.p50_ms:.1f} ms")
@@ -69,6 +70,13 @@ def run(args: argparse.Namespace) -> int:
         progress("node end-to-end latency at 640x480 ...")
         result["node"] = measure_node_latency(model=args.node_model, backend=args.node_backend, device=str(device),
                                               frames=args.node_frames, feed_hz=60.0)
+    if args.frames:
+        from .frame_bench import check_frame_targets, measure_frames
+
+        result["frames"] = measure_frames(args.frames, model=args.node_model, backend=args.node_backend,
+                                          cpu_threads=args.frames_threads, frames=args.frames_count,
+                                          progress=progress)
+        result["frames"]["targets"] = check_frame_targets(result["frames"])
     result["targets"] = check_targets(result)
     text = json.dumps(result, indent=2)
     if args.out:
@@ -108,7 +116,7 @@ def format_table(result: dict) -> str:
     lines = [f"peak {result['peak_gflops']} GFLOP/s  ({result['machine']['device']}, "
              f"{result['machine']['threads']} threads, torch {result['machine']['torch']})",
              f"{'model':28s} {'backend':26s} {'size':>8s} {'GFLOPs':>7s} {'net p50':>8s} {'net p99':>8s} "
-             f"{'fps':>6s} {'pipe p50':>8s} {'floor':>6s} {'vs peer':>7s} {'IQR (min-max)':>23s}"]
+             f"{'fps':>6s} {'pipe p50':>8s} {'floor':>6s} {'vs peer':>7s} {'IQR (min-max)':>23s}"] if result["cases"] or result["peer"] else []
     rows = [dict(r, ratio_to_peer=1.0) for r in result["peer"]] + result["cases"]
     for r in rows:
         size = f"{r['size'][0]}x{r['size'][1]}"
@@ -129,6 +137,10 @@ def format_table(result: dict) -> str:
         for phase, r in node["node_publish_to_received"].items():
             extra = f", dropped {r['dropped']}/{r['sent']}" if "dropped" in r else ""
             lines.append(f"  publish -> received ({phase}): p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms{extra}")
+    if result.get("frames"):
+        from .frame_bench import format_frames
+
+        lines.append(format_frames(result["frames"]))
     for name, t in result.get("targets", {}).items():
         lines.append(f"target {name}: {t['value']} (limit {t['limit']}) -> {'met' if t['met'] else 'NOT met'}")
     rounds = next((c["ratio_spread"]["rounds"] for c in result["cases"] if c.get("ratio_spread")), 0)
@@ -140,7 +152,7 @@ def format_table(result: dict) -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="latency of models and backends vs torchvision's LR-ASPP MobileNetV3 peer")
-    p.add_argument("--models", default="all", help="comma-separated model names, or 'all'")
+    p.add_argument("--models", default="all", help="comma-separated model names, 'all', or 'none' (e.g. with --frames)")
     p.add_argument("--backends", default="all", help="comma-separated: torch, onnxruntime, or 'all'")
     p.add_argument("--sizes", type=_sizes, default=_sizes("360x480,512x512"), help="HxW list")
     p.add_argument("--device", default="auto")
@@ -152,6 +164,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--node-model", default="ghostnet_aspp_da")
     p.add_argument("--node-backend", default="auto")
     p.add_argument("--node-frames", type=int, default=30)
+    p.add_argument("--frames", type=_sizes, help="also the node's memory and latency by frame size, HxW list "
+                   "(e.g. 480x640,1080x1920,3000x4000): a node process per size, --node-model's shipped weights")
+    p.add_argument("--frames-count", type=int, default=8, help="--frames: timed frames per size and phase")
+    p.add_argument("--frames-threads", type=int, default=1, help="--frames: the node's CPU threads")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--out", help="also write the JSON to this file")
     p.add_argument("--quiet", action="store_true")

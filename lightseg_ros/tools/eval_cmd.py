@@ -45,7 +45,9 @@ def score_weights(weights, data: str | Path, *, dataset: str | None = None, spli
 
 def run(args: argparse.Namespace) -> int:
     from ..models import WeightsError, read_weights_meta, trained_weights
+    from ..training.datasets import DatasetError
     from ..training.evaluate import write_report
+    from .train_cmd import one_line
 
     try:
         weights = trained_weights(args.weights, args.model)
@@ -54,16 +56,12 @@ def run(args: argparse.Namespace) -> int:
         found = read_weights_meta(weights).model
         if args.model and found != args.model:
             raise WeightsError(f"{weights} holds weights for {found!r}, not the requested {args.model!r}")
-    except WeightsError as exc:
-        raise SystemExit(f"lightseg eval: error: {exc}") from None
-    from ..training.datasets import DatasetError
-    from .train_cmd import one_line
-
-    try:
         scores, meta, images, seconds, dataset_name = score_weights(
             weights, args.data, dataset=args.dataset, split=args.split, mask_dir=args.mask_dir, device=args.device,
             batch_size=args.batch_size, workers=args.workers, max_images=args.max_images, scales=args.scales,
             flip=args.flip, progress=not args.no_progress)
+    except WeightsError as exc:  # every metadata or tensor problem: one line naming the file and field
+        raise SystemExit(f"lightseg eval: error: {exc}") from None
     except DatasetError as exc:
         print(f"lightseg eval: error: {one_line(exc)}", file=sys.stderr)
         return 2

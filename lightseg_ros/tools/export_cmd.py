@@ -30,11 +30,14 @@ def _export_safetensors(args: argparse.Namespace, model, meta, size) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..inference.export import check_onnx, export_onnx
-    from ..models import load_model
+    from ..models import WeightsError, load_model
 
     if not (args.onnx or args.safetensors):
         raise SystemExit("lightseg export: error: give --onnx PATH and/or --safetensors PATH")
-    model, meta = load_model(args.weights)
+    try:
+        model, meta = load_model(args.weights)
+    except WeightsError as exc:  # one line naming the file and the field, no traceback
+        raise SystemExit(f"lightseg export: error: {exc}") from None
     size = (args.height, args.width) if args.height and args.width else tuple(meta.input_size or (512, 512))
     if args.safetensors:
         _export_safetensors(args, model, meta, size)
