@@ -7,7 +7,7 @@ import pytest
 
 from lightseg_ros.cli import main
 from lightseg_ros.evaluation.bag_eval import evaluate_offline
-from lightseg_ros.evaluation.bags import AtomicBagWriter, BagError, IMAGE_TYPE, image_message, open_bag, read_topic
+from lightseg_ros.sources.bags import AtomicBagWriter, BagError, IMAGE_TYPE, image_message, open_bag, read_topic
 from lightseg_ros.evaluation.make_bag import make_bag
 from lightseg_ros.inference.segmenter import Segmenter
 from lightseg_ros.metrics import ConfusionMatrix
@@ -281,7 +281,7 @@ def test_malformed_frames_are_counted_and_skipped(tmp_path, segmenter):
 
 
 def test_frames_in_a_damaged_chunk_are_counted_and_the_rest_scored(tmp_path, weights):
-    from lightseg_ros.evaluation.bags import _mcap_chunks
+    from lightseg_ros.sources.bags import _mcap_chunks
 
     seg = Segmenter(weights, device="cpu", backend="torch")
     images, labels = write_dataset(tmp_path, n=6, size=(360, 480))

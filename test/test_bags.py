@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lightseg_ros.evaluation.bags import AtomicBagWriter, BagError, open_bag, read_topic
+from lightseg_ros.sources.bags import AtomicBagWriter, BagError, open_bag, read_topic
 from lightseg_ros.evaluation.make_bag import make_bag
 
 from bag_fixtures import write_dataset
@@ -94,7 +94,7 @@ def test_bag_names_inside_are_clean(tmp_path, storage, suffix):
 
 
 def test_make_bag_writes_chunk_crcs_and_damage_is_found(tmp_path):
-    from lightseg_ros.evaluation.bags import _mcap_chunks, damaged_chunks
+    from lightseg_ros.sources.bags import _mcap_chunks, damaged_chunks
 
     images, labels = write_dataset(tmp_path, n=4, size=(360, 480))  # 518 KB frames: a chunk per two
     make_bag(images, labels, tmp_path / "bag")

@@ -27,11 +27,11 @@ import numpy as np
 
 from ..classes import CAMVID_COLORS, colors_to_ids
 from ..metrics import ConfusionMatrix
-from .bags import (COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, BagMessage, DamagedChunk, damaged_chunks,
+from ..sources.bags import (COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, BagMessage, DamagedChunk, damaged_chunks,
                    image_message, open_bag, read_topic, topic_count)
 from .report import BagEvalReport
 
-__all__ = ["labels_by_stamp", "label_array", "decode_frame", "evaluate_offline", "LabelPalette"]
+__all__ = ["labels_by_stamp", "label_array", "decode_frame", "evaluate_offline", "LabelPalette", "score_frame"]
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,9 @@ def labels_by_stamp(bag: str | Path, label_topic: str, *, skip: list[DamagedChun
                                                   on_malformed=on_malformed)}
 
 
-def _score(report: BagEvalReport, mask: np.ndarray, label_msg: BagMessage | None,
-           palette: np.ndarray | None, ignore_index: int) -> None:
+def score_frame(report: BagEvalReport, mask: np.ndarray, label_msg: BagMessage | None,
+                palette: np.ndarray | None, ignore_index: int) -> None:
+    """Add one mask to the report: scored against its label, or counted as unlabelled."""
     if label_msg is None:
         report.unlabelled += 1
         return
@@ -204,7 +205,7 @@ def evaluate_offline(
                 mask = segmenter.segment(rgb).mask
                 report.latency.add(1000 * (time.perf_counter() - t0))
                 report.processed += 1
-                _score(report, mask, labels.get(item.stamp_ns), label_palette, meta.ignore_index)
+                score_frame(report, mask, labels.get(item.stamp_ns), label_palette, meta.ignore_index)
                 if writer:
                     _record_outputs(writer, item, rgb, mask, palette, overlay_alpha, output_prefix, colorize, overlay)
                 if progress:

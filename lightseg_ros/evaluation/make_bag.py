@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .bags import IMAGE_TYPE, AtomicBagWriter, BagError, image_message
+from ..sources.bags import IMAGE_TYPE, AtomicBagWriter, BagError, image_message
 
 __all__ = ["MakeBagSummary", "make_bag", "IMAGE_SUFFIXES"]
 

@@ -16,8 +16,8 @@ from ..metrics import ConfusionMatrix
 from ..models.shipped import RANDOM
 from ..ros.node_session import NodeSession, NodeStartError, start_with_retries
 from ..ros.topics import OUTPUTS
-from .bag_eval import _score, labels_by_stamp
-from .bags import COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, open_bag, read_topic, typestore
+from .bag_eval import score_frame, labels_by_stamp
+from ..sources.bags import COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, open_bag, read_topic, typestore
 from .report import BagEvalReport
 
 __all__ = ["evaluate_node", "node_output_topic"]
@@ -128,6 +128,7 @@ def evaluate_node(
     startup_timeout_s: float = 60.0,
     startup_attempts: int = 3,
     settle_s: float = 2.0,
+    answer_timeout_s: float = 20.0,
 ) -> BagEvalReport:
     """Replay ``image_topic`` into a fresh segment_node process and score its masks.
 
@@ -189,11 +190,18 @@ def evaluate_node(
             pub.publish(item.raw)
             if progress:
                 progress(1)
-        # wait for the last answers
-        while time.monotonic() - max(collector.last_arrival, published[frames[-1].stamp_ns]) < settle_s:
+        # wait for the last answers: the node answers frames in order and always the newest, so the last
+        # frame's mask is the end; without it, give up once nothing arrived for settle_s, but never
+        # before answer_timeout_s after the last publish (a loaded machine may take seconds per frame)
+        last = frames[-1].stamp_ns
+        while True:
+            now = time.monotonic()
             with collector.lock:
-                if all(s in collector.received["mask"] for s in published):
+                if last in collector.received["mask"]:
                     break
+                quiet = now - max(collector.last_arrival, published[last])
+            if quiet >= settle_s and now - published[last] >= answer_timeout_s:
+                break
             time.sleep(0.05)
     finally:
         session.close()
@@ -211,7 +219,7 @@ def evaluate_node(
         report.processed += 1
         report.latency.add(1000 * (arrival - sent))
         mask = np.array(image_view(store.deserialize_cdr(raw, IMAGE_TYPE)))
-        _score(report, mask, labels.get(stamp), label_palette, meta.ignore_index)
+        score_frame(report, mask, labels.get(stamp), label_palette, meta.ignore_index)
     if record:
         _record(record, record_storage, image_topic, collector, frames)
     return report

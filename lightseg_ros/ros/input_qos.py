@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..sources.bags import COMPRESSED_TYPE, IMAGE_TYPE
+
 __all__ = ["INPUT_RELIABILITIES", "Offer", "choose_reliability", "choose_transport", "loss_reason", "silence_reason"]
 
 INPUT_RELIABILITIES = ("auto", "reliable", "best_effort")
-IMAGE_TYPE = "sensor_msgs/msg/Image"
-COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,14 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from .bags import COMPRESSED_TYPE, IMAGE_TYPE
 from .synthetic import road_scene
 
 __all__ = ["BagFrame", "FrameSourceError", "VideoInfo", "source_kind", "iter_frames", "image_files", "read_image",
            "video_info", "video_frames", "IMAGE_SUFFIXES", "IMAGE_MSGTYPES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-IMAGE_MSGTYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+IMAGE_MSGTYPES = (IMAGE_TYPE, COMPRESSED_TYPE)
 SYNTHETIC = "synthetic"
 
 
@@ -140,15 +141,17 @@ def video_frames(path: str | Path) -> Iterator[np.ndarray]:
 
 
 def _bag_frames(path: str, bag_topic: str = "") -> Iterator[BagFrame]:
-    from rosbags.highlevel import AnyReader
-    from rosbags.typesys import Stores, get_typestore
+    """The recorded CDR bytes of one image topic (``bag_topic``, else the bag's first image topic)."""
+    from .bags import BagError, open_bag, read_topic
 
-    with AnyReader([Path(path)], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
-        images = [c for c in reader.connections if c.msgtype in IMAGE_MSGTYPES]
-        chosen = [c for c in images if c.topic == bag_topic] if bag_topic else images[:1]
-        if not chosen:
-            available = sorted({f"{c.topic} ({c.msgtype})" for c in reader.connections})
-            raise FrameSourceError(f"bag {path} has no image topic {bag_topic!r}; it holds: {', '.join(available)}")
-        chosen = [c for c in images if c.topic == chosen[0].topic]
-        for connection, _, raw in reader.messages(connections=chosen):
-            yield BagFrame(bytes(raw), connection.msgtype, connection.topic)
+    try:
+        with open_bag(path) as reader:
+            images = [c.topic for c in reader.connections if c.msgtype in IMAGE_MSGTYPES]
+            topic = bag_topic or (images[0] if images else "")
+            if topic not in images:
+                available = sorted({f"{c.topic} ({c.msgtype})" for c in reader.connections})
+                raise FrameSourceError(f"bag {path} has no image topic {bag_topic!r}; it holds: {', '.join(available)}")
+            for message in read_topic(reader, topic):
+                yield BagFrame(message.raw, message.msgtype, message.topic)
+    except BagError as exc:
+        raise FrameSourceError(str(exc)) from None

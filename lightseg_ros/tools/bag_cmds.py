@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..evaluation.bags import BagError
+from ..sources.bags import BagError
 
 
 def _palette(name: str | None):
