@@ -1,64 +1,77 @@
 """ament_python package: installable by colcon on a ROS 2 distro and by pip in a plain venv."""
+
 from glob import glob
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
-PACKAGE = "lightseg_ros"
+PACKAGE = 'lightseg_ros'
 
 
 def recipe_folders() -> list[tuple[str, list[str]]]:
     """Every folder of training recipes under config/train, installed at the same place under share/
     (recipes name their _base_ by relative path, so the tree must stay as it is)."""
-    folders = sorted({p.parent for p in Path("config/train").rglob("*.yaml")})
-    return [(f"share/{PACKAGE}/{d.as_posix()}", sorted(glob(f"{d.as_posix()}/*.yaml"))) for d in folders]
+    folders = sorted({p.parent for p in Path('config/train').rglob('*.yaml')})
+    return [
+        (f'share/{PACKAGE}/{d.as_posix()}', sorted(glob(f'{d.as_posix()}/*.yaml')))
+        for d in folders
+    ]
 
 
 setup(
     name=PACKAGE,
-    version="0.2.0",
-    packages=find_packages(exclude=["test", "test.*"]),
-    package_data={PACKAGE: ["weights/*.safetensors"]},
+    version='0.2.0',
+    packages=find_packages(exclude=['test', 'test.*']),
+    package_data={PACKAGE: ['weights/*.safetensors']},
     data_files=[
-        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
-        (f"share/{PACKAGE}", ["package.xml"]),
-        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz") + glob("config/*.xml")),
+        ('share/ament_index/resource_index/packages', [f'resource/{PACKAGE}']),
+        (f'share/{PACKAGE}', ['package.xml']),
+        (f'share/{PACKAGE}/launch', glob('launch/*.launch.py')),
+        (
+            f'share/{PACKAGE}/config',
+            glob('config/*.yaml') + glob('config/*.rviz') + glob('config/*.xml'),
+        ),
         *recipe_folders(),
     ],
-    python_requires=">=3.10",
+    python_requires='>=3.10',
     install_requires=[
-        "numpy>=1.24",
-        "torch>=2.1",
-        "torchvision>=0.16",
-        "timm>=0.9",
-        "safetensors>=0.4",
-        "pyyaml>=6",
-        "opencv-python-headless>=4.8",
-        "tqdm>=4.60",
-        "rosbags>=0.10",
+        'numpy>=1.24',
+        'torch>=2.1',
+        'torchvision>=0.16',
+        'timm>=0.9',
+        'safetensors>=0.4',
+        'pyyaml>=6',
+        'opencv-python-headless>=4.8',
+        'tqdm>=4.60',
+        'rosbags>=0.10',
     ],
     extras_require={
         # ROS 2 Kilted client libraries from PyPI, for machines without a ROS 2 install
-        "ros": [
-            "ros-rclpy", "ros-sensor-msgs", "ros-std-msgs", "ros-diagnostic-msgs", "ros-builtin-interfaces",
-            "ros-rcl-interfaces", "ros-lifecycle-msgs", "ros-rmw-fastrtps-cpp",
+        'ros': [
+            'ros-rclpy',
+            'ros-sensor-msgs',
+            'ros-std-msgs',
+            'ros-diagnostic-msgs',
+            'ros-builtin-interfaces',
+            'ros-rcl-interfaces',
+            'ros-lifecycle-msgs',
+            'ros-rmw-fastrtps-cpp',
         ],
-        "train": ["tensorboard>=2.12", "matplotlib>=3.7"],
-        "export": ["onnx>=1.15", "onnxruntime>=1.17"],
-        "test": ["pytest>=7", "pytest-timeout>=2", "colcon-common-extensions", "setuptools<80"],
+        'train': ['tensorboard>=2.12', 'matplotlib>=3.7'],
+        'export': ['onnx>=1.15', 'onnxruntime>=1.17'],
+        'test': ['pytest>=7', 'pytest-timeout>=2', 'colcon-common-extensions', 'setuptools<80'],
     },
     zip_safe=True,
-    maintainer="lightseg_ros maintainers",
-    maintainer_email="lightseg-ros@users.noreply.github.com",
-    description="Lightweight semantic segmentation ROS 2 node, training and evaluation tools.",
-    license="Apache-2.0",
+    maintainer='lightseg_ros maintainers',
+    maintainer_email='lightseg-ros@users.noreply.github.com',
+    description='Lightweight semantic segmentation ROS 2 node, training and evaluation tools.',
+    license='Apache-2.0',
     entry_points={
-        "console_scripts": [
-            "lightseg = lightseg_ros.cli:main",
-            "segment_node = lightseg_ros.ros.segment_node:run",
-            "segment_lifecycle_node = lightseg_ros.ros.segment_lifecycle_node:run",
-            "image_source = lightseg_ros.ros.image_source:main",
+        'console_scripts': [
+            'lightseg = lightseg_ros.cli:main',
+            'segment_node = lightseg_ros.ros.segment_node:run',
+            'segment_lifecycle_node = lightseg_ros.ros.segment_lifecycle_node:run',
+            'image_source = lightseg_ros.ros.image_source:main',
         ],
     },
 )

@@ -6,38 +6,51 @@ The launch ends when the bag has played (unless loop:=true): the node then logs 
 in and out, dropped, latency). For figures (mIoU, latency, drops) use ``lightseg bag-eval BAG --mode
 node``, which needs no ROS 2 install.
 """
+
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import (
-    DeclareLaunchArgument, EmitEvent, ExecuteProcess, IncludeLaunchDescription, OpaqueFunction,
-    RegisterEventHandler, TimerAction,
+    DeclareLaunchArgument,
+    EmitEvent,
+    ExecuteProcess,
+    IncludeLaunchDescription,
+    OpaqueFunction,
+    RegisterEventHandler,
+    TimerAction,
 )
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
-
 from lightseg_ros.ros.dds import dds_environment
 from lightseg_ros.ros.launch_helpers import PACKAGE
-from lightseg_ros.ros.replay_launch import REPLAY_ARGUMENTS, bag_play_command
+from lightseg_ros.ros.replay_launch import bag_play_command, REPLAY_ARGUMENTS
 
 
 def _player(context):
     args = {name: LaunchConfiguration(name).perform(context) for name, _, _ in REPLAY_ARGUMENTS}
-    cmd = bag_play_command(args, LaunchConfiguration("image_topic").perform(context))
-    env = dds_environment(LaunchConfiguration("dds_transport").perform(context) or "default")
-    player = ExecuteProcess(cmd=cmd, output="screen", additional_env=env)
-    done = RegisterEventHandler(OnProcessExit(target_action=player, on_exit=[
-        EmitEvent(event=Shutdown(reason="the bag has played"))]))
-    return [done, TimerAction(period=float(args["start_delay"]), actions=[player])]
+    cmd = bag_play_command(args, LaunchConfiguration('image_topic').perform(context))
+    env = dds_environment(LaunchConfiguration('dds_transport').perform(context) or 'default')
+    player = ExecuteProcess(cmd=cmd, output='screen', additional_env=env)
+    done = RegisterEventHandler(
+        OnProcessExit(
+            target_action=player, on_exit=[EmitEvent(event=Shutdown(reason='the bag has played'))]
+        )
+    )
+    return [done, TimerAction(period=float(args['start_delay']), actions=[player])]
 
 
 def generate_launch_description():
-    segment = os.path.join(get_package_share_directory(PACKAGE), "launch", "segment.launch.py")
+    segment = os.path.join(get_package_share_directory(PACKAGE), 'launch', 'segment.launch.py')
     return LaunchDescription(
-        [DeclareLaunchArgument(name, default_value=default, description=description)
-         for name, default, description in REPLAY_ARGUMENTS]
-        + [IncludeLaunchDescription(PythonLaunchDescriptionSource(segment)), OpaqueFunction(function=_player)]
+        [
+            DeclareLaunchArgument(name, default_value=default, description=description)
+            for name, default, description in REPLAY_ARGUMENTS
+        ]
+        + [
+            IncludeLaunchDescription(PythonLaunchDescriptionSource(segment)),
+            OpaqueFunction(function=_player),
+        ]
     )

@@ -7,49 +7,80 @@
 Decisions live in lightseg_ros.ros.launch_helpers (tested); this file only wires them to launch.
 When the node or rviz2 exits, the whole launch shuts down (Ctrl-C or SIGTERM stop both).
 """
+
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
 from launch.event_handlers import OnProcessExit
-from launch.events import Shutdown, matches_action
+from launch.events import matches_action, Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
 from lifecycle_msgs.msg import Transition
-
 from lightseg_ros.ros.launch_helpers import LAUNCH_ARGUMENTS, PACKAGE, segment_node_setup
 
 
 def _change_state(node, transition_id):
-    return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node), transition_id=transition_id))
+    return EmitEvent(
+        event=ChangeState(lifecycle_node_matcher=matches_action(node), transition_id=transition_id)
+    )
 
 
 def _nodes(context):
     args = {name: LaunchConfiguration(name).perform(context) for name, _, _ in LAUNCH_ARGUMENTS}
-    setup = segment_node_setup(args, get_package_share_directory(PACKAGE))  # refuses before anything starts
-    options = dict(package=PACKAGE, executable=setup.executable, namespace=setup.namespace,
-                   parameters=setup.parameters, additional_env=setup.environment, output="screen", emulate_tty=True)
+    setup = segment_node_setup(
+        args, get_package_share_directory(PACKAGE)
+    )  # refuses before anything starts
+    options = dict(
+        package=PACKAGE,
+        executable=setup.executable,
+        namespace=setup.namespace,
+        parameters=setup.parameters,
+        additional_env=setup.environment,
+        output='screen',
+        emulate_tty=True,
+    )
     node = LifecycleNode(name=setup.node_name, **options) if setup.lifecycle else Node(**options)
     processes = {setup.executable: node}
     if setup.rviz:
-        processes["rviz2"] = Node(package="rviz2", executable="rviz2", arguments=["-d", setup.rviz_config],
-                                  additional_env=setup.environment)
-    end_with = [RegisterEventHandler(OnProcessExit(
-        target_action=process, on_exit=[EmitEvent(event=Shutdown(reason=f"{name} exited"))]))
-        for name, process in processes.items()]
+        processes['rviz2'] = Node(
+            package='rviz2',
+            executable='rviz2',
+            arguments=['-d', setup.rviz_config],
+            additional_env=setup.environment,
+        )
+    end_with = [
+        RegisterEventHandler(
+            OnProcessExit(
+                target_action=process, on_exit=[EmitEvent(event=Shutdown(reason=f'{name} exited'))]
+            )
+        )
+        for name, process in processes.items()
+    ]
     autostart = []
-    if setup.autostart:  # configure now; activate once configuring has ended in inactive (not after a deactivate)
-        autostart = [RegisterEventHandler(OnStateTransition(
-            target_lifecycle_node=node, start_state="configuring", goal_state="inactive",
-            entities=[_change_state(node, Transition.TRANSITION_ACTIVATE)])),
-            _change_state(node, Transition.TRANSITION_CONFIGURE)]
+    if (
+        setup.autostart
+    ):  # configure now; activate once configuring has ended in inactive (not after a deactivate)
+        autostart = [
+            RegisterEventHandler(
+                OnStateTransition(
+                    target_lifecycle_node=node,
+                    start_state='configuring',
+                    goal_state='inactive',
+                    entities=[_change_state(node, Transition.TRANSITION_ACTIVATE)],
+                )
+            ),
+            _change_state(node, Transition.TRANSITION_CONFIGURE),
+        ]
     return list(processes.values()) + end_with + autostart
 
 
 def generate_launch_description():
     return LaunchDescription(
-        [DeclareLaunchArgument(name, default_value=default, description=description)
-         for name, default, description in LAUNCH_ARGUMENTS]
+        [
+            DeclareLaunchArgument(name, default_value=default, description=description)
+            for name, default, description in LAUNCH_ARGUMENTS
+        ]
         + [OpaqueFunction(function=_nodes)]
     )

@@ -1,38 +1,119 @@
 """Class names and colour palettes of the datasets the package knows, and a palette for any N."""
+
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["colors_to_ids", "CAMVID_CLASSES", "CAMVID_COLORS", "VOC_CLASSES", "CITYSCAPES_CLASSES", "CITYSCAPES_COLORS", "default_palette", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = [
+    'colors_to_ids',
+    'CAMVID_CLASSES',
+    'CAMVID_COLORS',
+    'VOC_CLASSES',
+    'CITYSCAPES_CLASSES',
+    'CITYSCAPES_COLORS',
+    'default_palette',
+    'IMAGENET_MEAN',
+    'IMAGENET_STD',
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # SegNet's 11-class CamVid (label 11 = unlabelled, ignored)
 CAMVID_CLASSES = (
-    "sky", "building", "pole", "road", "pavement", "tree",
-    "sign_symbol", "fence", "car", "pedestrian", "bicyclist",
+    'sky',
+    'building',
+    'pole',
+    'road',
+    'pavement',
+    'tree',
+    'sign_symbol',
+    'fence',
+    'car',
+    'pedestrian',
+    'bicyclist',
 )
 # The colours CamVid's own label images use for these classes.
 CAMVID_COLORS = (
-    (128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (0, 0, 192), (128, 128, 0),
-    (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192),
+    (128, 128, 128),
+    (128, 0, 0),
+    (192, 192, 128),
+    (128, 64, 128),
+    (0, 0, 192),
+    (128, 128, 0),
+    (192, 128, 128),
+    (64, 64, 128),
+    (64, 0, 128),
+    (64, 64, 0),
+    (0, 128, 192),
 )
 
 VOC_CLASSES = (
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+    'background',
+    'aeroplane',
+    'bicycle',
+    'bird',
+    'boat',
+    'bottle',
+    'bus',
+    'car',
+    'cat',
+    'chair',
+    'cow',
+    'diningtable',
+    'dog',
+    'horse',
+    'motorbike',
+    'person',
+    'pottedplant',
+    'sheep',
+    'sofa',
+    'train',
+    'tvmonitor',
 )
 
 # Cityscapes' 19 evaluation classes (train ids 0-18, 255 = ignore) and their official colours.
 CITYSCAPES_CLASSES = (
-    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic_light", "traffic_sign", "vegetation",
-    "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle",
+    'road',
+    'sidewalk',
+    'building',
+    'wall',
+    'fence',
+    'pole',
+    'traffic_light',
+    'traffic_sign',
+    'vegetation',
+    'terrain',
+    'sky',
+    'person',
+    'rider',
+    'car',
+    'truck',
+    'bus',
+    'train',
+    'motorcycle',
+    'bicycle',
 )
 CITYSCAPES_COLORS = (
-    (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153), (153, 153, 153),
-    (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60),
-    (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230), (119, 11, 32),
+    (128, 64, 128),
+    (244, 35, 232),
+    (70, 70, 70),
+    (102, 102, 156),
+    (190, 153, 153),
+    (153, 153, 153),
+    (250, 170, 30),
+    (220, 220, 0),
+    (107, 142, 35),
+    (152, 251, 152),
+    (70, 130, 180),
+    (220, 20, 60),
+    (255, 0, 0),
+    (0, 0, 142),
+    (0, 0, 70),
+    (0, 60, 100),
+    (0, 80, 100),
+    (0, 0, 230),
+    (119, 11, 32),
 )
 
 
@@ -57,10 +138,12 @@ def colors_to_ids(rgb: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, np.
     ``False`` in the returned mask; the caller decides (training rejects the file, bag-eval ignores them).
     One sorted lookup for all classes, no per-class pass.
     """
-    codes = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    codes = (
+        (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    )
     pal = np.asarray(palette, dtype=np.int64).reshape(-1, 3)
     pal_codes = (pal[:, 0] << 16) | (pal[:, 1] << 8) | pal[:, 2]
-    order = np.argsort(pal_codes, kind="stable")  # a repeated colour maps to its first class
+    order = np.argsort(pal_codes, kind='stable')  # a repeated colour maps to its first class
     pos = np.clip(np.searchsorted(pal_codes[order], codes), 0, len(order) - 1)
     ids = order[pos]
     known = pal_codes[ids] == codes

@@ -5,6 +5,7 @@ package reports is computed one way. Pixels labelled ``ignore_index`` (or any la
 [0, num_classes)) are not counted. Classes absent from both prediction and ground truth have an
 undefined IoU (NaN) and are left out of the mean, as in the usual VOC/Cityscapes evaluation.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["ConfusionMatrix", "SegmentationScores"]
+__all__ = ['ConfusionMatrix', 'SegmentationScores']
 
 
 @dataclass
@@ -26,11 +27,13 @@ class SegmentationScores:
     def as_dict(self, class_names: list[str] | None = None) -> dict:
         names = class_names or [str(i) for i in range(len(self.per_class_iou))]
         return {
-            "miou": self.miou,
-            "pixel_accuracy": self.pixel_accuracy,
-            "mean_class_accuracy": self.mean_class_accuracy,
-            "per_class_iou": {n: (None if np.isnan(v) else v) for n, v in zip(names, self.per_class_iou)},
-            "confusion_matrix": self.confusion,
+            'miou': self.miou,
+            'pixel_accuracy': self.pixel_accuracy,
+            'mean_class_accuracy': self.mean_class_accuracy,
+            'per_class_iou': {
+                n: (None if np.isnan(v) else v) for n, v in zip(names, self.per_class_iou)
+            },
+            'confusion_matrix': self.confusion,
         }
 
 
@@ -49,7 +52,9 @@ class ConfusionMatrix:
         with numpy, without copying them into tensors.
         """
         if pred.shape != target.shape:
-            raise ValueError(f"prediction shape {tuple(pred.shape)} != label shape {tuple(target.shape)}")
+            raise ValueError(
+                f'prediction shape {tuple(pred.shape)} != label shape {tuple(target.shape)}'
+            )
         n = self.num_classes
         if isinstance(pred, np.ndarray) and isinstance(target, np.ndarray):
             target = target.astype(np.int64, copy=False)
@@ -64,7 +69,7 @@ class ConfusionMatrix:
             counts = torch.bincount(index, minlength=n * n).reshape(n, n)
         self.matrix += counts.cpu()
 
-    def merge(self, other: "ConfusionMatrix") -> None:
+    def merge(self, other: 'ConfusionMatrix') -> None:
         self.matrix += other.matrix
 
     def reset(self) -> None:
@@ -75,14 +80,16 @@ class ConfusionMatrix:
         tp = m.diag()
         gt = m.sum(1)
         union = gt + m.sum(0) - tp
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid='ignore', divide='ignore'):
             iou = (tp / union).numpy()  # NaN where union == 0
             class_acc = (tp / gt).numpy()
         total = m.sum().item()
         return SegmentationScores(
             miou=float(np.nanmean(iou)) if np.isfinite(iou).any() else 0.0,
             pixel_accuracy=float(tp.sum().item() / total) if total else 0.0,
-            mean_class_accuracy=float(np.nanmean(class_acc)) if np.isfinite(class_acc).any() else 0.0,
+            mean_class_accuracy=float(np.nanmean(class_acc))
+            if np.isfinite(class_acc).any()
+            else 0.0,
             per_class_iou=[float(v) for v in iou],
             confusion=self.matrix.tolist(),
         )

@@ -1,4 +1,5 @@
 """Small image/label folders and bags made by the tests themselves."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,21 +8,26 @@ import cv2
 import numpy as np
 
 
-def write_dataset(root: Path, n: int = 4, size: tuple[int, int] = (48, 64), num_classes: int = 3,
-                  unlabelled: tuple[int, ...] = ()) -> tuple[Path, Path]:
+def write_dataset(
+    root: Path,
+    n: int = 4,
+    size: tuple[int, int] = (48, 64),
+    num_classes: int = 3,
+    unlabelled: tuple[int, ...] = (),
+) -> tuple[Path, Path]:
     """``n`` RGB images with class-id labels (left/right halves and a square), some without a label."""
-    images, labels = root / "images", root / "labels"
+    images, labels = root / 'images', root / 'labels'
     images.mkdir(parents=True)
     labels.mkdir()
     rng = np.random.default_rng(0)
     h, w = size
     for i in range(n):
         label = np.zeros((h, w), np.uint8)
-        label[:, w // 2:] = 1
-        label[h // 4: h // 2, w // 4: w // 2] = 2 % num_classes
+        label[:, w // 2 :] = 1
+        label[h // 4 : h // 2, w // 4 : w // 2] = 2 % num_classes
         label[0, 0] = 255  # an ignored pixel
         rgb = (rng.random((h, w, 3)) * 255).astype(np.uint8)
-        cv2.imwrite(str(images / f"frame_{i:03d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(images / f'frame_{i:03d}.png'), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         if i not in unlabelled:
-            cv2.imwrite(str(labels / f"frame_{i:03d}.png"), label)
+            cv2.imwrite(str(labels / f'frame_{i:03d}.png'), label)
     return images, labels

@@ -2,24 +2,23 @@ import os
 import random
 import tempfile
 
+from lightseg_ros.ros.dds import DDS_VARIABLES
 import pytest
 import torch
-
-from lightseg_ros.ros.dds import DDS_VARIABLES
 
 torch.set_num_threads(2)
 
 # ROS tests share this machine with other test runs: a random DDS domain per session isolates them.
 # Set before any rclpy.init; node subprocesses inherit it. The DDS configuration is the stock one, as
 # users' camera drivers, rviz2 and the ros2 CLI have it: no DDS variable from the calling shell.
-os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 100))
-for _name in (*DDS_VARIABLES, "RMW_IMPLEMENTATION"):
+os.environ['ROS_DOMAIN_ID'] = str(random.SystemRandom().randint(1, 100))
+for _name in (*DDS_VARIABLES, 'RMW_IMPLEMENTATION'):
     os.environ.pop(_name, None)
 # ONNX exports made by the tests go to a throw-away cache, not the user's ~/.cache/lightseg_ros
-os.environ["LIGHTSEG_CACHE"] = tempfile.mkdtemp(prefix="lightseg-test-cache-")
+os.environ['LIGHTSEG_CACHE'] = tempfile.mkdtemp(prefix='lightseg-test-cache-')
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def one_torch_thread():
     """Small images: one thread is as fast and does not stall when other processes load the CPU."""
     before = torch.get_num_threads()

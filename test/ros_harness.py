@@ -1,17 +1,17 @@
 """Helpers for tests that run real nodes over DDS: a probe node that publishes and records topics."""
+
 from __future__ import annotations
 
+from collections import defaultdict
 import threading
 import time
-from collections import defaultdict
 from typing import Any
 
+from lightseg_ros.ros.node_session import NodeSession, start_with_retries
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-
-from lightseg_ros.ros.node_session import NodeSession, start_with_retries
 
 
 def fresh_domain() -> int:
@@ -42,8 +42,11 @@ class Probe:
 
     def subscribe(self, msg_type, topic: str, *, latched: bool = False, qos=None):
         """Record ``topic``; ``qos`` default: reliable depth 50 (transient local when ``latched``)."""
-        qos = qos or QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
-                                durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
+        qos = qos or QoSProfile(
+            depth=50,
+            reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
+        )
 
         def record(msg, topic=topic):
             with self.cond:
@@ -53,7 +56,10 @@ class Probe:
         return self.node.create_subscription(msg_type, topic, record, qos)
 
     def publisher(self, msg_type, topic: str, reliable: bool = True):
-        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
+        qos = QoSProfile(
+            depth=10,
+            reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+        )
         return self.node.create_publisher(msg_type, topic, qos)
 
     def wait_for(self, topic: str, predicate=lambda m: True, timeout: float = 20.0) -> Any:
@@ -66,16 +72,18 @@ class Probe:
                         return m
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"nothing matching on {topic} within {timeout} s "
-                                         f"({len(self.messages[topic])} messages)")
+                    raise AssertionError(
+                        f'nothing matching on {topic} within {timeout} s '
+                        f'({len(self.messages[topic])} messages)'
+                    )
                 self.cond.wait(left)
 
-    def wait_until(self, condition, timeout: float = 30.0, what="condition") -> None:
+    def wait_until(self, condition, timeout: float = 30.0, what='condition') -> None:
         """``what``: a description, or a callable giving one when the wait times out (e.g. a log)."""
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
+                raise AssertionError(f'timed out waiting for {what() if callable(what) else what}')
             time.sleep(0.05)
 
     def close(self) -> None:
@@ -85,13 +93,24 @@ class Probe:
         self.thread.join(timeout=5)
 
 
-def NodeProcess(module: str, ros_args: list[str], extra_env: dict[str, str] | None = None) -> NodeSession:
+def NodeProcess(
+    module: str, ros_args: list[str], extra_env: dict[str, str] | None = None
+) -> NodeSession:
     """A node run as its own process, as the package's tools start one (output kept, ``stop()`` = SIGINT)."""
-    return NodeSession({}, module=module, ros_args=ros_args, env={"OMP_NUM_THREADS": "1", **(extra_env or {})})
+    return NodeSession(
+        {}, module=module, ros_args=ros_args, env={'OMP_NUM_THREADS': '1', **(extra_env or {})}
+    )
 
 
-def start_node_and_probe(module: str, ros_args: list[str], *, prepare, ready, timeout: float = 60.0,
-                         env: dict[str, str] | None = None) -> tuple[NodeSession, Probe]:
+def start_node_and_probe(
+    module: str,
+    ros_args: list[str],
+    *,
+    prepare,
+    ready,
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+) -> tuple[NodeSession, Probe]:
     """A node process and a :class:`Probe` on a fresh DDS domain, retried as the package's tools retry
     (:func:`~lightseg_ros.ros.node_session.start_with_retries`). ``prepare(probe)`` creates the probe's
     subscriptions and publishers; ``ready(probe)`` says when the node is up; ``probe.session`` is the node."""
@@ -99,8 +118,8 @@ def start_node_and_probe(module: str, ros_args: list[str], *, prepare, ready, ti
 
     def start(attempt: int) -> Probe:
         domain = fresh_domain()
-        node = NodeProcess(module, ros_args, {"ROS_DOMAIN_ID": str(domain), **(env or {})})
-        probe = Probe(f"probe_{uuid.uuid4().hex[:6]}", domain_id=domain)
+        node = NodeProcess(module, ros_args, {'ROS_DOMAIN_ID': str(domain), **(env or {})})
+        probe = Probe(f'probe_{uuid.uuid4().hex[:6]}', domain_id=domain)
         probe.domain, probe.session = domain, node
         prepare(probe)
         return probe

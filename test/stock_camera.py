@@ -6,6 +6,7 @@ Waits until something subscribes (so a test can count every frame), then publish
 rgb8 frames stamped 1..N seconds (frame_id ``stock_camera``), and with them a camera_info on the
 sibling ``camera_info`` topic, then lingers a second for late acknowledgements.
 """
+
 import argparse
 import time
 
@@ -14,33 +15,37 @@ import rclpy
 from rclpy.qos import qos_profile_sensor_data, qos_profile_system_default
 from sensor_msgs.msg import CameraInfo, Image
 
-PROFILES = {"system_default": qos_profile_system_default, "sensor_data": qos_profile_sensor_data}
+PROFILES = {'system_default': qos_profile_system_default, 'sensor_data': qos_profile_sensor_data}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("topic")
-    parser.add_argument("--qos", choices=PROFILES, default="system_default")
-    parser.add_argument("--count", type=int, default=30)
-    parser.add_argument("--rate", type=float, default=10.0)
-    parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a subscriber")
+    parser.add_argument('topic')
+    parser.add_argument('--qos', choices=PROFILES, default='system_default')
+    parser.add_argument('--count', type=int, default=30)
+    parser.add_argument('--rate', type=float, default=10.0)
+    parser.add_argument(
+        '--wait', type=float, default=60.0, help='seconds to wait for a subscriber'
+    )
     args = parser.parse_args()
     rclpy.init()
-    node = rclpy.create_node("stock_camera")
+    node = rclpy.create_node('stock_camera')
     image_pub = node.create_publisher(Image, args.topic, PROFILES[args.qos])
-    info_topic = args.topic.rsplit("/", 1)[0] + "/camera_info"
+    info_topic = args.topic.rsplit('/', 1)[0] + '/camera_info'
     info_pub = node.create_publisher(CameraInfo, info_topic, PROFILES[args.qos])
     deadline = time.monotonic() + args.wait
     while image_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(1.0)  # the other subscribers (the test's) match too
     rng = np.random.default_rng(0)
-    pixels = np.kron(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), np.ones((10, 10, 1), np.uint8))
+    pixels = np.kron(
+        rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), np.ones((10, 10, 1), np.uint8)
+    )
     for i in range(1, args.count + 1):
-        msg = Image(height=480, width=640, encoding="rgb8", step=640 * 3)
-        msg.header.stamp.sec, msg.header.frame_id = i, "stock_camera"
+        msg = Image(height=480, width=640, encoding='rgb8', step=640 * 3)
+        msg.header.stamp.sec, msg.header.frame_id = i, 'stock_camera'
         msg.data = pixels.tobytes()
-        info = CameraInfo(height=480, width=640, distortion_model="plumb_bob")
+        info = CameraInfo(height=480, width=640, distortion_model='plumb_bob')
         info.header = msg.header
         info.k = [500.0, 0.0, 320.0, 0.0, 500.0, 240.0, 0.0, 0.0, 1.0]
         info_pub.publish(info)
@@ -49,8 +54,8 @@ def main() -> None:
     time.sleep(1.0)
     node.destroy_node()
     rclpy.shutdown()
-    print(f"published {args.count}", flush=True)
+    print(f'published {args.count}', flush=True)
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     main()

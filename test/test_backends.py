@@ -1,32 +1,35 @@
 """Every backend this machine has gives the same masks; exports are cached; errors are clear."""
+
+from lightseg_ros.inference.backends import BackendError, BACKENDS, OnnxRuntimeBackend
+from lightseg_ros.inference.segmenter import Segmenter
+from lightseg_ros.models import build_model, save_weights, WeightsMeta
 import numpy as np
 import pytest
 import torch
-
-from lightseg_ros.inference.backends import BACKENDS, BackendError, OnnxRuntimeBackend
-from lightseg_ros.inference.segmenter import Segmenter
-from lightseg_ros.models import WeightsMeta, build_model, save_weights
 
 # ONNX Runtime's fused kernels round differently from PyTorch's: logits agree to ~1e-4, so a
 # pixel whose two best classes are closer than that may flip. Masks must agree on >= 99.9%.
 MASK_AGREEMENT = 0.999
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def images():
     rng = np.random.default_rng(0)
     return [rng.integers(0, 256, size, dtype=np.uint8) for size in ((64, 80, 3), (97, 131, 3))]
 
 
-@pytest.mark.parametrize("model", ["ghostnet_aspp_da", "mlff_mobilenetv2"])
+@pytest.mark.parametrize('model', ['ghostnet_aspp_da', 'mlff_mobilenetv2'])
 def test_backends_agree_on_masks(model, images, tmp_path, monkeypatch):
-    monkeypatch.setenv("LIGHTSEG_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv('LIGHTSEG_CACHE', str(tmp_path / 'cache'))
     torch.manual_seed(0)
-    weights = save_weights(tmp_path / "w.safetensors", build_model(model, num_classes=5),
-                           WeightsMeta(model=model, num_classes=5))
-    ref = Segmenter(weights, device="cpu", backend="torch")
+    weights = save_weights(
+        tmp_path / 'w.safetensors',
+        build_model(model, num_classes=5),
+        WeightsMeta(model=model, num_classes=5),
+    )
+    ref = Segmenter(weights, device='cpu', backend='torch')
     for backend in BACKENDS:
-        seg = Segmenter(weights, device="cpu", backend=backend)
+        seg = Segmenter(weights, device='cpu', backend=backend)
         for image in images:
             with torch.inference_mode():
                 diff = (ref.logits(image) - seg.logits(image)).abs().max().item()
@@ -36,24 +39,28 @@ def test_backends_agree_on_masks(model, images, tmp_path, monkeypatch):
 
 
 def test_onnx_export_is_cached(tmp_path):
-    model = build_model("ghostnet_aspp_da", num_classes=3)
-    first = OnnxRuntimeBackend(model, torch.device("cpu"), num_classes=3, cache_dir=tmp_path)
+    model = build_model('ghostnet_aspp_da', num_classes=3)
+    first = OnnxRuntimeBackend(model, torch.device('cpu'), num_classes=3, cache_dir=tmp_path)
     mtime = first.path.stat().st_mtime_ns
-    second = OnnxRuntimeBackend(model, torch.device("cpu"), num_classes=3, cache_dir=tmp_path)
+    second = OnnxRuntimeBackend(model, torch.device('cpu'), num_classes=3, cache_dir=tmp_path)
     assert second.path == first.path and second.path.stat().st_mtime_ns == mtime
-    assert len(list(tmp_path.glob("*.onnx"))) == 1
+    assert len(list(tmp_path.glob('*.onnx'))) == 1
     with torch.no_grad():
         model.classifier.bias += 1  # other weights -> another export
-    third = OnnxRuntimeBackend(model, torch.device("cpu"), num_classes=3, cache_dir=tmp_path)
+    third = OnnxRuntimeBackend(model, torch.device('cpu'), num_classes=3, cache_dir=tmp_path)
     assert third.path != first.path
 
 
 def test_unknown_backend_and_missing_provider():
-    with pytest.raises(BackendError, match="accepted: auto, torch, onnxruntime"):
-        Segmenter(model="ghostnet_aspp_da", device="cpu", backend="tflite")
-    with pytest.raises(BackendError, match="not installed"):
-        OnnxRuntimeBackend(build_model("ghostnet_aspp_da", num_classes=3), torch.device("cpu"), num_classes=3,
-                           providers=["NoSuchExecutionProvider"])
+    with pytest.raises(BackendError, match='accepted: auto, torch, onnxruntime'):
+        Segmenter(model='ghostnet_aspp_da', device='cpu', backend='tflite')
+    with pytest.raises(BackendError, match='not installed'):
+        OnnxRuntimeBackend(
+            build_model('ghostnet_aspp_da', num_classes=3),
+            torch.device('cpu'),
+            num_classes=3,
+            providers=['NoSuchExecutionProvider'],
+        )
 
 
 def test_onnx_cache_is_private_checked_and_rebuilt_when_tampered(tmp_path, caplog):
@@ -62,42 +69,46 @@ def test_onnx_cache_is_private_checked_and_rebuilt_when_tampered(tmp_path, caplo
 
     from lightseg_ros.inference.backends import _cache_problem, cached_export
 
-    model = build_model("ghostnet_aspp_da", num_classes=3).eval()
-    cache = tmp_path / "cache"
-    path = cached_export(model, "g", cache)
-    digest = path.with_name(path.name + ".sha256")
-    assert f"-onnx{__import__('onnx').__version__}.onnx" in path.name
+    model = build_model('ghostnet_aspp_da', num_classes=3).eval()
+    cache = tmp_path / 'cache'
+    path = cached_export(model, 'g', cache)
+    digest = path.with_name(path.name + '.sha256')
+    assert f'-onnx{__import__("onnx").__version__}.onnx' in path.name
     assert cache.stat().st_mode & 0o777 == 0o700
     assert path.stat().st_mode & 0o777 == 0o600 and digest.stat().st_mode & 0o777 == 0o600
     original = path.read_bytes()
     mtime = path.stat().st_mtime_ns
-    with caplog.at_level(logging.INFO, logger="lightseg_ros.inference.backends"):
-        assert cached_export(model, "g", cache) == path and path.stat().st_mtime_ns == mtime  # used as is
-        assert "sha256 checked" in caplog.text
+    with caplog.at_level(logging.INFO, logger='lightseg_ros.inference.backends'):
+        assert (
+            cached_export(model, 'g', cache) == path and path.stat().st_mtime_ns == mtime
+        )  # used as is
+        assert 'sha256 checked' in caplog.text
 
         planted = bytearray(original)
         planted[len(planted) // 2] ^= 0xFF  # a file changed in place: its hash no longer matches
         path.write_bytes(bytes(planted))
         caplog.clear()
-        cached_export(model, "g", cache)
-        assert "(changed since it was written); exporting it again" in caplog.text
+        cached_export(model, 'g', cache)
+        assert '(changed since it was written); exporting it again' in caplog.text
         assert path.read_bytes() == original
 
         os.chmod(path, 0o666)  # writable by others: not trusted
-        assert "writable by other users (mode 666)" in _cache_problem(path, digest)
+        assert 'writable by other users (mode 666)' in _cache_problem(path, digest)
         os.chmod(path, 0o600)
 
         path.unlink()
-        (tmp_path / "elsewhere.onnx").write_bytes(original)
-        path.symlink_to(tmp_path / "elsewhere.onnx")  # a planted link
+        (tmp_path / 'elsewhere.onnx').write_bytes(original)
+        path.symlink_to(tmp_path / 'elsewhere.onnx')  # a planted link
         caplog.clear()
-        cached_export(model, "g", cache)
-        assert "is not a regular file" in caplog.text and not path.is_symlink()
+        cached_export(model, 'g', cache)
+        assert 'is not a regular file' in caplog.text and not path.is_symlink()
 
         os.chmod(cache, 0o777)
         caplog.clear()
-        other = cached_export(model, "g", cache)
-        assert "not using the ONNX cache" in caplog.text and other.parent != cache and other.is_file()
+        other = cached_export(model, 'g', cache)
+        assert (
+            'not using the ONNX cache' in caplog.text and other.parent != cache and other.is_file()
+        )
     from lightseg_ros.inference.export import check_onnx
 
     assert check_onnx(model, path, sizes=[(64, 64)]) < 1e-3  # the rebuilt export is the model

@@ -1,54 +1,62 @@
 """Bag evaluation: offline and node modes agree; labels paired by stamp; clear errors; atomic --record."""
+
 import json
 
+from bag_fixtures import write_dataset
 import cv2
-import numpy as np
-import pytest
-
 from lightseg_ros.cli import main
 from lightseg_ros.evaluation.bag_eval import evaluate_offline
-from lightseg_ros.sources.bags import AtomicBagWriter, BagError, IMAGE_TYPE, image_message, open_bag, read_topic
 from lightseg_ros.evaluation.make_bag import make_bag
 from lightseg_ros.inference.segmenter import Segmenter
 from lightseg_ros.metrics import ConfusionMatrix
-from lightseg_ros.models import WeightsMeta, build_model, save_weights
-
-from bag_fixtures import write_dataset
+from lightseg_ros.models import build_model, save_weights, WeightsMeta
+from lightseg_ros.sources.bags import (
+    AtomicBagWriter,
+    BagError,
+    image_message,
+    IMAGE_TYPE,
+    open_bag,
+    read_topic,
+)
+import numpy as np
+import pytest
 
 NUM_CLASSES = 3
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def weights(tmp_path_factory):
     import torch
 
     torch.manual_seed(0)
-    model = build_model("ghostnet_aspp_da", num_classes=NUM_CLASSES).eval()
-    meta = WeightsMeta(model="ghostnet_aspp_da", num_classes=NUM_CLASSES, class_names=["left", "right", "box"])
-    return save_weights(tmp_path_factory.mktemp("w") / "g.safetensors", model, meta)
+    model = build_model('ghostnet_aspp_da', num_classes=NUM_CLASSES).eval()
+    meta = WeightsMeta(
+        model='ghostnet_aspp_da', num_classes=NUM_CLASSES, class_names=['left', 'right', 'box']
+    )
+    return save_weights(tmp_path_factory.mktemp('w') / 'g.safetensors', model, meta)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
+    root = tmp_path_factory.mktemp('data')
     images, labels = write_dataset(root, n=5, unlabelled=(3,))
     return images, labels
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def bag(tmp_path_factory, dataset):
-    out = tmp_path_factory.mktemp("bags") / "eval"
+    out = tmp_path_factory.mktemp('bags') / 'eval'
     make_bag(*dataset, out, fps=20)
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def segmenter(weights):
-    return Segmenter(weights, device="cpu")
+    return Segmenter(weights, device='cpu')
 
 
 def test_offline_scores_match_direct_segmentation(bag, dataset, segmenter):
-    report = evaluate_offline(bag, "/camera/image_raw", "/camera/labels", segmenter)
+    report = evaluate_offline(bag, '/camera/image_raw', '/camera/labels', segmenter)
     assert (report.frames, report.processed, report.labelled, report.unlabelled) == (5, 5, 4, 1)
     images, labels = dataset
     cm = ConfusionMatrix(NUM_CLASSES)
@@ -58,7 +66,7 @@ def test_offline_scores_match_direct_segmentation(bag, dataset, segmenter):
     assert report.scores.miou == pytest.approx(cm.compute().miou, abs=1e-12)
     assert len(report.latency.samples_ms) == 5 and report.latency.percentile(99) > 0
     d = report.as_dict()
-    assert set(d["scores"]["per_class_iou"]) == {"left", "right", "box"}
+    assert set(d['scores']['per_class_iou']) == {'left', 'right', 'box'}
 
 
 def test_labels_are_paired_by_stamp_not_order(tmp_path, segmenter):
@@ -67,13 +75,18 @@ def test_labels_are_paired_by_stamp_not_order(tmp_path, segmenter):
     stamps = [5_000_000_000, 1_000_000_000, 3_000_000_000, 2_000_000_000]
     frames = [(rng.random((32, 40, 3)) * 255).astype(np.uint8) for _ in stamps]
     labels = [np.full((32, 40), i % NUM_CLASSES, np.uint8) for i in range(len(stamps))]
-    with AtomicBagWriter(tmp_path / "shuffled") as w:
+    with AtomicBagWriter(tmp_path / 'shuffled') as w:
         for i, (stamp, rgb) in enumerate(zip(stamps, frames)):
-            w.write("/cam", image_message(w.store, rgb, "rgb8", stamp, "cam"), IMAGE_TYPE, 10 + i)
+            w.write('/cam', image_message(w.store, rgb, 'rgb8', stamp, 'cam'), IMAGE_TYPE, 10 + i)
         for i in reversed(range(len(stamps))):
             if i != 2:  # frame 2 has no label
-                w.write("/labels", image_message(w.store, labels[i], "mono8", stamps[i], "cam"), IMAGE_TYPE, 100 + i)
-    report = evaluate_offline(tmp_path / "shuffled", "/cam", "/labels", segmenter)
+                w.write(
+                    '/labels',
+                    image_message(w.store, labels[i], 'mono8', stamps[i], 'cam'),
+                    IMAGE_TYPE,
+                    100 + i,
+                )
+    report = evaluate_offline(tmp_path / 'shuffled', '/cam', '/labels', segmenter)
     assert (report.labelled, report.unlabelled) == (3, 1)
     cm = ConfusionMatrix(NUM_CLASSES)
     for i in (0, 1, 3):
@@ -91,15 +104,25 @@ def test_colour_coded_labels_with_palette(tmp_path, segmenter):
     rgb_label = palette[ids]
     rgb_label[0, 15] = (1, 2, 3)  # a colour not in the palette: an error that says how to map it
     frame = np.zeros((16, 16, 3), np.uint8)
-    with AtomicBagWriter(tmp_path / "c") as w:
-        w.write("/cam", image_message(w.store, frame, "rgb8", 7, "cam"), IMAGE_TYPE, 1)
-        w.write("/lab", image_message(w.store, rgb_label, "rgb8", 7, "cam"), IMAGE_TYPE, 1)
-    with pytest.raises(BagError, match=r"label at stamp 7 has 1 colour outside --label-palette: \(1, 2, 3\) x 1 px; "
-                                       r"map them with a palette file .* e.g. '1 2 3 255' to leave a colour unscored"):
-        evaluate_offline(tmp_path / "c", "/cam", "/lab", segmenter, label_palette=palette)
-    (tmp_path / "palette.txt").write_text("# R G B [id]\n0 0 0\n255 0 0\n0 255 0\n1 2 3 255  # unscored\n")
-    report = evaluate_offline(tmp_path / "c", "/cam", "/lab", segmenter,
-                              label_palette=LabelPalette.from_file(tmp_path / "palette.txt"))
+    with AtomicBagWriter(tmp_path / 'c') as w:
+        w.write('/cam', image_message(w.store, frame, 'rgb8', 7, 'cam'), IMAGE_TYPE, 1)
+        w.write('/lab', image_message(w.store, rgb_label, 'rgb8', 7, 'cam'), IMAGE_TYPE, 1)
+    with pytest.raises(
+        BagError,
+        match=r'label at stamp 7 has 1 colour outside --label-palette: \(1, 2, 3\) x 1 px; '
+        r"map them with a palette file .* e.g. '1 2 3 255' to leave a colour unscored",
+    ):
+        evaluate_offline(tmp_path / 'c', '/cam', '/lab', segmenter, label_palette=palette)
+    (tmp_path / 'palette.txt').write_text(
+        '# R G B [id]\n0 0 0\n255 0 0\n0 255 0\n1 2 3 255  # unscored\n'
+    )
+    report = evaluate_offline(
+        tmp_path / 'c',
+        '/cam',
+        '/lab',
+        segmenter,
+        label_palette=LabelPalette.from_file(tmp_path / 'palette.txt'),
+    )
     assert report.confusion.matrix.sum().item() == 16 * 16 - 1
     gt_counts = report.confusion.matrix.sum(1).tolist()
     assert gt_counts == [int((ids == k).sum()) - (1 if k == 1 else 0) for k in range(3)]
@@ -108,60 +131,136 @@ def test_colour_coded_labels_with_palette(tmp_path, segmenter):
 def test_cli_palette_errors_list_colours_with_counts(tmp_path, weights, capsys):
     from lightseg_ros.classes import CAMVID_COLORS
 
-    label = np.zeros((8, 8, 3), np.uint8)  # CamVid's void (black) is not one of its 11 class colours
+    label = np.zeros(
+        (8, 8, 3), np.uint8
+    )  # CamVid's void (black) is not one of its 11 class colours
     label[:4] = CAMVID_COLORS[3]
-    with AtomicBagWriter(tmp_path / "camvid_colours") as w:
-        w.write("/cam", image_message(w.store, np.zeros((8, 8, 3), np.uint8), "rgb8", 5, "cam"), IMAGE_TYPE, 1)
-        w.write("/lab", image_message(w.store, label, "rgb8", 5, "cam"), IMAGE_TYPE, 1)
-    args = ["bag-eval", str(tmp_path / "camvid_colours"), "--image-topic", "/cam", "--label-topic", "/lab",
-            "--weights", str(weights), "--device", "cpu", "--label-palette"]
-    assert main(args + ["camvid"]) == 2
+    with AtomicBagWriter(tmp_path / 'camvid_colours') as w:
+        w.write(
+            '/cam',
+            image_message(w.store, np.zeros((8, 8, 3), np.uint8), 'rgb8', 5, 'cam'),
+            IMAGE_TYPE,
+            1,
+        )
+        w.write('/lab', image_message(w.store, label, 'rgb8', 5, 'cam'), IMAGE_TYPE, 1)
+    args = [
+        'bag-eval',
+        str(tmp_path / 'camvid_colours'),
+        '--image-topic',
+        '/cam',
+        '--label-topic',
+        '/lab',
+        '--weights',
+        str(weights),
+        '--device',
+        'cpu',
+        '--label-palette',
+    ]
+    assert main(args + ['camvid']) == 2
     err = capsys.readouterr().err
-    assert "colour outside --label-palette: (0, 0, 0) x 32 px" in err and "'0 0 0 255'" in err and len(err.splitlines()) == 1
-    (tmp_path / "bad.txt").write_text("0 0 0\n300 0 0\n")
-    assert main(args + [str(tmp_path / "bad.txt")]) == 2
+    assert (
+        'colour outside --label-palette: (0, 0, 0) x 32 px' in err
+        and "'0 0 0 255'" in err
+        and len(err.splitlines()) == 1
+    )
+    (tmp_path / 'bad.txt').write_text('0 0 0\n300 0 0\n')
+    assert main(args + [str(tmp_path / 'bad.txt')]) == 2
     assert "bad.txt:2: expected 'R G B' or 'R G B id'" in capsys.readouterr().err
 
 
 def test_label_of_wrong_size_and_record_left_clean(tmp_path, segmenter):
-    with AtomicBagWriter(tmp_path / "bad") as w:
-        w.write("/cam", image_message(w.store, np.zeros((20, 30, 3), np.uint8), "rgb8", 9, "c"), IMAGE_TYPE, 1)
-        w.write("/lab", image_message(w.store, np.zeros((10, 30), np.uint8), "mono8", 9, "c"), IMAGE_TYPE, 1)
-    with pytest.raises(BagError, match="label at stamp 9 is 30x10 but its image is 30x20"):
-        evaluate_offline(tmp_path / "bad", "/cam", "/lab", segmenter, record=tmp_path / "rec")
-    assert not (tmp_path / "rec").exists() and not (tmp_path / "rec.partial").exists()
+    with AtomicBagWriter(tmp_path / 'bad') as w:
+        w.write(
+            '/cam',
+            image_message(w.store, np.zeros((20, 30, 3), np.uint8), 'rgb8', 9, 'c'),
+            IMAGE_TYPE,
+            1,
+        )
+        w.write(
+            '/lab',
+            image_message(w.store, np.zeros((10, 30), np.uint8), 'mono8', 9, 'c'),
+            IMAGE_TYPE,
+            1,
+        )
+    with pytest.raises(BagError, match='label at stamp 9 is 30x10 but its image is 30x20'):
+        evaluate_offline(tmp_path / 'bad', '/cam', '/lab', segmenter, record=tmp_path / 'rec')
+    assert not (tmp_path / 'rec').exists() and not (tmp_path / 'rec.partial').exists()
 
 
 def test_record_writes_outputs_with_input_stamps(bag, segmenter, tmp_path):
-    evaluate_offline(bag, "/camera/image_raw", None, segmenter, record=tmp_path / "rec")
-    with open_bag(tmp_path / "rec") as reader:
+    evaluate_offline(bag, '/camera/image_raw', None, segmenter, record=tmp_path / 'rec')
+    with open_bag(tmp_path / 'rec') as reader:
         topics = {c.topic for c in reader.connections}
-        masks = list(read_topic(reader, "/segmentation/mask"))
+        masks = list(read_topic(reader, '/segmentation/mask'))
     with open_bag(bag) as reader:
-        stamps = [m.stamp_ns for m in read_topic(reader, "/camera/image_raw")]
-    assert topics == {"/segmentation/mask", "/segmentation/color_mask", "/segmentation/overlay"}
+        stamps = [m.stamp_ns for m in read_topic(reader, '/camera/image_raw')]
+    assert topics == {'/segmentation/mask', '/segmentation/color_mask', '/segmentation/overlay'}
     assert [m.stamp_ns for m in masks] == stamps
-    assert masks[0].msg.encoding == "mono8" and masks[0].msg.header.frame_id == "camera"
+    assert masks[0].msg.encoding == 'mono8' and masks[0].msg.header.frame_id == 'camera'
 
 
 def test_cli_make_bag_and_bag_eval_json(tmp_path, dataset, weights, capsys):
-    out = tmp_path / "cli_bag"
-    assert main(["make-bag", str(dataset[0]), str(dataset[1]), "--out", str(out), "--storage", "sqlite3"]) == 0
-    assert main(["bag-eval", str(out), "--image-topic", "/camera/image_raw", "--label-topic", "/camera/labels",
-                 "--weights", str(weights), "--device", "cpu", "--json", str(tmp_path / "r.json")]) == 0
+    out = tmp_path / 'cli_bag'
+    assert (
+        main(
+            [
+                'make-bag',
+                str(dataset[0]),
+                str(dataset[1]),
+                '--out',
+                str(out),
+                '--storage',
+                'sqlite3',
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                'bag-eval',
+                str(out),
+                '--image-topic',
+                '/camera/image_raw',
+                '--label-topic',
+                '/camera/labels',
+                '--weights',
+                str(weights),
+                '--device',
+                'cpu',
+                '--json',
+                str(tmp_path / 'r.json'),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
-    assert "mIoU" in printed and "p99" in printed
-    data = json.loads((tmp_path / "r.json").read_text())
-    assert data["labelled"] == 4 and 0 <= data["scores"]["miou"] <= 1
+    assert 'mIoU' in printed and 'p99' in printed
+    data = json.loads((tmp_path / 'r.json').read_text())
+    assert data['labelled'] == 4 and 0 <= data['scores']['miou'] <= 1
 
 
 def test_cli_errors_are_clear(tmp_path, bag, weights, capsys):
-    assert main(["bag-eval", str(bag), "--image-topic", "/nope", "--weights", str(weights)]) == 2
+    assert main(['bag-eval', str(bag), '--image-topic', '/nope', '--weights', str(weights)]) == 2
     assert "'/nope' is not in the bag" in capsys.readouterr().err
-    assert main(["bag-eval", str(tmp_path / "missing"), "--image-topic", "/x", "--weights", str(weights)]) == 2
-    assert "bag not found" in capsys.readouterr().err
-    assert main(["bag-eval", str(bag), "--image-topic", "/camera/image_raw", "--model", "nope"]) == 2
-    assert "accepted" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                'bag-eval',
+                str(tmp_path / 'missing'),
+                '--image-topic',
+                '/x',
+                '--weights',
+                str(weights),
+            ]
+        )
+        == 2
+    )
+    assert 'bag not found' in capsys.readouterr().err
+    assert (
+        main(['bag-eval', str(bag), '--image-topic', '/camera/image_raw', '--model', 'nope']) == 2
+    )
+    assert 'accepted' in capsys.readouterr().err
 
 
 @pytest.fixture
@@ -169,71 +268,96 @@ def own_domain(monkeypatch):
     """Node-mode tests start a node process and a replay participant: a fresh DDS domain for them."""
     from ros_harness import fresh_domain
 
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(fresh_domain()))
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(fresh_domain()))
 
 
-@pytest.mark.usefixtures("own_domain")
+@pytest.mark.usefixtures('own_domain')
 def test_node_mode_agrees_with_offline(bag, weights, segmenter, tmp_path):
     from lightseg_ros.evaluation.node_replay import evaluate_node, node_output_topic
 
-    offline = evaluate_offline(bag, "/camera/image_raw", "/camera/labels", segmenter)
-    node = evaluate_node(bag, "/camera/image_raw", "/camera/labels", weights=str(weights), device="cpu",
-                         rate=1.0, record=tmp_path / "node_rec")
+    offline = evaluate_offline(bag, '/camera/image_raw', '/camera/labels', segmenter)
+    node = evaluate_node(
+        bag,
+        '/camera/image_raw',
+        '/camera/labels',
+        weights=str(weights),
+        device='cpu',
+        rate=1.0,
+        record=tmp_path / 'node_rec',
+    )
     # 20 fps recorded and a 64x48 frame takes a few ms: the node answers every frame
     assert (node.frames, node.processed, node.dropped) == (5, 5, 0)
     assert (node.labelled, node.unlabelled) == (4, 1)
     assert node.confusion.matrix.tolist() == offline.confusion.matrix.tolist()
     assert len(node.latency.samples_ms) == 5 and node.latency.percentile(50) > 0
-    with open_bag(tmp_path / "node_rec") as reader:
-        recorded = list(read_topic(reader, node_output_topic("/camera/image_raw", "mask")))
+    with open_bag(tmp_path / 'node_rec') as reader:
+        recorded = list(read_topic(reader, node_output_topic('/camera/image_raw', 'mask')))
     with open_bag(bag) as reader:
-        stamps = [m.stamp_ns for m in read_topic(reader, "/camera/image_raw")]
+        stamps = [m.stamp_ns for m in read_topic(reader, '/camera/image_raw')]
     assert sorted(m.stamp_ns for m in recorded) == sorted(stamps)
 
 
-@pytest.mark.usefixtures("own_domain")
+@pytest.mark.usefixtures('own_domain')
 def test_node_mode_as_fast_as_possible_counts_drops(tmp_path, weights):
     """Replayed with no pacing, the node keeps only the newest frame: every frame is answered or dropped."""
     from lightseg_ros.evaluation.node_replay import evaluate_node
 
     images, labels = write_dataset(tmp_path, n=30, size=(120, 160))
-    make_bag(images, labels, tmp_path / "fast", fps=30)
-    report = evaluate_node(tmp_path / "fast", "/camera/image_raw", "/camera/labels", weights=str(weights),
-                           device="cpu", rate=None)
+    make_bag(images, labels, tmp_path / 'fast', fps=30)
+    report = evaluate_node(
+        tmp_path / 'fast',
+        '/camera/image_raw',
+        '/camera/labels',
+        weights=str(weights),
+        device='cpu',
+        rate=None,
+    )
     assert report.frames == 30 and report.processed + report.dropped == 30
     assert report.processed >= 1 and report.labelled == report.processed
-    assert report.as_dict()["dropped"] == report.dropped
+    assert report.as_dict()['dropped'] == report.dropped
 
 
 def test_node_mode_bad_weights_fail_before_starting_a_node(tmp_path, bag):
     from lightseg_ros.evaluation.node_replay import evaluate_node
     from lightseg_ros.models import WeightsError
 
-    (tmp_path / "bad.safetensors").write_bytes(b"not weights")
-    with pytest.raises(WeightsError, match="not a readable safetensors file"):
-        evaluate_node(bag, "/camera/image_raw", None, weights=str(tmp_path / "bad.safetensors"))
+    (tmp_path / 'bad.safetensors').write_bytes(b'not weights')
+    with pytest.raises(WeightsError, match='not a readable safetensors file'):
+        evaluate_node(bag, '/camera/image_raw', None, weights=str(tmp_path / 'bad.safetensors'))
 
 
 def test_replay_launch_command(tmp_path, bag):
-    import py_compile
     from pathlib import Path
+    import py_compile
 
     from lightseg_ros.ros.replay_launch import bag_play_command
 
-    cmd = bag_play_command({"bag": str(bag), "rate": "2", "loop": "true"}, "/camera/image_raw")
-    assert cmd == ["ros2", "bag", "play", str(bag), "--rate", "2", "--topics", "/camera/image_raw", "--loop"]
-    with pytest.raises(ValueError, match="needs bag:=PATH"):
-        bag_play_command({}, "/camera/image_raw")
-    with pytest.raises(ValueError, match="not a rosbag2 folder"):
-        bag_play_command({"bag": str(tmp_path)}, "/camera/image_raw")
-    with pytest.raises(ValueError, match="must be positive"):
-        bag_play_command({"bag": str(bag), "rate": "0"}, "/camera/image_raw")
-    with pytest.raises(ValueError, match="needs image_topic"):
-        bag_play_command({"bag": str(bag)}, "")
-    py_compile.compile(str(Path(__file__).parents[1] / "launch" / "replay.launch.py"), doraise=True)
+    cmd = bag_play_command({'bag': str(bag), 'rate': '2', 'loop': 'true'}, '/camera/image_raw')
+    assert cmd == [
+        'ros2',
+        'bag',
+        'play',
+        str(bag),
+        '--rate',
+        '2',
+        '--topics',
+        '/camera/image_raw',
+        '--loop',
+    ]
+    with pytest.raises(ValueError, match='needs bag:=PATH'):
+        bag_play_command({}, '/camera/image_raw')
+    with pytest.raises(ValueError, match='not a rosbag2 folder'):
+        bag_play_command({'bag': str(tmp_path)}, '/camera/image_raw')
+    with pytest.raises(ValueError, match='must be positive'):
+        bag_play_command({'bag': str(bag), 'rate': '0'}, '/camera/image_raw')
+    with pytest.raises(ValueError, match='needs image_topic'):
+        bag_play_command({'bag': str(bag)}, '')
+    py_compile.compile(
+        str(Path(__file__).parents[1] / 'launch' / 'replay.launch.py'), doraise=True
+    )
 
 
-@pytest.mark.usefixtures("own_domain")
+@pytest.mark.usefixtures('own_domain')
 def test_cli_node_mode_without_fastdds_setting_in_the_environment(tmp_path, weights):
     """Camera-sized frames reach the node even when the user's shell sets no Fast DDS transport
     (the default transports lose most large best-effort messages; the CLI must choose for them)."""
@@ -242,17 +366,36 @@ def test_cli_node_mode_without_fastdds_setting_in_the_environment(tmp_path, weig
     import sys
 
     images, labels = write_dataset(tmp_path, n=3, size=(360, 480))
-    make_bag(images, labels, tmp_path / "big", fps=10)
-    env = {k: v for k, v in os.environ.items() if k != "FASTDDS_BUILTIN_TRANSPORTS"}
+    make_bag(images, labels, tmp_path / 'big', fps=10)
+    env = {k: v for k, v in os.environ.items() if k != 'FASTDDS_BUILTIN_TRANSPORTS'}
     proc = subprocess.run(
-        [sys.executable, "-m", "lightseg_ros.cli", "bag-eval", str(tmp_path / "big"), "--image-topic",
-         "/camera/image_raw", "--label-topic", "/camera/labels", "--weights", str(weights), "--mode", "node",
-         "--device", "cpu", "--json", str(tmp_path / "node.json")],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            '-m',
+            'lightseg_ros.cli',
+            'bag-eval',
+            str(tmp_path / 'big'),
+            '--image-topic',
+            '/camera/image_raw',
+            '--label-topic',
+            '/camera/labels',
+            '--weights',
+            str(weights),
+            '--mode',
+            'node',
+            '--device',
+            'cpu',
+            '--json',
+            str(tmp_path / 'node.json'),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    data = json.loads((tmp_path / "node.json").read_text())
-    assert data["processed"] == 3 and data["dropped"] == 0
+    data = json.loads((tmp_path / 'node.json').read_text())
+    assert data['processed'] == 3 and data['dropped'] == 0
 
 
 def test_malformed_frames_are_counted_and_skipped(tmp_path, segmenter):
@@ -260,39 +403,52 @@ def test_malformed_frames_are_counted_and_skipped(tmp_path, segmenter):
     counted, the rest scored."""
     rng = np.random.default_rng(7)
     good = [(rng.random((24, 32, 3)) * 255).astype(np.uint8) for _ in range(3)]
-    with AtomicBagWriter(tmp_path / "mixed") as w:
+    with AtomicBagWriter(tmp_path / 'mixed') as w:
         for i, rgb in enumerate(good):
-            w.write("/cam", image_message(w.store, rgb, "rgb8", 100 + i, "cam"), IMAGE_TYPE, 10 + i)
-            w.write("/lab", image_message(w.store, np.zeros((24, 32), np.uint8), "mono8", 100 + i, "cam"), IMAGE_TYPE,
-                    10 + i)
-        bad = image_message(w.store, good[0], "rgb8", 200, "cam")
-        bad.encoding = "32FC3"  # unknown encoding
-        w.write("/cam", bad, IMAGE_TYPE, 20)
-        short = image_message(w.store, good[0], "rgb8", 201, "cam")
+            w.write(
+                '/cam', image_message(w.store, rgb, 'rgb8', 100 + i, 'cam'), IMAGE_TYPE, 10 + i
+            )
+            w.write(
+                '/lab',
+                image_message(w.store, np.zeros((24, 32), np.uint8), 'mono8', 100 + i, 'cam'),
+                IMAGE_TYPE,
+                10 + i,
+            )
+        bad = image_message(w.store, good[0], 'rgb8', 200, 'cam')
+        bad.encoding = '32FC3'  # unknown encoding
+        w.write('/cam', bad, IMAGE_TYPE, 20)
+        short = image_message(w.store, good[0], 'rgb8', 201, 'cam')
         short.data = short.data[:100]  # truncated pixels
-        w.write("/cam", short, IMAGE_TYPE, 21)
-        w.write_raw("/cam", IMAGE_TYPE, b"\x00\x01\x00\x00garbage", 22)  # not CDR
-    report = evaluate_offline(tmp_path / "mixed", "/cam", "/lab", segmenter)
+        w.write('/cam', short, IMAGE_TYPE, 21)
+        w.write_raw('/cam', IMAGE_TYPE, b'\x00\x01\x00\x00garbage', 22)  # not CDR
+    report = evaluate_offline(tmp_path / 'mixed', '/cam', '/lab', segmenter)
     assert (report.frames, report.processed, report.labelled, report.malformed) == (6, 3, 3, 3)
-    assert report.malformed_counts == {"unknown_encoding": 1, "truncated_data": 1, "undeserializable": 1}
+    assert report.malformed_counts == {
+        'unknown_encoding': 1,
+        'truncated_data': 1,
+        'undeserializable': 1,
+    }
     d = report.as_dict()
-    assert d["malformed"] == 3 and "32FC3" in d["malformed_by_kind"]["unknown_encoding"]["first"]
-    assert "skipped 1 x truncated_data" in report.table()
+    assert d['malformed'] == 3 and '32FC3' in d['malformed_by_kind']['unknown_encoding']['first']
+    assert 'skipped 1 x truncated_data' in report.table()
 
 
 def test_frames_in_a_damaged_chunk_are_counted_and_the_rest_scored(tmp_path, weights):
     from lightseg_ros.sources.bags import _mcap_chunks
 
-    seg = Segmenter(weights, device="cpu", backend="torch")
+    seg = Segmenter(weights, device='cpu', backend='torch')
     images, labels = write_dataset(tmp_path, n=6, size=(360, 480))
-    make_bag(images, labels, tmp_path / "bag")
-    mcap = tmp_path / "bag" / "bag.mcap"
+    make_bag(images, labels, tmp_path / 'bag')
+    mcap = tmp_path / 'bag' / 'bag.mcap'
     chunks = list(_mcap_chunks(mcap))
     _, start, end, _, _, records_at, size, _ = chunks[1]
     data = bytearray(mcap.read_bytes())
     data[records_at + size - 1000] ^= 0x01  # a bit of pixel data near the chunk's end
     mcap.write_bytes(bytes(data))
-    report = evaluate_offline(tmp_path / "bag", "/camera/image_raw", "/camera/labels", seg)
-    lost = report.malformed_counts["damaged_chunk"]
+    report = evaluate_offline(tmp_path / 'bag', '/camera/image_raw', '/camera/labels', seg)
+    lost = report.malformed_counts['damaged_chunk']
     assert report.frames == 6 and report.processed == 6 - lost and 1 <= lost <= 3
-    assert report.labelled == report.processed and "fail their CRC" in report.malformed_examples["damaged_chunk"]
+    assert (
+        report.labelled == report.processed
+        and 'fail their CRC' in report.malformed_examples['damaged_chunk']
+    )

@@ -1,115 +1,119 @@
 """Bag I/O: make-bag in both storage formats, reading back, and the clear errors."""
+
+from bag_fixtures import write_dataset
+from lightseg_ros.evaluation.make_bag import make_bag
+from lightseg_ros.sources.bags import AtomicBagWriter, BagError, open_bag, read_topic
 import numpy as np
 import pytest
 
-from lightseg_ros.sources.bags import AtomicBagWriter, BagError, open_bag, read_topic
-from lightseg_ros.evaluation.make_bag import make_bag
 
-from bag_fixtures import write_dataset
-
-
-@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
 def test_make_bag_round_trip(tmp_path, storage):
     images, labels = write_dataset(tmp_path, n=3, unlabelled=(1,))
-    summary = make_bag(images, labels, tmp_path / "bag", fps=10, storage=storage)
+    summary = make_bag(images, labels, tmp_path / 'bag', fps=10, storage=storage)
     assert (summary.frames, summary.labelled) == (3, 2)
-    with open_bag(tmp_path / "bag") as reader:
-        frames = list(read_topic(reader, "/camera/image_raw"))
-        labs = list(read_topic(reader, "/camera/labels"))
+    with open_bag(tmp_path / 'bag') as reader:
+        frames = list(read_topic(reader, '/camera/image_raw'))
+        labs = list(read_topic(reader, '/camera/labels'))
     assert [f.stamp_ns - frames[0].stamp_ns for f in frames] == [0, 100_000_000, 200_000_000]
     assert {l.stamp_ns for l in labs} == {frames[0].stamp_ns, frames[2].stamp_ns}
-    assert frames[0].msg.encoding == "rgb8" and frames[0].msg.header.frame_id == "camera"
+    assert frames[0].msg.encoding == 'rgb8' and frames[0].msg.header.frame_id == 'camera'
     label = labs[0].msg.data.reshape(labs[0].msg.height, labs[0].msg.width)
     assert label[0, 0] == 255 and label[5, -1] == 1
 
 
 def test_missing_topic_names_what_the_bag_has(tmp_path):
     images, labels = write_dataset(tmp_path, n=1)
-    make_bag(images, labels, tmp_path / "bag")
-    with open_bag(tmp_path / "bag") as reader, pytest.raises(BagError, match="/camera/image_raw"):
-        list(read_topic(reader, "/front/image"))
+    make_bag(images, labels, tmp_path / 'bag')
+    with open_bag(tmp_path / 'bag') as reader, pytest.raises(BagError, match='/camera/image_raw'):
+        list(read_topic(reader, '/front/image'))
 
 
 def test_missing_and_non_bag_paths(tmp_path):
-    with pytest.raises(BagError, match="not found"):
-        with open_bag(tmp_path / "nope"):
+    with pytest.raises(BagError, match='not found'):
+        with open_bag(tmp_path / 'nope'):
             pass
-    (tmp_path / "dir").mkdir()
-    with pytest.raises(BagError, match="not a rosbag2 folder"):
-        with open_bag(tmp_path / "dir"):
+    (tmp_path / 'dir').mkdir()
+    with pytest.raises(BagError, match='not a rosbag2 folder'):
+        with open_bag(tmp_path / 'dir'):
             pass
 
 
 def test_empty_bag(tmp_path):
-    with AtomicBagWriter(tmp_path / "empty") as w:
-        w.writer.add_connection("/camera/image_raw", "sensor_msgs/msg/Image", typestore=w.store)
-    with pytest.raises(BagError, match="no messages"):
-        with open_bag(tmp_path / "empty"):
+    with AtomicBagWriter(tmp_path / 'empty') as w:
+        w.writer.add_connection('/camera/image_raw', 'sensor_msgs/msg/Image', typestore=w.store)
+    with pytest.raises(BagError, match='no messages'):
+        with open_bag(tmp_path / 'empty'):
             pass
 
 
 def test_corrupt_bag(tmp_path):
     images, labels = write_dataset(tmp_path, n=2)
-    make_bag(images, labels, tmp_path / "bag", storage="sqlite3")
-    db = next((tmp_path / "bag").glob("*.db3"))
-    db.write_bytes(b"this is not sqlite" * 10)
-    with pytest.raises(BagError, match="cannot read"):
-        with open_bag(tmp_path / "bag") as reader:
-            list(read_topic(reader, "/camera/image_raw"))
+    make_bag(images, labels, tmp_path / 'bag', storage='sqlite3')
+    db = next((tmp_path / 'bag').glob('*.db3'))
+    db.write_bytes(b'this is not sqlite' * 10)
+    with pytest.raises(BagError, match='cannot read'):
+        with open_bag(tmp_path / 'bag') as reader:
+            list(read_topic(reader, '/camera/image_raw'))
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path):
-    out = tmp_path / "out"
+    out = tmp_path / 'out'
     with pytest.raises(RuntimeError):
         with AtomicBagWriter(out) as w:
-            w.writer.add_connection("/x", "sensor_msgs/msg/Image", typestore=w.store)
-            raise RuntimeError("boom")
-    assert not out.exists() and not (tmp_path / "out.partial").exists()
+            w.writer.add_connection('/x', 'sensor_msgs/msg/Image', typestore=w.store)
+            raise RuntimeError('boom')
+    assert not out.exists() and not (tmp_path / 'out.partial').exists()
 
 
 def test_existing_output_is_not_overwritten(tmp_path):
-    (tmp_path / "out").mkdir()
-    with pytest.raises(BagError, match="already exists"):
-        AtomicBagWriter(tmp_path / "out")
+    (tmp_path / 'out').mkdir()
+    with pytest.raises(BagError, match='already exists'):
+        AtomicBagWriter(tmp_path / 'out')
 
 
 def test_label_of_wrong_size_is_refused(tmp_path):
     images, labels = write_dataset(tmp_path, n=1)
     import cv2
 
-    cv2.imwrite(str(labels / "frame_000.png"), np.zeros((10, 10), np.uint8))
-    with pytest.raises(BagError, match="10x10 but its image is 64x48"):
-        make_bag(images, labels, tmp_path / "bag")
-    assert not (tmp_path / "bag").exists()
+    cv2.imwrite(str(labels / 'frame_000.png'), np.zeros((10, 10), np.uint8))
+    with pytest.raises(BagError, match='10x10 but its image is 64x48'):
+        make_bag(images, labels, tmp_path / 'bag')
+    assert not (tmp_path / 'bag').exists()
 
 
-@pytest.mark.parametrize("storage, suffix", [("mcap", ".mcap"), ("sqlite3", ".db3")])
+@pytest.mark.parametrize('storage, suffix', [('mcap', '.mcap'), ('sqlite3', '.db3')])
 def test_bag_names_inside_are_clean(tmp_path, storage, suffix):
     """The storage file and metadata.yaml carry the bag's name, not the staging folder's."""
     images, labels = write_dataset(tmp_path, n=1)
-    make_bag(images, labels, tmp_path / "clean", storage=storage)
-    assert sorted(p.name for p in (tmp_path / "clean").iterdir()) == ["clean" + suffix, "metadata.yaml"]
-    assert "partial" not in (tmp_path / "clean" / "metadata.yaml").read_text()
-    assert not (tmp_path / "clean.partial").exists()
+    make_bag(images, labels, tmp_path / 'clean', storage=storage)
+    assert sorted(p.name for p in (tmp_path / 'clean').iterdir()) == [
+        'clean' + suffix,
+        'metadata.yaml',
+    ]
+    assert 'partial' not in (tmp_path / 'clean' / 'metadata.yaml').read_text()
+    assert not (tmp_path / 'clean.partial').exists()
 
 
 def test_make_bag_writes_chunk_crcs_and_damage_is_found(tmp_path):
     from lightseg_ros.sources.bags import _mcap_chunks, damaged_chunks
 
-    images, labels = write_dataset(tmp_path, n=4, size=(360, 480))  # 518 KB frames: a chunk per two
-    make_bag(images, labels, tmp_path / "bag")
-    mcap = tmp_path / "bag" / "bag.mcap"
+    images, labels = write_dataset(
+        tmp_path, n=4, size=(360, 480)
+    )  # 518 KB frames: a chunk per two
+    make_bag(images, labels, tmp_path / 'bag')
+    mcap = tmp_path / 'bag' / 'bag.mcap'
     chunks = list(_mcap_chunks(mcap))
     assert len(chunks) >= 2 and all(crc != 0 for _, _, _, crc, *_ in chunks)
-    assert damaged_chunks(tmp_path / "bag") == []
+    assert damaged_chunks(tmp_path / 'bag') == []
     offset, start, end, _, _, records_at, size, _ = chunks[1]
     data = bytearray(mcap.read_bytes())
     data[records_at + size // 2] ^= 0x10  # one bit of pixel data
     mcap.write_bytes(bytes(data))
-    damaged = damaged_chunks(tmp_path / "bag")
+    damaged = damaged_chunks(tmp_path / 'bag')
     assert [(d.offset, d.start_ns, d.end_ns) for d in damaged] == [(offset, start, end)]
-    assert "!= recorded" in damaged[0].reason
+    assert '!= recorded' in damaged[0].reason
     data[9] ^= 0xFF  # the first record's length: structural damage is one clear error
     mcap.write_bytes(bytes(data))
-    with pytest.raises(BagError, match="is damaged"):
-        damaged_chunks(tmp_path / "bag")
+    with pytest.raises(BagError, match='is damaged'):
+        damaged_chunks(tmp_path / 'bag')

@@ -1,9 +1,16 @@
 """lightseg bench measures what it reports: a tiny run, checked for structure and consistency."""
+
 import json
 
-from lightseg_ros.tools.benchmark import RatioStats, Timing, measure_peak_gflops, time_callable, time_interleaved
 from lightseg_ros.cli import main
 from lightseg_ros.tools.bench_cmd import check_targets
+from lightseg_ros.tools.benchmark import (
+    measure_peak_gflops,
+    RatioStats,
+    time_callable,
+    time_interleaved,
+    Timing,
+)
 
 
 def test_timing_percentiles():
@@ -16,31 +23,55 @@ def test_time_callable_counts_calls():
     import torch
 
     calls = []
-    t = time_callable(lambda: calls.append(1), device=torch.device("cpu"), warmup=2, iters=5)
+    t = time_callable(lambda: calls.append(1), device=torch.device('cpu'), warmup=2, iters=5)
     assert len(calls) == 7 and t.iters == 5
 
 
 def test_peak_is_positive():
     import torch
 
-    assert measure_peak_gflops(torch.device("cpu"), n=128, seconds=0.05) > 0.1
+    assert measure_peak_gflops(torch.device('cpu'), n=128, seconds=0.05) > 0.1
 
 
 def test_bench_json_small_run(tmp_path, capsys):
-    out = tmp_path / "bench.json"
-    assert main(["bench", "--models", "ghostnet_aspp_da", "--sizes", "64x96", "--iters", "6", "--warmup", "1",
-                 "--rounds", "3", "--json", "--out", str(out), "--quiet"]) == 0
+    out = tmp_path / 'bench.json'
+    assert (
+        main(
+            [
+                'bench',
+                '--models',
+                'ghostnet_aspp_da',
+                '--sizes',
+                '64x96',
+                '--iters',
+                '6',
+                '--warmup',
+                '1',
+                '--rounds',
+                '3',
+                '--json',
+                '--out',
+                str(out),
+                '--quiet',
+            ]
+        )
+        == 0
+    )
     data = json.loads(out.read_text())
     assert json.loads(capsys.readouterr().out) == data
-    assert {c["backend"] for c in data["cases"]} == {"torch", "onnxruntime"}
-    assert data["peer"][0]["model"] == "lraspp_mobilenet_v3_large"
-    for case in data["cases"]:
-        assert case["network"]["p50_ms"] > 0 and case["pipeline"]["p50_ms"] > 0 and case["floor_ms"] > 0
+    assert {c['backend'] for c in data['cases']} == {'torch', 'onnxruntime'}
+    assert data['peer'][0]['model'] == 'lraspp_mobilenet_v3_large'
+    for case in data['cases']:
+        assert (
+            case['network']['p50_ms'] > 0
+            and case['pipeline']['p50_ms'] > 0
+            and case['floor_ms'] > 0
+        )
         # timed in 3 interleaved rounds of 2 calls each, ours and the peer's
-        assert case["network"]["iters"] == 6 and case["peer_network"]["iters"] == 6
-        s = case["ratio_spread"]
-        assert s["rounds"] == 3 and case["ratio_to_peer"] == s["median"]
-        assert 0 < s["min"] <= s["p25"] <= s["median"] <= s["p75"] <= s["max"]
+        assert case['network']['iters'] == 6 and case['peer_network']['iters'] == 6
+        s = case['ratio_spread']
+        assert s['rounds'] == 3 and case['ratio_to_peer'] == s['median']
+        assert 0 < s['min'] <= s['p25'] <= s['median'] <= s['p75'] <= s['max']
 
 
 def test_interleaved_rounds_alternate_on_the_same_input_and_give_the_ratio_per_round():
@@ -51,15 +82,17 @@ def test_interleaved_rounds_alternate_on_the_same_input_and_give_the_ratio_per_r
     calls = []
 
     def a():
-        calls.append("a")
+        calls.append('a')
         time.sleep(0.002)
 
     def b():
-        calls.append("b")
+        calls.append('b')
         time.sleep(0.006)
 
-    ours, theirs, ratios = time_interleaved(a, b, device=torch.device("cpu"), warmup=1, rounds=4, per_round=2)
-    assert calls == ["a", "b"] + ["a", "a", "b", "b", "b", "b", "a", "a"] * 2
+    ours, theirs, ratios = time_interleaved(
+        a, b, device=torch.device('cpu'), warmup=1, rounds=4, per_round=2
+    )
+    assert calls == ['a', 'b'] + ['a', 'a', 'b', 'b', 'b', 'b', 'a', 'a'] * 2
     assert len(ours) == len(theirs) == 8 and len(ratios) == 4
     assert all(0.15 < r < 0.8 for r in ratios)  # 2 ms vs 6 ms, whatever else the machine does
     stats = RatioStats.from_ratios([0.5, 0.3, 0.4, 0.9])
@@ -69,16 +102,22 @@ def test_interleaved_rounds_alternate_on_the_same_input_and_give_the_ratio_per_r
 
 def test_targets_from_figures():
     result = {
-        "cases": [{"model": "ghostnet_aspp_da", "size": [360, 480], "ratio_to_peer": 0.4},
-                  {"model": "ghostnet_aspp_da", "size": [360, 480], "ratio_to_peer": 0.9}],
-        "node": {"segmenter_segment": {"p50_ms": 95.0},
-                 "node_publish_to_received": {"mask_only": {"p50_ms": 100.0},
-                                              "fed_60hz": {"p99_ms": 250.0, "dropped": 80, "sent": 120}}},
+        'cases': [
+            {'model': 'ghostnet_aspp_da', 'size': [360, 480], 'ratio_to_peer': 0.4},
+            {'model': 'ghostnet_aspp_da', 'size': [360, 480], 'ratio_to_peer': 0.9},
+        ],
+        'node': {
+            'segmenter_segment': {'p50_ms': 95.0},
+            'node_publish_to_received': {
+                'mask_only': {'p50_ms': 100.0},
+                'fed_60hz': {'p99_ms': 250.0, 'dropped': 80, 'sent': 120},
+            },
+        },
     }
     t = check_targets(result)
-    assert t["ghostnet_best_backend_vs_peer_360x480"]["met"] is True
-    assert t["node_overhead_fraction_640x480"] == {"value": 0.05, "limit": 0.10, "met": True}
-    assert t["fed_60hz_p99_vs_single_frame"]["met"] is False
+    assert t['ghostnet_best_backend_vs_peer_360x480']['met'] is True
+    assert t['node_overhead_fraction_640x480'] == {'value': 0.05, 'limit': 0.10, 'met': True}
+    assert t['fed_60hz_p99_vs_single_frame']['met'] is False
 
 
 def test_frame_benchmark_targets_and_table():
@@ -88,24 +127,52 @@ def test_frame_benchmark_targets_and_table():
     from lightseg_ros.tools.frame_bench import _status_mb, check_frame_targets, format_frames
 
     def row(size, p50, above_idle, above_warm, agree):
-        phase = {"n": 8, "p50_ms": p50, "p99_ms": p50 * 1.1, "lost": 0, "peak_rss_mb": 900 + above_idle,
-                 "peak_above_idle_mb": above_idle, "peak_above_warm_mb": above_warm}
-        return {"size": size, "network_size": [509, 678], "idle_rss_mb": 850.0, "warm_peak_rss_mb": 950.0,
-                "mask_only": phase, "all_outputs": dict(phase, p50_ms=2 * p50), "rss_after_mb": 1000.0,
-                "mask_agreement_with_full_resolution": agree}
+        phase = {
+            'n': 8,
+            'p50_ms': p50,
+            'p99_ms': p50 * 1.1,
+            'lost': 0,
+            'peak_rss_mb': 900 + above_idle,
+            'peak_above_idle_mb': above_idle,
+            'peak_above_warm_mb': above_warm,
+        }
+        return {
+            'size': size,
+            'network_size': [509, 678],
+            'idle_rss_mb': 850.0,
+            'warm_peak_rss_mb': 950.0,
+            'mask_only': phase,
+            'all_outputs': dict(phase, p50_ms=2 * p50),
+            'rss_after_mb': 1000.0,
+            'mask_agreement_with_full_resolution': agree,
+        }
 
-    result = {"model": "ghostnet_aspp_da", "backend": "onnxruntime CPU", "cpu_threads": 1, "max_inference_pixels": 345600,
-              "load_average_1_5_15": [1.0, 1.0, 1.0],
-              "rows": [row([480, 640], 100.0, 110.0, 0.0, 1.0), row([3000, 4000], 290.0, 320.0, 210.0, 0.995)]}
+    result = {
+        'model': 'ghostnet_aspp_da',
+        'backend': 'onnxruntime CPU',
+        'cpu_threads': 1,
+        'max_inference_pixels': 345600,
+        'load_average_1_5_15': [1.0, 1.0, 1.0],
+        'rows': [
+            row([480, 640], 100.0, 110.0, 0.0, 1.0),
+            row([3000, 4000], 290.0, 320.0, 210.0, 0.995),
+        ],
+    }
     t = check_frame_targets(result)
-    assert t["latency_4000x3000_vs_640x480"] == {"value": 2.9, "limit": 3.0, "met": True}
-    assert t["memory_above_warm_mb_4000x3000"]["met"] and t["memory_above_warm_mb_4000x3000"]["above_idle_mb"] == 320.0
-    assert t["mask_agreement_4000x3000"]["met"]
-    result["rows"][1]["mask_agreement_with_full_resolution"] = 0.98
-    assert not check_frame_targets(result)["mask_agreement_4000x3000"]["met"]
-    assert check_frame_targets({"rows": result["rows"][:1]}) == {}
-    result["targets"] = t
+    assert t['latency_4000x3000_vs_640x480'] == {'value': 2.9, 'limit': 3.0, 'met': True}
+    assert (
+        t['memory_above_warm_mb_4000x3000']['met']
+        and t['memory_above_warm_mb_4000x3000']['above_idle_mb'] == 320.0
+    )
+    assert t['mask_agreement_4000x3000']['met']
+    result['rows'][1]['mask_agreement_with_full_resolution'] = 0.98
+    assert not check_frame_targets(result)['mask_agreement_4000x3000']['met']
+    assert check_frame_targets({'rows': result['rows'][:1]}) == {}
+    result['targets'] = t
     text = format_frames(result)
-    assert " 4000x3000  678x509 " in text and "latency_4000x3000_vs_640x480: 2.9 (limit 3.0) -> met" in text
+    assert (
+        ' 4000x3000  678x509 ' in text
+        and 'latency_4000x3000_vs_640x480: 2.9 (limit 3.0) -> met' in text
+    )
     mine = _status_mb(os.getpid())
-    assert 10 < mine["VmRSS"] <= mine["VmHWM"]
+    assert 10 < mine['VmRSS'] <= mine['VmHWM']

@@ -1,66 +1,86 @@
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
-
-import pytest
 
 from lightseg_ros.cli import main
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_models_json_lists_the_three_models_with_their_figures(capsys):
-    assert main(["models", "--json"]) == 0
+    assert main(['models', '--json']) == 0
     data = json.loads(capsys.readouterr().out)
-    rows = {r["name"]: r for r in data["models"]}
-    assert rows["deeplabv3plus_mobilenetv2"]["params"] == 5_818_149
-    assert abs(rows["deeplabv3plus_mobilenetv2"]["gflops"] - 52.846) < 0.02 * 52.846
-    assert abs(rows["ghostnet_aspp_da"]["params"] - 2.78e6) < 0.05 * 2.78e6
-    assert abs(rows["ghostnet_aspp_da"]["gflops"] - 1.931) < 0.05 * 1.931
-    assert abs(rows["mlff_mobilenetv2"]["fp32_mb"] - 23.2) < 0.05 * 23.2
+    rows = {r['name']: r for r in data['models']}
+    assert rows['deeplabv3plus_mobilenetv2']['params'] == 5_818_149
+    assert abs(rows['deeplabv3plus_mobilenetv2']['gflops'] - 52.846) < 0.02 * 52.846
+    assert abs(rows['ghostnet_aspp_da']['params'] - 2.78e6) < 0.05 * 2.78e6
+    assert abs(rows['ghostnet_aspp_da']['gflops'] - 1.931) < 0.05 * 1.931
+    assert abs(rows['mlff_mobilenetv2']['fp32_mb'] - 23.2) < 0.05 * 23.2
 
 
 def test_console_script_is_installed():
-    exe = Path(sys.executable).with_name("lightseg")
-    out = subprocess.run([str(exe), "models"], capture_output=True, text=True, check=True).stdout
-    assert "ghostnet_aspp_da" in out and "GFLOPs" in out
+    exe = Path(sys.executable).with_name('lightseg')
+    out = subprocess.run([str(exe), 'models'], capture_output=True, text=True, check=True).stdout
+    assert 'ghostnet_aspp_da' in out and 'GFLOPs' in out
 
 
 def test_colcon_build_succeeds(tmp_path):
     """The package builds as an ament_python package with colcon (as on a robot with ROS 2)."""
-    colcon = Path(sys.executable).with_name("colcon")
+    colcon = Path(sys.executable).with_name('colcon')
     if not colcon.exists():
-        pytest.fail("colcon is not installed in this environment (pip install colcon-common-extensions)")
-    env = dict(os.environ, COLCON_HOME=str(tmp_path / "colcon_home"))
+        pytest.fail(
+            'colcon is not installed in this environment (pip install colcon-common-extensions)'
+        )
+    env = dict(os.environ, COLCON_HOME=str(tmp_path / 'colcon_home'))
     proc = subprocess.run(
-        [str(colcon), "--log-base", str(tmp_path / "log"), "build", "--base-paths", str(REPO),
-         "--build-base", str(tmp_path / "build"), "--install-base", str(tmp_path / "install"),
-         "--packages-select", "lightseg_ros"],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+        [
+            str(colcon),
+            '--log-base',
+            str(tmp_path / 'log'),
+            'build',
+            '--base-paths',
+            str(REPO),
+            '--build-base',
+            str(tmp_path / 'build'),
+            '--install-base',
+            str(tmp_path / 'install'),
+            '--packages-select',
+            'lightseg_ros',
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    share = tmp_path / "install" / "lightseg_ros" / "share" / "lightseg_ros"
-    assert (share / "package.xml").is_file()
-    assert (tmp_path / "install" / "lightseg_ros" / "lib" / "lightseg_ros" / "lightseg").is_file()
+    share = tmp_path / 'install' / 'lightseg_ros' / 'share' / 'lightseg_ros'
+    assert (share / 'package.xml').is_file()
+    assert (tmp_path / 'install' / 'lightseg_ros' / 'lib' / 'lightseg_ros' / 'lightseg').is_file()
     # what `ros2 run lightseg_ros segment_node` and `ros2 launch lightseg_ros segment.launch.py` need
-    for script in ("segment_node", "image_source"):
-        assert (tmp_path / "install" / "lightseg_ros" / "lib" / "lightseg_ros" / script).is_file()
-    for installed in ("launch/segment.launch.py", "config/segment.yaml", "config/lightseg.rviz"):
+    for script in ('segment_node', 'image_source'):
+        assert (tmp_path / 'install' / 'lightseg_ros' / 'lib' / 'lightseg_ros' / script).is_file()
+    for installed in ('launch/segment.launch.py', 'config/segment.yaml', 'config/lightseg.rviz'):
         assert (share / installed).is_file(), installed
     # the trained default weights travel with the installed package (the node loads them by default)
-    installed_weights = list((tmp_path / "install" / "lightseg_ros").rglob("lightseg_ros/weights/*.safetensors"))
-    assert {p.name for p in installed_weights} >= {"ghostnet_aspp_da.safetensors"}, installed_weights
+    installed_weights = list(
+        (tmp_path / 'install' / 'lightseg_ros').rglob('lightseg_ros/weights/*.safetensors')
+    )
+    assert {p.name for p in installed_weights} >= {'ghostnet_aspp_da.safetensors'}, (
+        installed_weights
+    )
     # every training recipe, each in its folder (a recipe names its _base_ by a relative path)
-    recipes = sorted(p.relative_to(REPO) for p in (REPO / "config" / "train").rglob("*.yaml"))
-    assert {r.parent.name for r in recipes} >= {"train", "_base_", "cpu", "gpu", "holdout"}
+    recipes = sorted(p.relative_to(REPO) for p in (REPO / 'config' / 'train').rglob('*.yaml'))
+    assert {r.parent.name for r in recipes} >= {'train', '_base_', 'cpu', 'gpu', 'holdout'}
     for recipe in recipes:
         assert (share / recipe).is_file(), recipe
     from lightseg_ros.training.config import load_config
 
-    installed = load_config(share / "config/train/gpu/camvid_mlff_mobilenetv2.yaml")
-    in_repo = load_config(REPO / "config/train/gpu/camvid_mlff_mobilenetv2.yaml")
+    installed = load_config(share / 'config/train/gpu/camvid_mlff_mobilenetv2.yaml')
+    in_repo = load_config(REPO / 'config/train/gpu/camvid_mlff_mobilenetv2.yaml')
     assert installed.config_dir != in_repo.config_dir
     installed.config_dir = in_repo.config_dir
     assert installed.to_dict() == in_repo.to_dict()

@@ -1,19 +1,23 @@
+from lightseg_ros.models.complexity import count_macs, measure
 import torch
 from torch import nn
-
-from lightseg_ros.models.complexity import count_macs, measure
 
 
 def test_conv_bn_count_matches_hand_computation():
     # 3x3 conv 3->8 with bias on 10x12, stride 1, pad 1: 8*10*12 outputs x (3*9 + 1) MACs = 26880;
     # BN over 8*10*12 = 960 elements counts 2 x 960 = 1920; ReLU and pooling count nothing.
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1)
+    )
     assert count_macs(model, (10, 12)) == 26880 + 1920
 
 
 def test_grouped_conv_and_linear():
     model = nn.Sequential(
-        nn.Conv2d(3, 4, 1, bias=False), nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False), nn.Flatten(), nn.Linear(100, 7)
+        nn.Conv2d(3, 4, 1, bias=False),
+        nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False),
+        nn.Flatten(),
+        nn.Linear(100, 7),
     )
     # pointwise: 4*25 outputs x 3 = 300; depthwise: 4*25 x 9 = 900; linear: 7 x (100 + 1) = 707
     assert count_macs(model, (5, 5)) == 300 + 900 + 707

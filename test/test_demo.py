@@ -1,4 +1,5 @@
 """``lightseg demo`` (the README's first command) runs source and node over DDS and writes its outputs."""
+
 import json
 import os
 import subprocess
@@ -8,20 +9,41 @@ from lightseg_ros.models import shipped_weights
 
 
 def test_demo_writes_overlays_and_a_latency_summary(tmp_path):
-    out = tmp_path / "demo"
+    out = tmp_path / 'demo'
     result = subprocess.run(
-        [sys.executable, "-m", "lightseg_ros.cli", "demo", "--out", str(out), "--frames", "6", "--rate", "10",
-         "--width", "80", "--height", "64", "--cpu-threads", "1"],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "2"},
+        [
+            sys.executable,
+            '-m',
+            'lightseg_ros.cli',
+            'demo',
+            '--out',
+            str(out),
+            '--frames',
+            '6',
+            '--rate',
+            '10',
+            '--width',
+            '80',
+            '--height',
+            '64',
+            '--cpu-threads',
+            '1',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, 'OMP_NUM_THREADS': '2'},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    shipped = str(shipped_weights("ghostnet_aspp_da"))
-    assert f"weights: {shipped}" in result.stdout and str(out.resolve()) in result.stdout
-    summary = json.loads((out / "latency.json").read_text())
-    assert not summary["random_weights"] and summary["weights"] == shipped  # the trained default, no flag needed
-    assert summary["frames_published"] == 6
-    assert summary["overlays_received"] == len(list(out.glob("overlay_*.png"))) >= 1
-    assert summary["latency_ms"]["p50"] > 0
+    shipped = str(shipped_weights('ghostnet_aspp_da'))
+    assert f'weights: {shipped}' in result.stdout and str(out.resolve()) in result.stdout
+    summary = json.loads((out / 'latency.json').read_text())
+    assert (
+        not summary['random_weights'] and summary['weights'] == shipped
+    )  # the trained default, no flag needed
+    assert summary['frames_published'] == 6
+    assert summary['overlays_received'] == len(list(out.glob('overlay_*.png'))) >= 1
+    assert summary['latency_ms']['p50'] > 0
 
 
 def test_node_latency_tool_reports_both_measurements(tmp_path):
@@ -29,21 +51,51 @@ def test_node_latency_tool_reports_both_measurements(tmp_path):
 
     from ros_harness import fresh_domain
 
-    out = tmp_path / "latency.json"
-    for attempt in range(3):  # a fresh DDS domain per try: discovery now and then stalls here (ros_harness)
+    out = tmp_path / 'latency.json'
+    for attempt in range(
+        3
+    ):  # a fresh DDS domain per try: discovery now and then stalls here (ros_harness)
         result = subprocess.run(
-            [sys.executable, "-m", "lightseg_ros.cli", "node-latency", "--width", "80", "--height", "64", "--frames", "3",
-             "--warmup", "1", "--cpu-threads", "1", "--feed-hz", "60", "--feed-frames", "30", "--startup-timeout", "45", "--json", str(out)],
-            capture_output=True, text=True, timeout=300, env={**os.environ, "ROS_DOMAIN_ID": str(fresh_domain())},
+            [
+                sys.executable,
+                '-m',
+                'lightseg_ros.cli',
+                'node-latency',
+                '--width',
+                '80',
+                '--height',
+                '64',
+                '--frames',
+                '3',
+                '--warmup',
+                '1',
+                '--cpu-threads',
+                '1',
+                '--feed-hz',
+                '60',
+                '--feed-frames',
+                '30',
+                '--startup-timeout',
+                '45',
+                '--json',
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, 'ROS_DOMAIN_ID': str(fresh_domain())},
         )
-        if result.returncode == 0 or "did not come up" not in result.stderr:
+        if result.returncode == 0 or 'did not come up' not in result.stderr:
             break
     assert result.returncode == 0, result.stdout + result.stderr
     data = json.loads(out.read_text())
-    assert data["segmenter_segment"]["n"] == 3 and data["segmenter_segment"]["p50_ms"] > 0
-    for phase in ("mask_only", "all_outputs"):
-        assert data["node_publish_to_received"][phase]["n"] == 3 and data["node_publish_to_received"][phase]["lost"] == 0
-    fed = data["node_publish_to_received"]["fed_60hz"]
+    assert data['segmenter_segment']['n'] == 3 and data['segmenter_segment']['p50_ms'] > 0
+    for phase in ('mask_only', 'all_outputs'):
+        assert (
+            data['node_publish_to_received'][phase]['n'] == 3
+            and data['node_publish_to_received'][phase]['lost'] == 0
+        )
+    fed = data['node_publish_to_received']['fed_60hz']
     # fed without waiting, the node answers or drops each frame, and always answers the last one
-    assert fed["sent"] == 30 and fed["n"] + fed["dropped"] == 30 and fed["last_frame_answered"]
-    assert "Segmenter.segment (bare)" in result.stdout
+    assert fed['sent'] == 30 and fed['n'] + fed['dropped'] == 30 and fed['last_frame_answered']
+    assert 'Segmenter.segment (bare)' in result.stdout

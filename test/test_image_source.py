@@ -1,110 +1,158 @@
 """Frame sources (synthetic, folder, video, rosbag2) and the image_source node over DDS."""
+
 from __future__ import annotations
 
 import uuid
 
 import cv2
-import numpy as np
-import pytest
-from sensor_msgs.msg import Image
-
 from lightseg_ros.classes import CAMVID_CLASSES
 from lightseg_ros.inference import decode_image
 from lightseg_ros.sources import BagFrame, FrameSourceError, iter_frames, road_scene, source_kind
+import numpy as np
+import pytest
 from ros_harness import NodeProcess, Probe
+from sensor_msgs.msg import Image
 
 
 def test_synthetic_scene_has_the_street_classes():
     image, labels = road_scene(160, 120, t=0.5)
     assert image.shape == (120, 160, 3) and image.dtype == np.uint8 and labels.shape == (120, 160)
     present = {CAMVID_CLASSES[i] for i in np.unique(labels)}
-    assert {"sky", "building", "road", "pavement", "car"} <= present
-    assert not np.array_equal(road_scene(160, 120, t=0.0)[0], road_scene(160, 120, t=1.0)[0])  # cars move
+    assert {'sky', 'building', 'road', 'pavement', 'car'} <= present
+    assert not np.array_equal(
+        road_scene(160, 120, t=0.0)[0], road_scene(160, 120, t=1.0)[0]
+    )  # cars move
 
 
 def test_folder_and_video_sources(tmp_path):
     frames = [road_scene(64, 48, t=i)[0] for i in range(3)]
     for i, f in enumerate(frames):
-        cv2.imwrite(str(tmp_path / f"{i:03d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    assert source_kind(str(tmp_path)) == "folder"
+        cv2.imwrite(str(tmp_path / f'{i:03d}.png'), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    assert source_kind(str(tmp_path)) == 'folder'
     got = list(iter_frames(str(tmp_path), loop=False))
     assert len(got) == 3 and all(np.array_equal(a, b) for a, b in zip(got, frames))
     looped = iter_frames(str(tmp_path), loop=True)
     assert len([next(looped) for _ in range(7)]) == 7
 
-    video = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5, (64, 48))
+    video = tmp_path / 'clip.avi'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 5, (64, 48))
     for f in frames:
         writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
     writer.release()
-    assert source_kind(str(video)) == "video"
+    assert source_kind(str(video)) == 'video'
     got = list(iter_frames(str(video), loop=False))
     assert len(got) == 3 and got[0].shape == (48, 64, 3)
 
 
 def test_missing_and_empty_sources(tmp_path):
-    with pytest.raises(FrameSourceError, match="does not exist"):
-        source_kind(str(tmp_path / "nope"))
-    with pytest.raises(FrameSourceError, match="no images"):
+    with pytest.raises(FrameSourceError, match='does not exist'):
+        source_kind(str(tmp_path / 'nope'))
+    with pytest.raises(FrameSourceError, match='no images'):
         next(iter_frames(str(tmp_path)))
 
 
 def write_bag(path, stamps):
     from rosbags.rosbag2 import StoragePlugin, Writer
-    from rosbags.typesys import Stores, get_typestore
+    from rosbags.typesys import get_typestore, Stores
 
     store = get_typestore(Stores.ROS2_KILTED)
-    Img, Header, Time = store.types["sensor_msgs/msg/Image"], store.types["std_msgs/msg/Header"], \
-        store.types["builtin_interfaces/msg/Time"]
+    Img, Header, Time = (
+        store.types['sensor_msgs/msg/Image'],
+        store.types['std_msgs/msg/Header'],
+        store.types['builtin_interfaces/msg/Time'],
+    )
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-        conn = writer.add_connection("/recorded/image", Img.__msgtype__, typestore=store)
+        conn = writer.add_connection('/recorded/image', Img.__msgtype__, typestore=store)
         for i, sec in enumerate(stamps):
             rgb = road_scene(32, 24, t=i)[0]
-            msg = Img(header=Header(stamp=Time(sec=sec, nanosec=7), frame_id="bag_cam"), height=24, width=32,
-                      encoding="rgb8", is_bigendian=0, step=96, data=rgb.reshape(-1))
+            msg = Img(
+                header=Header(stamp=Time(sec=sec, nanosec=7), frame_id='bag_cam'),
+                height=24,
+                width=32,
+                encoding='rgb8',
+                is_bigendian=0,
+                step=96,
+                data=rgb.reshape(-1),
+            )
             writer.write(conn, sec * 10**9, store.serialize_cdr(msg, Img.__msgtype__))
     return path
 
 
 def test_bag_source_yields_raw_cdr(tmp_path):
-    bag = write_bag(tmp_path / "bag", [5, 6])
-    assert source_kind(str(bag)) == "bag"
+    bag = write_bag(tmp_path / 'bag', [5, 6])
+    assert source_kind(str(bag)) == 'bag'
     frames = list(iter_frames(str(bag), loop=False))
-    assert [type(f) for f in frames] == [BagFrame, BagFrame] and frames[0].msgtype == "sensor_msgs/msg/Image"
-    with pytest.raises(FrameSourceError, match="/recorded/image"):
-        next(iter_frames(str(bag), bag_topic="/other"))
+    assert [type(f) for f in frames] == [BagFrame, BagFrame] and frames[
+        0
+    ].msgtype == 'sensor_msgs/msg/Image'
+    with pytest.raises(FrameSourceError, match='/recorded/image'):
+        next(iter_frames(str(bag), bag_topic='/other'))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def probe():
-    p = Probe(f"source_probe_{uuid.uuid4().hex[:6]}")
+    p = Probe(f'source_probe_{uuid.uuid4().hex[:6]}')
     yield p
     p.close()
 
 
 def test_image_source_publishes_synthetic_frames(probe):
-    topic = f"/s{uuid.uuid4().hex[:8]}/camera/image_raw"
+    topic = f'/s{uuid.uuid4().hex[:8]}/camera/image_raw'
     probe.subscribe(Image, topic)
-    node = NodeProcess("lightseg_ros.ros.image_source", [
-        "-p", f"topic:={topic}", "-p", "width:=80", "-p", "height:=64", "-p", "rate_hz:=20.0", "-p", "encoding:=bgr8",
-        "-p", "frame_id:=synthetic_cam"])
+    node = NodeProcess(
+        'lightseg_ros.ros.image_source',
+        [
+            '-p',
+            f'topic:={topic}',
+            '-p',
+            'width:=80',
+            '-p',
+            'height:=64',
+            '-p',
+            'rate_hz:=20.0',
+            '-p',
+            'encoding:=bgr8',
+            '-p',
+            'frame_id:=synthetic_cam',
+        ],
+    )
     try:
         msg = probe.wait_for(topic, timeout=30)
-        assert (msg.height, msg.width, msg.encoding, msg.header.frame_id) == (64, 80, "bgr8", "synthetic_cam")
+        assert (msg.height, msg.width, msg.encoding, msg.header.frame_id) == (
+            64,
+            80,
+            'bgr8',
+            'synthetic_cam',
+        )
         assert decode_image(msg).shape == (64, 80, 3)
     finally:
         node.stop()
 
 
 def test_image_source_replays_a_bag_unchanged(probe, tmp_path):
-    bag = write_bag(tmp_path / "bag", [11, 12, 13])
-    topic = f"/b{uuid.uuid4().hex[:8]}/image"
+    bag = write_bag(tmp_path / 'bag', [11, 12, 13])
+    topic = f'/b{uuid.uuid4().hex[:8]}/image'
     probe.subscribe(Image, topic)
-    node = NodeProcess("lightseg_ros.ros.image_source", [
-        "-p", f"topic:={topic}", "-p", f"source:={bag}", "-p", "rate_hz:=20.0", "-p", "loop:=true"])
+    node = NodeProcess(
+        'lightseg_ros.ros.image_source',
+        [
+            '-p',
+            f'topic:={topic}',
+            '-p',
+            f'source:={bag}',
+            '-p',
+            'rate_hz:=20.0',
+            '-p',
+            'loop:=true',
+        ],
+    )
     try:
         msg = probe.wait_for(topic, lambda m: m.header.stamp.sec == 13, timeout=30)
-        assert msg.header.frame_id == "bag_cam" and msg.header.stamp.nanosec == 7 and msg.encoding == "rgb8"
+        assert (
+            msg.header.frame_id == 'bag_cam'
+            and msg.header.stamp.nanosec == 7
+            and msg.encoding == 'rgb8'
+        )
         assert np.array_equal(decode_image(msg), road_scene(32, 24, t=2)[0])
     finally:
         node.stop()

@@ -1,74 +1,144 @@
 """Input QoS choice, transport choice and the reasons given for silent inputs (pure, no ROS graph)."""
-import pytest
 
-from lightseg_ros.ros.dds import DDS_TRANSPORTS, dds_environment, use_dds_transport
+from lightseg_ros.ros.dds import dds_environment, DDS_TRANSPORTS, use_dds_transport
 from lightseg_ros.ros.input_qos import (
-    COMPRESSED_TYPE, IMAGE_TYPE, Offer, choose_reliability, choose_transport, loss_reason, silence_reason,
+    choose_reliability,
+    choose_transport,
+    COMPRESSED_TYPE,
+    IMAGE_TYPE,
+    loss_reason,
+    Offer,
+    silence_reason,
 )
 from lightseg_ros.ros.node_session import ros_parameter_args
 from lightseg_ros.ros.topics import camera_info_topic
+import pytest
 
-RELIABLE, BEST_EFFORT = Offer("reliable", IMAGE_TYPE), Offer("best_effort", IMAGE_TYPE)
+RELIABLE, BEST_EFFORT = Offer('reliable', IMAGE_TYPE), Offer('best_effort', IMAGE_TYPE)
 
 
 def test_auto_matches_the_publishers_like_rosbag2():
-    assert choose_reliability("auto", []) == "reliable"  # REP-2003: what a driver should offer
-    assert choose_reliability("auto", [RELIABLE, RELIABLE]) == "reliable"
-    assert choose_reliability("auto", [RELIABLE, BEST_EFFORT]) == "best_effort"  # the only profile matching both
-    assert choose_reliability("best_effort", [RELIABLE]) == "best_effort"
-    assert choose_reliability("reliable", [BEST_EFFORT]) == "reliable"  # as asked, even if it cannot match
-    with pytest.raises(ValueError, match="accepted: auto, reliable, best_effort"):
-        choose_reliability("sensor_data", [])
+    assert choose_reliability('auto', []) == 'reliable'  # REP-2003: what a driver should offer
+    assert choose_reliability('auto', [RELIABLE, RELIABLE]) == 'reliable'
+    assert (
+        choose_reliability('auto', [RELIABLE, BEST_EFFORT]) == 'best_effort'
+    )  # the only profile matching both
+    assert choose_reliability('best_effort', [RELIABLE]) == 'best_effort'
+    assert (
+        choose_reliability('reliable', [BEST_EFFORT]) == 'reliable'
+    )  # as asked, even if it cannot match
+    with pytest.raises(ValueError, match='accepted: auto, reliable, best_effort'):
+        choose_reliability('sensor_data', [])
 
 
 def test_auto_transport_follows_the_publishers_type_then_the_name():
-    jpeg = Offer("reliable", COMPRESSED_TYPE)
-    assert choose_transport("auto", by_name=False, offers=[jpeg]) is True
-    assert choose_transport("auto", by_name=True, offers=[RELIABLE]) is False
-    assert choose_transport("auto", by_name=True, offers=[]) is True
-    assert choose_transport("auto", by_name=False, offers=[jpeg, RELIABLE]) is False  # mixed: the name decides
-    assert choose_transport("raw", by_name=True, offers=[jpeg]) is False
+    jpeg = Offer('reliable', COMPRESSED_TYPE)
+    assert choose_transport('auto', by_name=False, offers=[jpeg]) is True
+    assert choose_transport('auto', by_name=True, offers=[RELIABLE]) is False
+    assert choose_transport('auto', by_name=True, offers=[]) is True
+    assert (
+        choose_transport('auto', by_name=False, offers=[jpeg, RELIABLE]) is False
+    )  # mixed: the name decides
+    assert choose_transport('raw', by_name=True, offers=[jpeg]) is False
 
 
 def test_silence_reasons_name_the_cause_and_the_fix():
-    topic = "/cam/image_raw"
-    assert silence_reason(topic, [], subscribed_type=IMAGE_TYPE, subscribed_reliability="reliable",
-                          lost_messages=0, seconds=9) is None  # nobody publishes: silence is expected
-    wrong_type = silence_reason(topic, [Offer("reliable", COMPRESSED_TYPE)], subscribed_type=IMAGE_TYPE,
-                                subscribed_reliability="reliable", lost_messages=0, seconds=6)
-    assert "no frame on /cam/image_raw for 6 s" in wrong_type and "'transport' parameter" in wrong_type
-    qos = silence_reason(topic, [BEST_EFFORT], subscribed_type=IMAGE_TYPE, subscribed_reliability="reliable",
-                         lost_messages=0, seconds=6)
-    assert "best-effort publisher cannot reach a reliable subscription" in qos
-    lost = silence_reason(topic, [BEST_EFFORT], subscribed_type=IMAGE_TYPE, subscribed_reliability="best_effort",
-                          lost_messages=12, seconds=6)
-    assert "lost in transport (12 messages reported lost)" in lost and "reliable QoS (REP-2003)" in lost
-    other = silence_reason(topic, [RELIABLE], subscribed_type=IMAGE_TYPE, subscribed_reliability="reliable",
-                           lost_messages=0, seconds=6)
-    assert "LARGE_DATA" in other and "ROS_DOMAIN_ID" in other
-    assert "3 frames on /cam/image_raw lost in transport" in loss_reason(topic, 3)
+    topic = '/cam/image_raw'
+    assert (
+        silence_reason(
+            topic,
+            [],
+            subscribed_type=IMAGE_TYPE,
+            subscribed_reliability='reliable',
+            lost_messages=0,
+            seconds=9,
+        )
+        is None
+    )  # nobody publishes: silence is expected
+    wrong_type = silence_reason(
+        topic,
+        [Offer('reliable', COMPRESSED_TYPE)],
+        subscribed_type=IMAGE_TYPE,
+        subscribed_reliability='reliable',
+        lost_messages=0,
+        seconds=6,
+    )
+    assert (
+        'no frame on /cam/image_raw for 6 s' in wrong_type
+        and "'transport' parameter" in wrong_type
+    )
+    qos = silence_reason(
+        topic,
+        [BEST_EFFORT],
+        subscribed_type=IMAGE_TYPE,
+        subscribed_reliability='reliable',
+        lost_messages=0,
+        seconds=6,
+    )
+    assert 'best-effort publisher cannot reach a reliable subscription' in qos
+    lost = silence_reason(
+        topic,
+        [BEST_EFFORT],
+        subscribed_type=IMAGE_TYPE,
+        subscribed_reliability='best_effort',
+        lost_messages=12,
+        seconds=6,
+    )
+    assert (
+        'lost in transport (12 messages reported lost)' in lost
+        and 'reliable QoS (REP-2003)' in lost
+    )
+    other = silence_reason(
+        topic,
+        [RELIABLE],
+        subscribed_type=IMAGE_TYPE,
+        subscribed_reliability='reliable',
+        lost_messages=0,
+        seconds=6,
+    )
+    assert 'LARGE_DATA' in other and 'ROS_DOMAIN_ID' in other
+    assert '3 frames on /cam/image_raw lost in transport' in loss_reason(topic, 3)
 
 
 def test_dds_choices_set_only_what_they_name():
-    assert dds_environment("default") == {}
-    assert dds_environment("large_data") == {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"}
-    shm = dds_environment("shm")
-    assert set(shm) == {"FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE"}
-    assert "<segment_size>" in open(shm["FASTDDS_DEFAULT_PROFILES_FILE"]).read()
-    env = {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA", "HOME": "/root"}
-    use_dds_transport("default", env)
-    assert env == {"HOME": "/root"}
+    assert dds_environment('default') == {}
+    assert dds_environment('large_data') == {'FASTDDS_BUILTIN_TRANSPORTS': 'LARGE_DATA'}
+    shm = dds_environment('shm')
+    assert set(shm) == {'FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE'}
+    assert '<segment_size>' in open(shm['FASTDDS_DEFAULT_PROFILES_FILE']).read()
+    env = {'FASTDDS_BUILTIN_TRANSPORTS': 'LARGE_DATA', 'HOME': '/root'}
+    use_dds_transport('default', env)
+    assert env == {'HOME': '/root'}
     use_dds_transport(None, env)
-    assert env == {"HOME": "/root"}
-    with pytest.raises(ValueError, match=", ".join(DDS_TRANSPORTS)):
-        use_dds_transport("cyclone", env)
+    assert env == {'HOME': '/root'}
+    with pytest.raises(ValueError, match=', '.join(DDS_TRANSPORTS)):
+        use_dds_transport('cyclone', env)
 
 
 def test_node_command_line_and_camera_info_topics():
-    assert ros_parameter_args({"image_topics": ["/a/b"], "cpu_threads": 1, "weights": "", "rviz": False,
-                               "overlay_alpha": 0.5}) == [
-        "-p", "image_topics:=['/a/b']", "-p", "cpu_threads:=1", "-p", "weights:=''", "-p", "rviz:=false",
-        "-p", "overlay_alpha:=0.5"]
-    assert camera_info_topic("/cam/image_raw") == "/cam/camera_info"
-    assert camera_info_topic("/cam/image_raw/compressed") == "/cam/camera_info"
-    assert camera_info_topic("/image") == "/camera_info" and camera_info_topic("image") == "camera_info"
+    assert ros_parameter_args(
+        {
+            'image_topics': ['/a/b'],
+            'cpu_threads': 1,
+            'weights': '',
+            'rviz': False,
+            'overlay_alpha': 0.5,
+        }
+    ) == [
+        '-p',
+        "image_topics:=['/a/b']",
+        '-p',
+        'cpu_threads:=1',
+        '-p',
+        "weights:=''",
+        '-p',
+        'rviz:=false',
+        '-p',
+        'overlay_alpha:=0.5',
+    ]
+    assert camera_info_topic('/cam/image_raw') == '/cam/camera_info'
+    assert camera_info_topic('/cam/image_raw/compressed') == '/cam/camera_info'
+    assert (
+        camera_info_topic('/image') == '/camera_info'
+        and camera_info_topic('image') == 'camera_info'
+    )

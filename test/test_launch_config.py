@@ -1,133 +1,183 @@
 """Launch file, params YAML and rviz config: what can be checked without a ROS 2 launch install."""
-import py_compile
-from pathlib import Path
 
-import pytest
-import yaml
+from pathlib import Path
+import py_compile
 
 from lightseg_ros.ros.dds import dds_environment
-from lightseg_ros.ros.launch_helpers import LAUNCH_ARGUMENTS, check_params_file, segment_node_setup
+from lightseg_ros.ros.launch_helpers import check_params_file, LAUNCH_ARGUMENTS, segment_node_setup
 from lightseg_ros.ros.node_config import PARAMETER_NAMES
 from lightseg_ros.ros.topics import output_namespaces
+import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_launch_file_compiles_and_declares_the_arguments():
-    path = ROOT / "launch" / "segment.launch.py"
+    path = ROOT / 'launch' / 'segment.launch.py'
     py_compile.compile(str(path), doraise=True)
     text = path.read_text()
-    assert "def generate_launch_description" in text and "eval(" not in text and "subprocess" not in text
+    assert (
+        'def generate_launch_description' in text
+        and 'eval(' not in text
+        and 'subprocess' not in text
+    )
     assert {name for name, _, _ in LAUNCH_ARGUMENTS} == {
-        "model", "weights", "device", "backend", "image_topic", "params_file", "namespace", "rviz", "dds_transport",
-        "lifecycle", "autostart"}
+        'model',
+        'weights',
+        'device',
+        'backend',
+        'image_topic',
+        'params_file',
+        'namespace',
+        'rviz',
+        'dds_transport',
+        'lifecycle',
+        'autostart',
+    }
     # every process ends the launch when it exits; nothing sets a DDS variable unless dds_transport asks
-    assert "OnProcessExit" in text and "Shutdown" in text and "SetEnvironmentVariable" not in text
-    assert "additional_env=setup.environment" in text
-    replay = (ROOT / "launch" / "replay.launch.py").read_text()
-    assert "OnProcessExit(target_action=player" in replay and "Shutdown" in replay
+    assert 'OnProcessExit' in text and 'Shutdown' in text and 'SetEnvironmentVariable' not in text
+    assert 'additional_env=setup.environment' in text
+    replay = (ROOT / 'launch' / 'replay.launch.py').read_text()
+    assert 'OnProcessExit(target_action=player' in replay and 'Shutdown' in replay
 
 
 def test_params_file_names_only_declared_parameters():
-    params = check_params_file(ROOT / "config" / "segment.yaml")
-    assert params["model"] == "ghostnet_aspp_da" and set(params) == PARAMETER_NAMES
+    params = check_params_file(ROOT / 'config' / 'segment.yaml')
+    assert params['model'] == 'ghostnet_aspp_da' and set(params) == PARAMETER_NAMES
 
 
 def test_params_file_checks_catch_mistakes(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("/**:\n  ros__parameters:\n    overlay_alfa: 0.3\n")
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('/**:\n  ros__parameters:\n    overlay_alfa: 0.3\n')
     with pytest.raises(ValueError, match="undeclared parameters \\['overlay_alfa'\\]"):
         check_params_file(bad)
-    bad.write_text("/**:\n  ros__parameters:\n    overlay_alpha: 2.0\n")
-    with pytest.raises(ValueError, match="overlay_alpha"):
+    bad.write_text('/**:\n  ros__parameters:\n    overlay_alpha: 2.0\n')
+    with pytest.raises(ValueError, match='overlay_alpha'):
         check_params_file(bad)
     bad.write_text("/**:\n  ros__parameters:\n    input_depth: '1'\n")
-    with pytest.raises(ValueError, match="should be int"):
+    with pytest.raises(ValueError, match='should be int'):
         check_params_file(bad)
-    bad.write_text("segment_node:\n  params: {}\n")
-    with pytest.raises(ValueError, match="ros__parameters"):
+    bad.write_text('segment_node:\n  params: {}\n')
+    with pytest.raises(ValueError, match='ros__parameters'):
         check_params_file(bad)
 
 
 def test_launch_setup_overrides_only_given_arguments(tmp_path):
-    setup = segment_node_setup({"model": "", "weights": "", "device": "", "image_topic": "", "params_file": "",
-                                "namespace": "", "rviz": "false"}, "/opt/share/lightseg_ros")
-    assert setup.parameters == ["/opt/share/lightseg_ros/config/segment.yaml"] and not setup.rviz
+    setup = segment_node_setup(
+        {
+            'model': '',
+            'weights': '',
+            'device': '',
+            'image_topic': '',
+            'params_file': '',
+            'namespace': '',
+            'rviz': 'false',
+        },
+        '/opt/share/lightseg_ros',
+    )
+    assert setup.parameters == ['/opt/share/lightseg_ros/config/segment.yaml'] and not setup.rviz
     assert setup.environment == {}  # the system's DDS settings: stock participants see the node
-    setup = segment_node_setup({"model": "mlff_mobilenetv2", "device": "cpu", "image_topic": "front/image_raw",
-                                "namespace": "robot1", "rviz": "true", "dds_transport": "large_data"}, "/s",
-                               installed=lambda name: True)
-    assert setup.parameters == ["/s/config/segment.yaml", {"model": "mlff_mobilenetv2", "device": "cpu",
-                                                           "image_topics": ["front/image_raw"]}]
-    assert setup.namespace == "robot1" and setup.rviz and setup.rviz_config == "/s/config/lightseg.rviz"
-    assert setup.environment == {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"}
-    shm = segment_node_setup({"dds_transport": "shm"}, "/s").environment
-    assert shm == dds_environment("shm") and Path(shm["FASTDDS_DEFAULT_PROFILES_FILE"]).is_file()
-    with pytest.raises(ValueError, match="dds_transport.*accepted: default, large_data, shm"):
-        segment_node_setup({"dds_transport": "zenoh"}, "/s")
+    setup = segment_node_setup(
+        {
+            'model': 'mlff_mobilenetv2',
+            'device': 'cpu',
+            'image_topic': 'front/image_raw',
+            'namespace': 'robot1',
+            'rviz': 'true',
+            'dds_transport': 'large_data',
+        },
+        '/s',
+        installed=lambda name: True,
+    )
+    assert setup.parameters == [
+        '/s/config/segment.yaml',
+        {'model': 'mlff_mobilenetv2', 'device': 'cpu', 'image_topics': ['front/image_raw']},
+    ]
+    assert (
+        setup.namespace == 'robot1'
+        and setup.rviz
+        and setup.rviz_config == '/s/config/lightseg.rviz'
+    )
+    assert setup.environment == {'FASTDDS_BUILTIN_TRANSPORTS': 'LARGE_DATA'}
+    shm = segment_node_setup({'dds_transport': 'shm'}, '/s').environment
+    assert shm == dds_environment('shm') and Path(shm['FASTDDS_DEFAULT_PROFILES_FILE']).is_file()
+    with pytest.raises(ValueError, match='dds_transport.*accepted: default, large_data, shm'):
+        segment_node_setup({'dds_transport': 'zenoh'}, '/s')
     # refused before any process starts, so a missing rviz2 never leaves a node behind
-    with pytest.raises(ValueError, match="rviz2 is not installed.*rviz:=false"):
-        segment_node_setup({"rviz": "true"}, "/s", installed=lambda name: False)
-    with pytest.raises(ValueError, match="accepted models"):
-        segment_node_setup({"model": "yolo"}, "/s")
-    with pytest.raises(ValueError, match="true or false"):
-        segment_node_setup({"rviz": "maybe"}, "/s")
+    with pytest.raises(ValueError, match='rviz2 is not installed.*rviz:=false'):
+        segment_node_setup({'rviz': 'true'}, '/s', installed=lambda name: False)
+    with pytest.raises(ValueError, match='accepted models'):
+        segment_node_setup({'model': 'yolo'}, '/s')
+    with pytest.raises(ValueError, match='true or false'):
+        segment_node_setup({'rviz': 'maybe'}, '/s')
 
 
 def test_lifecycle_launch_arguments():
-    setup = segment_node_setup({}, "/s")
-    assert (setup.executable, setup.lifecycle, setup.autostart) == ("segment_node", False, False)
-    managed = segment_node_setup({"lifecycle": "true", "namespace": "robot1"}, "/s")
-    assert (managed.executable, managed.node_name) == ("segment_lifecycle_node", "segment_node")
-    assert managed.namespace == "robot1"
-    assert not managed.autostart and managed.parameters == setup.parameters  # same parameters as segment_node
-    assert segment_node_setup({"lifecycle": "true", "autostart": "true"}, "/s").autostart
-    with pytest.raises(ValueError, match="autostart:=true needs lifecycle:=true"):
-        segment_node_setup({"autostart": "true"}, "/s")
-    with pytest.raises(ValueError, match="launch argument lifecycle: expected true or false"):
-        segment_node_setup({"lifecycle": "managed"}, "/s")
+    setup = segment_node_setup({}, '/s')
+    assert (setup.executable, setup.lifecycle, setup.autostart) == ('segment_node', False, False)
+    managed = segment_node_setup({'lifecycle': 'true', 'namespace': 'robot1'}, '/s')
+    assert (managed.executable, managed.node_name) == ('segment_lifecycle_node', 'segment_node')
+    assert managed.namespace == 'robot1'
+    assert (
+        not managed.autostart and managed.parameters == setup.parameters
+    )  # same parameters as segment_node
+    assert segment_node_setup({'lifecycle': 'true', 'autostart': 'true'}, '/s').autostart
+    with pytest.raises(ValueError, match='autostart:=true needs lifecycle:=true'):
+        segment_node_setup({'autostart': 'true'}, '/s')
+    with pytest.raises(ValueError, match='launch argument lifecycle: expected true or false'):
+        segment_node_setup({'lifecycle': 'managed'}, '/s')
     # the launch file starts a LifecycleNode action for it; autostart activates once configuring ended in inactive
-    text = (ROOT / "launch" / "segment.launch.py").read_text()
-    assert "LifecycleNode(name=setup.node_name" in text and "executable=setup.executable" in text
+    text = (ROOT / 'launch' / 'segment.launch.py').read_text()
+    assert 'LifecycleNode(name=setup.node_name' in text and 'executable=setup.executable' in text
     assert 'start_state="configuring", goal_state="inactive"' in text
-    assert "TRANSITION_CONFIGURE" in text and "TRANSITION_ACTIVATE" in text
+    assert 'TRANSITION_CONFIGURE' in text and 'TRANSITION_ACTIVATE' in text
 
 
 def test_setup_py_console_scripts_resolve():
     """Every console script setup.py declares (the lifecycle node's included) names a callable."""
-    import importlib
     from distutils.core import run_setup
+    import importlib
 
-    scripts = dict(line.replace(" ", "").split("=") for line in
-                   run_setup(str(ROOT / "setup.py"), stop_after="init").entry_points["console_scripts"])
-    assert {"segment_node", "segment_lifecycle_node", "image_source", "lightseg"} <= set(scripts)
-    assert scripts["segment_lifecycle_node"] == "lightseg_ros.ros.segment_lifecycle_node:run"
+    scripts = dict(
+        line.replace(' ', '').split('=')
+        for line in run_setup(str(ROOT / 'setup.py'), stop_after='init').entry_points[
+            'console_scripts'
+        ]
+    )
+    assert {'segment_node', 'segment_lifecycle_node', 'image_source', 'lightseg'} <= set(scripts)
+    assert scripts['segment_lifecycle_node'] == 'lightseg_ros.ros.segment_lifecycle_node:run'
     for target in scripts.values():
-        module, function = target.split(":")
+        module, function = target.split(':')
         assert callable(getattr(importlib.import_module(module), function)), target
 
 
 def test_rviz_config_shows_input_overlay_and_colour_mask():
-    config = yaml.safe_load((ROOT / "config" / "lightseg.rviz").read_text())
-    topics = {d["Name"]: d["Topic"]["Value"] for d in config["Visualization Manager"]["Displays"]}
-    params = check_params_file(ROOT / "config" / "segment.yaml")
-    out = output_namespaces(params["image_topics"], params["output_namespace"])[0]
-    assert topics == {"Input": params["image_topics"][0], "Overlay": f"{out}/overlay",
-                      "Color mask": f"{out}/color_mask"}
+    config = yaml.safe_load((ROOT / 'config' / 'lightseg.rviz').read_text())
+    topics = {d['Name']: d['Topic']['Value'] for d in config['Visualization Manager']['Displays']}
+    params = check_params_file(ROOT / 'config' / 'segment.yaml')
+    out = output_namespaces(params['image_topics'], params['output_namespace'])[0]
+    assert topics == {
+        'Input': params['image_topics'][0],
+        'Overlay': f'{out}/overlay',
+        'Color mask': f'{out}/color_mask',
+    }
     # reliable, like the node's outputs and stock cameras: a best-effort display loses camera-sized frames
-    assert {d["Topic"]["Reliability Policy"] for d in config["Visualization Manager"]["Displays"]} == {"Reliable"}
+    assert {
+        d['Topic']['Reliability Policy'] for d in config['Visualization Manager']['Displays']
+    } == {'Reliable'}
 
 
 def test_console_scripts_for_both_nodes_are_installed():
     import sys
 
     bin_dir = Path(sys.executable).parent
-    for script in ("segment_node", "image_source"):
-        assert (bin_dir / script).is_file(), f"{script} console script missing in {bin_dir}"
+    for script in ('segment_node', 'image_source'):
+        assert (bin_dir / script).is_file(), f'{script} console script missing in {bin_dir}'
 
 
 def test_backend_launch_argument_is_validated(tmp_path):
-    setup = segment_node_setup({"backend": "onnxruntime"}, ROOT)
-    assert setup.parameters[1] == {"backend": "onnxruntime"}
-    with pytest.raises(ValueError, match="backend must be one of auto, torch, onnxruntime"):
-        segment_node_setup({"backend": "tflite"}, ROOT)
+    setup = segment_node_setup({'backend': 'onnxruntime'}, ROOT)
+    assert setup.parameters[1] == {'backend': 'onnxruntime'}
+    with pytest.raises(ValueError, match='backend must be one of auto, torch, onnxruntime'):
+        segment_node_setup({'backend': 'tflite'}, ROOT)

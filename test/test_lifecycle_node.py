@@ -2,6 +2,7 @@
 
 One node process; each test starts from and returns to unconfigured, setting the weights it needs.
 """
+
 from __future__ import annotations
 
 import json
@@ -9,70 +10,95 @@ import shutil
 import time
 import uuid
 
-import numpy as np
-import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import Transition, TransitionEvent
 from lifecycle_msgs.srv import ChangeState, GetState
-from rcl_interfaces.srv import SetParameters
-from sensor_msgs.msg import Image
-from std_msgs.msg import String
-
 from lightseg_ros.inference import Segmenter
 from lightseg_ros.ros.node_session import NodeSession, start_with_retries
-from ros_harness import Probe, fresh_domain
-from test_segment_node import OUTPUT_NAMES, as_array, image_msg, outputs_for, scene, set_params, weights  # noqa: F401
+import numpy as np
+import pytest
+from rcl_interfaces.srv import SetParameters
+from ros_harness import fresh_domain, Probe
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+from test_segment_node import (  # noqa: F401
+    as_array,
+    image_msg,
+    OUTPUT_NAMES,
+    outputs_for,
+    scene,
+    set_params,
+    weights,
+)
 
-NS = f"/lc{uuid.uuid4().hex[:8]}"
-CAMERA, OUT = f"{NS}/cam/image", f"{NS}/cam/segmentation"
-NODE = f"seg_lc_{uuid.uuid4().hex[:6]}"
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest
+NS = f'/lc{uuid.uuid4().hex[:8]}'
+CAMERA, OUT = f'{NS}/cam/image', f'{NS}/cam/segmentation'
+NODE = f'seg_lc_{uuid.uuid4().hex[:6]}'
+pytestmark = pytest.mark.usefixtures('one_torch_thread')  # see conftest
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def graph(weights):
     """(probe, node session): a lifecycle node, unconfigured, and a probe with its service clients."""
+
     def start(attempt: int):
         domain = fresh_domain()
-        session = NodeSession({"image_topics": [CAMERA], "weights": str(weights[0]), "cpu_threads": 1,
-                               "diagnostics_period": 0.5}, module="lightseg_ros.ros.segment_lifecycle_node",
-                              node_name=NODE, env={"ROS_DOMAIN_ID": str(domain), "OMP_NUM_THREADS": "1"})
-        probe = Probe(f"lc_probe_{uuid.uuid4().hex[:6]}", domain_id=domain)
+        session = NodeSession(
+            {
+                'image_topics': [CAMERA],
+                'weights': str(weights[0]),
+                'cpu_threads': 1,
+                'diagnostics_period': 0.5,
+            },
+            module='lightseg_ros.ros.segment_lifecycle_node',
+            node_name=NODE,
+            env={'ROS_DOMAIN_ID': str(domain), 'OMP_NUM_THREADS': '1'},
+        )
+        probe = Probe(f'lc_probe_{uuid.uuid4().hex[:6]}', domain_id=domain)
         probe.session = session
         for name in OUTPUT_NAMES:
-            probe.subscribe(Image, f"{OUT}/{name}")
-        probe.subscribe(String, f"{OUT}/class_legend", latched=True)
-        probe.subscribe(DiagnosticArray, "/diagnostics")
-        probe.subscribe(TransitionEvent, f"/{NODE}/transition_event")
+            probe.subscribe(Image, f'{OUT}/{name}')
+        probe.subscribe(String, f'{OUT}/class_legend', latched=True)
+        probe.subscribe(DiagnosticArray, '/diagnostics')
+        probe.subscribe(TransitionEvent, f'/{NODE}/transition_event')
         probe.raw = probe.publisher(Image, CAMERA)
-        probe.change_state = probe.node.create_client(ChangeState, f"/{NODE}/change_state")
-        probe.get_state = probe.node.create_client(GetState, f"/{NODE}/get_state")
-        probe.params = probe.node.create_client(SetParameters, f"/{NODE}/set_parameters")
+        probe.change_state = probe.node.create_client(ChangeState, f'/{NODE}/change_state')
+        probe.get_state = probe.node.create_client(GetState, f'/{NODE}/get_state')
+        probe.params = probe.node.create_client(SetParameters, f'/{NODE}/set_parameters')
         return probe
 
     def ready(probe) -> bool:
-        return probe.session.wait_until(lambda: probe.get_state.service_is_ready()
-                                        and probe.change_state.service_is_ready()
-                                        and probe.params.service_is_ready(), 60)
+        return probe.session.wait_until(
+            lambda: (
+                probe.get_state.service_is_ready()
+                and probe.change_state.service_is_ready()
+                and probe.params.service_is_ready()
+            ),
+            60,
+        )
 
     def close(probe) -> None:
         probe.close()
         probe.session.stop()
 
-    probe = start_with_retries(start, ready, close, what="segment_lifecycle_node")
+    probe = start_with_retries(start, ready, close, what='segment_lifecycle_node')
     yield probe, probe.session
     close(probe)
-    print("NODE LOG\n" + probe.session.output)
+    print('NODE LOG\n' + probe.session.output)
 
 
 def call(probe, client, request, timeout: float = 60.0):
     future = client.call_async(request)
-    probe.wait_until(future.done, timeout, lambda: f"{client.srv_name}; node log:\n{probe.session.tail()}")
+    probe.wait_until(
+        future.done, timeout, lambda: f'{client.srv_name}; node log:\n{probe.session.tail()}'
+    )
     return future.result()
 
 
 def transition(probe, transition_id: int) -> bool:
-    return call(probe, probe.change_state, ChangeState.Request(transition=Transition(id=transition_id))).success
+    return call(
+        probe, probe.change_state, ChangeState.Request(transition=Transition(id=transition_id))
+    ).success
 
 
 def state(probe) -> str:
@@ -81,16 +107,21 @@ def state(probe) -> str:
 
 def reported_state(probe, label: str, after: float):
     """The node's /diagnostics with lifecycle_state ``label``, stamped after ``after`` (wall clock)."""
+
     def match(m):
         values = {kv.key: kv.value for s in m.status for kv in s.values}
-        return values.get("lifecycle_state") == label and m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 > after
-    return probe.wait_for("/diagnostics", match, timeout=10)
+        return (
+            values.get('lifecycle_state') == label
+            and m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 > after
+        )
+
+    return probe.wait_for('/diagnostics', match, timeout=10)
 
 
 def new_legend(probe, predicate):
     """A predicate for class legends recorded from now on that satisfy ``predicate`` (on the JSON)."""
     with probe.cond:
-        seen = list(probe.messages[f"{OUT}/class_legend"])
+        seen = list(probe.messages[f'{OUT}/class_legend'])
     return lambda m: all(m is not s for s in seen) and predicate(json.loads(m.data))
 
 
@@ -98,87 +129,119 @@ def assert_no_output(probe, msg, wait_s: float = 1.5) -> None:
     time.sleep(wait_s)
     with probe.cond:
         for name in OUTPUT_NAMES:
-            assert not any(m.header.stamp == msg.header.stamp for m in probe.messages[f"{OUT}/{name}"]), name
+            assert not any(
+                m.header.stamp == msg.header.stamp for m in probe.messages[f'{OUT}/{name}']
+            ), name
 
 
 def test_transitions_gate_subscriptions_and_outputs(graph, weights):
     probe, node = graph
-    assert state(probe) == "unconfigured"
+    assert state(probe) == 'unconfigured'
     assert set_params(probe, weights=str(weights[0]))[0].successful
-    assert probe.node.count_publishers(f"{OUT}/mask") == 0 and probe.raw.get_subscription_count() == 0
+    assert (
+        probe.node.count_publishers(f'{OUT}/mask') == 0 and probe.raw.get_subscription_count() == 0
+    )
 
-    assert transition(probe, Transition.TRANSITION_CONFIGURE) and state(probe) == "inactive"
+    assert transition(probe, Transition.TRANSITION_CONFIGURE) and state(probe) == 'inactive'
     # what segment.launch.py's autostart waits for before it activates
-    probe.wait_for(f"/{NODE}/transition_event", lambda e: (e.start_state.label, e.goal_state.label)
-                   == ("configuring", "inactive"), timeout=10)
-    probe.wait_until(lambda: probe.node.count_publishers(f"{OUT}/mask") > 0, 10, "the output publishers")
+    probe.wait_for(
+        f'/{NODE}/transition_event',
+        lambda e: (e.start_state.label, e.goal_state.label) == ('configuring', 'inactive'),
+        timeout=10,
+    )
+    probe.wait_until(
+        lambda: probe.node.count_publishers(f'{OUT}/mask') > 0, 10, 'the output publishers'
+    )
     assert probe.raw.get_subscription_count() == 0  # inactive: the camera is not subscribed
-    reported_state(probe, "inactive", time.time())
-    idle = image_msg(scene(1), "rgb8")
+    reported_state(probe, 'inactive', time.time())
+    idle = image_msg(scene(1), 'rgb8')
     probe.raw.publish(idle)
     assert_no_output(probe, idle)
 
-    fresh = new_legend(probe, lambda legend: legend["weights"] == str(weights[0]))
-    assert transition(probe, Transition.TRANSITION_ACTIVATE) and state(probe) == "active"
-    probe.wait_until(lambda: probe.raw.get_subscription_count() > 0, 10, "the camera subscription")
-    reported_state(probe, "active", time.time())
-    legend = probe.wait_for(f"{OUT}/class_legend", fresh)
-    assert len(json.loads(legend.data)["classes"]) == 11
-    msg = image_msg(scene(2), "rgb8", frame_id="lc_optical")
+    fresh = new_legend(probe, lambda legend: legend['weights'] == str(weights[0]))
+    assert transition(probe, Transition.TRANSITION_ACTIVATE) and state(probe) == 'active'
+    probe.wait_until(lambda: probe.raw.get_subscription_count() > 0, 10, 'the camera subscription')
+    reported_state(probe, 'active', time.time())
+    legend = probe.wait_for(f'{OUT}/class_legend', fresh)
+    assert len(json.loads(legend.data)['classes']) == 11
+    msg = image_msg(scene(2), 'rgb8', frame_id='lc_optical')
     probe.raw.publish(msg)
     outs = outputs_for(probe, OUT, msg)
-    assert all(o.header.stamp == msg.header.stamp and o.header.frame_id == "lc_optical" for o in outs.values())
-    assert np.array_equal(as_array(outs["mask"]), Segmenter(weights[0], device="cpu").segment(scene(2)).mask)
+    assert all(
+        o.header.stamp == msg.header.stamp and o.header.frame_id == 'lc_optical'
+        for o in outs.values()
+    )
+    assert np.array_equal(
+        as_array(outs['mask']), Segmenter(weights[0], device='cpu').segment(scene(2)).mask
+    )
 
-    assert transition(probe, Transition.TRANSITION_DEACTIVATE) and state(probe) == "inactive"
-    probe.wait_until(lambda: probe.raw.get_subscription_count() == 0, 10, "the camera subscription to go")
-    reported_state(probe, "inactive", time.time())
-    late = image_msg(scene(3), "rgb8")
+    assert transition(probe, Transition.TRANSITION_DEACTIVATE) and state(probe) == 'inactive'
+    probe.wait_until(
+        lambda: probe.raw.get_subscription_count() == 0, 10, 'the camera subscription to go'
+    )
+    reported_state(probe, 'inactive', time.time())
+    late = image_msg(scene(3), 'rgb8')
     probe.raw.publish(late)
     assert_no_output(probe, late)
-    assert "model kept" in node.output
+    assert 'model kept' in node.output
 
-    assert transition(probe, Transition.TRANSITION_CLEANUP) and state(probe) == "unconfigured"
-    probe.wait_until(lambda: probe.node.count_publishers(f"{OUT}/mask") == 0, 10, "the publishers to go")
-    assert not transition(probe, Transition.TRANSITION_ACTIVATE)  # activate needs a configured node
-    assert state(probe) == "unconfigured" and node.alive()
+    assert transition(probe, Transition.TRANSITION_CLEANUP) and state(probe) == 'unconfigured'
+    probe.wait_until(
+        lambda: probe.node.count_publishers(f'{OUT}/mask') == 0, 10, 'the publishers to go'
+    )
+    assert not transition(
+        probe, Transition.TRANSITION_ACTIVATE
+    )  # activate needs a configured node
+    assert state(probe) == 'unconfigured' and node.alive()
 
 
-def test_failed_configure_stays_unconfigured_then_configures_with_other_weights(graph, weights, tmp_path):
+def test_failed_configure_stays_unconfigured_then_configures_with_other_weights(
+    graph, weights, tmp_path
+):
     probe, node = graph
-    assert state(probe) == "unconfigured"
-    gone = tmp_path / "gone.safetensors"  # accepted when set, missing at configure (as a bad path at start)
+    assert state(probe) == 'unconfigured'
+    gone = (
+        tmp_path / 'gone.safetensors'
+    )  # accepted when set, missing at configure (as a bad path at start)
     shutil.copy(weights[0], gone)
     assert set_params(probe, weights=str(gone))[0].successful
     gone.unlink()
     before = len(node.lines)
     assert not transition(probe, Transition.TRANSITION_CONFIGURE)
-    assert state(probe) == "unconfigured"
-    probe.wait_until(lambda: any("configure failed" in line for line in node.lines[before:]), 10,
-                     lambda: f"the configure error; log:\n{node.tail()}")
+    assert state(probe) == 'unconfigured'
+    probe.wait_until(
+        lambda: any('configure failed' in line for line in node.lines[before:]),
+        10,
+        lambda: f'the configure error; log:\n{node.tail()}',
+    )
     log = node.lines[before:]
     naming = [line for line in log if str(gone) in line]
     assert len(naming) == 1, log
-    assert "staying unconfigured" in naming[0] and "weights file not found" in naming[0]
-    assert "accepted weights" in naming[0] and "Traceback" not in "".join(log)
-    assert probe.node.count_publishers(f"{OUT}/mask") == 0
+    assert 'staying unconfigured' in naming[0] and 'weights file not found' in naming[0]
+    assert 'accepted weights' in naming[0] and 'Traceback' not in ''.join(log)
+    assert probe.node.count_publishers(f'{OUT}/mask') == 0
 
     # re-configure with other weights (3 classes): the legend and the masks follow them
     assert set_params(probe, weights=str(weights[1]))[0].successful
-    assert transition(probe, Transition.TRANSITION_CONFIGURE) and state(probe) == "inactive"
-    fresh = new_legend(probe, lambda legend: len(legend["classes"]) == 3)
+    assert transition(probe, Transition.TRANSITION_CONFIGURE) and state(probe) == 'inactive'
+    fresh = new_legend(probe, lambda legend: len(legend['classes']) == 3)
     assert transition(probe, Transition.TRANSITION_ACTIVATE)
-    legend = probe.wait_for(f"{OUT}/class_legend", fresh)
-    assert [c["name"] for c in json.loads(legend.data)["classes"]] == ["x", "y", "z"]
-    probe.wait_until(lambda: probe.raw.get_subscription_count() > 0, 10, "the camera subscription")
-    msg = image_msg(scene(4), "rgb8")
+    legend = probe.wait_for(f'{OUT}/class_legend', fresh)
+    assert [c['name'] for c in json.loads(legend.data)['classes']] == ['x', 'y', 'z']
+    probe.wait_until(lambda: probe.raw.get_subscription_count() > 0, 10, 'the camera subscription')
+    msg = image_msg(scene(4), 'rgb8')
     probe.raw.publish(msg)
-    mask = as_array(outputs_for(probe, OUT, msg, ["mask"])["mask"])
-    assert np.array_equal(mask, Segmenter(weights[1], device="cpu").segment(scene(4)).mask) and mask.max() < 3
+    mask = as_array(outputs_for(probe, OUT, msg, ['mask'])['mask'])
+    assert (
+        np.array_equal(mask, Segmenter(weights[1], device='cpu').segment(scene(4)).mask)
+        and mask.max() < 3
+    )
 
     # run-time parameter changes while active work as in segment_node (the model is swapped in)
-    fresh = new_legend(probe, lambda legend: len(legend["classes"]) == 11)
+    fresh = new_legend(probe, lambda legend: len(legend['classes']) == 11)
     assert set_params(probe, weights=str(weights[0]))[0].successful
-    probe.wait_for(f"{OUT}/class_legend", fresh, timeout=30)
-    assert transition(probe, Transition.TRANSITION_DEACTIVATE) and transition(probe, Transition.TRANSITION_CLEANUP)
-    assert state(probe) == "unconfigured"
+    probe.wait_for(f'{OUT}/class_legend', fresh, timeout=30)
+    assert transition(probe, Transition.TRANSITION_DEACTIVATE) and transition(
+        probe, Transition.TRANSITION_CLEANUP
+    )
+    assert state(probe) == 'unconfigured'

@@ -1,9 +1,8 @@
 import math
 
+from lightseg_ros.training.losses import build_loss, CEDiceLoss, DiceLoss, FocalLoss
 import pytest
 import torch
-
-from lightseg_ros.training.losses import CEDiceLoss, DiceLoss, FocalLoss, build_loss
 
 IGNORE = 255
 
@@ -31,7 +30,9 @@ def test_dice_ignores_the_ignored_pixel_whatever_its_logits():
     logits, target = _two_pixel_case()
     other = logits.clone()
     other[0, :, 0, 2] = torch.tensor([-9.0, 9.0])
-    assert DiceLoss(IGNORE)(logits, target).item() == pytest.approx(DiceLoss(IGNORE)(other, target).item())
+    assert DiceLoss(IGNORE)(logits, target).item() == pytest.approx(
+        DiceLoss(IGNORE)(other, target).item()
+    )
 
 
 def test_ce_dice_is_the_sum():
@@ -48,7 +49,9 @@ def test_focal_by_hand_and_gamma_zero_is_ce():
     expected = ((1 - p0) ** 2 * -math.log(p0) + 0.5**2 * -math.log(0.5)) / 2
     assert FocalLoss(IGNORE)(logits, target).item() == pytest.approx(expected, rel=1e-6)
     ce = torch.nn.functional.cross_entropy(logits, target, ignore_index=IGNORE)
-    assert FocalLoss(IGNORE, gamma=0.0)(logits, target).item() == pytest.approx(ce.item(), rel=1e-6)
+    assert FocalLoss(IGNORE, gamma=0.0)(logits, target).item() == pytest.approx(
+        ce.item(), rel=1e-6
+    )
 
 
 def test_perfect_prediction_has_zero_dice_loss():
@@ -58,6 +61,6 @@ def test_perfect_prediction_has_zero_dice_loss():
 
 
 def test_build_loss_names_accepted_losses():
-    assert isinstance(build_loss("ce_dice"), CEDiceLoss)
-    with pytest.raises(ValueError, match="ce, ce_dice, dice, focal"):
-        build_loss("hinge")
+    assert isinstance(build_loss('ce_dice'), CEDiceLoss)
+    with pytest.raises(ValueError, match='ce, ce_dice, dice, focal'):
+        build_loss('hinge')

@@ -1,9 +1,8 @@
 import math
 
+from lightseg_ros.metrics import ConfusionMatrix
 import numpy as np
 import pytest
-
-from lightseg_ros.metrics import ConfusionMatrix
 
 
 def test_scores_by_hand():
@@ -25,11 +24,11 @@ def test_absent_class_is_nan_and_left_out_of_the_mean():
     s = cm.compute()
     assert s.per_class_iou[0] == 1.0 and math.isnan(s.per_class_iou[1])
     assert s.miou == 1.0
-    assert s.as_dict(["a", "b", "c"])["per_class_iou"]["b"] is None
+    assert s.as_dict(['a', 'b', 'c'])['per_class_iou']['b'] is None
 
 
 def test_shape_mismatch_is_an_error():
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match='shape'):
         ConfusionMatrix(2).update(np.zeros((2, 3), int), np.zeros((3, 2), int))
 
 

@@ -1,38 +1,44 @@
 """Every registered model is tested by being registered: shapes, gradients, determinism, figures."""
+
+from lightseg_ros.models import (
+    build_model,
+    get_model_spec,
+    list_models,
+    measure,
+    UnknownModelError,
+)
 import pytest
 import torch
-
-from lightseg_ros.models import UnknownModelError, build_model, get_model_spec, list_models, measure
 
 MODELS = list_models()
 
 # The papers' figures at 512x512, 21 classes (counted as in lightseg_ros.models.complexity) and the tolerance
 # the issue sets.
 PAPER_FIGURES = {
-    "deeplabv3plus_mobilenetv2": {"params": (5_818_149, 0.005), "gflops": (52.846, 0.02)},
-    "ghostnet_aspp_da": {"params": (2_780_000, 0.05), "gflops": (1.931, 0.05)},
-    "mlff_mobilenetv2": {"fp32_mb": (23.2, 0.05)},
+    'deeplabv3plus_mobilenetv2': {'params': (5_818_149, 0.005), 'gflops': (52.846, 0.02)},
+    'ghostnet_aspp_da': {'params': (2_780_000, 0.05), 'gflops': (1.931, 0.05)},
+    'mlff_mobilenetv2': {'fp32_mb': (23.2, 0.05)},
 }
 
 
 def test_registry_holds_the_three_models():
-    assert set(MODELS) == {"deeplabv3plus_mobilenetv2", "mlff_mobilenetv2", "ghostnet_aspp_da"}
+    assert set(MODELS) == {'deeplabv3plus_mobilenetv2', 'mlff_mobilenetv2', 'ghostnet_aspp_da'}
 
 
 def test_unknown_model_names_the_accepted_ones():
     with pytest.raises(UnknownModelError) as err:
-        build_model("resnet_nope", num_classes=3)
+        build_model('resnet_nope', num_classes=3)
     for name in MODELS:
         assert name in str(err.value)
 
 
 def test_unsupported_output_stride_is_refused():
-    with pytest.raises(ValueError, match="output_stride"):
-        build_model("deeplabv3plus_mobilenetv2", num_classes=3, output_stride=4)
+    with pytest.raises(ValueError, match='output_stride'):
+        build_model('deeplabv3plus_mobilenetv2', num_classes=3, output_stride=4)
 
 
-@pytest.mark.parametrize("name", MODELS)
-@pytest.mark.parametrize("size", [(64, 64), (97, 131), (361, 479)])
+@pytest.mark.parametrize('name', MODELS)
+@pytest.mark.parametrize('size', [(64, 64), (97, 131), (361, 479)])
 def test_logits_come_back_at_input_size(name, size):
     model = build_model(name, num_classes=5).eval()
     with torch.no_grad():
@@ -41,7 +47,7 @@ def test_logits_come_back_at_input_size(name, size):
     assert torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize('name', MODELS)
 def test_every_output_stride_gives_input_sized_logits(name):
     for os_ in get_model_spec(name).output_strides:
         model = build_model(name, num_classes=3, output_stride=os_).eval()
@@ -49,11 +55,13 @@ def test_every_output_stride_gives_input_sized_logits(name):
             feats = model.backbone(torch.randn(1, 3, 128, 160))
         for info in model.backbone.feature_info:
             assert feats[info.name].shape[1] == info.channels
-            assert feats[info.name].shape[-2:] == (128 // info.reduction, 160 // info.reduction), info
+            assert feats[info.name].shape[-2:] == (128 // info.reduction, 160 // info.reduction), (
+                info
+            )
         assert max(f.reduction for f in model.backbone.feature_info) == os_
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize('name', MODELS)
 def test_backward_reaches_every_parameter(name):
     torch.manual_seed(0)
     model = build_model(name, num_classes=4).train()
@@ -63,11 +71,15 @@ def test_backward_reaches_every_parameter(name):
     loss.backward()
     no_grad = [n for n, p in model.named_parameters() if p.grad is None]
     # attention gammas start at 0, so their inputs' convs get no gradient on the first step only via gamma
-    assert not [n for n in no_grad if "gamma" not in n and "query" not in n and "key" not in n and "value" not in n]
+    assert not [
+        n
+        for n in no_grad
+        if 'gamma' not in n and 'query' not in n and 'key' not in n and 'value' not in n
+    ]
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize('name', MODELS)
 def test_eval_is_deterministic(name):
     model = build_model(name, num_classes=3).eval()
     x = torch.randn(1, 3, 96, 128)
@@ -75,22 +87,24 @@ def test_eval_is_deterministic(name):
         assert torch.equal(model(x), model(x))
 
 
-@pytest.mark.parametrize("name", sorted(PAPER_FIGURES))
+@pytest.mark.parametrize('name', sorted(PAPER_FIGURES))
 def test_papers_figures(name):
-    c = measure(build_model(name, num_classes=21, output_stride=16 if name != "ghostnet_aspp_da" else None))
-    measured = {"params": c.params, "gflops": c.gflops, "fp32_mb": c.state_dict_mb}
+    c = measure(
+        build_model(name, num_classes=21, output_stride=16 if name != 'ghostnet_aspp_da' else None)
+    )
+    measured = {'params': c.params, 'gflops': c.gflops, 'fp32_mb': c.state_dict_mb}
     for key, (expected, tol) in PAPER_FIGURES[name].items():
         assert abs(measured[key] - expected) <= tol * expected, (key, measured[key], expected)
 
 
 def test_baseline_parameter_count_is_exact():
-    assert measure(build_model("deeplabv3plus_mobilenetv2", num_classes=21)).params == 5_818_149
+    assert measure(build_model('deeplabv3plus_mobilenetv2', num_classes=21)).params == 5_818_149
 
 
 def test_mlff_ablation_switch_removes_feature_enhancement():
-    with_fe = build_model("mlff_mobilenetv2", num_classes=21)
-    without = build_model("mlff_mobilenetv2", num_classes=21, feature_enhancement=False)
-    assert any("context" in n for n, _ in with_fe.named_parameters())
-    assert not any("context" in n for n, _ in without.named_parameters())
-    with pytest.raises(ValueError, match="does not accept options"):
-        build_model("deeplabv3plus_mobilenetv2", num_classes=21, feature_enhancement=False)
+    with_fe = build_model('mlff_mobilenetv2', num_classes=21)
+    without = build_model('mlff_mobilenetv2', num_classes=21, feature_enhancement=False)
+    assert any('context' in n for n, _ in with_fe.named_parameters())
+    assert not any('context' in n for n, _ in without.named_parameters())
+    with pytest.raises(ValueError, match='does not accept options'):
+        build_model('deeplabv3plus_mobilenetv2', num_classes=21, feature_enhancement=False)

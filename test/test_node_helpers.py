@@ -1,43 +1,55 @@
 """The node's pure helpers: topic names, the latest-frame mailbox, statistics, parameter validation."""
+
 import os
 import threading
 
-import pytest
-
 from lightseg_ros.ros.frame_mailbox import LatestFrameMailbox
-from lightseg_ros.ros.node_config import PARAMETERS, ModelConfig, cpu_threads_for, validate_change
+from lightseg_ros.ros.node_config import cpu_threads_for, ModelConfig, PARAMETERS, validate_change
 from lightseg_ros.ros.node_stats import LatencyWindow, RateMeter, WarningThrottle
 from lightseg_ros.ros.topics import camera_namespace, is_compressed_topic, output_namespaces
+import pytest
 
 
 def test_topic_names():
-    assert camera_namespace("/cam/image_raw") == "/cam"
-    assert camera_namespace("/cam/image_raw/compressed") == "/cam"
-    assert output_namespaces(["/cam/image_raw", "/down/color/image"]) == ["/cam/segmentation", "/down/color/segmentation"]
-    assert output_namespaces(["/cam/left", "/cam/right"]) == ["/cam/left/segmentation", "/cam/right/segmentation"]
-    assert output_namespaces(["image"]) == ["segmentation"] and output_namespaces(["/image"]) == ["/segmentation"]
-    assert is_compressed_topic("/cam/image_raw/compressed") and not is_compressed_topic("/cam/image_raw")
-    assert is_compressed_topic("/cam/jpeg", "compressed") and not is_compressed_topic("/x/compressed", "raw")
+    assert camera_namespace('/cam/image_raw') == '/cam'
+    assert camera_namespace('/cam/image_raw/compressed') == '/cam'
+    assert output_namespaces(['/cam/image_raw', '/down/color/image']) == [
+        '/cam/segmentation',
+        '/down/color/segmentation',
+    ]
+    assert output_namespaces(['/cam/left', '/cam/right']) == [
+        '/cam/left/segmentation',
+        '/cam/right/segmentation',
+    ]
+    assert output_namespaces(['image']) == ['segmentation'] and output_namespaces(['/image']) == [
+        '/segmentation'
+    ]
+    assert is_compressed_topic('/cam/image_raw/compressed') and not is_compressed_topic(
+        '/cam/image_raw'
+    )
+    assert is_compressed_topic('/cam/jpeg', 'compressed') and not is_compressed_topic(
+        '/x/compressed', 'raw'
+    )
     with pytest.raises(ValueError):
-        output_namespaces(["/a", "/a"])
-    with pytest.raises(ValueError, match="transport"):
-        is_compressed_topic("/a", "theora")
+        output_namespaces(['/a', '/a'])
+    with pytest.raises(ValueError, match='transport'):
+        is_compressed_topic('/a', 'theora')
 
 
 def test_mailbox_keeps_only_the_newest_frame_per_camera():
     box = LatestFrameMailbox()
-    assert not box.put("a", 1) and box.put("a", 2) and not box.put("b", 3)
+    assert not box.put('a', 1) and box.put('a', 2) and not box.put('b', 3)
     assert box.dropped == 1 and len(box) == 2
-    assert box.take(0) == ("a", 2) and box.take(0) == ("b", 3) and box.take(0.01) is None
+    assert box.take(0) == ('a', 2) and box.take(0) == ('b', 3) and box.take(0.01) is None
 
 
 def test_mailbox_wakes_a_waiting_worker():
     box, got = LatestFrameMailbox(), []
     t = threading.Thread(target=lambda: got.append(box.take(5)))
     t.start()
-    box.put("cam", "frame")
+    box.put('cam', 'frame')
     t.join(2)
-    assert got == [("cam", "frame")]
+    assert got == [('cam', 'frame')]
     box.close()
     assert box.take(5) is None
 
@@ -53,34 +65,36 @@ def test_stats_and_throttle():
     p50, p99 = window.percentiles_ms(50, 99)
     assert 50 <= p50 <= 51 and 99 <= p99 <= 100
     throttle = WarningThrottle(5.0)
-    assert throttle.allow("bad_step", 0.0) == (True, 0)
-    assert throttle.allow("bad_step", 1.0) == (False, 0)
-    assert throttle.allow("truncated_data", 1.0) == (True, 0)  # each kind on its own
-    assert throttle.allow("bad_step", 6.0) == (True, 1)
+    assert throttle.allow('bad_step', 0.0) == (True, 0)
+    assert throttle.allow('bad_step', 1.0) == (False, 0)
+    assert throttle.allow('truncated_data', 1.0) == (True, 0)  # each kind on its own
+    assert throttle.allow('bad_step', 6.0) == (True, 1)
 
 
 def test_parameter_validation():
     assert all(validate_change(p.name, p.default) is None for p in PARAMETERS)
-    assert "accepted models" in validate_change("model", "yolo")
-    assert "not found" in validate_change("weights", "/no/such.safetensors")
-    assert "unknown outputs" in validate_change("outputs", ["mask", "depth"])
-    assert "[0.0, 1.0]" in validate_change("overlay_alpha", -0.1)
-    assert "input_size" in validate_change("input_size", [0, 64])
-    assert validate_change("input_size", [360, 480]) is None
-    assert "accepted" in validate_change("device", "tpu")
-    assert "stretch, letterbox" in validate_change("resize", "crop")
-    assert validate_change("use_sim_time", True) is None
+    assert 'accepted models' in validate_change('model', 'yolo')
+    assert 'not found' in validate_change('weights', '/no/such.safetensors')
+    assert 'unknown outputs' in validate_change('outputs', ['mask', 'depth'])
+    assert '[0.0, 1.0]' in validate_change('overlay_alpha', -0.1)
+    assert 'input_size' in validate_change('input_size', [0, 64])
+    assert validate_change('input_size', [360, 480]) is None
+    assert 'accepted' in validate_change('device', 'tpu')
+    assert 'stretch, letterbox' in validate_change('resize', 'crop')
+    assert validate_change('use_sim_time', True) is None
     assert cpu_threads_for(3) == 3 and 1 <= cpu_threads_for(0) <= max(1, os.cpu_count() // 2)
     config = ModelConfig.from_values({p.name: p.default for p in PARAMETERS})
-    assert config.input_size is None and config.model == "ghostnet_aspp_da" and config.weights == ""
+    assert (
+        config.input_size is None and config.model == 'ghostnet_aspp_da' and config.weights == ''
+    )
 
 
 def test_weights_without_metadata_are_refused(tmp_path):
-    from safetensors.numpy import save_file
     import numpy as np
+    from safetensors.numpy import save_file
 
-    path = tmp_path / "bare.safetensors"
-    save_file({"x": np.zeros(1, np.float32)}, str(path))
-    assert "metadata" in validate_change("weights", str(path))
-    (tmp_path / "junk.safetensors").write_bytes(b"junk")
-    assert "not a readable" in validate_change("weights", str(tmp_path / "junk.safetensors"))
+    path = tmp_path / 'bare.safetensors'
+    save_file({'x': np.zeros(1, np.float32)}, str(path))
+    assert 'metadata' in validate_change('weights', str(path))
+    (tmp_path / 'junk.safetensors').write_bytes(b'junk')
+    assert 'not a readable' in validate_change('weights', str(tmp_path / 'junk.safetensors'))

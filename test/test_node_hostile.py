@@ -5,81 +5,125 @@ must be served; crafted weights files are refused at start (exit code 2, one lin
 and at run time (set_parameters answered with the reason, previous model kept, /diagnostics WARN);
 /diagnostics reports bad frames, one-class masks and memory above the budget.
 """
+
 from __future__ import annotations
 
 import time
 import uuid
 
-import numpy as np
-import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.srv import SetParameters
-from sensor_msgs.msg import CompressedImage, Image
-
-from hostile_inputs import IMAGE_CASES, LIMIT, META_CASES, RGB, craft, small_weights
+from hostile_inputs import craft, IMAGE_CASES, LIMIT, META_CASES, RGB, small_weights
 from lightseg_ros.inference import Segmenter
 from lightseg_ros.inference.image_codec import encode_image
-from ros_harness import NodeProcess, Probe, fresh_domain
+import numpy as np
+import pytest
+from rcl_interfaces.srv import SetParameters
+from ros_harness import fresh_domain, NodeProcess, Probe
+from sensor_msgs.msg import CompressedImage, Image
 
-NS = f"/h{uuid.uuid4().hex[:8]}"
-RAW, PACKED = f"{NS}/cam/image", f"{NS}/front/image/compressed"
-OUT_RAW, OUT_PACKED = f"{NS}/cam/segmentation", f"{NS}/front/segmentation"
-NODE = f"hostile_{uuid.uuid4().hex[:6]}"
+NS = f'/h{uuid.uuid4().hex[:8]}'
+RAW, PACKED = f'{NS}/cam/image', f'{NS}/front/image/compressed'
+OUT_RAW, OUT_PACKED = f'{NS}/cam/segmentation', f'{NS}/front/segmentation'
+NODE = f'hostile_{uuid.uuid4().hex[:6]}'
 CAP = 20_000  # max_inference_pixels of the node under test
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def weights(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("hostile_weights")
-    good = small_weights(folder / "good.safetensors")
-    crafted = {case.name: craft(good, folder / f"crafted_{i}.safetensors", case.text)
-               for i, case in enumerate(META_CASES[:5])}  # issue 15's measured cases
+    folder = tmp_path_factory.mktemp('hostile_weights')
+    good = small_weights(folder / 'good.safetensors')
+    crafted = {
+        case.name: craft(good, folder / f'crafted_{i}.safetensors', case.text)
+        for i, case in enumerate(META_CASES[:5])
+    }  # issue 15's measured cases
     return good, crafted
 
 
-@pytest.mark.parametrize("case", META_CASES[:5], ids=[c.name for c in META_CASES[:5]])
+@pytest.mark.parametrize('case', META_CASES[:5], ids=[c.name for c in META_CASES[:5]])
 def test_crafted_weights_at_start_exit_2_with_one_line(weights, case, capfd):
     """segment_node's main() in this process (a process per case would cost a torch import each)."""
     from lightseg_ros.ros.segment_node import main
 
     path = weights[1][case.name]
-    assert main(["--ros-args", "-p", f"weights:={path}", "-r", f"__node:=crafted_{uuid.uuid4().hex[:6]}"]) == 2
+    assert (
+        main(
+            [
+                '--ros-args',
+                '-p',
+                f'weights:={path}',
+                '-r',
+                f'__node:=crafted_{uuid.uuid4().hex[:6]}',
+            ]
+        )
+        == 2
+    )
     err = capfd.readouterr().err
-    errors = [line for line in err.splitlines() if "cannot start" in line]
+    errors = [line for line in err.splitlines() if 'cannot start' in line]
     assert len(errors) == 1 and str(path) in errors[0] and case.words in errors[0], err
-    assert "Traceback" not in err
+    assert 'Traceback' not in err
 
 
 def test_crafted_weights_end_a_node_process_with_exit_code_2(weights):
     path = weights[1][META_CASES[0].name]
-    proc = NodeProcess("lightseg_ros.ros.segment_node", ["-p", f"weights:={path}",
-                                                         "-r", f"__node:=crafted_{uuid.uuid4().hex[:6]}"])
+    proc = NodeProcess(
+        'lightseg_ros.ros.segment_node',
+        ['-p', f'weights:={path}', '-r', f'__node:=crafted_{uuid.uuid4().hex[:6]}'],
+    )
     assert proc.proc.wait(timeout=120) == 2
     proc._reader.join(timeout=5)
-    assert f"cannot start: parameter weights: {path}: invalid 'lightseg' metadata: metadata must be a JSON object" \
-        in proc.output and "Traceback" not in proc.output, proc.output
+    assert (
+        f"cannot start: parameter weights: {path}: invalid 'lightseg' metadata: metadata must be a JSON object"
+        in proc.output
+        and 'Traceback' not in proc.output
+    ), proc.output
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def graph(weights):
-    for attempt in range(3):  # a fresh node/probe pair on a fresh domain if discovery stalls (ros_harness)
+    for attempt in range(
+        3
+    ):  # a fresh node/probe pair on a fresh domain if discovery stalls (ros_harness)
         domain = fresh_domain()
-        node = NodeProcess("lightseg_ros.ros.segment_node", [
-            "-r", f"__node:={NODE}", "-p", f"image_topics:=[{RAW}, {PACKED}]", "-p", f"weights:={weights[0]}",
-            "-p", "diagnostics_period:=0.3", "-p", f"max_input_pixels:={LIMIT}", "-p", f"max_inference_pixels:={CAP}",
-            "-p", "outputs:=[mask]",
-        ], extra_env={"ROS_DOMAIN_ID": str(domain)})
-        probe = Probe(f"probe_{uuid.uuid4().hex[:6]}", domain_id=domain)
+        node = NodeProcess(
+            'lightseg_ros.ros.segment_node',
+            [
+                '-r',
+                f'__node:={NODE}',
+                '-p',
+                f'image_topics:=[{RAW}, {PACKED}]',
+                '-p',
+                f'weights:={weights[0]}',
+                '-p',
+                'diagnostics_period:=0.3',
+                '-p',
+                f'max_input_pixels:={LIMIT}',
+                '-p',
+                f'max_inference_pixels:={CAP}',
+                '-p',
+                'outputs:=[mask]',
+            ],
+            extra_env={'ROS_DOMAIN_ID': str(domain)},
+        )
+        probe = Probe(f'probe_{uuid.uuid4().hex[:6]}', domain_id=domain)
         for out in (OUT_RAW, OUT_PACKED):
-            probe.subscribe(Image, f"{out}/mask")
-        probe.subscribe(DiagnosticArray, "/diagnostics")
-        probe.raw, probe.packed = probe.publisher(Image, RAW), probe.publisher(CompressedImage, PACKED)
-        probe.params = probe.node.create_client(SetParameters, f"/{NODE}/set_parameters")
+            probe.subscribe(Image, f'{out}/mask')
+        probe.subscribe(DiagnosticArray, '/diagnostics')
+        probe.raw, probe.packed = (
+            probe.publisher(Image, RAW),
+            probe.publisher(CompressedImage, PACKED),
+        )
+        probe.params = probe.node.create_client(SetParameters, f'/{NODE}/set_parameters')
         try:
-            probe.wait_until(lambda: probe.raw.get_subscription_count() > 0 and probe.packed.get_subscription_count() > 0
-                             and probe.node.count_publishers(f"{OUT_PACKED}/mask") > 0, 45,
-                             lambda: f"the node to come up; its output:\n{node.output}")
+            probe.wait_until(
+                lambda: (
+                    probe.raw.get_subscription_count() > 0
+                    and probe.packed.get_subscription_count() > 0
+                    and probe.node.count_publishers(f'{OUT_PACKED}/mask') > 0
+                ),
+                45,
+                lambda: f'the node to come up; its output:\n{node.output}',
+            )
             break
         except AssertionError:
             probe.close()
@@ -115,12 +159,12 @@ def set_params(probe, **values) -> list:
         params.append(ParameterMsg(name=name, value=v))
     assert probe.params.wait_for_service(timeout_sec=10)
     future = probe.params.call_async(SetParameters.Request(parameters=params))
-    probe.wait_until(future.done, 10, "set_parameters")
+    probe.wait_until(future.done, 10, 'set_parameters')
     return future.result().results
 
 
 def message(transport: str, fields: dict):
-    msg = Image() if transport == "raw" else CompressedImage()
+    msg = Image() if transport == 'raw' else CompressedImage()
     _stamp[0] += 1
     msg.header.stamp.sec = _stamp[0]
     for key, value in fields.items():
@@ -132,15 +176,19 @@ def diagnostics(probe, predicate, timeout=10.0):
     def check(m):
         status = m.status[0]
         values = {kv.key: kv.value for kv in status.values}
-        return predicate(status.level[0] if isinstance(status.level, bytes) else status.level, status.message, values)
+        return predicate(
+            status.level[0] if isinstance(status.level, bytes) else status.level,
+            status.message,
+            values,
+        )
 
-    return probe.wait_for("/diagnostics", check, timeout)
+    return probe.wait_for('/diagnostics', check, timeout)
 
 
 def serve_good_frame(probe, rgb=RGB):
-    good = message("raw", encode_image(rgb, "rgb8"))
+    good = message('raw', encode_image(rgb, 'rgb8'))
     probe.raw.publish(good)
-    return probe.wait_for(f"{OUT_RAW}/mask", lambda m: m.header.stamp.sec == good.header.stamp.sec)
+    return probe.wait_for(f'{OUT_RAW}/mask', lambda m: m.header.stamp.sec == good.header.stamp.sec)
 
 
 def test_every_hostile_image_is_dropped_or_segmented_and_the_next_frame_served(graph):
@@ -148,67 +196,99 @@ def test_every_hostile_image_is_dropped_or_segmented_and_the_next_frame_served(g
     bad = 0
     for case in IMAGE_CASES:
         msg = message(case.transport, case.build())
-        (probe.raw if case.transport == "raw" else probe.packed).publish(msg)
-        out = OUT_RAW if case.transport == "raw" else OUT_PACKED
-        if case.expect == "segmented":
-            mask = probe.wait_for(f"{out}/mask", lambda m: m.header.stamp.sec == msg.header.stamp.sec)
+        (probe.raw if case.transport == 'raw' else probe.packed).publish(msg)
+        out = OUT_RAW if case.transport == 'raw' else OUT_PACKED
+        if case.expect == 'segmented':
+            mask = probe.wait_for(
+                f'{out}/mask', lambda m: m.header.stamp.sec == msg.header.stamp.sec
+            )
             assert (mask.height, mask.width) == (64, 80), case.name
         else:
             bad += 1
             # /diagnostics says so: the count, WARN, and the reason
-            diagnostics(probe, lambda level, text, v: int(v["bad_frames"]) == bad and level == 1
-                        and case.words in text, timeout=15)
+            diagnostics(
+                probe,
+                lambda level, text, v: (
+                    int(v['bad_frames']) == bad and level == 1 and case.words in text
+                ),
+                timeout=15,
+            )
         time.sleep(0.05)
         serve_good_frame(probe)
         assert node.alive(), node.output
-    for kind in {c.expect for c in IMAGE_CASES} - {"segmented"}:  # each kind's first warning is logged
+    for kind in {c.expect for c in IMAGE_CASES} - {
+        'segmented'
+    }:  # each kind's first warning is logged
         case = next(c for c in IMAGE_CASES if c.expect == kind)
         assert case.words in node.output, case.name
 
 
 def test_frames_above_the_inference_cap_are_downscaled(graph, weights):
     probe, node = graph
-    rgb = np.ascontiguousarray(np.repeat(np.repeat(RGB, 3, axis=0), 3, axis=1))  # 240x192: above the cap
+    rgb = np.ascontiguousarray(
+        np.repeat(np.repeat(RGB, 3, axis=0), 3, axis=1)
+    )  # 240x192: above the cap
     mask = as_array(serve_good_frame(probe, rgb))
-    expected = Segmenter(weights[0], device="cpu", max_inference_pixels=CAP).segment(rgb).mask
+    expected = Segmenter(weights[0], device='cpu', max_inference_pixels=CAP).segment(rgb).mask
     assert mask.shape == (192, 240) and (mask == expected).mean() >= 0.999
 
 
-@pytest.mark.parametrize("case", META_CASES[:5], ids=[c.name for c in META_CASES[:5]])
+@pytest.mark.parametrize('case', META_CASES[:5], ids=[c.name for c in META_CASES[:5]])
 def test_crafted_weights_at_run_time_are_refused_and_the_model_kept(graph, weights, case):
     probe, node = graph
     path = weights[1][case.name]
     result = set_params(probe, weights=str(path))[0]
-    assert not result.successful and str(path) in result.reason and case.words in result.reason, result.reason
+    assert not result.successful and str(path) in result.reason and case.words in result.reason, (
+        result.reason
+    )
     serve_good_frame(probe)  # the previous model still serves
-    diagnostics(probe, lambda level, text, v: level == 1 and f"refused weights='{path}'" in text
-                and case.words in text)
+    diagnostics(
+        probe,
+        lambda level, text, v: (
+            level == 1 and f"refused weights='{path}'" in text and case.words in text
+        ),
+    )
     assert node.alive()
 
 
 def test_one_class_everywhere_and_memory_budget_reach_diagnostics(graph, weights, tmp_path):
+    from lightseg_ros.models import build_model, save_weights, WeightsMeta
     import torch
 
-    from lightseg_ros.models import WeightsMeta, build_model, save_weights
-
     probe, node = graph
-    net = build_model("ghostnet_aspp_da", num_classes=3)
+    net = build_model('ghostnet_aspp_da', num_classes=3)
     with torch.no_grad():
         net.classifier.weight.zero_()
         net.classifier.bias.copy_(torch.tensor([0.0, 0.0, 50.0]))
-    broken = save_weights(tmp_path / "one_class.safetensors", net,
-                          WeightsMeta(model="ghostnet_aspp_da", num_classes=3, class_names=["a", "b", "road"]))
+    broken = save_weights(
+        tmp_path / 'one_class.safetensors',
+        net,
+        WeightsMeta(model='ghostnet_aspp_da', num_classes=3, class_names=['a', 'b', 'road']),
+    )
     assert set_params(probe, weights=str(broken))[0].successful
-    probe.wait_until(lambda: "weights " + str(broken) in node.output, 60, "the switch to the one-class model")
+    probe.wait_until(
+        lambda: 'weights ' + str(broken) in node.output, 60, 'the switch to the one-class model'
+    )
     for _ in range(5):
         assert (as_array(serve_good_frame(probe)) == 2).all()
-    diagnostics(probe, lambda level, text, v: level == 1 and "masks hold one class on every pixel (road)" in text)
+    diagnostics(
+        probe,
+        lambda level, text, v: level == 1 and 'masks hold one class on every pixel (road)' in text,
+    )
     assert set_params(probe, weights=str(weights[0]))[0].successful
-    probe.wait_until(lambda: "weights " + str(weights[0]) in node.output.split(str(broken))[-1], 60, "the switch back")
+    probe.wait_until(
+        lambda: 'weights ' + str(weights[0]) in node.output.split(str(broken))[-1],
+        60,
+        'the switch back',
+    )
 
     assert set_params(probe, memory_budget_mb=1)[0].successful
-    diagnostics(probe, lambda level, text, v: level == 2 and "above the budget 1 MB" in text
-                and float(v["resident_memory_mb"]) > 1)
+    diagnostics(
+        probe,
+        lambda level, text, v: (
+            level == 2 and 'above the budget 1 MB' in text and float(v['resident_memory_mb']) > 1
+        ),
+    )
     assert set_params(probe, memory_budget_mb=0)[0].successful
     serve_good_frame(probe)
-    diagnostics(probe, lambda level, text, v: level == 0 and text == "ok")
+    diagnostics(probe, lambda level, text, v: level == 0 and text == 'ok')

@@ -1,35 +1,49 @@
 """What a robot install needs from the package's metadata: rosdep keys that resolve, a licence, a changelog."""
-import re
-from pathlib import Path
 
-import yaml
+from pathlib import Path
+import re
+
 from catkin_pkg.package import parse_package
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_dependency_is_a_known_rosdep_key_on_kilted():
-    known = {key: source for source, keys in yaml.safe_load((ROOT / "test" / "rosdep_keys.yaml").read_text()).items()
-             for key in keys}
-    package = parse_package(str(ROOT / "package.xml"))
+    known = {
+        key: source
+        for source, keys in yaml.safe_load(
+            (ROOT / 'test' / 'rosdep_keys.yaml').read_text()
+        ).items()
+        for key in keys
+    }
+    package = parse_package(str(ROOT / 'package.xml'))
     package.validate()  # format 3, well-formed, required fields
-    keys = {d.name for group in (package.build_depends, package.buildtool_depends, package.exec_depends,
-                                 package.test_depends) for d in group}
+    keys = {
+        d.name
+        for group in (
+            package.build_depends,
+            package.buildtool_depends,
+            package.exec_depends,
+            package.test_depends,
+        )
+        for d in group
+    }
     unknown = sorted(keys - set(known))
-    assert not unknown, f"package.xml keys that rosdep cannot resolve on Kilted: {unknown}"
+    assert not unknown, f'package.xml keys that rosdep cannot resolve on Kilted: {unknown}'
     # what the code imports when present must be declared, so robots get it
-    assert {"vision_msgs", "lifecycle_msgs", "python3-onnxruntime-pip", "ros2bag"} <= keys
-    assert "python3-safetensors-pip" not in keys and "ament_python" not in keys
+    assert {'vision_msgs', 'lifecycle_msgs', 'python3-onnxruntime-pip', 'ros2bag'} <= keys
+    assert 'python3-safetensors-pip' not in keys and 'ament_python' not in keys
 
 
 def test_versions_licence_and_changelog_agree():
-    package = parse_package(str(ROOT / "package.xml"))
-    setup_py = (ROOT / "setup.py").read_text()
+    package = parse_package(str(ROOT / 'package.xml'))
+    setup_py = (ROOT / 'setup.py').read_text()
     assert f'version="{package.version}"' in setup_py
-    assert package.licenses == ["Apache-2.0"] and 'license="Apache-2.0"' in setup_py
-    licence = (ROOT / "LICENSE").read_text()
-    assert "Apache License" in licence and "Version 2.0, January 2004" in licence
-    changelog = (ROOT / "CHANGELOG.rst").read_text()
-    assert re.search(rf"^{re.escape(package.version)} \(\d{{4}}-\d\d-\d\d\)\n-+$", changelog, re.M)
+    assert package.licenses == ['Apache-2.0'] and 'license="Apache-2.0"' in setup_py
+    licence = (ROOT / 'LICENSE').read_text()
+    assert 'Apache License' in licence and 'Version 2.0, January 2004' in licence
+    changelog = (ROOT / 'CHANGELOG.rst').read_text()
+    assert re.search(rf'^{re.escape(package.version)} \(\d{{4}}-\d\d-\d\d\)\n-+$', changelog, re.M)
     maintainer = package.maintainers[0]
     assert maintainer.email and maintainer.email in setup_py and maintainer.name in setup_py

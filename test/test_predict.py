@@ -1,26 +1,26 @@
 """``lightseg predict``: inputs and output names, images and videos end to end, bad input, and the same
 outputs as the node for the same frame (the node as a real process over DDS)."""
+
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import cv2
-import numpy as np
-import pytest
-from sensor_msgs.msg import Image
-
-from lightseg_ros.cli import main
 from lightseg_ros.classes import CAMVID_COLORS
+from lightseg_ros.cli import main
 from lightseg_ros.inference import colorize, encode_image, overlay
 from lightseg_ros.inference.predict import collect_inputs
 from lightseg_ros.sources import read_image, road_scene
+import numpy as np
+import pytest
 from ros_harness import start_node_and_probe
+from sensor_msgs.msg import Image
 
 H, W = 96, 128
 
@@ -32,7 +32,7 @@ def write_rgb(path: Path, rgb: np.ndarray) -> Path:
 
 
 def write_video(path: Path, frames: int, fps: float) -> list[np.ndarray]:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (W, H))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), fps, (W, H))
     images = [road_scene(W, H, t=i * 0.2)[0] for i in range(frames)]
     for rgb in images:
         writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
@@ -43,156 +43,276 @@ def write_video(path: Path, frames: int, fps: float) -> list[np.ndarray]:
 def read_png(path: Path) -> np.ndarray:
     """As written: one channel stays one channel; colour comes back RGB."""
     data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    assert data is not None, f"{path} missing or unreadable"
+    assert data is not None, f'{path} missing or unreadable'
     return data if data.ndim == 2 else cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
 
 
 def test_inputs_keep_sub_folders_and_never_collide(tmp_path, monkeypatch):
-    for name in ("data/a.png", "data/sub/b.png", "data/sub/b.jpg", "data/notes.txt", "other/a.png", "data/sub.mp4"):
+    for name in (
+        'data/a.png',
+        'data/sub/b.png',
+        'data/sub/b.jpg',
+        'data/notes.txt',
+        'other/a.png',
+        'data/sub.mp4',
+    ):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(b"x")  # names only: collect_inputs reads no pixels
-    (tmp_path / "empty").mkdir()
+        (tmp_path / name).write_bytes(b'x')  # names only: collect_inputs reads no pixels
+    (tmp_path / 'empty').mkdir()
     monkeypatch.chdir(tmp_path)
-    inputs, skipped = collect_inputs(["data", "other/a.png", "data/sub/*.png", "data/sub.mp4", "missing.png",
-                                      "nomatch/*.png", "empty"])
+    inputs, skipped = collect_inputs(
+        [
+            'data',
+            'other/a.png',
+            'data/sub/*.png',
+            'data/sub.mp4',
+            'missing.png',
+            'nomatch/*.png',
+            'empty',
+        ]
+    )
     assert [(i.path.relative_to(tmp_path).as_posix(), i.kind, i.name) for i in inputs] == [
-        ("data/a.png", "image", "data/a"),
-        ("data/sub/b.jpg", "image", "data/sub/b.jpg"),  # b.jpg and b.png would both be data/sub/b
-        ("data/sub/b.png", "image", "data/sub/b.png"),  # named twice (folder, glob), taken once
-        ("other/a.png", "image", "other/a"),
-        ("data/sub.mp4", "video", "data/sub.mp4"),  # its frame folders would be the folder data/sub
+        ('data/a.png', 'image', 'data/a'),
+        ('data/sub/b.jpg', 'image', 'data/sub/b.jpg'),  # b.jpg and b.png would both be data/sub/b
+        ('data/sub/b.png', 'image', 'data/sub/b.png'),  # named twice (folder, glob), taken once
+        ('other/a.png', 'image', 'other/a'),
+        (
+            'data/sub.mp4',
+            'video',
+            'data/sub.mp4',
+        ),  # its frame folders would be the folder data/sub
     ]
     assert [(s.input, s.problem) for s in skipped] == [
-        ("missing.png", "missing.png does not exist"), ("nomatch/*.png", "nomatch/*.png matches no files"),
-        ("empty", "folder empty holds no images (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp)")]
+        ('missing.png', 'missing.png does not exist'),
+        ('nomatch/*.png', 'nomatch/*.png matches no files'),
+        ('empty', 'folder empty holds no images (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp)'),
+    ]
     # one folder: names relative to it; an output folder inside it is not an input
-    inputs, _ = collect_inputs(["data"], exclude="data/sub")
-    assert [i.name for i in inputs] == ["a"]
+    inputs, _ = collect_inputs(['data'], exclude='data/sub')
+    assert [i.name for i in inputs] == ['a']
 
 
 def test_folder_and_video_give_labels_colours_overlays_an_overlay_video_and_a_summary(tmp_path):
-    scenes = {f"imgs/{n}.png": road_scene(W, H, t=t, seed=s)[0]
-              for n, t, s in (("top", 0.0, 1), ("sub/one", 0.5, 2), ("sub/two", 1.0, 3))}
+    scenes = {
+        f'imgs/{n}.png': road_scene(W, H, t=t, seed=s)[0]
+        for n, t, s in (('top', 0.0, 1), ('sub/one', 0.5, 2), ('sub/two', 1.0, 3))
+    }
     for name, rgb in scenes.items():
         write_rgb(tmp_path / name, rgb)
-    (tmp_path / "imgs/sub/corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    write_video(tmp_path / "clip.mp4", 5, fps=12.0)
-    (tmp_path / "broken.mp4").write_bytes(b"not a video")
-    out = tmp_path / "out"
+    (tmp_path / 'imgs/sub/corrupt.png').write_bytes(b'\x89PNG\r\n\x1a\n truncated')
+    write_video(tmp_path / 'clip.mp4', 5, fps=12.0)
+    (tmp_path / 'broken.mp4').write_bytes(b'not a video')
+    out = tmp_path / 'out'
     result = subprocess.run(
-        [sys.executable, "-m", "lightseg_ros.cli", "predict", "imgs", "clip.mp4", "broken.mp4", "missing.jpg",
-         "--out", str(out), "--alpha", "0.3", "--video-frames", "--cpu-threads", "1"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            '-m',
+            'lightseg_ros.cli',
+            'predict',
+            'imgs',
+            'clip.mp4',
+            'broken.mp4',
+            'missing.jpg',
+            '--out',
+            str(out),
+            '--alpha',
+            '0.3',
+            '--video-frames',
+            '--cpu-threads',
+            '1',
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
+    assert 'Traceback' not in result.stderr
     # one line per bad input, naming it; nothing else on stderr (no progress bar off a terminal, no FFmpeg noise)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 3, result.stderr
-    for bad in ("missing.jpg does not exist", "imgs/sub/corrupt.png", "broken.mp4"):
+    for bad in ('missing.jpg does not exist', 'imgs/sub/corrupt.png', 'broken.mp4'):
         assert sum(bad in line for line in lines) == 1, result.stderr
-    assert "8 frames (3 images, 1 videos, 3 inputs skipped)" in result.stdout
-    assert "wrote 8 in label/, 8 in color/, 4 in overlay/" in result.stdout
+    assert '8 frames (3 images, 1 videos, 3 inputs skipped)' in result.stdout
+    assert 'wrote 8 in label/, 8 in color/, 4 in overlay/' in result.stdout
 
     palette = np.asarray(CAMVID_COLORS, np.uint8)  # the shipped default model's classes
     for name, rgb in scenes.items():
-        stem = name.removesuffix(".png")
-        label = read_png(out / "label" / f"{stem}.png")
+        stem = name.removesuffix('.png')
+        label = read_png(out / 'label' / f'{stem}.png')
         assert label.dtype == np.uint8 and label.shape == (H, W)  # class ids, one channel
         assert label.max() < len(palette) and len(np.unique(label)) >= 2
-        assert np.array_equal(read_png(out / "color" / f"{stem}.png"), colorize(label, palette))
-        assert np.array_equal(read_png(out / "overlay" / f"{stem}.png"), overlay(rgb, label, palette, 0.3))
-    assert not (out / "label/imgs/sub/corrupt.png").exists()
+        assert np.array_equal(read_png(out / 'color' / f'{stem}.png'), colorize(label, palette))
+        assert np.array_equal(
+            read_png(out / 'overlay' / f'{stem}.png'), overlay(rgb, label, palette, 0.3)
+        )
+    assert not (out / 'label/imgs/sub/corrupt.png').exists()
 
-    video = cv2.VideoCapture(str(out / "overlay/clip.mp4"))
+    video = cv2.VideoCapture(str(out / 'overlay/clip.mp4'))
     assert video.get(cv2.CAP_PROP_FPS) == pytest.approx(12.0)
     frames = 0
     while (frame := video.read())[0]:
         assert frame[1].shape == (H, W, 3)
         frames += 1
     assert frames == 5
-    assert sorted(p.name for p in (out / "label/clip").iterdir()) == [f"{i:06d}.png" for i in range(5)]
-    assert len(list((out / "color/clip").iterdir())) == 5
-    assert not (out / "overlay/broken.mp4").exists()
+    assert sorted(p.name for p in (out / 'label/clip').iterdir()) == [
+        f'{i:06d}.png' for i in range(5)
+    ]
+    assert len(list((out / 'color/clip').iterdir())) == 5
+    assert not (out / 'overlay/broken.mp4').exists()
 
-    summary = json.loads((out / "summary.json").read_text())
-    assert (summary["frames"], summary["images"]) == (8, 3)
-    assert summary["files_written"] == {"label": 3 + 5, "color": 3 + 5, "overlay": 3 + 1}  # 5 video frames, 1 video
-    assert summary["videos"][0]["frames"] == 5 and summary["videos"][0]["fps"] == pytest.approx(12.0)
-    assert sorted(Path(s["input"]).name for s in summary["skipped"]) == ["broken.mp4", "corrupt.png", "missing.jpg"]
-    assert 0 < summary["latency_ms"]["p50"] <= summary["latency_ms"]["p99"]
-    shares = summary["class_pixel_share"]
-    assert set(shares) == {"sky", "building", "pole", "road", "pavement", "tree", "sign_symbol", "fence", "car",
-                           "pedestrian", "bicyclist"}
-    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-4) and shares["road"] > 0
-    assert not summary["random_weights"] and summary["model"] == "ghostnet_aspp_da"
+    summary = json.loads((out / 'summary.json').read_text())
+    assert (summary['frames'], summary['images']) == (8, 3)
+    assert summary['files_written'] == {
+        'label': 3 + 5,
+        'color': 3 + 5,
+        'overlay': 3 + 1,
+    }  # 5 video frames, 1 video
+    assert summary['videos'][0]['frames'] == 5 and summary['videos'][0]['fps'] == pytest.approx(
+        12.0
+    )
+    assert sorted(Path(s['input']).name for s in summary['skipped']) == [
+        'broken.mp4',
+        'corrupt.png',
+        'missing.jpg',
+    ]
+    assert 0 < summary['latency_ms']['p50'] <= summary['latency_ms']['p99']
+    shares = summary['class_pixel_share']
+    assert set(shares) == {
+        'sky',
+        'building',
+        'pole',
+        'road',
+        'pavement',
+        'tree',
+        'sign_symbol',
+        'fence',
+        'car',
+        'pedestrian',
+        'bicyclist',
+    }
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-4) and shares['road'] > 0
+    assert not summary['random_weights'] and summary['model'] == 'ghostnet_aspp_da'
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--model", "no_such_model"], "ghostnet_aspp_da"),  # lists the accepted names
-    (["--weights", "missing.safetensors"], "missing.safetensors"),
-    (["--backend", "torch", "--device", "tpu"], "accepted: auto, cpu, cuda"),
-])
-def test_bad_model_or_weights_exit_2_with_one_line(tmp_path, capsys, args, words, one_torch_thread):
-    image = write_rgb(tmp_path / "a.png", road_scene(W, H)[0])
-    assert main(["predict", str(image), "--out", str(tmp_path / "out"), "--cpu-threads", "1", *args]) == 2
+@pytest.mark.parametrize(
+    'args, words',
+    [
+        (['--model', 'no_such_model'], 'ghostnet_aspp_da'),  # lists the accepted names
+        (['--weights', 'missing.safetensors'], 'missing.safetensors'),
+        (['--backend', 'torch', '--device', 'tpu'], 'accepted: auto, cpu, cuda'),
+    ],
+)
+def test_bad_model_or_weights_exit_2_with_one_line(
+    tmp_path, capsys, args, words, one_torch_thread
+):
+    image = write_rgb(tmp_path / 'a.png', road_scene(W, H)[0])
+    assert (
+        main(['predict', str(image), '--out', str(tmp_path / 'out'), '--cpu-threads', '1', *args])
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("lightseg predict: error:") and words in err[0], err
+    assert len(err) == 1 and err[0].startswith('lightseg predict: error:') and words in err[0], err
 
 
 def test_no_usable_input_exits_2_naming_each_file(tmp_path, capsys, one_torch_thread):
-    (tmp_path / "fake.jpg").write_bytes(b"no jpeg")
-    assert main(["predict", str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
+    (tmp_path / 'fake.jpg').write_bytes(b'no jpeg')
+    assert main(['predict', str(tmp_path / 'missing'), '--out', str(tmp_path / 'out')]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[0] == f"lightseg predict: skipped: {tmp_path / 'missing'} does not exist"
-    assert err[1].startswith("lightseg predict: error: no usable input; accepted: image files (.png") and len(err) == 2
+    assert err[0] == f'lightseg predict: skipped: {tmp_path / "missing"} does not exist'
+    assert (
+        err[1].startswith('lightseg predict: error: no usable input; accepted: image files (.png')
+        and len(err) == 2
+    )
     # files that exist but hold no frame: found only when read; the run still ends with 2
-    assert main(["predict", str(tmp_path / "fake.jpg"), "--out", str(tmp_path / "out"), "--cpu-threads", "1"]) == 2
+    assert (
+        main(
+            [
+                'predict',
+                str(tmp_path / 'fake.jpg'),
+                '--out',
+                str(tmp_path / 'out'),
+                '--cpu-threads',
+                '1',
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"lightseg predict: skipped: cannot read image {tmp_path / 'fake.jpg'} "
-                   "(not an image OpenCV decodes, or corrupt)",
-                   err[1]] and err[1].startswith("lightseg predict: error: no frame could be read")
+    assert err == [
+        f'lightseg predict: skipped: cannot read image {tmp_path / "fake.jpg"} '
+        '(not an image OpenCV decodes, or corrupt)',
+        err[1],
+    ] and err[1].startswith('lightseg predict: error: no frame could be read')
     with pytest.raises(SystemExit) as exit_info:  # argparse: usage and one error line
-        main(["predict", str(tmp_path / "fake.jpg"), "--alpha", "1.5"])
-    assert exit_info.value.code == 2 and "must be in [0, 1]" in capsys.readouterr().err
+        main(['predict', str(tmp_path / 'fake.jpg'), '--alpha', '1.5'])
+    assert exit_info.value.code == 2 and 'must be in [0, 1]' in capsys.readouterr().err
 
 
-def test_predict_writes_exactly_what_the_node_publishes_for_the_same_frame(tmp_path, one_torch_thread):
+def test_predict_writes_exactly_what_the_node_publishes_for_the_same_frame(
+    tmp_path, one_torch_thread
+):
     """Shipped default model and weights, default backend, on both sides; the file's pixels are the frame's."""
     rgb = road_scene(W, H, t=0.7, seed=5)[0]
-    image = write_rgb(tmp_path / "frame.png", rgb)
+    image = write_rgb(tmp_path / 'frame.png', rgb)
     assert np.array_equal(read_image(image), rgb)
-    out = tmp_path / "out"
+    out = tmp_path / 'out'
     # first, so that its ONNX export is in the cache (conftest) when the node starts
-    assert main(["predict", str(image), "--out", str(out), "--alpha", "0.3", "--cpu-threads", "1"]) == 0
-    topic = f"/p{uuid.uuid4().hex[:8]}/cam/image"
-    out_ns = topic.rsplit("/", 1)[0] + "/segmentation"
-    names = ("mask", "color_mask", "overlay")
+    assert (
+        main(['predict', str(image), '--out', str(out), '--alpha', '0.3', '--cpu-threads', '1'])
+        == 0
+    )
+    topic = f'/p{uuid.uuid4().hex[:8]}/cam/image'
+    out_ns = topic.rsplit('/', 1)[0] + '/segmentation'
+    names = ('mask', 'color_mask', 'overlay')
+
     def prepare(probe):
         for name in names:
-            probe.subscribe(Image, f"{out_ns}/{name}")  # RELIABLE
+            probe.subscribe(Image, f'{out_ns}/{name}')  # RELIABLE
         probe.camera = probe.publisher(Image, topic)  # RELIABLE
 
-    node, probe = start_node_and_probe("lightseg_ros.ros.segment_node", [
-        "-p", f"image_topics:=[{topic}]", "-p", "overlay_alpha:=0.3", "-p", f"outputs:=[{', '.join(names)}]",
-    ], prepare=prepare, ready=lambda probe: probe.camera.get_subscription_count() > 0
-        and all(probe.node.count_publishers(f"{out_ns}/{n}") > 0 for n in names))
+    node, probe = start_node_and_probe(
+        'lightseg_ros.ros.segment_node',
+        [
+            '-p',
+            f'image_topics:=[{topic}]',
+            '-p',
+            'overlay_alpha:=0.3',
+            '-p',
+            f'outputs:=[{", ".join(names)}]',
+        ],
+        prepare=prepare,
+        ready=lambda probe: (
+            probe.camera.get_subscription_count() > 0
+            and all(probe.node.count_publishers(f'{out_ns}/{n}') > 0 for n in names)
+        ),
+    )
     publisher = probe.camera
     try:
         time.sleep(0.5)  # let the node's publishers match the probe's subscriptions too
         msg = Image()
-        msg.header.stamp.sec, msg.header.frame_id = 4242, "cam"
-        fields = encode_image(rgb, "rgb8")
-        msg.height, msg.width, msg.encoding = fields["height"], fields["width"], fields["encoding"]
-        msg.is_bigendian, msg.step, msg.data = fields["is_bigendian"], fields["step"], fields["data"]
+        msg.header.stamp.sec, msg.header.frame_id = 4242, 'cam'
+        fields = encode_image(rgb, 'rgb8')
+        msg.height, msg.width, msg.encoding = fields['height'], fields['width'], fields['encoding']
+        msg.is_bigendian, msg.step, msg.data = (
+            fields['is_bigendian'],
+            fields['step'],
+            fields['data'],
+        )
         publisher.publish(msg)
-        got = {n: probe.wait_for(f"{out_ns}/{n}", lambda m: m.header.stamp.sec == 4242, 30) for n in names}
+        got = {
+            n: probe.wait_for(f'{out_ns}/{n}', lambda m: m.header.stamp.sec == 4242, 30)
+            for n in names
+        }
     finally:
         probe.close()
         node.stop()
-    assert "shipped" in node.output or "ghostnet_aspp_da.safetensors" in node.output, node.output
-    mask = np.frombuffer(got["mask"].data, np.uint8).reshape(H, W)
+    assert 'shipped' in node.output or 'ghostnet_aspp_da.safetensors' in node.output, node.output
+    mask = np.frombuffer(got['mask'].data, np.uint8).reshape(H, W)
     assert len(np.unique(mask)) >= 2  # a real scene, not a one-class image
-    assert np.array_equal(read_png(out / "label/frame.png"), mask)
-    for name, kind in (("color_mask", "color"), ("overlay", "overlay")):
-        assert np.array_equal(read_png(out / f"{kind}/frame.png"),
-                              np.frombuffer(got[name].data, np.uint8).reshape(H, W, 3)), name
+    assert np.array_equal(read_png(out / 'label/frame.png'), mask)
+    for name, kind in (('color_mask', 'color'), ('overlay', 'overlay')):
+        assert np.array_equal(
+            read_png(out / f'{kind}/frame.png'),
+            np.frombuffer(got[name].data, np.uint8).reshape(H, W, 3),
+        ), name

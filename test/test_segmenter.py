@@ -1,32 +1,42 @@
 """The segmenter: mask at input resolution, resize policies, weights and model handling."""
+
+from lightseg_ros.classes import CAMVID_CLASSES
+from lightseg_ros.inference import Segmenter, select_device
+from lightseg_ros.models import (
+    build_model,
+    save_weights,
+    UnknownModelError,
+    WeightsError,
+    WeightsMeta,
+)
 import numpy as np
 import pytest
 import torch
 
-from lightseg_ros.classes import CAMVID_CLASSES
-from lightseg_ros.inference import Segmenter, select_device
-from lightseg_ros.models import UnknownModelError, WeightsError, WeightsMeta, build_model, save_weights
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest
+pytestmark = pytest.mark.usefixtures('one_torch_thread')  # see conftest
 
 IMAGE = np.random.default_rng(0).integers(0, 256, (48, 72, 3), dtype=np.uint8)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def segmenter():
     torch.manual_seed(0)
-    return Segmenter(model="ghostnet_aspp_da")
+    return Segmenter(model='ghostnet_aspp_da')
 
 
 def test_random_init_uses_camvid_classes(segmenter):
     assert segmenter.random_weights and segmenter.meta.class_names == list(CAMVID_CLASSES)
-    assert segmenter.model_name == "ghostnet_aspp_da" and segmenter.device == torch.device("cpu")
+    assert segmenter.model_name == 'ghostnet_aspp_da' and segmenter.device == torch.device('cpu')
     assert segmenter.palette.shape == (11, 3)
 
 
 def test_mask_at_input_resolution_matches_argmax(segmenter):
     result = segmenter.segment(IMAGE)
-    assert result.mask.shape == (48, 72) and result.mask.dtype == np.uint8 and result.confidence is None
+    assert (
+        result.mask.shape == (48, 72)
+        and result.mask.dtype == np.uint8
+        and result.confidence is None
+    )
     logits = segmenter.logits(IMAGE)
     assert np.array_equal(result.mask, logits.argmax(1)[0].numpy().astype(np.uint8))
     with_conf = segmenter.segment(IMAGE, confidence=True)
@@ -43,82 +53,92 @@ def test_read_only_and_padded_views_work(segmenter):
     assert np.array_equal(segmenter.segment(view).mask, segmenter.segment(IMAGE).mask)
 
 
-@pytest.mark.parametrize("resize", ["stretch", "letterbox"])
+@pytest.mark.parametrize('resize', ['stretch', 'letterbox'])
 def test_fixed_input_size_gives_mask_at_input_resolution(resize):
-    seg = Segmenter(model="ghostnet_aspp_da", input_size=(64, 64), resize=resize)
+    seg = Segmenter(model='ghostnet_aspp_da', input_size=(64, 64), resize=resize)
     assert seg.segment(IMAGE).mask.shape == (48, 72)
 
 
 def test_letterbox_pads_and_crops_back(monkeypatch):
-    seg = Segmenter(model="ghostnet_aspp_da", input_size=(64, 64), resize="letterbox")
+    seg = Segmenter(model='ghostnet_aspp_da', input_size=(64, 64), resize='letterbox')
     seen = {}
 
     def fake_model(x):
-        seen["shape"] = tuple(x.shape)
-        seen["x"] = x.clone()
+        seen['shape'] = tuple(x.shape)
+        seen['x'] = x.clone()
         return torch.zeros(1, 11, 64, 64)
 
-    monkeypatch.setattr(seg, "backend", fake_model)
+    monkeypatch.setattr(seg, 'backend', fake_model)
     seg.segment(IMAGE)
-    assert seen["shape"] == (1, 3, 64, 64)
+    assert seen['shape'] == (1, 3, 64, 64)
     # 48x72 fits 64x64 as 43x64 (rounded), centred: 10 rows of padding on top, zeros (= mean colour)
-    assert torch.count_nonzero(seen["x"][:, :, :10]) == 0 and torch.count_nonzero(seen["x"][:, :, -10:]) == 0
-    assert torch.count_nonzero(seen["x"][:, :, 11:53]) > 0
+    assert (
+        torch.count_nonzero(seen['x'][:, :, :10]) == 0
+        and torch.count_nonzero(seen['x'][:, :, -10:]) == 0
+    )
+    assert torch.count_nonzero(seen['x'][:, :, 11:53]) > 0
 
 
 def test_weights_file_decides_classes_and_input_size(tmp_path):
-    net = build_model("ghostnet_aspp_da", num_classes=3)
-    meta = WeightsMeta(model="ghostnet_aspp_da", num_classes=3, class_names=["a", "b", "c"], input_size=[32, 32])
-    path = save_weights(tmp_path / "w.safetensors", net, meta)
+    net = build_model('ghostnet_aspp_da', num_classes=3)
+    meta = WeightsMeta(
+        model='ghostnet_aspp_da', num_classes=3, class_names=['a', 'b', 'c'], input_size=[32, 32]
+    )
+    path = save_weights(tmp_path / 'w.safetensors', net, meta)
     seg = Segmenter(path)
-    assert seg.meta.class_names == ["a", "b", "c"] and seg.input_size == (32, 32) and not seg.random_weights
+    assert (
+        seg.meta.class_names == ['a', 'b', 'c']
+        and seg.input_size == (32, 32)
+        and not seg.random_weights
+    )
     assert seg.segment(IMAGE).mask.max() < 3
-    with pytest.raises(WeightsError, match="not the requested"):
-        Segmenter(path, model="mlff_mobilenetv2")
-    with pytest.raises(WeightsError, match="classes"):
+    with pytest.raises(WeightsError, match='not the requested'):
+        Segmenter(path, model='mlff_mobilenetv2')
+    with pytest.raises(WeightsError, match='classes'):
         Segmenter(path, num_classes=5)
 
 
 def test_bad_arguments():
-    with pytest.raises(UnknownModelError, match="ghostnet_aspp_da"):
-        Segmenter(model="segformer_b9")
-    with pytest.raises(ValueError, match="letterbox"):
-        Segmenter(model="ghostnet_aspp_da", resize="crop")
-    with pytest.raises(ValueError, match="weights file or a model"):
+    with pytest.raises(UnknownModelError, match='ghostnet_aspp_da'):
+        Segmenter(model='segformer_b9')
+    with pytest.raises(ValueError, match='letterbox'):
+        Segmenter(model='ghostnet_aspp_da', resize='crop')
+    with pytest.raises(ValueError, match='weights file or a model'):
         Segmenter()
-    with pytest.raises(ValueError, match="accepted"):
-        select_device("tpu")
-    with pytest.raises(ValueError, match="uint8"):
-        Segmenter(model="ghostnet_aspp_da").segment(IMAGE.astype(np.float32))
-    assert select_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match='accepted'):
+        select_device('tpu')
+    with pytest.raises(ValueError, match='uint8'):
+        Segmenter(model='ghostnet_aspp_da').segment(IMAGE.astype(np.float32))
+    assert select_device('auto') == torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
 
 # -- bounded cost whatever the camera (issue 15) ------------------------------------------------------
 
+
 def test_frames_above_the_cap_are_downscaled_keeping_aspect(monkeypatch):
-    seg = Segmenter(model="ghostnet_aspp_da", max_inference_pixels=1200, backend="torch")
+    seg = Segmenter(model='ghostnet_aspp_da', max_inference_pixels=1200, backend='torch')
     seen = {}
     real = seg.backend
 
     def spy(x):
-        seen["shape"] = tuple(x.shape)
+        seen['shape'] = tuple(x.shape)
         return real(x)
 
-    monkeypatch.setattr(seg, "backend", spy)
+    monkeypatch.setattr(seg, 'backend', spy)
     image = np.random.default_rng(3).integers(0, 256, (60, 90, 3), dtype=np.uint8)
     result = seg.segment(image, confidence=True)
-    h, w = seen["shape"][-2:]
+    h, w = seen['shape'][-2:]
     assert h * w <= 1200 and abs(w / h - 1.5) < 0.05  # 28x42: the image's aspect
     assert result.mask.shape == (60, 90) and result.confidence.shape == (60, 90)
     assert (result.confidence > 0).all() and (result.confidence <= 1).all()
     seg.segment(IMAGE[:20, :30])  # 600 pixels: under the cap, run as is
-    assert seen["shape"][-2:] == (20, 30)
+    assert seen['shape'][-2:] == (20, 30)
 
 
 def test_downscaled_masks_equal_the_full_resolution_path():
     """segment() never builds the (classes, H, W) logits; its masks still equal their argmax."""
     torch.manual_seed(2)
-    seg = Segmenter(model="ghostnet_aspp_da", max_inference_pixels=2000, backend="torch")
+    seg = Segmenter(model='ghostnet_aspp_da', max_inference_pixels=2000, backend='torch')
     rng = np.random.default_rng(4)
     image = cv2_resize(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), (203, 157))
     mask = seg.segment(image).mask
@@ -126,45 +146,70 @@ def test_downscaled_masks_equal_the_full_resolution_path():
     assert mask.shape == (157, 203) and (mask == reference).mean() >= 0.999
 
 
-@pytest.mark.parametrize("h, w, height, width", [(17, 23, 48, 72), (40, 50, 97, 131), (60, 80, 47, 61), (9, 9, 9, 40)])
-@pytest.mark.parametrize("smooth", [True, False])
+@pytest.mark.parametrize(
+    'h, w, height, width', [(17, 23, 48, 72), (40, 50, 97, 131), (60, 80, 47, 61), (9, 9, 9, 40)]
+)
+@pytest.mark.parametrize('smooth', [True, False])
 def test_upsample_labels_is_the_argmax_of_bilinear_logits(h, w, height, width, smooth):
-    import torch.nn.functional as F
-
     from lightseg_ros.inference.segmenter import upsample_labels
+    import torch.nn.functional as F
 
     torch.manual_seed(h + w)
     if smooth:  # regions and boundaries, as a trained model gives; else every cell mixed
-        logits = F.interpolate(torch.randn(1, 7, max(2, h // 4), max(2, w // 4)), size=(h, w), mode="bilinear")[0]
+        logits = F.interpolate(
+            torch.randn(1, 7, max(2, h // 4), max(2, w // 4)), size=(h, w), mode='bilinear'
+        )[0]
     else:
         logits = torch.randn(7, h, w)
     labels = logits.max(0).indices.to(torch.uint8).numpy()
     mask = upsample_labels(logits.numpy(), labels, height, width)
-    ref = F.interpolate(logits[None], size=(height, width), mode="bilinear", align_corners=False)[0].argmax(0).numpy()
+    ref = (
+        F.interpolate(logits[None], size=(height, width), mode='bilinear', align_corners=False)[0]
+        .argmax(0)
+        .numpy()
+    )
     assert mask.dtype == np.uint8 and mask.shape == (height, width)
     assert (mask == ref).mean() >= 0.999
 
 
 def test_default_cap_follows_the_training_scale():
-    from lightseg_ros.inference.segmenter import FALLBACK_INFERENCE_PIXELS, default_inference_pixels
+    from lightseg_ros.inference.segmenter import (
+        default_inference_pixels,
+        FALLBACK_INFERENCE_PIXELS,
+    )
     from lightseg_ros.models import read_weights_meta, shipped_weights
 
-    assert default_inference_pixels(read_weights_meta(shipped_weights("ghostnet_aspp_da"))) == 2 * 360 * 480
-    meta = WeightsMeta(model="ghostnet_aspp_da", num_classes=3, train_image_size=[512, 1024], dataset="camvid")
+    assert (
+        default_inference_pixels(read_weights_meta(shipped_weights('ghostnet_aspp_da')))
+        == 2 * 360 * 480
+    )
+    meta = WeightsMeta(
+        model='ghostnet_aspp_da', num_classes=3, train_image_size=[512, 1024], dataset='camvid'
+    )
     assert default_inference_pixels(meta) == 2 * 512 * 1024  # recorded size first
-    assert default_inference_pixels(WeightsMeta(model="ghostnet_aspp_da", num_classes=3)) == FALLBACK_INFERENCE_PIXELS
-    assert Segmenter(model="ghostnet_aspp_da", max_inference_pixels=5000, backend="torch").max_inference_pixels == 5000
+    assert (
+        default_inference_pixels(WeightsMeta(model='ghostnet_aspp_da', num_classes=3))
+        == FALLBACK_INFERENCE_PIXELS
+    )
+    assert (
+        Segmenter(
+            model='ghostnet_aspp_da', max_inference_pixels=5000, backend='torch'
+        ).max_inference_pixels
+        == 5000
+    )
 
 
 def test_images_above_max_input_pixels_are_refused():
     from lightseg_ros.inference import ImageDecodeError
 
-    seg = Segmenter(model="ghostnet_aspp_da", max_input_pixels=48 * 72 - 1, backend="torch")
-    with pytest.raises(ImageDecodeError, match="72x48 = 3456 pixels, above max_input_pixels 3455") as info:
+    seg = Segmenter(model='ghostnet_aspp_da', max_input_pixels=48 * 72 - 1, backend='torch')
+    with pytest.raises(
+        ImageDecodeError, match='72x48 = 3456 pixels, above max_input_pixels 3455'
+    ) as info:
         seg.segment(IMAGE)
-    assert info.value.kind == "too_large"
-    with pytest.raises(ValueError, match="input_size must be"):
-        Segmenter(model="ghostnet_aspp_da", input_size=(10**6, 10**6))
+    assert info.value.kind == 'too_large'
+    with pytest.raises(ValueError, match='input_size must be'):
+        Segmenter(model='ghostnet_aspp_da', input_size=(10**6, 10**6))
 
 
 def cv2_resize(image, size):

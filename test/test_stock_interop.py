@@ -6,60 +6,92 @@ default QoS (reliable depth 10: rviz2's image display, ``ros2 topic echo`` adapt
 publisher). The node runs with its defaults, except a small network input so that it keeps up with
 10 Hz on a 2-core machine (transport is what is tested; the frames on the wire are full size).
 """
+
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
-import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from sensor_msgs.msg import CameraInfo, Image
-
 from lightseg_ros.ros.dds import DDS_VARIABLES
 from lightseg_ros.ros.node_session import NodeSession, ros_parameter_args
+import pytest
 from ros_harness import fresh_domain, start_node_and_probe
+from sensor_msgs.msg import CameraInfo, Image
 
-NS = f"/stock{uuid.uuid4().hex[:6]}"
-CAMERA, OUT = f"{NS}/camera/image_raw", f"{NS}/camera/segmentation"
-NODE = f"seg_{uuid.uuid4().hex[:6]}"
+NS = f'/stock{uuid.uuid4().hex[:6]}'
+CAMERA, OUT = f'{NS}/camera/image_raw', f'{NS}/camera/segmentation'
+NODE = f'seg_{uuid.uuid4().hex[:6]}'
 FRAMES = 30
 STOCK_QOS = 10  # rclpy's default: reliable, keep last 10
 
 
 def stock_env(domain: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in DDS_VARIABLES}
-    return {**env, "ROS_DOMAIN_ID": str(domain)}
+    return {**env, 'ROS_DOMAIN_ID': str(domain)}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def graph():
     def prepare(probe):
-        for name in ("mask", "overlay"):
-            probe.subscribe(Image, f"{OUT}/{name}", qos=STOCK_QOS)
-        probe.subscribe(CameraInfo, f"{OUT}/camera_info", qos=STOCK_QOS)
-        probe.subscribe(DiagnosticArray, "/diagnostics", qos=STOCK_QOS)
+        for name in ('mask', 'overlay'):
+            probe.subscribe(Image, f'{OUT}/{name}', qos=STOCK_QOS)
+        probe.subscribe(CameraInfo, f'{OUT}/camera_info', qos=STOCK_QOS)
+        probe.subscribe(DiagnosticArray, '/diagnostics', qos=STOCK_QOS)
 
-    node, probe = start_node_and_probe("lightseg_ros.ros.segment_node", [
-        "-r", f"__node:={NODE}", *ros_parameter_args({
-            "image_topics": [CAMERA], "input_size": [120, 160], "cpu_threads": 1, "no_input_warning_s": 1.0,
-            "diagnostics_period": 0.5, "output_depth": 5})],
-        prepare=prepare, ready=lambda probe: probe.node.count_subscribers(CAMERA) > 0
-        and probe.node.count_publishers(f"{OUT}/mask") > 0)
+    node, probe = start_node_and_probe(
+        'lightseg_ros.ros.segment_node',
+        [
+            '-r',
+            f'__node:={NODE}',
+            *ros_parameter_args(
+                {
+                    'image_topics': [CAMERA],
+                    'input_size': [120, 160],
+                    'cpu_threads': 1,
+                    'no_input_warning_s': 1.0,
+                    'diagnostics_period': 0.5,
+                    'output_depth': 5,
+                }
+            ),
+        ],
+        prepare=prepare,
+        ready=lambda probe: (
+            probe.node.count_subscribers(CAMERA) > 0
+            and probe.node.count_publishers(f'{OUT}/mask') > 0
+        ),
+    )
     yield probe
     probe.close()
     node.stop()
 
 
 def run_camera(probe, qos: str) -> None:
-    result = subprocess.run([sys.executable, str(Path(__file__).with_name("stock_camera.py")), CAMERA, "--qos", qos,
-                             "--count", str(FRAMES), "--rate", "10"], env=stock_env(probe.domain),
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and f"published {FRAMES}" in result.stdout, result.stdout + result.stderr
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).with_name('stock_camera.py')),
+            CAMERA,
+            '--qos',
+            qos,
+            '--count',
+            str(FRAMES),
+            '--rate',
+            '10',
+        ],
+        env=stock_env(probe.domain),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0 and f'published {FRAMES}' in result.stdout, (
+        result.stdout + result.stderr
+    )
 
 
 def stamps(probe, topic: str) -> set[int]:
@@ -72,11 +104,18 @@ def node_status(probe, what, timeout: float = 15.0):
 
     def newest() -> bool:
         with probe.cond:
-            statuses = [s for m in probe.messages["/diagnostics"] for s in m.status if s.name.startswith(NODE)]
+            statuses = [
+                s
+                for m in probe.messages['/diagnostics']
+                for s in m.status
+                if s.name.startswith(NODE)
+            ]
         found[:] = [s for s in statuses if what(s)][-1:]
         return bool(found)
 
-    probe.wait_until(newest, timeout, "a /diagnostics status of the node matching the test's condition")
+    probe.wait_until(
+        newest, timeout, "a /diagnostics status of the node matching the test's condition"
+    )
     return found[0]
 
 
@@ -86,60 +125,79 @@ def values(status) -> dict[str, str]:
 
 def frame_counts(probe, frames_in_at_least: int) -> dict[str, str]:
     """The node's counters once it has taken in ``frames_in_at_least`` frames and is idle."""
-    node_status(probe, lambda s: int(values(s)["frames_in"]) >= frames_in_at_least)
+    node_status(probe, lambda s: int(values(s)['frames_in']) >= frames_in_at_least)
     time.sleep(1.0)  # the frame in flight
     return values(node_status(probe, lambda s: True))
 
 
 def test_reliable_stock_camera_gets_every_frame_across(graph):
     probe = graph
-    run_camera(probe, "system_default")
+    run_camera(probe, 'system_default')
     counts = frame_counts(probe, int(0.95 * FRAMES))
-    masks = stamps(probe, f"{OUT}/mask")
-    overlays = stamps(probe, f"{OUT}/overlay")
+    masks = stamps(probe, f'{OUT}/mask')
+    overlays = stamps(probe, f'{OUT}/overlay')
     # >= 95% of the frames reach the node (transport); each is answered, or replaced by a newer one while
     # the model was busy (newest frame only; how many depends on this machine's load, not on DDS). The
     # outputs are depth 1 as well: a subscriber that lags gets the newest, and always the last frame's.
-    assert int(counts["frames_in"]) >= 0.95 * FRAMES, (counts, probe.session.tail())
-    assert int(counts["frames_out"]) + int(counts["dropped_frames"]) >= int(counts["frames_in"]), counts
-    assert FRAMES in masks and FRAMES in overlays and len(masks) >= 0.5 * FRAMES, (sorted(masks), sorted(overlays))
-    mask = next(m for m in probe.messages[f"{OUT}/mask"] if m.header.stamp.sec == 1)
-    assert (mask.width, mask.height, mask.encoding, mask.header.frame_id) == (640, 480, "mono8", "stock_camera")
+    assert int(counts['frames_in']) >= 0.95 * FRAMES, (counts, probe.session.tail())
+    assert int(counts['frames_out']) + int(counts['dropped_frames']) >= int(counts['frames_in']), (
+        counts
+    )
+    assert FRAMES in masks and FRAMES in overlays and len(masks) >= 0.5 * FRAMES, (
+        sorted(masks),
+        sorted(overlays),
+    )
+    mask = next(m for m in probe.messages[f'{OUT}/mask'] if m.header.stamp.sec == 1)
+    assert (mask.width, mask.height, mask.encoding, mask.header.frame_id) == (
+        640,
+        480,
+        'mono8',
+        'stock_camera',
+    )
     # camera_info passes through, stamped like the masks (projecting a mask into 3D needs both)
-    infos = {m.header.stamp.sec: m for m in probe.messages[f"{OUT}/camera_info"]}
+    infos = {m.header.stamp.sec: m for m in probe.messages[f'{OUT}/camera_info']}
     assert set(infos) <= masks and len(infos) >= 0.9 * len(masks)
-    assert infos[max(infos)].k[0] == 500.0 and infos[max(infos)].header.frame_id == "stock_camera"
-    status = node_status(probe, lambda s: "Image reliable" in values(s).get("input_qos", ""))
-    assert values(status)["messages_lost"] == "0"
+    assert infos[max(infos)].k[0] == 500.0 and infos[max(infos)].header.frame_id == 'stock_camera'
+    status = node_status(probe, lambda s: 'Image reliable' in values(s).get('input_qos', ''))
+    assert values(status)['messages_lost'] == '0'
 
 
 def test_best_effort_stock_camera_is_followed_and_losses_explained(graph):
     probe = graph
-    frames_before = int(values(node_status(probe, lambda s: True))["frames_in"])
-    run_camera(probe, "sensor_data")  # waits until the node's subscription matches it: best effort
+    frames_before = int(values(node_status(probe, lambda s: True))['frames_in'])
+    run_camera(probe, 'sensor_data')  # waits until the node's subscription matches it: best effort
     time.sleep(1.5)
-    status = node_status(probe, lambda s: "Image best_effort" in values(s).get("input_qos", ""))
-    arrived = int(values(status)["frames_in"]) - frames_before
+    status = node_status(probe, lambda s: 'Image best_effort' in values(s).get('input_qos', ''))
+    arrived = int(values(status)['frames_in']) - frames_before
     if arrived < FRAMES:  # frames missing: the node says why, with the fix
-        status = node_status(probe, lambda s: s.level == s.WARN and "lost in transport" in s.message)
-        assert "reliable QoS" in status.message and "shared-memory profile" in status.message, status.message
+        status = node_status(
+            probe, lambda s: s.level == s.WARN and 'lost in transport' in s.message
+        )
+        assert 'reliable QoS' in status.message and 'shared-memory profile' in status.message, (
+            status.message
+        )
     # what arrived was served: answered, or replaced by a newer frame while the model was busy
     counts = frame_counts(probe, frames_before + arrived)
-    assert int(counts["frames_out"]) + int(counts["dropped_frames"]) >= int(counts["frames_in"]), counts
+    assert int(counts['frames_out']) + int(counts['dropped_frames']) >= int(counts['frames_in']), (
+        counts
+    )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGINT])
 def test_node_stops_cleanly_on_sigterm_and_sigint(sig):
-    node = NodeSession({"image_topics": ["/stop_test/image"], "weights": "random", "cpu_threads": 1},
-                       node_name=f"stop_{uuid.uuid4().hex[:6]}", env={"ROS_DOMAIN_ID": str(fresh_domain())})
+    node = NodeSession(
+        {'image_topics': ['/stop_test/image'], 'weights': 'random', 'cpu_threads': 1},
+        node_name=f'stop_{uuid.uuid4().hex[:6]}',
+        env={'ROS_DOMAIN_ID': str(fresh_domain())},
+    )
     try:
-        assert node.wait_until(lambda: "segmentation/*" in node.output, 60, "the node to be up")
+        assert node.wait_until(lambda: 'segmentation/*' in node.output, 60, 'the node to be up')
         started = time.monotonic()
         node.proc.send_signal(sig)
         code = node.proc.wait(timeout=10)
         assert time.monotonic() - started < 5.0
         node._reader.join(timeout=2)
-        assert code == 0 and "stopping: frames in 0" in node.output, node.output
-        assert "Traceback" not in node.output
+        assert code == 0 and 'stopping: frames in 0' in node.output, node.output
+        assert 'Traceback' not in node.output
     finally:
         node.stop()

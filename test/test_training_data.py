@@ -1,36 +1,45 @@
 """Datasets in every layout, their errors (naming the file), augmentation and run configs."""
+
 from pathlib import Path
 
-import numpy as np
-import pytest
-import torch
-from PIL import Image
-
 from lightseg_ros.training.config import ConfigError, load_config, resolve_data_root
-from lightseg_ros.training.datasets import DatasetError, build_dataset, read_classes_file
-from lightseg_ros.training.engine import SeededSampler, lr_factor
+from lightseg_ros.training.datasets import build_dataset, DatasetError, read_classes_file
+from lightseg_ros.training.engine import lr_factor, SeededSampler
 from lightseg_ros.training.transforms import eval_transform, train_transform
+import numpy as np
+from PIL import Image
+import pytest
 from synthetic_data import make_camvid, make_cityscapes, make_folder, make_voc
+import torch
 
 
-@pytest.mark.parametrize("layout", ["camvid", "voc", "voc_aug", "cityscapes", "folder_yaml", "folder_txt_rgb"])
+@pytest.mark.parametrize(
+    'layout', ['camvid', 'voc', 'voc_aug', 'cityscapes', 'folder_yaml', 'folder_txt_rgb']
+)
 def test_each_layout_loads_with_its_classes(tmp_path, layout):
-    if layout == "camvid":
-        ds = build_dataset("camvid", make_camvid(tmp_path, n=2), "train")
-        assert ds.num_classes == 11 and ds.ignore_index == 11 and ds.class_names[0] == "sky"
-    elif layout.startswith("voc"):
-        aug = layout == "voc_aug"
-        ds = build_dataset("voc", make_voc(tmp_path, n=2, aug=aug), "train_aug" if aug else "train")
+    if layout == 'camvid':
+        ds = build_dataset('camvid', make_camvid(tmp_path, n=2), 'train')
+        assert ds.num_classes == 11 and ds.ignore_index == 11 and ds.class_names[0] == 'sky'
+    elif layout.startswith('voc'):
+        aug = layout == 'voc_aug'
+        ds = build_dataset(
+            'voc', make_voc(tmp_path, n=2, aug=aug), 'train_aug' if aug else 'train'
+        )
         assert ds.num_classes == 21 and ds.ignore_index == 255
-        assert ds.samples[0][1].parent.name == ("SegmentationClassAug" if aug else "SegmentationClass")
-    elif layout == "cityscapes":
-        ds = build_dataset("cityscapes", make_cityscapes(tmp_path), "val")
-        assert ds.num_classes == 19 and ds.ignore_index == 255 and ds.class_names[0] == "road"
+        assert ds.samples[0][1].parent.name == (
+            'SegmentationClassAug' if aug else 'SegmentationClass'
+        )
+    elif layout == 'cityscapes':
+        ds = build_dataset('cityscapes', make_cityscapes(tmp_path), 'val')
+        assert ds.num_classes == 19 and ds.ignore_index == 255 and ds.class_names[0] == 'road'
     else:
-        rgb = layout.endswith("rgb")
-        ds = build_dataset("folder", make_folder(tmp_path, n=2, classes="txt" if rgb else "yaml", rgb_masks=rgb),
-                           "val")
-        assert ds.class_names == ["background", "box", "disk"] and ds.colors[1] == [220, 40, 40]
+        rgb = layout.endswith('rgb')
+        ds = build_dataset(
+            'folder',
+            make_folder(tmp_path, n=2, classes='txt' if rgb else 'yaml', rgb_masks=rgb),
+            'val',
+        )
+        assert ds.class_names == ['background', 'box', 'disk'] and ds.colors[1] == [220, 40, 40]
     image, mask = ds[0]
     assert image.dtype == torch.uint8 and image.shape[0] == 3 and mask.shape == image.shape[1:]
     values = set(mask.unique().tolist()) - {ds.ignore_index}
@@ -39,64 +48,82 @@ def test_each_layout_loads_with_its_classes(tmp_path, layout):
 
 
 def test_voc_root_may_be_the_devkit(tmp_path):
-    make_voc(tmp_path / "VOCdevkit" / "VOC2012", n=1)
-    assert len(build_dataset("voc", tmp_path / "VOCdevkit", "val")) == 1
+    make_voc(tmp_path / 'VOCdevkit' / 'VOC2012', n=1)
+    assert len(build_dataset('voc', tmp_path / 'VOCdevkit', 'val')) == 1
 
 
 def test_missing_mask_names_the_file(tmp_path):
     root = make_camvid(tmp_path, n=2)
-    (root / "trainannot" / "seq_0001.png").unlink()
-    with pytest.raises(DatasetError, match=r"mask file missing: .*trainannot/seq_0001\.png"):
-        build_dataset("camvid", root, "train")
+    (root / 'trainannot' / 'seq_0001.png').unlink()
+    with pytest.raises(DatasetError, match=r'mask file missing: .*trainannot/seq_0001\.png'):
+        build_dataset('camvid', root, 'train')
 
 
 def test_size_mismatch_names_both_files(tmp_path):
     root = make_folder(tmp_path, n=2)
-    Image.fromarray(np.zeros((32, 48), np.uint8)).save(root / "masks" / "train" / "img1.png")
-    ds = build_dataset("folder", root, "train")
+    Image.fromarray(np.zeros((32, 48), np.uint8)).save(root / 'masks' / 'train' / 'img1.png')
+    ds = build_dataset('folder', root, 'train')
     ds[0]
-    with pytest.raises(DatasetError, match=r"size mismatch: image .*img1\.jpg is 64x64 but mask .*img1\.png is 48x32"):
+    with pytest.raises(
+        DatasetError,
+        match=r'size mismatch: image .*img1\.jpg is 64x64 but mask .*img1\.png is 48x32',
+    ):
         ds[1]
 
 
 def test_out_of_range_label_names_the_file_and_values(tmp_path):
     root = make_camvid(tmp_path, n=2)
-    mask = np.array(Image.open(root / "trainannot" / "seq_0000.png"))
+    mask = np.array(Image.open(root / 'trainannot' / 'seq_0000.png'))
     mask[5, 5], mask[6, 6] = 12, 200
-    Image.fromarray(mask).save(root / "trainannot" / "seq_0000.png")
-    ds = build_dataset("camvid", root, "train")
-    with pytest.raises(DatasetError, match=r"seq_0000\.png has label values \[12, 200\] outside \[0, 10\]"):
+    Image.fromarray(mask).save(root / 'trainannot' / 'seq_0000.png')
+    ds = build_dataset('camvid', root, 'train')
+    with pytest.raises(
+        DatasetError, match=r'seq_0000\.png has label values \[12, 200\] outside \[0, 10\]'
+    ):
         ds[0]
 
 
 def test_unknown_mask_colour_and_bad_classes_file(tmp_path):
     root = make_folder(tmp_path, n=1, rgb_masks=True)
-    Image.fromarray(np.full((64, 64, 3), 7, np.uint8)).save(root / "masks" / "train" / "img0.png")
-    with pytest.raises(DatasetError, match=r"img0\.png: RGB mask has colours that match no class"):
-        build_dataset("folder", root, "train")[0]
-    bad = tmp_path / "classes.txt"
-    bad.write_text("road 1 2\n")
-    with pytest.raises(DatasetError, match=r"classes\.txt:1"):
+    Image.fromarray(np.full((64, 64, 3), 7, np.uint8)).save(root / 'masks' / 'train' / 'img0.png')
+    with pytest.raises(DatasetError, match=r'img0\.png: RGB mask has colours that match no class'):
+        build_dataset('folder', root, 'train')[0]
+    bad = tmp_path / 'classes.txt'
+    bad.write_text('road 1 2\n')
+    with pytest.raises(DatasetError, match=r'classes\.txt:1'):
         read_classes_file(bad)
 
 
 def test_missing_split_and_unknown_dataset(tmp_path):
     make_folder(tmp_path, n=1)
     with pytest.raises(DatasetError, match="split 'test' not found"):
-        build_dataset("folder", tmp_path, "test")
+        build_dataset('folder', tmp_path, 'test')
     with pytest.raises(DatasetError, match="unknown dataset 'coco'"):
-        build_dataset("coco", tmp_path, "train")
+        build_dataset('coco', tmp_path, 'train')
 
 
 def test_augmentation_is_seeded_and_pads_gray_with_ignore(tmp_path):
     root = make_camvid(tmp_path, n=2)
-    tf = train_transform([64, 64], 11, scale=[0.4, 0.4], aspect=0.0, blur=1.0, hflip=0.5, hue=0.0,
-                         saturation=0.0, value=0.0, mean=[0, 0, 0], std=[1, 1, 1])  # jitter would tint the gray
-    ds = build_dataset("camvid", root, "train", tf)
+    tf = train_transform(
+        [64, 64],
+        11,
+        scale=[0.4, 0.4],
+        aspect=0.0,
+        blur=1.0,
+        hflip=0.5,
+        hue=0.0,
+        saturation=0.0,
+        value=0.0,
+        mean=[0, 0, 0],
+        std=[1, 1, 1],
+    )  # jitter would tint the gray
+    ds = build_dataset('camvid', root, 'train', tf)
     a, b = ds[(0, 123)], ds[(0, 123)]
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     image, mask = a
-    assert image.shape == (3, 64, 64) and image.dtype == torch.float32 and mask.dtype == torch.int64
+    assert (
+        image.shape == (3, 64, 64) and image.dtype == torch.float32 and mask.dtype == torch.int64
+    )
     padded = mask == 11
     assert padded.float().mean() > 0.5  # a 0.4x image leaves most of the crop as padding
     # mask values are untouched by blur / jitter (still class ids), and the padding is gray
@@ -104,18 +131,18 @@ def test_augmentation_is_seeded_and_pads_gray_with_ignore(tmp_path):
     gray = (image * 255).round()[:, padded]
     assert (gray == 128).float().mean() > 0.8  # blur mixes the border of the image in
     assert not torch.equal(ds[(0, 124)][0], image)  # another seed, another augmentation
-    jitter = build_dataset("camvid", root, "train", train_transform([64, 64], 11))
+    jitter = build_dataset('camvid', root, 'train', train_transform([64, 64], 11))
     assert torch.equal(jitter[(1, 5)][0], jitter[(1, 5)][0])
 
 
 def test_eval_transform_keeps_native_size(tmp_path):
-    ds = build_dataset("cityscapes", make_cityscapes(tmp_path), "train", eval_transform())
+    ds = build_dataset('cityscapes', make_cityscapes(tmp_path), 'train', eval_transform())
     image, mask = ds[0]
     assert image.shape == (3, 64, 128) and mask.shape == (64, 128)
 
 
 def test_sampler_order_depends_on_epoch_and_shards_ranks(tmp_path):
-    ds = build_dataset("camvid", make_camvid(tmp_path, n=6), "train")
+    ds = build_dataset('camvid', make_camvid(tmp_path, n=6), 'train')
     s = SeededSampler(ds, seed=1)
     s.set_epoch(0)
     e0 = list(s)
@@ -123,7 +150,10 @@ def test_sampler_order_depends_on_epoch_and_shards_ranks(tmp_path):
     assert list(s) != e0
     s.set_epoch(0)
     assert list(s) == e0
-    r0, r1 = SeededSampler(ds, seed=1, rank=0, world_size=2), SeededSampler(ds, seed=1, rank=1, world_size=2)
+    r0, r1 = (
+        SeededSampler(ds, seed=1, rank=0, world_size=2),
+        SeededSampler(ds, seed=1, rank=1, world_size=2),
+    )
     assert sorted(i for i, _ in list(r0) + list(r1)) == list(range(6))
 
 
@@ -138,82 +168,95 @@ def test_lr_schedule_warms_up_then_cosine_to_min():
 
 def test_config_files_and_overrides():
     repo = Path(__file__).resolve().parents[1]
-    files = sorted((repo / "config" / "train").glob("*.yaml"))
-    assert {f.stem for f in files} >= {f"{d}_{m}" for d in ("voc", "camvid") for m in
-                                       ("deeplabv3plus_mobilenetv2", "mlff_mobilenetv2", "ghostnet_aspp_da")}
+    files = sorted((repo / 'config' / 'train').glob('*.yaml'))
+    assert {f.stem for f in files} >= {
+        f'{d}_{m}'
+        for d in ('voc', 'camvid')
+        for m in ('deeplabv3plus_mobilenetv2', 'mlff_mobilenetv2', 'ghostnet_aspp_da')
+    }
     for f in files:
         cfg = load_config(f)
-        assert cfg["optim"]["lr"] == 0.007 and cfg["optim"]["min_lr"] == 0.0007
-        assert cfg["optim"]["momentum"] == 0.9 and cfg["optim"]["weight_decay"] == 1e-4
-        assert cfg["train"]["batch_size"] == 8 and cfg["train"]["epochs"] == 200
-        assert cfg["train"]["loss"] == ("ce_dice" if "mlff" in f.stem else "ce")
-        assert cfg["data"]["crop_size"] == ([512, 512] if f.stem.startswith("voc") else [360, 480])
-    cfg = load_config(repo / "config/train/camvid_ghostnet_aspp_da.yaml",
-                      ["optim.lr=0.01", "data.crop_size=[64, 96]", "train.amp=false", "model.options.foo=1"])
-    assert cfg["optim"]["lr"] == 0.01 and cfg["data"]["crop_size"] == [64, 96] and cfg["train"]["amp"] is False
-    assert cfg["model"]["options"] == {"foo": 1}
-    with pytest.raises(ConfigError, match="unknown key"):
-        load_config(None, ["optim.lrr=1"])
-    with pytest.raises(ConfigError, match="key.sub=value"):
-        load_config(None, ["optim.lr"])
+        assert cfg['optim']['lr'] == 0.007 and cfg['optim']['min_lr'] == 0.0007
+        assert cfg['optim']['momentum'] == 0.9 and cfg['optim']['weight_decay'] == 1e-4
+        assert cfg['train']['batch_size'] == 8 and cfg['train']['epochs'] == 200
+        assert cfg['train']['loss'] == ('ce_dice' if 'mlff' in f.stem else 'ce')
+        assert cfg['data']['crop_size'] == ([512, 512] if f.stem.startswith('voc') else [360, 480])
+    cfg = load_config(
+        repo / 'config/train/camvid_ghostnet_aspp_da.yaml',
+        ['optim.lr=0.01', 'data.crop_size=[64, 96]', 'train.amp=false', 'model.options.foo=1'],
+    )
+    assert (
+        cfg['optim']['lr'] == 0.01
+        and cfg['data']['crop_size'] == [64, 96]
+        and cfg['train']['amp'] is False
+    )
+    assert cfg['model']['options'] == {'foo': 1}
+    with pytest.raises(ConfigError, match='unknown key'):
+        load_config(None, ['optim.lrr=1'])
+    with pytest.raises(ConfigError, match='key.sub=value'):
+        load_config(None, ['optim.lr'])
 
 
 def test_relative_data_root_resolves_against_the_repo(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     repo = Path(__file__).resolve().parents[1]
-    assert resolve_data_root("config/train", None) == repo / "config" / "train"
-    with pytest.raises(ConfigError, match="not found"):
-        resolve_data_root("no/such/dir", None)
+    assert resolve_data_root('config/train', None) == repo / 'config' / 'train'
+    with pytest.raises(ConfigError, match='not found'):
+        resolve_data_root('no/such/dir', None)
 
 
 def test_camvid_splits_combine_and_select_drives(tmp_path):
-    root = make_camvid(tmp_path / "camvid", n=4)
+    root = make_camvid(tmp_path / 'camvid', n=4)
     # rename to two drives as CamVid names frames: DRIVE_FRAME.png
-    for split in ("train", "val"):
+    for split in ('train', 'val'):
         names = []
-        for i, old in enumerate(sorted((root / split).glob("*.png"))):
-            new = f"{'AAAA01' if i < 3 and split == 'train' else 'BBBB02'}_{i:05d}.png"
+        for i, old in enumerate(sorted((root / split).glob('*.png'))):
+            new = f'{"AAAA01" if i < 3 and split == "train" else "BBBB02"}_{i:05d}.png'
             old.rename(old.with_name(new))
-            (root / f"{split}annot" / old.name).rename(root / f"{split}annot" / new)
+            (root / f'{split}annot' / old.name).rename(root / f'{split}annot' / new)
             names.append(new)
-        (root / f"{split}.txt").write_text("\n".join(names) + "\n")
-    assert len(build_dataset("camvid", root, "train+val")) == 8
-    held_out = build_dataset("camvid", root, "train[AAAA01]")
-    rest = build_dataset("camvid", root, "train+val[-AAAA01]")
+        (root / f'{split}.txt').write_text('\n'.join(names) + '\n')
+    assert len(build_dataset('camvid', root, 'train+val')) == 8
+    held_out = build_dataset('camvid', root, 'train[AAAA01]')
+    rest = build_dataset('camvid', root, 'train+val[-AAAA01]')
     assert len(held_out) == 3 and len(rest) == 5
     assert not {i.name for i, _ in held_out.samples} & {i.name for i, _ in rest.samples}
-    with pytest.raises(DatasetError, match=r"names drives \['CCCC03'\].*has \['AAAA01', 'BBBB02'\]"):
-        build_dataset("camvid", root, "train+val[CCCC03]")
-    with pytest.raises(DatasetError, match="val.*not found"):
-        build_dataset("camvid", root, "train+vall")
+    with pytest.raises(
+        DatasetError, match=r"names drives \['CCCC03'\].*has \['AAAA01', 'BBBB02'\]"
+    ):
+        build_dataset('camvid', root, 'train+val[CCCC03]')
+    with pytest.raises(DatasetError, match='val.*not found'):
+        build_dataset('camvid', root, 'train+vall')
 
 
 def test_recipes_inherit_from_their_base(tmp_path):
-    base = tmp_path / "base.yaml"
-    base.write_text("data: {dataset: camvid, crop_size: [64, 64]}\noptim: {lr: 0.5}\n")
-    (tmp_path / "sub").mkdir()
-    child = tmp_path / "sub" / "child.yaml"
-    child.write_text("_base_: ../base.yaml\ndata: {crop_size: [32, 48]}\n")
-    cfg = load_config(child, ["optim.momentum=0.5"])
-    assert cfg["data"]["dataset"] == "camvid" and cfg["data"]["crop_size"] == [32, 48]
-    assert cfg["optim"]["lr"] == 0.5 and cfg["optim"]["momentum"] == 0.5 and "_base_" not in cfg
-    loop = tmp_path / "loop.yaml"
-    loop.write_text("_base_: loop.yaml\n")
-    with pytest.raises(ConfigError, match="loops"):
+    base = tmp_path / 'base.yaml'
+    base.write_text('data: {dataset: camvid, crop_size: [64, 64]}\noptim: {lr: 0.5}\n')
+    (tmp_path / 'sub').mkdir()
+    child = tmp_path / 'sub' / 'child.yaml'
+    child.write_text('_base_: ../base.yaml\ndata: {crop_size: [32, 48]}\n')
+    cfg = load_config(child, ['optim.momentum=0.5'])
+    assert cfg['data']['dataset'] == 'camvid' and cfg['data']['crop_size'] == [32, 48]
+    assert cfg['optim']['lr'] == 0.5 and cfg['optim']['momentum'] == 0.5 and '_base_' not in cfg
+    loop = tmp_path / 'loop.yaml'
+    loop.write_text('_base_: loop.yaml\n')
+    with pytest.raises(ConfigError, match='loops'):
         load_config(loop)
-    (tmp_path / "orphan.yaml").write_text("_base_: nowhere.yaml\n")
-    with pytest.raises(ConfigError, match="nowhere.yaml.*_base_ of"):
-        load_config(tmp_path / "orphan.yaml")
+    (tmp_path / 'orphan.yaml').write_text('_base_: nowhere.yaml\n')
+    with pytest.raises(ConfigError, match='nowhere.yaml.*_base_ of'):
+        load_config(tmp_path / 'orphan.yaml')
     repo = Path(__file__).resolve().parents[1]
-    held_out = load_config(repo / "config/train/holdout/camvid_ghostnet_aspp_da_cpu.yaml")
-    assert held_out["data"]["val_split"] == "train[0006R0]" and held_out["train"]["loss"] == "ce_dice"
+    held_out = load_config(repo / 'config/train/holdout/camvid_ghostnet_aspp_da_cpu.yaml')
+    assert (
+        held_out['data']['val_split'] == 'train[0006R0]' and held_out['train']['loss'] == 'ce_dice'
+    )
 
 
 def test_predicted_probabilities_are_averaged_over_views():
     from lightseg_ros.models import build_model
     from lightseg_ros.training.evaluate import predict_probabilities
 
-    model = build_model("ghostnet_aspp_da", num_classes=5).eval()
+    model = build_model('ghostnet_aspp_da', num_classes=5).eval()
     x = torch.randn(2, 3, 64, 96)
     prob = predict_probabilities(model, x, scales=(1.0, 1.25), flip=True)  # four passes
     assert prob.shape == (2, 5, 64, 96)
@@ -226,115 +269,180 @@ def test_config_is_typed_and_reads_as_plain_sections():
     from lightseg_ros.training.config import OptimConfig, TrainConfig
 
     repo = Path(__file__).resolve().parents[1]
-    cfg = load_config(repo / "config/train/camvid_mlff_mobilenetv2.yaml", ["train.epochs=3"])
+    cfg = load_config(repo / 'config/train/camvid_mlff_mobilenetv2.yaml', ['train.epochs=3'])
     assert isinstance(cfg, TrainConfig) and isinstance(cfg.optim, OptimConfig)
-    assert cfg.train.epochs == 3 and cfg["train"]["epochs"] == 3 and cfg.model.name == "mlff_mobilenetv2"
+    assert (
+        cfg.train.epochs == 3
+        and cfg['train']['epochs'] == 3
+        and cfg.model.name == 'mlff_mobilenetv2'
+    )
     plain = cfg.to_dict()
-    assert type(plain["optim"]) is dict and plain["optim"] == dict(cfg.optim) and plain["_config_dir"]
+    assert (
+        type(plain['optim']) is dict and plain['optim'] == dict(cfg.optim) and plain['_config_dir']
+    )
     assert TrainConfig.from_dict(plain).to_dict() == plain
     assert TrainConfig().optim.lr == 0.007 and TrainConfig().data.crop_size == [512, 512]
 
 
-@pytest.mark.parametrize("text, overrides, message", [
-    ("optim: {lrr: 0.1}\n", [], r"bad\.yaml: unknown key optim\.lrr; optim accepts: lr, min_lr, momentum"),
-    ("trian: {epochs: 1}\n", [], r"bad\.yaml: unknown section 'trian'; accepted: model, data, augment"),
-    ("train: {epochs: ten}\n", [], r"bad\.yaml: train\.epochs must be an integer, got 'ten'"),
-    ("data: {crop_size: [64]}\n", [], r"data\.crop_size must be \[H, W\], two positive integers, got \[64\]"),
-    ("model: {name: segformer}\n", [], r"model\.name 'segformer' is not known; accepted: .*ghostnet_aspp_da"),
-    ("train: {loss: hinge}\n", [], r"train\.loss 'hinge' is not known; accepted: ce, dice, ce_dice, focal"),
-    ("", ["train.amp=maybe"], r"--set train\.amp=maybe: train\.amp must be a boolean \(true or false\), got 'maybe'"),
-    ("", ["optim.lr.x=1"], r"--set optim\.lr\.x=1: unknown key optim\.lr\.x"),
-])
+@pytest.mark.parametrize(
+    'text, overrides, message',
+    [
+        (
+            'optim: {lrr: 0.1}\n',
+            [],
+            r'bad\.yaml: unknown key optim\.lrr; optim accepts: lr, min_lr, momentum',
+        ),
+        (
+            'trian: {epochs: 1}\n',
+            [],
+            r"bad\.yaml: unknown section 'trian'; accepted: model, data, augment",
+        ),
+        ('train: {epochs: ten}\n', [], r"bad\.yaml: train\.epochs must be an integer, got 'ten'"),
+        (
+            'data: {crop_size: [64]}\n',
+            [],
+            r'data\.crop_size must be \[H, W\], two positive integers, got \[64\]',
+        ),
+        (
+            'model: {name: segformer}\n',
+            [],
+            r"model\.name 'segformer' is not known; accepted: .*ghostnet_aspp_da",
+        ),
+        (
+            'train: {loss: hinge}\n',
+            [],
+            r"train\.loss 'hinge' is not known; accepted: ce, dice, ce_dice, focal",
+        ),
+        (
+            '',
+            ['train.amp=maybe'],
+            r"--set train\.amp=maybe: train\.amp must be a boolean \(true or false\), got 'maybe'",
+        ),
+        ('', ['optim.lr.x=1'], r'--set optim\.lr\.x=1: unknown key optim\.lr\.x'),
+    ],
+)
 def test_config_errors_name_the_file_and_key(tmp_path, text, overrides, message):
-    bad = tmp_path / "bad.yaml"
+    bad = tmp_path / 'bad.yaml'
     bad.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(bad, overrides)
 
 
 def test_a_base_file_error_names_the_base(tmp_path):
-    (tmp_path / "base.yaml").write_text("augment: {blurr: 0.1}\n")
-    (tmp_path / "child.yaml").write_text("_base_: base.yaml\n")
-    with pytest.raises(ConfigError, match=r"base\.yaml: unknown key augment\.blurr"):
-        load_config(tmp_path / "child.yaml")
+    (tmp_path / 'base.yaml').write_text('augment: {blurr: 0.1}\n')
+    (tmp_path / 'child.yaml').write_text('_base_: base.yaml\n')
+    with pytest.raises(ConfigError, match=r'base\.yaml: unknown key augment\.blurr'):
+        load_config(tmp_path / 'child.yaml')
 
 
 def test_print_config_shows_the_resolved_recipe(tmp_path, capsys):
+    from lightseg_ros.cli import main
     import yaml
 
-    from lightseg_ros.cli import main
-
     repo = Path(__file__).resolve().parents[1]
-    recipe = repo / "config/train/holdout/camvid_ghostnet_aspp_da_fullframe.yaml"
-    assert main(["train", "--config", str(recipe), "--data", str(tmp_path), "--epochs", "7",
-                 "--set", "optim.lr=0.05", "--print-config"]) == 0
+    recipe = repo / 'config/train/holdout/camvid_ghostnet_aspp_da_fullframe.yaml'
+    assert (
+        main(
+            [
+                'train',
+                '--config',
+                str(recipe),
+                '--data',
+                str(tmp_path),
+                '--epochs',
+                '7',
+                '--set',
+                'optim.lr=0.05',
+                '--print-config',
+            ]
+        )
+        == 0
+    )
     printed = yaml.safe_load(capsys.readouterr().out)
-    assert printed["data"]["root"] == str(tmp_path.resolve()) and printed["train"]["epochs"] == 7
-    assert printed["optim"]["lr"] == 0.05 and printed["data"]["crop_size"] == [360, 480]
-    assert printed["data"]["val_split"] == "train[0006R0]"  # from the base two levels up
-    assert printed["train"]["loss"] == "ce_dice" and "_base_" not in printed
-    again = tmp_path / "printed.yaml"
+    assert printed['data']['root'] == str(tmp_path.resolve()) and printed['train']['epochs'] == 7
+    assert printed['optim']['lr'] == 0.05 and printed['data']['crop_size'] == [360, 480]
+    assert printed['data']['val_split'] == 'train[0006R0]'  # from the base two levels up
+    assert printed['train']['loss'] == 'ce_dice' and '_base_' not in printed
+    again = tmp_path / 'printed.yaml'
     again.write_text(yaml.safe_dump(printed))
-    expected = load_config(recipe, ["train.epochs=7", "optim.lr=0.05", f"data.root={tmp_path.resolve()}"])
-    assert {k: v for k, v in load_config(again).to_dict().items() if k != "_config_dir"} == \
-        {k: v for k, v in expected.to_dict().items() if k != "_config_dir"}
+    expected = load_config(
+        recipe, ['train.epochs=7', 'optim.lr=0.05', f'data.root={tmp_path.resolve()}']
+    )
+    assert {k: v for k, v in load_config(again).to_dict().items() if k != '_config_dir'} == {
+        k: v for k, v in expected.to_dict().items() if k != '_config_dir'
+    }
 
 
 def test_every_recipe_resolves_and_leaves_the_data_root_to_the_command_line():
     import yaml
 
     repo = Path(__file__).resolve().parents[1]
-    recipes = sorted((repo / "config" / "train").rglob("*.yaml"))
+    recipes = sorted((repo / 'config' / 'train').rglob('*.yaml'))
     assert len(recipes) >= 17
     for f in recipes:
         raw = yaml.safe_load(f.read_text()) or {}
-        assert "root" not in (raw.get("data") or {}), f
-        if f.parent.name != "_base_":
+        assert 'root' not in (raw.get('data') or {}), f
+        if f.parent.name != '_base_':
             cfg = load_config(f)
             assert cfg.data.root is None and cfg.model.name in f.stem, f
-            assert cfg.train.output_dir.startswith("runs/"), f
+            assert cfg.train.output_dir.startswith('runs/'), f
 
 
 def test_code_and_recipes_refer_to_no_document_outside_the_repository():
     repo = Path(__file__).resolve().parents[1]
-    outside = ("REFERENCE" + ".md", "../" + "shared")
-    files = [*repo.glob("lightseg_ros/**/*.py"), *repo.glob("config/**/*.yaml"), *repo.glob("test/*.py"),
-             *repo.glob("launch/*.py"), repo / "setup.py"]
+    outside = ('REFERENCE' + '.md', '../' + 'shared')
+    files = [
+        *repo.glob('lightseg_ros/**/*.py'),
+        *repo.glob('config/**/*.yaml'),
+        *repo.glob('test/*.py'),
+        *repo.glob('launch/*.py'),
+        repo / 'setup.py',
+    ]
     assert len(files) > 50
-    found = [f"{f.relative_to(repo)}: {word}" for f in files for word in outside if word in f.read_text()]
+    found = [
+        f'{f.relative_to(repo)}: {word}'
+        for f in files
+        for word in outside
+        if word in f.read_text()
+    ]
     assert not found, found
 
 
 def test_dataset_check_names_every_bad_file_in_one_line(tmp_path):
     root = make_camvid(tmp_path, n=6)
-    png = (root / "train" / "seq_0001.png").read_bytes()
-    (root / "train" / "seq_0001.png").write_bytes(png[: len(png) // 2])  # a copy cut short
-    Image.fromarray(np.zeros((32, 48), np.uint8)).save(root / "trainannot" / "seq_0002.png")
-    mask = np.array(Image.open(root / "trainannot" / "seq_0004.png"))
+    png = (root / 'train' / 'seq_0001.png').read_bytes()
+    (root / 'train' / 'seq_0001.png').write_bytes(png[: len(png) // 2])  # a copy cut short
+    Image.fromarray(np.zeros((32, 48), np.uint8)).save(root / 'trainannot' / 'seq_0002.png')
+    mask = np.array(Image.open(root / 'trainannot' / 'seq_0004.png'))
     mask[3, 3] = 40
-    Image.fromarray(mask).save(root / "trainannot" / "seq_0004.png")
-    build_dataset("camvid", root, "val").check()  # a sound split passes
-    ds = build_dataset("camvid", root, "train")
+    Image.fromarray(mask).save(root / 'trainannot' / 'seq_0004.png')
+    build_dataset('camvid', root, 'val').check()  # a sound split passes
+    ds = build_dataset('camvid', root, 'train')
     with pytest.raises(DatasetError) as info:
         ds.check("train_split 'train'")
     message = str(info.value)
-    assert "\n" not in message and message.startswith("camvid train_split 'train': 3 of 6 samples are unusable")
-    assert "cannot read image" in message and "train/seq_0001.png" in message
-    assert "size mismatch" in message and "trainannot/seq_0002.png is 48x32" in message
-    assert "seq_0004.png has label values [40]" in message
-    assert "seq_0000" not in message and "seq_0003" not in message
+    assert '\n' not in message and message.startswith(
+        "camvid train_split 'train': 3 of 6 samples are unusable"
+    )
+    assert 'cannot read image' in message and 'train/seq_0001.png' in message
+    assert 'size mismatch' in message and 'trainannot/seq_0002.png is 48x32' in message
+    assert 'seq_0004.png has label values [40]' in message
+    assert 'seq_0000' not in message and 'seq_0003' not in message
 
 
 def test_a_data_loader_workers_error_is_told_in_one_line(tmp_path):
+    from lightseg_ros.tools.train_cmd import one_line
     from torch.utils.data import DataLoader
 
-    from lightseg_ros.tools.train_cmd import one_line
-
     root = make_camvid(tmp_path, n=2)
-    ds = build_dataset("camvid", root, "train")
-    (root / "train" / "seq_0001.png").write_bytes(b"not a png")  # broken after the run started
+    ds = build_dataset('camvid', root, 'train')
+    (root / 'train' / 'seq_0001.png').write_bytes(b'not a png')  # broken after the run started
     with pytest.raises(DatasetError) as info:
         list(DataLoader(ds, batch_size=1, num_workers=1))
-    assert "Traceback" in str(info.value)  # what the worker sends back
+    assert 'Traceback' in str(info.value)  # what the worker sends back
     line = one_line(info.value)
-    assert line.startswith("camvid: cannot read image ") and "seq_0001.png" in line and "\n" not in line
+    assert (
+        line.startswith('camvid: cannot read image ')
+        and 'seq_0001.png' in line
+        and '\n' not in line
+    )

@@ -1,215 +1,369 @@
 """End-to-end training on generated data: overfitting, exact resume, 2-process DDP, eval and export."""
+
 import json
 import os
+from pathlib import Path
 import re
 import subprocess
 import sys
-from pathlib import Path
-
-import numpy as np
-import pytest
-import torch
-import yaml
-from PIL import Image
 
 from lightseg_ros.cli import main
-from lightseg_ros.inference.export import ExportError, check_onnx, export_onnx
+from lightseg_ros.inference.export import check_onnx, export_onnx, ExportError
 from lightseg_ros.models import build_model, load_model
 from lightseg_ros.training.engine import CheckpointError, load_checkpoint, save_checkpoint
+import numpy as np
+from PIL import Image
+import pytest
 from synthetic_data import make_camvid, make_folder
+import torch
+import yaml
 
-NO_AUG = {"scale": [1.0, 1.0], "aspect": 0.0, "blur": 0.0, "hue": 0.0, "saturation": 0.0, "value": 0.0}
+NO_AUG = {
+    'scale': [1.0, 1.0],
+    'aspect': 0.0,
+    'blur': 0.0,
+    'hue': 0.0,
+    'saturation': 0.0,
+    'value': 0.0,
+}
 
 
-def write_config(path: Path, root: Path, out: Path, *, dataset: str = "camvid", epochs: int = 4, augment=None,
-                 lr: float = 0.05, workers: int = 0, batch: int = 4, eval_interval: int = 0) -> Path:
+def write_config(
+    path: Path,
+    root: Path,
+    out: Path,
+    *,
+    dataset: str = 'camvid',
+    epochs: int = 4,
+    augment=None,
+    lr: float = 0.05,
+    workers: int = 0,
+    batch: int = 4,
+    eval_interval: int = 0,
+) -> Path:
     cfg = {
-        "model": {"name": "ghostnet_aspp_da"},
-        "data": {"dataset": dataset, "root": str(root), "crop_size": [64, 64], "val_split": "val"},
-        "augment": augment if augment is not None else {"scale": [0.75, 1.5], "blur": 0.5},
-        "optim": {"lr": lr, "min_lr": lr / 10, "warmup_epochs": 1},
-        "train": {"epochs": epochs, "batch_size": batch, "workers": workers, "output_dir": str(out),
-                  "progress": False, "eval_interval": eval_interval},
-        "eval": {"batch_size": 8},
+        'model': {'name': 'ghostnet_aspp_da'},
+        'data': {'dataset': dataset, 'root': str(root), 'crop_size': [64, 64], 'val_split': 'val'},
+        'augment': augment if augment is not None else {'scale': [0.75, 1.5], 'blur': 0.5},
+        'optim': {'lr': lr, 'min_lr': lr / 10, 'warmup_epochs': 1},
+        'train': {
+            'epochs': epochs,
+            'batch_size': batch,
+            'workers': workers,
+            'output_dir': str(out),
+            'progress': False,
+            'eval_interval': eval_interval,
+        },
+        'eval': {'batch_size': 8},
     }
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
 def final_state(out: Path) -> dict:
-    return load_model(out / "model_final.safetensors")[0].state_dict()
+    return load_model(out / 'model_final.safetensors')[0].state_dict()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def overfit_run(tmp_path_factory):
     """ghostnet_aspp_da trained on 8 generated 64x64 images (validated on the same images)."""
-    tmp = tmp_path_factory.mktemp("overfit")
-    root = make_camvid(tmp / "camvid", n=8, splits=("train",))
-    cfg = write_config(tmp / "cfg.yaml", root, tmp / "run", epochs=50, augment=dict(NO_AUG), lr=0.1,
-                       eval_interval=25)
-    assert main(["train", "--config", str(cfg), "--set", "data.val_split=train"]) == 0
+    tmp = tmp_path_factory.mktemp('overfit')
+    root = make_camvid(tmp / 'camvid', n=8, splits=('train',))
+    cfg = write_config(
+        tmp / 'cfg.yaml',
+        root,
+        tmp / 'run',
+        epochs=50,
+        augment=dict(NO_AUG),
+        lr=0.1,
+        eval_interval=25,
+    )
+    assert main(['train', '--config', str(cfg), '--set', 'data.val_split=train']) == 0
     return tmp, root
 
 
 def test_overfits_a_tiny_set(overfit_run):
     tmp, _ = overfit_run
-    summary = json.loads((tmp / "run" / "summary.json").read_text())
-    assert summary["finished"] and summary["final_val_miou"] > 0.9, summary["history"][-1]
-    model, meta = load_model(tmp / "run" / "model_final.safetensors")
-    assert meta.model == "ghostnet_aspp_da" and meta.dataset == "camvid" and meta.num_classes == 11
-    assert meta.class_names[0] == "sky" and meta.ignore_index == 11 and meta.val_miou > 0.9
-    assert meta.recipe["optim"]["momentum"] == 0.9 and meta.recipe["crop_size"] == [64, 64]
+    summary = json.loads((tmp / 'run' / 'summary.json').read_text())
+    assert summary['finished'] and summary['final_val_miou'] > 0.9, summary['history'][-1]
+    model, meta = load_model(tmp / 'run' / 'model_final.safetensors')
+    assert meta.model == 'ghostnet_aspp_da' and meta.dataset == 'camvid' and meta.num_classes == 11
+    assert meta.class_names[0] == 'sky' and meta.ignore_index == 11 and meta.val_miou > 0.9
+    assert meta.recipe['optim']['momentum'] == 0.9 and meta.recipe['crop_size'] == [64, 64]
     assert meta.input_size is None  # the deployed model sees camera images at their own size
-    assert (tmp / "run" / "model_best.safetensors").is_file()
-    assert any((tmp / "run" / "tensorboard").iterdir())
-    ckpt = load_checkpoint(tmp / "run" / "checkpoint_last.pth")  # weights_only=True
-    assert ckpt["epoch"] == 50 and set(ckpt) >= {"model", "optimizer", "scheduler", "rng", "config"}
+    assert (tmp / 'run' / 'model_best.safetensors').is_file()
+    assert any((tmp / 'run' / 'tensorboard').iterdir())
+    ckpt = load_checkpoint(tmp / 'run' / 'checkpoint_last.pth')  # weights_only=True
+    assert ckpt['epoch'] == 50 and set(ckpt) >= {
+        'model',
+        'optimizer',
+        'scheduler',
+        'rng',
+        'config',
+    }
 
 
 def test_eval_writes_json_and_charts(overfit_run):
     tmp, root = overfit_run
-    out = tmp / "eval"
-    assert main(["eval", "--weights", str(tmp / "run" / "model_final.safetensors"), "--data", str(root),
-                 "--split", "train", "--out", str(out), "--flip", "--scales", "1", "1.25", "--no-progress"]) == 0
-    report = json.loads((out / "metrics.json").read_text())
-    assert report["miou"] > 0.9 and report["flip"] and report["scales"] == [1.0, 1.25]
-    assert set(report["per_class_iou"]) == set(report["class_names"]) and report["per_class_iou"]["road"] is None
-    assert len(report["confusion_matrix"]) == 11 and report["images"] == 8
-    for png in ("per_class_iou.png", "confusion_matrix.png"):
-        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = tmp / 'eval'
+    assert (
+        main(
+            [
+                'eval',
+                '--weights',
+                str(tmp / 'run' / 'model_final.safetensors'),
+                '--data',
+                str(root),
+                '--split',
+                'train',
+                '--out',
+                str(out),
+                '--flip',
+                '--scales',
+                '1',
+                '1.25',
+                '--no-progress',
+            ]
+        )
+        == 0
+    )
+    report = json.loads((out / 'metrics.json').read_text())
+    assert report['miou'] > 0.9 and report['flip'] and report['scales'] == [1.0, 1.25]
+    assert (
+        set(report['per_class_iou']) == set(report['class_names'])
+        and report['per_class_iou']['road'] is None
+    )
+    assert len(report['confusion_matrix']) == 11 and report['images'] == 8
+    for png in ('per_class_iou.png', 'confusion_matrix.png'):
+        assert (out / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
 def test_export_matches_onnxruntime(overfit_run, capsys):
     tmp, _ = overfit_run
-    onnx_path = tmp / "model.onnx"
-    assert main(["export", "--weights", str(tmp / "run" / "model_final.safetensors"), "--onnx", str(onnx_path),
-                 "--height", "64", "--width", "96"]) == 0
-    assert "max abs diff" in capsys.readouterr().out
-    model, _ = load_model(tmp / "run" / "model_final.safetensors")
+    onnx_path = tmp / 'model.onnx'
+    assert (
+        main(
+            [
+                'export',
+                '--weights',
+                str(tmp / 'run' / 'model_final.safetensors'),
+                '--onnx',
+                str(onnx_path),
+                '--height',
+                '64',
+                '--width',
+                '96',
+            ]
+        )
+        == 0
+    )
+    assert 'max abs diff' in capsys.readouterr().out
+    model, _ = load_model(tmp / 'run' / 'model_final.safetensors')
     diff = check_onnx(model, onnx_path, sizes=[(64, 96), (96, 64), (72, 120)], batch=2)
     assert diff < 1e-3
-    with pytest.raises(ExportError, match="differ"):
-        check_onnx(build_model("ghostnet_aspp_da", num_classes=11).eval(), onnx_path, sizes=[(64, 64)])
+    with pytest.raises(ExportError, match='differ'):
+        check_onnx(
+            build_model('ghostnet_aspp_da', num_classes=11).eval(), onnx_path, sizes=[(64, 64)]
+        )
 
 
-@pytest.mark.parametrize("name", ["mlff_mobilenetv2", "deeplabv3plus_mobilenetv2"])
+@pytest.mark.parametrize('name', ['mlff_mobilenetv2', 'deeplabv3plus_mobilenetv2'])
 def test_every_model_exports_with_dynamic_size(tmp_path, name):
     model = build_model(name, num_classes=3).eval()
-    path = export_onnx(model, tmp_path / f"{name}.onnx", input_size=(64, 64))
+    path = export_onnx(model, tmp_path / f'{name}.onnx', input_size=(64, 64))
     assert check_onnx(model, path, sizes=[(64, 64), (80, 112)]) < 1e-3
 
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
-    root = make_camvid(tmp_path / "camvid", n=8, splits=("train", "val"))
-    full = write_config(tmp_path / "full.yaml", root, tmp_path / "full", epochs=3, workers=1, eval_interval=1)
-    part = write_config(tmp_path / "part.yaml", root, tmp_path / "part", epochs=3, workers=1, eval_interval=1)
+    root = make_camvid(tmp_path / 'camvid', n=8, splits=('train', 'val'))
+    full = write_config(
+        tmp_path / 'full.yaml', root, tmp_path / 'full', epochs=3, workers=1, eval_interval=1
+    )
+    part = write_config(
+        tmp_path / 'part.yaml', root, tmp_path / 'part', epochs=3, workers=1, eval_interval=1
+    )
     # full augmentation (scale, aspect, blur, HSV jitter, flip) and dropout: every RNG matters
-    assert main(["train", "--config", str(full), "--set", "augment.hue=0.1"]) == 0
-    assert main(["train", "--config", str(part), "--set", "augment.hue=0.1", "--stop-after-epochs", "1"]) == 0
-    assert not (tmp_path / "part" / "model_final.safetensors").exists()
-    assert load_checkpoint(tmp_path / "part" / "checkpoint_last.pth")["epoch"] == 1
-    assert main(["train", "--config", str(part), "--set", "augment.hue=0.1", "--resume", "auto"]) == 0
-    a, b = final_state(tmp_path / "full"), final_state(tmp_path / "part")
+    assert main(['train', '--config', str(full), '--set', 'augment.hue=0.1']) == 0
+    assert (
+        main(
+            [
+                'train',
+                '--config',
+                str(part),
+                '--set',
+                'augment.hue=0.1',
+                '--stop-after-epochs',
+                '1',
+            ]
+        )
+        == 0
+    )
+    assert not (tmp_path / 'part' / 'model_final.safetensors').exists()
+    assert load_checkpoint(tmp_path / 'part' / 'checkpoint_last.pth')['epoch'] == 1
+    assert (
+        main(['train', '--config', str(part), '--set', 'augment.hue=0.1', '--resume', 'auto']) == 0
+    )
+    a, b = final_state(tmp_path / 'full'), final_state(tmp_path / 'part')
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
-    ha = json.loads((tmp_path / "full" / "summary.json").read_text())["history"]
-    hb = json.loads((tmp_path / "part" / "summary.json").read_text())["history"]
-    assert [h["loss"] for h in ha] == pytest.approx([h["loss"] for h in hb], abs=1e-6)
-    assert [h["val_miou"] for h in ha] == pytest.approx([h["val_miou"] for h in hb], abs=1e-6)
+    ha = json.loads((tmp_path / 'full' / 'summary.json').read_text())['history']
+    hb = json.loads((tmp_path / 'part' / 'summary.json').read_text())['history']
+    assert [h['loss'] for h in ha] == pytest.approx([h['loss'] for h in hb], abs=1e-6)
+    assert [h['val_miou'] for h in ha] == pytest.approx([h['val_miou'] for h in hb], abs=1e-6)
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
-    path = save_checkpoint({"epoch": 1, "w": torch.ones(3)}, tmp_path / "checkpoint_last.pth")
+    path = save_checkpoint({'epoch': 1, 'w': torch.ones(3)}, tmp_path / 'checkpoint_last.pth')
 
     def killed(obj, f, *a, **k):
-        f.write(b"partial")
+        f.write(b'partial')
         raise KeyboardInterrupt  # killed in the middle of writing
 
-    monkeypatch.setattr(torch, "save", killed)
+    monkeypatch.setattr(torch, 'save', killed)
     with pytest.raises(KeyboardInterrupt):
-        save_checkpoint({"epoch": 2, "w": torch.zeros(3)}, path)
+        save_checkpoint({'epoch': 2, 'w': torch.zeros(3)}, path)
     monkeypatch.undo()
-    assert load_checkpoint(path)["epoch"] == 1
+    assert load_checkpoint(path)['epoch'] == 1
 
 
 def test_two_process_gloo_ddp_ranks_agree(tmp_path):
-    root = make_folder(tmp_path / "folder", n=4)
-    cfg = write_config(tmp_path / "ddp.yaml", root, tmp_path / "ddp", dataset="folder", epochs=2, batch=4)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    root = make_folder(tmp_path / 'folder', n=4)
+    cfg = write_config(
+        tmp_path / 'ddp.yaml', root, tmp_path / 'ddp', dataset='folder', epochs=2, batch=4
+    )
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "lightseg_ros.cli", "train", "--config", str(cfg), "--device", "cpu"],
-        env=env, capture_output=True, text=True, timeout=240)
+        [
+            sys.executable,
+            '-m',
+            'torch.distributed.run',
+            '--standalone',
+            '--nproc_per_node',
+            '2',
+            '-m',
+            'lightseg_ros.cli',
+            'train',
+            '--config',
+            str(cfg),
+            '--device',
+            'cpu',
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
-    assert summary["world_size"] == 2 and summary["ranks_agree"] is True and summary["finished"]
-    model, meta = load_model(tmp_path / "ddp" / "model_final.safetensors")
-    assert meta.class_names == ["background", "box", "disk"] and meta.dataset == "folder"
-    assert len(load_checkpoint(tmp_path / "ddp" / "checkpoint_last.pth")["rng"]) == 2
+    summary = json.loads((tmp_path / 'ddp' / 'summary.json').read_text())
+    assert summary['world_size'] == 2 and summary['ranks_agree'] is True and summary['finished']
+    model, meta = load_model(tmp_path / 'ddp' / 'model_final.safetensors')
+    assert meta.class_names == ['background', 'box', 'disk'] and meta.dataset == 'folder'
+    assert len(load_checkpoint(tmp_path / 'ddp' / 'checkpoint_last.pth')['rng']) == 2
 
 
 def test_benchmark_reports_throughput(tmp_path, capsys):
-    assert main(["train", "--config", str(Path(__file__).resolve().parents[1] / "config/train/camvid_ghostnet_aspp_da.yaml"),
-                 "--set", "data.crop_size=[32,32]", "--batch-size", "2", "--benchmark-iters", "2",
-                 "--benchmark-warmup", "1"]) == 0
+    assert (
+        main(
+            [
+                'train',
+                '--config',
+                str(
+                    Path(__file__).resolve().parents[1]
+                    / 'config/train/camvid_ghostnet_aspp_da.yaml'
+                ),
+                '--set',
+                'data.crop_size=[32,32]',
+                '--batch-size',
+                '2',
+                '--benchmark-iters',
+                '2',
+                '--benchmark-warmup',
+                '1',
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
-    assert result["num_classes"] == 11 and result["batch_size"] == 2 and result["images_per_s"] > 0
+    assert result['num_classes'] == 11 and result['batch_size'] == 2 and result['images_per_s'] > 0
 
 
 def test_errors_for_people_stop_before_training_in_one_line(tmp_path, capsys):
-    root = make_camvid(tmp_path / "camvid", n=4, splits=("train", "val"))
-    mask = root / "valannot" / "seq_0002.png"
+    root = make_camvid(tmp_path / 'camvid', n=4, splits=('train', 'val'))
+    mask = root / 'valannot' / 'seq_0002.png'
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(mask)
-    cfg = write_config(tmp_path / "cfg.yaml", root, tmp_path / "run", epochs=1)
-    assert main(["train", "--config", str(cfg)]) == 2
+    cfg = write_config(tmp_path / 'cfg.yaml', root, tmp_path / 'run', epochs=1)
+    assert main(['train', '--config', str(cfg)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("lightseg train: error: camvid val_split 'val': 1 of 4")
-    assert str(mask) in err and "Traceback" not in err
-    assert not (tmp_path / "run").exists()  # stopped before the first epoch wrote anything
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("optim: {lr: fast}\n")
-    assert main(["train", "--config", str(bad)]) == 2
-    assert capsys.readouterr().err == f"lightseg train: error: {bad}: optim.lr must be a number, got 'fast'\n"
-    assert main(["eval", "--model", "ghostnet_aspp_da", "--data", str(root), "--no-progress",
-                 "--out", str(tmp_path / "eval")]) == 2
+    assert err.count('\n') == 1 and err.startswith(
+        "lightseg train: error: camvid val_split 'val': 1 of 4"
+    )
+    assert str(mask) in err and 'Traceback' not in err
+    assert not (tmp_path / 'run').exists()  # stopped before the first epoch wrote anything
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('optim: {lr: fast}\n')
+    assert main(['train', '--config', str(bad)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"lightseg train: error: {bad}: optim.lr must be a number, got 'fast'\n"
+    )
+    assert (
+        main(
+            [
+                'eval',
+                '--model',
+                'ghostnet_aspp_da',
+                '--data',
+                str(root),
+                '--no-progress',
+                '--out',
+                str(tmp_path / 'eval'),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and str(mask) in err and "size mismatch" in err
+    assert err.count('\n') == 1 and str(mask) in err and 'size mismatch' in err
 
 
 def test_a_corrupt_checkpoint_is_named_and_never_loaded_unsafely(tmp_path, capsys):
-    root = make_camvid(tmp_path / "camvid", n=4, splits=("train", "val"))
-    cfg = write_config(tmp_path / "cfg.yaml", root, tmp_path / "run", epochs=1)
-    (tmp_path / "run").mkdir()
-    last = tmp_path / "run" / "checkpoint_last.pth"
-    save_checkpoint({"epoch": 1, "w": torch.ones(1000)}, last)
+    root = make_camvid(tmp_path / 'camvid', n=4, splits=('train', 'val'))
+    cfg = write_config(tmp_path / 'cfg.yaml', root, tmp_path / 'run', epochs=1)
+    (tmp_path / 'run').mkdir()
+    last = tmp_path / 'run' / 'checkpoint_last.pth'
+    save_checkpoint({'epoch': 1, 'w': torch.ones(1000)}, last)
     last.write_bytes(last.read_bytes()[:300])  # killed mid-copy
-    unsafe = tmp_path / "unsafe.pth"
-    torch.save({"epoch": 1, "obj": Path("x")}, unsafe)  # an object weights_only refuses
-    partial = tmp_path / "partial.pth"
-    torch.save({"epoch": 1}, partial)
-    for path, why in [(last, "not a readable training checkpoint"), (unsafe, "a Python object (pathlib.PosixPath) besides tensors"),
-                      (partial, "not a lightseg training checkpoint (no model, optimizer")]:
+    unsafe = tmp_path / 'unsafe.pth'
+    torch.save({'epoch': 1, 'obj': Path('x')}, unsafe)  # an object weights_only refuses
+    partial = tmp_path / 'partial.pth'
+    torch.save({'epoch': 1}, partial)
+    for path, why in [
+        (last, 'not a readable training checkpoint'),
+        (unsafe, 'a Python object (pathlib.PosixPath) besides tensors'),
+        (partial, 'not a lightseg training checkpoint (no model, optimizer'),
+    ]:
         if path != partial:
             with pytest.raises(CheckpointError, match=re.escape(why)):
                 load_checkpoint(path)
-        resume = "auto" if path == last else str(path)
-        assert main(["train", "--config", str(cfg), "--resume", resume]) == 2
+        resume = 'auto' if path == last else str(path)
+        assert main(['train', '--config', str(cfg), '--resume', resume]) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and f"error: {path}: " in err and why.split(" (")[0] in err
-        assert "weights_only" not in err and "Traceback" not in err
+        assert err.count('\n') == 1 and f'error: {path}: ' in err and why.split(' (')[0] in err
+        assert 'weights_only' not in err and 'Traceback' not in err
 
 
 def test_stale_temp_files_of_a_killed_write_are_removed_at_the_next_start(tmp_path, capsys):
-    root = make_camvid(tmp_path / "camvid", n=4, splits=("train", "val"))
-    run = tmp_path / "run"
+    root = make_camvid(tmp_path / 'camvid', n=4, splits=('train', 'val'))
+    run = tmp_path / 'run'
     run.mkdir()
-    stale = run / ".checkpoint_last.pth.4194305.tmp"  # above Linux's largest pid: its writer is gone
-    stale.write_bytes(b"partial")
-    alive = run / f".checkpoint_best.pth.{os.getppid()}.tmp"  # a process still writing: left alone
-    alive.write_bytes(b"partial")
-    cfg = write_config(tmp_path / "cfg.yaml", root, run, epochs=1, batch=2)
-    assert main(["train", "--config", str(cfg), "--set", "data.crop_size=[32,32]"]) == 0
+    stale = (
+        run / '.checkpoint_last.pth.4194305.tmp'
+    )  # above Linux's largest pid: its writer is gone
+    stale.write_bytes(b'partial')
+    alive = run / f'.checkpoint_best.pth.{os.getppid()}.tmp'  # a process still writing: left alone
+    alive.write_bytes(b'partial')
+    cfg = write_config(tmp_path / 'cfg.yaml', root, run, epochs=1, batch=2)
+    assert main(['train', '--config', str(cfg), '--set', 'data.crop_size=[32,32]']) == 0
     assert not stale.exists() and alive.exists()
-    assert f"removed {stale}" in capsys.readouterr().out
-    assert load_checkpoint(run / "checkpoint_last.pth")["epoch"] == 1
-    assert not list(run.glob(f".checkpoint_*.{os.getpid()}.tmp"))
+    assert f'removed {stale}' in capsys.readouterr().out
+    assert load_checkpoint(run / 'checkpoint_last.pth')['epoch'] == 1
+    assert not list(run.glob(f'.checkpoint_*.{os.getpid()}.tmp'))

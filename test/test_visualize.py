@@ -1,8 +1,8 @@
 """Colour masks and overlays."""
-import numpy as np
-import pytest
 
 from lightseg_ros.inference import colorize, overlay, palette_lut
+import numpy as np
+import pytest
 
 PALETTE = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
 
@@ -26,9 +26,9 @@ def test_overlay_blends():
 
 def test_overlay_rejects_bad_alpha_and_shapes():
     image = np.zeros((2, 3, 3), np.uint8)
-    with pytest.raises(ValueError, match="alpha"):
+    with pytest.raises(ValueError, match='alpha'):
         overlay(image, np.zeros((2, 3), np.uint8), PALETTE, 1.5)
     with pytest.raises(ValueError):
         overlay(image, np.zeros((3, 3), np.uint8), PALETTE, 0.5)
-    with pytest.raises(ValueError, match="256"):
+    with pytest.raises(ValueError, match='256'):
         palette_lut(np.zeros((300, 3)))

@@ -1,25 +1,37 @@
 """Weights files carry their metadata; bad files fail with a message that says what is wrong."""
+
+from lightseg_ros.models import (
+    build_model,
+    load_model,
+    load_weights,
+    PretrainedWeightsError,
+    save_weights,
+    WeightsError,
+    WeightsMeta,
+)
 import pytest
 import torch
 
-from lightseg_ros.models import (
-    PretrainedWeightsError, WeightsError, WeightsMeta, build_model, load_model, load_weights, save_weights,
-)
 
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def small_weights(tmp_path_factory):
-    model = build_model("ghostnet_aspp_da", num_classes=3).eval()
-    meta = WeightsMeta(model="ghostnet_aspp_da", num_classes=3, class_names=["a", "b", "c"], dataset="unit",
-                       input_size=[64, 96], output_stride=32)
-    path = save_weights(tmp_path_factory.mktemp("w") / "g.safetensors", model, meta)
+    model = build_model('ghostnet_aspp_da', num_classes=3).eval()
+    meta = WeightsMeta(
+        model='ghostnet_aspp_da',
+        num_classes=3,
+        class_names=['a', 'b', 'c'],
+        dataset='unit',
+        input_size=[64, 96],
+        output_stride=32,
+    )
+    path = save_weights(tmp_path_factory.mktemp('w') / 'g.safetensors', model, meta)
     return path, model
 
 
 def test_round_trip_restores_model_and_metadata(small_weights):
     path, model = small_weights
     loaded, meta = load_model(path)
-    assert meta.class_names == ["a", "b", "c"] and meta.input_size == [64, 96]
+    assert meta.class_names == ['a', 'b', 'c'] and meta.input_size == [64, 96]
     assert len(meta.colors) == 3 and all(len(c) == 3 for c in meta.colors)
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
@@ -28,60 +40,66 @@ def test_round_trip_restores_model_and_metadata(small_weights):
 
 def test_half_precision_file_loads_as_float(tmp_path, small_weights):
     _, model = small_weights
-    meta = WeightsMeta(model="ghostnet_aspp_da", num_classes=3)
-    path = save_weights(tmp_path / "h.safetensors", model, meta, half=True)
+    meta = WeightsMeta(model='ghostnet_aspp_da', num_classes=3)
+    path = save_weights(tmp_path / 'h.safetensors', model, meta, half=True)
     _, state = load_weights(path)
-    assert state["classifier.weight"].dtype == torch.float16
+    assert state['classifier.weight'].dtype == torch.float16
     loaded, _ = load_model(path)
     assert next(loaded.parameters()).dtype == torch.float32
 
 
 def test_model_options_travel_with_the_file(tmp_path):
-    model = build_model("mlff_mobilenetv2", num_classes=2, feature_enhancement=False)
-    meta = WeightsMeta(model="mlff_mobilenetv2", num_classes=2, model_options={"feature_enhancement": False})
-    loaded, _ = load_model(save_weights(tmp_path / "m.safetensors", model, meta))
-    assert not any("context" in n for n, _ in loaded.named_parameters())
+    model = build_model('mlff_mobilenetv2', num_classes=2, feature_enhancement=False)
+    meta = WeightsMeta(
+        model='mlff_mobilenetv2', num_classes=2, model_options={'feature_enhancement': False}
+    )
+    loaded, _ = load_model(save_weights(tmp_path / 'm.safetensors', model, meta))
+    assert not any('context' in n for n, _ in loaded.named_parameters())
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(WeightsError, match="not found"):
-        load_model(tmp_path / "nope.safetensors")
+    with pytest.raises(WeightsError, match='not found'):
+        load_model(tmp_path / 'nope.safetensors')
 
 
 def test_pickle_file_is_refused_not_unpickled(tmp_path):
-    path = tmp_path / "evil.safetensors"
-    torch.save({"x": torch.zeros(1)}, path)
-    with pytest.raises(WeightsError, match="not a readable safetensors file"):
+    path = tmp_path / 'evil.safetensors'
+    torch.save({'x': torch.zeros(1)}, path)
+    with pytest.raises(WeightsError, match='not a readable safetensors file'):
         load_model(path)
 
 
 def test_file_without_metadata(tmp_path):
     from safetensors.torch import save_file
 
-    path = tmp_path / "bare.safetensors"
-    save_file({"x": torch.zeros(1)}, str(path))
+    path = tmp_path / 'bare.safetensors'
+    save_file({'x': torch.zeros(1)}, str(path))
     with pytest.raises(WeightsError, match="no 'lightseg' metadata"):
         load_model(path)
 
 
 def test_unknown_model_in_metadata_lists_accepted(tmp_path, small_weights):
     _, model = small_weights
-    path = save_weights(tmp_path / "x.safetensors", model, WeightsMeta(model="segformer_b9", num_classes=3))
-    with pytest.raises(WeightsError, match="ghostnet_aspp_da"):
+    path = save_weights(
+        tmp_path / 'x.safetensors', model, WeightsMeta(model='segformer_b9', num_classes=3)
+    )
+    with pytest.raises(WeightsError, match='ghostnet_aspp_da'):
         load_model(path)
 
 
 def test_wrong_shapes(tmp_path, small_weights):
     _, model = small_weights
-    path = save_weights(tmp_path / "x.safetensors", model, WeightsMeta(model="ghostnet_aspp_da", num_classes=5))
-    with pytest.raises(WeightsError, match="does not fit"):
+    path = save_weights(
+        tmp_path / 'x.safetensors', model, WeightsMeta(model='ghostnet_aspp_da', num_classes=5)
+    )
+    with pytest.raises(WeightsError, match='does not fit'):
         load_model(path)
 
 
 def test_expect_model_mismatch(small_weights):
     path, _ = small_weights
-    with pytest.raises(WeightsError, match="not the requested"):
-        load_model(path, expect_model="mlff_mobilenetv2")
+    with pytest.raises(WeightsError, match='not the requested'):
+        load_model(path, expect_model='mlff_mobilenetv2')
 
 
 def test_local_pretrained_backbone_file_is_loaded(tmp_path):
@@ -90,48 +108,51 @@ def test_local_pretrained_backbone_file_is_loaded(tmp_path):
 
     torch.manual_seed(1)
     net = mobilenet_v2()
-    path = tmp_path / "mbv2.safetensors"
+    path = tmp_path / 'mbv2.safetensors'
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
-    model = build_model("deeplabv3plus_mobilenetv2", num_classes=3, pretrained_backbone=str(path))
-    assert torch.equal(model.backbone.stages["c2"][0][0].weight, net.features[0][0].weight)
+    model = build_model('deeplabv3plus_mobilenetv2', num_classes=3, pretrained_backbone=str(path))
+    assert torch.equal(model.backbone.stages['c2'][0][0].weight, net.features[0][0].weight)
 
 
 def test_backbone_file_that_does_not_fit(tmp_path):
     from safetensors.torch import save_file
 
-    path = tmp_path / "other.safetensors"
-    save_file({"fc.weight": torch.zeros(2, 2)}, str(path))
-    with pytest.raises(PretrainedWeightsError, match="does not fit this backbone"):
-        build_model("ghostnet_aspp_da", num_classes=3, pretrained_backbone=str(path))
-    with pytest.raises(PretrainedWeightsError, match="not found"):
-        build_model("ghostnet_aspp_da", num_classes=3, pretrained_backbone=str(tmp_path / "missing.pth"))
+    path = tmp_path / 'other.safetensors'
+    save_file({'fc.weight': torch.zeros(2, 2)}, str(path))
+    with pytest.raises(PretrainedWeightsError, match='does not fit this backbone'):
+        build_model('ghostnet_aspp_da', num_classes=3, pretrained_backbone=str(path))
+    with pytest.raises(PretrainedWeightsError, match='not found'):
+        build_model(
+            'ghostnet_aspp_da', num_classes=3, pretrained_backbone=str(tmp_path / 'missing.pth')
+        )
 
 
 def test_metadata_is_read_without_the_tensors(small_weights, tmp_path):
     from lightseg_ros.models import read_weights_meta
 
     path, _ = small_weights
-    assert read_weights_meta(path).class_names == ["a", "b", "c"]
-    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 16)
-    with pytest.raises(WeightsError, match="not a readable safetensors file"):
-        read_weights_meta(tmp_path / "junk.safetensors")
+    assert read_weights_meta(path).class_names == ['a', 'b', 'c']
+    (tmp_path / 'junk.safetensors').write_bytes(b'\x00' * 16)
+    with pytest.raises(WeightsError, match='not a readable safetensors file'):
+        read_weights_meta(tmp_path / 'junk.safetensors')
 
 
 # -- hostile metadata: every violation is one WeightsError naming the file and the field ---------------
-from hostile_inputs import META_CASES, craft, meta_json  # noqa: E402
+from hostile_inputs import craft, META_CASES, meta_json  # noqa: E402
 
-@pytest.mark.parametrize("case", META_CASES, ids=[c.name for c in META_CASES])
+
+@pytest.mark.parametrize('case', META_CASES, ids=[c.name for c in META_CASES])
 def test_hostile_metadata_is_one_clear_error_naming_file_and_field(tmp_path, small_weights, case):
     from lightseg_ros.models import read_weights_meta
     from lightseg_ros.models.weights import weights_problem
 
-    path, words = craft(small_weights[0], tmp_path / "crafted.safetensors", case.text), case.words
+    path, words = craft(small_weights[0], tmp_path / 'crafted.safetensors', case.text), case.words
     for load in (read_weights_meta, load_model, load_weights):
         with pytest.raises(WeightsError) as info:
             load(path)
         message = str(info.value)
         assert str(path) in message and words in message, message
-        assert "\n" not in message and len(message) < 600
+        assert '\n' not in message and len(message) < 600
     assert weights_problem(path) == message
 
 
@@ -140,37 +161,46 @@ def test_tensors_are_checked_before_and_after_reading(tmp_path, small_weights):
 
     path, model = small_weights
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    state["classifier.weight"][0] = float("nan")
-    meta = WeightsMeta(model="ghostnet_aspp_da", num_classes=3)
-    save_file(state, str(tmp_path / "nan.safetensors"), metadata={"lightseg": meta.to_json()})
-    with pytest.raises(WeightsError, match="nan.safetensors: tensor classifier.weight holds NaN or infinite values"):
-        load_model(tmp_path / "nan.safetensors")
+    state['classifier.weight'][0] = float('nan')
+    meta = WeightsMeta(model='ghostnet_aspp_da', num_classes=3)
+    save_file(state, str(tmp_path / 'nan.safetensors'), metadata={'lightseg': meta.to_json()})
+    with pytest.raises(
+        WeightsError,
+        match='nan.safetensors: tensor classifier.weight holds NaN or infinite values',
+    ):
+        load_model(tmp_path / 'nan.safetensors')
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    state["classifier.weight"] = torch.zeros(3, 4000, 1, 1)
-    save_file(state, str(tmp_path / "shape.safetensors"), metadata={"lightseg": meta.to_json()})
-    with pytest.raises(WeightsError, match=r"tensor classifier.weight is \[3, 4000, 1, 1\], the model's is"):
-        load_model(tmp_path / "shape.safetensors")
+    state['classifier.weight'] = torch.zeros(3, 4000, 1, 1)
+    save_file(state, str(tmp_path / 'shape.safetensors'), metadata={'lightseg': meta.to_json()})
+    with pytest.raises(
+        WeightsError, match=r"tensor classifier.weight is \[3, 4000, 1, 1\], the model's is"
+    ):
+        load_model(tmp_path / 'shape.safetensors')
 
 
 def test_metadata_is_checked_when_made_and_when_saved(tmp_path, small_weights):
     with pytest.raises(WeightsError, match="'std\\[1\\]' must be in"):
-        WeightsMeta(model="ghostnet_aspp_da", num_classes=3, std=[0.2, 0.0, 0.2])
-    meta = WeightsMeta(model="ghostnet_aspp_da", num_classes=3, train_image_size=[360, 480])
-    assert meta.class_names == ["class_0", "class_1", "class_2"] and len(meta.colors) == 3
-    meta.num_classes = 0  # changed after construction: save_weights checks again and writes nothing
+        WeightsMeta(model='ghostnet_aspp_da', num_classes=3, std=[0.2, 0.0, 0.2])
+    meta = WeightsMeta(model='ghostnet_aspp_da', num_classes=3, train_image_size=[360, 480])
+    assert meta.class_names == ['class_0', 'class_1', 'class_2'] and len(meta.colors) == 3
+    meta.num_classes = (
+        0  # changed after construction: save_weights checks again and writes nothing
+    )
     with pytest.raises(WeightsError, match="'num_classes' must be in"):
-        save_weights(tmp_path / "bad.safetensors", small_weights[1], meta)
-    assert not (tmp_path / "bad.safetensors").exists()
+        save_weights(tmp_path / 'bad.safetensors', small_weights[1], meta)
+    assert not (tmp_path / 'bad.safetensors').exists()
 
 
 def test_eval_and_export_refuse_hostile_metadata_in_one_line(tmp_path, small_weights, capsys):
     from lightseg_ros.cli import main
 
-    path = craft(small_weights[0], tmp_path / "crafted.safetensors", meta_json(std=[0, 0, 0]))
-    for argv in (["eval", "--weights", str(path), "--data", str(tmp_path)],
-                 ["export", "--weights", str(path), "--onnx", str(tmp_path / "x.onnx")]):
+    path = craft(small_weights[0], tmp_path / 'crafted.safetensors', meta_json(std=[0, 0, 0]))
+    for argv in (
+        ['eval', '--weights', str(path), '--data', str(tmp_path)],
+        ['export', '--weights', str(path), '--onnx', str(tmp_path / 'x.onnx')],
+    ):
         with pytest.raises(SystemExit) as info:
             main(argv)
         assert str(path) in str(info.value) and "'std[0]' must be in" in str(info.value)
-        assert "\n" not in str(info.value)
-    assert not (tmp_path / "x.onnx").exists()
+        assert '\n' not in str(info.value)
+    assert not (tmp_path / 'x.onnx').exists()

@@ -16,22 +16,41 @@ counted, not scored. A label colour outside the palette is an error that lists t
 Malformed frames (undeserializable, undecodable, above ``max_input_pixels``, or in an MCAP chunk
 whose CRC does not match) are counted and skipped, and the report lists how many of each kind.
 """
+
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+import time
 
 import numpy as np
 
+from .report import BagEvalReport
 from ..classes import CAMVID_COLORS, colors_to_ids
 from ..metrics import ConfusionMatrix
-from ..sources.bags import (COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, BagMessage, DamagedChunk, damaged_chunks,
-                   image_message, open_bag, read_topic, topic_count)
-from .report import BagEvalReport
+from ..sources.bags import (
+    AtomicBagWriter,
+    BagError,
+    BagMessage,
+    COMPRESSED_TYPE,
+    damaged_chunks,
+    DamagedChunk,
+    image_message,
+    IMAGE_TYPE,
+    open_bag,
+    read_topic,
+    topic_count,
+)
 
-__all__ = ["labels_by_stamp", "label_array", "decode_frame", "evaluate_offline", "LabelPalette", "score_frame"]
+__all__ = [
+    'labels_by_stamp',
+    'label_array',
+    'decode_frame',
+    'evaluate_offline',
+    'LabelPalette',
+    'score_frame',
+]
 
 
 @dataclass(frozen=True)
@@ -42,33 +61,38 @@ class LabelPalette:
     ids: np.ndarray  # (M,) int64
 
     @classmethod
-    def of(cls, colors) -> "LabelPalette":
+    def of(cls, colors) -> 'LabelPalette':
         """Class i = row i of an (N, 3) RGB palette."""
         colors = np.asarray(colors, dtype=np.uint8).reshape(-1, 3)
         return cls(colors, np.arange(len(colors), dtype=np.int64))
 
     @classmethod
-    def camvid(cls) -> "LabelPalette":
+    def camvid(cls) -> 'LabelPalette':
         return cls.of(CAMVID_COLORS)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "LabelPalette":
+    def from_file(cls, path: str | Path) -> 'LabelPalette':
         """A text file of ``R G B`` lines (class id = the count of such lines before it) and
         ``R G B id`` lines (an explicit id, e.g. the ignore index for a colour not to score);
         ``#`` starts a comment."""
         path = Path(path)
         colors, ids, next_id = [], [], 0
-        for number, line in enumerate(path.read_text(errors="replace").splitlines()[:100_000], 1):
-            fields = line.split("#", 1)[0].split()
+        for number, line in enumerate(path.read_text(errors='replace').splitlines()[:100_000], 1):
+            fields = line.split('#', 1)[0].split()
             if not fields:
                 continue
             try:
                 values = [int(v) for v in fields]
             except ValueError:
                 values = []
-            if len(values) not in (3, 4) or not all(0 <= v <= 255 for v in values[:3]) or \
-                    (len(values) == 4 and not 0 <= values[3] <= 65535):
-                raise BagError(f"{path}:{number}: expected 'R G B' or 'R G B id' (0-255, id 0-65535), got {line.strip()[:80]!r}")
+            if (
+                len(values) not in (3, 4)
+                or not all(0 <= v <= 255 for v in values[:3])
+                or (len(values) == 4 and not 0 <= values[3] <= 65535)
+            ):
+                raise BagError(
+                    f"{path}:{number}: expected 'R G B' or 'R G B id' (0-255, id 0-65535), got {line.strip()[:80]!r}"
+                )
             colors.append(values[:3])
             if len(values) == 3:
                 ids.append(next_id)
@@ -85,39 +109,45 @@ def _as_palette(palette) -> LabelPalette | None:
         return palette
     return LabelPalette.of(palette)
 
+
 Progress = Callable[[int], None]
 
 
-def label_array(msg, palette, ignore_index: int, where: str = "label") -> np.ndarray:
+def label_array(msg, palette, ignore_index: int, where: str = 'label') -> np.ndarray:
     """Class ids (H, W) from a label message: mono8 ids, or rgb8/bgr8 colours mapped through ``palette``
     (a :class:`LabelPalette` or an (N, 3) RGB array). A colour outside the palette is a BagError that
     lists the colours found, with pixel counts, and how to map them."""
     from ..inference.image_codec import image_view
 
     arr = image_view(msg)
-    if msg.encoding == "mono8":
+    if msg.encoding == 'mono8':
         return arr if arr.ndim == 2 else arr[..., 0]
     palette = _as_palette(palette)
-    if msg.encoding in ("rgb8", "bgr8") and palette is not None:
-        rgb = arr if msg.encoding == "rgb8" else arr[..., ::-1]
+    if msg.encoding in ('rgb8', 'bgr8') and palette is not None:
+        rgb = arr if msg.encoding == 'rgb8' else arr[..., ::-1]
         index, known = colors_to_ids(rgb, palette.colors)
         if not known.all():
-            codes, counts = np.unique((rgb[~known].astype(np.int64) * [1 << 16, 1 << 8, 1]).sum(-1), return_counts=True)
+            codes, counts = np.unique(
+                (rgb[~known].astype(np.int64) * [1 << 16, 1 << 8, 1]).sum(-1), return_counts=True
+            )
             order = np.argsort(-counts)[:8]
-            found = ", ".join(f"({c >> 16}, {(c >> 8) & 255}, {c & 255}) x {n} px"
-                              for c, n in zip(codes[order].tolist(), counts[order].tolist()))
-            more = f" and {len(codes) - len(order)} more" if len(codes) > len(order) else ""
+            found = ', '.join(
+                f'({c >> 16}, {(c >> 8) & 255}, {c & 255}) x {n} px'
+                for c, n in zip(codes[order].tolist(), counts[order].tolist())
+            )
+            more = f' and {len(codes) - len(order)} more' if len(codes) > len(order) else ''
             first = codes[order[0]]
             raise BagError(
-                f"{where} has {len(codes)} colour{'s' if len(codes) > 1 else ''} outside --label-palette: "
-                f"{found}{more}; map them with a palette "
+                f'{where} has {len(codes)} colour{"s" if len(codes) > 1 else ""} outside --label-palette: '
+                f'{found}{more}; map them with a palette '
                 f"file of 'R G B' lines (class id = line number) plus 'R G B id' lines for the extra colours, e.g. "
                 f"'{first >> 16} {(first >> 8) & 255} {first & 255} {ignore_index}' to leave a colour unscored "
-                f"(ignore index {ignore_index})")
+                f'(ignore index {ignore_index})'
+            )
         ids = palette.ids[index]
         return ids.astype(np.uint8 if int(ids.max(initial=0)) < 256 else np.int32)
     raise BagError(
-        f"label encoding {msg.encoding!r} is not supported: use mono8 class ids, or rgb8/bgr8 colours with a palette"
+        f'label encoding {msg.encoding!r} is not supported: use mono8 class ids, or rgb8/bgr8 colours with a palette'
     )
 
 
@@ -130,25 +160,41 @@ def decode_frame(item: BagMessage, max_pixels: int | None = None) -> np.ndarray:
     return decode_image(item.msg, max_pixels)
 
 
-def labels_by_stamp(bag: str | Path, label_topic: str, *, skip: list[DamagedChunk] | None = None,
-                    on_malformed: Callable[[str], None] | None = None) -> dict[int, BagMessage]:
+def labels_by_stamp(
+    bag: str | Path,
+    label_topic: str,
+    *,
+    skip: list[DamagedChunk] | None = None,
+    on_malformed: Callable[[str], None] | None = None,
+) -> dict[int, BagMessage]:
     """All label messages of a bag keyed by header stamp (order in the bag does not matter)."""
     with open_bag(bag) as reader:
-        return {m.stamp_ns: m for m in read_topic(reader, label_topic, expect=(IMAGE_TYPE,), skip=skip,
-                                                  on_malformed=on_malformed)}
+        return {
+            m.stamp_ns: m
+            for m in read_topic(
+                reader, label_topic, expect=(IMAGE_TYPE,), skip=skip, on_malformed=on_malformed
+            )
+        }
 
 
-def score_frame(report: BagEvalReport, mask: np.ndarray, label_msg: BagMessage | None,
-                palette: np.ndarray | None, ignore_index: int) -> None:
+def score_frame(
+    report: BagEvalReport,
+    mask: np.ndarray,
+    label_msg: BagMessage | None,
+    palette: np.ndarray | None,
+    ignore_index: int,
+) -> None:
     """Add one mask to the report: scored against its label, or counted as unlabelled."""
     if label_msg is None:
         report.unlabelled += 1
         return
-    label = label_array(label_msg.msg, palette, ignore_index, f"label at stamp {label_msg.stamp_ns}")
+    label = label_array(
+        label_msg.msg, palette, ignore_index, f'label at stamp {label_msg.stamp_ns}'
+    )
     if label.shape != mask.shape:
         raise BagError(
-            f"label at stamp {label_msg.stamp_ns} is {label.shape[1]}x{label.shape[0]} but its image is "
-            f"{mask.shape[1]}x{mask.shape[0]}"
+            f'label at stamp {label_msg.stamp_ns} is {label.shape[1]}x{label.shape[0]} but its image is '
+            f'{mask.shape[1]}x{mask.shape[0]}'
         )
     report.confusion.update(mask, label)
     report.labelled += 1
@@ -162,8 +208,8 @@ def evaluate_offline(
     *,
     label_palette: np.ndarray | None = None,
     record: str | Path | None = None,
-    record_storage: str = "mcap",
-    output_prefix: str = "/segmentation",
+    record_storage: str = 'mcap',
+    output_prefix: str = '/segmentation',
     overlay_alpha: float = 0.5,
     progress: Progress | None = None,
 ) -> BagEvalReport:
@@ -173,11 +219,27 @@ def evaluate_offline(
 
     meta = segmenter.meta
     damaged = damaged_chunks(bag)
-    report = BagEvalReport("offline", str(bag), image_topic, label_topic, meta.model, list(meta.class_names),
-                           confusion=ConfusionMatrix(meta.num_classes, meta.ignore_index))
-    labels = labels_by_stamp(bag, label_topic, skip=damaged,
-                             on_malformed=lambda why: report.note_malformed("label_undeserializable", why, frame=False)) \
-        if label_topic else {}
+    report = BagEvalReport(
+        'offline',
+        str(bag),
+        image_topic,
+        label_topic,
+        meta.model,
+        list(meta.class_names),
+        confusion=ConfusionMatrix(meta.num_classes, meta.ignore_index),
+    )
+    labels = (
+        labels_by_stamp(
+            bag,
+            label_topic,
+            skip=damaged,
+            on_malformed=lambda why: report.note_malformed(
+                'label_undeserializable', why, frame=False
+            ),
+        )
+        if label_topic
+        else {}
+    )
     palette = np.asarray(meta.colors, dtype=np.uint8)
     writer = AtomicBagWriter(record, storage=record_storage) if record else None
     start = time.perf_counter()
@@ -193,31 +255,51 @@ def evaluate_offline(
             writer.__enter__()
         with open_bag(bag) as reader:
             expected = topic_count(reader, image_topic)
-            for item in read_topic(reader, image_topic, skip=damaged,
-                                   on_malformed=lambda why: malformed("undeserializable", why)):
+            for item in read_topic(
+                reader,
+                image_topic,
+                skip=damaged,
+                on_malformed=lambda why: malformed('undeserializable', why),
+            ):
                 seen += 1
                 t0 = time.perf_counter()
                 try:
                     rgb = decode_frame(item, segmenter.max_input_pixels)
                 except ImageDecodeError as exc:
-                    malformed(exc.kind, f"frame at stamp {item.stamp_ns}: {exc}")
+                    malformed(exc.kind, f'frame at stamp {item.stamp_ns}: {exc}')
                     continue
                 mask = segmenter.segment(rgb).mask
                 report.latency.add(1000 * (time.perf_counter() - t0))
                 report.processed += 1
-                score_frame(report, mask, labels.get(item.stamp_ns), label_palette, meta.ignore_index)
+                score_frame(
+                    report, mask, labels.get(item.stamp_ns), label_palette, meta.ignore_index
+                )
                 if writer:
-                    _record_outputs(writer, item, rgb, mask, palette, overlay_alpha, output_prefix, colorize, overlay)
+                    _record_outputs(
+                        writer,
+                        item,
+                        rgb,
+                        mask,
+                        palette,
+                        overlay_alpha,
+                        output_prefix,
+                        colorize,
+                        overlay,
+                    )
                 if progress:
                     progress(1)
-            seen += report.malformed_counts.get("undeserializable", 0)
+            seen += report.malformed_counts.get('undeserializable', 0)
             lost = expected - seen
             if lost > 0 and damaged:  # messages in chunks whose CRC failed: not read, counted
-                report.note_malformed("damaged_chunk", f"{len(damaged)} chunks fail their CRC, the first in "
-                                      f"{damaged[0].file} at byte {damaged[0].offset} ({damaged[0].reason})", lost)
+                report.note_malformed(
+                    'damaged_chunk',
+                    f'{len(damaged)} chunks fail their CRC, the first in '
+                    f'{damaged[0].file} at byte {damaged[0].offset} ({damaged[0].reason})',
+                    lost,
+                )
         report.frames = report.processed + report.malformed
         if report.frames == 0:
-            raise BagError(f"topic {image_topic!r} holds no messages")
+            raise BagError(f'topic {image_topic!r} holds no messages')
     except BaseException as exc:
         if writer:
             writer.__exit__(type(exc), exc, exc.__traceback__)
@@ -228,14 +310,27 @@ def evaluate_offline(
     return report
 
 
-def _record_outputs(writer: AtomicBagWriter, item: BagMessage, rgb: np.ndarray, mask: np.ndarray,
-                    palette: np.ndarray, alpha: float, prefix: str, colorize, overlay) -> None:
+def _record_outputs(
+    writer: AtomicBagWriter,
+    item: BagMessage,
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    palette: np.ndarray,
+    alpha: float,
+    prefix: str,
+    colorize,
+    overlay,
+) -> None:
     header = item.msg.header
     stamp, frame = item.stamp_ns, header.frame_id
     for name, arr, enc in (
-        ("mask", mask, "mono8"),
-        ("color_mask", colorize(mask, palette), "rgb8"),
-        ("overlay", overlay(rgb, mask, palette, alpha), "rgb8"),
+        ('mask', mask, 'mono8'),
+        ('color_mask', colorize(mask, palette), 'rgb8'),
+        ('overlay', overlay(rgb, mask, palette, alpha), 'rgb8'),
     ):
-        writer.write(f"{prefix}/{name}", image_message(writer.store, arr, enc, stamp, frame), IMAGE_TYPE,
-                     item.log_time_ns)
+        writer.write(
+            f'{prefix}/{name}',
+            image_message(writer.store, arr, enc, stamp, frame),
+            IMAGE_TYPE,
+            item.log_time_ns,
+        )

@@ -5,6 +5,7 @@ a single-channel PNG of class ids) becomes a mono8 ``sensor_msgs/Image`` on the 
 the same header stamp, which is how ``lightseg bag-eval`` pairs them. Images without a label are
 written without one (and counted).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,11 +14,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..sources.bags import IMAGE_TYPE, AtomicBagWriter, BagError, image_message
+from ..sources.bags import AtomicBagWriter, BagError, image_message, IMAGE_TYPE
 
-__all__ = ["MakeBagSummary", "make_bag", "IMAGE_SUFFIXES"]
+__all__ = ['MakeBagSummary', 'make_bag', 'IMAGE_SUFFIXES']
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
 
 
 @dataclass
@@ -31,18 +32,22 @@ class MakeBagSummary:
 def _read_rgb(path: Path) -> np.ndarray:
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise BagError(f"cannot read image {path}")
+        raise BagError(f'cannot read image {path}')
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def _read_label(path: Path, shape: tuple[int, int]) -> np.ndarray:
     label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if label is None:
-        raise BagError(f"cannot read label {path}")
+        raise BagError(f'cannot read label {path}')
     if label.ndim != 2 or label.dtype != np.uint8:
-        raise BagError(f"label {path} must be a single-channel 8-bit image of class ids, got {label.dtype} {label.shape}")
+        raise BagError(
+            f'label {path} must be a single-channel 8-bit image of class ids, got {label.dtype} {label.shape}'
+        )
     if label.shape != shape:
-        raise BagError(f"label {path} is {label.shape[1]}x{label.shape[0]} but its image is {shape[1]}x{shape[0]}")
+        raise BagError(
+            f'label {path} is {label.shape[1]}x{label.shape[0]} but its image is {shape[1]}x{shape[0]}'
+        )
     return label
 
 
@@ -52,37 +57,47 @@ def make_bag(
     out: str | Path,
     *,
     fps: float = 15.0,
-    image_topic: str = "/camera/image_raw",
-    label_topic: str = "/camera/labels",
-    frame_id: str = "camera",
-    storage: str = "mcap",
+    image_topic: str = '/camera/image_raw',
+    label_topic: str = '/camera/labels',
+    frame_id: str = 'camera',
+    storage: str = 'mcap',
     start_ns: int = 1_700_000_000_000_000_000,
     limit: int | None = None,
 ) -> MakeBagSummary:
     images, out = Path(images), Path(out)
     if not images.is_dir():
-        raise BagError(f"image folder not found: {images}")
+        raise BagError(f'image folder not found: {images}')
     if fps <= 0:
-        raise BagError(f"fps must be positive, got {fps}")
+        raise BagError(f'fps must be positive, got {fps}')
     files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
     if not files:
-        raise BagError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {images}")
+        raise BagError(f'no images ({", ".join(IMAGE_SUFFIXES)}) in {images}')
     label_files: dict[str, Path] = {}
     if labels is not None:
         labels = Path(labels)
         if not labels.is_dir():
-            raise BagError(f"label folder not found: {labels}")
-        label_files = {p.stem: p for p in labels.iterdir() if p.suffix.lower() == ".png"}
+            raise BagError(f'label folder not found: {labels}')
+        label_files = {p.stem: p for p in labels.iterdir() if p.suffix.lower() == '.png'}
     period = int(round(1e9 / fps))
     labelled = 0
     with AtomicBagWriter(out, storage=storage) as writer:
         for i, path in enumerate(files):
             stamp = start_ns + i * period
             rgb = _read_rgb(path)
-            writer.write(image_topic, image_message(writer.store, rgb, "rgb8", stamp, frame_id), IMAGE_TYPE, stamp)
+            writer.write(
+                image_topic,
+                image_message(writer.store, rgb, 'rgb8', stamp, frame_id),
+                IMAGE_TYPE,
+                stamp,
+            )
             label_path = label_files.get(path.stem)
             if label_path is not None:
                 label = _read_label(label_path, rgb.shape[:2])
-                writer.write(label_topic, image_message(writer.store, label, "mono8", stamp, frame_id), IMAGE_TYPE, stamp)
+                writer.write(
+                    label_topic,
+                    image_message(writer.store, label, 'mono8', stamp, frame_id),
+                    IMAGE_TYPE,
+                    stamp,
+                )
                 labelled += 1
     return MakeBagSummary(out, len(files), labelled, len(files) / fps)

@@ -4,26 +4,35 @@ The node runs as its own process (as on a robot); this process publishes the rec
 over DDS at the recorded rate (scaled) or as fast as possible, subscribes to the node's outputs,
 pairs them with the published frames by header stamp, and measures publish -> mask received.
 """
+
 from __future__ import annotations
 
+from pathlib import Path
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
+from .bag_eval import labels_by_stamp, score_frame
+from .report import BagEvalReport
 from ..metrics import ConfusionMatrix
 from ..models.shipped import RANDOM
 from ..ros.node_session import NodeSession, NodeStartError, start_with_retries
 from ..ros.topics import OUTPUTS
-from .bag_eval import score_frame, labels_by_stamp
-from ..sources.bags import COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, open_bag, read_topic, typestore
-from .report import BagEvalReport
+from ..sources.bags import (
+    AtomicBagWriter,
+    BagError,
+    COMPRESSED_TYPE,
+    IMAGE_TYPE,
+    open_bag,
+    read_topic,
+    typestore,
+)
 
-__all__ = ["evaluate_node", "node_output_topic"]
+__all__ = ['evaluate_node', 'node_output_topic']
 
 WARMUP_STAMP_NS = 1  # stamp of the warm-up frames, never a real recording's
-RECORDED = tuple(o for o in OUTPUTS if o != "confidence")  # the image outputs --record keeps
+RECORDED = tuple(o for o in OUTPUTS if o != 'confidence')  # the image outputs --record keeps
 
 
 def node_output_topic(image_topic: str, output: str) -> str:
@@ -57,7 +66,9 @@ class _Collector:
 class _ReplaySession:
     """A segment_node process plus this process's participant publishing to it and collecting its outputs."""
 
-    def __init__(self, image_topic: str, msg_class, outputs, collector: _Collector, parameters: dict) -> None:
+    def __init__(
+        self, image_topic: str, msg_class, outputs, collector: _Collector, parameters: dict
+    ) -> None:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -66,15 +77,20 @@ class _ReplaySession:
         self.node_session = NodeSession(parameters)
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
-        self.node = rclpy.create_node("lightseg_bag_replay", context=self.context)
+        self.node = rclpy.create_node('lightseg_bag_replay', context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         # reliable, as REP-2003 asks of camera drivers: camera-sized frames arrive whole with stock DDS settings
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.pub = self.node.create_publisher(msg_class, image_topic, reliable)
         for output in outputs:
-            self.node.create_subscription(Image, node_output_topic(image_topic, output), collector.callback(output),
-                                          reliable, raw=True)
+            self.node.create_subscription(
+                Image,
+                node_output_topic(image_topic, output),
+                collector.callback(output),
+                reliable,
+                raw=True,
+            )
         threading.Thread(target=self.executor.spin, daemon=True).start()
 
     def warm_up(self, warm, collector: _Collector, timeout_s: float) -> bool:
@@ -84,7 +100,7 @@ class _ReplaySession:
 
         def answered() -> bool:
             nonlocal last_sent
-            if WARMUP_STAMP_NS in collector.received["mask"]:
+            if WARMUP_STAMP_NS in collector.received['mask']:
                 return True
             if time.monotonic() - last_sent > 0.5:
                 self.pub.publish(warm)
@@ -92,9 +108,11 @@ class _ReplaySession:
             return False
 
         try:
-            ok = self.node_session.wait_until(answered, max(0.0, deadline - time.monotonic()), "a warm-up frame's mask")
+            ok = self.node_session.wait_until(
+                answered, max(0.0, deadline - time.monotonic()), "a warm-up frame's mask"
+            )
         except NodeStartError as exc:
-            raise BagError(f"segment_node {exc}") from None
+            raise BagError(f'segment_node {exc}') from None
         if not ok:
             return False
         time.sleep(0.5)
@@ -119,11 +137,11 @@ def evaluate_node(
     *,
     model: str | None = None,
     weights: str | None = None,
-    device: str = "auto",
+    device: str = 'auto',
     rate: float | None = 1.0,
     label_palette: np.ndarray | None = None,
     record: str | Path | None = None,
-    record_storage: str = "mcap",
+    record_storage: str = 'mcap',
     progress=None,
     startup_timeout_s: float = 60.0,
     startup_attempts: int = 3,
@@ -144,36 +162,47 @@ def evaluate_node(
     with open_bag(bag) as reader:
         frames = list(read_topic(reader, image_topic))
     if not frames:
-        raise BagError(f"topic {image_topic!r} holds no messages")
+        raise BagError(f'topic {image_topic!r} holds no messages')
     if weights:
         meta = read_weights_meta(weights)  # fail here, clearly, before starting a process
         model = model or meta.model
     else:
         from ..inference.segmenter import Segmenter
 
-        meta = Segmenter(model=model, device="cpu").meta
-    report = BagEvalReport("node", str(bag), image_topic, label_topic, meta.model, list(meta.class_names),
-                           confusion=ConfusionMatrix(meta.num_classes, meta.ignore_index))
+        meta = Segmenter(model=model, device='cpu').meta
+    report = BagEvalReport(
+        'node',
+        str(bag),
+        image_topic,
+        label_topic,
+        meta.model,
+        list(meta.class_names),
+        confusion=ConfusionMatrix(meta.num_classes, meta.ignore_index),
+    )
 
     compressed = frames[0].msgtype == COMPRESSED_TYPE
     msg_class = CompressedImage if compressed else Image
     collector = _Collector()
     warm = deserialize_message(frames[0].raw, msg_class)
     warm.header.stamp.sec, warm.header.stamp.nanosec = 0, WARMUP_STAMP_NS
-    wanted = RECORDED if record else ("mask",)
+    wanted = RECORDED if record else ('mask',)
     parameters = {
-        "image_topics": [image_topic], "device": device,
+        'image_topics': [image_topic],
+        'device': device,
         # the node subscribes to what the bag holds, whatever the topic's name
-        "transport": "compressed" if compressed else "raw",
+        'transport': 'compressed' if compressed else 'raw',
         # no file = random weights, said explicitly (an empty value would load the shipped weights)
-        "weights": str(Path(weights).resolve()) if weights else RANDOM,
-        **({"model": model} if model else {}),
+        'weights': str(Path(weights).resolve()) if weights else RANDOM,
+        **({'model': model} if model else {}),
     }
     try:
         session = start_with_retries(
             lambda attempt: _ReplaySession(image_topic, msg_class, wanted, collector, parameters),
-            lambda s: s.warm_up(warm, collector, startup_timeout_s), _ReplaySession.close,
-            attempts=startup_attempts, what=f"segment_node (answering within {startup_timeout_s:.0f} s)")
+            lambda s: s.warm_up(warm, collector, startup_timeout_s),
+            _ReplaySession.close,
+            attempts=startup_attempts,
+            what=f'segment_node (answering within {startup_timeout_s:.0f} s)',
+        )
     except NodeStartError as exc:
         raise BagError(str(exc)) from None
     pub = session.pub
@@ -197,7 +226,7 @@ def evaluate_node(
         while True:
             now = time.monotonic()
             with collector.lock:
-                if last in collector.received["mask"]:
+                if last in collector.received['mask']:
                     break
                 quiet = now - max(collector.last_arrival, published[last])
             if quiet >= settle_s and now - published[last] >= answer_timeout_s:
@@ -208,7 +237,7 @@ def evaluate_node(
 
     store = typestore()
     report.frames = len(frames)
-    masks = collector.received["mask"]
+    masks = collector.received['mask']
     # first frame published -> last mask received (not the settle time spent waiting for more)
     report.wall_s = max((arrival for arrival, _ in masks.values()), default=t0) - t0
     for stamp, sent in published.items():
@@ -225,7 +254,9 @@ def evaluate_node(
     return report
 
 
-def _record(out: str | Path, storage: str, image_topic: str, collector: _Collector, frames) -> None:
+def _record(
+    out: str | Path, storage: str, image_topic: str, collector: _Collector, frames
+) -> None:
     log_time = {f.stamp_ns: f.log_time_ns for f in frames}
     with AtomicBagWriter(out, storage=storage) as writer:
         for output in RECORDED:

@@ -1,15 +1,16 @@
 """The figures a bag evaluation reports, as a table for people and JSON for machines."""
+
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import json
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..metrics import ConfusionMatrix, SegmentationScores
 
-__all__ = ["BagEvalReport", "LatencyStats"]
+__all__ = ['BagEvalReport', 'LatencyStats']
 
 
 @dataclass
@@ -36,14 +37,20 @@ class BagEvalReport:
     labelled: int = 0  # processed frames that had a label with the same stamp
     unlabelled: int = 0  # processed frames without a label: counted, not scored
     dropped: int = 0  # frames the node did not answer (node mode)
-    malformed: int = 0  # image frames counted and skipped: undecodable, too large, in a damaged chunk, ...
+    malformed: int = (
+        0  # image frames counted and skipped: undecodable, too large, in a damaged chunk, ...
+    )
     malformed_counts: dict[str, int] = field(default_factory=dict)  # per kind (labels included)
-    malformed_examples: dict[str, str] = field(default_factory=dict)  # the first reason of each kind
+    malformed_examples: dict[str, str] = field(
+        default_factory=dict
+    )  # the first reason of each kind
     wall_s: float = 0.0
     latency: LatencyStats = field(default_factory=LatencyStats)
     confusion: ConfusionMatrix | None = None
 
-    def note_malformed(self, kind: str, example: str, count: int = 1, *, frame: bool = True) -> None:
+    def note_malformed(
+        self, kind: str, example: str, count: int = 1, *, frame: bool = True
+    ) -> None:
         """Count ``count`` skipped messages of ``kind`` (image frames unless ``frame`` is False)."""
         self.malformed_counts[kind] = self.malformed_counts.get(kind, 0) + count
         self.malformed_examples.setdefault(kind, example[:300])
@@ -59,24 +66,31 @@ class BagEvalReport:
     def as_dict(self) -> dict:
         scores = self.scores
         return {
-            "mode": self.mode,
-            "bag": self.bag,
-            "image_topic": self.image_topic,
-            "label_topic": self.label_topic,
-            "model": self.model,
-            "frames": self.frames,
-            "processed": self.processed,
-            "labelled": self.labelled,
-            "unlabelled": self.unlabelled,
-            "dropped": self.dropped,
-            "malformed": self.malformed,
-            "malformed_by_kind": {k: {"count": n, "first": self.malformed_examples.get(k, "")}
-                                  for k, n in sorted(self.malformed_counts.items())},
-            "wall_s": round(self.wall_s, 3),
-            "throughput_fps": round(self.processed / self.wall_s, 2) if self.wall_s else None,
-            "latency_ms": {"p50": self.latency.percentile(50), "p99": self.latency.percentile(99),
-                           "mean": float(np.mean(self.latency.samples_ms)) if self.latency.samples_ms else None},
-            "scores": scores.as_dict(self.class_names) if scores else None,
+            'mode': self.mode,
+            'bag': self.bag,
+            'image_topic': self.image_topic,
+            'label_topic': self.label_topic,
+            'model': self.model,
+            'frames': self.frames,
+            'processed': self.processed,
+            'labelled': self.labelled,
+            'unlabelled': self.unlabelled,
+            'dropped': self.dropped,
+            'malformed': self.malformed,
+            'malformed_by_kind': {
+                k: {'count': n, 'first': self.malformed_examples.get(k, '')}
+                for k, n in sorted(self.malformed_counts.items())
+            },
+            'wall_s': round(self.wall_s, 3),
+            'throughput_fps': round(self.processed / self.wall_s, 2) if self.wall_s else None,
+            'latency_ms': {
+                'p50': self.latency.percentile(50),
+                'p99': self.latency.percentile(99),
+                'mean': float(np.mean(self.latency.samples_ms))
+                if self.latency.samples_ms
+                else None,
+            },
+            'scores': scores.as_dict(self.class_names) if scores else None,
         }
 
     def to_json(self) -> str:
@@ -84,23 +98,27 @@ class BagEvalReport:
 
     def table(self) -> str:
         d = self.as_dict()
-        lat = d["latency_ms"]
-        fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+        lat = d['latency_ms']
+        fmt = lambda v: '-' if v is None else f'{v:.1f}'  # noqa: E731
         lines = [
-            f"bag {self.bag}  ({self.mode} mode, model {self.model})",
-            f"frames {self.frames}  processed {self.processed}  labelled {self.labelled}  "
-            f"unlabelled {self.unlabelled}  dropped {self.dropped}  malformed {self.malformed}",
-            f"latency ms  p50 {fmt(lat['p50'])}  p99 {fmt(lat['p99'])}  mean {fmt(lat['mean'])}  "
-            f"throughput {d['throughput_fps']} fps",
+            f'bag {self.bag}  ({self.mode} mode, model {self.model})',
+            f'frames {self.frames}  processed {self.processed}  labelled {self.labelled}  '
+            f'unlabelled {self.unlabelled}  dropped {self.dropped}  malformed {self.malformed}',
+            f'latency ms  p50 {fmt(lat["p50"])}  p99 {fmt(lat["p99"])}  mean {fmt(lat["mean"])}  '
+            f'throughput {d["throughput_fps"]} fps',
         ]
         for kind, n in sorted(self.malformed_counts.items()):
-            lines.append(f"skipped {n} x {kind}, first: {self.malformed_examples.get(kind, '')}")
+            lines.append(f'skipped {n} x {kind}, first: {self.malformed_examples.get(kind, "")}')
         scores = self.scores
         if scores is None:
-            lines.append("no labelled frames: accuracy not scored")
-            return "\n".join(lines)
-        lines.append(f"mIoU {100 * scores.miou:.2f}  pixel accuracy {100 * scores.pixel_accuracy:.2f}")
+            lines.append('no labelled frames: accuracy not scored')
+            return '\n'.join(lines)
+        lines.append(
+            f'mIoU {100 * scores.miou:.2f}  pixel accuracy {100 * scores.pixel_accuracy:.2f}'
+        )
         width = max(len(n) for n in self.class_names)
         for name, iou in zip(self.class_names, scores.per_class_iou):
-            lines.append(f"  {name:<{width}}  {'   n/a' if math.isnan(iou) else f'{100 * iou:6.2f}'}")
-        return "\n".join(lines)
+            lines.append(
+                f'  {name:<{width}}  {"   n/a" if math.isnan(iou) else f"{100 * iou:6.2f}"}'
+            )
+        return '\n'.join(lines)

@@ -19,25 +19,35 @@ is logged and exported again (in a private temporary folder where the cache fold
 TensorRT is reached through ONNX Runtime's TensorRT execution provider when the onnxruntime-gpu
 build with TensorRT is installed (Jetson and x86 CUDA machines); no separate engine code.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
+from pathlib import Path
 import stat
 import tempfile
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["BACKENDS", "BACKEND_CHOICES", "resolve_backend", "TorchBackend", "OnnxRuntimeBackend", "make_backend",
-           "default_cache_dir", "BackendError", "cached_export"]
+__all__ = [
+    'BACKENDS',
+    'BACKEND_CHOICES',
+    'resolve_backend',
+    'TorchBackend',
+    'OnnxRuntimeBackend',
+    'make_backend',
+    'default_cache_dir',
+    'BackendError',
+    'cached_export',
+]
 
 LOG = logging.getLogger(__name__)
-BACKENDS = ("torch", "onnxruntime")
-BACKEND_CHOICES = ("auto",) + BACKENDS
+BACKENDS = ('torch', 'onnxruntime')
+BACKEND_CHOICES = ('auto',) + BACKENDS
 
 
 class BackendError(RuntimeError):
@@ -45,24 +55,35 @@ class BackendError(RuntimeError):
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("LIGHTSEG_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "lightseg_ros"
+    base = os.environ.get('LIGHTSEG_CACHE') or os.path.join(
+        os.environ.get('XDG_CACHE_HOME', os.path.expanduser('~/.cache')), 'lightseg_ros'
     )
     return Path(base)
 
 
 class TorchBackend:
-    name = "torch"
+    name = 'torch'
 
-    def __init__(self, model: nn.Module, device: torch.device, dtype: torch.dtype, *, channels_last: bool | None = None):
-        if channels_last is None:  # NHWC kernels pay off with cuDNN; on these CPUs they measured slower
-            channels_last = device.type == "cuda"
+    def __init__(
+        self,
+        model: nn.Module,
+        device: torch.device,
+        dtype: torch.dtype,
+        *,
+        channels_last: bool | None = None,
+    ):
+        if (
+            channels_last is None
+        ):  # NHWC kernels pay off with cuDNN; on these CPUs they measured slower
+            channels_last = device.type == 'cuda'
         self.channels_last = channels_last
         self.model = model.to(device, dtype).eval()
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.dtype = dtype
-        self.description = f"torch {device.type} {str(dtype).replace('torch.', '')}" + (" channels_last" if channels_last else "")
+        self.description = f'torch {device.type} {str(dtype).replace("torch.", "")}' + (
+            ' channels_last' if channels_last else ''
+        )
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.dtype)
@@ -82,8 +103,8 @@ def _fingerprint(model: nn.Module) -> str:
 
 def _file_sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
             h.update(block)
     return h.hexdigest()
 
@@ -94,11 +115,11 @@ def _private_dir(path: Path) -> str | None:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         info = path.stat()
     except OSError as exc:
-        return f"cannot use {path} ({exc})"
-    if hasattr(os, "getuid") and info.st_uid != os.getuid():
-        return f"{path} belongs to another user (uid {info.st_uid})"
+        return f'cannot use {path} ({exc})'
+    if hasattr(os, 'getuid') and info.st_uid != os.getuid():
+        return f'{path} belongs to another user (uid {info.st_uid})'
     if info.st_mode & 0o022:
-        return f"{path} is writable by other users (mode {info.st_mode & 0o777:o})"
+        return f'{path} is writable by other users (mode {info.st_mode & 0o777:o})'
     return None
 
 
@@ -107,15 +128,15 @@ def _cache_problem(path: Path, digest_path: Path) -> str | None:
     for p in (path, digest_path):
         info = p.lstat()
         if not stat.S_ISREG(info.st_mode):
-            return f"{p.name} is not a regular file"
-        if hasattr(os, "getuid") and info.st_uid != os.getuid():
-            return f"{p.name} belongs to another user (uid {info.st_uid})"
+            return f'{p.name} is not a regular file'
+        if hasattr(os, 'getuid') and info.st_uid != os.getuid():
+            return f'{p.name} belongs to another user (uid {info.st_uid})'
         if info.st_mode & 0o022:
-            return f"{p.name} is writable by other users (mode {info.st_mode & 0o777:o})"
-    expected = digest_path.read_text().split()[0] if digest_path.stat().st_size < 1024 else ""
+            return f'{p.name} is writable by other users (mode {info.st_mode & 0o777:o})'
+    expected = digest_path.read_text().split()[0] if digest_path.stat().st_size < 1024 else ''
     actual = _file_sha256(path)
     if actual != expected:
-        return f"has sha256 {actual[:16]}..., its record says {expected[:16] or 'nothing'}... (changed since it was written)"
+        return f'has sha256 {actual[:16]}..., its record says {expected[:16] or "nothing"}... (changed since it was written)'
     return None
 
 
@@ -126,79 +147,97 @@ def cached_export(model: nn.Module, model_name: str, cache_dir: str | Path | Non
     from .export import export_onnx
 
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    name = (f"{model_name}-{_fingerprint(model)[:32]}-torch{torch.__version__.split('+')[0]}"
-            f"-onnx{onnx.__version__}.onnx")
+    name = (
+        f'{model_name}-{_fingerprint(model)[:32]}-torch{torch.__version__.split("+")[0]}'
+        f'-onnx{onnx.__version__}.onnx'
+    )
     unsafe = _private_dir(cache)
     if unsafe:
-        cache = Path(tempfile.mkdtemp(prefix="lightseg-onnx-"))  # 0700 by construction
-        LOG.warning("not using the ONNX cache: %s; exporting to %s for this run", unsafe, cache)
-    path, digest_path = cache / name, cache / (name + ".sha256")
+        cache = Path(tempfile.mkdtemp(prefix='lightseg-onnx-'))  # 0700 by construction
+        LOG.warning('not using the ONNX cache: %s; exporting to %s for this run', unsafe, cache)
+    path, digest_path = cache / name, cache / (name + '.sha256')
     if path.exists() or digest_path.exists():
         try:
             problem = _cache_problem(path, digest_path)
         except OSError as exc:
-            problem = f"cannot be checked ({exc})"
+            problem = f'cannot be checked ({exc})'
         if problem is None:
-            LOG.info("using cached ONNX export %s (sha256 checked)", path)
+            LOG.info('using cached ONNX export %s (sha256 checked)', path)
             return path
-        LOG.warning("cached ONNX export %s %s; exporting it again", path, problem)
+        LOG.warning('cached ONNX export %s %s; exporting it again', path, problem)
     else:
-        LOG.info("exporting %s to ONNX at %s (once; cached for later starts)", model_name, path)
-    tmp = cache / f".{name}.{os.getpid()}.tmp"
+        LOG.info('exporting %s to ONNX at %s (once; cached for later starts)', model_name, path)
+    tmp = cache / f'.{name}.{os.getpid()}.tmp'
     try:
         export_onnx(model, tmp, input_size=(64, 64))
         os.chmod(tmp, 0o600)
         digest = _file_sha256(tmp)
-        digest_tmp = cache / f".{name}.sha256.{os.getpid()}.tmp"
+        digest_tmp = cache / f'.{name}.sha256.{os.getpid()}.tmp'
         fd = os.open(digest_tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{digest}  {name}\n")
+        with os.fdopen(fd, 'w') as f:
+            f.write(f'{digest}  {name}\n')
         os.replace(tmp, path)  # rename replaces a planted symlink itself, never its target
         os.replace(digest_tmp, digest_path)
     finally:
         tmp.unlink(missing_ok=True)
-        (cache / f".{name}.sha256.{os.getpid()}.tmp").unlink(missing_ok=True)
+        (cache / f'.{name}.sha256.{os.getpid()}.tmp').unlink(missing_ok=True)
     return path
 
 
 class OnnxRuntimeBackend:
-    name = "onnxruntime"
+    name = 'onnxruntime'
 
-    def __init__(self, model: nn.Module, device: torch.device, *, num_classes: int, model_name: str = "model",
-                 cache_dir: str | Path | None = None, threads: int | None = None,
-                 providers: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        device: torch.device,
+        *,
+        num_classes: int,
+        model_name: str = 'model',
+        cache_dir: str | Path | None = None,
+        threads: int | None = None,
+        providers: list[str] | None = None,
+    ) -> None:
         try:
             import onnxruntime as ort
         except ImportError as exc:
-            raise BackendError("backend 'onnxruntime' needs the onnxruntime package (pip install onnxruntime)") from exc
+            raise BackendError(
+                "backend 'onnxruntime' needs the onnxruntime package (pip install onnxruntime)"
+            ) from exc
 
         model = model.float().cpu().eval()
         path = cached_export(model, model_name, cache_dir)
         self.path = path
         available = ort.get_available_providers()
         if providers is None:
-            wanted = ["TensorrtExecutionProvider", "CUDAExecutionProvider"] if device.type == "cuda" else []
-            providers = [p for p in wanted if p in available] + ["CPUExecutionProvider"]
+            wanted = (
+                ['TensorrtExecutionProvider', 'CUDAExecutionProvider']
+                if device.type == 'cuda'
+                else []
+            )
+            providers = [p for p in wanted if p in available] + ['CPUExecutionProvider']
         missing = [p for p in providers if p not in available]
         if missing:
-            raise BackendError(f"onnxruntime providers {missing} are not installed; available: {available}")
+            raise BackendError(
+                f'onnxruntime providers {missing} are not installed; available: {available}'
+            )
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or torch.get_num_threads()
         # ORT's idle workers spin-wait after each run by default; the pre/post-processing torch ops
         # that follow on the same cores then ran 2-20x slower (argmax 15 ms instead of 1 ms at 360x480)
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         self.session = ort.InferenceSession(str(path), options, providers=providers)
         self.providers = self.session.get_providers()
         self.device = device
         self.num_classes = num_classes
-        self.description = f"onnxruntime {self.providers[0].replace('ExecutionProvider', '')}"
-        self._on_gpu = self.providers[0] != "CPUExecutionProvider"
+        self.description = f'onnxruntime {self.providers[0].replace("ExecutionProvider", "")}'
+        self._on_gpu = self.providers[0] != 'CPUExecutionProvider'
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self._on_gpu:
             return self._run_bound(x)
-        out = self.session.run(["logits"], {"input": x.detach().float().cpu().numpy()})[0]
+        out = self.session.run(['logits'], {'input': x.detach().float().cpu().numpy()})[0]
         return torch.from_numpy(out).to(self.device)
 
     def _run_bound(self, x: torch.Tensor) -> torch.Tensor:
@@ -208,12 +247,16 @@ class OnnxRuntimeBackend:
         the output is a preallocated torch tensor and nothing crosses to the host.
         """
         x = x.float().contiguous()
-        out = torch.empty((x.shape[0], self.num_classes, *x.shape[-2:]), device=x.device, dtype=torch.float32)
+        out = torch.empty(
+            (x.shape[0], self.num_classes, *x.shape[-2:]), device=x.device, dtype=torch.float32
+        )
         index = x.device.index or 0
         binding = self.session.io_binding()
-        binding.bind_input("input", "cuda", index, np.float32, tuple(x.shape), x.data_ptr())
-        binding.bind_output("logits", "cuda", index, np.float32, tuple(out.shape), out.data_ptr())
-        torch.cuda.current_stream(x.device).synchronize()  # x is written on torch's stream, ORT uses its own
+        binding.bind_input('input', 'cuda', index, np.float32, tuple(x.shape), x.data_ptr())
+        binding.bind_output('logits', 'cuda', index, np.float32, tuple(out.shape), out.data_ptr())
+        torch.cuda.current_stream(
+            x.device
+        ).synchronize()  # x is written on torch's stream, ORT uses its own
         self.session.run_with_iobinding(binding)
         return out
 
@@ -221,23 +264,33 @@ class OnnxRuntimeBackend:
 def resolve_backend(kind: str, device: torch.device) -> str:
     """``auto``: ONNX Runtime on the CPU when it is installed (2-3x faster than eager PyTorch on the
     CPUs measured, see BENCHMARKS.md), PyTorch fp16 on CUDA."""
-    if kind != "auto":
+    if kind != 'auto':
         return kind
-    if device.type == "cpu":
+    if device.type == 'cpu':
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
-            return "torch"
-        return "onnxruntime"
-    return "torch"
+            return 'torch'
+        return 'onnxruntime'
+    return 'torch'
 
 
-def make_backend(kind: str, model: nn.Module, device: torch.device, dtype: torch.dtype, *, num_classes: int,
-                 model_name: str = "model", cache_dir: str | Path | None = None):
+def make_backend(
+    kind: str,
+    model: nn.Module,
+    device: torch.device,
+    dtype: torch.dtype,
+    *,
+    num_classes: int,
+    model_name: str = 'model',
+    cache_dir: str | Path | None = None,
+):
     """The backend ``kind`` for ``model`` on ``device``; :class:`BackendError` says what is accepted."""
     kind = resolve_backend(kind, device)
-    if kind == "torch":
+    if kind == 'torch':
         return TorchBackend(model, device, dtype)
-    if kind == "onnxruntime":
-        return OnnxRuntimeBackend(model, device, num_classes=num_classes, model_name=model_name, cache_dir=cache_dir)
-    raise BackendError(f"unknown backend {kind!r}; accepted: {', '.join(BACKEND_CHOICES)}")
+    if kind == 'onnxruntime':
+        return OnnxRuntimeBackend(
+            model, device, num_classes=num_classes, model_name=model_name, cache_dir=cache_dir
+        )
+    raise BackendError(f'unknown backend {kind!r}; accepted: {", ".join(BACKEND_CHOICES)}')

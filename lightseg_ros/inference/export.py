@@ -5,17 +5,18 @@ extra packages and gives dynamic height and width through ``dynamic_axes``. The 
 normalised float image batch ``input`` (N, 3, H, W) and returns ``logits`` (N, C, H, W).
 Shared by ``lightseg export`` and the inference backends.
 """
+
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Sequence
+import warnings
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ExportError", "export_onnx", "check_onnx", "DEFAULT_OPSET"]
+__all__ = ['ExportError', 'export_onnx', 'check_onnx', 'DEFAULT_OPSET']
 
 DEFAULT_OPSET = 17
 
@@ -24,8 +25,15 @@ class ExportError(RuntimeError):
     """The exported graph is missing or does not reproduce the PyTorch model."""
 
 
-def export_onnx(model: nn.Module, path: str | Path, *, input_size: Sequence[int] = (512, 512),
-                opset: int = DEFAULT_OPSET, dynamic: bool = True, dynamic_batch: bool = True) -> Path:
+def export_onnx(
+    model: nn.Module,
+    path: str | Path,
+    *,
+    input_size: Sequence[int] = (512, 512),
+    opset: int = DEFAULT_OPSET,
+    dynamic: bool = True,
+    dynamic_batch: bool = True,
+) -> Path:
     """Export ``model`` (put in eval mode, on the CPU) to ``path``; with ``dynamic`` the height and
     width (and, with ``dynamic_batch``, the batch) are symbolic."""
     path = Path(path)
@@ -34,21 +42,36 @@ def export_onnx(model: nn.Module, path: str | Path, *, input_size: Sequence[int]
     dummy = torch.randn(1, 3, int(input_size[0]), int(input_size[1]))
     axes: dict[int, str] = {}
     if dynamic_batch:
-        axes[0] = "batch"
+        axes[0] = 'batch'
     if dynamic:
-        axes.update({2: "height", 3: "width"})
-    tmp = path.with_name(path.name + ".tmp")
+        axes.update({2: 'height', 3: 'width'})
+    tmp = path.with_name(path.name + '.tmp')
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's deprecation and tracer warnings
-        torch.onnx.export(model, (dummy,), str(tmp), input_names=["input"], output_names=["logits"],
-                          dynamic_axes={"input": axes, "logits": axes} if axes else None,
-                          opset_version=opset, do_constant_folding=True, dynamo=False)
+        warnings.simplefilter('ignore')  # the exporter's deprecation and tracer warnings
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(tmp),
+            input_names=['input'],
+            output_names=['logits'],
+            dynamic_axes={'input': axes, 'logits': axes} if axes else None,
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
     tmp.replace(path)
     return path
 
 
-def check_onnx(model: nn.Module, path: str | Path, *, sizes: Sequence[Sequence[int]] = ((512, 512),),
-               batch: int = 1, tolerance: float = 1e-3, seed: int = 0) -> float:
+def check_onnx(
+    model: nn.Module,
+    path: str | Path,
+    *,
+    sizes: Sequence[Sequence[int]] = ((512, 512),),
+    batch: int = 1,
+    tolerance: float = 1e-3,
+    seed: int = 0,
+) -> float:
     """Run the ONNX file with onnxruntime and ``model`` with PyTorch on random inputs of each size
     ([H, W]); return the largest absolute difference of the logits, raising :class:`ExportError`
     when it exceeds ``tolerance``."""
@@ -57,9 +80,9 @@ def check_onnx(model: nn.Module, path: str | Path, *, sizes: Sequence[Sequence[i
 
     path = Path(path)
     if not path.is_file():
-        raise ExportError(f"ONNX file not found: {path}")
+        raise ExportError(f'ONNX file not found: {path}')
     onnx.checker.check_model(str(path))
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
     model = model.eval().cpu()
     gen = torch.Generator().manual_seed(seed)
     worst = 0.0
@@ -67,10 +90,14 @@ def check_onnx(model: nn.Module, path: str | Path, *, sizes: Sequence[Sequence[i
         x = torch.randn(batch, 3, int(h), int(w), generator=gen)
         with torch.no_grad():
             ref = model(x).numpy()
-        (out,) = session.run(["logits"], {"input": x.numpy()})
+        (out,) = session.run(['logits'], {'input': x.numpy()})
         if out.shape != ref.shape:
-            raise ExportError(f"{path}: onnxruntime output shape {out.shape} != PyTorch {ref.shape} at {h}x{w}")
+            raise ExportError(
+                f'{path}: onnxruntime output shape {out.shape} != PyTorch {ref.shape} at {h}x{w}'
+            )
         worst = max(worst, float(np.abs(out - ref).max()))
     if not worst <= tolerance:
-        raise ExportError(f"{path}: onnxruntime and PyTorch differ by {worst:.3g} (tolerance {tolerance:g})")
+        raise ExportError(
+            f'{path}: onnxruntime and PyTorch differ by {worst:.3g} (tolerance {tolerance:g})'
+        )
     return worst

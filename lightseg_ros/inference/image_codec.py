@@ -23,28 +23,29 @@ default :data:`DEFAULT_MAX_INPUT_PIXELS`) and refuses larger images with kind ``
 Encoding (numpy -> Image fields) always uses ``arr.tobytes()``: assigning an ndarray or memoryview to
 an rclpy message's ``data`` copies element by element (tens of ms for 640x480).
 """
+
 from __future__ import annotations
 
 import io
 import re
 import sys
-import warnings
 from typing import Any
+import warnings
 
 import cv2
 import numpy as np
 
 __all__ = [
-    "DEFAULT_MAX_INPUT_PIXELS",
-    "ImageDecodeError",
-    "check_size",
-    "compressed_size",
-    "SUPPORTED_ENCODINGS",
-    "decode_image",
-    "image_view",
-    "decode_compressed_image",
-    "image_fields",
-    "encode_image",
+    'DEFAULT_MAX_INPUT_PIXELS',
+    'ImageDecodeError',
+    'check_size',
+    'compressed_size',
+    'SUPPORTED_ENCODINGS',
+    'decode_image',
+    'image_view',
+    'decode_compressed_image',
+    'image_fields',
+    'encode_image',
 ]
 
 
@@ -60,28 +61,30 @@ class ImageDecodeError(ValueError):
 DEFAULT_MAX_INPUT_PIXELS = 4 * 3840 * 2160
 
 
-def check_size(width: int, height: int, max_pixels: int | None, what: str = "image") -> None:
+def check_size(width: int, height: int, max_pixels: int | None, what: str = 'image') -> None:
     """:class:`ImageDecodeError` (kind ``too_large``) when ``width * height`` exceeds ``max_pixels``."""
     if max_pixels is not None and width * height > max_pixels:
         raise ImageDecodeError(
-            "too_large", f"{what} is {width}x{height} = {width * height} pixels, above max_input_pixels "
-            f"{max_pixels}; dropped (raise max_input_pixels to accept it)")
+            'too_large',
+            f'{what} is {width}x{height} = {width * height} pixels, above max_input_pixels '
+            f'{max_pixels}; dropped (raise max_input_pixels to accept it)',
+        )
 
 
 # encoding -> (bytes per pixel, numpy dtype of one channel, channels, cv2 conversion to RGB or None)
 _LAYOUTS: dict[str, tuple[int, str, int, int | None]] = {
-    "rgb8": (3, "u1", 3, None),
-    "bgr8": (3, "u1", 3, cv2.COLOR_BGR2RGB),
-    "rgba8": (4, "u1", 4, cv2.COLOR_RGBA2RGB),
-    "bgra8": (4, "u1", 4, cv2.COLOR_BGRA2RGB),
-    "mono8": (1, "u1", 1, cv2.COLOR_GRAY2RGB),
-    "8UC1": (1, "u1", 1, cv2.COLOR_GRAY2RGB),
-    "mono16": (2, "u2", 1, cv2.COLOR_GRAY2RGB),
-    "16UC1": (2, "u2", 1, cv2.COLOR_GRAY2RGB),
-    "yuv422": (2, "u1", 2, cv2.COLOR_YUV2RGB_UYVY),  # ROS's yuv422 is UYVY byte order
-    "uyvy": (2, "u1", 2, cv2.COLOR_YUV2RGB_UYVY),
-    "yuv422_yuy2": (2, "u1", 2, cv2.COLOR_YUV2RGB_YUY2),
-    "yuyv": (2, "u1", 2, cv2.COLOR_YUV2RGB_YUY2),
+    'rgb8': (3, 'u1', 3, None),
+    'bgr8': (3, 'u1', 3, cv2.COLOR_BGR2RGB),
+    'rgba8': (4, 'u1', 4, cv2.COLOR_RGBA2RGB),
+    'bgra8': (4, 'u1', 4, cv2.COLOR_BGRA2RGB),
+    'mono8': (1, 'u1', 1, cv2.COLOR_GRAY2RGB),
+    '8UC1': (1, 'u1', 1, cv2.COLOR_GRAY2RGB),
+    'mono16': (2, 'u2', 1, cv2.COLOR_GRAY2RGB),
+    '16UC1': (2, 'u2', 1, cv2.COLOR_GRAY2RGB),
+    'yuv422': (2, 'u1', 2, cv2.COLOR_YUV2RGB_UYVY),  # ROS's yuv422 is UYVY byte order
+    'uyvy': (2, 'u1', 2, cv2.COLOR_YUV2RGB_UYVY),
+    'yuv422_yuy2': (2, 'u1', 2, cv2.COLOR_YUV2RGB_YUY2),
+    'yuyv': (2, 'u1', 2, cv2.COLOR_YUV2RGB_YUY2),
 }
 SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_LAYOUTS)
 
@@ -107,35 +110,39 @@ def image_view(msg: Any, max_pixels: int | None = None) -> np.ndarray:
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     encoding = str(msg.encoding)
     if height <= 0 or width <= 0:
-        raise ImageDecodeError("zero_size", f"image has zero size ({width}x{height})")
+        raise ImageDecodeError('zero_size', f'image has zero size ({width}x{height})')
     check_size(width, height, max_pixels)
     layout = _LAYOUTS.get(encoding)
     if layout is None:
         raise ImageDecodeError(
-            "unknown_encoding",
-            f"unsupported encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}",
+            'unknown_encoding',
+            f'unsupported encoding {encoding!r}; supported: {", ".join(SUPPORTED_ENCODINGS)}',
         )
     bpp, channel_type, channels, _ = layout
-    if encoding in ("yuv422", "uyvy", "yuv422_yuy2", "yuyv") and width % 2:
-        raise ImageDecodeError("bad_width", f"{encoding} needs an even width, got {width}")
+    if encoding in ('yuv422', 'uyvy', 'yuv422_yuy2', 'yuyv') and width % 2:
+        raise ImageDecodeError('bad_width', f'{encoding} needs an even width, got {width}')
     row_bytes = width * bpp
     if step < row_bytes:
         raise ImageDecodeError(
-            "bad_step", f"step {step} is smaller than width*bytes_per_pixel = {width}*{bpp} = {row_bytes} ({encoding})"
+            'bad_step',
+            f'step {step} is smaller than width*bytes_per_pixel = {width}*{bpp} = {row_bytes} ({encoding})',
         )
     buffer = _as_buffer(msg.data)
     size = buffer.nbytes if isinstance(buffer, (np.ndarray, memoryview)) else len(buffer)
     if size != step * height:
-        problem = "truncated" if size < step * height else "oversized"
+        problem = 'truncated' if size < step * height else 'oversized'
         raise ImageDecodeError(
-            f"{problem}_data", f"data has {size} bytes, expected step*height = {step}*{height} = {step * height}"
+            f'{problem}_data',
+            f'data has {size} bytes, expected step*height = {step}*{height} = {step * height}',
         )
-    if channel_type == "u2":
-        dtype = np.dtype(">u2" if msg.is_bigendian else "<u2")
+    if channel_type == 'u2':
+        dtype = np.dtype('>u2' if msg.is_bigendian else '<u2')
         return np.ndarray((height, width), dtype=dtype, buffer=buffer, strides=(step, 2))
     if channels == 1:
         return np.ndarray((height, width), dtype=np.uint8, buffer=buffer, strides=(step, 1))
-    return np.ndarray((height, width, channels), dtype=np.uint8, buffer=buffer, strides=(step, channels, 1))
+    return np.ndarray(
+        (height, width, channels), dtype=np.uint8, buffer=buffer, strides=(step, channels, 1)
+    )
 
 
 def decode_image(msg: Any, max_pixels: int | None = None) -> np.ndarray:
@@ -149,7 +156,7 @@ def decode_image(msg: Any, max_pixels: int | None = None) -> np.ndarray:
     return cv2.cvtColor(view, conversion)
 
 
-def compressed_size(data: Any, fmt: str = "", max_pixels: int | None = None) -> tuple[int, int]:
+def compressed_size(data: Any, fmt: str = '', max_pixels: int | None = None) -> tuple[int, int]:
     """(width, height) from a compressed image's header, without decoding any pixel; an image
     above ``max_pixels`` raises :class:`ImageDecodeError` (``too_large``).
 
@@ -158,22 +165,27 @@ def compressed_size(data: Any, fmt: str = "", max_pixels: int | None = None) -> 
     """
     from PIL import Image as PILImage
 
-    what = f"compressed image (format {fmt!r})"
+    what = f'compressed image (format {fmt!r})'
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # DecompressionBombWarning: the limit applied is ours
+            warnings.simplefilter('ignore')  # DecompressionBombWarning: the limit applied is ours
             with PILImage.open(io.BytesIO(data)) as header:
                 width, height = header.size
     except PILImage.DecompressionBombError as exc:  # above twice Pillow's own limit (179 Mpix)
-        claimed = re.search(r"\((\d+) pixels\)", str(exc))
-        raise ImageDecodeError("too_large", f"{what} is {claimed.group(1) if claimed else 'over 179000000'} pixels "
-                               f"by its header, above max_input_pixels {max_pixels}; dropped undecoded") from None
+        claimed = re.search(r'\((\d+) pixels\)', str(exc))
+        raise ImageDecodeError(
+            'too_large',
+            f'{what} is {claimed.group(1) if claimed else "over 179000000"} pixels '
+            f'by its header, above max_input_pixels {max_pixels}; dropped undecoded',
+        ) from None
     except Exception as exc:  # noqa: BLE001 - Pillow raises several types for unreadable data
         raise ImageDecodeError(
-            "corrupt_compressed", f"could not decode compressed image (format {fmt!r}, {len(data)} bytes): corrupt or "
-            f"not a format read here (jpeg, png, bmp, tiff, webp, ...): {str(exc)[:120]}") from None
+            'corrupt_compressed',
+            f'could not decode compressed image (format {fmt!r}, {len(data)} bytes): corrupt or '
+            f'not a format read here (jpeg, png, bmp, tiff, webp, ...): {str(exc)[:120]}',
+        ) from None
     if width <= 0 or height <= 0:
-        raise ImageDecodeError("zero_size", f"{what} has zero size ({width}x{height})")
+        raise ImageDecodeError('zero_size', f'{what} has zero size ({width}x{height})')
     check_size(width, height, max_pixels, what)
     return width, height
 
@@ -184,26 +196,36 @@ def decode_compressed_image(msg: Any, max_pixels: int | None = None) -> np.ndarr
     The header is read first and an image above ``max_pixels`` is refused undecoded; 16-bit,
     grey and 4-channel images come back as 8-bit RGB. Every failure is an :class:`ImageDecodeError`.
     """
-    fmt = str(getattr(msg, "format", "") or "")
-    if "compresseddepth" in fmt.lower():
-        raise ImageDecodeError("unsupported_format", f"compressedDepth images are not supported (format {fmt!r})")
+    fmt = str(getattr(msg, 'format', '') or '')
+    if 'compresseddepth' in fmt.lower():
+        raise ImageDecodeError(
+            'unsupported_format', f'compressedDepth images are not supported (format {fmt!r})'
+        )
     buffer = _as_buffer(msg.data)
-    data = np.frombuffer(buffer, dtype=np.uint8) if not isinstance(buffer, np.ndarray) else buffer.reshape(-1)
+    data = (
+        np.frombuffer(buffer, dtype=np.uint8)
+        if not isinstance(buffer, np.ndarray)
+        else buffer.reshape(-1)
+    )
     if data.size == 0:
-        raise ImageDecodeError("empty_data", f"compressed image (format {fmt!r}) has no data")
+        raise ImageDecodeError('empty_data', f'compressed image (format {fmt!r}) has no data')
     compressed_size(data, fmt, max_pixels)
     try:
         bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     except cv2.error as exc:  # OpenCV's own limits and decoder failures
-        raise ImageDecodeError("corrupt_compressed", f"could not decode compressed image (format {fmt!r}, "
-                               f"{data.size} bytes): {str(exc).strip().splitlines()[-1][:160]}") from None
+        raise ImageDecodeError(
+            'corrupt_compressed',
+            f'could not decode compressed image (format {fmt!r}, '
+            f'{data.size} bytes): {str(exc).strip().splitlines()[-1][:160]}',
+        ) from None
     if bgr is None or bgr.size == 0:
         raise ImageDecodeError(
-            "corrupt_compressed", f"could not decode compressed image (format {fmt!r}, {data.size} bytes): corrupt or "
-            "not a format OpenCV reads (jpeg, png, ...)"
+            'corrupt_compressed',
+            f'could not decode compressed image (format {fmt!r}, {data.size} bytes): corrupt or '
+            'not a format OpenCV reads (jpeg, png, ...)',
         )
     # OpenCV applies EXIF orientation: a rotated JPEG decodes as height x width, the same pixel count
-    check_size(bgr.shape[1], bgr.shape[0], max_pixels, f"compressed image (format {fmt!r})")
+    check_size(bgr.shape[1], bgr.shape[0], max_pixels, f'compressed image (format {fmt!r})')
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -215,51 +237,64 @@ def image_fields(array: np.ndarray, encoding: str) -> dict[str, Any]:
     array = np.ascontiguousarray(array)
     height, width = array.shape[:2]
     return {
-        "height": height,
-        "width": width,
-        "encoding": encoding,
-        "is_bigendian": int(array.dtype.byteorder == ">" or (array.dtype.byteorder == "=" and sys.byteorder == "big")),
-        "step": width * (array.itemsize * (array.shape[2] if array.ndim == 3 else 1)),
-        "data": array.tobytes(),
+        'height': height,
+        'width': width,
+        'encoding': encoding,
+        'is_bigendian': int(
+            array.dtype.byteorder == '>'
+            or (array.dtype.byteorder == '=' and sys.byteorder == 'big')
+        ),
+        'step': width * (array.itemsize * (array.shape[2] if array.ndim == 3 else 1)),
+        'data': array.tobytes(),
     }
 
 
-def encode_image(rgb: np.ndarray, encoding: str, *, step: int | None = None, bigendian: bool = False) -> dict[str, Any]:
+def encode_image(
+    rgb: np.ndarray, encoding: str, *, step: int | None = None, bigendian: bool = False
+) -> dict[str, Any]:
     """(H, W, 3) uint8 RGB -> Image fields in ``encoding`` (sources and tests; any supported encoding).
 
     ``step`` larger than the row size pads each row with zeros; ``bigendian`` applies to mono16.
     mono16 stores ``grey * 257`` (so that decoding returns ``grey``).
     """
     if encoding not in _LAYOUTS:
-        raise ValueError(f"unsupported encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}")
+        raise ValueError(
+            f'unsupported encoding {encoding!r}; supported: {", ".join(SUPPORTED_ENCODINGS)}'
+        )
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
+        raise ValueError(f'expected (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}')
     to_native = {
-        "rgb8": None,
-        "bgr8": cv2.COLOR_RGB2BGR,
-        "rgba8": cv2.COLOR_RGB2RGBA,
-        "bgra8": cv2.COLOR_RGB2BGRA,
-        "mono8": cv2.COLOR_RGB2GRAY,
-        "8UC1": cv2.COLOR_RGB2GRAY,
-        "mono16": cv2.COLOR_RGB2GRAY,
-        "16UC1": cv2.COLOR_RGB2GRAY,
-        "yuv422": cv2.COLOR_RGB2YUV_UYVY,
-        "uyvy": cv2.COLOR_RGB2YUV_UYVY,
-        "yuv422_yuy2": cv2.COLOR_RGB2YUV_YUY2,
-        "yuyv": cv2.COLOR_RGB2YUV_YUY2,
+        'rgb8': None,
+        'bgr8': cv2.COLOR_RGB2BGR,
+        'rgba8': cv2.COLOR_RGB2RGBA,
+        'bgra8': cv2.COLOR_RGB2BGRA,
+        'mono8': cv2.COLOR_RGB2GRAY,
+        '8UC1': cv2.COLOR_RGB2GRAY,
+        'mono16': cv2.COLOR_RGB2GRAY,
+        '16UC1': cv2.COLOR_RGB2GRAY,
+        'yuv422': cv2.COLOR_RGB2YUV_UYVY,
+        'uyvy': cv2.COLOR_RGB2YUV_UYVY,
+        'yuv422_yuy2': cv2.COLOR_RGB2YUV_YUY2,
+        'yuyv': cv2.COLOR_RGB2YUV_YUY2,
     }
-    if to_native[encoding] is not None and encoding in ("yuv422", "uyvy", "yuv422_yuy2", "yuyv") and rgb.shape[1] % 2:
-        raise ValueError(f"{encoding} needs an even width")
+    if (
+        to_native[encoding] is not None
+        and encoding in ('yuv422', 'uyvy', 'yuv422_yuy2', 'yuyv')
+        and rgb.shape[1] % 2
+    ):
+        raise ValueError(f'{encoding} needs an even width')
     native = rgb if to_native[encoding] is None else cv2.cvtColor(rgb, to_native[encoding])
-    if encoding in ("mono16", "16UC1"):
-        native = (native.astype(np.uint16) * np.uint16(257)).astype(np.dtype(">u2" if bigendian else "<u2"))
+    if encoding in ('mono16', '16UC1'):
+        native = (native.astype(np.uint16) * np.uint16(257)).astype(
+            np.dtype('>u2' if bigendian else '<u2')
+        )
     fields = image_fields(native, encoding)
-    fields["is_bigendian"] = int(bigendian and native.itemsize == 2)
-    if step is not None and step != fields["step"]:
-        if step < fields["step"]:
-            raise ValueError(f"step {step} < row size {fields['step']}")
-        rows = np.frombuffer(fields["data"], np.uint8).reshape(native.shape[0], fields["step"])
+    fields['is_bigendian'] = int(bigendian and native.itemsize == 2)
+    if step is not None and step != fields['step']:
+        if step < fields['step']:
+            raise ValueError(f'step {step} < row size {fields["step"]}')
+        rows = np.frombuffer(fields['data'], np.uint8).reshape(native.shape[0], fields['step'])
         padded = np.zeros((native.shape[0], step), np.uint8)
-        padded[:, : fields["step"]] = rows
-        fields["step"], fields["data"] = step, padded.tobytes()
+        padded[:, : fields['step']] = rows
+        fields['step'], fields['data'] = step, padded.tobytes()
     return fields

@@ -6,6 +6,7 @@ buffers come from the heap, whose freed space stays resident: a node that once s
 kept about 100 MB more than one that did not, and how much depended on the order of frame sizes
 (measured with ``lightseg bench --frames``). A fixed threshold turns that adjustment off.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -13,7 +14,7 @@ import ctypes.util
 import logging
 import sys
 
-__all__ = ["MMAP_THRESHOLD", "return_large_buffers_to_the_system"]
+__all__ = ['MMAP_THRESHOLD', 'return_large_buffers_to_the_system']
 
 LOG = logging.getLogger(__name__)
 MMAP_THRESHOLD = 1 << 20  # 1 MiB: a 640x480 RGB frame is 0.9 MB
@@ -23,15 +24,15 @@ _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 def return_large_buffers_to_the_system(threshold: int = MMAP_THRESHOLD) -> bool:
     """Fix glibc's mmap threshold for this process (``mallopt(M_MMAP_THRESHOLD)``); False where the C
     library is not glibc (nothing is changed there)."""
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith('linux'):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
         mallopt = libc.mallopt
     except (OSError, AttributeError):  # musl and others: no mallopt
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     ok = mallopt(_M_MMAP_THRESHOLD, int(threshold)) == 1
     if not ok:
-        LOG.debug("mallopt(M_MMAP_THRESHOLD) refused")
+        LOG.debug('mallopt(M_MMAP_THRESHOLD) refused')
     return ok

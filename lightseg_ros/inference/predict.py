@@ -15,29 +15,47 @@ collide; inputs whose names would still collide, ``x.png`` next to ``x.jpg``, ke
   with ``video_frames``, ``label/NAME/000000.png`` and ``color/NAME/000000.png`` per frame;
 * ``summary.json``: frames, per-frame latency, class pixel shares, skipped inputs and why.
 """
+
 from __future__ import annotations
 
-import glob
-import json
-import os
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+import glob
+import json
+import os
 from pathlib import Path, PurePosixPath
+import time
 
 import cv2
 import numpy as np
 
-from ..models.shipped import RANDOM
-from ..sources.frames import IMAGE_SUFFIXES, FrameSourceError, image_files, read_image, video_frames, video_info
-from .segmenter import Segmenter, build_segmenter
+from .segmenter import build_segmenter, Segmenter
 from .visualize import colorize, overlay, palette_lut
+from ..models.shipped import RANDOM
+from ..sources.frames import (
+    FrameSourceError,
+    image_files,
+    IMAGE_SUFFIXES,
+    read_image,
+    video_frames,
+    video_info,
+)
 
-__all__ = ["OUTPUT_KINDS", "PredictInput", "Skipped", "build_segmenter", "collect_inputs", "count_frames", "predict"]
+__all__ = [
+    'OUTPUT_KINDS',
+    'PredictInput',
+    'Skipped',
+    'build_segmenter',
+    'collect_inputs',
+    'count_frames',
+    'predict',
+]
 
-OUTPUT_KINDS = ("label", "color", "overlay")
-VIDEO_FOURCC = "mp4v"  # in every OpenCV build (no system codecs needed); players and browsers read it
+OUTPUT_KINDS = ('label', 'color', 'overlay')
+VIDEO_FOURCC = (
+    'mp4v'  # in every OpenCV build (no system codecs needed); players and browsers read it
+)
 FALLBACK_FPS = 30.0  # for containers that do not say their frame rate
 
 
@@ -58,7 +76,7 @@ def _glob_root(pattern: str) -> Path:
     """The folder a glob pattern starts from: its leading parts without wildcards."""
     parts = Path(pattern).parts
     fixed = parts[: next(i for i, p in enumerate(parts) if glob.has_magic(p))]
-    return Path(*fixed) if fixed else Path(".")
+    return Path(*fixed) if fixed else Path('.')
 
 
 def _expand(spec: str) -> tuple[list[tuple[Path, Path]], str | None]:
@@ -67,7 +85,7 @@ def _expand(spec: str) -> tuple[list[tuple[Path, Path]], str | None]:
     if path.is_dir():
         files = image_files(path, recursive=True)
         if not files:
-            return [], f"folder {spec} holds no images ({', '.join(IMAGE_SUFFIXES)})"
+            return [], f'folder {spec} holds no images ({", ".join(IMAGE_SUFFIXES)})'
         return [(f, path) for f in files], None
     if path.is_file():
         return [(path, path.parent)], None
@@ -80,12 +98,13 @@ def _expand(spec: str) -> tuple[list[tuple[Path, Path]], str | None]:
                 pairs += [(f, root) for f in image_files(found, recursive=True)]
             elif found.is_file():
                 pairs.append((found, root))
-        return pairs, None if pairs else f"{spec} matches no files"
-    return [], f"{spec} does not exist"
+        return pairs, None if pairs else f'{spec} matches no files'
+    return [], f'{spec} does not exist'
 
 
-def collect_inputs(specs: Sequence[str], *, exclude: str | Path | None = None
-                   ) -> tuple[list[PredictInput], list[Skipped]]:
+def collect_inputs(
+    specs: Sequence[str], *, exclude: str | Path | None = None
+) -> tuple[list[PredictInput], list[Skipped]]:
     """Inputs (image files, folders, globs, video files) -> files in order, each with a unique output name.
 
     A file with an image suffix is an image; any other file is tried as a video (OpenCV decides
@@ -93,7 +112,7 @@ def collect_inputs(specs: Sequence[str], *, exclude: str | Path | None = None
     Files below ``exclude`` (the output folder) are left out, so that an output folder inside an
     input folder is not segmented again on the next run.
     """
-    excluded = os.path.join(os.path.realpath(exclude), "") if exclude is not None else None
+    excluded = os.path.join(os.path.realpath(exclude), '') if exclude is not None else None
     pairs: list[tuple[Path, Path]] = []
     skipped: list[Skipped] = []
     for spec in specs:
@@ -112,13 +131,15 @@ def collect_inputs(specs: Sequence[str], *, exclude: str | Path | None = None
         return [], skipped
     common = Path(os.path.commonpath([str(root) for _, root in unique]))
     rel = [PurePosixPath(file.relative_to(common).as_posix()) for file, _ in unique]
-    stems = Counter(str(r.with_suffix("")) for r in rel)
-    folders = {str(parent) for r in rel for parent in r.parents}  # a video's frame folder must not be one
+    stems = Counter(str(r.with_suffix('')) for r in rel)
+    folders = {
+        str(parent) for r in rel for parent in r.parents
+    }  # a video's frame folder must not be one
     inputs = []
     for (file, _), r in zip(unique, rel):
-        kind = "image" if file.suffix.lower() in IMAGE_SUFFIXES else "video"
-        name = str(r.with_suffix(""))
-        if stems[name] > 1 or (kind == "video" and name in folders):
+        kind = 'image' if file.suffix.lower() in IMAGE_SUFFIXES else 'video'
+        name = str(r.with_suffix(''))
+        if stems[name] > 1 or (kind == 'video' and name in folders):
             name = str(r)  # keep the suffix: x.jpg and x.png stay apart
         inputs.append(PredictInput(file, kind, name))
     return inputs, skipped
@@ -128,7 +149,7 @@ def count_frames(inputs: Sequence[PredictInput]) -> int | None:
     """Frames the inputs hold (for a progress bar); None when a video does not say how many."""
     total = 0
     for item in inputs:
-        if item.kind == "image":
+        if item.kind == 'image':
             total += 1
             continue
         try:
@@ -146,21 +167,28 @@ def _write(path: Path, image: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     if not cv2.imwrite(str(path), data):
-        raise OSError(f"cannot write {path}")
+        raise OSError(f'cannot write {path}')
 
 
 class _Run:
     """One predict run: segments frames, writes what is asked for, keeps the figures for the summary."""
 
-    def __init__(self, segmenter: Segmenter, out_dir: Path, outputs: Sequence[str], alpha: float) -> None:
-        self.segmenter, self.out_dir, self.outputs, self.alpha = segmenter, out_dir, set(outputs), alpha
+    def __init__(
+        self, segmenter: Segmenter, out_dir: Path, outputs: Sequence[str], alpha: float
+    ) -> None:
+        self.segmenter, self.out_dir, self.outputs, self.alpha = (
+            segmenter,
+            out_dir,
+            set(outputs),
+            alpha,
+        )
         self.lut = palette_lut(segmenter.palette)
         self.latencies: list[float] = []
         self.pixels = np.zeros(256, np.int64)
         self.written = Counter({kind: 0 for kind in OUTPUT_KINDS})  # files per output folder
 
     def write(self, kind: str, name: str, image: np.ndarray) -> None:
-        _write(self.out_dir / kind / f"{name}.png", image)
+        _write(self.out_dir / kind / f'{name}.png', image)
         self.written[kind] += 1
 
     def segment(self, image: np.ndarray) -> np.ndarray:
@@ -172,13 +200,13 @@ class _Run:
 
     def views(self, image: np.ndarray, mask: np.ndarray, kinds: set[str]) -> dict[str, np.ndarray]:
         """The node's outputs for one frame (segment_node._publish_outputs): mask, colours, overlay."""
-        views = {"label": mask} if "label" in kinds else {}
-        if "color" in kinds or "overlay" in kinds:
+        views = {'label': mask} if 'label' in kinds else {}
+        if 'color' in kinds or 'overlay' in kinds:
             colors = colorize(mask, self.lut)
-            if "color" in kinds:
-                views["color"] = colors
-            if "overlay" in kinds:
-                views["overlay"] = overlay(image, mask, self.lut, self.alpha, color_mask=colors)
+            if 'color' in kinds:
+                views['color'] = colors
+            if 'overlay' in kinds:
+                views['overlay'] = overlay(image, mask, self.lut, self.alpha, color_mask=colors)
         return views
 
     def image(self, item: PredictInput) -> None:
@@ -187,50 +215,74 @@ class _Run:
         for kind, view in self.views(image, mask, self.outputs).items():
             self.write(kind, item.name, view)
 
-    def video(self, item: PredictInput, video_frames_too: bool, progress: Callable[[int], None]) -> dict:
+    def video(
+        self, item: PredictInput, video_frames_too: bool, progress: Callable[[int], None]
+    ) -> dict:
         info = video_info(item.path)
         fps = info.fps or FALLBACK_FPS
-        target = self.out_dir / "overlay" / f"{item.name}.mp4"
-        per_frame = (self.outputs - {"overlay"}) if video_frames_too else set()
-        wanted = per_frame | ({"overlay"} if "overlay" in self.outputs else set())
+        target = self.out_dir / 'overlay' / f'{item.name}.mp4'
+        per_frame = (self.outputs - {'overlay'}) if video_frames_too else set()
+        wanted = per_frame | ({'overlay'} if 'overlay' in self.outputs else set())
         writer = None
         frames = 0
         try:
             for image in video_frames(item.path):
                 mask = self.segment(image)
                 views = self.views(image, mask, wanted)
-                if "overlay" in views:
-                    if writer is None:  # opened at the first frame, so a video that cannot be read leaves no file
+                if 'overlay' in views:
+                    if (
+                        writer is None
+                    ):  # opened at the first frame, so a video that cannot be read leaves no file
                         target.parent.mkdir(parents=True, exist_ok=True)
-                        writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*VIDEO_FOURCC), fps,
-                                                 (image.shape[1], image.shape[0]))
+                        writer = cv2.VideoWriter(
+                            str(target),
+                            cv2.VideoWriter_fourcc(*VIDEO_FOURCC),
+                            fps,
+                            (image.shape[1], image.shape[0]),
+                        )
                         if not writer.isOpened():
-                            raise OSError(f"cannot write video {target}")
-                        self.written["overlay"] += 1
-                    writer.write(cv2.cvtColor(views["overlay"], cv2.COLOR_RGB2BGR))
+                            raise OSError(f'cannot write video {target}')
+                        self.written['overlay'] += 1
+                    writer.write(cv2.cvtColor(views['overlay'], cv2.COLOR_RGB2BGR))
                 for kind in per_frame:
-                    self.write(kind, f"{item.name}/{frames:06d}", views[kind])
+                    self.write(kind, f'{item.name}/{frames:06d}', views[kind])
                 frames += 1
                 progress(1)
         finally:
             if writer is not None:
                 writer.release()
-        return {"input": str(item.path), "frames": frames, "fps": fps,
-                "overlay": str(target) if writer is not None else None}
+        return {
+            'input': str(item.path),
+            'frames': frames,
+            'fps': fps,
+            'overlay': str(target) if writer is not None else None,
+        }
 
 
 def _percentiles(seconds: list[float]) -> dict:
     if not seconds:
-        return {"p50": None, "p99": None, "mean": None, "max": None}
+        return {'p50': None, 'p99': None, 'mean': None, 'max': None}
     ms = np.asarray(seconds) * 1e3
-    return {"p50": round(float(np.percentile(ms, 50)), 2), "p99": round(float(np.percentile(ms, 99)), 2),
-            "mean": round(float(ms.mean()), 2), "max": round(float(ms.max()), 2)}
+    return {
+        'p50': round(float(np.percentile(ms, 50)), 2),
+        'p99': round(float(np.percentile(ms, 99)), 2),
+        'mean': round(float(ms.mean()), 2),
+        'max': round(float(ms.max()), 2),
+    }
 
 
-def predict(inputs: Sequence[PredictInput], segmenter: Segmenter, out_dir: str | Path, *,
-            outputs: Sequence[str] = OUTPUT_KINDS, alpha: float = 0.5, video_frames: bool = False,
-            skipped: Sequence[Skipped] = (), progress: Callable[[int], None] = lambda n: None,
-            report: Callable[[Skipped], None] = lambda s: None) -> dict:
+def predict(
+    inputs: Sequence[PredictInput],
+    segmenter: Segmenter,
+    out_dir: str | Path,
+    *,
+    outputs: Sequence[str] = OUTPUT_KINDS,
+    alpha: float = 0.5,
+    video_frames: bool = False,
+    skipped: Sequence[Skipped] = (),
+    progress: Callable[[int], None] = lambda n: None,
+    report: Callable[[Skipped], None] = lambda s: None,
+) -> dict:
     """Segment every input and write the outputs asked for (module docstring) and ``summary.json``.
 
     A file that cannot be read is reported through ``report``, listed in the summary and skipped;
@@ -238,7 +290,7 @@ def predict(inputs: Sequence[PredictInput], segmenter: Segmenter, out_dir: str |
     """
     unknown = sorted(set(outputs) - set(OUTPUT_KINDS))
     if unknown:
-        raise ValueError(f"unknown outputs {unknown}; accepted: {', '.join(OUTPUT_KINDS)}")
+        raise ValueError(f'unknown outputs {unknown}; accepted: {", ".join(OUTPUT_KINDS)}')
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     run = _Run(segmenter, out, outputs, alpha)
@@ -247,7 +299,7 @@ def predict(inputs: Sequence[PredictInput], segmenter: Segmenter, out_dir: str |
     started = time.perf_counter()
     for item in inputs:
         try:
-            if item.kind == "image":
+            if item.kind == 'image':
                 run.image(item)
                 images += 1
             else:
@@ -256,25 +308,39 @@ def predict(inputs: Sequence[PredictInput], segmenter: Segmenter, out_dir: str |
             problems.append(Skipped(str(item.path), str(exc)))
             report(problems[-1])
         finally:
-            if item.kind == "image":  # a video advances per frame
+            if item.kind == 'image':  # a video advances per frame
                 progress(1)
     wall = time.perf_counter() - started
     frames = len(run.latencies)
     total = int(run.pixels.sum())
-    names = segmenter.class_names or [f"class_{i}" for i in range(segmenter.meta.num_classes)]
+    names = segmenter.class_names or [f'class_{i}' for i in range(segmenter.meta.num_classes)]
     summary = {
-        "frames": frames, "images": images, "videos": videos,
-        "skipped": [{"input": s.input, "problem": s.problem} for s in problems],
-        "latency_ms": {"what": "Segmenter.segment per frame (pre-processing, network, argmax, mask to host; "
-                               "not file reading or writing), first frame included", **_percentiles(run.latencies)},
-        "files_written": dict(run.written),  # per output folder; a video's overlay is one file
-        "wall_s": round(wall, 3),
-        "class_pixel_share": {n: round(float(run.pixels[i]) / total, 6) if total else 0.0 for i, n in enumerate(names)},
-        "model": segmenter.model_name, "weights": segmenter.weights_path or RANDOM,
-        "random_weights": segmenter.random_weights, "backend": segmenter.backend.description,
-        "device": str(segmenter.device), "input_size": list(segmenter.input_size) if segmenter.input_size else None,
-        "resize": segmenter.resize, "outputs": [k for k in OUTPUT_KINDS if k in outputs], "alpha": alpha,
-        "video_frames": video_frames, "out": str(out.resolve()),
+        'frames': frames,
+        'images': images,
+        'videos': videos,
+        'skipped': [{'input': s.input, 'problem': s.problem} for s in problems],
+        'latency_ms': {
+            'what': 'Segmenter.segment per frame (pre-processing, network, argmax, mask to host; '
+            'not file reading or writing), first frame included',
+            **_percentiles(run.latencies),
+        },
+        'files_written': dict(run.written),  # per output folder; a video's overlay is one file
+        'wall_s': round(wall, 3),
+        'class_pixel_share': {
+            n: round(float(run.pixels[i]) / total, 6) if total else 0.0
+            for i, n in enumerate(names)
+        },
+        'model': segmenter.model_name,
+        'weights': segmenter.weights_path or RANDOM,
+        'random_weights': segmenter.random_weights,
+        'backend': segmenter.backend.description,
+        'device': str(segmenter.device),
+        'input_size': list(segmenter.input_size) if segmenter.input_size else None,
+        'resize': segmenter.resize,
+        'outputs': [k for k in OUTPUT_KINDS if k in outputs],
+        'alpha': alpha,
+        'video_frames': video_frames,
+        'out': str(out.resolve()),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
     return summary

@@ -25,34 +25,49 @@ confidence map is computed at network resolution and resized bilinearly.
 Resizing the image runs on the host with OpenCV on uint8 data on the CPU device (a float copy of a
 12 Mpix frame alone would be 144 MB), on the device with PyTorch on CUDA.
 """
+
 from __future__ import annotations
 
+from dataclasses import dataclass
 import logging
 import math
 import os
 import warnings
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..classes import CAMVID_CLASSES, CAMVID_COLORS
 from .backends import make_backend
-from .image_codec import DEFAULT_MAX_INPUT_PIXELS, check_size
-from ..models import WeightsError, WeightsMeta, build_model, get_model_spec, load_model, resolve_weights
+from .image_codec import check_size, DEFAULT_MAX_INPUT_PIXELS
+from ..classes import CAMVID_CLASSES, CAMVID_COLORS
+from ..models import (
+    build_model,
+    get_model_spec,
+    load_model,
+    resolve_weights,
+    WeightsError,
+    WeightsMeta,
+)
 from ..models.shipped import DEFAULT_MODEL
 from ..models.weights import LIMITS
 
-__all__ = ["Segmentation", "Segmenter", "build_segmenter", "select_device", "RESIZE_POLICIES",
-           "default_inference_pixels", "upsample_labels"]
+__all__ = [
+    'Segmentation',
+    'Segmenter',
+    'build_segmenter',
+    'select_device',
+    'RESIZE_POLICIES',
+    'default_inference_pixels',
+    'upsample_labels',
+]
 
 LOG = logging.getLogger(__name__)
-RESIZE_POLICIES = ("stretch", "letterbox")
+RESIZE_POLICIES = ('stretch', 'letterbox')
 DEFAULT_NUM_CLASSES = 11  # CamVid's, the package's default dataset
 #: native image size of the datasets the package knows, for weights that do not record ``train_image_size``
-DATASET_IMAGE_SIZES = {"camvid": (360, 480), "cityscapes": (1024, 2048), "voc": (375, 500)}
+DATASET_IMAGE_SIZES = {'camvid': (360, 480), 'cityscapes': (1024, 2048), 'voc': (375, 500)}
 #: the inference cap of weights that record no training scale (and of random models)
 FALLBACK_INFERENCE_PIXELS = 1_000_000
 #: output pixels per band when masks are scaled up (bounds the exact-interpolation temporaries)
@@ -102,9 +117,17 @@ def upsample_labels(logits: np.ndarray, labels: np.ndarray, height: int, width: 
     y0, y1, fy = _source_index(h, height)
     x0, x1, fx = _source_index(w, width)
     # output rows (columns) whose source cell row is i: a contiguous run, since y0 does not decrease
-    row_start, row_end = np.searchsorted(y0, np.arange(h), "left"), np.searchsorted(y0, np.arange(h), "right")
-    col_start, col_end = np.searchsorted(x0, np.arange(w), "left"), np.searchsorted(x0, np.arange(w), "right")
-    keep = (row_end[cell_i] > row_start[cell_i]) & (col_end[cell_j] > col_start[cell_j])  # cells a pixel maps to
+    row_start, row_end = (
+        np.searchsorted(y0, np.arange(h), 'left'),
+        np.searchsorted(y0, np.arange(h), 'right'),
+    )
+    col_start, col_end = (
+        np.searchsorted(x0, np.arange(w), 'left'),
+        np.searchsorted(x0, np.arange(w), 'right'),
+    )
+    keep = (row_end[cell_i] > row_start[cell_i]) & (
+        col_end[cell_j] > col_start[cell_j]
+    )  # cells a pixel maps to
     cell_i, cell_j = cell_i[keep], cell_j[keep]
     n_rows, n_cols = row_end[cell_i] - row_start[cell_i], col_end[cell_j] - col_start[cell_j]
     pixels = n_rows * n_cols
@@ -114,10 +137,15 @@ def upsample_labels(logits: np.ndarray, labels: np.ndarray, height: int, width: 
     first = 0
     while first < cell_i.size:
         # the next cells whose pixels fit one chunk (at least one cell)
-        last = max(first + 1, int(np.searchsorted(ends, ends[first] - pixels[first] + BAND_PIXELS, "right")))
+        last = max(
+            first + 1,
+            int(np.searchsorted(ends, ends[first] - pixels[first] + BAND_PIXELS, 'right')),
+        )
         ci, cj = cell_i[first:last], cell_j[first:last]
         ci1, cj1 = np.minimum(ci + 1, h - 1), np.minimum(cj + 1, w - 1)
-        index = np.stack([ci * w + cj, ci * w + cj1, ci1 * w + cj, ci1 * w + cj1])  # (4, k) corners
+        index = np.stack(
+            [ci * w + cj, ci * w + cj1, ci1 * w + cj, ci1 * w + cj1]
+        )  # (4, k) corners
         values = table[:, index]  # (C, 4, k)
         corner_labels = flat_labels[index].astype(np.int64)
         a, b = corner_labels.min(0), corner_labels.max(0)
@@ -126,8 +154,9 @@ def upsample_labels(logits: np.ndarray, labels: np.ndarray, height: int, width: 
         others = values.copy()
         others[a, :, cells] = -np.inf
         others[b, :, cells] = -np.inf
-        two = ((corner_labels == a) | (corner_labels == b)).all(0) & \
-            (others.max(axis=(0, 1)) < np.maximum(la.min(0), lb.min(0)))
+        two = ((corner_labels == a) | (corner_labels == b)).all(0) & (
+            others.max(axis=(0, 1)) < np.maximum(la.min(0), lb.min(0))
+        )
         for fast in (True, False):
             chosen = np.nonzero(two == fast)[0]
             if chosen.size == 0:
@@ -138,14 +167,20 @@ def upsample_labels(logits: np.ndarray, labels: np.ndarray, height: int, width: 
             rows = row_start[ci][owner] + local // n_cols[first:last][owner]
             cols = col_start[cj][owner] + local % n_cols[first:last][owner]
             wy, wx = fy[rows], fx[cols]
-            if fast:  # the sign of l_a - l_b, interpolated in PyTorch's order: along x, then along y
+            if (
+                fast
+            ):  # the sign of l_a - l_b, interpolated in PyTorch's order: along x, then along y
                 d = la - lb
                 top = d[0, owner] * (1 - wx) + d[1, owner] * wx
                 bottom = d[2, owner] * (1 - wx) + d[3, owner] * wx
-                flat_mask[rows * width + cols] = np.where(top * (1 - wy) + bottom * wy >= 0, a[owner], b[owner])
+                flat_mask[rows * width + cols] = np.where(
+                    top * (1 - wy) + bottom * wy >= 0, a[owner], b[owner]
+                )
             else:
                 v = values[:, :, owner]  # (C, 4, n)
-                value = ((v[:, 0] * (1 - wx) + v[:, 1] * wx) * (1 - wy) + (v[:, 2] * (1 - wx) + v[:, 3] * wx) * wy)
+                value = (v[:, 0] * (1 - wx) + v[:, 1] * wx) * (1 - wy) + (
+                    v[:, 2] * (1 - wx) + v[:, 3] * wx
+                ) * wy
                 flat_mask[rows * width + cols] = value.argmax(axis=0)
         first = last
     return mask
@@ -165,40 +200,51 @@ def _resize_host(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
     k = min(height // h, width // w)
     if k >= 2:
-        image = cv2.resize(image[: height // k * k, : width // k * k], (width // k, height // k),
-                           interpolation=cv2.INTER_AREA)
+        image = cv2.resize(
+            image[: height // k * k, : width // k * k],
+            (width // k, height // k),
+            interpolation=cv2.INTER_AREA,
+        )
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
 
 
 @dataclass
 class Segmentation:
     mask: np.ndarray  # (H, W) uint8 class ids at the INPUT image's resolution
-    confidence: np.ndarray | None = None  # (H, W) float32 max softmax probability, only when requested
+    confidence: np.ndarray | None = (
+        None  # (H, W) float32 max softmax probability, only when requested
+    )
 
 
 _logged_devices: set[str] = set()
 
 
-def select_device(device: str = "auto") -> torch.device:
+def select_device(device: str = 'auto') -> torch.device:
     """``"auto"`` = CUDA when available else CPU; ``"cpu"``, ``"cuda"``, ``"cuda:1"`` as given.
 
     The choice for ``auto`` is logged once per process.
     """
-    if device == "auto":
-        chosen = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        if "auto" not in _logged_devices:
-            _logged_devices.add("auto")
-            what = torch.cuda.get_device_name(chosen) if chosen.type == "cuda" else "no CUDA device found"
-            LOG.info("device auto -> %s (%s)", chosen, what)
+    if device == 'auto':
+        chosen = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+        if 'auto' not in _logged_devices:
+            _logged_devices.add('auto')
+            what = (
+                torch.cuda.get_device_name(chosen)
+                if chosen.type == 'cuda'
+                else 'no CUDA device found'
+            )
+            LOG.info('device auto -> %s (%s)', chosen, what)
         return chosen
     try:
         chosen = torch.device(device)
     except RuntimeError as exc:
-        raise ValueError(f"invalid device {device!r}; accepted: auto, cpu, cuda, cuda:N") from exc
-    if chosen.type not in ("cpu", "cuda"):
-        raise ValueError(f"invalid device {device!r}; accepted: auto, cpu, cuda, cuda:N")
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available; use 'auto' or 'cpu'")
+        raise ValueError(f'invalid device {device!r}; accepted: auto, cpu, cuda, cuda:N') from exc
+    if chosen.type not in ('cpu', 'cuda'):
+        raise ValueError(f'invalid device {device!r}; accepted: auto, cpu, cuda, cuda:N')
+    if chosen.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {device!r} requested but CUDA is not available; use 'auto' or 'cpu'"
+        )
     return chosen
 
 
@@ -220,61 +266,83 @@ class Segmenter:
         *,
         model: str | None = None,
         num_classes: int | None = None,
-        device: str = "auto",
+        device: str = 'auto',
         input_size: tuple[int, int] | None = None,
-        resize: str = "stretch",
-        backend: str = "auto",
+        resize: str = 'stretch',
+        backend: str = 'auto',
         max_input_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS,
         max_inference_pixels: int | None = None,
     ) -> None:
         if resize not in RESIZE_POLICIES:
-            raise ValueError(f"unknown resize policy {resize!r}; accepted: {', '.join(RESIZE_POLICIES)}")
+            raise ValueError(
+                f'unknown resize policy {resize!r}; accepted: {", ".join(RESIZE_POLICIES)}'
+            )
         self.device = select_device(device)
         self.resize = resize
-        if weights is None or str(weights) == "":
+        if weights is None or str(weights) == '':
             if model is None:
-                raise ValueError("give a weights file or a model name (random initialisation)")
+                raise ValueError('give a weights file or a model name (random initialisation)')
             get_model_spec(model)  # UnknownModelError listing the accepted names
             n = DEFAULT_NUM_CLASSES if num_classes is None else int(num_classes)
             camvid = n == len(CAMVID_CLASSES)
             network = build_model(model, num_classes=n).eval()
             self.meta = WeightsMeta(
-                model=model, num_classes=n,
+                model=model,
+                num_classes=n,
                 class_names=list(CAMVID_CLASSES) if camvid else [],
                 colors=[list(c) for c in CAMVID_COLORS] if camvid else [],
-                dataset="random initialisation (untrained)",
+                dataset='random initialisation (untrained)',
             )
             self.weights_path: str | None = None
             self.random_weights = True
         else:
             network, self.meta = load_model(weights, expect_model=model)
             if num_classes is not None and num_classes != self.meta.num_classes:
-                raise WeightsError(f"{weights} has {self.meta.num_classes} classes, not the requested {num_classes}")
+                raise WeightsError(
+                    f'{weights} has {self.meta.num_classes} classes, not the requested {num_classes}'
+                )
             self.weights_path = str(weights)
             self.random_weights = False
         if input_size is not None:
             h, w = (int(v) for v in input_size)
             lo, hi = LIMITS.side
             if not (lo <= h <= hi and lo <= w <= hi) or h * w > LIMITS.network_pixels:
-                raise ValueError(f"input_size must be (H, W) with each in [{lo}, {hi}] and at most "
-                                 f"{LIMITS.network_pixels} pixels, got {input_size}")
+                raise ValueError(
+                    f'input_size must be (H, W) with each in [{lo}, {hi}] and at most '
+                    f'{LIMITS.network_pixels} pixels, got {input_size}'
+                )
             self.input_size: tuple[int, int] | None = (h, w)
         else:
             self.input_size = tuple(self.meta.input_size) if self.meta.input_size else None  # type: ignore[assignment]
         if self.meta.num_classes > 256:
-            raise WeightsError(f"{self.weights_path or self.meta.model}: uint8 masks hold at most 256 classes; "
-                               f"the model has {self.meta.num_classes}")
+            raise WeightsError(
+                f'{self.weights_path or self.meta.model}: uint8 masks hold at most 256 classes; '
+                f'the model has {self.meta.num_classes}'
+            )
         if max_input_pixels is not None and int(max_input_pixels) < 1:
-            raise ValueError(f"max_input_pixels must be >= 1, got {max_input_pixels}")
+            raise ValueError(f'max_input_pixels must be >= 1, got {max_input_pixels}')
         self.max_input_pixels = None if max_input_pixels is None else int(max_input_pixels)
-        if max_inference_pixels is not None and not 0 <= int(max_inference_pixels) <= LIMITS.network_pixels:
-            raise ValueError(f"max_inference_pixels must be in [0, {LIMITS.network_pixels}] (0 = from the weights), "
-                             f"got {max_inference_pixels}")
-        self.max_inference_pixels = int(max_inference_pixels or 0) or default_inference_pixels(self.meta)
+        if (
+            max_inference_pixels is not None
+            and not 0 <= int(max_inference_pixels) <= LIMITS.network_pixels
+        ):
+            raise ValueError(
+                f'max_inference_pixels must be in [0, {LIMITS.network_pixels}] (0 = from the weights), '
+                f'got {max_inference_pixels}'
+            )
+        self.max_inference_pixels = int(max_inference_pixels or 0) or default_inference_pixels(
+            self.meta
+        )
         self.model_name = self.meta.model
-        self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
-        self.backend = make_backend(backend, network, self.device, self.dtype, num_classes=self.meta.num_classes,
-                                    model_name=self.model_name)
+        self.dtype = torch.float16 if self.device.type == 'cuda' else torch.float32
+        self.backend = make_backend(
+            backend,
+            network,
+            self.device,
+            self.dtype,
+            num_classes=self.meta.num_classes,
+            model_name=self.model_name,
+        )
         self.network = network  # the torch module (on the device for the torch backend)
         mean = torch.tensor(self.meta.mean, dtype=torch.float32, device=self.device)
         std = torch.tensor(self.meta.std, dtype=torch.float32, device=self.device)
@@ -285,12 +353,16 @@ class Segmenter:
         self.class_names = list(self.meta.class_names)
 
     def __repr__(self) -> str:
-        return (f"Segmenter(model={self.model_name!r}, weights={self.weights_path!r}, device={self.device}, "
-                f"backend={self.backend.description!r}, "
-                f"input_size={self.input_size}, resize={self.resize!r}, "
-                f"max_inference_pixels={self.max_inference_pixels})")
+        return (
+            f'Segmenter(model={self.model_name!r}, weights={self.weights_path!r}, device={self.device}, '
+            f'backend={self.backend.description!r}, '
+            f'input_size={self.input_size}, resize={self.resize!r}, '
+            f'max_inference_pixels={self.max_inference_pixels})'
+        )
 
-    def network_size(self, height: int, width: int) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+    def network_size(
+        self, height: int, width: int
+    ) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
         """The network input (H, W) for an image, and the image's box in it (top, left, height, width)."""
         target = self.input_size
         if target is None:
@@ -300,7 +372,7 @@ class Segmenter:
             ratio = math.sqrt(self.max_inference_pixels / pixels)
             h, w = max(1, int(height * ratio)), max(1, int(width * ratio))
             return (h, w), (0, 0, h, w)
-        if self.resize == "stretch":
+        if self.resize == 'stretch':
             return target, (0, 0, *target)
         ratio = min(target[0] / height, target[1] / width)
         h, w = max(1, round(height * ratio)), max(1, round(width * ratio))
@@ -309,19 +381,21 @@ class Segmenter:
     def _upload(self, image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
         """(1, 3, h, w) float32 on the device: ``image`` resized to ``size`` (h, w)."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+            raise ValueError(
+                f'expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}'
+            )
         if image.shape[0] == 0 or image.shape[1] == 0:
-            raise ValueError(f"empty image {image.shape}")
+            raise ValueError(f'empty image {image.shape}')
         check_size(image.shape[1], image.shape[0], self.max_input_pixels)
-        if self.device.type == "cpu" and size != image.shape[:2]:
+        if self.device.type == 'cpu' and size != image.shape[:2]:
             image = _resize_host(image, size)
         with warnings.catch_warnings():  # read-only message buffers: torch only reads them
-            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter('ignore', UserWarning)
             tensor = torch.from_numpy(image)
         tensor = tensor.to(self.device)  # uint8 upload: 4x less to move than float
         x = tensor.permute(2, 0, 1).unsqueeze(0).float()
         if x.shape[-2:] != size:
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+            x = F.interpolate(x, size=size, mode='bilinear', align_corners=False, antialias=True)
         return x
 
     def _network_logits(self, image: np.ndarray) -> torch.Tensor:
@@ -332,7 +406,7 @@ class Segmenter:
             x = F.pad(x, (left, size[1] - w - left, top, size[0] - h - top))
         out = self.backend(x)
         if (h, w) != size:
-            out = out[:, :, top:top + h, left:left + w]
+            out = out[:, :, top : top + h, left : left + w]
         return out
 
     @torch.inference_mode()
@@ -344,7 +418,7 @@ class Segmenter:
         height, width = image.shape[:2]
         out = self._network_logits(image)
         if out.shape[-2:] != (height, width):
-            out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=False)
+            out = F.interpolate(out, size=(height, width), mode='bilinear', align_corners=False)
         return out
 
     @torch.inference_mode()
@@ -360,14 +434,17 @@ class Segmenter:
             conf = torch.exp(out - top.unsqueeze(1)).sum(dim=1).reciprocal()[0].cpu().numpy()
         if out.shape[-2:] == (height, width):
             return Segmentation(mask=labels[0].to(torch.uint8).cpu().numpy(), confidence=conf)
-        mask = upsample_labels(out[0].float().cpu().numpy(), labels[0].to(torch.uint8).cpu().numpy(), height, width)
+        mask = upsample_labels(
+            out[0].float().cpu().numpy(), labels[0].to(torch.uint8).cpu().numpy(), height, width
+        )
         if conf is not None:
             conf = cv2.resize(conf, (width, height), interpolation=cv2.INTER_LINEAR)
         return Segmentation(mask=mask, confidence=conf)
 
 
-def build_segmenter(weights: str = "", model: str = DEFAULT_MODEL, *, num_classes: int | None = None,
-                    **options) -> Segmenter:
+def build_segmenter(
+    weights: str = '', model: str = DEFAULT_MODEL, *, num_classes: int | None = None, **options
+) -> Segmenter:
     """The segmenter for a ``weights`` setting as the node, ``lightseg predict`` and the tools read it:
     ``""`` = the shipped weights of ``model`` (random, for ``num_classes``, where none ship), ``random``,
     or a ``.safetensors`` file, which names the model. ``options`` go to :class:`Segmenter`."""

@@ -1,4 +1,5 @@
 """Colour masks and overlays, vectorised: a palette lookup table and one blend, no per-pixel Python."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,14 +7,14 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-__all__ = ["palette_lut", "colorize", "overlay"]
+__all__ = ['palette_lut', 'colorize', 'overlay']
 
 
 def palette_lut(palette: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
     """(256, 3) uint8 lookup table from an (N, 3) RGB palette; ids >= N map to black."""
     colors = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
     if len(colors) > 256:
-        raise ValueError(f"a uint8 mask holds at most 256 classes; palette has {len(colors)}")
+        raise ValueError(f'a uint8 mask holds at most 256 classes; palette has {len(colors)}')
     lut = np.zeros((256, 3), dtype=np.uint8)
     lut[: len(colors)] = colors
     return lut
@@ -25,9 +26,14 @@ def colorize(mask: np.ndarray, palette: np.ndarray | Sequence[Sequence[int]]) ->
     ``palette`` is (N, 3) RGB (or an already built 256-entry table from :func:`palette_lut`).
     """
     if mask.dtype != np.uint8 or mask.ndim != 2:
-        raise ValueError(f"mask must be (H, W) uint8, got {mask.shape} {mask.dtype}")
-    lut = palette if isinstance(palette, np.ndarray) and palette.shape == (256, 3) and palette.dtype == np.uint8 \
+        raise ValueError(f'mask must be (H, W) uint8, got {mask.shape} {mask.dtype}')
+    lut = (
+        palette
+        if isinstance(palette, np.ndarray)
+        and palette.shape == (256, 3)
+        and palette.dtype == np.uint8
         else palette_lut(palette)
+    )
     return lut[mask]
 
 
@@ -44,8 +50,8 @@ def overlay(
     ``color_mask`` may be passed when already computed (saves one lookup).
     """
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        raise ValueError(f'alpha must be in [0, 1], got {alpha}')
     if image.shape[:2] != mask.shape[:2] or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image {image.shape} and mask {mask.shape} must be (H, W, 3) and (H, W)")
+        raise ValueError(f'image {image.shape} and mask {mask.shape} must be (H, W, 3) and (H, W)')
     colors = colorize(mask, palette) if color_mask is None else color_mask
     return cv2.addWeighted(np.ascontiguousarray(image), 1.0 - alpha, colors, alpha, 0.0)

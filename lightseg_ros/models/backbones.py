@@ -4,16 +4,23 @@ Both come from maintained libraries: MobileNetV2 from torchvision, GhostNet 1.0x
 module only cuts them at the taps the papers use and turns strides into dilation for a smaller
 output stride.
 """
+
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
-__all__ = ["FeatureInfo", "Backbone", "MobileNetV2Backbone", "GhostNetBackbone", "PretrainedWeightsError"]
+__all__ = [
+    'FeatureInfo',
+    'Backbone',
+    'MobileNetV2Backbone',
+    'GhostNetBackbone',
+    'PretrainedWeightsError',
+]
 
 
 class PretrainedWeightsError(RuntimeError):
@@ -59,19 +66,21 @@ def _dilate(module: nn.Module, dilation: int) -> None:
 def _read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
-        raise PretrainedWeightsError(f"backbone weights file not found: {path}")
-    if path.suffix == ".safetensors":
+        raise PretrainedWeightsError(f'backbone weights file not found: {path}')
+    if path.suffix == '.safetensors':
         from safetensors.torch import load_file
 
         return load_file(str(path))
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle arbitrary objects
+        state = torch.load(
+            path, map_location='cpu', weights_only=True
+        )  # never unpickle arbitrary objects
     except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-        raise PretrainedWeightsError(f"cannot read backbone weights {path}: {exc}") from exc
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
+        raise PretrainedWeightsError(f'cannot read backbone weights {path}: {exc}') from exc
+    if isinstance(state, dict) and 'state_dict' in state:
+        state = state['state_dict']
     if not isinstance(state, dict):
-        raise PretrainedWeightsError(f"{path} does not hold a state dict")
+        raise PretrainedWeightsError(f'{path} does not hold a state dict')
     return state
 
 
@@ -79,14 +88,16 @@ def _load_into(module: nn.Module, state: dict[str, torch.Tensor], source: str) -
     """Load the keys of ``state`` that belong to ``module``; every module key must be present."""
     own = module.state_dict()
     matched = {k: v for k, v in state.items() if k in own}
-    missing = [k for k in own if k not in matched and not k.endswith("num_batches_tracked")]
+    missing = [k for k in own if k not in matched and not k.endswith('num_batches_tracked')]
     if missing:
         raise PretrainedWeightsError(
-            f"{source} does not fit this backbone: {len(missing)} tensors missing (first: {missing[0]})"
+            f'{source} does not fit this backbone: {len(missing)} tensors missing (first: {missing[0]})'
         )
     bad = [k for k, v in matched.items() if v.shape != own[k].shape]
     if bad:
-        raise PretrainedWeightsError(f"{source}: shape mismatch for {bad[0]}: {tuple(matched[bad[0]].shape)}")
+        raise PretrainedWeightsError(
+            f'{source}: shape mismatch for {bad[0]}: {tuple(matched[bad[0]].shape)}'
+        )
     module.load_state_dict(matched, strict=False)
 
 
@@ -97,11 +108,16 @@ class MobileNetV2Backbone(Backbone):
     ``c5`` = [14:18] (320ch, /32 or dilated).
     """
 
-    _STAGES = (("c2", 0, 4, 24, 4), ("c3", 4, 7, 32, 8), ("c4", 7, 14, 96, 16), ("c5", 14, 18, 320, 32))
+    _STAGES = (
+        ('c2', 0, 4, 24, 4),
+        ('c3', 4, 7, 32, 8),
+        ('c4', 7, 14, 96, 16),
+        ('c5', 14, 18, 320, 32),
+    )
 
     def __init__(self, *, output_stride: int = 16, pretrained: bool | str = False) -> None:
         super().__init__()
-        from torchvision.models import MobileNet_V2_Weights, mobilenet_v2
+        from torchvision.models import mobilenet_v2, MobileNet_V2_Weights
 
         net = mobilenet_v2(weights=None)
         if pretrained is True:
@@ -110,7 +126,7 @@ class MobileNetV2Backbone(Backbone):
             except Exception as exc:  # noqa: BLE001 - network errors vary by platform
                 raise PretrainedWeightsError(
                     "could not fetch torchvision's ImageNet MobileNetV2 weights (offline?): "
-                    f"{exc}. Pass pretrained_backbone=PATH to a local mobilenet_v2 weights file instead."
+                    f'{exc}. Pass pretrained_backbone=PATH to a local mobilenet_v2 weights file instead.'
                 ) from exc
         elif pretrained:
             state = _read_state_dict(pretrained)
@@ -140,7 +156,7 @@ class GhostNetBackbone(Backbone):
     dilate, so the cut is done here.
     """
 
-    _TAPS = {4: ("c3", 40, 8), 6: ("c4", 112, 16), 8: ("c5", 160, 32)}
+    _TAPS = {4: ('c3', 40, 8), 6: ('c4', 112, 16), 8: ('c5', 160, 32)}
 
     def __init__(self, *, output_stride: int = 32, pretrained: bool | str = False) -> None:
         super().__init__()
@@ -148,17 +164,22 @@ class GhostNetBackbone(Backbone):
 
         if pretrained is True:
             try:
-                net = timm.create_model("ghostnet_100", pretrained=True)
+                net = timm.create_model('ghostnet_100', pretrained=True)
             except Exception as exc:  # noqa: BLE001
                 raise PretrainedWeightsError(
                     "could not fetch timm's ImageNet ghostnet_100 weights (offline?): "
-                    f"{exc}. Pass pretrained_backbone=PATH to a local ghostnet_100 weights file instead."
+                    f'{exc}. Pass pretrained_backbone=PATH to a local ghostnet_100 weights file instead.'
                 ) from exc
         else:
-            net = timm.create_model("ghostnet_100", pretrained=False)
+            net = timm.create_model('ghostnet_100', pretrained=False)
             if pretrained:
-                _load_into(nn.ModuleDict({"conv_stem": net.conv_stem, "bn1": net.bn1, "blocks": net.blocks[:9]}),
-                           _read_state_dict(pretrained), str(pretrained))
+                _load_into(
+                    nn.ModuleDict(
+                        {'conv_stem': net.conv_stem, 'bn1': net.bn1, 'blocks': net.blocks[:9]}
+                    ),
+                    _read_state_dict(pretrained),
+                    str(pretrained),
+                )
         self.stem = nn.Sequential(net.conv_stem, net.bn1, net.act1)
         self.blocks = net.blocks[:9]
         # blocks[i] downsamples when its first bottleneck has stride 2; find that from the modules

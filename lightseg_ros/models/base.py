@@ -1,13 +1,14 @@
 """The shared shell of every model: backbone -> decode head -> classifier -> logits at input size."""
+
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
 
 from .backbones import Backbone
 
-__all__ = ["SegmentationModel"]
+__all__ = ['SegmentationModel']
 
 
 class SegmentationModel(nn.Module):
@@ -18,7 +19,9 @@ class SegmentationModel(nn.Module):
     (any size works: 360x480, 361x479, 64x64).
     """
 
-    def __init__(self, backbone: Backbone, head: nn.Module, head_channels: int, num_classes: int) -> None:
+    def __init__(
+        self, backbone: Backbone, head: nn.Module, head_channels: int, num_classes: int
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.head = head
@@ -28,4 +31,4 @@ class SegmentationModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[-2:]
         logits = self.classifier(self.head(self.backbone(x)))
-        return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+        return F.interpolate(logits, size=size, mode='bilinear', align_corners=False)

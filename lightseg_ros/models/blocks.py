@@ -3,26 +3,36 @@
 ASPP follows DeepLabV3+ (Chen et al., ECCV 2018); the separable variant is the L-ASPP of Liao et
 al. 2023; position and channel attention follow DANet (Fu et al., CVPR 2019).
 """
+
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
 
-__all__ = ["ConvBNReLU", "SeparableConvBNReLU", "ASPP", "PositionAttention", "ChannelAttention", "resize_to"]
+__all__ = [
+    'ConvBNReLU',
+    'SeparableConvBNReLU',
+    'ASPP',
+    'PositionAttention',
+    'ChannelAttention',
+    'resize_to',
+]
 
 
 def resize_to(x: torch.Tensor, ref: torch.Tensor | tuple[int, int]) -> torch.Tensor:
     size = ref if isinstance(ref, tuple) else ref.shape[-2:]
     if x.shape[-2:] == size:
         return x
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
 
 
 class ConvBNReLU(nn.Sequential):
     """Conv (with bias, as in the public DeepLabV3+ code the papers count) + BN + ReLU."""
 
-    def __init__(self, cin: int, cout: int, kernel_size: int = 1, dilation: int = 1, *, bias: bool = True) -> None:
+    def __init__(
+        self, cin: int, cout: int, kernel_size: int = 1, dilation: int = 1, *, bias: bool = True
+    ) -> None:
         pad = dilation * (kernel_size - 1) // 2
         super().__init__(
             nn.Conv2d(cin, cout, kernel_size, padding=pad, dilation=dilation, bias=bias),
@@ -37,7 +47,9 @@ class SeparableConvBNReLU(nn.Sequential):
     def __init__(self, cin: int, cout: int, kernel_size: int = 3, dilation: int = 1) -> None:
         pad = dilation * (kernel_size - 1) // 2
         super().__init__(
-            nn.Conv2d(cin, cin, kernel_size, padding=pad, dilation=dilation, groups=cin, bias=False),
+            nn.Conv2d(
+                cin, cin, kernel_size, padding=pad, dilation=dilation, groups=cin, bias=False
+            ),
             nn.BatchNorm2d(cin),
             nn.ReLU(inplace=True),
             nn.Conv2d(cin, cout, 1, bias=False),
@@ -62,11 +74,15 @@ class ASPP(nn.Module):
     ``separable=True`` gives L-ASPP (depthwise-separable atrous branches).
     """
 
-    def __init__(self, cin: int, cout: int, rates: tuple[int, int, int], *, separable: bool = False) -> None:
+    def __init__(
+        self, cin: int, cout: int, rates: tuple[int, int, int], *, separable: bool = False
+    ) -> None:
         super().__init__()
         atrous = SeparableConvBNReLU if separable else ConvBNReLU
         self.branches = nn.ModuleList(
-            [ConvBNReLU(cin, cout, 1)] + [atrous(cin, cout, 3, dilation=r) for r in rates] + [_ImagePool(cin, cout)]
+            [ConvBNReLU(cin, cout, 1)]
+            + [atrous(cin, cout, 3, dilation=r) for r in rates]
+            + [_ImagePool(cin, cout)]
         )
         self.project = ConvBNReLU(cout * 5, cout, 1)
 

@@ -11,6 +11,7 @@ rules are stated here, applied by forward hooks on leaf modules:
 
 GFLOPs = 2 x (conv/linear MACs + BN count) / 1e9.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["Complexity", "count_parameters", "count_macs", "measure"]
+__all__ = ['Complexity', 'count_parameters', 'count_macs', 'measure']
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,9 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def _conv_macs(m: nn.Conv2d, out: torch.Tensor) -> int:
-    per_output = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1] + (m.bias is not None)
+    per_output = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1] + (
+        m.bias is not None
+    )
     return out.numel() * per_output
 
 
@@ -60,7 +63,9 @@ def count_macs(model: nn.Module, input_size: tuple[int, int] = (512, 512)) -> in
                 total += rule(module, out)
                 return
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, tuple(_RULES))]
+    handles = [
+        m.register_forward_hook(hook) for m in model.modules() if isinstance(m, tuple(_RULES))
+    ]
     was_training = model.training
     model.eval()
     try:

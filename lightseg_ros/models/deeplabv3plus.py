@@ -5,6 +5,7 @@ ECCV 2018. Layout and counting as the papers report it (counting rules: :mod:`.c
 rates 6/12/18 at output stride 16 (12/24/36 at 8), decoder with a 24->48 low-level projection and
 two 3x3 convs at /4. 21 classes, OS16: 5,818,149 parameters, 52.85 GFLOPs at 512x512.
 """
+
 from __future__ import annotations
 
 import torch
@@ -15,7 +16,7 @@ from .base import SegmentationModel
 from .blocks import ASPP, ConvBNReLU, resize_to
 from .registry import register_model
 
-__all__ = ["DeepLabV3PlusHead", "deeplabv3plus_mobilenetv2", "aspp_rates"]
+__all__ = ['DeepLabV3PlusHead', 'deeplabv3plus_mobilenetv2', 'aspp_rates']
 
 
 def aspp_rates(output_stride: int) -> tuple[int, int, int]:
@@ -23,7 +24,9 @@ def aspp_rates(output_stride: int) -> tuple[int, int, int]:
 
 
 class DeepLabV3PlusHead(nn.Module):
-    def __init__(self, high_channels: int, low_channels: int, output_stride: int, aspp_channels: int = 256) -> None:
+    def __init__(
+        self, high_channels: int, low_channels: int, output_stride: int, aspp_channels: int = 256
+    ) -> None:
         super().__init__()
         self.aspp = ASPP(high_channels, aspp_channels, aspp_rates(output_stride))
         self.low_proj = ConvBNReLU(low_channels, 48, 1)
@@ -35,21 +38,21 @@ class DeepLabV3PlusHead(nn.Module):
         )
 
     def forward(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
-        low = self.low_proj(feats["c2"])
-        high = resize_to(self.aspp(feats["c5"]), low)
+        low = self.low_proj(feats['c2'])
+        high = resize_to(self.aspp(feats['c5']), low)
         return self.fuse(torch.cat([high, low], dim=1))
 
 
 @register_model(
-    "deeplabv3plus_mobilenetv2",
-    paper="Chen et al., ECCV 2018 (baseline of Huo et al. 2023 and Liao et al. 2023)",
+    'deeplabv3plus_mobilenetv2',
+    paper='Chen et al., ECCV 2018 (baseline of Huo et al. 2023 and Liao et al. 2023)',
     output_strides=(8, 16),
     default_output_stride=16,
-    description="DeepLabV3+ / MobileNetV2 baseline",
+    description='DeepLabV3+ / MobileNetV2 baseline',
 )
 def deeplabv3plus_mobilenetv2(
     *, num_classes: int, output_stride: int = 16, pretrained_backbone: bool | str = False
 ) -> SegmentationModel:
     backbone = MobileNetV2Backbone(output_stride=output_stride, pretrained=pretrained_backbone)
-    head = DeepLabV3PlusHead(backbone.channels("c5"), backbone.channels("c2"), output_stride)
+    head = DeepLabV3PlusHead(backbone.channels('c5'), backbone.channels('c2'), output_stride)
     return SegmentationModel(backbone, head, 256, num_classes)

@@ -16,6 +16,7 @@ Choices where the paper is silent:
   fuse plus a depthwise-separable 3x3 (-> 64), at /8 a 3x3 conv-BN-ReLU (-> 48). These widths
   land on the paper's budget: 2.795M parameters and 1.948 GFLOPs (21 classes, 512x512).
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,10 +24,17 @@ from torch import nn
 
 from .backbones import GhostNetBackbone
 from .base import SegmentationModel
-from .blocks import ASPP, ChannelAttention, ConvBNReLU, PositionAttention, SeparableConvBNReLU, resize_to
+from .blocks import (
+    ASPP,
+    ChannelAttention,
+    ConvBNReLU,
+    PositionAttention,
+    resize_to,
+    SeparableConvBNReLU,
+)
 from .registry import register_model
 
-__all__ = ["DualAttention", "GhostASPPDAHead", "ghostnet_aspp_da"]
+__all__ = ['DualAttention', 'GhostASPPDAHead', 'ghostnet_aspp_da']
 
 
 class DualAttention(nn.Module):
@@ -41,32 +49,44 @@ class DualAttention(nn.Module):
 
 class GhostASPPDAHead(nn.Module):
     def __init__(
-        self, c3: int, c4: int, c5: int, output_stride: int, *, aspp: int = 128, mid: int = 64, out: int = 48
+        self,
+        c3: int,
+        c4: int,
+        c5: int,
+        output_stride: int,
+        *,
+        aspp: int = 128,
+        mid: int = 64,
+        out: int = 48,
     ) -> None:
         super().__init__()
         rates = tuple(r * 16 // output_stride for r in (6, 12, 18))
         self.aspp = ASPP(c5, aspp, rates, separable=True)
         self.attention = DualAttention(aspp)
-        self.splice16 = nn.Sequential(ConvBNReLU(aspp + c4, mid, 1), SeparableConvBNReLU(mid, mid, 3))
+        self.splice16 = nn.Sequential(
+            ConvBNReLU(aspp + c4, mid, 1), SeparableConvBNReLU(mid, mid, 3)
+        )
         self.splice8 = ConvBNReLU(mid + c3, out, 3)
         self.out_channels = out
 
     def forward(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
-        x = self.attention(self.aspp(feats["c5"]))
-        x = self.splice16(torch.cat([resize_to(x, feats["c4"]), feats["c4"]], dim=1))
-        return self.splice8(torch.cat([resize_to(x, feats["c3"]), feats["c3"]], dim=1))
+        x = self.attention(self.aspp(feats['c5']))
+        x = self.splice16(torch.cat([resize_to(x, feats['c4']), feats['c4']], dim=1))
+        return self.splice8(torch.cat([resize_to(x, feats['c3']), feats['c3']], dim=1))
 
 
 @register_model(
-    "ghostnet_aspp_da",
-    paper="Liao et al. 2023, GhostNet + ASPP + Dual Attention (paper B)",
+    'ghostnet_aspp_da',
+    paper='Liao et al. 2023, GhostNet + ASPP + Dual Attention (paper B)',
     output_strides=(16, 32),
     default_output_stride=32,
-    description="GhostNet 1.0x + depthwise-separable ASPP + position/channel attention + multi-scale splicing",
+    description='GhostNet 1.0x + depthwise-separable ASPP + position/channel attention + multi-scale splicing',
 )
 def ghostnet_aspp_da(
     *, num_classes: int, output_stride: int = 32, pretrained_backbone: bool | str = False
 ) -> SegmentationModel:
     backbone = GhostNetBackbone(output_stride=output_stride, pretrained=pretrained_backbone)
-    head = GhostASPPDAHead(backbone.channels("c3"), backbone.channels("c4"), backbone.channels("c5"), output_stride)
+    head = GhostASPPDAHead(
+        backbone.channels('c3'), backbone.channels('c4'), backbone.channels('c5'), output_stride
+    )
     return SegmentationModel(backbone, head, head.out_channels, num_classes)

@@ -16,6 +16,7 @@ Choices where the paper is silent (its figures are not available):
 * ``feature_enhancement=False`` replaces each FE by the baseline's plain 1x1 projection to 48
   channels (paper A's ablation rows without FE).
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,7 +28,7 @@ from .blocks import ASPP, ConvBNReLU, resize_to
 from .deeplabv3plus import aspp_rates
 from .registry import register_model
 
-__all__ = ["FeatureEnhancement", "MLFFHead", "mlff_mobilenetv2"]
+__all__ = ['FeatureEnhancement', 'MLFFHead', 'mlff_mobilenetv2']
 
 
 class FeatureEnhancement(nn.Module):
@@ -36,7 +37,9 @@ class FeatureEnhancement(nn.Module):
     def __init__(self, cin: int, cout: int = 48) -> None:
         super().__init__()
         self.local = nn.Sequential(ConvBNReLU(cin, cin, 3), ConvBNReLU(cin, cout, 1))
-        self.context = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(cin, cout, 1), nn.Sigmoid())
+        self.context = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Conv2d(cin, cout, 1), nn.Sigmoid()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         local = self.local(x)
@@ -44,7 +47,9 @@ class FeatureEnhancement(nn.Module):
 
 
 class MLFFHead(nn.Module):
-    def __init__(self, high: int, low2: int, low3: int, output_stride: int, *, feature_enhancement: bool) -> None:
+    def __init__(
+        self, high: int, low2: int, low3: int, output_stride: int, *, feature_enhancement: bool
+    ) -> None:
         super().__init__()
         self.aspp = ASPP(high, 256, aspp_rates(output_stride))
         make = FeatureEnhancement if feature_enhancement else (lambda c: ConvBNReLU(c, 48, 1))
@@ -58,18 +63,18 @@ class MLFFHead(nn.Module):
         )
 
     def forward(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
-        low2 = self.enhance2(feats["c2"])
-        low3 = resize_to(self.enhance3(feats["c3"]), low2)
-        high = resize_to(self.aspp(feats["c5"]), low2)
+        low2 = self.enhance2(feats['c2'])
+        low3 = resize_to(self.enhance3(feats['c3']), low2)
+        high = resize_to(self.aspp(feats['c5']), low2)
         return self.fuse(torch.cat([high, low2, low3], dim=1))
 
 
 @register_model(
-    "mlff_mobilenetv2",
-    paper="Huo et al. 2023, Multi-level Feature Fusion (paper A)",
+    'mlff_mobilenetv2',
+    paper='Huo et al. 2023, Multi-level Feature Fusion (paper A)',
     output_strides=(8, 16),
     default_output_stride=16,
-    description="MobileNetV2 + ASPP + Feature Enhancement on /4 and /8 + multi-level fusion (train with CE+Dice)",
+    description='MobileNetV2 + ASPP + Feature Enhancement on /4 and /8 + multi-level fusion (train with CE+Dice)',
 )
 def mlff_mobilenetv2(
     *,
@@ -80,9 +85,9 @@ def mlff_mobilenetv2(
 ) -> SegmentationModel:
     backbone = MobileNetV2Backbone(output_stride=output_stride, pretrained=pretrained_backbone)
     head = MLFFHead(
-        backbone.channels("c5"),
-        backbone.channels("c2"),
-        backbone.channels("c3"),
+        backbone.channels('c5'),
+        backbone.channels('c2'),
+        backbone.channels('c3'),
         output_stride,
         feature_enhancement=feature_enhancement,
     )

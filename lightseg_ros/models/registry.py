@@ -3,6 +3,7 @@
 Adding a model is adding one file that decorates its builder with :func:`register_model` and
 importing that file in ``lightseg_ros/models/__init__.py``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +11,14 @@ from typing import Callable
 
 from torch import nn
 
-__all__ = ["ModelSpec", "UnknownModelError", "register_model", "get_model_spec", "build_model", "list_models"]
+__all__ = [
+    'ModelSpec',
+    'UnknownModelError',
+    'register_model',
+    'get_model_spec',
+    'build_model',
+    'list_models',
+]
 
 
 class UnknownModelError(ValueError):
@@ -42,10 +50,14 @@ def register_model(
 
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is already registered")
+            raise ValueError(f'model {name!r} is already registered')
         if default_output_stride not in output_strides:
-            raise ValueError(f"{name}: default output stride {default_output_stride} not in {output_strides}")
-        _REGISTRY[name] = ModelSpec(name, fn, paper, output_strides, default_output_stride, description)
+            raise ValueError(
+                f'{name}: default output stride {default_output_stride} not in {output_strides}'
+            )
+        _REGISTRY[name] = ModelSpec(
+            name, fn, paper, output_strides, default_output_stride, description
+        )
         return fn
 
     return wrap
@@ -60,7 +72,7 @@ def get_model_spec(name: str) -> ModelSpec:
         return _REGISTRY[name]
     except KeyError:
         raise UnknownModelError(
-            f"unknown model {name!r}; accepted models: {', '.join(list_models())}"
+            f'unknown model {name!r}; accepted models: {", ".join(list_models())}'
         ) from None
 
 
@@ -85,15 +97,20 @@ def build_model(
         output_stride = spec.default_output_stride
     if output_stride not in spec.output_strides:
         raise ValueError(
-            f"model {name!r} does not support output_stride={output_stride}; accepted: {spec.output_strides}"
+            f'model {name!r} does not support output_stride={output_stride}; accepted: {spec.output_strides}'
         )
     if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        raise ValueError(f'num_classes must be >= 1, got {num_classes}')
     try:
         return spec.builder(
-            num_classes=num_classes, output_stride=output_stride, pretrained_backbone=pretrained_backbone, **options
+            num_classes=num_classes,
+            output_stride=output_stride,
+            pretrained_backbone=pretrained_backbone,
+            **options,
         )
     except TypeError as exc:
-        if options and "unexpected keyword" in str(exc):
-            raise ValueError(f"model {name!r} does not accept options {sorted(options)}: {exc}") from None
+        if options and 'unexpected keyword' in str(exc):
+            raise ValueError(
+                f'model {name!r} does not accept options {sorted(options)}: {exc}'
+            ) from None
         raise

@@ -9,6 +9,7 @@ Every place that takes weights (the node's ``weights`` parameter, the launch arg
 * ``"random"``: random initialisation on purpose (timing runs, tests);
 * anything else: the path of a lightseg ``.safetensors`` file (whose metadata then names the model).
 """
+
 from __future__ import annotations
 
 import os
@@ -17,21 +18,30 @@ from pathlib import Path
 from .registry import get_model_spec, list_models
 from .weights import WeightsError
 
-__all__ = ["WEIGHTS_DIR", "DEFAULT", "RANDOM", "DEFAULT_MODEL", "shipped_weights", "shipped_models",
-           "resolve_weights", "trained_weights", "no_shipped_weights_note"]
+__all__ = [
+    'WEIGHTS_DIR',
+    'DEFAULT',
+    'RANDOM',
+    'DEFAULT_MODEL',
+    'shipped_weights',
+    'shipped_models',
+    'resolve_weights',
+    'trained_weights',
+    'no_shipped_weights_note',
+]
 
 #: installed with the package (setup.py package_data), so colcon and pip installs both carry it
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-DEFAULT = "default"
-RANDOM = "random"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / 'weights'
+DEFAULT = 'default'
+RANDOM = 'random'
 #: the node's and the tools' model when neither a model nor a weights file is named
-DEFAULT_MODEL = "ghostnet_aspp_da"
+DEFAULT_MODEL = 'ghostnet_aspp_da'
 
 
 def shipped_weights(model: str) -> Path | None:
     """The packaged weights file of ``model``, or None when none ships (unknown names raise)."""
     get_model_spec(model)  # UnknownModelError listing the accepted names
-    path = WEIGHTS_DIR / f"{model}.safetensors"
+    path = WEIGHTS_DIR / f'{model}.safetensors'
     return path if path.is_file() else None
 
 
@@ -42,30 +52,33 @@ def shipped_models() -> list[str]:
 
 def resolve_weights(spec: str | os.PathLike | None, model: str | None) -> Path | None:
     """The weights file a setting names (see the module docstring); None means random initialisation."""
-    text = "" if spec is None else str(spec).strip()
+    text = '' if spec is None else str(spec).strip()
     if text == RANDOM:
         return None
-    if text in ("", DEFAULT):
+    if text in ('', DEFAULT):
         if model is None:
             raise ValueError("weights '' (default) needs a model name to pick the shipped weights")
         return shipped_weights(model)
     return Path(text).expanduser()
 
 
-def no_shipped_weights_note(model: str,
-                            consequence: str = "so it runs with RANDOM weights: masks are meaningless") -> str:
-    shipped = ", ".join(shipped_models()) or "none"
-    return (f"no trained weights ship for {model!r} (packaged: {shipped}), {consequence}; train with "
-            "'lightseg train' and pass the file as weights")
+def no_shipped_weights_note(
+    model: str, consequence: str = 'so it runs with RANDOM weights: masks are meaningless'
+) -> str:
+    shipped = ', '.join(shipped_models()) or 'none'
+    return (
+        f'no trained weights ship for {model!r} (packaged: {shipped}), {consequence}; train with '
+        "'lightseg train' and pass the file as weights"
+    )
 
 
 def trained_weights(spec: str | os.PathLike | None, model: str | None) -> Path | None:
     """For tools that score or replay (``lightseg eval``, ``bag-eval``): the file a ``--weights``/``--model``
     pair names. Random weights only when asked for (``random``); a default that ships nothing is an error."""
-    text = "" if spec is None else str(spec).strip()
-    if text in ("", DEFAULT, RANDOM):
+    text = '' if spec is None else str(spec).strip()
+    if text in ('', DEFAULT, RANDOM):
         model = model or DEFAULT_MODEL
     path = resolve_weights(text, model)
     if path is None and text != RANDOM:
-        raise WeightsError(no_shipped_weights_note(str(model), "so there is nothing to score"))
+        raise WeightsError(no_shipped_weights_note(str(model), 'so there is nothing to score'))
     return path

@@ -4,27 +4,37 @@ Whoever loads a file (the node's Segmenter, ``lightseg eval``, the benchmark) ne
 the model name and options, classes, colours, normalisation and input size travel with it.
 Nothing is unpickled: safetensors holds raw tensors only.
 """
+
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 import inspect
 import json
 import math
 import numbers
 import os
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..classes import IMAGENET_MEAN, IMAGENET_STD, default_palette
 from .registry import build_model, get_model_spec, list_models
+from ..classes import default_palette, IMAGENET_MEAN, IMAGENET_STD
 
-__all__ = ["WeightsMeta", "WeightsError", "save_weights", "read_weights_meta", "load_weights", "load_model",
-           "weights_problem", "METADATA_KEY", "LIMITS"]
+__all__ = [
+    'WeightsMeta',
+    'WeightsError',
+    'save_weights',
+    'read_weights_meta',
+    'load_weights',
+    'load_model',
+    'weights_problem',
+    'METADATA_KEY',
+    'LIMITS',
+]
 
-METADATA_KEY = "lightseg"
+METADATA_KEY = 'lightseg'
 FORMAT_VERSION = 1
 
 
@@ -60,33 +70,35 @@ class _FieldError(ValueError):
 
 def _int(name: str, value: Any, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise _FieldError(name, f"must be an integer in [{lo}, {hi}], got {_show(value)}")
+        raise _FieldError(name, f'must be an integer in [{lo}, {hi}], got {_show(value)}')
     if not lo <= value <= hi:
-        raise _FieldError(name, f"must be in [{lo}, {hi}], got {value}")
+        raise _FieldError(name, f'must be in [{lo}, {hi}], got {value}')
     return int(value)
 
 
 def _number(name: str, value: Any, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise _FieldError(name, f"must be a finite number in [{lo:g}, {hi:g}], got {_show(value)}")
+        raise _FieldError(name, f'must be a finite number in [{lo:g}, {hi:g}], got {_show(value)}')
     if not lo <= value <= hi:
-        raise _FieldError(name, f"must be in [{lo:g}, {hi:g}], got {value:g}")
+        raise _FieldError(name, f'must be in [{lo:g}, {hi:g}], got {value:g}')
     return float(value)
 
 
 def _text(name: str, value: Any, *, empty: bool = True) -> str:
     if not isinstance(value, str) or (not empty and not value):
-        raise _FieldError(name, f"must be {'a' if empty else 'a non-empty'} string, got {_show(value)}")
+        raise _FieldError(
+            name, f'must be {"a" if empty else "a non-empty"} string, got {_show(value)}'
+        )
     if len(value) > LIMITS.text_chars:
-        raise _FieldError(name, f"is longer than {LIMITS.text_chars} characters ({len(value)})")
+        raise _FieldError(name, f'is longer than {LIMITS.text_chars} characters ({len(value)})')
     return value
 
 
-def _list(name: str, value: Any, length: int | None = None, what: str = "") -> list:
+def _list(name: str, value: Any, length: int | None = None, what: str = '') -> list:
     if not isinstance(value, (list, tuple)):
-        raise _FieldError(name, f"must be a list{what}, got {_show(value)}")
+        raise _FieldError(name, f'must be a list{what}, got {_show(value)}')
     if length is not None and len(value) != length:
-        raise _FieldError(name, f"must have {length} entries{what}, got {len(value)}")
+        raise _FieldError(name, f'must have {length} entries{what}, got {len(value)}')
     return list(value)
 
 
@@ -94,14 +106,21 @@ def _size(name: str, value: Any) -> list[int] | None:
     if value is None:
         return None
     lo, hi = LIMITS.side
-    size = [_int(f"{name}[{i}]", v, lo, hi) for i, v in enumerate(_list(name, value, 2, " [height, width] or null"))]
+    size = [
+        _int(f'{name}[{i}]', v, lo, hi)
+        for i, v in enumerate(_list(name, value, 2, ' [height, width] or null'))
+    ]
     return size
 
 
 def _show(value: Any) -> str:
     """A short rendering of a bad value (a crafted file may hold megabytes)."""
-    text = repr(value) if not isinstance(value, (dict, list)) else f"a JSON {'object' if isinstance(value, dict) else 'list'}"
-    return text if len(text) <= 60 else text[:57] + "..."
+    text = (
+        repr(value)
+        if not isinstance(value, (dict, list))
+        else f'a JSON {"object" if isinstance(value, dict) else "list"}'
+    )
+    return text if len(text) <= 60 else text[:57] + '...'
 
 
 def _depth(value: Any) -> int:
@@ -113,7 +132,9 @@ def _depth(value: Any) -> int:
             deepest = max(deepest, level)
             if level > LIMITS.nesting:
                 return level
-            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+            stack.extend(
+                (v, level + 1) for v in (item.values() if isinstance(item, dict) else item)
+            )
     return deepest
 
 
@@ -132,7 +153,7 @@ class WeightsMeta:
     output_stride: int | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
     ignore_index: int = 255
-    dataset: str = ""
+    dataset: str = ''
     val_miou: float | None = None
     recipe: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
@@ -144,72 +165,102 @@ class WeightsMeta:
         try:
             self._check()
         except _FieldError as exc:
-            raise WeightsError(f"invalid weights metadata: {exc}") from None
+            raise WeightsError(f'invalid weights metadata: {exc}') from None
 
     def _check(self) -> None:
-        self.model = _text("model", self.model, empty=False)
-        n = self.num_classes = _int("num_classes", self.num_classes, *LIMITS.num_classes)
-        what = f" (one per class: num_classes is {n})"
-        if self.class_names is None or (isinstance(self.class_names, (list, tuple)) and not self.class_names):
-            self.class_names = [f"class_{i}" for i in range(n)]
-        self.class_names = [_text(f"class_names[{i}]", v)
-                            for i, v in enumerate(_list("class_names", self.class_names, n, what))]
+        self.model = _text('model', self.model, empty=False)
+        n = self.num_classes = _int('num_classes', self.num_classes, *LIMITS.num_classes)
+        what = f' (one per class: num_classes is {n})'
+        if self.class_names is None or (
+            isinstance(self.class_names, (list, tuple)) and not self.class_names
+        ):
+            self.class_names = [f'class_{i}' for i in range(n)]
+        self.class_names = [
+            _text(f'class_names[{i}]', v)
+            for i, v in enumerate(_list('class_names', self.class_names, n, what))
+        ]
         if self.colors is None or (isinstance(self.colors, (list, tuple)) and not self.colors):
             self.colors = default_palette(n).tolist()
-        self.colors = [[_int(f"colors[{i}][{c}]", v, 0, 255)
-                        for c, v in enumerate(_list(f"colors[{i}]", rgb, 3, " [r, g, b]"))]
-                       for i, rgb in enumerate(_list("colors", self.colors, n, what))]
-        self.mean = [_number(f"mean[{i}]", v, *LIMITS.mean) for i, v in enumerate(_list("mean", self.mean, 3, " (R, G, B)"))]
-        self.std = [_number(f"std[{i}]", v, *LIMITS.std) for i, v in enumerate(_list("std", self.std, 3, " (R, G, B)"))]
-        self.input_size = _size("input_size", self.input_size)
+        self.colors = [
+            [
+                _int(f'colors[{i}][{c}]', v, 0, 255)
+                for c, v in enumerate(_list(f'colors[{i}]', rgb, 3, ' [r, g, b]'))
+            ]
+            for i, rgb in enumerate(_list('colors', self.colors, n, what))
+        ]
+        self.mean = [
+            _number(f'mean[{i}]', v, *LIMITS.mean)
+            for i, v in enumerate(_list('mean', self.mean, 3, ' (R, G, B)'))
+        ]
+        self.std = [
+            _number(f'std[{i}]', v, *LIMITS.std)
+            for i, v in enumerate(_list('std', self.std, 3, ' (R, G, B)'))
+        ]
+        self.input_size = _size('input_size', self.input_size)
         if self.input_size and self.input_size[0] * self.input_size[1] > LIMITS.network_pixels:
-            raise _FieldError("input_size", f"{self.input_size[0]}x{self.input_size[1]} is more than "
-                              f"{LIMITS.network_pixels} pixels")
-        self.train_image_size = _size("train_image_size", self.train_image_size)
+            raise _FieldError(
+                'input_size',
+                f'{self.input_size[0]}x{self.input_size[1]} is more than '
+                f'{LIMITS.network_pixels} pixels',
+            )
+        self.train_image_size = _size('train_image_size', self.train_image_size)
         if self.output_stride is not None:
-            self.output_stride = _int("output_stride", self.output_stride, 1, 64)
+            self.output_stride = _int('output_stride', self.output_stride, 1, 64)
         if not isinstance(self.model_options, dict):
-            raise _FieldError("model_options", f"must be a JSON object, got {_show(self.model_options)}")
+            raise _FieldError(
+                'model_options', f'must be a JSON object, got {_show(self.model_options)}'
+            )
         if len(self.model_options) > LIMITS.options:
-            raise _FieldError("model_options", f"has more than {LIMITS.options} entries")
+            raise _FieldError('model_options', f'has more than {LIMITS.options} entries')
         for key, value in self.model_options.items():
-            _text("model_options key", key, empty=False)
+            _text('model_options key', key, empty=False)
             if not (value is None or isinstance(value, (bool, int, float, str))):
-                raise _FieldError(f"model_options.{key}", f"must be a number, string, boolean or null, got {_show(value)}")
-        self.ignore_index = _int("ignore_index", self.ignore_index, *LIMITS.ignore_index)
-        self.dataset = _text("dataset", self.dataset)
+                raise _FieldError(
+                    f'model_options.{key}',
+                    f'must be a number, string, boolean or null, got {_show(value)}',
+                )
+        self.ignore_index = _int('ignore_index', self.ignore_index, *LIMITS.ignore_index)
+        self.dataset = _text('dataset', self.dataset)
         if self.val_miou is not None:
-            self.val_miou = _number("val_miou", self.val_miou, 0.0, 1.0)
+            self.val_miou = _number('val_miou', self.val_miou, 0.0, 1.0)
         if not isinstance(self.recipe, dict):
-            raise _FieldError("recipe", f"must be a JSON object, got {_show(self.recipe)}")
-        self.format_version = _int("format_version", self.format_version, 1, FORMAT_VERSION)
+            raise _FieldError('recipe', f'must be a JSON object, got {_show(self.recipe)}')
+        self.format_version = _int('format_version', self.format_version, 1, FORMAT_VERSION)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "WeightsMeta":
+    def from_json(cls, text: str) -> 'WeightsMeta':
         """Parse and check metadata text; :class:`WeightsError` names the field (the caller adds the file)."""
         if len(text) > LIMITS.metadata_bytes:
-            raise WeightsError(f"metadata is {len(text)} characters; at most {LIMITS.metadata_bytes} are accepted")
+            raise WeightsError(
+                f'metadata is {len(text)} characters; at most {LIMITS.metadata_bytes} are accepted'
+            )
         try:
             data = json.loads(text)
-        except RecursionError:  # the C parser stops at Python's recursion limit; the message says why
-            raise WeightsError(f"metadata nests deeper than {LIMITS.nesting} levels") from None
+        except (
+            RecursionError
+        ):  # the C parser stops at Python's recursion limit; the message says why
+            raise WeightsError(f'metadata nests deeper than {LIMITS.nesting} levels') from None
         except ValueError as exc:  # JSONDecodeError, or an integer literal too long to convert
-            raise WeightsError(f"metadata is not valid JSON ({exc})") from None
+            raise WeightsError(f'metadata is not valid JSON ({exc})') from None
         if not isinstance(data, dict):
-            raise WeightsError(f"metadata must be a JSON object with 'model' and 'num_classes', got {_show(data)}")
+            raise WeightsError(
+                f"metadata must be a JSON object with 'model' and 'num_classes', got {_show(data)}"
+            )
         if _depth(data) > LIMITS.nesting:
-            raise WeightsError(f"metadata nests deeper than {LIMITS.nesting} levels")
-        for required in ("model", "num_classes"):
+            raise WeightsError(f'metadata nests deeper than {LIMITS.nesting} levels')
+        for required in ('model', 'num_classes'):
             if required not in data:
                 raise WeightsError(f"metadata has no '{required}' field")
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def save_weights(path: str | os.PathLike, model: nn.Module, meta: WeightsMeta, *, half: bool = False) -> Path:
+def save_weights(
+    path: str | os.PathLike, model: nn.Module, meta: WeightsMeta, *, half: bool = False
+) -> Path:
     """Write ``model``'s state dict and ``meta`` atomically (temp file + rename).
 
     The metadata is checked again first (fields may have been changed since construction): nothing
@@ -225,22 +276,22 @@ def save_weights(path: str | os.PathLike, model: nn.Module, meta: WeightsMeta, *
         if half and v.is_floating_point():
             v = v.half()
         state[k] = v.contiguous()
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(path.name + '.tmp')
     save_file(state, str(tmp), metadata={METADATA_KEY: meta.to_json()})
     os.replace(tmp, path)
     return path
 
 
 def _open_checked(path: Path):
-    from safetensors import SafetensorError, safe_open
+    from safetensors import safe_open, SafetensorError
 
     if not path.is_file():
-        raise WeightsError(f"weights file not found: {path}")
+        raise WeightsError(f'weights file not found: {path}')
     try:
-        return safe_open(str(path), framework="pt")
+        return safe_open(str(path), framework='pt')
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(
-            f"{path} is not a readable safetensors file ({_first_line(exc)}); lightseg_ros loads .safetensors "
+            f'{path} is not a readable safetensors file ({_first_line(exc)}); lightseg_ros loads .safetensors '
             "files written by 'lightseg train' or 'lightseg export'"
         ) from None
 
@@ -248,45 +299,65 @@ def _open_checked(path: Path):
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
-    return line if len(line) <= 200 else line[:197] + "..."
+    return line if len(line) <= 200 else line[:197] + '...'
 
 
 def _meta_of(path: Path, header: dict[str, str] | None) -> WeightsMeta:
     if not header or METADATA_KEY not in header:
         raise WeightsError(
             f"{path} has no '{METADATA_KEY}' metadata; weights must be written by lightseg_ros "
-            "(models.weights.save_weights), which records the model name and classes"
+            '(models.weights.save_weights), which records the model name and classes'
         )
     try:
         meta = WeightsMeta.from_json(header[METADATA_KEY])
     except WeightsError as exc:
-        raise WeightsError(f"{path}: invalid '{METADATA_KEY}' metadata: "
-                           f"{str(exc).removeprefix('invalid weights metadata: ')}") from None
+        raise WeightsError(
+            f"{path}: invalid '{METADATA_KEY}' metadata: "
+            f'{str(exc).removeprefix("invalid weights metadata: ")}'
+        ) from None
     if meta.model not in list_models():
-        raise WeightsError(f"{path} is for model {meta.model!r}, which is not registered; accepted: {list_models()}")
+        raise WeightsError(
+            f'{path} is for model {meta.model!r}, which is not registered; accepted: {list_models()}'
+        )
     spec = get_model_spec(meta.model)
     if meta.output_stride is not None and meta.output_stride not in spec.output_strides:
-        raise WeightsError(f"{path}: invalid '{METADATA_KEY}' metadata: 'output_stride' must be one of "
-                           f"{list(spec.output_strides)} for {meta.model}, got {meta.output_stride}")
+        raise WeightsError(
+            f"{path}: invalid '{METADATA_KEY}' metadata: 'output_stride' must be one of "
+            f'{list(spec.output_strides)} for {meta.model}, got {meta.output_stride}'
+        )
     switches = _architecture_switches(spec.builder)
     for key, value in meta.model_options.items():
         if key not in switches:
-            raise WeightsError(f"{path}: invalid '{METADATA_KEY}' metadata: 'model_options' names {key!r}, which "
-                               f"{meta.model} does not take; accepted: {sorted(switches) or 'none'}")
+            raise WeightsError(
+                f"{path}: invalid '{METADATA_KEY}' metadata: 'model_options' names {key!r}, which "
+                f'{meta.model} does not take; accepted: {sorted(switches) or "none"}'
+            )
         default = switches[key]
-        if default is not None and type(value) is not type(default) and not (
-                isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool)):
-            raise WeightsError(f"{path}: invalid '{METADATA_KEY}' metadata: 'model_options.{key}' must be a "
-                               f"{type(default).__name__}, got {_show(value)}")
+        if (
+            default is not None
+            and type(value) is not type(default)
+            and not (
+                isinstance(default, float)
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+            )
+        ):
+            raise WeightsError(
+                f"{path}: invalid '{METADATA_KEY}' metadata: 'model_options.{key}' must be a "
+                f'{type(default).__name__}, got {_show(value)}'
+            )
     return meta
 
 
 def _architecture_switches(builder) -> dict[str, Any]:
     """A builder's keyword options that a weights file may set, with their defaults (not
     ``pretrained_backbone``: a file must not make the loader read another file)."""
-    reserved = {"num_classes", "output_stride", "pretrained_backbone"}
-    return {name: p.default for name, p in inspect.signature(builder).parameters.items()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in reserved}
+    reserved = {'num_classes', 'output_stride', 'pretrained_backbone'}
+    return {
+        name: p.default
+        for name, p in inspect.signature(builder).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in reserved
+    }
 
 
 def read_weights_meta(path: str | os.PathLike) -> WeightsMeta:
@@ -307,7 +378,7 @@ def weights_problem(path: str | os.PathLike) -> str | None:
     except WeightsError as exc:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - hostile files must give a reason, not a traceback
-        return f"{path}: cannot read weights metadata ({type(exc).__name__}: {_first_line(exc)})"
+        return f'{path}: cannot read weights metadata ({type(exc).__name__}: {_first_line(exc)})'
     return None
 
 
@@ -319,7 +390,9 @@ def load_weights(path: str | os.PathLike) -> tuple[WeightsMeta, dict[str, torch.
     return meta, state
 
 
-def load_model(path: str | os.PathLike, *, expect_model: str | None = None) -> tuple[nn.Module, WeightsMeta]:
+def load_model(
+    path: str | os.PathLike, *, expect_model: str | None = None
+) -> tuple[nn.Module, WeightsMeta]:
     """Build the model a weights file names and load it (fp32, eval mode, on the CPU).
 
     Tensor names and shapes are compared with the model's from the file's header before any tensor
@@ -328,33 +401,45 @@ def load_model(path: str | os.PathLike, *, expect_model: str | None = None) -> t
     with _open_checked(path) as f:
         meta = _meta_of(path, f.metadata())
         if expect_model is not None and meta.model != expect_model:
-            raise WeightsError(f"{path} holds weights for {meta.model!r}, not the requested {expect_model!r}")
+            raise WeightsError(
+                f'{path} holds weights for {meta.model!r}, not the requested {expect_model!r}'
+            )
         try:
-            model = build_model(meta.model, num_classes=meta.num_classes, output_stride=meta.output_stride,
-                                **meta.model_options)
+            model = build_model(
+                meta.model,
+                num_classes=meta.num_classes,
+                output_stride=meta.output_stride,
+                **meta.model_options,
+            )
         except (TypeError, ValueError) as exc:
-            raise WeightsError(f"{path}: invalid '{METADATA_KEY}' metadata: the model cannot be built from it "
-                               f"({_first_line(exc)})") from None
+            raise WeightsError(
+                f"{path}: invalid '{METADATA_KEY}' metadata: the model cannot be built from it "
+                f'({_first_line(exc)})'
+            ) from None
         expected = model.state_dict()
         keys = set(f.keys())
         missing, unexpected = sorted(set(expected) - keys), sorted(keys - set(expected))
         if missing or unexpected:
-            raise WeightsError(f"{path} does not fit {meta.model}: missing {missing[:3]}, unexpected {unexpected[:3]}")
+            raise WeightsError(
+                f'{path} does not fit {meta.model}: missing {missing[:3]}, unexpected {unexpected[:3]}'
+            )
         for key, ref in expected.items():
             shape = list(f.get_slice(key).get_shape())
             if shape != list(ref.shape):
-                raise WeightsError(f"{path} does not fit {meta.model}: tensor {key} is {shape}, the model's is "
-                                   f"{list(ref.shape)} (num_classes {meta.num_classes})")
+                raise WeightsError(
+                    f"{path} does not fit {meta.model}: tensor {key} is {shape}, the model's is "
+                    f'{list(ref.shape)} (num_classes {meta.num_classes})'
+                )
         state = {}
         for key in expected:
             tensor = f.get_tensor(key)
             if tensor.is_floating_point():
                 tensor = tensor.float()
                 if not bool(torch.isfinite(tensor).all()):
-                    raise WeightsError(f"{path}: tensor {key} holds NaN or infinite values")
+                    raise WeightsError(f'{path}: tensor {key} holds NaN or infinite values')
             state[key] = tensor
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:  # e.g. a dtype that cannot be copied
-        raise WeightsError(f"{path} does not fit {meta.model}: {_first_line(exc)}") from None
+        raise WeightsError(f'{path} does not fit {meta.model}: {_first_line(exc)}') from None
     return model.eval(), meta

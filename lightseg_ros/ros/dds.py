@@ -14,35 +14,51 @@ be applied the same way system-wide (README, "DDS transports"):
   shared memory with segments large enough for a camera frame. Participants without the profile
   still match (over UDP); those with it exchange frames through shared memory.
 """
+
 from __future__ import annotations
 
 from collections.abc import MutableMapping
 from pathlib import Path
 
-__all__ = ["DDS_TRANSPORTS", "DDS_VARIABLES", "dds_environment", "shm_profile_path", "use_dds_transport"]
+__all__ = [
+    'DDS_TRANSPORTS',
+    'DDS_VARIABLES',
+    'dds_environment',
+    'shm_profile_path',
+    'use_dds_transport',
+]
 
-DDS_TRANSPORTS: tuple[str, ...] = ("default", "large_data", "shm")
+DDS_TRANSPORTS: tuple[str, ...] = ('default', 'large_data', 'shm')
 #: every variable a choice may set; a process started for another choice gets none of them from us
-DDS_VARIABLES: tuple[str, ...] = ("FASTDDS_BUILTIN_TRANSPORTS", "FASTDDS_DEFAULT_PROFILES_FILE",
-                                  "FASTRTPS_DEFAULT_PROFILES_FILE")
-_PROFILE = "fastdds_shm.xml"
+DDS_VARIABLES: tuple[str, ...] = (
+    'FASTDDS_BUILTIN_TRANSPORTS',
+    'FASTDDS_DEFAULT_PROFILES_FILE',
+    'FASTRTPS_DEFAULT_PROFILES_FILE',
+)
+_PROFILE = 'fastdds_shm.xml'
 
 
 def shm_profile_path() -> Path:
     """The Fast DDS XML profile of the ``shm`` choice: in the installed share folder, else the checkout."""
     here = Path(__file__).resolve()
-    candidates = [here.parents[1] / "config" / _PROFILE,  # inside the package (pip, colcon)
-                  here.parents[2] / "config" / _PROFILE]  # the source checkout
+    candidates = [
+        here.parents[1] / 'config' / _PROFILE,  # inside the package (pip, colcon)
+        here.parents[2] / 'config' / _PROFILE,
+    ]  # the source checkout
     try:  # a colcon install keeps config/ in share/lightseg_ros
         from ament_index_python.packages import get_package_share_directory
 
-        candidates.insert(0, Path(get_package_share_directory("lightseg_ros")) / "config" / _PROFILE)
+        candidates.insert(
+            0, Path(get_package_share_directory('lightseg_ros')) / 'config' / _PROFILE
+        )
     except Exception:  # noqa: BLE001 - not in an ament index: fall back to the files beside the code
         pass
     for path in candidates:
         if path.is_file():
             return path
-    raise FileNotFoundError(f"Fast DDS profile {_PROFILE} not found (looked in {', '.join(map(str, candidates))})")
+    raise FileNotFoundError(
+        f'Fast DDS profile {_PROFILE} not found (looked in {", ".join(map(str, candidates))})'
+    )
 
 
 def dds_environment(choice: str) -> dict[str, str]:
@@ -50,15 +66,15 @@ def dds_environment(choice: str) -> dict[str, str]:
 
     Raises ValueError naming the accepted choices.
     """
-    if choice == "default":
+    if choice == 'default':
         return {}
-    if choice == "large_data":
-        return {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"}
-    if choice == "shm":
+    if choice == 'large_data':
+        return {'FASTDDS_BUILTIN_TRANSPORTS': 'LARGE_DATA'}
+    if choice == 'shm':
         path = str(shm_profile_path())
         # Fast DDS 3 reads FASTDDS_DEFAULT_PROFILES_FILE; Fast DDS 2 (Humble, Jazzy) the older name
-        return {"FASTDDS_DEFAULT_PROFILES_FILE": path, "FASTRTPS_DEFAULT_PROFILES_FILE": path}
-    raise ValueError(f"unknown DDS transport {choice!r}; accepted: {', '.join(DDS_TRANSPORTS)}")
+        return {'FASTDDS_DEFAULT_PROFILES_FILE': path, 'FASTRTPS_DEFAULT_PROFILES_FILE': path}
+    raise ValueError(f'unknown DDS transport {choice!r}; accepted: {", ".join(DDS_TRANSPORTS)}')
 
 
 def use_dds_transport(choice: str | None, environ: MutableMapping[str, str]) -> None:

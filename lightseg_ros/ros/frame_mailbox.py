@@ -4,13 +4,14 @@ The executor's subscription callbacks ``put`` frames; the inference worker ``tak
 arriving while one is still waiting for the same camera replaces it (and is counted as a drop), so
 the worker always gets the newest frame and nothing queues up behind a slow model.
 """
+
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
+import threading
 from typing import Any, Hashable
 
-__all__ = ["LatestFrameMailbox"]
+__all__ = ['LatestFrameMailbox']
 
 
 class LatestFrameMailbox:

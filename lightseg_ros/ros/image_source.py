@@ -7,6 +7,7 @@ current time and ``frame_id``. A topic ending in ``/compressed`` gets ``Compress
 
 Run: ``ros2 run lightseg_ros image_source --ros-args -p source:=/data/clip.mp4 -p rate_hz:=15``.
 """
+
 from __future__ import annotations
 
 import sys
@@ -14,18 +15,18 @@ from typing import Any
 
 import cv2
 import numpy as np
-import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
-from ..inference.image_codec import SUPPORTED_ENCODINGS, encode_image
-from ..sources import BagFrame, FrameSourceError, iter_frames
 from .topics import is_compressed_topic
+from ..inference.image_codec import encode_image, SUPPORTED_ENCODINGS
+from ..sources import BagFrame, FrameSourceError, iter_frames
 
-__all__ = ["ImageSource", "main", "to_image_msg", "to_compressed_msg"]
+__all__ = ['ImageSource', 'main', 'to_image_msg', 'to_compressed_msg']
 
 
 def to_image_msg(rgb: np.ndarray, encoding: str, stamp: Any, frame_id: str) -> Image:
@@ -33,15 +34,19 @@ def to_image_msg(rgb: np.ndarray, encoding: str, stamp: Any, frame_id: str) -> I
     msg = Image()
     msg.header.stamp, msg.header.frame_id = stamp, frame_id
     fields = encode_image(rgb, encoding)
-    msg.height, msg.width, msg.encoding = fields["height"], fields["width"], fields["encoding"]
-    msg.is_bigendian, msg.step, msg.data = fields["is_bigendian"], fields["step"], fields["data"]
+    msg.height, msg.width, msg.encoding = fields['height'], fields['width'], fields['encoding']
+    msg.is_bigendian, msg.step, msg.data = fields['is_bigendian'], fields['step'], fields['data']
     return msg
 
 
-def to_compressed_msg(rgb: np.ndarray, stamp: Any, frame_id: str, quality: int = 90) -> CompressedImage:
-    msg = CompressedImage(format="jpeg")
+def to_compressed_msg(
+    rgb: np.ndarray, stamp: Any, frame_id: str, quality: int = 90
+) -> CompressedImage:
+    msg = CompressedImage(format='jpeg')
     msg.header.stamp, msg.header.frame_id = stamp, frame_id
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, buf = cv2.imencode(
+        '.jpg', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
     msg.data = buf.tobytes()
     return msg
 
@@ -49,44 +54,68 @@ def to_compressed_msg(rgb: np.ndarray, stamp: Any, frame_id: str, quality: int =
 class ImageSource(Node):
     """Publishes one frame per timer tick; stops (``done``) after ``count`` frames or a finite source's end."""
 
-    def __init__(self, node_name: str = "image_source", **kwargs: Any) -> None:
+    def __init__(self, node_name: str = 'image_source', **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        def param(name: str, default: Any, description: str, **ranges: Any) -> Any:
-            return self.declare_parameter(name, default, ParameterDescriptor(
-                description=description, read_only=True, **ranges)).value
 
-        size_range = {"integer_range": [IntegerRange(from_value=16, to_value=8192, step=1)]}
-        source = param("source", "synthetic", "synthetic, a folder of images, a video file or a rosbag2")
-        self.topic = param("topic", "/camera/image_raw",
-                           "output topic; a name ending in /compressed publishes jpeg CompressedImage")
-        rate = param("rate_hz", 10.0, "frames per second",
-                     floating_point_range=[FloatingPointRange(from_value=0.1, to_value=1000.0)])
-        width = param("width", 640, "synthetic frame width", **size_range)
-        height = param("height", 480, "synthetic frame height", **size_range)
-        self.encoding = param("encoding", "rgb8", f"raw image encoding: {', '.join(SUPPORTED_ENCODINGS)}")
-        self.frame_id = param("frame_id", "camera", "header frame_id")
-        loop = param("loop", True, "restart finite sources at their end")
-        self.count = param("count", 0, "stop after this many frames; 0 = never")
-        bag_topic = param("bag_topic", "", "image topic to replay from a bag; empty = the first image topic")
-        reliable = param("reliable", True, "reliable QoS (matches best-effort and reliable subscribers), "
-                         "else best effort")
+        def param(name: str, default: Any, description: str, **ranges: Any) -> Any:
+            return self.declare_parameter(
+                name,
+                default,
+                ParameterDescriptor(description=description, read_only=True, **ranges),
+            ).value
+
+        size_range = {'integer_range': [IntegerRange(from_value=16, to_value=8192, step=1)]}
+        source = param(
+            'source', 'synthetic', 'synthetic, a folder of images, a video file or a rosbag2'
+        )
+        self.topic = param(
+            'topic',
+            '/camera/image_raw',
+            'output topic; a name ending in /compressed publishes jpeg CompressedImage',
+        )
+        rate = param(
+            'rate_hz',
+            10.0,
+            'frames per second',
+            floating_point_range=[FloatingPointRange(from_value=0.1, to_value=1000.0)],
+        )
+        width = param('width', 640, 'synthetic frame width', **size_range)
+        height = param('height', 480, 'synthetic frame height', **size_range)
+        self.encoding = param(
+            'encoding', 'rgb8', f'raw image encoding: {", ".join(SUPPORTED_ENCODINGS)}'
+        )
+        self.frame_id = param('frame_id', 'camera', 'header frame_id')
+        loop = param('loop', True, 'restart finite sources at their end')
+        self.count = param('count', 0, 'stop after this many frames; 0 = never')
+        bag_topic = param(
+            'bag_topic', '', 'image topic to replay from a bag; empty = the first image topic'
+        )
+        reliable = param(
+            'reliable',
+            True,
+            'reliable QoS (matches best-effort and reliable subscribers), else best effort',
+        )
         if self.encoding not in SUPPORTED_ENCODINGS:
-            raise ValueError(f"encoding {self.encoding!r} not supported; accepted: {', '.join(SUPPORTED_ENCODINGS)}")
+            raise ValueError(
+                f'encoding {self.encoding!r} not supported; accepted: {", ".join(SUPPORTED_ENCODINGS)}'
+            )
         self.compressed = is_compressed_topic(self.topic)
         self._frames = iter_frames(source, width=width, height=height, loop=loop, fps=rate)
         self._first = next(self._frames)  # fails early on an unreadable source
-        self._qos = QoSProfile(depth=1,
-                               reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
+        self._qos = QoSProfile(
+            depth=1,
+            reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+        )
         self._publisher = None
         self.published = 0
         self.done = False
-        self.get_logger().info(f"publishing {source} on {self.topic} at {rate} Hz")
+        self.get_logger().info(f'publishing {source} on {self.topic} at {rate} Hz')
         self.create_timer(1.0 / rate, self._tick)
 
     def _publisher_for(self, frame: np.ndarray | BagFrame):
         if self._publisher is None:
             if isinstance(frame, BagFrame):
-                msg_type = CompressedImage if frame.msgtype.endswith("CompressedImage") else Image
+                msg_type = CompressedImage if frame.msgtype.endswith('CompressedImage') else Image
             else:
                 msg_type = CompressedImage if self.compressed else Image
             self._publisher = self.create_publisher(msg_type, self.topic, self._qos)
@@ -109,7 +138,7 @@ class ImageSource(Node):
         item = self.next_message()
         if item is None:
             self.done = True
-            self.get_logger().info(f"source ended after {self.published} frames")
+            self.get_logger().info(f'source ended after {self.published} frames')
             return
         publisher = self._publisher_for(item)
         publisher.publish(item.data if isinstance(item, BagFrame) else item)
@@ -124,7 +153,7 @@ def main(args: list[str] | None = None) -> int:
     try:
         node = ImageSource()
     except (FrameSourceError, ValueError) as exc:
-        rclpy.logging.get_logger("image_source").error(f"cannot start: {exc}")
+        rclpy.logging.get_logger('image_source').error(f'cannot start: {exc}')
         rclpy.try_shutdown()
         return 2
     try:
@@ -138,5 +167,5 @@ def main(args: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

@@ -11,15 +11,23 @@ reliable, best effort otherwise. With no publisher yet, reliable: what drivers s
 node re-checks the offers periodically and when DDS reports an incompatible QoS, and re-creates the
 subscription when the choice changes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..sources.bags import COMPRESSED_TYPE, IMAGE_TYPE
 
-__all__ = ["INPUT_RELIABILITIES", "Offer", "choose_reliability", "choose_transport", "loss_reason", "silence_reason"]
+__all__ = [
+    'INPUT_RELIABILITIES',
+    'Offer',
+    'choose_reliability',
+    'choose_transport',
+    'loss_reason',
+    'silence_reason',
+]
 
-INPUT_RELIABILITIES = ("auto", "reliable", "best_effort")
+INPUT_RELIABILITIES = ('auto', 'reliable', 'best_effort')
 
 
 @dataclass(frozen=True)
@@ -33,19 +41,21 @@ class Offer:
 def choose_reliability(requested: str, offers: list[Offer]) -> str:
     """The input subscription's reliability for the ``input_reliability`` parameter and the publishers' offers."""
     if requested not in INPUT_RELIABILITIES:
-        raise ValueError(f"unknown input reliability {requested!r}; accepted: {', '.join(INPUT_RELIABILITIES)}")
-    if requested != "auto":
+        raise ValueError(
+            f'unknown input reliability {requested!r}; accepted: {", ".join(INPUT_RELIABILITIES)}'
+        )
+    if requested != 'auto':
         return requested
-    if any(o.reliability == "best_effort" for o in offers):
-        return "best_effort"
-    return "reliable"
+    if any(o.reliability == 'best_effort' for o in offers):
+        return 'best_effort'
+    return 'reliable'
 
 
 def choose_transport(transport: str, by_name: bool, offers: list[Offer]) -> bool:
     """Whether to subscribe to ``CompressedImage``: as ``transport`` says, or for ``auto`` as the topic's
     publishers publish (their type), else by the topic's name (``by_name``)."""
-    if transport != "auto":
-        return transport == "compressed"
+    if transport != 'auto':
+        return transport == 'compressed'
     types = {o.topic_type for o in offers}
     if types == {COMPRESSED_TYPE}:
         return True
@@ -54,33 +64,50 @@ def choose_transport(transport: str, by_name: bool, offers: list[Offer]) -> bool
     return by_name
 
 
-_LOSS_FIX = ("A camera frame is many UDP fragments and best effort never repairs one: publish the camera with "
-             "reliable QoS (REP-2003), or give every process on the host the shared-memory profile (README, "
-             "'DDS transports')")
+_LOSS_FIX = (
+    'A camera frame is many UDP fragments and best effort never repairs one: publish the camera with '
+    'reliable QoS (REP-2003), or give every process on the host the shared-memory profile (README, '
+    "'DDS transports')"
+)
 
 
 def loss_reason(topic: str, lost: int) -> str:
     """What to say when DDS reports ``lost`` more messages on ``topic`` than at the last check."""
-    return f"{lost} frames on {topic} lost in transport (counted by DDS). {_LOSS_FIX}"
+    return f'{lost} frames on {topic} lost in transport (counted by DDS). {_LOSS_FIX}'
 
 
-def silence_reason(topic: str, offers: list[Offer], *, subscribed_type: str, subscribed_reliability: str,
-                   lost_messages: int, seconds: float) -> str | None:
+def silence_reason(
+    topic: str,
+    offers: list[Offer],
+    *,
+    subscribed_type: str,
+    subscribed_reliability: str,
+    lost_messages: int,
+    seconds: float,
+) -> str | None:
     """Why no frame arrived on ``topic`` for ``seconds`` although publishers exist, with the fix; None when
     nobody publishes (then silence is expected)."""
     if not offers:
         return None
-    head = f"no frame on {topic} for {seconds:.0f} s although {len(offers)} publisher(s) exist"
+    head = f'no frame on {topic} for {seconds:.0f} s although {len(offers)} publisher(s) exist'
     other_types = sorted({o.topic_type for o in offers} - {subscribed_type})
     if other_types:
-        return (f"{head}: they publish {', '.join(other_types)}, the node subscribes {subscribed_type}; "
-                "set the node's 'transport' parameter (raw or compressed) to match")
-    if subscribed_reliability == "reliable" and any(o.reliability == "best_effort" for o in offers):
-        return (f"{head}: a best-effort publisher cannot reach a reliable subscription; set "
-                "input_reliability to auto or best_effort")
-    if lost_messages or any(o.reliability == "best_effort" for o in offers):
-        lost = f" ({lost_messages} messages reported lost)" if lost_messages else ""
-        return f"{head}: frames are lost in transport{lost}. {_LOSS_FIX}"
-    return (f"{head}: none arrived; check that both sides use the same DDS transport settings "
-            "(README, 'DDS transports': a participant with FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA never "
-            "matches one without) and the same ROS_DOMAIN_ID")
+        return (
+            f'{head}: they publish {", ".join(other_types)}, the node subscribes {subscribed_type}; '
+            "set the node's 'transport' parameter (raw or compressed) to match"
+        )
+    if subscribed_reliability == 'reliable' and any(
+        o.reliability == 'best_effort' for o in offers
+    ):
+        return (
+            f'{head}: a best-effort publisher cannot reach a reliable subscription; set '
+            'input_reliability to auto or best_effort'
+        )
+    if lost_messages or any(o.reliability == 'best_effort' for o in offers):
+        lost = f' ({lost_messages} messages reported lost)' if lost_messages else ''
+        return f'{head}: frames are lost in transport{lost}. {_LOSS_FIX}'
+    return (
+        f'{head}: none arrived; check that both sides use the same DDS transport settings '
+        "(README, 'DDS transports': a participant with FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA never "
+        'matches one without) and the same ROS_DOMAIN_ID'
+    )

@@ -6,6 +6,7 @@ transport (none by default: the system's own), and a shutdown of the whole launc
 With ``lifecycle:=true`` the node is ``segment_lifecycle_node`` (a ``LifecycleNode`` action), left
 unconfigured for a lifecycle manager, or configured and activated by the launch (``autostart:=true``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -15,31 +16,63 @@ from typing import Any
 
 import yaml
 
-from .dds import DDS_TRANSPORTS, dds_environment
+from .dds import dds_environment, DDS_TRANSPORTS
 from .node_config import PARAMETER_NAMES, PARAMETERS, validate_change
 
-__all__ = ["LAUNCH_ARGUMENTS", "NodeSetup", "segment_node_setup", "check_params_file", "package_installed"]
+__all__ = [
+    'LAUNCH_ARGUMENTS',
+    'NodeSetup',
+    'segment_node_setup',
+    'check_params_file',
+    'package_installed',
+]
 
-PACKAGE = "lightseg_ros"
-NODE_NAME = "segment_node"  # both executables' default node name (a lifecycle manager's node_names entry)
+PACKAGE = 'lightseg_ros'
+NODE_NAME = (
+    'segment_node'  # both executables' default node name (a lifecycle manager's node_names entry)
+)
 
 #: (name, default, description); an empty default means "as in the params file"
 LAUNCH_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
-    ("model", "", "model name, run with its shipped trained weights (see 'lightseg models'); empty = as in "
-     "params_file"),
-    ("weights", "", "lightseg .safetensors weights file, or 'random'; empty = as in params_file (there: the "
-     "model's shipped weights)"),
-    ("device", "", "auto, cpu, cuda or cuda:N; empty = as in params_file"),
-    ("backend", "", "auto, torch or onnxruntime; empty = as in params_file"),
-    ("image_topic", "", "camera topic (…/compressed for CompressedImage); empty = as in params_file"),
-    ("params_file", "", "node parameters YAML; empty = the package's config/segment.yaml"),
-    ("namespace", "", "namespace of the node (relative topics resolve under it)"),
-    ("rviz", "false", "also start rviz2 with config/lightseg.rviz"),
-    ("lifecycle", "false", "start segment_lifecycle_node, a managed node that waits unconfigured for its "
-     "lifecycle transitions (e.g. from nav2's lifecycle_manager), instead of segment_node"),
-    ("autostart", "false", "with lifecycle:=true: configure and activate the node from this launch"),
-    ("dds_transport", "default", f"DDS transport of every process this launch starts: {', '.join(DDS_TRANSPORTS)} "
-     "(default = the system's own settings; see the README before changing it)"),
+    (
+        'model',
+        '',
+        "model name, run with its shipped trained weights (see 'lightseg models'); empty = as in "
+        'params_file',
+    ),
+    (
+        'weights',
+        '',
+        "lightseg .safetensors weights file, or 'random'; empty = as in params_file (there: the "
+        "model's shipped weights)",
+    ),
+    ('device', '', 'auto, cpu, cuda or cuda:N; empty = as in params_file'),
+    ('backend', '', 'auto, torch or onnxruntime; empty = as in params_file'),
+    (
+        'image_topic',
+        '',
+        'camera topic (…/compressed for CompressedImage); empty = as in params_file',
+    ),
+    ('params_file', '', "node parameters YAML; empty = the package's config/segment.yaml"),
+    ('namespace', '', 'namespace of the node (relative topics resolve under it)'),
+    ('rviz', 'false', 'also start rviz2 with config/lightseg.rviz'),
+    (
+        'lifecycle',
+        'false',
+        'start segment_lifecycle_node, a managed node that waits unconfigured for its '
+        "lifecycle transitions (e.g. from nav2's lifecycle_manager), instead of segment_node",
+    ),
+    (
+        'autostart',
+        'false',
+        'with lifecycle:=true: configure and activate the node from this launch',
+    ),
+    (
+        'dds_transport',
+        'default',
+        f'DDS transport of every process this launch starts: {", ".join(DDS_TRANSPORTS)} '
+        "(default = the system's own settings; see the README before changing it)",
+    ),
 )
 
 
@@ -51,36 +84,40 @@ class NodeSetup:
     parameters: list[Any]  # [params file path, {overrides}] as launch_ros.actions.Node takes them
     rviz: bool
     rviz_config: str
-    environment: dict[str, str] = field(default_factory=dict)  # for every process the launch starts
+    environment: dict[str, str] = field(
+        default_factory=dict
+    )  # for every process the launch starts
     lifecycle: bool = False  # a managed node (launch_ros.actions.LifecycleNode)
-    autostart: bool = False  # the launch emits its configure, then (once inactive) activate transitions
+    autostart: bool = (
+        False  # the launch emits its configure, then (once inactive) activate transitions
+    )
     node_name: str = NODE_NAME
 
     @property
     def executable(self) -> str:
-        return "segment_lifecycle_node" if self.lifecycle else "segment_node"
+        return 'segment_lifecycle_node' if self.lifecycle else 'segment_node'
 
 
 def _truthy(text: str) -> bool:
     value = text.strip().lower()
-    if value in ("true", "1", "yes", "on"):
+    if value in ('true', '1', 'yes', 'on'):
         return True
-    if value in ("false", "0", "no", "off", ""):
+    if value in ('false', '0', 'no', 'off', ''):
         return False
-    raise ValueError(f"expected true or false, got {text!r}")
+    raise ValueError(f'expected true or false, got {text!r}')
 
 
 def _flag(args: dict[str, str], name: str) -> bool:
     try:
-        return _truthy(args.get(name, "false"))
+        return _truthy(args.get(name, 'false'))
     except ValueError as exc:
-        raise ValueError(f"launch argument {name}: {exc}") from None
+        raise ValueError(f'launch argument {name}: {exc}') from None
 
 
 def package_installed(name: str) -> bool:
     """Whether the ament index knows package ``name`` (False where there is no ament index)."""
     try:
-        from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+        from ament_index_python.packages import get_package_prefix, PackageNotFoundError
     except ImportError:
         return False
     try:
@@ -90,40 +127,47 @@ def package_installed(name: str) -> bool:
     return True
 
 
-def segment_node_setup(args: dict[str, str], share_dir: str | Path,
-                       installed: Callable[[str], bool] = package_installed) -> NodeSetup:
+def segment_node_setup(
+    args: dict[str, str],
+    share_dir: str | Path,
+    installed: Callable[[str], bool] = package_installed,
+) -> NodeSetup:
     """Resolved launch arguments -> node setup; non-empty arguments override the params file.
 
     Raises ValueError naming the argument when a value is refused (same checks as the node's), before
     any process starts: a launch that fails half-way would leave the started ones behind.
     """
     share = Path(share_dir)
-    params_file = args.get("params_file") or str(share / "config" / "segment.yaml")
+    params_file = args.get('params_file') or str(share / 'config' / 'segment.yaml')
     overrides: dict[str, Any] = {}
-    for name in ("model", "weights", "device", "backend"):
+    for name in ('model', 'weights', 'device', 'backend'):
         if args.get(name):
             overrides[name] = args[name]
-    if args.get("image_topic"):
-        overrides["image_topics"] = [args["image_topic"]]
+    if args.get('image_topic'):
+        overrides['image_topics'] = [args['image_topic']]
     for name, value in overrides.items():
         reason = validate_change(name, value)
         if reason:
-            raise ValueError(f"launch argument for {name}: {reason}")
+            raise ValueError(f'launch argument for {name}: {reason}')
     try:
-        environment = dds_environment(args.get("dds_transport") or "default")
+        environment = dds_environment(args.get('dds_transport') or 'default')
     except (ValueError, FileNotFoundError) as exc:
-        raise ValueError(f"launch argument dds_transport: {exc}") from None
-    rviz, lifecycle, autostart = (_flag(args, name) for name in ("rviz", "lifecycle", "autostart"))
+        raise ValueError(f'launch argument dds_transport: {exc}') from None
+    rviz, lifecycle, autostart = (_flag(args, name) for name in ('rviz', 'lifecycle', 'autostart'))
     if autostart and not lifecycle:
-        raise ValueError("autostart:=true needs lifecycle:=true (segment_node is not managed: it starts active)")
-    if rviz and not installed("rviz2"):
-        raise ValueError("rviz:=true but rviz2 is not installed (sudo apt install ros-$ROS_DISTRO-rviz2), "
-                         "or launch with rviz:=false")
+        raise ValueError(
+            'autostart:=true needs lifecycle:=true (segment_node is not managed: it starts active)'
+        )
+    if rviz and not installed('rviz2'):
+        raise ValueError(
+            'rviz:=true but rviz2 is not installed (sudo apt install ros-$ROS_DISTRO-rviz2), '
+            'or launch with rviz:=false'
+        )
     return NodeSetup(
-        namespace=args.get("namespace", ""),
+        namespace=args.get('namespace', ''),
         parameters=[params_file, overrides] if overrides else [params_file],
         rviz=rviz,
-        rviz_config=str(share / "config" / "lightseg.rviz"),
+        rviz_config=str(share / 'config' / 'lightseg.rviz'),
         environment=environment,
         lifecycle=lifecycle,
         autostart=autostart,
@@ -135,18 +179,20 @@ def check_params_file(path: str | Path) -> dict[str, Any]:
     with acceptable values of the declared types; returns the parameters, raises ValueError otherwise."""
     data = yaml.safe_load(Path(path).read_text())
     try:
-        params = data["/**"]["ros__parameters"]
+        params = data['/**']['ros__parameters']
     except (KeyError, TypeError):
         raise ValueError(f"{path}: expected '/**: ros__parameters:' at the top") from None
     unknown = sorted(set(params) - PARAMETER_NAMES)
     if unknown:
-        raise ValueError(f"{path}: undeclared parameters {unknown}; declared: {sorted(PARAMETER_NAMES)}")
+        raise ValueError(
+            f'{path}: undeclared parameters {unknown}; declared: {sorted(PARAMETER_NAMES)}'
+        )
     defaults = {p.name: p.default for p in PARAMETERS}
     for name, value in params.items():
         expected = type(defaults[name])
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ValueError(f"{path}: {name} should be {expected.__name__}, got {value!r}")
+            raise ValueError(f'{path}: {name} should be {expected.__name__}, got {value!r}')
         reason = validate_change(name, value)
         if reason:
-            raise ValueError(f"{path}: {name}: {reason}")
+            raise ValueError(f'{path}: {name}: {reason}')
     return params

@@ -4,24 +4,33 @@
 against, and the README documents. ``validate_change`` is what the node's set-parameters callback
 runs; it returns a reason string for an invalid value.
 """
+
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+import os
 from typing import Any
 
+from .input_qos import INPUT_RELIABILITIES
+from .topics import OUTPUTS, TRANSPORTS
 from ..inference.backends import BACKEND_CHOICES
 from ..inference.image_codec import DEFAULT_MAX_INPUT_PIXELS
 from ..models import list_models
 from ..models.shipped import DEFAULT, DEFAULT_MODEL, RANDOM
 from ..models.weights import LIMITS, weights_problem
-from .input_qos import INPUT_RELIABILITIES
-from .topics import OUTPUTS, TRANSPORTS
 
-__all__ = ["cpu_threads_for", "ParamSpec", "PARAMETERS", "RELOAD_PARAMETERS", "ModelConfig", "validate_change", "RELIABILITIES"]
+__all__ = [
+    'cpu_threads_for',
+    'ParamSpec',
+    'PARAMETERS',
+    'RELOAD_PARAMETERS',
+    'ModelConfig',
+    'validate_change',
+    'RELIABILITIES',
+]
 
-RELIABILITIES = ("best_effort", "reliable")
-RESIZE_POLICIES = ("stretch", "letterbox")
+RELIABILITIES = ('best_effort', 'reliable')
+RESIZE_POLICIES = ('stretch', 'letterbox')
 
 
 @dataclass(frozen=True)
@@ -36,61 +45,155 @@ class ParamSpec:
 
 
 PARAMETERS: tuple[ParamSpec, ...] = (
-    ParamSpec("image_topics", ["/camera/image_raw"],
-              "camera topics to segment; a name ending in /compressed carries sensor_msgs/CompressedImage",
-              read_only=True),
-    ParamSpec("transport", "auto", "auto (by topic name), raw or compressed", read_only=True, choices=TRANSPORTS),
-    ParamSpec("input_reliability", "auto",
-              "input QoS reliability: auto (reliable when every publisher of the topic offers reliable, else best "
-              "effort; followed as publishers come and go), reliable or best_effort",
-              read_only=True, choices=INPUT_RELIABILITIES),
-    ParamSpec("input_depth", 1, "input QoS history depth", read_only=True, int_range=(1, 100)),
-    ParamSpec("output_reliability", "reliable",
-              "output QoS reliability (reliable publishers match best-effort and reliable subscribers)",
-              read_only=True, choices=RELIABILITIES),
-    ParamSpec("output_depth", 1, "output QoS history depth: 1 keeps only the newest result for a lagging "
-              "subscriber; more lets a reliable subscriber recover every result over a lossy link", read_only=True,
-              int_range=(1, 100)),
-    ParamSpec("output_namespace", "segmentation", "outputs go to <camera namespace>/<output_namespace>/<output>",
-              read_only=True),
-    ParamSpec("model", DEFAULT_MODEL,
-              "registered model name, run with the trained weights the package ships for it while 'weights' "
-              f"is empty; accepted: {', '.join(list_models())}"),
-    ParamSpec("weights", "", "empty (or 'default') = the package's trained weights for 'model' (random, with a "
-              f"warning, when none ship); '{RANDOM}' = random weights; else the path of a lightseg .safetensors "
-              "file, whose metadata names the model and classes and takes precedence over 'model'"),
-    ParamSpec("num_classes", 11, "classes of a randomly initialised model (11 = CamVid names/colours)",
-              int_range=(1, 256)),
-    ParamSpec("device", "auto", "auto (CUDA when available, fp16 there; else CPU), cpu, cuda or cuda:N"),
-    ParamSpec("backend", "auto", "what runs the network: auto (onnxruntime on CPU when installed, else torch), "
-              "torch or onnxruntime (exported once, cached)", choices=BACKEND_CHOICES),
-    ParamSpec("input_size", [0, 0], "network input [height, width]; [0, 0] = the weights' size, else the "
-              "image's own size"),
-    ParamSpec("max_input_pixels", DEFAULT_MAX_INPUT_PIXELS,
-              "frames with more pixels (width x height; a compressed image's header is read before decoding) "
-              "are dropped with a warning; default 4x a 3840x2160 frame", int_range=(1, 100_000_000)),
-    ParamSpec("max_inference_pixels", 0, "larger frames are downscaled (keeping aspect) to this many pixels "
-              "before the network, and masks scaled back; 0 = twice the area of the images the weights were "
-              "trained on (CamVid: 345600)", int_range=(0, LIMITS.network_pixels)),
-    ParamSpec("memory_budget_mb", 3072, "/diagnostics reports ERROR while the node's resident memory is above "
-              "this many MB (0 = not checked)", int_range=(0, 1_000_000)),
-    ParamSpec("resize", "stretch", "how images are fitted to input_size: stretch, or letterbox "
-              "(keep aspect, pad, crop predictions back)", choices=RESIZE_POLICIES),
-    ParamSpec("outputs", list(OUTPUTS), f"enabled outputs, any of: {', '.join(OUTPUTS)}"),
-    ParamSpec("overlay_alpha", 0.5, "weight of the colour mask in the overlay", float_range=(0.0, 1.0)),
-    ParamSpec("cpu_threads", 0, "torch CPU threads; 0 = half the cores (at least 1), leaving room for the "
-              "robot's other processes: torch's thread pool stalls badly when its cores are oversubscribed",
-              read_only=True, int_range=(0, 256)),
-    ParamSpec("no_input_warning_s", 5.0, "seconds without a frame, while the topic has publishers, before the "
-              "node warns (with the likely cause) and /diagnostics goes WARN", read_only=True,
-              float_range=(0.5, 3600.0)),
-    ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics messages", read_only=True,
-              float_range=(0.1, 60.0)),
+    ParamSpec(
+        'image_topics',
+        ['/camera/image_raw'],
+        'camera topics to segment; a name ending in /compressed carries sensor_msgs/CompressedImage',
+        read_only=True,
+    ),
+    ParamSpec(
+        'transport',
+        'auto',
+        'auto (by topic name), raw or compressed',
+        read_only=True,
+        choices=TRANSPORTS,
+    ),
+    ParamSpec(
+        'input_reliability',
+        'auto',
+        'input QoS reliability: auto (reliable when every publisher of the topic offers reliable, else best '
+        'effort; followed as publishers come and go), reliable or best_effort',
+        read_only=True,
+        choices=INPUT_RELIABILITIES,
+    ),
+    ParamSpec('input_depth', 1, 'input QoS history depth', read_only=True, int_range=(1, 100)),
+    ParamSpec(
+        'output_reliability',
+        'reliable',
+        'output QoS reliability (reliable publishers match best-effort and reliable subscribers)',
+        read_only=True,
+        choices=RELIABILITIES,
+    ),
+    ParamSpec(
+        'output_depth',
+        1,
+        'output QoS history depth: 1 keeps only the newest result for a lagging '
+        'subscriber; more lets a reliable subscriber recover every result over a lossy link',
+        read_only=True,
+        int_range=(1, 100),
+    ),
+    ParamSpec(
+        'output_namespace',
+        'segmentation',
+        'outputs go to <camera namespace>/<output_namespace>/<output>',
+        read_only=True,
+    ),
+    ParamSpec(
+        'model',
+        DEFAULT_MODEL,
+        "registered model name, run with the trained weights the package ships for it while 'weights' "
+        f'is empty; accepted: {", ".join(list_models())}',
+    ),
+    ParamSpec(
+        'weights',
+        '',
+        "empty (or 'default') = the package's trained weights for 'model' (random, with a "
+        f"warning, when none ship); '{RANDOM}' = random weights; else the path of a lightseg .safetensors "
+        "file, whose metadata names the model and classes and takes precedence over 'model'",
+    ),
+    ParamSpec(
+        'num_classes',
+        11,
+        'classes of a randomly initialised model (11 = CamVid names/colours)',
+        int_range=(1, 256),
+    ),
+    ParamSpec(
+        'device', 'auto', 'auto (CUDA when available, fp16 there; else CPU), cpu, cuda or cuda:N'
+    ),
+    ParamSpec(
+        'backend',
+        'auto',
+        'what runs the network: auto (onnxruntime on CPU when installed, else torch), '
+        'torch or onnxruntime (exported once, cached)',
+        choices=BACKEND_CHOICES,
+    ),
+    ParamSpec(
+        'input_size',
+        [0, 0],
+        "network input [height, width]; [0, 0] = the weights' size, else the image's own size",
+    ),
+    ParamSpec(
+        'max_input_pixels',
+        DEFAULT_MAX_INPUT_PIXELS,
+        "frames with more pixels (width x height; a compressed image's header is read before decoding) "
+        'are dropped with a warning; default 4x a 3840x2160 frame',
+        int_range=(1, 100_000_000),
+    ),
+    ParamSpec(
+        'max_inference_pixels',
+        0,
+        'larger frames are downscaled (keeping aspect) to this many pixels '
+        'before the network, and masks scaled back; 0 = twice the area of the images the weights were '
+        'trained on (CamVid: 345600)',
+        int_range=(0, LIMITS.network_pixels),
+    ),
+    ParamSpec(
+        'memory_budget_mb',
+        3072,
+        "/diagnostics reports ERROR while the node's resident memory is above "
+        'this many MB (0 = not checked)',
+        int_range=(0, 1_000_000),
+    ),
+    ParamSpec(
+        'resize',
+        'stretch',
+        'how images are fitted to input_size: stretch, or letterbox '
+        '(keep aspect, pad, crop predictions back)',
+        choices=RESIZE_POLICIES,
+    ),
+    ParamSpec('outputs', list(OUTPUTS), f'enabled outputs, any of: {", ".join(OUTPUTS)}'),
+    ParamSpec(
+        'overlay_alpha', 0.5, 'weight of the colour mask in the overlay', float_range=(0.0, 1.0)
+    ),
+    ParamSpec(
+        'cpu_threads',
+        0,
+        'torch CPU threads; 0 = half the cores (at least 1), leaving room for the '
+        "robot's other processes: torch's thread pool stalls badly when its cores are oversubscribed",
+        read_only=True,
+        int_range=(0, 256),
+    ),
+    ParamSpec(
+        'no_input_warning_s',
+        5.0,
+        'seconds without a frame, while the topic has publishers, before the '
+        'node warns (with the likely cause) and /diagnostics goes WARN',
+        read_only=True,
+        float_range=(0.5, 3600.0),
+    ),
+    ParamSpec(
+        'diagnostics_period',
+        1.0,
+        'seconds between /diagnostics messages',
+        read_only=True,
+        float_range=(0.1, 60.0),
+    ),
 )
 PARAMETER_NAMES = frozenset(p.name for p in PARAMETERS)
 #: changing any of these reloads the segmenter (in the worker, swapped in atomically)
-RELOAD_PARAMETERS = frozenset({"model", "weights", "num_classes", "device", "backend", "input_size", "resize",
-                               "max_input_pixels", "max_inference_pixels"})
+RELOAD_PARAMETERS = frozenset(
+    {
+        'model',
+        'weights',
+        'num_classes',
+        'device',
+        'backend',
+        'input_size',
+        'resize',
+        'max_input_pixels',
+        'max_inference_pixels',
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -103,19 +206,23 @@ class ModelConfig:
     device: str
     input_size: tuple[int, int] | None
     resize: str
-    backend: str = "auto"
+    backend: str = 'auto'
     max_input_pixels: int = DEFAULT_MAX_INPUT_PIXELS
     max_inference_pixels: int = 0  # 0 = from the weights (see Segmenter)
 
     @classmethod
-    def from_values(cls, values: dict[str, Any]) -> "ModelConfig":
-        size = tuple(int(v) for v in values["input_size"])
+    def from_values(cls, values: dict[str, Any]) -> 'ModelConfig':
+        size = tuple(int(v) for v in values['input_size'])
         return cls(
-            model=str(values["model"]), weights=str(values["weights"]), num_classes=int(values["num_classes"]),
-            device=str(values["device"]), input_size=None if size == (0, 0) else size,  # type: ignore[arg-type]
-            resize=str(values["resize"]), backend=str(values.get("backend", "auto")),
-            max_input_pixels=int(values.get("max_input_pixels", DEFAULT_MAX_INPUT_PIXELS)),
-            max_inference_pixels=int(values.get("max_inference_pixels", 0)),
+            model=str(values['model']),
+            weights=str(values['weights']),
+            num_classes=int(values['num_classes']),
+            device=str(values['device']),
+            input_size=None if size == (0, 0) else size,  # type: ignore[arg-type]
+            resize=str(values['resize']),
+            backend=str(values.get('backend', 'auto')),
+            max_input_pixels=int(values.get('max_input_pixels', DEFAULT_MAX_INPUT_PIXELS)),
+            max_inference_pixels=int(values.get('max_inference_pixels', 0)),
         )
 
 
@@ -131,7 +238,9 @@ def validate_change(name: str, value: Any) -> str | None:
     try:
         return _validate(name, value)
     except Exception as exc:  # noqa: BLE001 - a value of an unexpected type, or a check that failed
-        return f"{name}: invalid value {str(value)[:80]!r} ({type(exc).__name__}: {str(exc)[:200]})"
+        return (
+            f'{name}: invalid value {str(value)[:80]!r} ({type(exc).__name__}: {str(exc)[:200]})'
+        )
 
 
 def _validate(name: str, value: Any) -> str | None:
@@ -139,34 +248,37 @@ def _validate(name: str, value: Any) -> str | None:
     if spec is None:
         return None  # not ours (e.g. use_sim_time)
     if spec.choices is not None and value not in spec.choices:
-        return f"{name} must be one of {', '.join(spec.choices)}; got {value!r}"
-    if spec.float_range is not None and not spec.float_range[0] <= float(value) <= spec.float_range[1]:
-        return f"{name} must be in [{spec.float_range[0]}, {spec.float_range[1]}]; got {value}"
+        return f'{name} must be one of {", ".join(spec.choices)}; got {value!r}'
+    if (
+        spec.float_range is not None
+        and not spec.float_range[0] <= float(value) <= spec.float_range[1]
+    ):
+        return f'{name} must be in [{spec.float_range[0]}, {spec.float_range[1]}]; got {value}'
     if spec.int_range is not None and not spec.int_range[0] <= int(value) <= spec.int_range[1]:
-        return f"{name} must be in [{spec.int_range[0]}, {spec.int_range[1]}]; got {value}"
-    if name == "model" and value not in list_models():
-        return f"unknown model {value!r}; accepted models: {', '.join(list_models())}"
-    if name == "weights" and str(value).strip() not in ("", DEFAULT, RANDOM):
+        return f'{name} must be in [{spec.int_range[0]}, {spec.int_range[1]}]; got {value}'
+    if name == 'model' and value not in list_models():
+        return f'unknown model {value!r}; accepted models: {", ".join(list_models())}'
+    if name == 'weights' and str(value).strip() not in ('', DEFAULT, RANDOM):
         # the schema check of models.weights (header only; the full load is in the worker)
         return weights_problem(os.path.expanduser(str(value).strip()))
-    if name == "outputs":
+    if name == 'outputs':
         unknown = [v for v in value if v not in OUTPUTS]
         if unknown:
-            return f"unknown outputs {unknown}; accepted: {', '.join(OUTPUTS)}"
-    if name == "input_size":
+            return f'unknown outputs {unknown}; accepted: {", ".join(OUTPUTS)}'
+    if name == 'input_size':
         size = list(value)
         lo, hi = LIMITS.side
         if len(size) != 2 or size != [0, 0] and not all(lo <= int(v) <= hi for v in size):
-            return f"input_size must be [height, width] with each in [{lo}, {hi}], or [0, 0]; got {size}"
+            return f'input_size must be [height, width] with each in [{lo}, {hi}], or [0, 0]; got {size}'
         if size[0] * size[1] > LIMITS.network_pixels:
-            return f"input_size {size[0]}x{size[1]} is more than {LIMITS.network_pixels} pixels"
-    if name == "device":
+            return f'input_size {size[0]}x{size[1]} is more than {LIMITS.network_pixels} pixels'
+    if name == 'device':
         from ..inference.segmenter import select_device
 
         try:
             select_device(str(value))
         except ValueError as exc:
             return str(exc)
-    if name == "image_topics" and (not value or any(not t for t in value)):
-        return "image_topics must list at least one topic"
+    if name == 'image_topics' and (not value or any(not t for t in value)):
+        return 'image_topics must list at least one topic'
     return None

@@ -12,14 +12,23 @@ The node fills a :class:`HealthSnapshot` once per diagnostics period and publish
   pixel (a model that outputs one class everywhere is broken or sees nothing it knows); random
   (untrained) weights.
 """
+
 from __future__ import annotations
 
+from dataclasses import dataclass
 import os
 import resource
 import sys
-from dataclasses import dataclass
 
-__all__ = ["OK", "WARN", "ERROR", "SINGLE_CLASS_STREAK", "HealthSnapshot", "assess", "resident_memory_mb"]
+__all__ = [
+    'OK',
+    'WARN',
+    'ERROR',
+    'SINGLE_CLASS_STREAK',
+    'HealthSnapshot',
+    'assess',
+    'resident_memory_mb',
+]
 
 OK, WARN, ERROR = 0, 1, 2
 #: consecutive single-class masks before /diagnostics says so
@@ -28,54 +37,65 @@ SINGLE_CLASS_STREAK = 5
 
 @dataclass
 class HealthSnapshot:
-    model_error: str = ""  # why the last model switch failed ("" = it did not)
-    refused_change: str = ""  # the last refused run-time change and why ("" = none since the last load)
+    model_error: str = ''  # why the last model switch failed ("" = it did not)
+    refused_change: str = (
+        ''  # the last refused run-time change and why ("" = none since the last load)
+    )
     random_weights: bool = False
     bad_frames: int = 0  # frames dropped as malformed / too large / undecodable, this period
-    last_bad_reason: str = ""
+    last_bad_reason: str = ''
     failed_frames: int = 0  # frames whose inference raised, this period
-    last_failure: str = ""
+    last_failure: str = ''
     frames_out: int = 0  # frames published, this period
     single_class_streak: int = 0  # consecutive masks with one class on every pixel
-    single_class_name: str = ""
+    single_class_name: str = ''
     rss_mb: float | None = None  # resident memory now
     memory_budget_mb: int = 0  # 0 = not checked
-    input_problems: tuple[str, ...] = ()  # why a camera with publishers is silent, or loses frames in transport
+    input_problems: tuple[
+        str, ...
+    ] = ()  # why a camera with publishers is silent, or loses frames in transport
 
 
 def assess(s: HealthSnapshot) -> tuple[int, str]:
     """(level, message): the worst level found, and every reason for it, most severe first."""
     reasons: list[tuple[int, str]] = []
     if s.model_error:
-        reasons.append((ERROR, f"model switch failed, previous model kept: {s.model_error}"))
+        reasons.append((ERROR, f'model switch failed, previous model kept: {s.model_error}'))
     if s.failed_frames and not s.frames_out:
-        reasons.append((ERROR, f"every frame failed ({s.failed_frames}): {s.last_failure}"))
+        reasons.append((ERROR, f'every frame failed ({s.failed_frames}): {s.last_failure}'))
     elif s.failed_frames:
-        reasons.append((WARN, f"{s.failed_frames} frames failed: {s.last_failure}"))
+        reasons.append((WARN, f'{s.failed_frames} frames failed: {s.last_failure}'))
     if s.memory_budget_mb and s.rss_mb is not None and s.rss_mb > s.memory_budget_mb:
-        reasons.append((ERROR, f"resident memory {s.rss_mb:.0f} MB above the budget {s.memory_budget_mb} MB"))
+        reasons.append(
+            (ERROR, f'resident memory {s.rss_mb:.0f} MB above the budget {s.memory_budget_mb} MB')
+        )
     for problem in s.input_problems:
         reasons.append((WARN, problem))
     if s.refused_change:
-        reasons.append((WARN, f"refused {s.refused_change}"))
+        reasons.append((WARN, f'refused {s.refused_change}'))
     if s.bad_frames:
-        reasons.append((WARN, f"{s.bad_frames} bad frames dropped: {s.last_bad_reason}"))
+        reasons.append((WARN, f'{s.bad_frames} bad frames dropped: {s.last_bad_reason}'))
     if s.single_class_streak >= SINGLE_CLASS_STREAK:
-        reasons.append((WARN, f"the last {s.single_class_streak} masks hold one class on every pixel "
-                              f"({s.single_class_name})"))
+        reasons.append(
+            (
+                WARN,
+                f'the last {s.single_class_streak} masks hold one class on every pixel '
+                f'({s.single_class_name})',
+            )
+        )
     if s.random_weights:
-        reasons.append((WARN, "random weights (untrained)"))
+        reasons.append((WARN, 'random weights (untrained)'))
     if not reasons:
-        return OK, "ok"
+        return OK, 'ok'
     reasons.sort(key=lambda r: -r[0])
-    return reasons[0][0], "; ".join(text for _, text in reasons)
+    return reasons[0][0], '; '.join(text for _, text in reasons)
 
 
 def resident_memory_mb() -> float | None:
     """This process's resident set size now (Linux ``/proc``), else its peak (``getrusage``)."""
     try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
     except (OSError, ValueError, IndexError):
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB on Linux, bytes on macOS
-        return peak / (2**20 if sys.platform == "darwin" else 2**10)
+        return peak / (2**20 if sys.platform == 'darwin' else 2**10)

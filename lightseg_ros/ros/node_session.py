@@ -8,8 +8,10 @@ The node inherits this process's environment, DDS configuration included, unless
 chosen explicitly (:mod:`lightseg_ros.ros.dds`). It dies with this process (Linux: the parent-death
 signal), so a killed tool leaves no orphaned node behind.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 import ctypes
 import os
 import signal
@@ -17,15 +19,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from .dds import use_dds_transport
 
-__all__ = ["NodeSession", "NodeStartError", "ros_parameter_args", "start_with_retries"]
+__all__ = ['NodeSession', 'NodeStartError', 'ros_parameter_args', 'start_with_retries']
 
-SEGMENT_NODE = "lightseg_ros.ros.segment_node"
-T = TypeVar("T")
+SEGMENT_NODE = 'lightseg_ros.ros.segment_node'
+T = TypeVar('T')
 
 
 class NodeStartError(RuntimeError):
@@ -34,11 +35,11 @@ class NodeStartError(RuntimeError):
 
 def _yaml_scalar(value: Any) -> str:
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return 'true' if value else 'false'
     if isinstance(value, (int, float)):
         return repr(value)
     text = str(value)
-    return f"'{text}'" if text == "" or text[0] in "[{'\"" or text in ("true", "false") else text
+    return f"'{text}'" if text == '' or text[0] in '[{\'"' or text in ('true', 'false') else text
 
 
 def ros_parameter_args(parameters: Mapping[str, Any]) -> list[str]:
@@ -46,16 +47,20 @@ def ros_parameter_args(parameters: Mapping[str, Any]) -> list[str]:
     args: list[str] = []
     for name, value in parameters.items():
         if isinstance(value, (list, tuple)):
-            text = "[" + ", ".join(_yaml_scalar(v) if not isinstance(v, str) else f"'{v}'" for v in value) + "]"
+            text = (
+                '['
+                + ', '.join(_yaml_scalar(v) if not isinstance(v, str) else f"'{v}'" for v in value)
+                + ']'
+            )
         else:
             text = _yaml_scalar(value)
-        args += ["-p", f"{name}:={text}"]
+        args += ['-p', f'{name}:={text}']
     return args
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:  # not glibc Linux: the caller's stop() is the only guard
         pass
 
@@ -67,22 +72,36 @@ class NodeSession:
     choice replaces it. ``env`` adds variables (e.g. ``ROS_DOMAIN_ID``); ``ros_args`` are appended as given.
     """
 
-    def __init__(self, parameters: Mapping[str, Any], *, module: str = SEGMENT_NODE, node_name: str | None = None,
-                 dds_transport: str | None = None, env: Mapping[str, str] | None = None,
-                 ros_args: list[str] | tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        parameters: Mapping[str, Any],
+        *,
+        module: str = SEGMENT_NODE,
+        node_name: str | None = None,
+        dds_transport: str | None = None,
+        env: Mapping[str, str] | None = None,
+        ros_args: list[str] | tuple[str, ...] = (),
+    ) -> None:
         environment = dict(os.environ)
         if dds_transport is not None:
             use_dds_transport(dds_transport, environment)
-        environment["PYTHONUNBUFFERED"] = "1"  # its log arrives line by line
+        environment['PYTHONUNBUFFERED'] = '1'  # its log arrives line by line
         environment.update(env or {})
-        self.command = [sys.executable, "-m", module, "--ros-args"]
+        self.command = [sys.executable, '-m', module, '--ros-args']
         if node_name:
-            self.command += ["-r", f"__node:={node_name}"]
+            self.command += ['-r', f'__node:={node_name}']
         self.command += ros_parameter_args(parameters) + list(ros_args)
         self.lines: list[str] = []
         # own session: a Ctrl-C in the terminal reaches this process, which then stops the node in order
-        self.proc = subprocess.Popen(self.command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, start_new_session=True, preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(
+            self.command,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -93,7 +112,7 @@ class NodeSession:
 
     @property
     def output(self) -> str:
-        return "".join(self.lines)
+        return ''.join(self.lines)
 
     def tail(self, chars: int = 3000) -> str:
         return self.output[-chars:]
@@ -101,14 +120,18 @@ class NodeSession:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def wait_until(self, condition: Callable[[], bool], timeout_s: float, what: str = "the node to be ready") -> bool:
+    def wait_until(
+        self, condition: Callable[[], bool], timeout_s: float, what: str = 'the node to be ready'
+    ) -> bool:
         """Poll ``condition`` until it holds (True) or ``timeout_s`` passes (False); NodeStartError if the node exits."""
         deadline = time.monotonic() + timeout_s
         while not condition():
             if not self.alive():
                 self._reader.join(timeout=2)
-                raise NodeStartError(f"node exited with code {self.proc.returncode} while waiting for {what}:\n"
-                                     f"{self.tail()}")
+                raise NodeStartError(
+                    f'node exited with code {self.proc.returncode} while waiting for {what}:\n'
+                    f'{self.tail()}'
+                )
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.05)
@@ -126,15 +149,21 @@ class NodeSession:
         self._reader.join(timeout=2)
         return int(self.proc.returncode)
 
-    def __enter__(self) -> "NodeSession":
+    def __enter__(self) -> 'NodeSession':
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
-def start_with_retries(start: Callable[[int], T], ready: Callable[[T], bool], close: Callable[[T], None], *,
-                       attempts: int = 3, what: str = "segment_node") -> T:
+def start_with_retries(
+    start: Callable[[int], T],
+    ready: Callable[[T], bool],
+    close: Callable[[T], None],
+    *,
+    attempts: int = 3,
+    what: str = 'segment_node',
+) -> T:
     """``start(attempt)`` a node (and whatever the caller talks to it with), until ``ready`` says it answers.
 
     DDS discovery between two freshly started processes now and then never completes (seen on loaded
@@ -151,5 +180,7 @@ def start_with_retries(start: Callable[[int], T], ready: Callable[[T], bool], cl
             close(item)
             raise
         close(item)
-    raise NodeStartError(f"{what} did not become ready in {attempts} attempts; check that DDS works between "
-                         "processes here (same ROS_DOMAIN_ID and DDS transport settings; README, 'DDS transports')")
+    raise NodeStartError(
+        f'{what} did not become ready in {attempts} attempts; check that DDS works between '
+        "processes here (same ROS_DOMAIN_ID and DDS transport settings; README, 'DDS transports')"
+    )

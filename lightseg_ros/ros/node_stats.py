@@ -1,13 +1,14 @@
 """Run-time statistics of the node and per-kind warning throttling (pure, no rclpy)."""
+
 from __future__ import annotations
 
+from collections import deque
 import threading
 import time
-from collections import deque
 
 import numpy as np
 
-__all__ = ["RateMeter", "LatencyWindow", "WarningThrottle"]
+__all__ = ['RateMeter', 'LatencyWindow', 'WarningThrottle']
 
 
 class RateMeter:
@@ -52,7 +53,7 @@ class LatencyWindow:
         with self._lock:
             values = np.asarray(self._values, dtype=np.float64)
         if values.size == 0:
-            return [float("nan")] * len(qs)
+            return [float('nan')] * len(qs)
         return [float(v) * 1e3 for v in np.percentile(values, qs)]
 
 

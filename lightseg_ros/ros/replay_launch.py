@@ -2,37 +2,38 @@
 
 Pure functions (no launch import), so the decisions are tested without a ROS 2 install.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["REPLAY_ARGUMENTS", "bag_play_command"]
+__all__ = ['REPLAY_ARGUMENTS', 'bag_play_command']
 
 # (name, default, description) of the arguments replay.launch.py adds to segment.launch.py's
 REPLAY_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
-    ("bag", "", "rosbag2 folder to play (sqlite3 or MCAP); required"),
-    ("rate", "1.0", "playback speed factor of the recorded rate"),
-    ("loop", "false", "play the bag again and again"),
-    ("start_delay", "3.0", "seconds to wait before playing, so the node has loaded its model"),
+    ('bag', '', 'rosbag2 folder to play (sqlite3 or MCAP); required'),
+    ('rate', '1.0', 'playback speed factor of the recorded rate'),
+    ('loop', 'false', 'play the bag again and again'),
+    ('start_delay', '3.0', 'seconds to wait before playing, so the node has loaded its model'),
 )
 
 
 def bag_play_command(args: dict[str, str], image_topic: str) -> list[str]:
     """The ``ros2 bag play`` command line for ``args`` (the launch arguments as strings)."""
-    bag = args.get("bag", "")
+    bag = args.get('bag', '')
     if not image_topic:
         raise ValueError("replay.launch.py needs image_topic:=TOPIC, the bag's camera topic")
     if not bag:
-        raise ValueError("replay.launch.py needs bag:=PATH (a rosbag2 folder)")
-    if not (Path(bag) / "metadata.yaml").is_file() and not Path(bag).is_file():
-        raise ValueError(f"bag:={bag} is not a rosbag2 folder (no metadata.yaml)")
+        raise ValueError('replay.launch.py needs bag:=PATH (a rosbag2 folder)')
+    if not (Path(bag) / 'metadata.yaml').is_file() and not Path(bag).is_file():
+        raise ValueError(f'bag:={bag} is not a rosbag2 folder (no metadata.yaml)')
     try:
-        rate = float(args.get("rate", "1.0"))
+        rate = float(args.get('rate', '1.0'))
     except ValueError:
-        raise ValueError(f"rate:={args['rate']} is not a number") from None
+        raise ValueError(f'rate:={args["rate"]} is not a number') from None
     if rate <= 0:
-        raise ValueError(f"rate:={rate} must be positive")
-    cmd = ["ros2", "bag", "play", bag, "--rate", f"{rate:g}", "--topics", image_topic]
-    if args.get("loop", "false").lower() in ("1", "true", "yes", "on"):
-        cmd.append("--loop")
+        raise ValueError(f'rate:={rate} must be positive')
+    cmd = ['ros2', 'bag', 'play', bag, '--rate', f'{rate:g}', '--topics', image_topic]
+    if args.get('loop', 'false').lower() in ('1', 'true', 'yes', 'on'):
+        cmd.append('--loop')
     return cmd

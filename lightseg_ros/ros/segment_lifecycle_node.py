@@ -15,6 +15,7 @@ lifecycle events do:
 /diagnostics is published while configured, with the state as ``lifecycle_state``.
 Run: ``ros2 run lightseg_ros segment_lifecycle_node`` or ``python -m lightseg_ros.ros.segment_lifecycle_node``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,44 +23,49 @@ from typing import Any
 
 from rclpy.lifecycle import LifecycleNodeMixin, LifecycleState, TransitionCallbackReturn
 
-from ..models import UnknownModelError, WeightsError
 from .node_config import PARAMETERS
-from .segment_node import ParameterError, SegmentNodeBase, run as _run
+from .segment_node import ParameterError, SegmentNodeBase
+from .segment_node import run as _run
+from ..models import UnknownModelError, WeightsError
 
-__all__ = ["SegmentLifecycleNode", "configure_error", "run"]
+__all__ = ['SegmentLifecycleNode', 'configure_error', 'run']
 
 
 def configure_error(exc: Exception) -> str:
     """The one log line for a failed configure: what is wrong and, for a refused parameter, what is accepted."""
-    line = f"configure failed, staying unconfigured: {exc}"
+    line = f'configure failed, staying unconfigured: {exc}'
     if isinstance(exc, ParameterError):
         spec = next(p for p in PARAMETERS if p.name == exc.name)
-        if "accepted" not in exc.reason:
-            line += f"; accepted {exc.name}: {spec.description}"
-        line += f"; set {exc.name} and configure again"
+        if 'accepted' not in exc.reason:
+            line += f'; accepted {exc.name}: {spec.description}'
+        line += f'; set {exc.name} and configure again'
     return line
 
 
 def _logged(callback):
     """rclpy turns an exception in a transition callback into ERROR without a word: say what it was."""
+
     @functools.wraps(callback)
     def wrapper(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             return callback(self, state)
         except Exception as exc:
-            self.get_logger().error(f"{callback.__name__} failed: {exc!r}")
+            self.get_logger().error(f'{callback.__name__} failed: {exc!r}')
             raise
+
     return wrapper
 
 
 class SegmentLifecycleNode(LifecycleNodeMixin, SegmentNodeBase):
     """:class:`SegmentNodeBase`'s steps run by lifecycle transitions; see the module docstring."""
 
-    def __init__(self, node_name: str = "segment_node", **kwargs: Any) -> None:
+    def __init__(self, node_name: str = 'segment_node', **kwargs: Any) -> None:
         SegmentNodeBase.__init__(self, node_name, **kwargs)
         LifecycleNodeMixin.__init__(self)
-        self.get_logger().info("unconfigured: the configure transition loads the model, activate starts "
-                               f"segmenting (ros2 lifecycle set {self.get_fully_qualified_name()} configure)")
+        self.get_logger().info(
+            'unconfigured: the configure transition loads the model, activate starts '
+            f'segmenting (ros2 lifecycle set {self.get_fully_qualified_name()} configure)'
+        )
 
     @_logged
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -69,26 +75,28 @@ class SegmentLifecycleNode(LifecycleNodeMixin, SegmentNodeBase):
             self._cleanup()
             self.get_logger().error(configure_error(exc))
             return TransitionCallbackReturn.FAILURE
-        self.get_logger().info("configured (inactive)")
+        self.get_logger().info('configured (inactive)')
         return super().on_configure(state)
 
     @_logged
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        result = super().on_activate(state)  # enables the lifecycle publishers (the legend goes out next)
+        result = super().on_activate(
+            state
+        )  # enables the lifecycle publishers (the legend goes out next)
         self._activate()
-        self.get_logger().info("active")
+        self.get_logger().info('active')
         return result
 
     @_logged
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._deactivate()
-        self.get_logger().info("inactive: not taking frames, model kept")
+        self.get_logger().info('inactive: not taking frames, model kept')
         return super().on_deactivate(state)
 
     @_logged
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._cleanup()
-        self.get_logger().info("unconfigured: model and publishers released")
+        self.get_logger().info('unconfigured: model and publishers released')
         return super().on_cleanup(state)
 
     @_logged
@@ -98,14 +106,16 @@ class SegmentLifecycleNode(LifecycleNodeMixin, SegmentNodeBase):
 
     @_logged
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.get_logger().error(f"a transition from {state.label} raised; releasing everything (unconfigured)")
+        self.get_logger().error(
+            f'a transition from {state.label} raised; releasing everything (unconfigured)'
+        )
         self._release()
         return super().on_error(state)
 
     def _release(self) -> None:
-        if self._stage == "active":
+        if self._stage == 'active':
             self._deactivate()
-        if self._stage != "unconfigured":
+        if self._stage != 'unconfigured':
             self._cleanup()
 
 
@@ -114,5 +124,5 @@ def run() -> None:
     _run(SegmentLifecycleNode)
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     run()

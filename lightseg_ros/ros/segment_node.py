@@ -20,21 +20,26 @@ Run: ``ros2 run lightseg_ros segment_node --ros-args -p image_topics:="[/cam/ima
 or ``python -m lightseg_ros.ros.segment_node``. The managed (lifecycle) variant, same parameters and
 topics: :mod:`lightseg_ros.ros.segment_lifecycle_node`, on the steps of :class:`SegmentNodeBase`.
 """
+
 from __future__ import annotations
 
+from dataclasses import dataclass
 import gc
 import json
 import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
-import rclpy
-import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+import rclpy
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
@@ -42,30 +47,62 @@ from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import String
+import torch
 
-from ..inference import ImageDecodeError, Segmenter, colorize, decode_compressed_image, decode_image, overlay
-from ..inference.image_codec import image_fields
-from ..inference.segmenter import build_segmenter
-from ..inference.memory import return_large_buffers_to_the_system
-from ..inference.visualize import palette_lut
-from ..models import UnknownModelError, WeightsError, no_shipped_weights_note
-from ..models.shipped import RANDOM
 from .frame_mailbox import LatestFrameMailbox
-from .input_qos import COMPRESSED_TYPE, IMAGE_TYPE, Offer, choose_reliability, choose_transport, loss_reason, silence_reason
-from .node_config import PARAMETERS, RELOAD_PARAMETERS, ModelConfig, cpu_threads_for, validate_change
-from .node_health import HealthSnapshot, assess, resident_memory_mb
+from .input_qos import (
+    choose_reliability,
+    choose_transport,
+    COMPRESSED_TYPE,
+    IMAGE_TYPE,
+    loss_reason,
+    Offer,
+    silence_reason,
+)
+from .node_config import (
+    cpu_threads_for,
+    ModelConfig,
+    PARAMETERS,
+    RELOAD_PARAMETERS,
+    validate_change,
+)
+from .node_health import assess, HealthSnapshot, resident_memory_mb
 from .node_stats import LatencyWindow, RateMeter, WarningThrottle
-from .topics import OUTPUTS, camera_info_topic, is_compressed_topic, output_namespaces
+from .topics import camera_info_topic, is_compressed_topic, output_namespaces, OUTPUTS
+from ..inference import (
+    colorize,
+    decode_compressed_image,
+    decode_image,
+    ImageDecodeError,
+    overlay,
+    Segmenter,
+)
+from ..inference.image_codec import image_fields
+from ..inference.memory import return_large_buffers_to_the_system
+from ..inference.segmenter import build_segmenter
+from ..inference.visualize import palette_lut
+from ..models import no_shipped_weights_note, UnknownModelError, WeightsError
+from ..models.shipped import RANDOM
 
 try:  # vision_msgs is optional (not on PyPI); the JSON legend is always published
     from vision_msgs.msg import LabelInfo, VisionClass
 except ImportError:  # pragma: no cover - depends on the installation
     LabelInfo = VisionClass = None
 
-__all__ = ["SegmentNode", "SegmentNodeBase", "ParameterError", "main", "load_segmenter", "legend_json"]
+__all__ = [
+    'SegmentNode',
+    'SegmentNodeBase',
+    'ParameterError',
+    'main',
+    'load_segmenter',
+    'legend_json',
+]
 
-_RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
-_OFFERED = {ReliabilityPolicy.BEST_EFFORT: "best_effort", ReliabilityPolicy.RELIABLE: "reliable"}
+_RELIABILITY = {
+    'best_effort': ReliabilityPolicy.BEST_EFFORT,
+    'reliable': ReliabilityPolicy.RELIABLE,
+}
+_OFFERED = {ReliabilityPolicy.BEST_EFFORT: 'best_effort', ReliabilityPolicy.RELIABLE: 'reliable'}
 LOSS_MEMORY_S = 10.0  # /diagnostics stays WARN this long after DDS last reported lost input frames
 
 
@@ -73,37 +110,52 @@ class ParameterError(ValueError):
     """A parameter value the node refuses; ``name`` is the parameter."""
 
     def __init__(self, name: str, reason: str) -> None:
-        super().__init__(f"parameter {name}: {reason}")
+        super().__init__(f'parameter {name}: {reason}')
         self.name, self.reason = name, reason
 
 
 def load_segmenter(config: ModelConfig) -> Segmenter:
     """The segmenter a config describes (see :func:`~lightseg_ros.inference.segmenter.build_segmenter`)."""
-    return build_segmenter(config.weights, config.model, num_classes=config.num_classes, device=config.device,
-                           input_size=config.input_size, resize=config.resize, backend=config.backend,
-                           max_input_pixels=config.max_input_pixels,
-                           max_inference_pixels=config.max_inference_pixels or None)
+    return build_segmenter(
+        config.weights,
+        config.model,
+        num_classes=config.num_classes,
+        device=config.device,
+        input_size=config.input_size,
+        resize=config.resize,
+        backend=config.backend,
+        max_input_pixels=config.max_input_pixels,
+        max_inference_pixels=config.max_inference_pixels or None,
+    )
 
 
 def legend_json(segmenter: Segmenter) -> str:
     """The class legend as JSON: model, weights, and per class id, name and RGB colour."""
-    return json.dumps({
-        "model": segmenter.model_name,
-        "weights": segmenter.weights_path or "",
-        "random_weights": segmenter.random_weights,
-        "classes": [{"id": i, "name": n, "color": [int(c) for c in segmenter.palette[i]]}
-                    for i, n in enumerate(segmenter.class_names)],
-    })
+    return json.dumps(
+        {
+            'model': segmenter.model_name,
+            'weights': segmenter.weights_path or '',
+            'random_weights': segmenter.random_weights,
+            'classes': [
+                {'id': i, 'name': n, 'color': [int(c) for c in segmenter.palette[i]]}
+                for i, n in enumerate(segmenter.class_names)
+            ],
+        }
+    )
 
 
 def _descriptor(spec) -> ParameterDescriptor:
     d = ParameterDescriptor(description=spec.description, read_only=spec.read_only)
     if spec.float_range is not None:
-        d.floating_point_range = [FloatingPointRange(from_value=spec.float_range[0], to_value=spec.float_range[1])]
+        d.floating_point_range = [
+            FloatingPointRange(from_value=spec.float_range[0], to_value=spec.float_range[1])
+        ]
     if spec.int_range is not None:
-        d.integer_range = [IntegerRange(from_value=spec.int_range[0], to_value=spec.int_range[1], step=1)]
+        d.integer_range = [
+            IntegerRange(from_value=spec.int_range[0], to_value=spec.int_range[1], step=1)
+        ]
     if spec.choices is not None:
-        d.additional_constraints = f"one of: {', '.join(spec.choices)}"
+        d.additional_constraints = f'one of: {", ".join(spec.choices)}'
     return d
 
 
@@ -120,20 +172,32 @@ class CameraInput:
     offer and keeps the subscription in line with it.
     """
 
-    def __init__(self, node: Node, topic: str, transport: str, reliability: str, depth: int, on_frame) -> None:
-        self.node, self.topic, self.transport, self.requested, self.depth = node, topic, transport, reliability, depth
+    def __init__(
+        self, node: Node, topic: str, transport: str, reliability: str, depth: int, on_frame
+    ) -> None:
+        self.node, self.topic, self.transport, self.requested, self.depth = (
+            node,
+            topic,
+            transport,
+            reliability,
+            depth,
+        )
         self._on_frame = on_frame
         self.subscription = None
-        self.reliability = ""
+        self.reliability = ''
         self.compressed = False
         self.lost_messages = 0
         self.last_frame = self.since = time.monotonic()
-        self.published_since: float | None = None  # when the topic last went from no publisher to some
+        self.published_since: float | None = (
+            None  # when the topic last went from no publisher to some
+        )
         self.recheck = False
 
     def offers(self) -> list[Offer]:
-        return [Offer(_OFFERED.get(info.qos_profile.reliability, "unknown"), info.topic_type)
-                for info in self.node.get_publishers_info_by_topic(self.topic)]
+        return [
+            Offer(_OFFERED.get(info.qos_profile.reliability, 'unknown'), info.topic_type)
+            for info in self.node.get_publishers_info_by_topic(self.topic)
+        ]
 
     @property
     def subscribed_type(self) -> str:
@@ -149,27 +213,50 @@ class CameraInput:
         reliability = choose_reliability(self.requested, offers)
         compressed = choose_transport(self.transport, is_compressed_topic(self.topic), offers)
         self.recheck = False
-        if self.subscription is not None and (reliability, compressed) == (self.reliability, self.compressed):
+        if self.subscription is not None and (reliability, compressed) == (
+            self.reliability,
+            self.compressed,
+        ):
             return
         if self.subscription is not None:
             self.node.destroy_subscription(self.subscription)
-        qos = QoSProfile(depth=self.depth, history=HistoryPolicy.KEEP_LAST, reliability=_RELIABILITY[reliability],
-                         durability=DurabilityPolicy.VOLATILE)
-        events = SubscriptionEventCallbacks(incompatible_qos=self._incompatible, message_lost=self._lost)
+        qos = QoSProfile(
+            depth=self.depth,
+            history=HistoryPolicy.KEEP_LAST,
+            reliability=_RELIABILITY[reliability],
+            durability=DurabilityPolicy.VOLATILE,
+        )
+        events = SubscriptionEventCallbacks(
+            incompatible_qos=self._incompatible, message_lost=self._lost
+        )
         self.subscription = self.node.create_subscription(
-            CompressedImage if compressed else Image, self.topic, self._on_frame, qos, event_callbacks=events)
+            CompressedImage if compressed else Image,
+            self.topic,
+            self._on_frame,
+            qos,
+            event_callbacks=events,
+        )
         self.reliability, self.compressed, self.since = reliability, compressed, time.monotonic()
-        offered = ", ".join(sorted({f"{o.topic_type.rsplit('/', 1)[-1]} {o.reliability}" for o in offers})) or "none yet"
-        self.node.get_logger().info(f"{self.topic}: subscribed {self.subscribed_type.rsplit('/', 1)[-1]} "
-                                    f"{reliability} (input_reliability {self.requested}; publishers offer: {offered})")
+        offered = (
+            ', '.join(
+                sorted({f'{o.topic_type.rsplit("/", 1)[-1]} {o.reliability}' for o in offers})
+            )
+            or 'none yet'
+        )
+        self.node.get_logger().info(
+            f'{self.topic}: subscribed {self.subscribed_type.rsplit("/", 1)[-1]} '
+            f'{reliability} (input_reliability {self.requested}; publishers offer: {offered})'
+        )
 
     def close(self) -> None:
         """Unsubscribe (deactivation); the next :meth:`refresh` subscribes again."""
         if self.subscription is not None:
             self.node.destroy_subscription(self.subscription)
-        self.subscription, self.reliability, self.published_since = None, "", None
+        self.subscription, self.reliability, self.published_since = None, '', None
 
-    def _incompatible(self, info) -> None:  # executor thread; re-created on the next check, not inside the event
+    def _incompatible(
+        self, info
+    ) -> None:  # executor thread; re-created on the next check, not inside the event
         self.recheck = True
 
     def _lost(self, info) -> None:
@@ -182,8 +269,14 @@ class CameraInput:
         quiet = now - max(self.last_frame, self.since, self.published_since)
         if quiet < after_s:
             return None
-        return silence_reason(self.topic, self.offers(), subscribed_type=self.subscribed_type,
-                              subscribed_reliability=self.reliability, lost_messages=self.lost_messages, seconds=quiet)
+        return silence_reason(
+            self.topic,
+            self.offers(),
+            subscribed_type=self.subscribed_type,
+            subscribed_reliability=self.reliability,
+            lost_messages=self.lost_messages,
+            seconds=quiet,
+        )
 
 
 class CameraOutputs:
@@ -193,26 +286,49 @@ class CameraOutputs:
     active). The input subscriptions exist between :meth:`start_input` and :meth:`stop_input`.
     """
 
-    def __init__(self, node: Node, index: int, topic: str, namespace: str, transport: str, reliability: str,
-                 depth: int, output_qos: QoSProfile, on_frame) -> None:
+    def __init__(
+        self,
+        node: Node,
+        index: int,
+        topic: str,
+        namespace: str,
+        transport: str,
+        reliability: str,
+        depth: int,
+        output_qos: QoSProfile,
+        on_frame,
+    ) -> None:
         self.topic, self.namespace = topic, namespace
-        create = getattr(node, "create_lifecycle_publisher", node.create_publisher)
-        self.publishers = {name: create(Image, f"{namespace}/{name}", output_qos) for name in OUTPUTS}
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.legend_pub = create(String, f"{namespace}/class_legend", latched)
-        self.label_info_pub = (create(LabelInfo, f"{namespace}/label_info", latched)
-                               if LabelInfo is not None else None)
+        create = getattr(node, 'create_lifecycle_publisher', node.create_publisher)
+        self.publishers = {
+            name: create(Image, f'{namespace}/{name}', output_qos) for name in OUTPUTS
+        }
+        latched = QoSProfile(
+            depth=1,
+            reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL,
+        )
+        self.legend_pub = create(String, f'{namespace}/class_legend', latched)
+        self.label_info_pub = (
+            create(LabelInfo, f'{namespace}/label_info', latched)
+            if LabelInfo is not None
+            else None
+        )
         # camera_info passes through, stamped like each mask, so masks can be projected into 3D
         self.camera_info: CameraInfo | None = None
-        self.camera_info_pub = create(CameraInfo, f"{namespace}/camera_info", output_qos)
+        self.camera_info_pub = create(CameraInfo, f'{namespace}/camera_info', output_qos)
         self._camera_info_sub = None
-        self.input = CameraInput(node, topic, transport, reliability, depth, lambda msg: on_frame(index, msg))
+        self.input = CameraInput(
+            node, topic, transport, reliability, depth, lambda msg: on_frame(index, msg)
+        )
 
     def start_input(self, node: Node) -> None:
-        small = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)  # matches any publisher
-        self._camera_info_sub = node.create_subscription(CameraInfo, camera_info_topic(self.topic),
-                                                         self._on_camera_info, small)
+        small = QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.BEST_EFFORT
+        )  # matches any publisher
+        self._camera_info_sub = node.create_subscription(
+            CameraInfo, camera_info_topic(self.topic), self._on_camera_info, small
+        )
         self.input.refresh()
 
     def stop_input(self, node: Node) -> None:
@@ -224,8 +340,13 @@ class CameraOutputs:
     def destroy(self, node: Node) -> None:
         """Stop the input and destroy the publishers."""
         self.stop_input(node)
-        destroy = getattr(node, "destroy_lifecycle_publisher", node.destroy_publisher)
-        for pub in [*self.publishers.values(), self.legend_pub, self.label_info_pub, self.camera_info_pub]:
+        destroy = getattr(node, 'destroy_lifecycle_publisher', node.destroy_publisher)
+        for pub in [
+            *self.publishers.values(),
+            self.legend_pub,
+            self.label_info_pub,
+            self.camera_info_pub,
+        ]:
             if pub is not None:
                 destroy(pub)
 
@@ -246,8 +367,12 @@ class CameraOutputs:
         out = Image()
         out.header = header
         fields = image_fields(array, encoding)
-        out.height, out.width, out.encoding = fields["height"], fields["width"], fields["encoding"]
-        out.is_bigendian, out.step, out.data = fields["is_bigendian"], fields["step"], fields["data"]
+        out.height, out.width, out.encoding = fields['height'], fields['width'], fields['encoding']
+        out.is_bigendian, out.step, out.data = (
+            fields['is_bigendian'],
+            fields['step'],
+            fields['data'],
+        )
         self.publishers[name].publish(out)
 
     def publish_camera_info(self, header: Any) -> None:
@@ -256,7 +381,11 @@ class CameraOutputs:
             return
         out = CameraInfo()
         out.header = header
-        out.height, out.width, out.distortion_model = info.height, info.width, info.distortion_model
+        out.height, out.width, out.distortion_model = (
+            info.height,
+            info.width,
+            info.distortion_model,
+        )
         out.d, out.k, out.r, out.p = info.d, info.k, info.r, info.p
         out.binning_x, out.binning_y, out.roi = info.binning_x, info.binning_y, info.roi
         self.camera_info_pub.publish(out)
@@ -266,7 +395,9 @@ class CameraOutputs:
         if self.label_info_pub is not None:  # pragma: no cover - needs vision_msgs
             info = LabelInfo()
             info.header.stamp = stamp
-            info.class_map = [VisionClass(class_id=i, class_name=n) for i, n in enumerate(segmenter.class_names)]
+            info.class_map = [
+                VisionClass(class_id=i, class_name=n) for i, n in enumerate(segmenter.class_names)
+            ]
             self.label_info_pub.publish(info)
 
 
@@ -280,13 +411,13 @@ class SegmentNodeBase(Node):
     ``segment_lifecycle_node`` runs each step on its lifecycle transition.
     """
 
-    def __init__(self, node_name: str = "segment_node", **kwargs: Any) -> None:
+    def __init__(self, node_name: str = 'segment_node', **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._running = False
         self._busy = False
         self._mailbox = LatestFrameMailbox()
         self._worker: threading.Thread | None = None
-        self._stage = "unconfigured"  # -> inactive (_configure) -> active (_activate)
+        self._stage = 'unconfigured'  # -> inactive (_configure) -> active (_activate)
         self._segmenter: Segmenter | None = None
         self._cameras: list[CameraOutputs] = []
         self._input_timer = self._diagnostics_timer = self._diagnostics_pub = None
@@ -305,59 +436,85 @@ class SegmentNodeBase(Node):
             reason = validate_change(name, value)
             if reason:
                 raise ParameterError(name, reason)
-        torch.set_num_threads(cpu_threads_for(int(values["cpu_threads"])))
+        torch.set_num_threads(cpu_threads_for(int(values['cpu_threads'])))
         return_large_buffers_to_the_system()  # resident memory follows the frames held (inference/memory.py)
-        self._segmenter = load_segmenter(ModelConfig.from_values(values))  # errors end the process (main)
+        self._segmenter = load_segmenter(
+            ModelConfig.from_values(values)
+        )  # errors end the process (main)
         self._lut = palette_lut(self._segmenter.palette)
-        self._alpha = float(values["overlay_alpha"])
-        self._enabled = frozenset(values["outputs"])
+        self._alpha = float(values['overlay_alpha'])
+        self._enabled = frozenset(values['outputs'])
         self._reload_request: ModelConfig | None = None
         self._reload_lock = threading.Lock()
-        self._model_error = ""
-        self._refused = ""  # the last refused run-time change (for /diagnostics), until the next model load
-        self._memory_budget_mb = int(values["memory_budget_mb"])
+        self._model_error = ''
+        self._refused = (
+            ''  # the last refused run-time change (for /diagnostics), until the next model load
+        )
+        self._memory_budget_mb = int(values['memory_budget_mb'])
         self._log_model()
 
-        output_qos = QoSProfile(depth=int(values["output_depth"]), reliability=_RELIABILITY[values["output_reliability"]])
-        topics = list(values["image_topics"])
-        namespaces = output_namespaces(topics, values["output_namespace"])
+        output_qos = QoSProfile(
+            depth=int(values['output_depth']),
+            reliability=_RELIABILITY[values['output_reliability']],
+        )
+        topics = list(values['image_topics'])
+        namespaces = output_namespaces(topics, values['output_namespace'])
         self._cameras = [
-            CameraOutputs(self, i, topic, ns, values["transport"], values["input_reliability"],
-                          int(values["input_depth"]), output_qos, self._on_frame)
+            CameraOutputs(
+                self,
+                i,
+                topic,
+                ns,
+                values['transport'],
+                values['input_reliability'],
+                int(values['input_depth']),
+                output_qos,
+                self._on_frame,
+            )
             for i, (topic, ns) in enumerate(zip(topics, namespaces))
         ]
-        self._silence_after = float(values["no_input_warning_s"])
+        self._silence_after = float(values['no_input_warning_s'])
         self._silence: dict[str, str] = {}  # topic -> why no frame arrives
-        self._losses: dict[str, tuple[float, int, str]] = {}  # topic -> (when, lost so far, why) of the last loss
+        self._losses: dict[
+            str, tuple[float, int, str]
+        ] = {}  # topic -> (when, lost so far, why) of the last loss
 
         self._input_rate, self._output_rate = RateMeter(), RateMeter()
         self._latency = LatencyWindow()
         self._bad_frames = 0
         self._failed_frames = 0
-        self._last_bad, self._last_failure = "", ""
-        self._single_class = (0, "")  # (consecutive masks with one class everywhere, its name)
-        self._reported = (0, 0, 0)  # dropped as malformed, failed, published: at the last /diagnostics
+        self._last_bad, self._last_failure = '', ''
+        self._single_class = (0, '')  # (consecutive masks with one class everywhere, its name)
+        self._reported = (
+            0,
+            0,
+            0,
+        )  # dropped as malformed, failed, published: at the last /diagnostics
         self._skipped = 0
         self._throttle = WarningThrottle(5.0)
         self.add_post_set_parameters_callback(self._apply_parameters)
         # not a lifecycle publisher: an inactive node still reports (its lifecycle state among the values)
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._diagnostics_timer = self.create_timer(float(values["diagnostics_period"]), self._publish_diagnostics)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._diagnostics_timer = self.create_timer(
+            float(values['diagnostics_period']), self._publish_diagnostics
+        )
         self._mailbox = LatestFrameMailbox()
         self._running = True
-        self._worker = threading.Thread(target=self._work, name="segmentation_worker", daemon=True)
+        self._worker = threading.Thread(target=self._work, name='segmentation_worker', daemon=True)
         self._worker.start()
-        self._stage = "inactive"
+        self._stage = 'inactive'
 
     def _activate(self) -> None:
         """Subscribe to the cameras (following their publishers' QoS) and publish the class legend."""
         for cam in self._cameras:
             cam.start_input(self)
-        for cam in self._cameras:  # as the last thing SegmentNode's constructor logs (tools wait for it)
-            self.get_logger().info(f"{cam.topic} -> {cam.namespace}/*")
+        for (
+            cam
+        ) in self._cameras:  # as the last thing SegmentNode's constructor logs (tools wait for it)
+            self.get_logger().info(f'{cam.topic} -> {cam.namespace}/*')
             cam.publish_legend(self._segmenter, self.get_clock().now().to_msg())
         self._input_timer = self.create_timer(1.0, self._check_inputs)
-        self._stage = "active"
+        self._stage = 'active'
 
     def _deactivate(self) -> None:
         """Unsubscribe from the cameras; the model, the publishers and the worker stay."""
@@ -367,7 +524,7 @@ class SegmentNodeBase(Node):
         for cam in self._cameras:
             cam.stop_input(self)
         self._silence.clear()
-        self._stage = "inactive"
+        self._stage = 'inactive'
 
     def _cleanup(self) -> None:
         """Undo :meth:`_configure` (after :meth:`_deactivate`, or after a failed configure): stop the worker,
@@ -386,12 +543,12 @@ class SegmentNodeBase(Node):
             self.destroy_publisher(self._diagnostics_pub)
         self._input_timer = self._diagnostics_timer = self._diagnostics_pub = None
         self._cameras = []
-        on_cuda = self._segmenter is not None and self._segmenter.device.type == "cuda"
+        on_cuda = self._segmenter is not None and self._segmenter.device.type == 'cuda'
         self._segmenter = self._lut = None
         if on_cuda:
             gc.collect()
             torch.cuda.empty_cache()
-        self._stage = "unconfigured"
+        self._stage = 'unconfigured'
 
     def _stop_worker(self) -> None:
         self._running = False
@@ -402,13 +559,13 @@ class SegmentNodeBase(Node):
 
     def _log_model(self) -> None:
         seg = self._segmenter
-        line = f"model {seg.model_name} on {seg.device}, {len(seg.class_names)} classes"
+        line = f'model {seg.model_name} on {seg.device}, {len(seg.class_names)} classes'
         if not seg.random_weights:
-            self.get_logger().info(f"{line} (weights {seg.weights_path})")
-        elif str(self.get_parameter("weights").value).strip() == RANDOM:
-            self.get_logger().info(f"{line} (RANDOM weights, as asked: masks are meaningless)")
+            self.get_logger().info(f'{line} (weights {seg.weights_path})')
+        elif str(self.get_parameter('weights').value).strip() == RANDOM:
+            self.get_logger().info(f'{line} (RANDOM weights, as asked: masks are meaningless)')
         else:
-            self.get_logger().warning(f"{line}: {no_shipped_weights_note(seg.model_name)}")
+            self.get_logger().warning(f'{line}: {no_shipped_weights_note(seg.model_name)}')
 
     @property
     def segmenter(self) -> Segmenter:
@@ -436,11 +593,13 @@ class SegmentNodeBase(Node):
         now = time.monotonic()
         for cam in self._cameras:
             cam.input.refresh()
-            _, counted, _ = self._losses.get(cam.topic, (0.0, 0, ""))
-            if cam.input.lost_messages > counted:  # DDS saw samples it could not deliver (fragments lost)
+            _, counted, _ = self._losses.get(cam.topic, (0.0, 0, ''))
+            if (
+                cam.input.lost_messages > counted
+            ):  # DDS saw samples it could not deliver (fragments lost)
                 reason = loss_reason(cam.topic, cam.input.lost_messages - counted)
                 self._losses[cam.topic] = (now, cam.input.lost_messages, reason)
-                log, _ = self._throttle.allow(f"lost:{cam.topic}", now)
+                log, _ = self._throttle.allow(f'lost:{cam.topic}', now)
                 if log:
                     self.get_logger().warning(reason)
             reason = cam.input.silence(now, self._silence_after)
@@ -448,7 +607,7 @@ class SegmentNodeBase(Node):
                 self._silence.pop(cam.topic, None)
                 continue
             self._silence[cam.topic] = reason
-            log, suppressed = self._throttle.allow(f"silent:{cam.topic}", now)
+            log, suppressed = self._throttle.allow(f'silent:{cam.topic}', now)
             if log:
                 self.get_logger().warning(reason)
 
@@ -456,20 +615,20 @@ class SegmentNodeBase(Node):
         for p in params:
             reason = validate_change(p.name, p.value)
             if reason:
-                self.get_logger().warning(f"refused {p.name}={p.value!r}: {reason}")
+                self.get_logger().warning(f'refused {p.name}={p.value!r}: {reason}')
                 if p.name in RELOAD_PARAMETERS:
-                    self._refused = f"{p.name}={str(p.value)[:200]!r} ({reason}); still running {self._segmenter.model_name}"
+                    self._refused = f'{p.name}={str(p.value)[:200]!r} ({reason}); still running {self._segmenter.model_name}'
                 return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
 
     def _apply_parameters(self, params: list[Parameter]) -> None:
         names = {p.name for p in params}
         for p in params:
-            if p.name == "overlay_alpha":
+            if p.name == 'overlay_alpha':
                 self._alpha = float(p.value)
-            elif p.name == "outputs":
+            elif p.name == 'outputs':
                 self._enabled = frozenset(p.value)
-            elif p.name == "memory_budget_mb":
+            elif p.name == 'memory_budget_mb':
                 self._memory_budget_mb = int(p.value)
         if names & RELOAD_PARAMETERS:
             values = {n: self.get_parameter(n).value for n in RELOAD_PARAMETERS}
@@ -491,11 +650,13 @@ class SegmentNodeBase(Node):
             except Exception as exc:  # noqa: BLE001 - one bad frame must not end the worker
                 self._bad_frames += 1
                 self._failed_frames += 1
-                self._last_failure = f"{type(exc).__name__}: {str(exc)[:200]}"
-                log, suppressed = self._throttle.allow("inference_error")
+                self._last_failure = f'{type(exc).__name__}: {str(exc)[:200]}'
+                log, suppressed = self._throttle.allow('inference_error')
                 if log:
-                    self.get_logger().error(f"frame from {self._cameras[camera].topic} failed: {exc!r}"
-                                            + (f" ({suppressed} more suppressed)" if suppressed else ""))
+                    self.get_logger().error(
+                        f'frame from {self._cameras[camera].topic} failed: {exc!r}'
+                        + (f' ({suppressed} more suppressed)' if suppressed else '')
+                    )
             finally:
                 self._busy = False
 
@@ -511,35 +672,42 @@ class SegmentNodeBase(Node):
         except ImageDecodeError as exc:
             self._warn_bad_frame(camera.topic, exc)
             return
-        result = segmenter.segment(image, confidence="confidence" in wanted)
+        result = segmenter.segment(image, confidence='confidence' in wanted)
         first = int(result.mask.flat[0])
         uniform = bool((result.mask == first).all())
-        self._single_class = (self._single_class[0] + 1 if uniform else 0,
-                              segmenter.class_names[first] if uniform and first < len(segmenter.class_names) else "")
+        self._single_class = (
+            self._single_class[0] + 1 if uniform else 0,
+            segmenter.class_names[first] if uniform and first < len(segmenter.class_names) else '',
+        )
         self._publish_outputs(camera, header, image, result, wanted, lut, alpha)
         camera.publish_camera_info(header)
         self._output_rate.tick()
         self._latency.add(time.monotonic() - frame.received)
 
     def _publish_outputs(self, camera, header, image, result, wanted, lut, alpha) -> None:
-        if "mask" in wanted:
-            camera.publish("mask", header, result.mask, "mono8")
-        if "color_mask" in wanted or "overlay" in wanted:
+        if 'mask' in wanted:
+            camera.publish('mask', header, result.mask, 'mono8')
+        if 'color_mask' in wanted or 'overlay' in wanted:
             colors = colorize(result.mask, lut)
-            if "color_mask" in wanted:
-                camera.publish("color_mask", header, colors, "rgb8")
-            if "overlay" in wanted:
-                camera.publish("overlay", header, overlay(image, result.mask, lut, alpha, color_mask=colors), "rgb8")
-        if "confidence" in wanted:
-            camera.publish("confidence", header, result.confidence, "32FC1")
+            if 'color_mask' in wanted:
+                camera.publish('color_mask', header, colors, 'rgb8')
+            if 'overlay' in wanted:
+                camera.publish(
+                    'overlay',
+                    header,
+                    overlay(image, result.mask, lut, alpha, color_mask=colors),
+                    'rgb8',
+                )
+        if 'confidence' in wanted:
+            camera.publish('confidence', header, result.confidence, '32FC1')
 
     def _warn_bad_frame(self, topic: str, exc: ImageDecodeError) -> None:
         self._bad_frames += 1
         self._last_bad = str(exc)[:300]
         log, suppressed = self._throttle.allow(exc.kind)
         if log:
-            more = f" ({suppressed} more like it suppressed)" if suppressed else ""
-            self.get_logger().warning(f"dropped a bad frame from {topic}: {exc}{more}")
+            more = f' ({suppressed} more like it suppressed)' if suppressed else ''
+            self.get_logger().warning(f'dropped a bad frame from {topic}: {exc}{more}')
 
     def _reload_if_requested(self) -> None:
         with self._reload_lock:
@@ -550,10 +718,16 @@ class SegmentNodeBase(Node):
             segmenter = load_segmenter(config)
         except (UnknownModelError, WeightsError, ValueError, OSError) as exc:
             self._model_error = str(exc)
-            self.get_logger().error(f"model switch failed, keeping {self._segmenter.model_name}: {exc}")
+            self.get_logger().error(
+                f'model switch failed, keeping {self._segmenter.model_name}: {exc}'
+            )
             return
-        self._segmenter, self._lut, self._model_error = segmenter, palette_lut(segmenter.palette), ""
-        self._refused, self._single_class = "", (0, "")
+        self._segmenter, self._lut, self._model_error = (
+            segmenter,
+            palette_lut(segmenter.palette),
+            '',
+        )
+        self._refused, self._single_class = '', (0, '')
         self._log_model()
         for cam in self._cameras:
             cam.publish_legend(segmenter, self.get_clock().now().to_msg())
@@ -562,31 +736,53 @@ class SegmentNodeBase(Node):
     def _publish_diagnostics(self) -> None:
         p50, p99 = self._latency.percentiles_ms(50, 99)
         seg = self._segmenter
-        status = DiagnosticStatus(name=f"{self.get_name()}: segmentation", hardware_id=str(seg.device))
+        status = DiagnosticStatus(
+            name=f'{self.get_name()}: segmentation', hardware_id=str(seg.device)
+        )
         failed, out = self._failed_frames, self._output_rate.total
         bad = self._bad_frames - failed  # dropped as malformed; bad_frames counts failures too
         rss = resident_memory_mb()
-        level, status.message = assess(HealthSnapshot(
-            model_error=self._model_error, refused_change=self._refused, random_weights=seg.random_weights,
-            bad_frames=bad - self._reported[0], last_bad_reason=self._last_bad,
-            failed_frames=failed - self._reported[1], last_failure=self._last_failure,
-            frames_out=out - self._reported[2], single_class_streak=self._single_class[0],
-            single_class_name=self._single_class[1], rss_mb=rss, memory_budget_mb=self._memory_budget_mb,
-            input_problems=(*self._silence.values(), *self._recent_losses())))
+        level, status.message = assess(
+            HealthSnapshot(
+                model_error=self._model_error,
+                refused_change=self._refused,
+                random_weights=seg.random_weights,
+                bad_frames=bad - self._reported[0],
+                last_bad_reason=self._last_bad,
+                failed_frames=failed - self._reported[1],
+                last_failure=self._last_failure,
+                frames_out=out - self._reported[2],
+                single_class_streak=self._single_class[0],
+                single_class_name=self._single_class[1],
+                rss_mb=rss,
+                memory_budget_mb=self._memory_budget_mb,
+                input_problems=(*self._silence.values(), *self._recent_losses()),
+            )
+        )
         status.level = bytes([level])
         self._reported = (bad, failed, out)
         values = {
-            "input_rate_hz": f"{self._input_rate.rate():.2f}", "output_rate_hz": f"{self._output_rate.rate():.2f}",
-            "latency_p50_ms": f"{p50:.1f}", "latency_p99_ms": f"{p99:.1f}",
-            "frames_in": str(self._input_rate.total), "frames_out": str(self._output_rate.total),
-            "dropped_frames": str(self._mailbox.dropped), "bad_frames": str(self._bad_frames),
-            "failed_frames": str(failed), "resident_memory_mb": f"{rss:.0f}" if rss is not None else "n/a",
-            "skipped_no_subscribers": str(self._skipped), "device": str(seg.device), "model": seg.model_name,
-            "weights": seg.weights_path or RANDOM, "cameras": ", ".join(c.topic for c in self._cameras),
-            "input_qos": ", ".join(f"{c.topic}: {c.input.subscribed_type.rsplit('/', 1)[-1]} {c.input.reliability}"
-                                   for c in self._cameras),
-            "messages_lost": str(sum(c.input.lost_messages for c in self._cameras)),
-            "lifecycle_state": self._stage,
+            'input_rate_hz': f'{self._input_rate.rate():.2f}',
+            'output_rate_hz': f'{self._output_rate.rate():.2f}',
+            'latency_p50_ms': f'{p50:.1f}',
+            'latency_p99_ms': f'{p99:.1f}',
+            'frames_in': str(self._input_rate.total),
+            'frames_out': str(self._output_rate.total),
+            'dropped_frames': str(self._mailbox.dropped),
+            'bad_frames': str(self._bad_frames),
+            'failed_frames': str(failed),
+            'resident_memory_mb': f'{rss:.0f}' if rss is not None else 'n/a',
+            'skipped_no_subscribers': str(self._skipped),
+            'device': str(seg.device),
+            'model': seg.model_name,
+            'weights': seg.weights_path or RANDOM,
+            'cameras': ', '.join(c.topic for c in self._cameras),
+            'input_qos': ', '.join(
+                f'{c.topic}: {c.input.subscribed_type.rsplit("/", 1)[-1]} {c.input.reliability}'
+                for c in self._cameras
+            ),
+            'messages_lost': str(sum(c.input.lost_messages for c in self._cameras)),
+            'lifecycle_state': self._stage,
         }
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         msg = DiagnosticArray(status=[status])
@@ -600,12 +796,14 @@ class SegmentNodeBase(Node):
     def summary(self) -> str:
         """One line of what the node did, logged when it stops."""
         p50, p99 = self._latency.percentiles_ms(50, 99)
-        return (f"frames in {self._input_rate.total}, out {self._output_rate.total}, dropped {self._mailbox.dropped}, "
-                f"bad {self._bad_frames}, skipped {self._skipped}; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+        return (
+            f'frames in {self._input_rate.total}, out {self._output_rate.total}, dropped {self._mailbox.dropped}, '
+            f'bad {self._bad_frames}, skipped {self._skipped}; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms'
+        )
 
     def destroy_node(self) -> None:
-        if self._stage != "unconfigured":
-            self.get_logger().info(f"stopping: {self.summary()}")
+        if self._stage != 'unconfigured':
+            self.get_logger().info(f'stopping: {self.summary()}')
         self._stop_worker()
         super().destroy_node()
 
@@ -616,7 +814,7 @@ class SegmentNode(SegmentNodeBase):
     Configured and active from its constructor; a bad model or weights raise there.
     """
 
-    def __init__(self, node_name: str = "segment_node", **kwargs: Any) -> None:
+    def __init__(self, node_name: str = 'segment_node', **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._configure()
         self._activate()
@@ -628,11 +826,13 @@ def main(args: list[str] | None = None, node_class: type[SegmentNodeBase] | None
     The DDS configuration is the environment's: the node sets none (README, "DDS transports").
     ``node_class``: :class:`SegmentNode` by default (``segment_lifecycle_node`` passes its own).
     """
-    rclpy.init(args=args)  # handles SIGINT and SIGTERM: the executor stops, the node shuts down cleanly
+    rclpy.init(
+        args=args
+    )  # handles SIGINT and SIGTERM: the executor stops, the node shuts down cleanly
     try:
         node = (node_class or SegmentNode)()
     except (UnknownModelError, WeightsError, ValueError) as exc:
-        rclpy.logging.get_logger("segment_node").error(f"cannot start: {exc}")
+        rclpy.logging.get_logger('segment_node').error(f'cannot start: {exc}')
         rclpy.try_shutdown()
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):  # stopped while loading the model
@@ -666,5 +866,5 @@ def run(node_class: type[SegmentNodeBase] | None = None) -> None:
     os._exit(code)
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     run()

@@ -5,55 +5,65 @@ A camera topic ``/cam/image_raw`` (or ``/cam/image_raw/compressed``) has the cam
 When two input topics share a namespace, each uses its own topic name instead
 (``/cam/left/segmentation/...`` for ``/cam/left``).
 """
+
 from __future__ import annotations
 
-__all__ = ["OUTPUTS", "is_compressed_topic", "camera_namespace", "camera_info_topic", "output_namespaces", "output_topic"]
+__all__ = [
+    'OUTPUTS',
+    'is_compressed_topic',
+    'camera_namespace',
+    'camera_info_topic',
+    'output_namespaces',
+    'output_topic',
+]
 
 #: image outputs the node can publish, in the order they are computed
-OUTPUTS: tuple[str, ...] = ("mask", "color_mask", "overlay", "confidence")
-COMPRESSED_SUFFIX = "/compressed"
-TRANSPORTS = ("auto", "raw", "compressed")
+OUTPUTS: tuple[str, ...] = ('mask', 'color_mask', 'overlay', 'confidence')
+COMPRESSED_SUFFIX = '/compressed'
+TRANSPORTS = ('auto', 'raw', 'compressed')
 
 
-def is_compressed_topic(topic: str, transport: str = "auto") -> bool:
+def is_compressed_topic(topic: str, transport: str = 'auto') -> bool:
     """Whether ``topic`` carries ``sensor_msgs/CompressedImage``: by ``transport``, or by name when ``auto``."""
     if transport not in TRANSPORTS:
-        raise ValueError(f"unknown transport {transport!r}; accepted: {', '.join(TRANSPORTS)}")
-    if transport == "auto":
-        return topic.rstrip("/").endswith(COMPRESSED_SUFFIX)
-    return transport == "compressed"
+        raise ValueError(f'unknown transport {transport!r}; accepted: {", ".join(TRANSPORTS)}')
+    if transport == 'auto':
+        return topic.rstrip('/').endswith(COMPRESSED_SUFFIX)
+    return transport == 'compressed'
 
 
 def _base_topic(topic: str) -> str:
-    topic = topic.rstrip("/")
+    topic = topic.rstrip('/')
     return topic[: -len(COMPRESSED_SUFFIX)] if topic.endswith(COMPRESSED_SUFFIX) else topic
 
 
 def camera_namespace(topic: str) -> str:
     """``/cam/image_raw`` -> ``/cam``; ``/image`` -> ``""`` (root); ``image`` -> ``""`` (relative)."""
     base = _base_topic(topic)
-    return base.rsplit("/", 1)[0] if "/" in base else ""
+    return base.rsplit('/', 1)[0] if '/' in base else ''
 
 
 def camera_info_topic(topic: str) -> str:
     """The camera_info topic beside an image topic: ``/cam/image_raw`` -> ``/cam/camera_info``."""
     ns = camera_namespace(topic)
-    return f"{ns}/camera_info" if ns else ("/camera_info" if topic.startswith("/") else "camera_info")
+    return (
+        f'{ns}/camera_info' if ns else ('/camera_info' if topic.startswith('/') else 'camera_info')
+    )
 
 
-def output_namespaces(topics: list[str], suffix: str = "segmentation") -> list[str]:
+def output_namespaces(topics: list[str], suffix: str = 'segmentation') -> list[str]:
     """The output namespace of each input topic, unique even when cameras share a namespace."""
     if len(set(topics)) != len(topics):
-        raise ValueError(f"image_topics lists a topic twice: {topics}")
+        raise ValueError(f'image_topics lists a topic twice: {topics}')
     namespaces = [camera_namespace(t) for t in topics]
     result = []
     for topic, ns in zip(topics, namespaces):
         if namespaces.count(ns) > 1:
             ns = _base_topic(topic)
-        joined = f"{ns}/{suffix}" if ns else suffix
-        result.append(("/" + suffix) if ns == "" and topic.startswith("/") else joined)
+        joined = f'{ns}/{suffix}' if ns else suffix
+        result.append(('/' + suffix) if ns == '' and topic.startswith('/') else joined)
     return result
 
 
 def output_topic(namespace: str, name: str) -> str:
-    return f"{namespace}/{name}"
+    return f'{namespace}/{name}'

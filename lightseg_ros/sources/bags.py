@@ -9,26 +9,38 @@ name, and :func:`damaged_chunks` finds the chunks whose CRC does not match, so t
 skip (and count) their messages instead of stopping at the first one. sqlite3 bags carry no
 checksums.
 """
+
 from __future__ import annotations
 
-import shutil
-import struct
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+import shutil
+import struct
 from typing import Any
+import zlib
 
 import numpy as np
 
 __all__ = [
-    "BagError", "BagMessage", "open_bag", "read_topic", "AtomicBagWriter", "typestore", "image_message",
-    "IMAGE_TYPE", "COMPRESSED_TYPE", "DamagedChunk", "damaged_chunks", "seal_mcap_crcs", "topic_count",
+    'BagError',
+    'BagMessage',
+    'open_bag',
+    'read_topic',
+    'AtomicBagWriter',
+    'typestore',
+    'image_message',
+    'IMAGE_TYPE',
+    'COMPRESSED_TYPE',
+    'DamagedChunk',
+    'damaged_chunks',
+    'seal_mcap_crcs',
+    'topic_count',
 ]
 
-IMAGE_TYPE = "sensor_msgs/msg/Image"
-COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
+IMAGE_TYPE = 'sensor_msgs/msg/Image'
+COMPRESSED_TYPE = 'sensor_msgs/msg/CompressedImage'
 
 
 class BagError(ValueError):
@@ -36,7 +48,7 @@ class BagError(ValueError):
 
 
 def typestore():
-    from rosbags.typesys import Stores, get_typestore
+    from rosbags.typesys import get_typestore, Stores
 
     return get_typestore(Stores.ROS2_KILTED)
 
@@ -60,17 +72,17 @@ def open_bag(path: str | Path):
     if path.is_file():
         path = path.parent
     if not path.exists():
-        raise BagError(f"bag not found: {path}")
-    if not (path / "metadata.yaml").is_file():
-        raise BagError(f"{path} is not a rosbag2 folder (no metadata.yaml)")
+        raise BagError(f'bag not found: {path}')
+    if not (path / 'metadata.yaml').is_file():
+        raise BagError(f'{path} is not a rosbag2 folder (no metadata.yaml)')
     try:
         reader = Reader(path)
         reader.open()
     except Exception as exc:  # noqa: BLE001 - rosbags raises several error types for broken bags
-        raise BagError(f"cannot read bag {path}: {exc}") from exc
+        raise BagError(f'cannot read bag {path}: {exc}') from exc
     try:
         if reader.message_count == 0:
-            raise BagError(f"bag {path} holds no messages")
+            raise BagError(f'bag {path} holds no messages')
         yield reader
     finally:
         reader.close()
@@ -81,9 +93,14 @@ def topic_count(reader, topic: str) -> int:
     return sum(c.msgcount for c in reader.connections if c.topic == topic)
 
 
-def read_topic(reader, topic: str, *, expect: tuple[str, ...] = (IMAGE_TYPE, COMPRESSED_TYPE),
-               skip: list[DamagedChunk] | None = None,
-               on_malformed: Callable[[str], None] | None = None) -> Iterator[BagMessage]:
+def read_topic(
+    reader,
+    topic: str,
+    *,
+    expect: tuple[str, ...] = (IMAGE_TYPE, COMPRESSED_TYPE),
+    skip: list[DamagedChunk] | None = None,
+    on_malformed: Callable[[str], None] | None = None,
+) -> Iterator[BagMessage]:
     """Yield a topic's messages in recorded order; raises BagError naming the topics the bag has.
 
     ``skip``: damaged chunks (:func:`damaged_chunks`) whose time ranges are not read. With
@@ -92,34 +109,42 @@ def read_topic(reader, topic: str, *, expect: tuple[str, ...] = (IMAGE_TYPE, COM
     """
     conns = [c for c in reader.connections if c.topic == topic]
     if not conns:
-        have = ", ".join(f"{c.topic} [{c.msgtype}]" for c in reader.connections)
-        raise BagError(f"topic {topic!r} is not in the bag; it has: {have}")
+        have = ', '.join(f'{c.topic} [{c.msgtype}]' for c in reader.connections)
+        raise BagError(f'topic {topic!r} is not in the bag; it has: {have}')
     if conns[0].msgtype not in expect:
-        raise BagError(f"topic {topic!r} has type {conns[0].msgtype}; expected one of {expect}")
+        raise BagError(f'topic {topic!r} has type {conns[0].msgtype}; expected one of {expect}')
     store = typestore()
     windows, start = [], 0
-    for chunk in sorted(skip or [], key=lambda c: c.start_ns):  # read around the damaged time ranges
+    for chunk in sorted(
+        skip or [], key=lambda c: c.start_ns
+    ):  # read around the damaged time ranges
         if chunk.start_ns > start:
             windows.append((start, chunk.start_ns))
         start = max(start, chunk.end_ns + 1)
     windows.append((start, None))
     try:
         for window_start, window_stop in windows:
-            for conn, log_time, raw in reader.messages(connections=conns, start=window_start, stop=window_stop):
+            for conn, log_time, raw in reader.messages(
+                connections=conns, start=window_start, stop=window_stop
+            ):
                 try:
                     msg = store.deserialize_cdr(raw, conn.msgtype)
                     stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
                 except Exception as exc:  # noqa: BLE001 - malformed CDR raises several types
                     if on_malformed is None:
-                        raise BagError(f"message at log time {log_time} on {topic!r} cannot be deserialized: "
-                                       f"{type(exc).__name__}: {str(exc)[:160]}") from None
-                    on_malformed(f"message at log time {log_time} cannot be deserialized ({type(exc).__name__})")
+                        raise BagError(
+                            f'message at log time {log_time} on {topic!r} cannot be deserialized: '
+                            f'{type(exc).__name__}: {str(exc)[:160]}'
+                        ) from None
+                    on_malformed(
+                        f'message at log time {log_time} cannot be deserialized ({type(exc).__name__})'
+                    )
                     continue
                 yield BagMessage(topic, conn.msgtype, log_time, stamp, bytes(raw), msg)
     except BagError:
         raise
     except Exception as exc:  # noqa: BLE001 - corrupt chunks surface as various errors
-        raise BagError(f"cannot read topic {topic!r} from the bag: {exc}") from exc
+        raise BagError(f'cannot read topic {topic!r} from the bag: {exc}') from exc
 
 
 @dataclass(frozen=True)
@@ -131,7 +156,7 @@ class DamagedChunk:
     reason: str
 
 
-_MCAP_MAGIC = b"\x89MCAP0\r\n"
+_MCAP_MAGIC = b'\x89MCAP0\r\n'
 
 
 def _mcap_chunks(path: Path):
@@ -142,41 +167,49 @@ def _mcap_chunks(path: Path):
     records): rosbags reads MCAP but exposes no chunk access, and the ``mcap`` package is not a
     dependency of this project.
     """
-    with open(path, "rb") as f:
+    with open(path, 'rb') as f:
         if f.read(8) != _MCAP_MAGIC:
-            raise BagError(f"{path} is not an MCAP file (bad magic)")
+            raise BagError(f'{path} is not an MCAP file (bad magic)')
         size = path.stat().st_size
         while True:
             offset = f.tell()
             head = f.read(9)
             if len(head) < 9:
-                raise BagError(f"{path} is damaged: the data section ends without a DataEnd record (byte {offset})")
-            opcode, length = head[0], struct.unpack("<Q", head[1:])[0]
+                raise BagError(
+                    f'{path} is damaged: the data section ends without a DataEnd record (byte {offset})'
+                )
+            opcode, length = head[0], struct.unpack('<Q', head[1:])[0]
             if offset + 9 + length > size:
-                raise BagError(f"{path} is damaged: a record at byte {offset} runs past the end of the file")
+                raise BagError(
+                    f'{path} is damaged: a record at byte {offset} runs past the end of the file'
+                )
             if opcode == 0x0F:  # DataEnd: the summary follows
                 return
             if opcode != 0x06:
                 f.seek(length, 1)
                 continue
             body = f.read(28)
-            start, end, uncompressed, crc = struct.unpack("<QQQI", body)
-            (name_len,) = struct.unpack("<I", f.read(4))
-            compression = f.read(name_len).decode(errors="replace")
-            (records_size,) = struct.unpack("<Q", f.read(8))
+            start, end, uncompressed, crc = struct.unpack('<QQQI', body)
+            (name_len,) = struct.unpack('<I', f.read(4))
+            compression = f.read(name_len).decode(errors='replace')
+            (records_size,) = struct.unpack('<Q', f.read(8))
             records_at = f.tell()
             if records_at + records_size > offset + 9 + length:
-                raise BagError(f"{path} is damaged: the chunk at byte {offset} is longer than its record")
+                raise BagError(
+                    f'{path} is damaged: the chunk at byte {offset} is longer than its record'
+                )
             yield offset, start, end, crc, compression, records_at, records_size, uncompressed
             f.seek(offset + 9 + length)
 
 
-def _chunk_records(f, compression: str, records_at: int, records_size: int, uncompressed: int) -> bytes | None:
+def _chunk_records(
+    f, compression: str, records_at: int, records_size: int, uncompressed: int
+) -> bytes | None:
     f.seek(records_at)
     data = f.read(records_size)
-    if compression == "":
+    if compression == '':
         return data
-    if compression == "zstd":
+    if compression == 'zstd':
         try:
             from backports import zstd  # rosbags' own dependency for zstd chunks
         except ImportError:  # pragma: no cover - Python 3.14 has compression.zstd
@@ -184,7 +217,7 @@ def _chunk_records(f, compression: str, records_at: int, records_size: int, unco
         try:
             return zstd.decompress(data)
         except Exception:  # noqa: BLE001 - damaged compressed data
-            return b""
+            return b''
     return None  # lz4 and others: not checked here
 
 
@@ -194,15 +227,22 @@ def damaged_chunks(bag: str | Path) -> list[DamagedChunk]:
     bag = Path(bag)
     folder = bag.parent if bag.is_file() else bag
     damaged = []
-    for path in sorted(folder.glob("*.mcap")):
-        with open(path, "rb") as f:
+    for path in sorted(folder.glob('*.mcap')):
+        with open(path, 'rb') as f:
             for offset, start, end, crc, compression, at, size, uncompressed in _mcap_chunks(path):
                 if crc == 0:
                     continue
                 records = _chunk_records(f, compression, at, size, uncompressed)
                 if records is not None and zlib.crc32(records) != crc:
-                    damaged.append(DamagedChunk(path.name, offset, start, end,
-                                                f"CRC {zlib.crc32(records):08x} != recorded {crc:08x}"))
+                    damaged.append(
+                        DamagedChunk(
+                            path.name,
+                            offset,
+                            start,
+                            end,
+                            f'CRC {zlib.crc32(records):08x} != recorded {crc:08x}',
+                        )
+                    )
     return damaged
 
 
@@ -211,30 +251,37 @@ def seal_mcap_crcs(path: str | Path) -> int:
     field, no offset moves); returns the number of chunks sealed."""
     path = Path(path)
     sealed = []
-    with open(path, "rb") as f:
+    with open(path, 'rb') as f:
         for offset, _, _, crc, compression, at, size, _ in _mcap_chunks(path):
-            if crc == 0 and compression == "":
+            if crc == 0 and compression == '':
                 f.seek(at)
                 sealed.append((offset, zlib.crc32(f.read(size))))
-    with open(path, "r+b") as f:
+    with open(path, 'r+b') as f:
         for offset, crc in sealed:
             f.seek(offset + 9 + 24)  # opcode, length, start, end, uncompressed size: then the CRC
-            f.write(struct.pack("<I", crc))
+            f.write(struct.pack('<I', crc))
     return len(sealed)
 
 
 def image_message(store, array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str):
     """A rosbags ``sensor_msgs/Image`` holding ``array`` (H, W[, C]) uint8."""
     t = store.types
-    header = t["std_msgs/msg/Header"](
-        stamp=t["builtin_interfaces/msg/Time"](sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000),
+    header = t['std_msgs/msg/Header'](
+        stamp=t['builtin_interfaces/msg/Time'](
+            sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000
+        ),
         frame_id=frame_id,
     )
     array = np.ascontiguousarray(array)
     h, w = array.shape[:2]
     return t[IMAGE_TYPE](
-        header=header, height=h, width=w, encoding=encoding, is_bigendian=0,
-        step=array.strides[0], data=array.reshape(-1).view(np.uint8),
+        header=header,
+        height=h,
+        width=w,
+        encoding=encoding,
+        is_bigendian=0,
+        step=array.strides[0],
+        data=array.reshape(-1).view(np.uint8),
     )
 
 
@@ -248,16 +295,18 @@ class AtomicBagWriter:
     mistaken for a result.
     """
 
-    def __init__(self, out: str | Path, *, storage: str = "mcap") -> None:
+    def __init__(self, out: str | Path, *, storage: str = 'mcap') -> None:
         from rosbags.rosbag2 import StoragePlugin, Writer
 
         self.out = Path(out)
         if self.out.exists():
-            raise BagError(f"output bag {self.out} already exists; choose another path or remove it")
-        plugins = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+            raise BagError(
+                f'output bag {self.out} already exists; choose another path or remove it'
+            )
+        plugins = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
         if storage not in plugins:
-            raise BagError(f"unknown storage {storage!r}; accepted: {', '.join(plugins)}")
-        self.partial = self.out.with_name(self.out.name + ".partial")
+            raise BagError(f'unknown storage {storage!r}; accepted: {", ".join(plugins)}')
+        self.partial = self.out.with_name(self.out.name + '.partial')
         if self.partial.exists():
             shutil.rmtree(self.partial)
         self.partial.mkdir(parents=True)
@@ -266,7 +315,7 @@ class AtomicBagWriter:
         self.writer = Writer(self.bag_dir, version=9, storage_plugin=plugins[storage])
         self.connections: dict[str, Any] = {}
 
-    def __enter__(self) -> "AtomicBagWriter":
+    def __enter__(self) -> 'AtomicBagWriter':
         self.writer.open()
         return self
 
@@ -277,14 +326,16 @@ class AtomicBagWriter:
         """Write already-serialized CDR bytes (e.g. exactly as received from a node)."""
         conn = self.connections.get(topic)
         if conn is None:
-            conn = self.connections[topic] = self.writer.add_connection(topic, msgtype, typestore=self.store)
+            conn = self.connections[topic] = self.writer.add_connection(
+                topic, msgtype, typestore=self.store
+            )
         self.writer.write(conn, log_time_ns, raw)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
             self.writer.close()
             if exc_type is None:
-                for path in self.bag_dir.glob("*.mcap"):
+                for path in self.bag_dir.glob('*.mcap'):
                     seal_mcap_crcs(path)
                 self.bag_dir.rename(self.out)
         except BaseException:

@@ -4,10 +4,11 @@
 (a rosbag2 message's raw CDR bytes and its type, replayed unchanged: rclpy publishers accept
 serialized bytes, so stamps and encodings are exactly those recorded).
 """
+
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
+import itertools
 from pathlib import Path
 from typing import Iterator
 
@@ -17,12 +18,23 @@ import numpy as np
 from .bags import COMPRESSED_TYPE, IMAGE_TYPE
 from .synthetic import road_scene
 
-__all__ = ["BagFrame", "FrameSourceError", "VideoInfo", "source_kind", "iter_frames", "image_files", "read_image",
-           "video_info", "video_frames", "IMAGE_SUFFIXES", "IMAGE_MSGTYPES"]
+__all__ = [
+    'BagFrame',
+    'FrameSourceError',
+    'VideoInfo',
+    'source_kind',
+    'iter_frames',
+    'image_files',
+    'read_image',
+    'video_info',
+    'video_frames',
+    'IMAGE_SUFFIXES',
+    'IMAGE_MSGTYPES',
+]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 IMAGE_MSGTYPES = (IMAGE_TYPE, COMPRESSED_TYPE)
-SYNTHETIC = "synthetic"
+SYNTHETIC = 'synthetic'
 
 
 class FrameSourceError(ValueError):
@@ -38,21 +50,30 @@ class BagFrame:
 
 def source_kind(source: str) -> str:
     """``synthetic``, ``folder``, ``bag`` (rosbag2 folder, .mcap or .db3) or ``video``."""
-    if source in ("", SYNTHETIC):
+    if source in ('', SYNTHETIC):
         return SYNTHETIC
     path = Path(source)
     if not path.exists():
-        raise FrameSourceError(f"source {source!r} does not exist; give 'synthetic', a folder of images, "
-                               "a video file or a rosbag2")
+        raise FrameSourceError(
+            f"source {source!r} does not exist; give 'synthetic', a folder of images, "
+            'a video file or a rosbag2'
+        )
     if path.is_dir():
-        return "bag" if (path / "metadata.yaml").is_file() else "folder"
-    if path.suffix in (".mcap", ".db3"):
-        return "bag"
-    return "video"
+        return 'bag' if (path / 'metadata.yaml').is_file() else 'folder'
+    if path.suffix in ('.mcap', '.db3'):
+        return 'bag'
+    return 'video'
 
 
-def iter_frames(source: str = SYNTHETIC, *, width: int = 640, height: int = 480, loop: bool = True,
-                bag_topic: str = "", fps: float = 10.0) -> Iterator[np.ndarray | BagFrame]:
+def iter_frames(
+    source: str = SYNTHETIC,
+    *,
+    width: int = 640,
+    height: int = 480,
+    loop: bool = True,
+    bag_topic: str = '',
+    fps: float = 10.0,
+) -> Iterator[np.ndarray | BagFrame]:
     """Frames of ``source`` (see module docstring); ``loop`` restarts finite sources at their end.
 
     ``width``/``height`` size the synthetic scene; files keep their own size. ``fps`` sets the
@@ -61,9 +82,11 @@ def iter_frames(source: str = SYNTHETIC, *, width: int = 640, height: int = 480,
     kind = source_kind(source)
     if kind == SYNTHETIC:
         return (road_scene(width, height, t=i / fps)[0] for i in itertools.count())
-    reader = {"folder": _folder_frames, "video": video_frames, "bag": _bag_frames}[kind]
-    first = reader(source, bag_topic) if kind == "bag" else reader(source)
-    return _looped(first, lambda: reader(source, bag_topic) if kind == "bag" else reader(source), loop)
+    reader = {'folder': _folder_frames, 'video': video_frames, 'bag': _bag_frames}[kind]
+    first = reader(source, bag_topic) if kind == 'bag' else reader(source)
+    return _looped(
+        first, lambda: reader(source, bag_topic) if kind == 'bag' else reader(source), loop
+    )
 
 
 def _looped(first: Iterator, again, loop: bool) -> Iterator:
@@ -75,7 +98,7 @@ def _looped(first: Iterator, again, loop: bool) -> Iterator:
 def image_files(folder: str | Path, *, recursive: bool = False) -> list[Path]:
     """The image files (``IMAGE_SUFFIXES``, any case) in ``folder``, below it too with ``recursive``; sorted by path."""
     root = Path(folder)
-    found = root.rglob("*") if recursive else root.iterdir()
+    found = root.rglob('*') if recursive else root.iterdir()
     return sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
@@ -83,14 +106,16 @@ def read_image(path: str | Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB from an image file (grey, 16-bit and alpha images are converted by OpenCV)."""
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise FrameSourceError(f"cannot read image {path} (not an image OpenCV decodes, or corrupt)")
+        raise FrameSourceError(
+            f'cannot read image {path} (not an image OpenCV decodes, or corrupt)'
+        )
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def _folder_frames(folder: str) -> Iterator[np.ndarray]:
     files = image_files(folder)
     if not files:
-        raise FrameSourceError(f"folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise FrameSourceError(f'folder {folder} holds no images ({", ".join(IMAGE_SUFFIXES)})')
     for path in files:
         yield read_image(path)
 
@@ -106,7 +131,7 @@ class VideoInfo:
 def _open_video(path: str | Path) -> cv2.VideoCapture:
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
-        raise FrameSourceError(f"cannot open video {path} (OpenCV reads mp4, avi, mkv, ...)")
+        raise FrameSourceError(f'cannot open video {path} (OpenCV reads mp4, avi, mkv, ...)')
     return capture
 
 
@@ -115,10 +140,12 @@ def video_info(path: str | Path) -> VideoInfo:
     capture = _open_video(path)
     try:
         fps = float(capture.get(cv2.CAP_PROP_FPS))
-        return VideoInfo(fps=fps if fps > 0 and np.isfinite(fps) else 0.0,
-                         frames=max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT))),
-                         width=int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                         height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        return VideoInfo(
+            fps=fps if fps > 0 and np.isfinite(fps) else 0.0,
+            frames=max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT))),
+            width=int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
     finally:
         capture.release()
 
@@ -135,22 +162,24 @@ def video_frames(path: str | Path) -> Iterator[np.ndarray]:
             count += 1
             yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         if count == 0:
-            raise FrameSourceError(f"video {path} has no frames")
+            raise FrameSourceError(f'video {path} has no frames')
     finally:
         capture.release()
 
 
-def _bag_frames(path: str, bag_topic: str = "") -> Iterator[BagFrame]:
+def _bag_frames(path: str, bag_topic: str = '') -> Iterator[BagFrame]:
     """The recorded CDR bytes of one image topic (``bag_topic``, else the bag's first image topic)."""
     from .bags import BagError, open_bag, read_topic
 
     try:
         with open_bag(path) as reader:
             images = [c.topic for c in reader.connections if c.msgtype in IMAGE_MSGTYPES]
-            topic = bag_topic or (images[0] if images else "")
+            topic = bag_topic or (images[0] if images else '')
             if topic not in images:
-                available = sorted({f"{c.topic} ({c.msgtype})" for c in reader.connections})
-                raise FrameSourceError(f"bag {path} has no image topic {bag_topic!r}; it holds: {', '.join(available)}")
+                available = sorted({f'{c.topic} ({c.msgtype})' for c in reader.connections})
+                raise FrameSourceError(
+                    f'bag {path} has no image topic {bag_topic!r}; it holds: {", ".join(available)}'
+                )
             for message in read_topic(reader, topic):
                 yield BagFrame(message.raw, message.msgtype, message.topic)
     except BagError as exc:

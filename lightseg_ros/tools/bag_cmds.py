@@ -1,9 +1,10 @@
 """``lightseg make-bag`` and ``lightseg bag-eval``: evaluation bags and scoring a model on them."""
+
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+import sys
 
 from ..sources.bags import BagError
 
@@ -13,76 +14,101 @@ def _palette(name: str | None):
         return None
     from ..evaluation.bag_eval import LabelPalette
 
-    if name == "camvid":
+    if name == 'camvid':
         return LabelPalette.camvid()
     path = Path(name)
     if not path.is_file():
-        raise BagError(f"--label-palette takes 'camvid' or a text file of 'R G B' (and 'R G B id') lines; "
-                       f"{name} is neither")
+        raise BagError(
+            f"--label-palette takes 'camvid' or a text file of 'R G B' (and 'R G B id') lines; "
+            f'{name} is neither'
+        )
     return LabelPalette.from_file(path)
 
 
 def _progress(total: int | None, desc: str):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=None)
+    return tqdm(total=total, desc=desc, unit='frame', file=sys.stderr, disable=None)
 
 
 def run_make_bag(args: argparse.Namespace) -> int:
     from ..evaluation.make_bag import make_bag
 
     try:
-        s = make_bag(args.images, args.labels, args.out, fps=args.fps, image_topic=args.image_topic,
-                     label_topic=args.label_topic, frame_id=args.frame_id, storage=args.storage, limit=args.limit)
+        s = make_bag(
+            args.images,
+            args.labels,
+            args.out,
+            fps=args.fps,
+            image_topic=args.image_topic,
+            label_topic=args.label_topic,
+            frame_id=args.frame_id,
+            storage=args.storage,
+            limit=args.limit,
+        )
     except BagError as exc:
-        print(f"lightseg make-bag: error: {exc}", file=sys.stderr)
+        print(f'lightseg make-bag: error: {exc}', file=sys.stderr)
         return 2
-    print(f"wrote {s.path}: {s.frames} frames ({s.labelled} labelled), {s.duration_s:.1f} s at {args.fps} fps, "
-          f"topics {args.image_topic} and {args.label_topic}")
+    print(
+        f'wrote {s.path}: {s.frames} frames ({s.labelled} labelled), {s.duration_s:.1f} s at {args.fps} fps, '
+        f'topics {args.image_topic} and {args.label_topic}'
+    )
     return 0
 
 
 def run_bag_eval(args: argparse.Namespace) -> int:
     from ..evaluation import bag_eval
-    from ..models import UnknownModelError, WeightsError, trained_weights
+    from ..models import trained_weights, UnknownModelError, WeightsError
     from ..models.shipped import DEFAULT_MODEL
 
     try:
         palette = _palette(args.label_palette)
         path = trained_weights(args.weights, args.model)
         weights, model = (str(path), args.model) if path else (None, args.model or DEFAULT_MODEL)
-        if args.mode == "offline":
+        if args.mode == 'offline':
             from ..inference.segmenter import Segmenter
 
             segmenter = Segmenter(weights, model=model, device=args.device)
-            with _progress(None, "bag-eval") as bar:
+            with _progress(None, 'bag-eval') as bar:
                 report = bag_eval.evaluate_offline(
-                    args.bag, args.image_topic, args.label_topic, segmenter, label_palette=palette,
-                    record=args.record, progress=bar.update,
+                    args.bag,
+                    args.image_topic,
+                    args.label_topic,
+                    segmenter,
+                    label_palette=palette,
+                    record=args.record,
+                    progress=bar.update,
                 )
         else:
             from ..evaluation.node_replay import evaluate_node
 
-            with _progress(None, "bag-eval (node)") as bar:
+            with _progress(None, 'bag-eval (node)') as bar:
                 report = evaluate_node(
-                    args.bag, args.image_topic, args.label_topic, model=model, weights=weights,
-                    device=args.device, rate=args.rate, label_palette=palette, record=args.record,
+                    args.bag,
+                    args.image_topic,
+                    args.label_topic,
+                    model=model,
+                    weights=weights,
+                    device=args.device,
+                    rate=args.rate,
+                    label_palette=palette,
+                    record=args.record,
                     progress=bar.update,
                 )
     except (BagError, WeightsError, UnknownModelError, ValueError) as exc:
-        print(f"lightseg bag-eval: error: {exc}", file=sys.stderr)
+        print(f'lightseg bag-eval: error: {exc}', file=sys.stderr)
         return 2
     print(report.table())
     if args.json:
         Path(args.json).write_text(report.to_json())
-        print(f"JSON written to {args.json}")
+        print(f'JSON written to {args.json}')
     if args.record:
-        print(f"outputs recorded to {args.record}")
+        print(f'outputs recorded to {args.record}')
     return 0
 
 
 def _rate(text: str) -> float | None:
-    if text == "max":
+    if text == 'max':
         return None
     value = float(text)
     if value <= 0:
@@ -91,32 +117,55 @@ def _rate(text: str) -> float | None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("make-bag", help="build an evaluation rosbag2 from an image folder and a label folder")
-    p.add_argument("images", help="folder of images (png/jpg)")
-    p.add_argument("labels", nargs="?", help="folder of class-id PNG labels with the images' file names")
-    p.add_argument("--out", required=True, help="output bag folder (must not exist)")
-    p.add_argument("--fps", type=float, default=15.0)
-    p.add_argument("--image-topic", default="/camera/image_raw")
-    p.add_argument("--label-topic", default="/camera/labels")
-    p.add_argument("--frame-id", default="camera")
-    p.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
-    p.add_argument("--limit", type=int, help="only the first N images")
+    p = sub.add_parser(
+        'make-bag', help='build an evaluation rosbag2 from an image folder and a label folder'
+    )
+    p.add_argument('images', help='folder of images (png/jpg)')
+    p.add_argument(
+        'labels', nargs='?', help="folder of class-id PNG labels with the images' file names"
+    )
+    p.add_argument('--out', required=True, help='output bag folder (must not exist)')
+    p.add_argument('--fps', type=float, default=15.0)
+    p.add_argument('--image-topic', default='/camera/image_raw')
+    p.add_argument('--label-topic', default='/camera/labels')
+    p.add_argument('--frame-id', default='camera')
+    p.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
+    p.add_argument('--limit', type=int, help='only the first N images')
     p.set_defaults(func=run_make_bag)
 
-    p = sub.add_parser("bag-eval", help="score a model on a rosbag2: mIoU and latency, offline or through the node")
-    p.add_argument("bag", help="rosbag2 folder (sqlite3 or MCAP)")
-    p.add_argument("--image-topic", required=True)
-    p.add_argument("--label-topic", help="mono8 class-id label images, paired with frames by header stamp")
-    p.add_argument("--label-palette", help="labels are colour images: 'camvid', or a file of 'R G B' lines (class "
-                   "id = line number) and 'R G B id' lines (e.g. '0 0 0 11' maps black to id 11); a colour outside "
-                   "the palette is an error listing the colours found")
-    p.add_argument("--model", help="model name (default: the one the weights file names, else ghostnet_aspp_da)")
-    p.add_argument("--weights", default="", help="weights file (.safetensors); default: the package's trained "
-                   "weights for --model; 'random' for an untrained model (latency only)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--mode", choices=("offline", "node"), default="offline")
-    p.add_argument("--rate", type=_rate, default=1.0,
-                   help="node mode: replay speed factor of the recorded rate, or 'max' (default 1.0)")
-    p.add_argument("--record", help="write mask, color_mask and overlay topics to this new bag")
-    p.add_argument("--json", help="also write the report as JSON to this file")
+    p = sub.add_parser(
+        'bag-eval',
+        help='score a model on a rosbag2: mIoU and latency, offline or through the node',
+    )
+    p.add_argument('bag', help='rosbag2 folder (sqlite3 or MCAP)')
+    p.add_argument('--image-topic', required=True)
+    p.add_argument(
+        '--label-topic', help='mono8 class-id label images, paired with frames by header stamp'
+    )
+    p.add_argument(
+        '--label-palette',
+        help="labels are colour images: 'camvid', or a file of 'R G B' lines (class "
+        "id = line number) and 'R G B id' lines (e.g. '0 0 0 11' maps black to id 11); a colour outside "
+        'the palette is an error listing the colours found',
+    )
+    p.add_argument(
+        '--model',
+        help='model name (default: the one the weights file names, else ghostnet_aspp_da)',
+    )
+    p.add_argument(
+        '--weights',
+        default='',
+        help="weights file (.safetensors); default: the package's trained "
+        "weights for --model; 'random' for an untrained model (latency only)",
+    )
+    p.add_argument('--device', default='auto')
+    p.add_argument('--mode', choices=('offline', 'node'), default='offline')
+    p.add_argument(
+        '--rate',
+        type=_rate,
+        default=1.0,
+        help="node mode: replay speed factor of the recorded rate, or 'max' (default 1.0)",
+    )
+    p.add_argument('--record', help='write mask, color_mask and overlay topics to this new bag')
+    p.add_argument('--json', help='also write the report as JSON to this file')
     p.set_defaults(func=run_bag_eval)

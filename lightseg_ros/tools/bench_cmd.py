@@ -5,19 +5,22 @@ input (:func:`lightseg_ros.tools.benchmark.time_interleaved`): its median over t
 reported with the quartiles and the extremes, so a load change during the run widens the spread
 instead of moving the ratio.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+import sys
 
 
 def _sizes(text: str) -> list[tuple[int, int]]:
     try:
-        return [tuple(int(v) for v in s.lower().split("x")) for s in text.split(",")]  # type: ignore[misc]
+        return [tuple(int(v) for v in s.lower().split('x')) for s in text.split(',')]  # type: ignore[misc]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"sizes are HxW,HxW (e.g. 360x480,512x512), got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f'sizes are HxW,HxW (e.g. 360x480,512x512), got {text!r}'
+        ) from None
 
 
 def _positive(text: str) -> int:
@@ -26,58 +29,97 @@ def _positive(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f'expected a whole number >= 1, got {text!r}')
     return value
 
 
 def run(args: argparse.Namespace) -> int:
     from . import benchmark as bm
-    from ..inference.backends import BACKENDS, BackendError
+    from ..inference.backends import BackendError, BACKENDS
     from ..inference.segmenter import select_device
     from ..models import list_models
 
     device = select_device(args.device)
-    models = list_models() if args.models == "all" else [] if args.models == "none" else args.models.split(",")
-    backends = list(BACKENDS) if args.backends == "all" else args.backends.split(",")
-    progress = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.quiet else (lambda m: None)
+    models = (
+        list_models()
+        if args.models == 'all'
+        else []
+        if args.models == 'none'
+        else args.models.split(',')
+    )
+    backends = list(BACKENDS) if args.backends == 'all' else args.backends.split(',')
+    progress = (
+        (lambda m: print(m, file=sys.stderr, flush=True)) if not args.quiet else (lambda m: None)
+    )
     peak = bm.measure_peak_gflops(device) if models else None
     if peak:
-        progress(f"measured peak: {peak:.1f} GFLOP/s on {device}")
-    result: dict = {"machine": bm.machine_info(device), "peak_gflops": round(peak, 1) if peak else None, "cases": [],
-                    "peer": [], "skipped": []}
+        progress(f'measured peak: {peak:.1f} GFLOP/s on {device}')
+    result: dict = {
+        'machine': bm.machine_info(device),
+        'peak_gflops': round(peak, 1) if peak else None,
+        'cases': [],
+        'peer': [],
+        'skipped': [],
+    }
     for size in args.sizes if models else []:
-        peer = bm.bench_peer(size, device=str(device), warmup=args.warmup, iters=args.iters, peak_gflops=peak)
-        result["peer"].append(peer.as_dict())
-        progress(f"{bm.PEER} {size[0]}x{size[1]}: p50 {peer.network.p50_ms:.1f} ms")
+        peer = bm.bench_peer(
+            size, device=str(device), warmup=args.warmup, iters=args.iters, peak_gflops=peak
+        )
+        result['peer'].append(peer.as_dict())
+        progress(f'{bm.PEER} {size[0]}x{size[1]}: p50 {peer.network.p50_ms:.1f} ms')
     for name in models:
         for backend in backends:
             for size in args.sizes:
                 try:
-                    case = bm.bench_segmenter(name, backend, size, device=str(device), warmup=args.warmup,
-                                              iters=args.iters, peak_gflops=peak, rounds=args.rounds)
+                    case = bm.bench_segmenter(
+                        name,
+                        backend,
+                        size,
+                        device=str(device),
+                        warmup=args.warmup,
+                        iters=args.iters,
+                        peak_gflops=peak,
+                        rounds=args.rounds,
+                    )
                 except BackendError as exc:
-                    result["skipped"].append({"model": name, "backend": backend, "reason": str(exc)})
-                    progress(f"skipped {name}/{backend}: {exc}")
+                    result['skipped'].append(
+                        {'model': name, 'backend': backend, 'reason': str(exc)}
+                    )
+                    progress(f'skipped {name}/{backend}: {exc}')
                     continue
-                result["cases"].append(case.as_dict())
+                result['cases'].append(case.as_dict())
                 spread = case.ratio_spread
-                progress(f"{name} {case.backend_detail} {size[0]}x{size[1]}: network p50 {case.network.p50_ms:.1f} ms "
-                         f"({spread.median:.2f}x peer, IQR {spread.p25:.2f}-{spread.p75:.2f} over {spread.rounds} "
-                         f"rounds), pipeline p50 {case.pipeline.p50_ms:.1f} ms")
+                progress(
+                    f'{name} {case.backend_detail} {size[0]}x{size[1]}: network p50 {case.network.p50_ms:.1f} ms '
+                    f'({spread.median:.2f}x peer, IQR {spread.p25:.2f}-{spread.p75:.2f} over {spread.rounds} '
+                    f'rounds), pipeline p50 {case.pipeline.p50_ms:.1f} ms'
+                )
     if args.node:
-        from .node_latency_cmd import measure_node_latency  # the node's end-to-end figures, 640x480
+        from .node_latency_cmd import (
+            measure_node_latency,  # the node's end-to-end figures, 640x480
+        )
 
-        progress("node end-to-end latency at 640x480 ...")
-        result["node"] = measure_node_latency(model=args.node_model, backend=args.node_backend, device=str(device),
-                                              frames=args.node_frames, feed_hz=60.0)
+        progress('node end-to-end latency at 640x480 ...')
+        result['node'] = measure_node_latency(
+            model=args.node_model,
+            backend=args.node_backend,
+            device=str(device),
+            frames=args.node_frames,
+            feed_hz=60.0,
+        )
     if args.frames:
         from .frame_bench import check_frame_targets, measure_frames
 
-        result["frames"] = measure_frames(args.frames, model=args.node_model, backend=args.node_backend,
-                                          cpu_threads=args.frames_threads, frames=args.frames_count,
-                                          progress=progress)
-        result["frames"]["targets"] = check_frame_targets(result["frames"])
-    result["targets"] = check_targets(result)
+        result['frames'] = measure_frames(
+            args.frames,
+            model=args.node_model,
+            backend=args.node_backend,
+            cpu_threads=args.frames_threads,
+            frames=args.frames_count,
+            progress=progress,
+        )
+        result['frames']['targets'] = check_frame_targets(result['frames'])
+    result['targets'] = check_targets(result)
     text = json.dumps(result, indent=2)
     if args.out:
         Path(args.out).write_text(text)
@@ -94,81 +136,137 @@ def check_targets(result: dict) -> dict:
     360x480 (median ratio over the rounds); the node adds at most 10% to the bare segmenter's p50 at
     640x480; fed at 60 Hz, the node's p99 stays within twice its single-frame p50."""
     targets: dict = {}
-    best = [c for c in result["cases"] if c["model"] == "ghostnet_aspp_da" and c["size"] == [360, 480]]
+    best = [
+        c for c in result['cases'] if c['model'] == 'ghostnet_aspp_da' and c['size'] == [360, 480]
+    ]
     if best:
-        ratio = min(c["ratio_to_peer"] for c in best)
-        targets["ghostnet_best_backend_vs_peer_360x480"] = {"value": ratio, "limit": 0.5, "met": ratio <= 0.5}
-    node = result.get("node")
+        ratio = min(c['ratio_to_peer'] for c in best)
+        targets['ghostnet_best_backend_vs_peer_360x480'] = {
+            'value': ratio,
+            'limit': 0.5,
+            'met': ratio <= 0.5,
+        }
+    node = result.get('node')
     if node:
-        phases = node["node_publish_to_received"]
-        e2e = phases["mask_only"]["p50_ms"]
-        overhead = (e2e - node["segmenter_segment"]["p50_ms"]) / e2e
-        targets["node_overhead_fraction_640x480"] = {"value": round(overhead, 3), "limit": 0.10,
-                                                     "met": overhead <= 0.10}
-        fed = next(v for k, v in phases.items() if k.startswith("fed_"))
-        ratio = fed["p99_ms"] / e2e
-        targets["fed_60hz_p99_vs_single_frame"] = {"value": round(ratio, 2), "limit": 2.0, "met": ratio <= 2.0,
-                                                   "dropped": fed["dropped"], "sent": fed["sent"]}
+        phases = node['node_publish_to_received']
+        e2e = phases['mask_only']['p50_ms']
+        overhead = (e2e - node['segmenter_segment']['p50_ms']) / e2e
+        targets['node_overhead_fraction_640x480'] = {
+            'value': round(overhead, 3),
+            'limit': 0.10,
+            'met': overhead <= 0.10,
+        }
+        fed = next(v for k, v in phases.items() if k.startswith('fed_'))
+        ratio = fed['p99_ms'] / e2e
+        targets['fed_60hz_p99_vs_single_frame'] = {
+            'value': round(ratio, 2),
+            'limit': 2.0,
+            'met': ratio <= 2.0,
+            'dropped': fed['dropped'],
+            'sent': fed['sent'],
+        }
     return targets
 
 
 def format_table(result: dict) -> str:
-    lines = [f"peak {result['peak_gflops']} GFLOP/s  ({result['machine']['device']}, "
-             f"{result['machine']['threads']} threads, torch {result['machine']['torch']})",
-             f"{'model':28s} {'backend':26s} {'size':>8s} {'GFLOPs':>7s} {'net p50':>8s} {'net p99':>8s} "
-             f"{'fps':>6s} {'pipe p50':>8s} {'floor':>6s} {'vs peer':>7s} {'IQR (min-max)':>23s}"] if result["cases"] or result["peer"] else []
-    rows = [dict(r, ratio_to_peer=1.0) for r in result["peer"]] + result["cases"]
+    lines = (
+        [
+            f'peak {result["peak_gflops"]} GFLOP/s  ({result["machine"]["device"]}, '
+            f'{result["machine"]["threads"]} threads, torch {result["machine"]["torch"]})',
+            f'{"model":28s} {"backend":26s} {"size":>8s} {"GFLOPs":>7s} {"net p50":>8s} {"net p99":>8s} '
+            f'{"fps":>6s} {"pipe p50":>8s} {"floor":>6s} {"vs peer":>7s} {"IQR (min-max)":>23s}',
+        ]
+        if result['cases'] or result['peer']
+        else []
+    )
+    rows = [dict(r, ratio_to_peer=1.0) for r in result['peer']] + result['cases']
     for r in rows:
-        size = f"{r['size'][0]}x{r['size'][1]}"
-        pipe = f"{r['pipeline']['p50_ms']:8.1f}" if r.get("pipeline") else f"{'-':>8s}"
-        floor = f"{r['floor_ms']:6.1f}" if r.get("floor_ms") is not None else f"{'-':>6s}"
-        s = r.get("ratio_spread")
-        spread = f"{s['p25']:.2f}-{s['p75']:.2f} ({s['min']:.2f}-{s['max']:.2f})" if s else "-"
-        lines.append(f"{r['model']:28s} {r['backend_detail']:26s} {size:>8s} {r['gflops']:7.2f} "
-                     f"{r['network']['p50_ms']:8.1f} {r['network']['p99_ms']:8.1f} {r['network']['fps']:6.1f} "
-                     f"{pipe} {floor} {r['ratio_to_peer']:6.2f}x {spread:>23s}")
-    for s in result["skipped"]:
-        lines.append(f"skipped {s['model']}/{s['backend']}: {s['reason']}")
-    node = result.get("node")
+        size = f'{r["size"][0]}x{r["size"][1]}'
+        pipe = f'{r["pipeline"]["p50_ms"]:8.1f}' if r.get('pipeline') else f'{"-":>8s}'
+        floor = f'{r["floor_ms"]:6.1f}' if r.get('floor_ms') is not None else f'{"-":>6s}'
+        s = r.get('ratio_spread')
+        spread = f'{s["p25"]:.2f}-{s["p75"]:.2f} ({s["min"]:.2f}-{s["max"]:.2f})' if s else '-'
+        lines.append(
+            f'{r["model"]:28s} {r["backend_detail"]:26s} {size:>8s} {r["gflops"]:7.2f} '
+            f'{r["network"]["p50_ms"]:8.1f} {r["network"]["p99_ms"]:8.1f} {r["network"]["fps"]:6.1f} '
+            f'{pipe} {floor} {r["ratio_to_peer"]:6.2f}x {spread:>23s}'
+        )
+    for s in result['skipped']:
+        lines.append(f'skipped {s["model"]}/{s["backend"]}: {s["reason"]}')
+    node = result.get('node')
     if node:
-        seg = node["segmenter_segment"]
-        lines.append(f"node {node['model']} {node['image'][0]}x{node['image'][1]} ({node['backend']}): bare segment "
-                     f"p50 {seg['p50_ms']} ms")
-        for phase, r in node["node_publish_to_received"].items():
-            extra = f", dropped {r['dropped']}/{r['sent']}" if "dropped" in r else ""
-            lines.append(f"  publish -> received ({phase}): p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms{extra}")
-    if result.get("frames"):
+        seg = node['segmenter_segment']
+        lines.append(
+            f'node {node["model"]} {node["image"][0]}x{node["image"][1]} ({node["backend"]}): bare segment '
+            f'p50 {seg["p50_ms"]} ms'
+        )
+        for phase, r in node['node_publish_to_received'].items():
+            extra = f', dropped {r["dropped"]}/{r["sent"]}' if 'dropped' in r else ''
+            lines.append(
+                f'  publish -> received ({phase}): p50 {r["p50_ms"]} ms, p99 {r["p99_ms"]} ms{extra}'
+            )
+    if result.get('frames'):
         from .frame_bench import format_frames
 
-        lines.append(format_frames(result["frames"]))
-    for name, t in result.get("targets", {}).items():
-        lines.append(f"target {name}: {t['value']} (limit {t['limit']}) -> {'met' if t['met'] else 'NOT met'}")
-    rounds = next((c["ratio_spread"]["rounds"] for c in result["cases"] if c.get("ratio_spread")), 0)
-    lines.append(f"times in ms, batch 1, after warm-up; 'vs peer' = median over {rounds} rounds, ours and the peer's "
-                 f"PyTorch network alternating on the same input, of the ratio of their p50s in the round; "
-                 f"IQR = its quartiles")
-    return "\n".join(lines)
+        lines.append(format_frames(result['frames']))
+    for name, t in result.get('targets', {}).items():
+        lines.append(
+            f'target {name}: {t["value"]} (limit {t["limit"]}) -> {"met" if t["met"] else "NOT met"}'
+        )
+    rounds = next(
+        (c['ratio_spread']['rounds'] for c in result['cases'] if c.get('ratio_spread')), 0
+    )
+    lines.append(
+        f"times in ms, batch 1, after warm-up; 'vs peer' = median over {rounds} rounds, ours and the peer's "
+        f'PyTorch network alternating on the same input, of the ratio of their p50s in the round; '
+        f'IQR = its quartiles'
+    )
+    return '\n'.join(lines)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="latency of models and backends vs torchvision's LR-ASPP MobileNetV3 peer")
-    p.add_argument("--models", default="all", help="comma-separated model names, 'all', or 'none' (e.g. with --frames)")
-    p.add_argument("--backends", default="all", help="comma-separated: torch, onnxruntime, or 'all'")
-    p.add_argument("--sizes", type=_sizes, default=_sizes("360x480,512x512"), help="HxW list")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--warmup", type=int, default=10)
-    p.add_argument("--iters", type=int, default=50, help="timed calls of each network (split over the rounds)")
-    p.add_argument("--rounds", type=_positive, default=10,
-                   help="rounds in which our network and the peer alternate; the ratio is their median")
-    p.add_argument("--node", action="store_true", help="also measure the node's end-to-end latency at 640x480")
-    p.add_argument("--node-model", default="ghostnet_aspp_da")
-    p.add_argument("--node-backend", default="auto")
-    p.add_argument("--node-frames", type=int, default=30)
-    p.add_argument("--frames", type=_sizes, help="also the node's memory and latency by frame size, HxW list "
-                   "(e.g. 480x640,1080x1920,3000x4000): a node process per size, --node-model's shipped weights")
-    p.add_argument("--frames-count", type=int, default=8, help="--frames: timed frames per size and phase")
-    p.add_argument("--frames-threads", type=int, default=1, help="--frames: the node's CPU threads")
-    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    p.add_argument("--out", help="also write the JSON to this file")
-    p.add_argument("--quiet", action="store_true")
+    p = sub.add_parser(
+        'bench', help="latency of models and backends vs torchvision's LR-ASPP MobileNetV3 peer"
+    )
+    p.add_argument(
+        '--models',
+        default='all',
+        help="comma-separated model names, 'all', or 'none' (e.g. with --frames)",
+    )
+    p.add_argument(
+        '--backends', default='all', help="comma-separated: torch, onnxruntime, or 'all'"
+    )
+    p.add_argument('--sizes', type=_sizes, default=_sizes('360x480,512x512'), help='HxW list')
+    p.add_argument('--device', default='auto')
+    p.add_argument('--warmup', type=int, default=10)
+    p.add_argument(
+        '--iters', type=int, default=50, help='timed calls of each network (split over the rounds)'
+    )
+    p.add_argument(
+        '--rounds',
+        type=_positive,
+        default=10,
+        help='rounds in which our network and the peer alternate; the ratio is their median',
+    )
+    p.add_argument(
+        '--node', action='store_true', help="also measure the node's end-to-end latency at 640x480"
+    )
+    p.add_argument('--node-model', default='ghostnet_aspp_da')
+    p.add_argument('--node-backend', default='auto')
+    p.add_argument('--node-frames', type=int, default=30)
+    p.add_argument(
+        '--frames',
+        type=_sizes,
+        help="also the node's memory and latency by frame size, HxW list "
+        "(e.g. 480x640,1080x1920,3000x4000): a node process per size, --node-model's shipped weights",
+    )
+    p.add_argument(
+        '--frames-count', type=int, default=8, help='--frames: timed frames per size and phase'
+    )
+    p.add_argument(
+        '--frames-threads', type=int, default=1, help="--frames: the node's CPU threads"
+    )
+    p.add_argument('--json', action='store_true', help='print JSON instead of the table')
+    p.add_argument('--out', help='also write the JSON to this file')
+    p.add_argument('--quiet', action='store_true')
     p.set_defaults(func=run)

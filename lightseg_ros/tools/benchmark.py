@@ -14,20 +14,29 @@ The theoretical floor is the model's FLOPs (papers' convention) over the machine
 (fp32 matrix multiply on the same threads): no backend can beat it, and the gap says how much
 a faster kernel library could still give.
 """
+
 from __future__ import annotations
 
-import platform
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+import platform
+import time
 
 import numpy as np
 import torch
 
-__all__ = ["Timing", "RatioStats", "time_callable", "time_interleaved", "measure_peak_gflops", "BenchCase",
-           "bench_segmenter", "bench_peer"]
+__all__ = [
+    'Timing',
+    'RatioStats',
+    'time_callable',
+    'time_interleaved',
+    'measure_peak_gflops',
+    'BenchCase',
+    'bench_segmenter',
+    'bench_peer',
+]
 
-PEER = "lraspp_mobilenet_v3_large"
+PEER = 'lraspp_mobilenet_v3_large'
 
 
 @dataclass
@@ -39,14 +48,19 @@ class Timing:
     iters: int
 
     @classmethod
-    def from_samples(cls, samples_s: list[float]) -> "Timing":
+    def from_samples(cls, samples_s: list[float]) -> 'Timing':
         ms = np.asarray(samples_s) * 1000
-        return cls(float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), float(ms.mean()),
-                   float(1000 / ms.mean()), len(ms))
+        return cls(
+            float(np.percentile(ms, 50)),
+            float(np.percentile(ms, 99)),
+            float(ms.mean()),
+            float(1000 / ms.mean()),
+            len(ms),
+        )
 
 
 def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
+    if device.type == 'cuda':
         torch.cuda.synchronize(device)
 
 
@@ -62,11 +76,17 @@ class RatioStats:
     rounds: int
 
     @classmethod
-    def from_ratios(cls, ratios: list[float]) -> "RatioStats":
+    def from_ratios(cls, ratios: list[float]) -> 'RatioStats':
         r = np.asarray(ratios, dtype=float)
         p25, median, p75 = np.percentile(r, [25, 50, 75])
-        return cls(round(float(median), 3), round(float(p25), 3), round(float(p75), 3), round(float(r.min()), 3),
-                   round(float(r.max()), 3), len(r))
+        return cls(
+            round(float(median), 3),
+            round(float(p25), 3),
+            round(float(p75), 3),
+            round(float(r.min()), 3),
+            round(float(r.max()), 3),
+            len(r),
+        )
 
 
 def _timed_calls(fn: Callable[[], object], calls: int, device: torch.device) -> list[float]:
@@ -80,7 +100,9 @@ def _timed_calls(fn: Callable[[], object], calls: int, device: torch.device) -> 
     return samples
 
 
-def time_callable(fn: Callable[[], object], *, device: torch.device, warmup: int, iters: int) -> Timing:
+def time_callable(
+    fn: Callable[[], object], *, device: torch.device, warmup: int, iters: int
+) -> Timing:
     """Batch-1 latency of ``fn`` after ``warmup`` calls, each call timed to completion."""
     for _ in range(warmup):
         fn()
@@ -88,8 +110,15 @@ def time_callable(fn: Callable[[], object], *, device: torch.device, warmup: int
     return Timing.from_samples(_timed_calls(fn, iters, device))
 
 
-def time_interleaved(fn_a: Callable[[], object], fn_b: Callable[[], object], *, device: torch.device, warmup: int,
-                     rounds: int, per_round: int) -> tuple[list[float], list[float], list[float]]:
+def time_interleaved(
+    fn_a: Callable[[], object],
+    fn_b: Callable[[], object],
+    *,
+    device: torch.device,
+    warmup: int,
+    rounds: int,
+    per_round: int,
+) -> tuple[list[float], list[float], list[float]]:
     """Time ``fn_a`` and ``fn_b`` in alternating rounds of ``per_round`` calls each, after ``warmup``
     calls of each. The order flips every round (A B, B A, ...) so that neither side always runs
     second. Returns the seconds of every A call, of every B call, and each round's ratio
@@ -118,7 +147,7 @@ def time_interleaved(fn_a: Callable[[], object], fn_b: Callable[[], object], *, 
 
 def measure_peak_gflops(device: torch.device, *, n: int = 1024, seconds: float = 1.0) -> float:
     """Sustained fp32 (fp16 on CUDA) matrix-multiply GFLOP/s on ``device`` with the current threads."""
-    dtype = torch.float16 if device.type == "cuda" else torch.float32
+    dtype = torch.float16 if device.type == 'cuda' else torch.float32
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(3):
@@ -162,68 +191,123 @@ def _gflops(model: torch.nn.Module, size: tuple[int, int]) -> float:
 def _peer_model(num_classes: int) -> torch.nn.Module:
     from torchvision.models.segmentation import lraspp_mobilenet_v3_large
 
-    return lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=num_classes).eval()
+    return lraspp_mobilenet_v3_large(
+        weights=None, weights_backbone=None, num_classes=num_classes
+    ).eval()
 
 
-def bench_segmenter(name: str, backend: str, size: tuple[int, int], *, device: str, warmup: int, iters: int,
-                    weights: str | None = None, num_classes: int = 11, peak_gflops: float | None = None,
-                    rounds: int = 0) -> BenchCase:
+def bench_segmenter(
+    name: str,
+    backend: str,
+    size: tuple[int, int],
+    *,
+    device: str,
+    warmup: int,
+    iters: int,
+    weights: str | None = None,
+    num_classes: int = 11,
+    peak_gflops: float | None = None,
+    rounds: int = 0,
+) -> BenchCase:
     """Network and pipeline latency of one model on one backend. With ``rounds``, the network is
     timed in that many rounds interleaved with the peer on the same input (``iters`` calls of each
     in all), which sets ``ratio_to_peer``, ``ratio_spread`` and ``peer_network``."""
     from ..inference.segmenter import Segmenter
 
-    seg = Segmenter(weights, model=None if weights else name, num_classes=None if weights else num_classes,
-                    device=device, backend=backend)
+    seg = Segmenter(
+        weights,
+        model=None if weights else name,
+        num_classes=None if weights else num_classes,
+        device=device,
+        backend=backend,
+    )
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
     x = torch.randn(1, 3, *size, device=seg.device)
     ratio = peer_network = None
     with torch.inference_mode():
         if rounds:
-            dtype = torch.float16 if seg.device.type == "cuda" else torch.float32
+            dtype = torch.float16 if seg.device.type == 'cuda' else torch.float32
             peer = _peer_model(seg.meta.num_classes).to(seg.device, dtype)
             x_peer = x.to(dtype)
-            ours, theirs, ratios = time_interleaved(lambda: seg.backend(x), lambda: peer(x_peer)["out"],
-                                                    device=seg.device, warmup=warmup, rounds=rounds,
-                                                    per_round=max(1, iters // rounds))
+            ours, theirs, ratios = time_interleaved(
+                lambda: seg.backend(x),
+                lambda: peer(x_peer)['out'],
+                device=seg.device,
+                warmup=warmup,
+                rounds=rounds,
+                per_round=max(1, iters // rounds),
+            )
             network, peer_network = Timing.from_samples(ours), Timing.from_samples(theirs)
             ratio = RatioStats.from_ratios(ratios)
         else:
-            network = time_callable(lambda: seg.backend(x), device=seg.device, warmup=warmup, iters=iters)
-    pipeline = time_callable(lambda: seg.segment(image), device=seg.device, warmup=warmup, iters=iters)
+            network = time_callable(
+                lambda: seg.backend(x), device=seg.device, warmup=warmup, iters=iters
+            )
+    pipeline = time_callable(
+        lambda: seg.segment(image), device=seg.device, warmup=warmup, iters=iters
+    )
     gf = _gflops(seg.network, size)
-    return BenchCase(seg.model_name, backend, seg.backend.description, list(size), round(gf, 3), network, pipeline,
-                     floor_ms=1000 * gf / peak_gflops if peak_gflops else None,
-                     ratio_to_peer=ratio.median if ratio else None, ratio_spread=ratio, peer_network=peer_network)
+    return BenchCase(
+        seg.model_name,
+        backend,
+        seg.backend.description,
+        list(size),
+        round(gf, 3),
+        network,
+        pipeline,
+        floor_ms=1000 * gf / peak_gflops if peak_gflops else None,
+        ratio_to_peer=ratio.median if ratio else None,
+        ratio_spread=ratio,
+        peer_network=peer_network,
+    )
 
 
-def bench_peer(size: tuple[int, int], *, device: str, warmup: int, iters: int, num_classes: int = 11,
-               peak_gflops: float | None = None) -> BenchCase:
+def bench_peer(
+    size: tuple[int, int],
+    *,
+    device: str,
+    warmup: int,
+    iters: int,
+    num_classes: int = 11,
+    peak_gflops: float | None = None,
+) -> BenchCase:
     """torchvision's LR-ASPP MobileNetV3-Large, PyTorch eager, random weights (speed only)."""
     from ..inference.segmenter import select_device
 
     dev = select_device(device)
-    dtype = torch.float16 if dev.type == "cuda" else torch.float32
+    dtype = torch.float16 if dev.type == 'cuda' else torch.float32
     model = _peer_model(num_classes)
     gf = _gflops(model, size)
     model = model.to(dev, dtype)
     x = torch.randn(1, 3, *size, device=dev, dtype=dtype)
     with torch.inference_mode():
-        network = time_callable(lambda: model(x)["out"], device=dev, warmup=warmup, iters=iters)
-    return BenchCase(PEER, "torch", f"torch {dev.type} {str(dtype).replace('torch.', '')}", list(size), round(gf, 3),
-                     network, floor_ms=1000 * gf / peak_gflops if peak_gflops else None)
+        network = time_callable(lambda: model(x)['out'], device=dev, warmup=warmup, iters=iters)
+    return BenchCase(
+        PEER,
+        'torch',
+        f'torch {dev.type} {str(dtype).replace("torch.", "")}',
+        list(size),
+        round(gf, 3),
+        network,
+        floor_ms=1000 * gf / peak_gflops if peak_gflops else None,
+    )
 
 
 def machine_info(device: torch.device) -> dict:
-    info = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "processor": platform.processor() or platform.machine(), "device": str(device)}
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
+    info = {
+        'python': platform.python_version(),
+        'torch': torch.__version__,
+        'threads': torch.get_num_threads(),
+        'processor': platform.processor() or platform.machine(),
+        'device': str(device),
+    }
+    if device.type == 'cuda':
+        info['gpu'] = torch.cuda.get_device_name(device)
     try:
         import onnxruntime
 
-        info["onnxruntime"] = onnxruntime.__version__
+        info['onnxruntime'] = onnxruntime.__version__
     except ImportError:
         pass
     return info

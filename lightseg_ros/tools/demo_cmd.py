@@ -5,32 +5,45 @@ street scene by default; ``--source`` takes a folder of photos, a video or a ros
 talking over DDS on topics under a per-run namespace; the recorder writes every overlay it receives as
 PNG and a latency summary (publish -> overlay received) as JSON.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import time
 from pathlib import Path
+import time
 
 import numpy as np
 
 from ..models.shipped import DEFAULT_MODEL, RANDOM
 
-__all__ = ["run_demo", "register"]
+__all__ = ['run_demo', 'register']
 
 
-def run_demo(out_dir: Path, *, frames: int, rate: float, width: int, height: int, model: str, weights: str,
-             device: str, source: str, cpu_threads: int = 0, timeout: float = 90.0,
-             startup_timeout: float = 60.0) -> dict:
+def run_demo(
+    out_dir: Path,
+    *,
+    frames: int,
+    rate: float,
+    width: int,
+    height: int,
+    model: str,
+    weights: str,
+    device: str,
+    source: str,
+    cpu_threads: int = 0,
+    timeout: float = 90.0,
+    startup_timeout: float = 60.0,
+) -> dict:
     """Run source + node + recorder until ``frames`` frames are published and answered; returns the summary.
 
     ``segment_node`` runs as its own process, as on a robot; the image source and the recorder are
     nodes of this process. Nothing here sets a DDS variable: both sides use the environment's.
     """
     import cv2
-    import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
+    import rclpy
     from rclpy.executors import MultiThreadedExecutor
     from rclpy.node import Node
     from rclpy.parameter import Parameter
@@ -42,14 +55,24 @@ def run_demo(out_dir: Path, *, frames: int, rate: float, width: int, height: int
     from ..ros.node_session import NodeSession, start_with_retries
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob("overlay_*.png"):
+    for old in out_dir.glob('overlay_*.png'):
         old.unlink()
-    ns = f"/lightseg_demo_{os.getpid()}"
-    camera_topic = f"{ns}/camera/image_raw"
-    overlay_topic, mask_topic = f"{ns}/camera/segmentation/overlay", f"{ns}/camera/segmentation/mask"
-    node_name = f"lightseg_demo_segment_node_{os.getpid()}"
-    parameters = {"image_topics": [camera_topic], "model": model, "weights": weights, "device": device,
-                  "outputs": ["mask", "overlay"], "cpu_threads": cpu_threads, "diagnostics_period": 0.5}
+    ns = f'/lightseg_demo_{os.getpid()}'
+    camera_topic = f'{ns}/camera/image_raw'
+    overlay_topic, mask_topic = (
+        f'{ns}/camera/segmentation/overlay',
+        f'{ns}/camera/segmentation/mask',
+    )
+    node_name = f'lightseg_demo_segment_node_{os.getpid()}'
+    parameters = {
+        'image_topics': [camera_topic],
+        'model': model,
+        'weights': weights,
+        'device': device,
+        'outputs': ['mask', 'overlay'],
+        'cpu_threads': cpu_threads,
+        'diagnostics_period': 0.5,
+    }
     latencies: list[float] = []
     received: list[int] = []
     node_stats: dict[str, str] = {}
@@ -61,11 +84,13 @@ def run_demo(out_dir: Path, *, frames: int, rate: float, width: int, height: int
         index = len(received)
         received.append(index)
         rgb = decode_image(msg)
-        cv2.imwrite(str(out_dir / f"overlay_{index:04d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(
+            str(out_dir / f'overlay_{index:04d}.png'), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        )
 
     def on_diagnostics(msg: DiagnosticArray) -> None:
         for status in msg.status:
-            if status.name.startswith(f"{node_name}:"):
+            if status.name.startswith(f'{node_name}:'):
                 node_stats.update({kv.key: kv.value for kv in status.values})
 
     class Side:
@@ -75,20 +100,24 @@ def run_demo(out_dir: Path, *, frames: int, rate: float, width: int, height: int
             self.node = NodeSession(parameters, node_name=node_name)
             self.context = rclpy.Context()
             rclpy.init(context=self.context)
-            self.recorder = Node("lightseg_demo_recorder", context=self.context)
+            self.recorder = Node('lightseg_demo_recorder', context=self.context)
             qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
             self.recorder.create_subscription(Image, overlay_topic, on_overlay, qos)
             self.recorder.create_subscription(Image, mask_topic, lambda m: None, qos)
-            self.recorder.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+            self.recorder.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, 10)
             self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
             self.executor.add_node(self.recorder)
 
         def ready(self) -> bool:
             def up() -> bool:
                 self.executor.spin_once(timeout_sec=0.05)
-                return (self.recorder.count_subscribers(camera_topic) > 0
-                        and self.recorder.count_publishers(overlay_topic) > 0 and bool(node_stats))
-            return self.node.wait_until(up, startup_timeout, "its topics")
+                return (
+                    self.recorder.count_subscribers(camera_topic) > 0
+                    and self.recorder.count_publishers(overlay_topic) > 0
+                    and bool(node_stats)
+                )
+
+            return self.node.wait_until(up, startup_timeout, 'its topics')
 
         def close(self) -> None:
             self.executor.shutdown()
@@ -98,11 +127,19 @@ def run_demo(out_dir: Path, *, frames: int, rate: float, width: int, height: int
 
     side = start_with_retries(lambda attempt: Side(), Side.ready, Side.close)
     try:
-        src = ImageSource("lightseg_demo_image_source", context=side.context, parameter_overrides=[
-            Parameter("source", value=source), Parameter("topic", value=camera_topic),
-            Parameter("rate_hz", value=float(rate)), Parameter("width", value=width),
-            Parameter("height", value=height), Parameter("count", value=frames), Parameter("loop", value=True),
-        ])
+        src = ImageSource(
+            'lightseg_demo_image_source',
+            context=side.context,
+            parameter_overrides=[
+                Parameter('source', value=source),
+                Parameter('topic', value=camera_topic),
+                Parameter('rate_hz', value=float(rate)),
+                Parameter('width', value=width),
+                Parameter('height', value=height),
+                Parameter('count', value=frames),
+                Parameter('loop', value=True),
+            ],
+        )
         side.executor.add_node(src)
         started = time.monotonic()
         done_at = None
@@ -122,62 +159,98 @@ def run_demo(out_dir: Path, *, frames: int, rate: float, width: int, height: int
         side.close()
     values = np.asarray(latencies) * 1e3
     summary = {
-        "frames_published": published,
-        "overlays_received": len(received),
-        "frames_dropped_by_node": int(node_stats.get("dropped_frames", "0")),
-        "latency_ms": {
-            "what": "image_source publish (header stamp) -> overlay received by the recorder",
-            "p50": round(float(np.percentile(values, 50)), 1) if values.size else None,
-            "p99": round(float(np.percentile(values, 99)), 1) if values.size else None,
-            "mean": round(float(values.mean()), 1) if values.size else None,
-            "max": round(float(values.max()), 1) if values.size else None,
+        'frames_published': published,
+        'overlays_received': len(received),
+        'frames_dropped_by_node': int(node_stats.get('dropped_frames', '0')),
+        'latency_ms': {
+            'what': 'image_source publish (header stamp) -> overlay received by the recorder',
+            'p50': round(float(np.percentile(values, 50)), 1) if values.size else None,
+            'p99': round(float(np.percentile(values, 99)), 1) if values.size else None,
+            'mean': round(float(values.mean()), 1) if values.size else None,
+            'max': round(float(values.max()), 1) if values.size else None,
         },
-        "image_size": [height, width], "source": source, "rate_hz": rate,
-        "model": node_stats.get("model", model), "weights": node_stats.get("weights", weights),
-        "random_weights": node_stats.get("weights") == RANDOM,
-        "device": node_stats.get("device", device),
-        "topics": {"input": camera_topic, "overlay": overlay_topic},
-        "node_process": {"pid": side.node.proc.pid, "exit_code": side.node.proc.returncode},
+        'image_size': [height, width],
+        'source': source,
+        'rate_hz': rate,
+        'model': node_stats.get('model', model),
+        'weights': node_stats.get('weights', weights),
+        'random_weights': node_stats.get('weights') == RANDOM,
+        'device': node_stats.get('device', device),
+        'topics': {'input': camera_topic, 'overlay': overlay_topic},
+        'node_process': {'pid': side.node.proc.pid, 'exit_code': side.node.proc.returncode},
     }
-    (out_dir / "latency.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out_dir / 'latency.json').write_text(json.dumps(summary, indent=2) + '\n')
     return summary
 
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    print(f"lightseg demo: {args.source} frames {args.width}x{args.height} at {args.rate} Hz -> segment_node "
-          f"({args.model if not args.weights else args.weights}, device {args.device}) over DDS ...", flush=True)
-    summary = run_demo(out, frames=args.frames, rate=args.rate, width=args.width, height=args.height,
-                       model=args.model, weights=args.weights, device=args.device, source=args.source,
-                       cpu_threads=args.cpu_threads)
-    lat = summary["latency_ms"]
-    print(f"published {summary['frames_published']} frames, received {summary['overlays_received']} overlays "
-          f"({summary['frames_dropped_by_node']} frames dropped by the node: newest frame wins) on {summary['device']}")
-    print(f"latency publish -> overlay: p50 {lat['p50']} ms, p99 {lat['p99']} ms")
-    print(f"overlays (PNG): {out.resolve()}/overlay_*.png")
-    print(f"latency summary (JSON): {(out / 'latency.json').resolve()}")
-    if summary["random_weights"]:
+    print(
+        f'lightseg demo: {args.source} frames {args.width}x{args.height} at {args.rate} Hz -> segment_node '
+        f'({args.model if not args.weights else args.weights}, device {args.device}) over DDS ...',
+        flush=True,
+    )
+    summary = run_demo(
+        out,
+        frames=args.frames,
+        rate=args.rate,
+        width=args.width,
+        height=args.height,
+        model=args.model,
+        weights=args.weights,
+        device=args.device,
+        source=args.source,
+        cpu_threads=args.cpu_threads,
+    )
+    lat = summary['latency_ms']
+    print(
+        f'published {summary["frames_published"]} frames, received {summary["overlays_received"]} overlays '
+        f'({summary["frames_dropped_by_node"]} frames dropped by the node: newest frame wins) on {summary["device"]}'
+    )
+    print(f'latency publish -> overlay: p50 {lat["p50"]} ms, p99 {lat["p99"]} ms')
+    print(f'overlays (PNG): {out.resolve()}/overlay_*.png')
+    print(f'latency summary (JSON): {(out / "latency.json").resolve()}')
+    if summary['random_weights']:
         from ..models import no_shipped_weights_note
         from ..models.shipped import DEFAULT_MODEL, RANDOM
 
         asked = args.weights.strip() == RANDOM  # read as the node reads its 'weights' parameter
-        print("NOTE: " + ("RANDOM weights, as asked" if asked else no_shipped_weights_note(args.model)))
+        print(
+            'NOTE: '
+            + ('RANDOM weights, as asked' if asked else no_shipped_weights_note(args.model))
+        )
     else:
-        print(f"weights: {summary['weights']}")
-    return 0 if summary["overlays_received"] > 0 else 1
+        print(f'weights: {summary["weights"]}')
+    return 0 if summary['overlays_received'] > 0 else 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the image source and the segmentation node together; write overlays")
-    p.add_argument("--out", default="outputs/demo", help="folder for overlay PNGs and latency.json")
-    p.add_argument("--frames", type=int, default=30, help="frames to publish")
-    p.add_argument("--rate", type=float, default=5.0, help="frames per second")
-    p.add_argument("--width", type=int, default=640)
-    p.add_argument("--height", type=int, default=480)
-    p.add_argument("--model", default=DEFAULT_MODEL, help="model name; runs with the weights the package "
-                   "ships for it unless --weights")
-    p.add_argument("--weights", default="", help="a lightseg .safetensors weights file, or 'random'")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda")
-    p.add_argument("--cpu-threads", type=int, default=0, help="torch CPU threads for the node; 0 = half the cores")
-    p.add_argument("--source", default="synthetic", help="synthetic, an image folder, a video or a rosbag2")
+    p = sub.add_parser(
+        'demo', help='run the image source and the segmentation node together; write overlays'
+    )
+    p.add_argument(
+        '--out', default='outputs/demo', help='folder for overlay PNGs and latency.json'
+    )
+    p.add_argument('--frames', type=int, default=30, help='frames to publish')
+    p.add_argument('--rate', type=float, default=5.0, help='frames per second')
+    p.add_argument('--width', type=int, default=640)
+    p.add_argument('--height', type=int, default=480)
+    p.add_argument(
+        '--model',
+        default=DEFAULT_MODEL,
+        help='model name; runs with the weights the package ships for it unless --weights',
+    )
+    p.add_argument(
+        '--weights', default='', help="a lightseg .safetensors weights file, or 'random'"
+    )
+    p.add_argument('--device', default='auto', help='auto, cpu, cuda')
+    p.add_argument(
+        '--cpu-threads',
+        type=int,
+        default=0,
+        help='torch CPU threads for the node; 0 = half the cores',
+    )
+    p.add_argument(
+        '--source', default='synthetic', help='synthetic, an image folder, a video or a rosbag2'
+    )
     p.set_defaults(func=run)

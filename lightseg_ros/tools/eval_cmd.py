@@ -1,22 +1,35 @@
 """``lightseg eval``: score a weights file on a dataset split at native resolution; writes
 ``metrics.json`` and PNG charts (per-class IoU bars, normalised confusion matrix)."""
+
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import sys
 import time
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 
-__all__ = ["register", "run", "score_weights"]
+__all__ = ['register', 'run', 'score_weights']
 
 
-def score_weights(weights, data: str | Path, *, dataset: str | None = None, split: str = "val",
-                  mask_dir: str | None = None, device: str = "auto", batch_size: int = 1, workers: int = 0,
-                  max_images: int | None = None, scales=(1.0,), flip: bool = False, progress: bool = True):
+def score_weights(
+    weights,
+    data: str | Path,
+    *,
+    dataset: str | None = None,
+    split: str = 'val',
+    mask_dir: str | None = None,
+    device: str = 'auto',
+    batch_size: int = 1,
+    workers: int = 0,
+    max_images: int | None = None,
+    scales=(1.0,),
+    flip: bool = False,
+    progress: bool = True,
+):
     """Score a weights file on a dataset split at native resolution: (scores, meta, images, seconds, dataset)."""
     from ..inference import select_device
     from ..models import load_model
@@ -26,78 +39,144 @@ def score_weights(weights, data: str | Path, *, dataset: str | None = None, spli
 
     model, meta = load_model(weights)
     dataset_name = dataset or meta.dataset
-    options = {"mask_dir": mask_dir} if dataset_name == "voc" else {}
-    ds = build_dataset(dataset_name, Path(data).expanduser(), split, eval_transform(meta.mean, meta.std), **options)
+    options = {'mask_dir': mask_dir} if dataset_name == 'voc' else {}
+    ds = build_dataset(
+        dataset_name,
+        Path(data).expanduser(),
+        split,
+        eval_transform(meta.mean, meta.std),
+        **options,
+    )
     if ds.num_classes != meta.num_classes:
-        raise SystemExit(f"{weights} predicts {meta.num_classes} classes but the {dataset_name} dataset "
-                         f"has {ds.num_classes}")
+        raise SystemExit(
+            f'{weights} predicts {meta.num_classes} classes but the {dataset_name} dataset '
+            f'has {ds.num_classes}'
+        )
     if max_images:
         ds.samples = ds.samples[:max_images]
-    ds.check(f"split {split!r}")  # a bad file stops here, not minutes into scoring
+    ds.check(f'split {split!r}')  # a bad file stops here, not minutes into scoring
     dev = select_device(device)
     model.to(dev)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers)
     start = time.perf_counter()
-    cm = evaluate(model, loader, meta.num_classes, meta.ignore_index, device=dev, scales=scales, flip=flip,
-                  progress=progress)
+    cm = evaluate(
+        model,
+        loader,
+        meta.num_classes,
+        meta.ignore_index,
+        device=dev,
+        scales=scales,
+        flip=flip,
+        progress=progress,
+    )
     return cm.compute(), meta, len(ds), time.perf_counter() - start, dataset_name
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models import WeightsError, read_weights_meta, trained_weights
+    from .train_cmd import one_line
+    from ..models import read_weights_meta, trained_weights, WeightsError
     from ..training.datasets import DatasetError
     from ..training.evaluate import write_report
-    from .train_cmd import one_line
 
     try:
         weights = trained_weights(args.weights, args.model)
         if weights is None:
-            raise WeightsError("lightseg eval scores trained weights; 'random' is not accepted here")
+            raise WeightsError(
+                "lightseg eval scores trained weights; 'random' is not accepted here"
+            )
         found = read_weights_meta(weights).model
         if args.model and found != args.model:
-            raise WeightsError(f"{weights} holds weights for {found!r}, not the requested {args.model!r}")
+            raise WeightsError(
+                f'{weights} holds weights for {found!r}, not the requested {args.model!r}'
+            )
         scores, meta, images, seconds, dataset_name = score_weights(
-            weights, args.data, dataset=args.dataset, split=args.split, mask_dir=args.mask_dir, device=args.device,
-            batch_size=args.batch_size, workers=args.workers, max_images=args.max_images, scales=args.scales,
-            flip=args.flip, progress=not args.no_progress)
-    except WeightsError as exc:  # every metadata or tensor problem: one line naming the file and field
-        raise SystemExit(f"lightseg eval: error: {exc}") from None
+            weights,
+            args.data,
+            dataset=args.dataset,
+            split=args.split,
+            mask_dir=args.mask_dir,
+            device=args.device,
+            batch_size=args.batch_size,
+            workers=args.workers,
+            max_images=args.max_images,
+            scales=args.scales,
+            flip=args.flip,
+            progress=not args.no_progress,
+        )
+    except (
+        WeightsError
+    ) as exc:  # every metadata or tensor problem: one line naming the file and field
+        raise SystemExit(f'lightseg eval: error: {exc}') from None
     except DatasetError as exc:
-        print(f"lightseg eval: error: {one_line(exc)}", file=sys.stderr)
+        print(f'lightseg eval: error: {one_line(exc)}', file=sys.stderr)
         return 2
-    extra = {"weights": str(weights), "model": meta.model, "dataset": dataset_name, "data": str(args.data),
-             "split": args.split, "images": images, "flip": args.flip, "scales": list(args.scales),
-             "seconds": round(seconds, 2)}
+    extra = {
+        'weights': str(weights),
+        'model': meta.model,
+        'dataset': dataset_name,
+        'data': str(args.data),
+        'split': args.split,
+        'images': images,
+        'flip': args.flip,
+        'scales': list(args.scales),
+        'seconds': round(seconds, 2),
+    }
     out = write_report(scores, meta.class_names, meta.colors, args.out, extra)
-    print(f"{meta.model} on {dataset_name}/{args.split} ({images} images, native resolution"
-          f"{', flip' if args.flip else ''}{', scales ' + str(list(args.scales)) if list(args.scales) != [1.0] else ''}):")
-    print(f"  mIoU {scores.miou * 100:.2f}%  pixel accuracy {scores.pixel_accuracy * 100:.2f}%  "
-          f"mean class accuracy {scores.mean_class_accuracy * 100:.2f}%")
+    print(
+        f'{meta.model} on {dataset_name}/{args.split} ({images} images, native resolution'
+        f'{", flip" if args.flip else ""}{", scales " + str(list(args.scales)) if list(args.scales) != [1.0] else ""}):'
+    )
+    print(
+        f'  mIoU {scores.miou * 100:.2f}%  pixel accuracy {scores.pixel_accuracy * 100:.2f}%  '
+        f'mean class accuracy {scores.mean_class_accuracy * 100:.2f}%'
+    )
     for n, v in zip(meta.class_names, scores.per_class_iou):
-        print(f"  {n:20s} {'n/a' if v != v else f'{v * 100:6.2f}'}")
-    print("wrote " + ", ".join(str(p) for p in out.values()))
+        print(f'  {n:20s} {"n/a" if v != v else f"{v * 100:6.2f}"}')
+    print('wrote ' + ', '.join(str(p) for p in out.values()))
     if args.json:
-        print(json.dumps(json.loads(Path(out["json"]).read_text())))
+        print(json.dumps(json.loads(Path(out['json']).read_text())))
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="mIoU, pixel accuracy, per-class IoU and confusion matrix of a weights file")
-    p.add_argument("--weights", default="", help=".safetensors file written by lightseg train (default: the "
-                   "package's trained weights for --model)")
-    p.add_argument("--model", help="with no --weights: whose shipped weights to score (default ghostnet_aspp_da)")
-    p.add_argument("--data", required=True, help="dataset root")
-    p.add_argument("--dataset", choices=["voc", "camvid", "cityscapes", "folder"],
-                   help="dataset layout (default: the one the weights were trained on)")
-    p.add_argument("--split", default="val")
-    p.add_argument("--mask-dir", help="voc only: SegmentationClass or SegmentationClassAug")
-    p.add_argument("--flip", action="store_true", help="average with the horizontally flipped prediction")
-    p.add_argument("--scales", type=float, nargs="+", default=[1.0], help="multi-scale testing, e.g. 0.75 1 1.25")
-    p.add_argument("--out", default="outputs/eval", help="folder for metrics.json and the PNG charts")
-    p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--workers", type=int, default=0)
-    p.add_argument("--max-images", type=int, help="score only the first N images")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--json", action="store_true", help="also print the report as one JSON line")
+    p = sub.add_parser(
+        'eval', help='mIoU, pixel accuracy, per-class IoU and confusion matrix of a weights file'
+    )
+    p.add_argument(
+        '--weights',
+        default='',
+        help='.safetensors file written by lightseg train (default: the '
+        "package's trained weights for --model)",
+    )
+    p.add_argument(
+        '--model',
+        help='with no --weights: whose shipped weights to score (default ghostnet_aspp_da)',
+    )
+    p.add_argument('--data', required=True, help='dataset root')
+    p.add_argument(
+        '--dataset',
+        choices=['voc', 'camvid', 'cityscapes', 'folder'],
+        help='dataset layout (default: the one the weights were trained on)',
+    )
+    p.add_argument('--split', default='val')
+    p.add_argument('--mask-dir', help='voc only: SegmentationClass or SegmentationClassAug')
+    p.add_argument(
+        '--flip', action='store_true', help='average with the horizontally flipped prediction'
+    )
+    p.add_argument(
+        '--scales',
+        type=float,
+        nargs='+',
+        default=[1.0],
+        help='multi-scale testing, e.g. 0.75 1 1.25',
+    )
+    p.add_argument(
+        '--out', default='outputs/eval', help='folder for metrics.json and the PNG charts'
+    )
+    p.add_argument('--batch-size', type=int, default=1)
+    p.add_argument('--workers', type=int, default=0)
+    p.add_argument('--max-images', type=int, help='score only the first N images')
+    p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto')
+    p.add_argument('--no-progress', action='store_true')
+    p.add_argument('--json', action='store_true', help='also print the report as one JSON line')
     p.set_defaults(func=run)

@@ -1,10 +1,11 @@
 """``lightseg export``: a weights file to ONNX (dynamic height and width), checked with onnxruntime, and/or to
 a compact safetensors file (``--half``: fp16 tensors, the form the package ships), checked against the source."""
+
 from __future__ import annotations
 
 import argparse
 
-__all__ = ["register", "run"]
+__all__ = ['register', 'run']
 
 
 def _export_safetensors(args: argparse.Namespace, model, meta, size) -> None:
@@ -19,51 +20,88 @@ def _export_safetensors(args: argparse.Namespace, model, meta, size) -> None:
         ref, out = model(x), reloaded(x)
     agree = float((ref.argmax(1) == out.argmax(1)).float().mean())
     diff = float((ref - out).abs().max())
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {'fp16' if args.half else 'fp32'} tensors, "
-          f"{meta.model}, val mIoU {meta.val_miou if meta.val_miou is not None else 'n/a'})")
-    print(f"reloaded vs source at {size[0]}x{size[1]}: max abs logit diff {diff:.3g}, labels agree on "
-          f"{agree * 100:.3f}% of pixels")
+    print(
+        f'wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {"fp16" if args.half else "fp32"} tensors, '
+        f'{meta.model}, val mIoU {meta.val_miou if meta.val_miou is not None else "n/a"})'
+    )
+    print(
+        f'reloaded vs source at {size[0]}x{size[1]}: max abs logit diff {diff:.3g}, labels agree on '
+        f'{agree * 100:.3f}% of pixels'
+    )
     if agree < args.min_agreement:
-        raise SystemExit(f"lightseg export: error: labels agree on {agree * 100:.3f}% of pixels, below "
-                         f"--min-agreement {args.min_agreement * 100:.1f}%")
+        raise SystemExit(
+            f'lightseg export: error: labels agree on {agree * 100:.3f}% of pixels, below '
+            f'--min-agreement {args.min_agreement * 100:.1f}%'
+        )
 
 
 def run(args: argparse.Namespace) -> int:
     from ..inference.export import check_onnx, export_onnx
-    from ..models import WeightsError, load_model
+    from ..models import load_model, WeightsError
 
     if not (args.onnx or args.safetensors):
-        raise SystemExit("lightseg export: error: give --onnx PATH and/or --safetensors PATH")
+        raise SystemExit('lightseg export: error: give --onnx PATH and/or --safetensors PATH')
     try:
         model, meta = load_model(args.weights)
     except WeightsError as exc:  # one line naming the file and the field, no traceback
-        raise SystemExit(f"lightseg export: error: {exc}") from None
-    size = (args.height, args.width) if args.height and args.width else tuple(meta.input_size or (512, 512))
+        raise SystemExit(f'lightseg export: error: {exc}') from None
+    size = (
+        (args.height, args.width)
+        if args.height and args.width
+        else tuple(meta.input_size or (512, 512))
+    )
     if args.safetensors:
         _export_safetensors(args, model, meta, size)
     if args.onnx:
-        path = export_onnx(model, args.onnx, input_size=size, opset=args.opset, dynamic=not args.static)
-        sizes = [size] if args.static else [size, (size[0] // 2 + 8, size[1] // 2 + 24), (size[1], size[0])]
+        path = export_onnx(
+            model, args.onnx, input_size=size, opset=args.opset, dynamic=not args.static
+        )
+        sizes = (
+            [size]
+            if args.static
+            else [size, (size[0] // 2 + 8, size[1] // 2 + 24), (size[1], size[0])]
+        )
         diff = check_onnx(model, path, sizes=sizes, tolerance=args.tolerance)
-        print(f"wrote {path} ({meta.model}, {meta.num_classes} classes, opset {args.opset}, "
-              f"{'static ' + 'x'.join(map(str, size)) if args.static else 'dynamic height/width'})")
-        print(f"onnxruntime vs PyTorch at {', '.join(f'{h}x{w}' for h, w in sizes)}: max abs diff {diff:.3g} "
-              f"(tolerance {args.tolerance:g})")
+        print(
+            f'wrote {path} ({meta.model}, {meta.num_classes} classes, opset {args.opset}, '
+            f'{"static " + "x".join(map(str, size)) if args.static else "dynamic height/width"})'
+        )
+        print(
+            f'onnxruntime vs PyTorch at {", ".join(f"{h}x{w}" for h, w in sizes)}: max abs diff {diff:.3g} '
+            f'(tolerance {args.tolerance:g})'
+        )
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a weights file to ONNX (checked with onnxruntime) or to fp16 safetensors")
-    p.add_argument("--weights", required=True)
-    p.add_argument("--onnx", help="output .onnx path")
-    p.add_argument("--safetensors", help="output .safetensors path (same metadata; see --half)")
-    p.add_argument("--half", action="store_true", help="--safetensors: store floating-point tensors as fp16 "
-                   "(half the size; loaded back as fp32)")
-    p.add_argument("--min-agreement", type=float, default=0.995,
-                   help="--safetensors: smallest accepted share of pixels whose label is unchanged")
-    p.add_argument("--height", type=int, help="export/check height (default: the weights' input size)")
-    p.add_argument("--width", type=int)
-    p.add_argument("--opset", type=int, default=17)
-    p.add_argument("--static", action="store_true", help="fixed input size instead of dynamic height/width")
-    p.add_argument("--tolerance", type=float, default=1e-3, help="largest accepted |onnxruntime - PyTorch|")
+    p = sub.add_parser(
+        'export',
+        help='export a weights file to ONNX (checked with onnxruntime) or to fp16 safetensors',
+    )
+    p.add_argument('--weights', required=True)
+    p.add_argument('--onnx', help='output .onnx path')
+    p.add_argument('--safetensors', help='output .safetensors path (same metadata; see --half)')
+    p.add_argument(
+        '--half',
+        action='store_true',
+        help='--safetensors: store floating-point tensors as fp16 '
+        '(half the size; loaded back as fp32)',
+    )
+    p.add_argument(
+        '--min-agreement',
+        type=float,
+        default=0.995,
+        help='--safetensors: smallest accepted share of pixels whose label is unchanged',
+    )
+    p.add_argument(
+        '--height', type=int, help="export/check height (default: the weights' input size)"
+    )
+    p.add_argument('--width', type=int)
+    p.add_argument('--opset', type=int, default=17)
+    p.add_argument(
+        '--static', action='store_true', help='fixed input size instead of dynamic height/width'
+    )
+    p.add_argument(
+        '--tolerance', type=float, default=1e-3, help='largest accepted |onnxruntime - PyTorch|'
+    )
     p.set_defaults(func=run)

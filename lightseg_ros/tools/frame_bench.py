@@ -16,6 +16,7 @@ a time. Measured, in this order:
 Frames are serialized before the clock starts and published as CDR bytes: converting a 36 MB
 Python message for publishing costs the sender about 0.3 s here, which is not the node's cost.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,54 +28,85 @@ import time
 
 import numpy as np
 
-__all__ = ["measure_frames", "check_frame_targets", "format_frames"]
+__all__ = ['measure_frames', 'check_frame_targets', 'format_frames']
 
-OUTPUTS = ("mask", "color_mask", "overlay", "confidence")
+OUTPUTS = ('mask', 'color_mask', 'overlay', 'confidence')
 WARM = (480, 640)
 
 
 def _status_mb(pid: int) -> dict[str, float]:
     """VmRSS and VmHWM of a process, in MB (Linux /proc)."""
     values = {}
-    with open(f"/proc/{pid}/status") as f:
+    with open(f'/proc/{pid}/status') as f:
         for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
+            key, _, rest = line.partition(':')
+            if key in ('VmRSS', 'VmHWM'):
                 values[key] = int(rest.split()[0]) / 1024  # kB
     return values
 
 
 def _summary_ms(seconds: list[float]) -> dict:
     if not seconds:
-        return {"n": 0}
+        return {'n': 0}
     ms = np.asarray(seconds) * 1e3
-    return {"n": int(ms.size), "p50_ms": round(float(np.percentile(ms, 50)), 1),
-            "p99_ms": round(float(np.percentile(ms, 99)), 1)}
+    return {
+        'n': int(ms.size),
+        'p50_ms': round(float(np.percentile(ms, 50)), 1),
+        'p99_ms': round(float(np.percentile(ms, 99)), 1),
+    }
 
 
 class _NodeUnderTest:
     """A segment_node process and a probe node in this process that sends frames and times outputs."""
 
-    def __init__(self, tag: str, *, model: str, backend: str, cpu_threads: int, startup_timeout_s: float) -> None:
+    def __init__(
+        self, tag: str, *, model: str, backend: str, cpu_threads: int, startup_timeout_s: float
+    ) -> None:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image
 
-        self.camera, self.out_ns = f"/{tag}/camera/image_raw", f"/{tag}/camera/segmentation"
-        env = {**os.environ, "FASTDDS_BUILTIN_TRANSPORTS": os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")}
+        self.camera, self.out_ns = f'/{tag}/camera/image_raw', f'/{tag}/camera/segmentation'
+        env = {
+            **os.environ,
+            'FASTDDS_BUILTIN_TRANSPORTS': os.environ.get(
+                'FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA'
+            ),
+        }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lightseg_ros.ros.segment_node", "--ros-args", "-r", f"__node:={tag}",
-             "-p", f"image_topics:=[{self.camera}]", "-p", f"model:={model}", "-p", f"backend:={backend}",
-             "-p", f"cpu_threads:={cpu_threads}", "-p", "device:=cpu", "-p", "input_reliability:=reliable"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                '-m',
+                'lightseg_ros.ros.segment_node',
+                '--ros-args',
+                '-r',
+                f'__node:={tag}',
+                '-p',
+                f'image_topics:=[{self.camera}]',
+                '-p',
+                f'model:={model}',
+                '-p',
+                f'backend:={backend}',
+                '-p',
+                f'cpu_threads:={cpu_threads}',
+                '-p',
+                'device:=cpu',
+                '-p',
+                'input_reliability:=reliable',
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.log: list[str] = []
         threading.Thread(target=lambda: self.log.extend(self.proc.stdout), daemon=True).start()
         self.rclpy, self.Image = rclpy, Image
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
-        self.probe = Node(f"{tag}_probe", context=self.context)
+        self.probe = Node(f'{tag}_probe', context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.probe)
         self.arrivals: dict[tuple[str, int], float] = {}
@@ -83,34 +115,43 @@ class _NodeUnderTest:
         self.qos = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
         self.publisher = self.probe.create_publisher(Image, self.camera, self.qos)
         self.subs = {}
-        self.subscribe(("mask",))
+        self.subscribe(('mask',))
         threading.Thread(target=self.executor.spin, daemon=True).start()
         self.stamp = 0
         deadline = time.monotonic() + startup_timeout_s
-        while self.publisher.get_subscription_count() == 0 or self.probe.count_publishers(f"{self.out_ns}/mask") == 0:
+        while (
+            self.publisher.get_subscription_count() == 0
+            or self.probe.count_publishers(f'{self.out_ns}/mask') == 0
+        ):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.close()
-                raise RuntimeError("segment_node did not come up:\n" + "".join(self.log[-20:]))
+                raise RuntimeError('segment_node did not come up:\n' + ''.join(self.log[-20:]))
             time.sleep(0.1)
 
     def subscribe(self, names) -> None:
         """Subscribe to exactly ``names`` (the node computes only outputs somebody listens to)."""
         for name in [n for n in self.subs if n not in names]:
             self.probe.destroy_subscription(self.subs.pop(name))
+
         def record(name):
             def callback(msg):
                 with self.cond:
                     self.arrivals[(name, msg.header.stamp.sec)] = time.perf_counter()
-                    if name == "mask":
-                        self.masks = {msg.header.stamp.sec: np.frombuffer(msg.data, np.uint8).reshape(msg.height,
-                                                                                                      msg.width)}
+                    if name == 'mask':
+                        self.masks = {
+                            msg.header.stamp.sec: np.frombuffer(msg.data, np.uint8).reshape(
+                                msg.height, msg.width
+                            )
+                        }
                     self.cond.notify_all()
+
             return callback
 
         for name in names:
             if name not in self.subs:
-                self.subs[name] = self.probe.create_subscription(self.Image, f"{self.out_ns}/{name}", record(name),
-                                                                 self.qos)
+                self.subs[name] = self.probe.create_subscription(
+                    self.Image, f'{self.out_ns}/{name}', record(name), self.qos
+                )
         time.sleep(1.0)  # discovery of the new subscriptions
 
     def serialized(self, image: np.ndarray) -> bytearray:
@@ -118,17 +159,25 @@ class _NodeUnderTest:
 
         from ..ros.image_source import to_image_msg
 
-        return bytearray(serialize_message(to_image_msg(image, "rgb8", self.probe.get_clock().now().to_msg(), "camera")))
+        return bytearray(
+            serialize_message(
+                to_image_msg(image, 'rgb8', self.probe.get_clock().now().to_msg(), 'camera')
+            )
+        )
 
     def send(self, template: bytearray, names) -> float | None:
         """Publish one frame (CDR bytes, stamp patched) and wait for ``names``; seconds, None if lost."""
         self.stamp += 1
-        template[4:8] = struct.pack("<i", self.stamp)  # CDR LE: 4-byte encapsulation, then header.stamp.sec
+        template[4:8] = struct.pack(
+            '<i', self.stamp
+        )  # CDR LE: 4-byte encapsulation, then header.stamp.sec
         msg, stamp = bytes(template), self.stamp
         sent = time.perf_counter()
         self.publisher.publish(msg)
         with self.cond:
-            ok = self.cond.wait_for(lambda: all((n, stamp) in self.arrivals for n in names), timeout=120.0)
+            ok = self.cond.wait_for(
+                lambda: all((n, stamp) in self.arrivals for n in names), timeout=120.0
+            )
             return max(self.arrivals[(n, stamp)] for n in names) - sent if ok else None
 
     def memory(self) -> dict[str, float]:
@@ -145,9 +194,17 @@ class _NodeUnderTest:
             self.proc.kill()
 
 
-def measure_frames(sizes: list[tuple[int, int]], *, model: str = "ghostnet_aspp_da", backend: str = "auto",
-                   cpu_threads: int = 1, frames: int = 8, warmup: int = 2, startup_timeout_s: float = 180.0,
-                   progress=lambda text: None) -> dict:
+def measure_frames(
+    sizes: list[tuple[int, int]],
+    *,
+    model: str = 'ghostnet_aspp_da',
+    backend: str = 'auto',
+    cpu_threads: int = 1,
+    frames: int = 8,
+    warmup: int = 2,
+    startup_timeout_s: float = 180.0,
+    progress=lambda text: None,
+) -> dict:
     """Per size (H, W): the node's memory (idle, warm, peak, after) and latency, and mask agreement."""
     import torch
 
@@ -157,34 +214,48 @@ def measure_frames(sizes: list[tuple[int, int]], *, model: str = "ghostnet_aspp_
 
     sizes = sorted({tuple(s) for s in sizes}, key=lambda s: s[0] * s[1])
     torch.set_num_threads(cpu_threads)
-    reference = Segmenter(shipped_weights(model), device="cpu", backend=backend)
+    reference = Segmenter(shipped_weights(model), device='cpu', backend=backend)
     images = {size: road_scene(size[1], size[0], t=0.0)[0] for size in sizes}
     warm_image = road_scene(WARM[1], WARM[0], t=1.0)[0]
-    rows = {size: {"size": list(size), "network_size": list(reference.network_size(*size)[0])} for size in sizes}
-    node = _NodeUnderTest(f"lightseg_frames_{os.getpid()}", model=model, backend=backend, cpu_threads=cpu_threads,
-                          startup_timeout_s=startup_timeout_s)
+    rows = {
+        size: {'size': list(size), 'network_size': list(reference.network_size(*size)[0])}
+        for size in sizes
+    }
+    node = _NodeUnderTest(
+        f'lightseg_frames_{os.getpid()}',
+        model=model,
+        backend=backend,
+        cpu_threads=cpu_threads,
+        startup_timeout_s=startup_timeout_s,
+    )
     try:
         templates = {size: node.serialized(image) for size, image in images.items()}
         warm_template = node.serialized(warm_image)
         time.sleep(2.0)  # let start-up settle before reading the idle figure
-        idle = node.memory()["VmRSS"]
+        idle = node.memory()['VmRSS']
         for _ in range(3):
-            node.send(warm_template, ("mask",))
-        warm = node.memory()["VmHWM"]
-        progress(f"node idle {idle:.0f} MB, warm (640x480) {warm:.0f} MB")
+            node.send(warm_template, ('mask',))
+        warm = node.memory()['VmHWM']
+        progress(f'node idle {idle:.0f} MB, warm (640x480) {warm:.0f} MB')
         last_masks = {}
-        phases = (("mask_only", ("mask",)), ("all_outputs", OUTPUTS))
+        phases = (('mask_only', ('mask',)), ('all_outputs', OUTPUTS))
         for size in sizes:  # memory: ascending sizes, mask then all outputs: each peak is its own
             for phase, names in phases:
                 node.subscribe(names)
                 lost = sum(node.send(templates[size], names) is None for _ in range(warmup + 2))
-                peak = node.memory()["VmHWM"]
-                rows[size][phase] = {"peak_rss_mb": round(peak, 1), "peak_above_idle_mb": round(peak - idle, 1),
-                                     "peak_above_warm_mb": round(peak - warm, 1), "lost": lost}
-                if phase == "mask_only":
+                peak = node.memory()['VmHWM']
+                rows[size][phase] = {
+                    'peak_rss_mb': round(peak, 1),
+                    'peak_above_idle_mb': round(peak - idle, 1),
+                    'peak_above_warm_mb': round(peak - warm, 1),
+                    'lost': lost,
+                }
+                if phase == 'mask_only':
                     with node.cond:
                         last_masks[size] = node.masks.get(node.stamp)
-                progress(f"{size[1]}x{size[0]} {phase}: peak {peak:.0f} MB (+{peak - warm:.0f} above warm)")
+                progress(
+                    f'{size[1]}x{size[0]} {phase}: peak {peak:.0f} MB (+{peak - warm:.0f} above warm)'
+                )
         for phase, names in phases:
             node.subscribe(names)
             times: dict = {size: [] for size in sizes}
@@ -192,21 +263,28 @@ def measure_frames(sizes: list[tuple[int, int]], *, model: str = "ghostnet_aspp_
                 for size in sizes:
                     dt = node.send(templates[size], names)
                     if dt is None:
-                        rows[size][phase]["lost"] += 1
+                        rows[size][phase]['lost'] += 1
                     else:
                         times[size].append(dt)
             for size in sizes:
                 rows[size][phase].update(_summary_ms(times[size]))
-        after = node.memory()["VmRSS"]
+        after = node.memory()['VmRSS']
     finally:
         node.close()
     for size in sizes:
-        rows[size].update(idle_rss_mb=round(idle, 1), warm_peak_rss_mb=round(warm, 1), rss_after_mb=round(after, 1))
+        rows[size].update(
+            idle_rss_mb=round(idle, 1),
+            warm_peak_rss_mb=round(warm, 1),
+            rss_after_mb=round(after, 1),
+        )
         image, mask = images[size], last_masks.get(size)
         with torch.inference_mode():
             full = reference.logits(image).argmax(1)[0].to(torch.uint8).numpy()
-        rows[size]["mask_agreement_with_full_resolution"] = round(float((mask == full).mean()), 5) \
-            if mask is not None and mask.shape == full.shape else None
+        rows[size]['mask_agreement_with_full_resolution'] = (
+            round(float((mask == full).mean()), 5)
+            if mask is not None and mask.shape == full.shape
+            else None
+        )
         del full
         seconds = []
         for i in range(warmup + frames):
@@ -214,49 +292,78 @@ def measure_frames(sizes: list[tuple[int, int]], *, model: str = "ghostnet_aspp_
             reference.segment(image)
             if i >= warmup:
                 seconds.append(time.perf_counter() - t0)
-        rows[size]["segmenter_segment"] = _summary_ms(seconds)
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {"model": model, "weights": "shipped", "backend": reference.backend.description, "cpu_threads": cpu_threads,
-            "cpu_count": os.cpu_count(), "load_average_1_5_15": [round(v, 2) for v in load] if load else None,
-            "max_inference_pixels": reference.max_inference_pixels, "frames": frames,
-            "rows": [rows[size] for size in sizes]}
+        rows[size]['segmenter_segment'] = _summary_ms(seconds)
+    load = os.getloadavg() if hasattr(os, 'getloadavg') else None
+    return {
+        'model': model,
+        'weights': 'shipped',
+        'backend': reference.backend.description,
+        'cpu_threads': cpu_threads,
+        'cpu_count': os.cpu_count(),
+        'load_average_1_5_15': [round(v, 2) for v in load] if load else None,
+        'max_inference_pixels': reference.max_inference_pixels,
+        'frames': frames,
+        'rows': [rows[size] for size in sizes],
+    }
 
 
 def check_frame_targets(result: dict) -> dict:
     """Issue 15's goals for the largest frame against 640x480 (empty where a size was not measured)."""
-    rows = {tuple(r["size"]): r for r in result["rows"]}
+    rows = {tuple(r['size']): r for r in result['rows']}
     small, large = rows.get((480, 640)), rows.get((3000, 4000))
     if not (small and large):
         return {}
-    ratio = large["mask_only"]["p50_ms"] / small["mask_only"]["p50_ms"]
-    memory = large["mask_only"]["peak_above_warm_mb"]
-    agree = large["mask_agreement_with_full_resolution"]
-    return {"latency_4000x3000_vs_640x480": {"value": round(ratio, 2), "limit": 3.0, "met": ratio <= 3.0},
-            "memory_above_warm_mb_4000x3000": {"value": memory, "limit": 300, "met": memory <= 300,
-                                               "above_idle_mb": large["mask_only"]["peak_above_idle_mb"]},
-            "mask_agreement_4000x3000": {"value": agree, "limit": 0.99, "met": agree is not None and agree >= 0.99}}
+    ratio = large['mask_only']['p50_ms'] / small['mask_only']['p50_ms']
+    memory = large['mask_only']['peak_above_warm_mb']
+    agree = large['mask_agreement_with_full_resolution']
+    return {
+        'latency_4000x3000_vs_640x480': {
+            'value': round(ratio, 2),
+            'limit': 3.0,
+            'met': ratio <= 3.0,
+        },
+        'memory_above_warm_mb_4000x3000': {
+            'value': memory,
+            'limit': 300,
+            'met': memory <= 300,
+            'above_idle_mb': large['mask_only']['peak_above_idle_mb'],
+        },
+        'mask_agreement_4000x3000': {
+            'value': agree,
+            'limit': 0.99,
+            'met': agree is not None and agree >= 0.99,
+        },
+    }
 
 
 def format_frames(result: dict) -> str:
-    lines = [f"{result['model']} (shipped weights), {result['backend']}, {result['cpu_threads']} thread(s), "
-             f"max_inference_pixels {result['max_inference_pixels']}; load average {result['load_average_1_5_15']}",
-             f"{'frame':>10s} {'network':>9s} {'idle MB':>8s} {'warm MB':>8s} {'mask +idle':>10s} {'+warm':>6s} "
-             f"{'all +idle':>9s} {'+warm':>6s} {'after MB':>8s} {'mask p50':>9s} {'p99':>7s} {'all p50':>8s} "
-             f"{'bare p50':>8s} {'agree':>7s}"]
-    for r in result["rows"]:
-        h, w = r["size"]
-        m, a = r["mask_only"], r["all_outputs"]
-        agree = r["mask_agreement_with_full_resolution"]
-        bare = r.get("segmenter_segment", {}).get("p50_ms", float("nan"))
-        lines.append(f"{w:>5d}x{h:<4d} {r['network_size'][1]:>4d}x{r['network_size'][0]:<4d} {r['idle_rss_mb']:8.0f} "
-                     f"{r['warm_peak_rss_mb']:8.0f} {m['peak_above_idle_mb']:10.0f} {m['peak_above_warm_mb']:6.0f} "
-                     f"{a['peak_above_idle_mb']:9.0f} {a['peak_above_warm_mb']:6.0f} {r['rss_after_mb']:8.0f} "
-                     f"{m.get('p50_ms', float('nan')):9.1f} {m.get('p99_ms', float('nan')):7.1f} "
-                     f"{a.get('p50_ms', float('nan')):8.1f} {bare:8.1f} {agree if agree is not None else '-':>7}")
-    for name, t in result.get("targets", {}).items():
-        lines.append(f"target {name}: {t['value']} (limit {t['limit']}) -> {'met' if t['met'] else 'NOT met'}")
-    lines.append("MB: resident memory of the node process: idle = after start-up; warm = peak after three 640x480 "
-                 "frames; +idle/+warm = peak (VmHWM) after the size's frames above those (sizes ascending); after = "
-                 "resident at the end; ms: publish -> received, one frame in flight, sizes interleaved; bare = "
-                 "Segmenter.segment in the measuring process; agree = mask pixels equal to the full-resolution path")
-    return "\n".join(lines)
+    lines = [
+        f'{result["model"]} (shipped weights), {result["backend"]}, {result["cpu_threads"]} thread(s), '
+        f'max_inference_pixels {result["max_inference_pixels"]}; load average {result["load_average_1_5_15"]}',
+        f'{"frame":>10s} {"network":>9s} {"idle MB":>8s} {"warm MB":>8s} {"mask +idle":>10s} {"+warm":>6s} '
+        f'{"all +idle":>9s} {"+warm":>6s} {"after MB":>8s} {"mask p50":>9s} {"p99":>7s} {"all p50":>8s} '
+        f'{"bare p50":>8s} {"agree":>7s}',
+    ]
+    for r in result['rows']:
+        h, w = r['size']
+        m, a = r['mask_only'], r['all_outputs']
+        agree = r['mask_agreement_with_full_resolution']
+        bare = r.get('segmenter_segment', {}).get('p50_ms', float('nan'))
+        lines.append(
+            f'{w:>5d}x{h:<4d} {r["network_size"][1]:>4d}x{r["network_size"][0]:<4d} {r["idle_rss_mb"]:8.0f} '
+            f'{r["warm_peak_rss_mb"]:8.0f} {m["peak_above_idle_mb"]:10.0f} {m["peak_above_warm_mb"]:6.0f} '
+            f'{a["peak_above_idle_mb"]:9.0f} {a["peak_above_warm_mb"]:6.0f} {r["rss_after_mb"]:8.0f} '
+            f'{m.get("p50_ms", float("nan")):9.1f} {m.get("p99_ms", float("nan")):7.1f} '
+            f'{a.get("p50_ms", float("nan")):8.1f} {bare:8.1f} {agree if agree is not None else "-":>7}'
+        )
+    for name, t in result.get('targets', {}).items():
+        lines.append(
+            f'target {name}: {t["value"]} (limit {t["limit"]}) -> {"met" if t["met"] else "NOT met"}'
+        )
+    lines.append(
+        'MB: resident memory of the node process: idle = after start-up; warm = peak after three 640x480 '
+        "frames; +idle/+warm = peak (VmHWM) after the size's frames above those (sizes ascending); after = "
+        'resident at the end; ms: publish -> received, one frame in flight, sizes interleaved; bare = '
+        'Segmenter.segment in the measuring process; agree = mask pixels equal to the full-resolution path'
+    )
+    return '\n'.join(lines)

@@ -1,10 +1,18 @@
 """``lightseg models``: the registered models with parameters and GFLOPs in the papers' convention."""
+
 from __future__ import annotations
 
 import argparse
 import json
 
-from ..models import build_model, get_model_spec, list_models, measure, read_weights_meta, shipped_weights
+from ..models import (
+    build_model,
+    get_model_spec,
+    list_models,
+    measure,
+    read_weights_meta,
+    shipped_weights,
+)
 
 
 def _shipped(name: str) -> dict | None:
@@ -12,8 +20,12 @@ def _shipped(name: str) -> dict | None:
     if path is None:
         return None
     meta = read_weights_meta(path)
-    return {"path": str(path), "dataset": meta.dataset, "num_classes": meta.num_classes,
-            "val_miou": None if meta.val_miou is None else round(meta.val_miou * 100, 2)}
+    return {
+        'path': str(path),
+        'dataset': meta.dataset,
+        'num_classes': meta.num_classes,
+        'val_miou': None if meta.val_miou is None else round(meta.val_miou * 100, 2),
+    }
 
 
 def model_table(num_classes: int = 21, size: tuple[int, int] = (512, 512)) -> list[dict]:
@@ -24,42 +36,58 @@ def model_table(num_classes: int = 21, size: tuple[int, int] = (512, 512)) -> li
         # GhostNet's published 1.931 GFLOPs is its undilated OS32 (OS16 would be about 3.4)
         model = build_model(name, num_classes=num_classes)
         c = measure(model, size)
-        rows.append({
-            "name": name,
-            "params": c.params,
-            "gflops": round(c.gflops, 3),
-            "fp32_mb": round(c.state_dict_mb, 2),
-            "output_stride": spec.default_output_stride,
-            "output_strides": list(spec.output_strides),
-            "paper": spec.paper,
-            "description": spec.description,
-            "shipped_weights": _shipped(name),
-        })
+        rows.append(
+            {
+                'name': name,
+                'params': c.params,
+                'gflops': round(c.gflops, 3),
+                'fp32_mb': round(c.state_dict_mb, 2),
+                'output_stride': spec.default_output_stride,
+                'output_strides': list(spec.output_strides),
+                'paper': spec.paper,
+                'description': spec.description,
+                'shipped_weights': _shipped(name),
+            }
+        )
     return rows
 
 
 def run(args: argparse.Namespace) -> int:
     rows = model_table(args.num_classes, (args.height, args.width))
     if args.json:
-        print(json.dumps({"num_classes": args.num_classes, "input_size": [args.height, args.width],
-                          "convention": "2 x (conv/linear MACs incl. bias + 2 x BN elements)", "models": rows},
-                         indent=2))
+        print(
+            json.dumps(
+                {
+                    'num_classes': args.num_classes,
+                    'input_size': [args.height, args.width],
+                    'convention': '2 x (conv/linear MACs incl. bias + 2 x BN elements)',
+                    'models': rows,
+                },
+                indent=2,
+            )
+        )
         return 0
-    print(f"{'model':28s} {'params':>10s} {'GFLOPs':>8s} {'fp32 MB':>8s}  OS  {'shipped weights':24s} description")
+    print(
+        f'{"model":28s} {"params":>10s} {"GFLOPs":>8s} {"fp32 MB":>8s}  OS  {"shipped weights":24s} description'
+    )
     for r in rows:
-        w = r["shipped_weights"]
-        shipped = f"{w['dataset']} val mIoU {w['val_miou']}" if w else "none (random init)"
-        print(f"{r['name']:28s} {r['params']:>10,d} {r['gflops']:>8.3f} {r['fp32_mb']:>8.2f}  {r['output_stride']:>2d}  "
-              f"{shipped:24s} {r['description']}")
-    print(f"({args.num_classes} classes, {args.height}x{args.width}, papers' FLOP convention; shipped weights are "
-          "loaded when no weights file is given)")
+        w = r['shipped_weights']
+        shipped = f'{w["dataset"]} val mIoU {w["val_miou"]}' if w else 'none (random init)'
+        print(
+            f'{r["name"]:28s} {r["params"]:>10,d} {r["gflops"]:>8.3f} {r["fp32_mb"]:>8.2f}  {r["output_stride"]:>2d}  '
+            f'{shipped:24s} {r["description"]}'
+        )
+    print(
+        f"({args.num_classes} classes, {args.height}x{args.width}, papers' FLOP convention; shipped weights are "
+        'loaded when no weights file is given)'
+    )
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("models", help="list registered models with parameters and GFLOPs")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--num-classes", type=int, default=21)
-    p.add_argument("--height", type=int, default=512)
-    p.add_argument("--width", type=int, default=512)
+    p = sub.add_parser('models', help='list registered models with parameters and GFLOPs')
+    p.add_argument('--json', action='store_true', help='machine-readable output')
+    p.add_argument('--num-classes', type=int, default=21)
+    p.add_argument('--height', type=int, default=512)
+    p.add_argument('--width', type=int, default=512)
     p.set_defaults(func=run)

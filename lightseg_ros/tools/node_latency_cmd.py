@@ -6,56 +6,78 @@ times publish -> mask received, over real DDS. Then times ``Segmenter.segment`` 
 in this process. Two node phases: only ``mask`` subscribed (lazy outputs skip the rest), and all
 four outputs subscribed (publish -> last of mask/color_mask/overlay/confidence received).
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
 from ..models.shipped import DEFAULT_MODEL
 from ..ros.dds import DDS_TRANSPORTS, use_dds_transport
-from ..ros.topics import OUTPUTS
 from ..ros.node_session import NodeSession, NodeStartError
+from ..ros.topics import OUTPUTS
 
-__all__ = ["measure_node_latency", "register"]
-
+__all__ = ['measure_node_latency', 'register']
 
 
 def _summary(seconds: list[float]) -> dict:
     ms = np.asarray(seconds) * 1e3
-    return {"n": int(ms.size), "p50_ms": round(float(np.percentile(ms, 50)), 1),
-            "p99_ms": round(float(np.percentile(ms, 99)), 1), "mean_ms": round(float(ms.mean()), 1)}
+    return {
+        'n': int(ms.size),
+        'p50_ms': round(float(np.percentile(ms, 50)), 1),
+        'p99_ms': round(float(np.percentile(ms, 99)), 1),
+        'mean_ms': round(float(ms.mean()), 1),
+    }
 
 
-def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmup: int, cpu_threads: int,
-               backend: str = "auto", feed_hz: float = 60.0, feed_frames: int = 120,
-               startup_timeout_s: float = 120.0) -> dict:
+def _time_node(
+    image: np.ndarray,
+    *,
+    model: str,
+    device: str,
+    frames: int,
+    warmup: int,
+    cpu_threads: int,
+    backend: str = 'auto',
+    feed_hz: float = 60.0,
+    feed_frames: int = 120,
+    startup_timeout_s: float = 120.0,
+) -> dict:
+    from diagnostic_msgs.msg import DiagnosticArray
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
     from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
 
     from ..ros.image_source import to_image_msg
 
-    tag = f"lightseg_latency_{os.getpid()}"
-    camera = f"/{tag}/camera/image_raw"
-    out_ns = f"/{tag}/camera/segmentation"
-    parameters = {"image_topics": [camera], "model": model, "device": device, "cpu_threads": cpu_threads,
-                  "backend": backend, "diagnostics_period": 0.5}
-    node = NodeSession(parameters, node_name=tag)  # inherits this process's DDS settings (see run())
+    tag = f'lightseg_latency_{os.getpid()}'
+    camera = f'/{tag}/camera/image_raw'
+    out_ns = f'/{tag}/camera/segmentation'
+    parameters = {
+        'image_topics': [camera],
+        'model': model,
+        'device': device,
+        'cpu_threads': cpu_threads,
+        'backend': backend,
+        'diagnostics_period': 0.5,
+    }
+    node = NodeSession(
+        parameters, node_name=tag
+    )  # inherits this process's DDS settings (see run())
     context = rclpy.Context()
     rclpy.init(context=context)
-    probe = Node(f"{tag}_probe", context=context)
+    probe = Node(f'{tag}_probe', context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(probe)
     arrivals: dict[tuple[str, int], float] = {}
@@ -66,57 +88,71 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
             with lock:
                 arrivals[(name, msg.header.stamp.sec)] = time.perf_counter()
                 lock.notify_all()
+
         return callback
 
     node_stats: dict[str, str] = {}
 
     def on_diagnostics(msg) -> None:
         for status in msg.status:
-            if status.name == f"{tag}: segmentation":
+            if status.name == f'{tag}: segmentation':
                 node_stats.update({kv.key: kv.value for kv in status.values})
 
-    probe.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+    probe.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, 10)
     reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
     publisher = probe.create_publisher(Image, camera, reliable)
-    subscriptions = {"mask": probe.create_subscription(Image, f"{out_ns}/mask", record("mask"), reliable)}
+    subscriptions = {
+        'mask': probe.create_subscription(Image, f'{out_ns}/mask', record('mask'), reliable)
+    }
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     results = {}
     try:
-        if not node.wait_until(lambda: publisher.get_subscription_count() > 0
-                               and probe.count_publishers(f"{out_ns}/mask") > 0, startup_timeout_s):
-            raise NodeStartError(f"segment_node did not come up within {startup_timeout_s:.0f} s:\n{node.tail()}")
+        if not node.wait_until(
+            lambda: (
+                publisher.get_subscription_count() > 0
+                and probe.count_publishers(f'{out_ns}/mask') > 0
+            ),
+            startup_timeout_s,
+        ):
+            raise NodeStartError(
+                f'segment_node did not come up within {startup_timeout_s:.0f} s:\n{node.tail()}'
+            )
         time.sleep(1.0)
         stamp = 0
-        for phase, names in (("mask_only", ("mask",)), ("all_outputs", OUTPUTS)):
+        for phase, names in (('mask_only', ('mask',)), ('all_outputs', OUTPUTS)):
             for name in names:
                 if name not in subscriptions:
-                    subscriptions[name] = probe.create_subscription(Image, f"{out_ns}/{name}", record(name), reliable)
+                    subscriptions[name] = probe.create_subscription(
+                        Image, f'{out_ns}/{name}', record(name), reliable
+                    )
             time.sleep(1.0)  # discovery of the new subscriptions
             latencies, lost = [], 0
             for i in range(warmup + frames):
                 stamp += 1
-                msg = to_image_msg(image, "rgb8", probe.get_clock().now().to_msg(), "camera")
+                msg = to_image_msg(image, 'rgb8', probe.get_clock().now().to_msg(), 'camera')
                 msg.header.stamp.sec = stamp
                 sent = time.perf_counter()
                 publisher.publish(msg)
                 with lock:
-                    ok = lock.wait_for(lambda: all((n, stamp) in arrivals for n in names), timeout=10.0)
+                    ok = lock.wait_for(
+                        lambda: all((n, stamp) in arrivals for n in names), timeout=10.0
+                    )
                 if not ok:
                     lost += 1
                 elif i >= warmup:
                     latencies.append(max(arrivals[(n, stamp)] for n in names) - sent)
-            results[phase] = {**_summary(latencies), "lost": lost, "outputs": list(names)}
-            if phase == "mask_only":
+            results[phase] = {**_summary(latencies), 'lost': lost, 'outputs': list(names)}
+            if phase == 'mask_only':
                 # the node's own arrival -> published time for the same frames, so that what DDS adds
                 # (frame in, mask out) is a difference of two medians of the same run, not of two runs
                 node_stats.clear()
                 deadline = time.monotonic() + 5.0
-                while "latency_p50_ms" not in node_stats and time.monotonic() < deadline:
+                while 'latency_p50_ms' not in node_stats and time.monotonic() < deadline:
                     time.sleep(0.1)
-                inside = float(node_stats.get("latency_p50_ms", "nan"))
-                results[phase]["node_internal_p50_ms"] = round(inside, 1)
-                results[phase]["dds_p50_ms"] = round(results[phase]["p50_ms"] - inside, 1)
+                inside = float(node_stats.get('latency_p50_ms', 'nan'))
+                results[phase]['node_internal_p50_ms'] = round(inside, 1)
+                results[phase]['dds_p50_ms'] = round(results[phase]['p50_ms'] - inside, 1)
         # fed at a camera rate without waiting: the node must keep only the newest frame (no queue),
         # so latency stays near one inference and the frames it skips are counted as dropped
         for name in OUTPUTS[1:]:
@@ -127,7 +163,7 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
         start = time.perf_counter()
         for i in range(feed_frames):
             stamp += 1
-            msg = to_image_msg(image, "rgb8", probe.get_clock().now().to_msg(), "camera")
+            msg = to_image_msg(image, 'rgb8', probe.get_clock().now().to_msg(), 'camera')
             msg.header.stamp.sec = stamp
             delay = start + i * period - time.perf_counter()
             if delay > 0:
@@ -135,13 +171,19 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
             sent[stamp] = time.perf_counter()
             publisher.publish(msg)
         with lock:
-            lock.wait_for(lambda: ("mask", stamp) in arrivals, timeout=10.0)
+            lock.wait_for(lambda: ('mask', stamp) in arrivals, timeout=10.0)
         time.sleep(0.5)
         with lock:
-            answered = [arrivals[("mask", s)] - t for s, t in sent.items() if ("mask", s) in arrivals]
-        results[f"fed_{feed_hz:g}hz"] = {**_summary(answered), "sent": len(sent), "dropped": len(sent) - len(answered),
-                                         "outputs": ["mask"],
-                                         "last_frame_answered": ("mask", stamp) in arrivals}
+            answered = [
+                arrivals[('mask', s)] - t for s, t in sent.items() if ('mask', s) in arrivals
+            ]
+        results[f'fed_{feed_hz:g}hz'] = {
+            **_summary(answered),
+            'sent': len(sent),
+            'dropped': len(sent) - len(answered),
+            'outputs': ['mask'],
+            'last_frame_answered': ('mask', stamp) in arrivals,
+        }
     finally:
         executor.shutdown()
         probe.destroy_node()
@@ -150,10 +192,20 @@ def _time_node(image: np.ndarray, *, model: str, device: str, frames: int, warmu
     return results
 
 
-def measure_node_latency(*, model: str = DEFAULT_MODEL, device: str = "auto", width: int = 640,
-                         height: int = 480, frames: int = 30, warmup: int = 3, cpu_threads: int = 0,
-                         backend: str = "auto", feed_hz: float = 60.0, feed_frames: int = 120,
-                         startup_timeout_s: float = 120.0) -> dict:
+def measure_node_latency(
+    *,
+    model: str = DEFAULT_MODEL,
+    device: str = 'auto',
+    width: int = 640,
+    height: int = 480,
+    frames: int = 30,
+    warmup: int = 3,
+    cpu_threads: int = 0,
+    backend: str = 'auto',
+    feed_hz: float = 60.0,
+    feed_frames: int = 120,
+    startup_timeout_s: float = 120.0,
+) -> dict:
     """Node end-to-end latency (two phases) and bare ``Segmenter.segment`` time on one synthetic frame."""
     import torch
 
@@ -162,48 +214,86 @@ def measure_node_latency(*, model: str = DEFAULT_MODEL, device: str = "auto", wi
     from ..sources import road_scene
 
     image = road_scene(width, height, t=0.0)[0]
-    node = _time_node(image, model=model, device=device, frames=frames, warmup=warmup, cpu_threads=cpu_threads,
-                      backend=backend, feed_hz=feed_hz, feed_frames=feed_frames, startup_timeout_s=startup_timeout_s)
+    node = _time_node(
+        image,
+        model=model,
+        device=device,
+        frames=frames,
+        warmup=warmup,
+        cpu_threads=cpu_threads,
+        backend=backend,
+        feed_hz=feed_hz,
+        feed_frames=feed_frames,
+        startup_timeout_s=startup_timeout_s,
+    )
     torch.set_num_threads(cpu_threads_for(cpu_threads))  # as the node does
     segmenter = Segmenter(model=model, device=device, backend=backend)
     times = []
     for i in range(warmup + frames):
         start = time.perf_counter()
         segmenter.segment(image)
-        if segmenter.device.type == "cuda":
+        if segmenter.device.type == 'cuda':
             torch.cuda.synchronize()
         if i >= warmup:
             times.append(time.perf_counter() - start)
     return {
-        "model": model, "backend": segmenter.backend.description, "device": str(segmenter.device), "image": [height, width], "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(), "segmenter_segment": _summary(times),
-        "node_publish_to_received": node,
-        "dds": {name: os.environ[name] for name in sorted(os.environ) if name.startswith(("FASTDDS", "FASTRTPS"))},
-        "note": "node: separate process, rgb8 Image over DDS (reliable, depth 5 publisher), one frame in flight",
+        'model': model,
+        'backend': segmenter.backend.description,
+        'device': str(segmenter.device),
+        'image': [height, width],
+        'torch_threads': torch.get_num_threads(),
+        'cpu_count': os.cpu_count(),
+        'segmenter_segment': _summary(times),
+        'node_publish_to_received': node,
+        'dds': {
+            name: os.environ[name]
+            for name in sorted(os.environ)
+            if name.startswith(('FASTDDS', 'FASTRTPS'))
+        },
+        'note': 'node: separate process, rgb8 Image over DDS (reliable, depth 5 publisher), one frame in flight',
     }
 
 
 def _print(result: dict, width: int, height: int) -> None:
-    seg = result["segmenter_segment"]
-    print(f"{result['model']} {width}x{height} on {result['device']}, {result['backend']} "
-          f"({result['torch_threads']} threads), DDS transport {result['dds_transport']}")
-    print(f"  Segmenter.segment (bare)             p50 {seg['p50_ms']:7.1f} ms  p99 {seg['p99_ms']:7.1f} ms")
-    for phase, r in result["node_publish_to_received"].items():
-        lost = f"lost {r['lost']}" if "lost" in r else f"dropped {r['dropped']} of {r['sent']}"
-        print(f"  node publish -> received ({phase:11s}) p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms"
-              f"  (n={r['n']}, {lost})")
-    mask = result["node_publish_to_received"]["mask_only"]
-    print(f"  inside the node (arrival -> published) p50 {mask['node_internal_p50_ms']:.1f} ms; the rest, DDS (frame "
-          f"in, mask out; a difference of medians): {mask['dds_p50_ms']:.1f} ms")
+    seg = result['segmenter_segment']
+    print(
+        f'{result["model"]} {width}x{height} on {result["device"]}, {result["backend"]} '
+        f'({result["torch_threads"]} threads), DDS transport {result["dds_transport"]}'
+    )
+    print(
+        f'  Segmenter.segment (bare)             p50 {seg["p50_ms"]:7.1f} ms  p99 {seg["p99_ms"]:7.1f} ms'
+    )
+    for phase, r in result['node_publish_to_received'].items():
+        lost = f'lost {r["lost"]}' if 'lost' in r else f'dropped {r["dropped"]} of {r["sent"]}'
+        print(
+            f'  node publish -> received ({phase:11s}) p50 {r["p50_ms"]:7.1f} ms  p99 {r["p99_ms"]:7.1f} ms'
+            f'  (n={r["n"]}, {lost})'
+        )
+    mask = result['node_publish_to_received']['mask_only']
+    print(
+        f'  inside the node (arrival -> published) p50 {mask["node_internal_p50_ms"]:.1f} ms; the rest, DDS (frame '
+        f'in, mask out; a difference of medians): {mask["dds_p50_ms"]:.1f} ms'
+    )
 
 
 def _one(args: argparse.Namespace, transport: str | None) -> dict:
-    use_dds_transport(transport, os.environ)  # before this process's participant exists; the node inherits it
-    result = measure_node_latency(model=args.model, device=args.device, width=args.width, height=args.height,
-                                  frames=args.frames, warmup=args.warmup, cpu_threads=args.cpu_threads,
-                                  backend=args.backend, feed_hz=args.feed_hz, feed_frames=args.feed_frames,
-                                  startup_timeout_s=args.startup_timeout)
-    result["dds_transport"] = transport or "as the environment sets it"
+    use_dds_transport(
+        transport, os.environ
+    )  # before this process's participant exists; the node inherits it
+    result = measure_node_latency(
+        model=args.model,
+        device=args.device,
+        width=args.width,
+        height=args.height,
+        frames=args.frames,
+        warmup=args.warmup,
+        cpu_threads=args.cpu_threads,
+        backend=args.backend,
+        feed_hz=args.feed_hz,
+        feed_frames=args.feed_frames,
+        startup_timeout_s=args.startup_timeout,
+    )
+    result['dds_transport'] = transport or 'as the environment sets it'
     return result
 
 
@@ -213,41 +303,97 @@ def run(args: argparse.Namespace) -> int:
         results = [_one(args, transports[0])]
     else:  # each transport in its own process: Fast DDS reads its profile once per process
         results = []
-        same = ["--model", args.model, "--device", args.device, "--width", str(args.width), "--height",
-                str(args.height), "--frames", str(args.frames), "--warmup", str(args.warmup), "--backend", args.backend,
-                "--feed-hz", str(args.feed_hz), "--feed-frames", str(args.feed_frames), "--startup-timeout",
-                str(args.startup_timeout), "--cpu-threads", str(args.cpu_threads)]
+        same = [
+            '--model',
+            args.model,
+            '--device',
+            args.device,
+            '--width',
+            str(args.width),
+            '--height',
+            str(args.height),
+            '--frames',
+            str(args.frames),
+            '--warmup',
+            str(args.warmup),
+            '--backend',
+            args.backend,
+            '--feed-hz',
+            str(args.feed_hz),
+            '--feed-frames',
+            str(args.feed_frames),
+            '--startup-timeout',
+            str(args.startup_timeout),
+            '--cpu-threads',
+            str(args.cpu_threads),
+        ]
         with tempfile.TemporaryDirectory() as tmp:
             for transport in transports:
-                out = Path(tmp) / f"{transport}.json"
-                subprocess.run([sys.executable, "-m", "lightseg_ros.cli", "node-latency", *same,
-                                "--dds-transport", transport, "--json", str(out)], check=True,
-                               stdout=subprocess.DEVNULL)
+                out = Path(tmp) / f'{transport}.json'
+                subprocess.run(
+                    [
+                        sys.executable,
+                        '-m',
+                        'lightseg_ros.cli',
+                        'node-latency',
+                        *same,
+                        '--dds-transport',
+                        transport,
+                        '--json',
+                        str(out),
+                    ],
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
                 results.append(json.loads(out.read_text()))
     for result in results:
         _print(result, args.width, args.height)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results[0] if len(results) == 1 else results, indent=2) + "\n")
-        print(f"written {args.json}")
+        Path(args.json).write_text(
+            json.dumps(results[0] if len(results) == 1 else results, indent=2) + '\n'
+        )
+        print(f'written {args.json}')
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("node-latency", help="segment_node end-to-end latency vs bare Segmenter.segment")
-    p.add_argument("--model", default=DEFAULT_MODEL)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--width", type=int, default=640)
-    p.add_argument("--height", type=int, default=480)
-    p.add_argument("--frames", type=int, default=30)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--backend", default="auto", help="auto, torch or onnxruntime (node and bare)")
-    p.add_argument("--feed-hz", type=float, default=60.0, help="rate of the fed phase (frames published without waiting)")
-    p.add_argument("--feed-frames", type=int, default=120)
-    p.add_argument("--startup-timeout", type=float, default=120.0, help="seconds to wait for the node's topics")
-    p.add_argument("--cpu-threads", type=int, default=0, help="torch CPU threads (node and bare); 0 = the node's default, half the cores")
-    p.add_argument("--dds-transport", nargs="+", choices=DDS_TRANSPORTS, default=None,
-                   help="DDS transport of the node and of this process (default: as the environment sets it); "
-                   "several: each measured in turn, in its own process")
-    p.add_argument("--json", default="", help="also write the result as JSON here")
+    p = sub.add_parser(
+        'node-latency', help='segment_node end-to-end latency vs bare Segmenter.segment'
+    )
+    p.add_argument('--model', default=DEFAULT_MODEL)
+    p.add_argument('--device', default='auto')
+    p.add_argument('--width', type=int, default=640)
+    p.add_argument('--height', type=int, default=480)
+    p.add_argument('--frames', type=int, default=30)
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--backend', default='auto', help='auto, torch or onnxruntime (node and bare)')
+    p.add_argument(
+        '--feed-hz',
+        type=float,
+        default=60.0,
+        help='rate of the fed phase (frames published without waiting)',
+    )
+    p.add_argument('--feed-frames', type=int, default=120)
+    p.add_argument(
+        '--startup-timeout',
+        type=float,
+        default=120.0,
+        help="seconds to wait for the node's topics",
+    )
+    p.add_argument(
+        '--cpu-threads',
+        type=int,
+        default=0,
+        help="torch CPU threads (node and bare); 0 = the node's default, half the cores",
+    )
+    p.add_argument(
+        '--dds-transport',
+        nargs='+',
+        choices=DDS_TRANSPORTS,
+        default=None,
+        help='DDS transport of the node and of this process (default: as the environment sets it); '
+        'several: each measured in turn, in its own process',
+    )
+    p.add_argument('--json', default='', help='also write the result as JSON here')
     p.set_defaults(func=run)

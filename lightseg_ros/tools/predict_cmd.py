@@ -5,22 +5,23 @@ The work is :mod:`lightseg_ros.inference.predict`; this module parses, reports a
 0 when at least one frame was segmented, 2 when no input could be used or the model cannot be
 loaded, 1 when an output cannot be written. Bad inputs get one line each and are skipped.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import sys
 
-__all__ = ["register", "run"]
+__all__ = ['register', 'run']
 
-PROG = "lightseg predict"
-ACCEPTED = "image files ({}), folders of them (recursively), globs, video files OpenCV reads (mp4, avi, mkv, ...)"
+PROG = 'lightseg predict'
+ACCEPTED = 'image files ({}), folders of them (recursively), globs, video files OpenCV reads (mp4, avi, mkv, ...)'
 
 
 def _alpha(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+        raise argparse.ArgumentTypeError(f'must be in [0, 1], got {text}')
     return value
 
 
@@ -28,10 +29,10 @@ def run(args: argparse.Namespace) -> int:
     # OpenCV and FFmpeg print their own lines (without the file's name) for files they cannot
     # decode; each bad input gets our one line instead. FFmpeg's level is read when OpenCV opens
     # the first video. Levels the user set in the environment win.
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', '-8')  # AV_LOG_QUIET
     import cv2
 
-    if "OPENCV_LOG_LEVEL" not in os.environ:
+    if 'OPENCV_LOG_LEVEL' not in os.environ:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_FATAL)
     import torch
     from tqdm import tqdm
@@ -44,44 +45,69 @@ def run(args: argparse.Namespace) -> int:
     from ..sources.frames import IMAGE_SUFFIXES
 
     def say(problem) -> None:
-        tqdm.write(f"{PROG}: skipped: {problem.problem}", file=sys.stderr)
+        tqdm.write(f'{PROG}: skipped: {problem.problem}', file=sys.stderr)
 
-    accepted = ACCEPTED.format(", ".join(IMAGE_SUFFIXES))
+    accepted = ACCEPTED.format(', '.join(IMAGE_SUFFIXES))
     inputs, skipped = collect_inputs(args.inputs, exclude=args.out)
     for problem in skipped:
         say(problem)
     if not inputs:
-        print(f"{PROG}: error: no usable input; accepted: {accepted}", file=sys.stderr)
+        print(f'{PROG}: error: no usable input; accepted: {accepted}', file=sys.stderr)
         return 2
-    torch.set_num_threads(cpu_threads_for(args.cpu_threads))  # before the model: ONNX Runtime takes the count too
+    torch.set_num_threads(
+        cpu_threads_for(args.cpu_threads)
+    )  # before the model: ONNX Runtime takes the count too
     try:
-        segmenter = build_segmenter(args.weights, args.model, device=args.device, backend=args.backend,
-                                    input_size=tuple(args.input_size) if any(args.input_size) else None,
-                                    resize=args.resize)
+        segmenter = build_segmenter(
+            args.weights,
+            args.model,
+            device=args.device,
+            backend=args.backend,
+            input_size=tuple(args.input_size) if any(args.input_size) else None,
+            resize=args.resize,
+        )
     except (ValueError, BackendError) as exc:  # unknown model, bad weights file, device, backend
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f'{PROG}: error: {exc}', file=sys.stderr)
         return 2
     try:
-        with tqdm(total=count_frames(inputs), desc="predict", unit="frame", file=sys.stderr, disable=None) as bar:
-            summary = predict(inputs, segmenter, args.out, outputs=args.outputs, alpha=args.alpha,
-                              video_frames=args.video_frames, skipped=skipped, progress=bar.update, report=say)
+        with tqdm(
+            total=count_frames(inputs), desc='predict', unit='frame', file=sys.stderr, disable=None
+        ) as bar:
+            summary = predict(
+                inputs,
+                segmenter,
+                args.out,
+                outputs=args.outputs,
+                alpha=args.alpha,
+                video_frames=args.video_frames,
+                skipped=skipped,
+                progress=bar.update,
+                report=say,
+            )
     except OSError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f'{PROG}: error: {exc}', file=sys.stderr)
         return 1
-    if summary["frames"] == 0:
-        print(f"{PROG}: error: no frame could be read; accepted: {accepted}", file=sys.stderr)
+    if summary['frames'] == 0:
+        print(f'{PROG}: error: no frame could be read; accepted: {accepted}', file=sys.stderr)
         return 2
-    lat = summary["latency_ms"]
-    print(f"{summary['frames']} frames ({summary['images']} images, {len(summary['videos'])} videos, "
-          f"{len(summary['skipped'])} inputs skipped) in {summary['wall_s']:.1f} s; {segmenter.model_name} on "
-          f"{segmenter.backend.description}: p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms per frame")
-    written = ", ".join(f"{n} in {k}/" for k, n in summary["files_written"].items() if n)
-    print(f"wrote {written or 'no files'} under {summary['out']}; summary: {os.path.join(summary['out'], 'summary.json')}")
+    lat = summary['latency_ms']
+    print(
+        f'{summary["frames"]} frames ({summary["images"]} images, {len(summary["videos"])} videos, '
+        f'{len(summary["skipped"])} inputs skipped) in {summary["wall_s"]:.1f} s; {segmenter.model_name} on '
+        f'{segmenter.backend.description}: p50 {lat["p50"]:.1f} ms, p99 {lat["p99"]:.1f} ms per frame'
+    )
+    written = ', '.join(f'{n} in {k}/' for k, n in summary['files_written'].items() if n)
+    print(
+        f'wrote {written or "no files"} under {summary["out"]}; summary: {os.path.join(summary["out"], "summary.json")}'
+    )
     if segmenter.random_weights:
         asked = args.weights.strip() == RANDOM  # read as the node reads its 'weights' parameter
-        print("NOTE: " + ("RANDOM weights, as asked" if asked else no_shipped_weights_note(args.model)))
+        print(
+            'NOTE: '
+            + ('RANDOM weights, as asked' if asked else no_shipped_weights_note(args.model))
+        )
     else:
-        print(f"weights: {segmenter.weights_path}")
+        print(f'weights: {segmenter.weights_path}')
     return 0
 
 
@@ -91,26 +117,77 @@ def register(sub: argparse._SubParsersAction) -> None:
     from ..inference.segmenter import RESIZE_POLICIES
     from ..models.shipped import DEFAULT_MODEL
 
-    p = sub.add_parser("predict", help="segment images, folders, globs and videos; write label PNGs, colour masks, "
-                       "overlays and a JSON summary")
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="image file, folder (its images, recursively, sorted), glob (quoted), or video file")
-    p.add_argument("--out", default="outputs/predict", help="output folder: label/, color/, overlay/, summary.json")
-    p.add_argument("--outputs", nargs="+", choices=OUTPUT_KINDS, default=list(OUTPUT_KINDS),
-                   help="what to write per image; a video gets an overlay video (default: all)")
-    p.add_argument("--video-frames", action="store_true",
-                   help="also write a video's label and color outputs per frame (label/NAME/000000.png)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="model name; runs with the weights the package ships "
-                   "for it unless --weights (as the node's 'model')")
-    p.add_argument("--weights", default="", help="a lightseg .safetensors file (names its model), or 'random' "
-                   "(as the node's 'weights')")
-    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
-                   help="auto (ONNX Runtime on the CPU when installed, PyTorch on CUDA), torch, onnxruntime")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--alpha", type=_alpha, default=0.5, help="overlay weight of the colour mask, 0..1 (node: "
-                   "overlay_alpha)")
-    p.add_argument("--input-size", type=int, nargs=2, default=[0, 0], metavar=("H", "W"),
-                   help="network input; 0 0 = the weights' size (as the node's input_size)")
-    p.add_argument("--resize", choices=RESIZE_POLICIES, default="stretch", help="stretch or letterbox (as the node)")
-    p.add_argument("--cpu-threads", type=int, default=0, help="torch CPU threads; 0 = half the cores (as the node)")
+    p = sub.add_parser(
+        'predict',
+        help='segment images, folders, globs and videos; write label PNGs, colour masks, '
+        'overlays and a JSON summary',
+    )
+    p.add_argument(
+        'inputs',
+        nargs='+',
+        metavar='INPUT',
+        help='image file, folder (its images, recursively, sorted), glob (quoted), or video file',
+    )
+    p.add_argument(
+        '--out',
+        default='outputs/predict',
+        help='output folder: label/, color/, overlay/, summary.json',
+    )
+    p.add_argument(
+        '--outputs',
+        nargs='+',
+        choices=OUTPUT_KINDS,
+        default=list(OUTPUT_KINDS),
+        help='what to write per image; a video gets an overlay video (default: all)',
+    )
+    p.add_argument(
+        '--video-frames',
+        action='store_true',
+        help="also write a video's label and color outputs per frame (label/NAME/000000.png)",
+    )
+    p.add_argument(
+        '--model',
+        default=DEFAULT_MODEL,
+        help='model name; runs with the weights the package ships '
+        "for it unless --weights (as the node's 'model')",
+    )
+    p.add_argument(
+        '--weights',
+        default='',
+        help="a lightseg .safetensors file (names its model), or 'random' "
+        "(as the node's 'weights')",
+    )
+    p.add_argument(
+        '--backend',
+        default='auto',
+        choices=BACKEND_CHOICES,
+        help='auto (ONNX Runtime on the CPU when installed, PyTorch on CUDA), torch, onnxruntime',
+    )
+    p.add_argument('--device', default='auto', help='auto, cpu, cuda, cuda:N')
+    p.add_argument(
+        '--alpha',
+        type=_alpha,
+        default=0.5,
+        help='overlay weight of the colour mask, 0..1 (node: overlay_alpha)',
+    )
+    p.add_argument(
+        '--input-size',
+        type=int,
+        nargs=2,
+        default=[0, 0],
+        metavar=('H', 'W'),
+        help="network input; 0 0 = the weights' size (as the node's input_size)",
+    )
+    p.add_argument(
+        '--resize',
+        choices=RESIZE_POLICIES,
+        default='stretch',
+        help='stretch or letterbox (as the node)',
+    )
+    p.add_argument(
+        '--cpu-threads',
+        type=int,
+        default=0,
+        help='torch CPU threads; 0 = half the cores (as the node)',
+    )
     p.set_defaults(func=run)

@@ -5,117 +5,186 @@ Per weights file: parameters and GFLOPs at the evaluation size (papers' conventi
 per-class IoU at native resolution (``lightseg eval``'s scoring), and single-image latency of the
 network at that size with the node's default backend, next to torchvision's LR-ASPP in the same run.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+import sys
 
-__all__ = ["register", "run", "results_markdown"]
+__all__ = ['register', 'run', 'results_markdown']
 
 
 def _label(meta) -> str:
     recipe = meta.recipe or {}
-    bits = [f"loss {recipe['loss']}"] if recipe.get("loss") else []
-    bits += [f"{k}={v}" for k, v in sorted((meta.model_options or {}).items())]
-    return meta.model + (f" ({', '.join(bits)})" if bits else "")
+    bits = [f'loss {recipe["loss"]}'] if recipe.get('loss') else []
+    bits += [f'{k}={v}' for k, v in sorted((meta.model_options or {}).items())]
+    return meta.model + (f' ({", ".join(bits)})' if bits else '')
 
 
 def results_markdown(rows: list[dict], peer: dict | None) -> str:
-    size = "x".join(map(str, rows[0]["size"])) if rows else ""
-    lines = [f"| model | params | GFLOPs @{size} | val mIoU | pixel acc. | CPU p50 ms @{size} | vs peer | epochs | "
-             "weights |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    size = 'x'.join(map(str, rows[0]['size'])) if rows else ''
+    lines = [
+        f'| model | params | GFLOPs @{size} | val mIoU | pixel acc. | CPU p50 ms @{size} | vs peer | epochs | '
+        'weights |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---|',
+    ]
     for r in rows:
-        lines.append(f"| {r['label']} | {r['params']:,} | {r['gflops']:.2f} | {r['miou']:.2f} | {r['pixel_acc']:.2f} | "
-                     f"{r['latency_p50_ms']:.1f} | {r['ratio_to_peer']:.2f}x | {r['epochs_trained']} | "
-                     f"`{r['weights_name']}` |")
+        lines.append(
+            f'| {r["label"]} | {r["params"]:,} | {r["gflops"]:.2f} | {r["miou"]:.2f} | {r["pixel_acc"]:.2f} | '
+            f'{r["latency_p50_ms"]:.1f} | {r["ratio_to_peer"]:.2f}x | {r["epochs_trained"]} | '
+            f'`{r["weights_name"]}` |'
+        )
     if peer:
-        lines.append(f"| peer: {peer['model']} (random weights, speed only) | | {peer['gflops']:.2f} | | | "
-                     f"{peer['network']['p50_ms']:.1f} | 1.00x | | |")
+        lines.append(
+            f'| peer: {peer["model"]} (random weights, speed only) | | {peer["gflops"]:.2f} | | | '
+            f'{peer["network"]["p50_ms"]:.1f} | 1.00x | | |'
+        )
     if rows:
-        names = rows[0]["class_names"]
-        lines += ["", "| model | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+        names = rows[0]['class_names']
+        lines += ['', '| model | ' + ' | '.join(names) + ' |', '|---|' + '---:|' * len(names)]
         for r in rows:
-            lines.append(f"| {r['label']} | " + " | ".join("n/a" if v is None else f"{v:.1f}" for v in r["per_class_iou"])
-                         + " |")
-    return "\n".join(lines) + "\n"
+            lines.append(
+                f'| {r["label"]} | '
+                + ' | '.join('n/a' if v is None else f'{v:.1f}' for v in r['per_class_iou'])
+                + ' |'
+            )
+    return '\n'.join(lines) + '\n'
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
     from . import benchmark as bm
-    from ..models import WeightsError, read_weights_meta, shipped_models, shipped_weights
+    from .eval_cmd import score_weights
+    from ..models import read_weights_meta, shipped_models, shipped_weights, WeightsError
     from ..models.complexity import measure
     from ..models.weights import load_model
-    from .eval_cmd import score_weights
 
-    paths = [Path(p) for p in args.weights] if args.weights else [shipped_weights(m) for m in shipped_models()]
+    paths = (
+        [Path(p) for p in args.weights]
+        if args.weights
+        else [shipped_weights(m) for m in shipped_models()]
+    )
     if not paths:
-        raise SystemExit("lightseg results: error: no weights given and none ship with the package")
+        raise SystemExit(
+            'lightseg results: error: no weights given and none ship with the package'
+        )
     try:
         metas = [read_weights_meta(p) for p in paths]
     except WeightsError as exc:
-        raise SystemExit(f"lightseg results: error: {exc}") from None
+        raise SystemExit(f'lightseg results: error: {exc}') from None
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     size = tuple(args.size)
     peer = None
     if args.iters:
-        peer = bm.bench_peer(size, device=args.device, warmup=args.warmup, iters=args.iters,
-                             num_classes=metas[0].num_classes).as_dict()
-        say(f"peer {peer['model']}: p50 {peer['network']['p50_ms']:.1f} ms")
+        peer = bm.bench_peer(
+            size,
+            device=args.device,
+            warmup=args.warmup,
+            iters=args.iters,
+            num_classes=metas[0].num_classes,
+        ).as_dict()
+        say(f'peer {peer["model"]}: p50 {peer["network"]["p50_ms"]:.1f} ms')
     rows = []
     for path, meta in zip(paths, metas):
-        say(f"{path}: scoring on {args.split} ...")
-        scores, meta, images, seconds, dataset = score_weights(path, args.data, split=args.split, device=args.device,
-                                                               progress=not args.quiet)
+        say(f'{path}: scoring on {args.split} ...')
+        scores, meta, images, seconds, dataset = score_weights(
+            path, args.data, split=args.split, device=args.device, progress=not args.quiet
+        )
         model, _ = load_model(path)
         c = measure(model, size)
         row = {
-            "label": _label(meta), "model": meta.model, "weights": str(path), "weights_name": path.name,
-            "weights_mb": round(path.stat().st_size / 1e6, 2), "dataset": dataset, "split": args.split,
-            "images": images, "size": list(size), "params": c.params, "gflops": round(c.gflops, 3),
-            "miou": round(scores.miou * 100, 2), "pixel_acc": round(scores.pixel_accuracy * 100, 2),
-            "class_names": list(meta.class_names),
-            "per_class_iou": [None if v != v else round(float(v) * 100, 2) for v in scores.per_class_iou],
-            "epochs_trained": (meta.recipe or {}).get("epochs_trained"), "recipe": meta.recipe,
-            "eval_seconds": round(seconds, 1),
+            'label': _label(meta),
+            'model': meta.model,
+            'weights': str(path),
+            'weights_name': path.name,
+            'weights_mb': round(path.stat().st_size / 1e6, 2),
+            'dataset': dataset,
+            'split': args.split,
+            'images': images,
+            'size': list(size),
+            'params': c.params,
+            'gflops': round(c.gflops, 3),
+            'miou': round(scores.miou * 100, 2),
+            'pixel_acc': round(scores.pixel_accuracy * 100, 2),
+            'class_names': list(meta.class_names),
+            'per_class_iou': [
+                None if v != v else round(float(v) * 100, 2) for v in scores.per_class_iou
+            ],
+            'epochs_trained': (meta.recipe or {}).get('epochs_trained'),
+            'recipe': meta.recipe,
+            'eval_seconds': round(seconds, 1),
         }
         if args.iters:
-            case = bm.bench_segmenter(meta.model, args.backend, size, device=args.device, warmup=args.warmup,
-                                      iters=args.iters, weights=str(path))
-            row.update(latency_p50_ms=case.network.p50_ms, latency_p99_ms=case.network.p99_ms,
-                       backend=case.backend_detail,
-                       ratio_to_peer=round(case.network.p50_ms / peer["network"]["p50_ms"], 3))
+            case = bm.bench_segmenter(
+                meta.model,
+                args.backend,
+                size,
+                device=args.device,
+                warmup=args.warmup,
+                iters=args.iters,
+                weights=str(path),
+            )
+            row.update(
+                latency_p50_ms=case.network.p50_ms,
+                latency_p99_ms=case.network.p99_ms,
+                backend=case.backend_detail,
+                ratio_to_peer=round(case.network.p50_ms / peer['network']['p50_ms'], 3),
+            )
         else:
-            row.update(latency_p50_ms=float("nan"), latency_p99_ms=float("nan"), backend="", ratio_to_peer=float("nan"))
-        say(f"{row['label']}: mIoU {row['miou']:.2f}, p50 {row['latency_p50_ms']:.1f} ms")
+            row.update(
+                latency_p50_ms=float('nan'),
+                latency_p99_ms=float('nan'),
+                backend='',
+                ratio_to_peer=float('nan'),
+            )
+        say(f'{row["label"]}: mIoU {row["miou"]:.2f}, p50 {row["latency_p50_ms"]:.1f} ms')
         rows.append(row)
     text = results_markdown(rows, peer)
-    print(text, end="")
+    print(text, end='')
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": bm.machine_info(torch.device("cpu")), "peer": peer,
-                                               "rows": rows}, indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {'machine': bm.machine_info(torch.device('cpu')), 'peer': peer, 'rows': rows},
+                indent=2,
+            )
+            + '\n'
+        )
     if args.markdown:
         Path(args.markdown).write_text(text)
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("results", help="results table of weights files: params, GFLOPs, val mIoU, per-class IoU, "
-                       "CPU latency")
-    p.add_argument("--data", required=True, help="dataset root (the weights' dataset layout), e.g. "
-                   "/path/to/camvid")
-    p.add_argument("--weights", nargs="+", help="weights files (default: every file the package ships)")
-    p.add_argument("--split", default="val")
-    p.add_argument("--size", type=int, nargs=2, default=[360, 480], metavar=("H", "W"),
-                   help="size for GFLOPs and latency (default CamVid's 360 480)")
-    p.add_argument("--backend", default="auto", help="latency backend (default: the node's, auto)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--iters", type=int, default=30, help="timed runs per model (0 = no latency)")
-    p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--json", help="write rows and machine facts as JSON")
-    p.add_argument("--markdown", help="write the tables as Markdown")
-    p.add_argument("--quiet", action="store_true")
+    p = sub.add_parser(
+        'results',
+        help='results table of weights files: params, GFLOPs, val mIoU, per-class IoU, '
+        'CPU latency',
+    )
+    p.add_argument(
+        '--data',
+        required=True,
+        help="dataset root (the weights' dataset layout), e.g. /path/to/camvid",
+    )
+    p.add_argument(
+        '--weights', nargs='+', help='weights files (default: every file the package ships)'
+    )
+    p.add_argument('--split', default='val')
+    p.add_argument(
+        '--size',
+        type=int,
+        nargs=2,
+        default=[360, 480],
+        metavar=('H', 'W'),
+        help="size for GFLOPs and latency (default CamVid's 360 480)",
+    )
+    p.add_argument('--backend', default='auto', help="latency backend (default: the node's, auto)")
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--iters', type=int, default=30, help='timed runs per model (0 = no latency)')
+    p.add_argument('--warmup', type=int, default=5)
+    p.add_argument('--json', help='write rows and machine facts as JSON')
+    p.add_argument('--markdown', help='write the tables as Markdown')
+    p.add_argument('--quiet', action='store_true')
     p.set_defaults(func=run)

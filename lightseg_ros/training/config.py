@@ -16,22 +16,35 @@ are merged over it, section by section. Unknown sections or keys, and values of 
 Each section also reads as a mapping (``cfg["optim"]["lr"]``, ``dict(cfg.optim)``), so the weights
 metadata and ``config.json`` keep the plain form they always had (:meth:`TrainConfig.to_dict`).
 """
+
 from __future__ import annotations
 
-import copy
-import types
-import typing
 from collections.abc import Callable, Iterator, Mapping
+import copy
 from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
+import types
+import typing
 from typing import Any, Literal, Union
 
 import yaml
 
 __all__ = [
-    "ConfigError", "ModelConfig", "DataConfig", "AugmentConfig", "OptimConfig", "LoopConfig", "EvalConfig",
-    "TrainConfig", "SECTIONS", "load_config", "apply_overrides", "dump_config", "resolve_data_root", "repo_root",
+    'ConfigError',
+    'ModelConfig',
+    'DataConfig',
+    'AugmentConfig',
+    'OptimConfig',
+    'LoopConfig',
+    'EvalConfig',
+    'TrainConfig',
+    'SECTIONS',
+    'load_config',
+    'apply_overrides',
+    'dump_config',
+    'resolve_data_root',
+    'repo_root',
 ]
 
 
@@ -66,22 +79,26 @@ class _Section(Mapping):
 class ModelConfig(_Section):
     """Which network to train."""
 
-    name: str = "ghostnet_aspp_da"
-    output_stride: int | None = None      # None: the model's default
+    name: str = 'ghostnet_aspp_da'
+    output_stride: int | None = None  # None: the model's default
     # True downloads ImageNet weights for the backbone; a path reads them from a local file
     pretrained_backbone: bool | str = False
-    options: dict[str, Any] = field(default_factory=dict)  # the model builder's own keyword arguments
+    options: dict[str, Any] = field(
+        default_factory=dict
+    )  # the model builder's own keyword arguments
 
 
 @dataclass(eq=False)
 class DataConfig(_Section):
     """Where the images are and how they are cut."""
 
-    dataset: str = "voc"                  # voc | camvid | cityscapes | folder
-    root: str | None = None               # --data PATH; recipes leave it to the command line
-    train_split: str = "train"
-    val_split: str = "val"
-    mask_dir: str | None = None           # voc only: SegmentationClass or SegmentationClassAug (auto by default)
+    dataset: str = 'voc'  # voc | camvid | cityscapes | folder
+    root: str | None = None  # --data PATH; recipes leave it to the command line
+    train_split: str = 'train'
+    val_split: str = 'val'
+    mask_dir: str | None = (
+        None  # voc only: SegmentationClass or SegmentationClassAug (auto by default)
+    )
     crop_size: list[int] = field(default_factory=lambda: [512, 512])  # [H, W] of training crops
     # [H, W] the deployed model resizes camera images to (weights metadata); None = the image's own
     # size, which is how `lightseg eval` scores and what fully convolutional models handle best
@@ -95,14 +112,14 @@ class AugmentConfig(_Section):
     """Paper B's augmentation (:func:`lightseg_ros.training.transforms.train_transform`)."""
 
     scale: list[float] = field(default_factory=lambda: [0.5, 2.0])  # random scale range
-    aspect: float = 0.3                   # width/height multiplied by e^U(-log(1+a), log(1+a))
-    hflip: float = 0.5                    # probability
-    blur: float = 0.25                    # probability of a Gaussian blur
+    aspect: float = 0.3  # width/height multiplied by e^U(-log(1+a), log(1+a))
+    hflip: float = 0.5  # probability
+    blur: float = 0.25  # probability of a Gaussian blur
     blur_sigma: list[float] = field(default_factory=lambda: [0.1, 2.0])
-    hue: float = 0.1                      # HSV jitter strengths (ColorJitter hue/saturation/brightness)
+    hue: float = 0.1  # HSV jitter strengths (ColorJitter hue/saturation/brightness)
     saturation: float = 0.7
     value: float = 0.3
-    pad_value: int = 128                  # gray padding, labelled ignore
+    pad_value: int = 128  # gray padding, labelled ignore
 
 
 @dataclass(eq=False)
@@ -123,17 +140,17 @@ class LoopConfig(_Section):
     """The ``train`` section: length, batch, loss, device and where the outputs go."""
 
     epochs: int = 200
-    batch_size: int = 8                   # global: split over torchrun processes
+    batch_size: int = 8  # global: split over torchrun processes
     workers: int = 2
     seed: int = 0
-    loss: str = "ce"                      # ce | dice | ce_dice | focal
+    loss: str = 'ce'  # ce | dice | ce_dice | focal
     class_weights: list[float] | None = None
-    amp: bool = True                      # used on CUDA only
-    sync_bn: bool = False                 # SyncBatchNorm under DistributedDataParallel
-    output_dir: str = "runs/train"
-    eval_interval: int = 1                # epochs between validations (0 = only at the end)
-    progress: bool = True                 # tqdm bar on rank 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = True  # used on CUDA only
+    sync_bn: bool = False  # SyncBatchNorm under DistributedDataParallel
+    output_dir: str = 'runs/train'
+    eval_interval: int = 1  # epochs between validations (0 = only at the end)
+    progress: bool = True  # tqdm bar on rank 0
+    device: Literal['auto', 'cpu', 'cuda'] = 'auto'
 
 
 @dataclass(eq=False)
@@ -146,8 +163,12 @@ class EvalConfig(_Section):
 
 
 SECTION_TYPES: dict[str, type[_Section]] = {
-    "model": ModelConfig, "data": DataConfig, "augment": AugmentConfig, "optim": OptimConfig,
-    "train": LoopConfig, "eval": EvalConfig,
+    'model': ModelConfig,
+    'data': DataConfig,
+    'augment': AugmentConfig,
+    'optim': OptimConfig,
+    'train': LoopConfig,
+    'eval': EvalConfig,
 }
 SECTIONS = tuple(SECTION_TYPES)
 
@@ -169,11 +190,11 @@ class TrainConfig(_Section):
         return SECTIONS
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any], source: str = "config") -> "TrainConfig":
+    def from_dict(cls, raw: Mapping[str, Any], source: str = 'config') -> 'TrainConfig':
         """Defaults with ``raw`` (sections of keys, as in a recipe file) over them; checked first.
         A ``_config_dir`` key (as :meth:`to_dict` writes it) restores :attr:`config_dir`."""
         raw = dict(raw)
-        config_dir = raw.pop("_config_dir", None)
+        config_dir = raw.pop('_config_dir', None)
         check_recipe(raw, source)
         cfg = cls(config_dir=config_dir)
         for section, values in raw.items():
@@ -185,7 +206,7 @@ class TrainConfig(_Section):
         """Plain sections (what ``config.json`` and the checkpoints hold), plus ``_config_dir`` when known."""
         out: dict[str, Any] = {s: getattr(self, s).to_dict() for s in SECTIONS}
         if self.config_dir is not None:
-            out["_config_dir"] = self.config_dir
+            out['_config_dir'] = self.config_dir
         return out
 
 
@@ -213,7 +234,9 @@ def _model_names() -> list[str]:
 
 # values whose accepted set lives with the code that uses them (looked up only when the key is set)
 CHOICES: dict[tuple[str, str], Callable[[], list[str]]] = {
-    ("model", "name"): _model_names, ("data", "dataset"): _dataset_names, ("train", "loss"): _loss_names,
+    ('model', 'name'): _model_names,
+    ('data', 'dataset'): _dataset_names,
+    ('train', 'loss'): _loss_names,
 }
 
 
@@ -227,20 +250,38 @@ def _prob(v: Any) -> bool:
 
 # checks beyond the type: (predicate, what is accepted)
 RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
-    ("data", "crop_size"): (_pair, "[H, W], two positive integers"),
-    ("data", "input_size"): (lambda v: v is None or _pair(v), "null or [H, W], two positive integers"),
-    ("data", "mean"): (lambda v: len(v) == 3, "three numbers (R, G, B)"),
-    ("data", "std"): (lambda v: len(v) == 3 and all(x > 0 for x in v), "three positive numbers (R, G, B)"),
-    ("augment", "scale"): (lambda v: len(v) == 2 and 0 < v[0] <= v[1], "[low, high] with 0 < low <= high"),
-    ("augment", "blur_sigma"): (lambda v: len(v) == 2 and 0 < v[0] <= v[1], "[low, high] with 0 < low <= high"),
-    ("augment", "hflip"): (_prob, "a probability, 0 to 1"),
-    ("augment", "blur"): (_prob, "a probability, 0 to 1"),
-    ("train", "epochs"): (lambda v: v >= 1, "an integer >= 1"),
-    ("train", "batch_size"): (lambda v: v >= 1, "an integer >= 1"),
-    ("train", "workers"): (lambda v: v >= 0, "an integer >= 0"),
-    ("train", "eval_interval"): (lambda v: v >= 0, "an integer >= 0 (0: validate only at the end)"),
-    ("eval", "batch_size"): (lambda v: v >= 1, "an integer >= 1"),
-    ("eval", "scales"): (lambda v: len(v) >= 1 and all(x > 0 for x in v), "a list of positive numbers"),
+    ('data', 'crop_size'): (_pair, '[H, W], two positive integers'),
+    ('data', 'input_size'): (
+        lambda v: v is None or _pair(v),
+        'null or [H, W], two positive integers',
+    ),
+    ('data', 'mean'): (lambda v: len(v) == 3, 'three numbers (R, G, B)'),
+    ('data', 'std'): (
+        lambda v: len(v) == 3 and all(x > 0 for x in v),
+        'three positive numbers (R, G, B)',
+    ),
+    ('augment', 'scale'): (
+        lambda v: len(v) == 2 and 0 < v[0] <= v[1],
+        '[low, high] with 0 < low <= high',
+    ),
+    ('augment', 'blur_sigma'): (
+        lambda v: len(v) == 2 and 0 < v[0] <= v[1],
+        '[low, high] with 0 < low <= high',
+    ),
+    ('augment', 'hflip'): (_prob, 'a probability, 0 to 1'),
+    ('augment', 'blur'): (_prob, 'a probability, 0 to 1'),
+    ('train', 'epochs'): (lambda v: v >= 1, 'an integer >= 1'),
+    ('train', 'batch_size'): (lambda v: v >= 1, 'an integer >= 1'),
+    ('train', 'workers'): (lambda v: v >= 0, 'an integer >= 0'),
+    ('train', 'eval_interval'): (
+        lambda v: v >= 0,
+        'an integer >= 0 (0: validate only at the end)',
+    ),
+    ('eval', 'batch_size'): (lambda v: v >= 1, 'an integer >= 1'),
+    ('eval', 'scales'): (
+        lambda v: len(v) >= 1 and all(x > 0 for x in v),
+        'a list of positive numbers',
+    ),
 }
 
 
@@ -271,49 +312,67 @@ def _matches(value: Any, tp: Any) -> bool:
         return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
     if origin is dict:
         return isinstance(value, dict)
-    raise TypeError(f"no check for {tp!r}")
+    raise TypeError(f'no check for {tp!r}')
 
 
 def _describe(tp: Any) -> str:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args)
+        return ' or '.join(_describe(a) for a in args)
     if origin is Literal:
-        return "one of " + ", ".join(map(str, args))
+        return 'one of ' + ', '.join(map(str, args))
     if origin is list:
-        return f"a list of {_describe(args[0]).split(' ', 1)[1]}s"
-    names = {type(None): "null", bool: "a boolean (true or false)", int: "an integer", float: "a number",
-             str: "a string", dict: "a mapping"}
+        return f'a list of {_describe(args[0]).split(" ", 1)[1]}s'
+    names = {
+        type(None): 'null',
+        bool: 'a boolean (true or false)',
+        int: 'an integer',
+        float: 'a number',
+        str: 'a string',
+        dict: 'a mapping',
+    }
     return names.get(origin or tp, str(tp))
 
 
 def check_value(section: str, key: str, value: Any, source: str) -> None:
     """Raise :class:`ConfigError` unless ``section.key`` exists and ``value`` is acceptable for it."""
     hints = _hints(SECTION_TYPES[section])
-    if key not in hints or key == "config_dir":
-        raise ConfigError(f"{source}: unknown key {section}.{key}; {section} accepts: "
-                          f"{', '.join(SECTION_TYPES[section].keys_accepted())}")
+    if key not in hints or key == 'config_dir':
+        raise ConfigError(
+            f'{source}: unknown key {section}.{key}; {section} accepts: '
+            f'{", ".join(SECTION_TYPES[section].keys_accepted())}'
+        )
     if not _matches(value, hints[key]):
-        raise ConfigError(f"{source}: {section}.{key} must be {_describe(hints[key])}, got {value!r}")
+        raise ConfigError(
+            f'{source}: {section}.{key} must be {_describe(hints[key])}, got {value!r}'
+        )
     rule = RULES.get((section, key))
     if rule is not None and value is not None and not rule[0](value):
-        raise ConfigError(f"{source}: {section}.{key} must be {rule[1]}, got {value!r}")
+        raise ConfigError(f'{source}: {section}.{key} must be {rule[1]}, got {value!r}')
     choices = CHOICES.get((section, key))
     if choices is not None and value not in choices():
-        raise ConfigError(f"{source}: {section}.{key} {value!r} is not known; accepted: {', '.join(choices())}")
+        raise ConfigError(
+            f'{source}: {section}.{key} {value!r} is not known; accepted: {", ".join(choices())}'
+        )
 
 
 def check_recipe(raw: Any, source: str) -> None:
     """Check a recipe's sections and keys (types included) without applying it."""
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{source}: expected a mapping of sections ({', '.join(SECTIONS)}), got {raw!r}")
+        raise ConfigError(
+            f'{source}: expected a mapping of sections ({", ".join(SECTIONS)}), got {raw!r}'
+        )
     for section, values in raw.items():
         if section not in SECTION_TYPES:
-            raise ConfigError(f"{source}: unknown section {section!r}; accepted: {', '.join(SECTIONS)}")
+            raise ConfigError(
+                f'{source}: unknown section {section!r}; accepted: {", ".join(SECTIONS)}'
+            )
         if values is None:
             continue
         if not isinstance(values, Mapping):
-            raise ConfigError(f"{source}: section {section!r} must be a mapping of keys, got {values!r}")
+            raise ConfigError(
+                f'{source}: section {section!r} must be a mapping of keys, got {values!r}'
+            )
         for key, value in values.items():
             check_value(section, str(key), value, source)
 
@@ -329,23 +388,27 @@ def apply_overrides(cfg: TrainConfig, overrides: list[str] | None) -> TrainConfi
     """
     cfg = copy.deepcopy(cfg)
     for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} is not of the form key.sub=value")
-        key, raw = item.split("=", 1)
+        if '=' not in item:
+            raise ConfigError(f'override {item!r} is not of the form key.sub=value')
+        key, raw = item.split('=', 1)
         key = key.strip()
-        parts = key.split(".")
-        source = f"--set {key}={raw}"
+        parts = key.split('.')
+        source = f'--set {key}={raw}'
         if len(parts) < 2 or parts[0] not in SECTION_TYPES:
-            raise ConfigError(f"override {key!r}: expected SECTION.KEY with SECTION one of {', '.join(SECTIONS)}")
+            raise ConfigError(
+                f'override {key!r}: expected SECTION.KEY with SECTION one of {", ".join(SECTIONS)}'
+            )
         try:
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
-            raise ConfigError(f"{source}: the value is not valid YAML") from None
+            raise ConfigError(f'{source}: the value is not valid YAML') from None
         section, name = parts[0], parts[1]
         if len(parts) > 2:
-            if parts[:2] != ["model", "options"]:
-                raise ConfigError(f"{source}: unknown key {key}; only model.options takes a sub-key "
-                                  f"(model.options.NAME=value)")
+            if parts[:2] != ['model', 'options']:
+                raise ConfigError(
+                    f'{source}: unknown key {key}; only model.options takes a sub-key '
+                    f'(model.options.NAME=value)'
+                )
             node = cfg.model.options
             for part in parts[2:-1]:
                 if not isinstance(node.get(part), dict):
@@ -375,7 +438,9 @@ class _RecipeDumper(yaml.SafeDumper):
 
 
 _RecipeDumper.add_representer(
-    list, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True))
+    list,
+    lambda dumper, data: dumper.represent_sequence('tag:yaml.org,2002:seq', data, flow_style=True),
+)
 
 
 def dump_config(cfg: TrainConfig) -> str:
@@ -388,25 +453,29 @@ def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
     """A recipe file merged over the file its ``_base_`` key names (relative to it), recursively.
     Each file is checked on its own, so an error names the file that has it."""
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path}" + (f" (the _base_ of {_chain[-1]})" if _chain else ""))
+        raise ConfigError(
+            f'config file not found: {path}' + (f' (the _base_ of {_chain[-1]})' if _chain else '')
+        )
     if path.resolve() in _chain:
-        raise ConfigError(f"{path}: _base_ chain loops back to itself")
+        raise ConfigError(f'{path}: _base_ chain loops back to itself')
     try:
         with open(path) as f:
             loaded = yaml.safe_load(f) or {}
     except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" (line {where.line + 1})" if where is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
+        where = getattr(exc, 'problem_mark', None)
+        at = f' (line {where.line + 1})' if where is not None else ''
+        raise ConfigError(
+            f'{path}: not valid YAML{at}: {getattr(exc, "problem", None) or exc}'
+        ) from None
     if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
-    base = loaded.pop("_base_", None)
+        raise ConfigError(f'{path}: expected a mapping of sections at the top level')
+    base = loaded.pop('_base_', None)
     loaded = {k: ({} if v is None else v) for k, v in loaded.items()}
     check_recipe(loaded, str(path))
     if base is None:
         return loaded
     if not isinstance(base, str):
-        raise ConfigError(f"{path}: _base_ must be the path of another recipe, got {base!r}")
+        raise ConfigError(f'{path}: _base_ must be the path of another recipe, got {base!r}')
     parent = _read_recipe(path.parent / base, _chain + (path.resolve(),))
     return _merge_sections(parent, loaded)
 
@@ -415,7 +484,7 @@ def _merge_sections(base: dict, update: dict) -> dict:
     """Merge one recipe over another, key by key (model options are replaced as a whole)."""
     out = copy.deepcopy(base)
     for key, value in update.items():
-        if isinstance(out.get(key), dict) and isinstance(value, dict) and key != "options":
+        if isinstance(out.get(key), dict) and isinstance(value, dict) and key != 'options':
             out[key] = _merge_sections(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
@@ -431,11 +500,15 @@ def resolve_data_root(root: str | Path | None, config_dir: str | Path | None = N
     """Find a dataset root: absolute, else relative to the working directory, the repository, or the
     config file's repository (``config/train/x.yaml`` -> two levels up). The first that exists wins."""
     if root is None:
-        raise ConfigError("no dataset root: pass --data PATH (the dataset's folder) or --set data.root=PATH")
+        raise ConfigError(
+            "no dataset root: pass --data PATH (the dataset's folder) or --set data.root=PATH"
+        )
     root = Path(root).expanduser()
     if root.is_absolute():
         if not root.exists():
-            raise ConfigError(f"dataset root {root} not found; pass --data PATH (the dataset's folder)")
+            raise ConfigError(
+                f"dataset root {root} not found; pass --data PATH (the dataset's folder)"
+            )
         return root
     candidates = [Path.cwd() / root, repo_root() / root]
     if config_dir is not None:
@@ -443,5 +516,5 @@ def resolve_data_root(root: str | Path | None, config_dir: str | Path | None = N
     for c in candidates:
         if c.exists():
             return c.resolve()
-    tried = ", ".join(str(c) for c in candidates)
-    raise ConfigError(f"dataset root {str(root)!r} not found (tried {tried}); pass --data PATH")
+    tried = ', '.join(str(c) for c in candidates)
+    raise ConfigError(f'dataset root {str(root)!r} not found (tried {tried}); pass --data PATH')

@@ -25,6 +25,7 @@ Layouts (``root`` is what ``data.root`` / ``--data`` points at):
   ``ignore_index``, default 255) or ``classes.txt`` (one class a line: ``name R G B``).
   Masks are single-channel class indices, or RGB images in the classes' colours.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,22 +33,37 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import torch
-import yaml
 from PIL import Image
+import torch
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
+import yaml
 
 from ..classes import (
-    CAMVID_CLASSES, CAMVID_COLORS, CITYSCAPES_CLASSES, CITYSCAPES_COLORS, VOC_CLASSES, colors_to_ids, default_palette,
+    CAMVID_CLASSES,
+    CAMVID_COLORS,
+    CITYSCAPES_CLASSES,
+    CITYSCAPES_COLORS,
+    colors_to_ids,
+    default_palette,
+    VOC_CLASSES,
 )
 
 __all__ = [
-    "DatasetError", "SegmentationDataset", "VOCSegmentation", "CamVid", "Cityscapes", "FolderDataset",
-    "DATASETS", "build_dataset", "read_classes_file", "camvid_drive", "parse_split",
+    'DatasetError',
+    'SegmentationDataset',
+    'VOCSegmentation',
+    'CamVid',
+    'Cityscapes',
+    'FolderDataset',
+    'DATASETS',
+    'build_dataset',
+    'read_classes_file',
+    'camvid_drive',
+    'parse_split',
 ]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 class DatasetError(ValueError):
@@ -65,7 +81,7 @@ class SegmentationDataset(Dataset):
     on the worker that loads it (see :class:`lightseg_ros.training.engine.SeededSampler`).
     """
 
-    name = "segmentation"
+    name = 'segmentation'
 
     def __init__(
         self,
@@ -76,19 +92,21 @@ class SegmentationDataset(Dataset):
         transform: Transform | None = None,
     ) -> None:
         if not samples:
-            raise DatasetError(f"{self.name}: no samples found")
+            raise DatasetError(f'{self.name}: no samples found')
         for image, mask in samples:
             if not Path(image).is_file():
-                raise DatasetError(f"{self.name}: image file missing: {image}")
+                raise DatasetError(f'{self.name}: image file missing: {image}')
             if not Path(mask).is_file():
-                raise DatasetError(f"{self.name}: mask file missing: {mask} (for image {image})")
+                raise DatasetError(f'{self.name}: mask file missing: {mask} (for image {image})')
         self.samples = [(Path(i), Path(m)) for i, m in samples]
         self.class_names = list(class_names)
         self.colors = [list(map(int, c)) for c in colors]
         self.ignore_index = int(ignore_index)
         self.transform = transform
         if len(self.colors) != len(self.class_names):
-            raise DatasetError(f"{self.name}: {len(self.class_names)} class names but {len(self.colors)} colours")
+            raise DatasetError(
+                f'{self.name}: {len(self.class_names)} class names but {len(self.colors)} colours'
+            )
 
     @property
     def num_classes(self) -> int:
@@ -99,33 +117,39 @@ class SegmentationDataset(Dataset):
 
     def _read_mask(self, path: Path) -> np.ndarray:
         with Image.open(path) as im:
-            if im.mode in ("RGB", "RGBA"):
-                return self._colors_to_labels(np.asarray(im.convert("RGB")), path)
+            if im.mode in ('RGB', 'RGBA'):
+                return self._colors_to_labels(np.asarray(im.convert('RGB')), path)
             return np.asarray(im).astype(np.int64)
 
     def _colors_to_labels(self, rgb: np.ndarray, path: Path) -> np.ndarray:
         labels, known = colors_to_ids(rgb, np.asarray(self.colors))
         if not known.all():
             bad = np.unique(rgb[~known], axis=0)[:5]
-            raise DatasetError(f"{path}: RGB mask has colours that match no class: {[tuple(int(v) for v in c) for c in bad]}")
+            raise DatasetError(
+                f'{path}: RGB mask has colours that match no class: {[tuple(int(v) for v in c) for c in bad]}'
+            )
         return labels
 
-    def _check_pair(self, image_size: tuple[int, int], mask: np.ndarray, image_path: Path, mask_path: Path) -> None:
+    def _check_pair(
+        self, image_size: tuple[int, int], mask: np.ndarray, image_path: Path, mask_path: Path
+    ) -> None:
         """Raise :class:`DatasetError` unless ``mask`` is a label image of the image's (W, H) size whose
         values are classes or the ignore index."""
         if mask.ndim != 2:
-            raise DatasetError(f"{mask_path}: expected a single-channel label image, got shape {mask.shape}")
+            raise DatasetError(
+                f'{mask_path}: expected a single-channel label image, got shape {mask.shape}'
+            )
         if mask.shape != (image_size[1], image_size[0]):
             raise DatasetError(
-                f"{self.name}: size mismatch: image {image_path} is {image_size[0]}x{image_size[1]} "
-                f"but mask {mask_path} is {mask.shape[1]}x{mask.shape[0]} (WxH)"
+                f'{self.name}: size mismatch: image {image_path} is {image_size[0]}x{image_size[1]} '
+                f'but mask {mask_path} is {mask.shape[1]}x{mask.shape[0]} (WxH)'
             )
         bad = ((mask < 0) | (mask >= self.num_classes)) & (mask != self.ignore_index)
         if bad.any():
             values = np.unique(mask[bad])[:10].tolist()
             raise DatasetError(
-                f"{self.name}: mask {mask_path} has label values {values} outside [0, {self.num_classes - 1}] "
-                f"that are not the ignore index {self.ignore_index}"
+                f'{self.name}: mask {mask_path} has label values {values} outside [0, {self.num_classes - 1}] '
+                f'that are not the ignore index {self.ignore_index}'
             )
 
     def _read_mask_checked(self, mask_path: Path) -> np.ndarray:
@@ -134,22 +158,24 @@ class SegmentationDataset(Dataset):
         except (OSError, SyntaxError, ValueError) as exc:
             if isinstance(exc, DatasetError):
                 raise
-            raise DatasetError(f"{self.name}: cannot read mask {mask_path}: {exc}") from None
+            raise DatasetError(f'{self.name}: cannot read mask {mask_path}: {exc}') from None
 
     def load(self, index: int) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
         """Sample ``index`` untransformed, checked: same size, labels in [0, num_classes) or ignore."""
         image_path, mask_path = self.samples[index]
         try:
             with Image.open(image_path) as im:
-                image = np.asarray(im.convert("RGB"))
+                image = np.asarray(im.convert('RGB'))
         except (OSError, SyntaxError, ValueError) as exc:
-            raise DatasetError(f"{self.name}: cannot read image {image_path}: {exc}") from None
+            raise DatasetError(f'{self.name}: cannot read image {image_path}: {exc}') from None
         mask = self._read_mask_checked(mask_path)
         self._check_pair((image.shape[1], image.shape[0]), mask, image_path, mask_path)
-        return (tv_tensors.Image(torch.from_numpy(image.copy()).permute(2, 0, 1)),
-                tv_tensors.Mask(torch.from_numpy(mask)))
+        return (
+            tv_tensors.Image(torch.from_numpy(image.copy()).permute(2, 0, 1)),
+            tv_tensors.Mask(torch.from_numpy(mask)),
+        )
 
-    def check(self, what: str = "", max_listed: int = 5) -> None:
+    def check(self, what: str = '', max_listed: int = 5) -> None:
         """Check every sample without decoding the images: each image's header is read and its file
         structure verified, each mask decoded and checked as :meth:`load` does (size, label values).
 
@@ -164,16 +190,20 @@ class SegmentationDataset(Dataset):
                         size = im.size
                         im.verify()  # walks the file's structure (PNG chunk checksums) without decoding pixels
                 except (OSError, SyntaxError, ValueError) as exc:
-                    raise DatasetError(f"{self.name}: cannot read image {image_path}: {exc}") from None
+                    raise DatasetError(
+                        f'{self.name}: cannot read image {image_path}: {exc}'
+                    ) from None
                 self._check_pair(size, self._read_mask_checked(mask_path), image_path, mask_path)
             except DatasetError as exc:
-                problems.append(str(exc).removeprefix(f"{self.name}: "))
+                problems.append(str(exc).removeprefix(f'{self.name}: '))
         if problems:
-            listed = "; ".join(problems[:max_listed])
-            more = f"; and {len(problems) - max_listed} more" if len(problems) > max_listed else ""
-            where = f" {what}" if what else ""
-            raise DatasetError(f"{self.name}{where}: {len(problems)} of {len(self)} samples are unusable: "
-                               f"{listed}{more}")
+            listed = '; '.join(problems[:max_listed])
+            more = f'; and {len(problems) - max_listed} more' if len(problems) > max_listed else ''
+            where = f' {what}' if what else ''
+            raise DatasetError(
+                f'{self.name}{where}: {len(problems)} of {len(self)} samples are unusable: '
+                f'{listed}{more}'
+            )
 
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         index, seed = key if isinstance(key, tuple) else (key, None)
@@ -189,13 +219,17 @@ class SegmentationDataset(Dataset):
         return image.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor).long()
 
     def describe(self) -> dict[str, Any]:
-        return {"dataset": self.name, "num_samples": len(self), "class_names": self.class_names,
-                "ignore_index": self.ignore_index}
+        return {
+            'dataset': self.name,
+            'num_samples': len(self),
+            'class_names': self.class_names,
+            'ignore_index': self.ignore_index,
+        }
 
 
 def _read_list(path: Path) -> list[str]:
     with open(path) as f:
-        return [line.split()[0] for line in f if line.strip() and not line.startswith("#")]
+        return [line.split()[0] for line in f if line.strip() and not line.startswith('#')]
 
 
 def _stem(name: str) -> str:
@@ -205,33 +239,49 @@ def _stem(name: str) -> str:
 class VOCSegmentation(SegmentationDataset):
     """PASCAL VOC 2012 segmentation (21 classes, 255 = ignore), optionally SBD-augmented."""
 
-    name = "voc"
+    name = 'voc'
 
-    def __init__(self, root: str | Path, split: str = "train", transform: Transform | None = None,
-                 mask_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = 'train',
+        transform: Transform | None = None,
+        mask_dir: str | None = None,
+    ) -> None:
         root = Path(root)
-        for sub in ("VOC2012", "VOCdevkit/VOC2012"):
-            if not (root / "JPEGImages").is_dir() and (root / sub / "JPEGImages").is_dir():
+        for sub in ('VOC2012', 'VOCdevkit/VOC2012'):
+            if not (root / 'JPEGImages').is_dir() and (root / sub / 'JPEGImages').is_dir():
                 root = root / sub
-        if not (root / "JPEGImages").is_dir():
-            raise DatasetError(f"voc: {root / 'JPEGImages'} not found; point data.root at VOCdevkit/VOC2012")
-        lists = [root / "ImageSets" / "Segmentation" / f"{split}.txt", root / f"{split}.txt"]
+        if not (root / 'JPEGImages').is_dir():
+            raise DatasetError(
+                f'voc: {root / "JPEGImages"} not found; point data.root at VOCdevkit/VOC2012'
+            )
+        lists = [root / 'ImageSets' / 'Segmentation' / f'{split}.txt', root / f'{split}.txt']
         list_file = next((p for p in lists if p.is_file()), None)
         if list_file is None:
-            raise DatasetError(f"voc: split list for {split!r} not found (looked for {lists[0]} and {lists[1]})")
+            raise DatasetError(
+                f'voc: split list for {split!r} not found (looked for {lists[0]} and {lists[1]})'
+            )
         if mask_dir is None:
-            aug = root / "SegmentationClassAug"
-            mask_dir = "SegmentationClassAug" if aug.is_dir() and ("aug" in split.lower()
-                                                                   or not (root / "SegmentationClass").is_dir()) \
-                else "SegmentationClass"
-        samples = [(root / "JPEGImages" / f"{n}.jpg", root / mask_dir / f"{n}.png")
-                   for n in map(_stem, _read_list(list_file))]
-        super().__init__(samples, VOC_CLASSES, default_palette(len(VOC_CLASSES)).tolist(), 255, transform)
+            aug = root / 'SegmentationClassAug'
+            mask_dir = (
+                'SegmentationClassAug'
+                if aug.is_dir()
+                and ('aug' in split.lower() or not (root / 'SegmentationClass').is_dir())
+                else 'SegmentationClass'
+            )
+        samples = [
+            (root / 'JPEGImages' / f'{n}.jpg', root / mask_dir / f'{n}.png')
+            for n in map(_stem, _read_list(list_file))
+        ]
+        super().__init__(
+            samples, VOC_CLASSES, default_palette(len(VOC_CLASSES)).tolist(), 255, transform
+        )
 
 
 def camvid_drive(name: str) -> str:
     """The drive (sequence) a CamVid frame comes from: ``0016E5_07959.png`` -> ``0016E5``."""
-    return Path(name).name.split("_", 1)[0]
+    return Path(name).name.split('_', 1)[0]
 
 
 def parse_split(spec: str) -> tuple[list[str], set[str] | None, set[str]]:
@@ -242,17 +292,17 @@ def parse_split(spec: str) -> tuple[list[str], set[str] | None, set[str]]:
     spec = spec.strip()
     drives: set[str] | None = None
     excluded: set[str] = set()
-    if spec.endswith("]") and "[" in spec:
-        spec, inner = spec[:-1].split("[", 1)
-        items = [d.strip() for d in inner.split(",") if d.strip()]
+    if spec.endswith(']') and '[' in spec:
+        spec, inner = spec[:-1].split('[', 1)
+        items = [d.strip() for d in inner.split(',') if d.strip()]
         if not items:
-            raise DatasetError(f"split {spec}[]: list at least one drive in the brackets")
-        excluded = {d[1:] for d in items if d.startswith("-")}
-        kept = {d for d in items if not d.startswith("-")}
+            raise DatasetError(f'split {spec}[]: list at least one drive in the brackets')
+        excluded = {d[1:] for d in items if d.startswith('-')}
+        kept = {d for d in items if not d.startswith('-')}
         drives = kept or None
-    splits = [s.strip() for s in spec.split("+") if s.strip()]
+    splits = [s.strip() for s in spec.split('+') if s.strip()]
     if not splits:
-        raise DatasetError(f"empty split {spec!r}")
+        raise DatasetError(f'empty split {spec!r}')
     return splits, drives, excluded
 
 
@@ -265,9 +315,11 @@ class CamVid(SegmentationDataset):
     was not trained on.
     """
 
-    name = "camvid"
+    name = 'camvid'
 
-    def __init__(self, root: str | Path, split: str = "train", transform: Transform | None = None) -> None:
+    def __init__(
+        self, root: str | Path, split: str = 'train', transform: Transform | None = None
+    ) -> None:
         root = Path(root)
         splits, drives, excluded = parse_split(split)
         samples = []
@@ -276,41 +328,60 @@ class CamVid(SegmentationDataset):
         found = {camvid_drive(image.name) for image, _ in samples}
         unknown = sorted(((drives or set()) | excluded) - found)
         if unknown:
-            raise DatasetError(f"camvid: split {split!r} names drives {unknown} that {'+'.join(splits)} does not "
-                               f"contain; it has {sorted(found)}")
-        samples = [(i, m) for i, m in samples if (drives is None or camvid_drive(i.name) in drives)
-                   and camvid_drive(i.name) not in excluded]
+            raise DatasetError(
+                f'camvid: split {split!r} names drives {unknown} that {"+".join(splits)} does not '
+                f'contain; it has {sorted(found)}'
+            )
+        samples = [
+            (i, m)
+            for i, m in samples
+            if (drives is None or camvid_drive(i.name) in drives)
+            and camvid_drive(i.name) not in excluded
+        ]
         if not samples:
-            raise DatasetError(f"camvid: split {split!r} selects no frames")
+            raise DatasetError(f'camvid: split {split!r} selects no frames')
         super().__init__(samples, CAMVID_CLASSES, CAMVID_COLORS, 11, transform)
 
     @staticmethod
     def _split_samples(root: Path, split: str) -> list[tuple[Path, Path]]:
-        image_dir, mask_dir = root / split, root / f"{split}annot"
+        image_dir, mask_dir = root / split, root / f'{split}annot'
         if not image_dir.is_dir():
-            raise DatasetError(f"camvid: image folder {image_dir} not found")
-        list_file = root / f"{split}.txt"
+            raise DatasetError(f'camvid: image folder {image_dir} not found')
+        list_file = root / f'{split}.txt'
         if list_file.is_file():
             names = [Path(n).name for n in _read_list(list_file)]
         else:
-            names = sorted(p.name for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-        return [(image_dir / n, mask_dir / (Path(n).stem + ".png")) for n in names]
+            names = sorted(
+                p.name for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS
+            )
+        return [(image_dir / n, mask_dir / (Path(n).stem + '.png')) for n in names]
 
 
 class Cityscapes(SegmentationDataset):
     """Cityscapes fine annotations in train ids (19 classes, 255 = ignore)."""
 
-    name = "cityscapes"
+    name = 'cityscapes'
 
-    def __init__(self, root: str | Path, split: str = "train", transform: Transform | None = None) -> None:
+    def __init__(
+        self, root: str | Path, split: str = 'train', transform: Transform | None = None
+    ) -> None:
         root = Path(root)
-        image_dir = root / "leftImg8bit" / split
+        image_dir = root / 'leftImg8bit' / split
         if not image_dir.is_dir():
-            raise DatasetError(f"cityscapes: image folder {image_dir} not found")
+            raise DatasetError(f'cityscapes: image folder {image_dir} not found')
         samples = []
-        for image in sorted(image_dir.glob("*/*_leftImg8bit.png")):
-            stem = image.name[: -len("_leftImg8bit.png")]
-            samples.append((image, root / "gtFine" / split / image.parent.name / f"{stem}_gtFine_labelTrainIds.png"))
+        for image in sorted(image_dir.glob('*/*_leftImg8bit.png')):
+            stem = image.name[: -len('_leftImg8bit.png')]
+            samples.append(
+                (
+                    image,
+                    root
+                    / 'gtFine'
+                    / split
+                    / image.parent.name
+                    / f'{stem}_gtFine_labelTrainIds.png',
+                )
+            )
         super().__init__(samples, CITYSCAPES_CLASSES, CITYSCAPES_COLORS, 255, transform)
 
 
@@ -320,28 +391,32 @@ def read_classes_file(path: str | Path) -> tuple[list[str], list[list[int]], int
     names: list[str] = []
     colors: list[list[int] | None] = []
     ignore = 255
-    if path.suffix in (".yaml", ".yml"):
+    if path.suffix in ('.yaml', '.yml'):
         with open(path) as f:
             data = yaml.safe_load(f) or {}
-        entries = data.get("classes") if isinstance(data, dict) else data
+        entries = data.get('classes') if isinstance(data, dict) else data
         if not isinstance(entries, list) or not entries:
-            raise DatasetError(f"{path}: expected 'classes: [{{name: ..., color: [R, G, B]}}, ...]'")
+            raise DatasetError(
+                f"{path}: expected 'classes: [{{name: ..., color: [R, G, B]}}, ...]'"
+            )
         if isinstance(data, dict):
-            ignore = int(data.get("ignore_index", 255))
+            ignore = int(data.get('ignore_index', 255))
         for i, entry in enumerate(entries):
             if isinstance(entry, str):
                 names.append(entry)
                 colors.append(None)
-            elif isinstance(entry, dict) and "name" in entry:
-                names.append(str(entry["name"]))
-                colors.append(entry.get("color"))
+            elif isinstance(entry, dict) and 'name' in entry:
+                names.append(str(entry['name']))
+                colors.append(entry.get('color'))
             else:
-                raise DatasetError(f"{path}: class entry {i} must be a name or {{name: ..., color: [R, G, B]}}")
+                raise DatasetError(
+                    f'{path}: class entry {i} must be a name or {{name: ..., color: [R, G, B]}}'
+                )
     else:
         with open(path) as f:
             for lineno, line in enumerate(f, 1):
                 parts = line.split()
-                if not parts or parts[0].startswith("#"):
+                if not parts or parts[0].startswith('#'):
                     continue
                 if len(parts) not in (1, 4):
                     raise DatasetError(f"{path}:{lineno}: expected 'name' or 'name R G B'")
@@ -351,7 +426,9 @@ def read_classes_file(path: str | Path) -> tuple[list[str], list[list[int]], int
     out_colors = []
     for i, c in enumerate(colors):
         if c is not None and (len(c) != 3 or not all(0 <= int(v) <= 255 for v in c)):
-            raise DatasetError(f"{path}: colour of class {names[i]!r} must be three values 0-255, got {c}")
+            raise DatasetError(
+                f'{path}: colour of class {names[i]!r} must be three values 0-255, got {c}'
+            )
         out_colors.append([int(v) for v in c] if c is not None else palette[i])
     return names, out_colors, ignore
 
@@ -359,43 +436,67 @@ def read_classes_file(path: str | Path) -> tuple[list[str], list[list[int]], int
 class FolderDataset(SegmentationDataset):
     """Your own data: ``images/``, ``masks/`` and ``classes.yaml`` / ``classes.txt`` (module docstring)."""
 
-    name = "folder"
+    name = 'folder'
 
-    def __init__(self, root: str | Path, split: str = "train", transform: Transform | None = None) -> None:
+    def __init__(
+        self, root: str | Path, split: str = 'train', transform: Transform | None = None
+    ) -> None:
         root = Path(root)
-        classes_file = next((root / n for n in ("classes.yaml", "classes.yml", "classes.txt")
-                             if (root / n).is_file()), None)
+        classes_file = next(
+            (
+                root / n
+                for n in ('classes.yaml', 'classes.yml', 'classes.txt')
+                if (root / n).is_file()
+            ),
+            None,
+        )
         if classes_file is None:
-            raise DatasetError(f"folder: no classes file in {root} (classes.yaml or classes.txt)")
+            raise DatasetError(f'folder: no classes file in {root} (classes.yaml or classes.txt)')
         names, colors, ignore = read_classes_file(classes_file)
-        images, masks = root / "images", root / "masks"
+        images, masks = root / 'images', root / 'masks'
         if not images.is_dir():
-            raise DatasetError(f"folder: image folder {images} not found")
+            raise DatasetError(f'folder: image folder {images} not found')
         if (images / split).is_dir():
             images, masks = images / split, masks / split
             files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-        elif (root / f"{split}.txt").is_file():
+        elif (root / f'{split}.txt').is_file():
             files = []
-            for stem in map(_stem, _read_list(root / f"{split}.txt")):
-                found = [images / (stem + e) for e in IMAGE_EXTENSIONS if (images / (stem + e)).is_file()]
+            for stem in map(_stem, _read_list(root / f'{split}.txt')):
+                found = [
+                    images / (stem + e)
+                    for e in IMAGE_EXTENSIONS
+                    if (images / (stem + e)).is_file()
+                ]
                 if not found:
-                    raise DatasetError(f"folder: image {images / stem}.* listed in {root / f'{split}.txt'} not found")
+                    raise DatasetError(
+                        f'folder: image {images / stem}.* listed in {root / f"{split}.txt"} not found'
+                    )
                 files.append(found[0])
         else:
-            raise DatasetError(f"folder: split {split!r} not found: neither {images / split}/ nor {root / f'{split}.txt'}")
-        samples = [(f, masks / (f.stem + ".png")) for f in files]
+            raise DatasetError(
+                f'folder: split {split!r} not found: neither {images / split}/ nor {root / f"{split}.txt"}'
+            )
+        samples = [(f, masks / (f.stem + '.png')) for f in files]
         super().__init__(samples, names, colors, ignore, transform)
 
 
 DATASETS: dict[str, type[SegmentationDataset]] = {
-    "voc": VOCSegmentation, "camvid": CamVid, "cityscapes": Cityscapes, "folder": FolderDataset,
+    'voc': VOCSegmentation,
+    'camvid': CamVid,
+    'cityscapes': Cityscapes,
+    'folder': FolderDataset,
 }
 
 
-def build_dataset(name: str, root: str | os.PathLike, split: str, transform: Transform | None = None,
-                  **options: Any) -> SegmentationDataset:
+def build_dataset(
+    name: str,
+    root: str | os.PathLike,
+    split: str,
+    transform: Transform | None = None,
+    **options: Any,
+) -> SegmentationDataset:
     """Dataset ``name`` (voc | camvid | cityscapes | folder) at ``root``, split ``split``."""
     if name not in DATASETS:
-        raise DatasetError(f"unknown dataset {name!r}; accepted: {', '.join(DATASETS)}")
+        raise DatasetError(f'unknown dataset {name!r}; accepted: {", ".join(DATASETS)}')
     options = {k: v for k, v in options.items() if v is not None}
     return DATASETS[name](root, split, transform, **options)

@@ -20,44 +20,64 @@ Errors for people: both datasets are checked before the first epoch (:meth:`Segm
 an unreadable checkpoint is a :class:`CheckpointError` naming the file, and the temporary files of a
 checkpoint write that was killed are removed when the next run starts in the same folder.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 import json
 import math
 import os
+from pathlib import Path
 import pickle
 import random
 import re
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
+import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler, Sampler, Subset
 
-from ..metrics import SegmentationScores
-from ..models import WeightsMeta, build_model, get_model_spec, save_weights
-from .config import ConfigError, OptimConfig, TrainConfig, resolve_data_root
-from .datasets import SegmentationDataset, build_dataset
+from .config import ConfigError, OptimConfig, resolve_data_root, TrainConfig
+from .datasets import build_dataset, SegmentationDataset
 from .evaluate import evaluate
 from .losses import build_loss
 from .transforms import eval_transform, train_transform
+from ..metrics import SegmentationScores
+from ..models import build_model, get_model_spec, save_weights, WeightsMeta
 
 __all__ = [
-    "DistInfo", "setup_distributed", "seed_everything", "SeededSampler", "get_datasets", "build_loader",
-    "build_train_model", "build_criterion", "build_optimizer", "build_scheduler", "lr_factor", "train_step",
-    "train_one_epoch", "validate", "TrainState", "save_epoch", "resume_state", "CheckpointError", "save_checkpoint",
-    "load_checkpoint", "remove_stale_temp_files", "train", "benchmark_training",
+    'DistInfo',
+    'setup_distributed',
+    'seed_everything',
+    'SeededSampler',
+    'get_datasets',
+    'build_loader',
+    'build_train_model',
+    'build_criterion',
+    'build_optimizer',
+    'build_scheduler',
+    'lr_factor',
+    'train_step',
+    'train_one_epoch',
+    'validate',
+    'TrainState',
+    'save_epoch',
+    'resume_state',
+    'CheckpointError',
+    'save_checkpoint',
+    'load_checkpoint',
+    'remove_stale_temp_files',
+    'train',
+    'benchmark_training',
 ]
 
-CHECKPOINT_LAST = "checkpoint_last.pth"
-CHECKPOINT_BEST = "checkpoint_best.pth"
-CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "best_miou", "rng")
+CHECKPOINT_LAST = 'checkpoint_last.pth'
+CHECKPOINT_BEST = 'checkpoint_best.pth'
+CHECKPOINT_KEYS = ('model', 'optimizer', 'scheduler', 'epoch', 'best_miou', 'rng')
 
 
 class CheckpointError(ValueError):
@@ -69,7 +89,7 @@ class DistInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-    device: torch.device = torch.device("cpu")
+    device: torch.device = torch.device('cpu')
 
     @property
     def distributed(self) -> bool:
@@ -80,16 +100,16 @@ class DistInfo:
         return self.rank == 0
 
 
-def setup_distributed(device: str = "auto") -> DistInfo:
+def setup_distributed(device: str = 'auto') -> DistInfo:
     """Join the process group when started by ``torchrun`` (``WORLD_SIZE`` > 1) and pick the device."""
-    use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    dev = torch.device("cuda", local) if use_cuda else torch.device("cpu")
+    use_cuda = torch.cuda.is_available() if device == 'auto' else device == 'cuda'
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    rank, local = int(os.environ.get('RANK', '0')), int(os.environ.get('LOCAL_RANK', '0'))
+    dev = torch.device('cuda', local) if use_cuda else torch.device('cpu')
     if use_cuda:
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
+        dist.init_process_group('nccl' if use_cuda else 'gloo')
     return DistInfo(rank, world, local, dev)
 
 
@@ -100,9 +120,18 @@ class SeededSampler(Sampler):
     on which worker (or how many) loads it. Call :meth:`set_epoch` before each epoch.
     """
 
-    def __init__(self, dataset: SegmentationDataset, *, seed: int, rank: int = 0, world_size: int = 1,
-                 shuffle: bool = True) -> None:
-        self.inner = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed)
+    def __init__(
+        self,
+        dataset: SegmentationDataset,
+        *,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle: bool = True,
+    ) -> None:
+        self.inner = DistributedSampler(
+            dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed
+        )
         self.seed = seed
         self.epoch = 0
 
@@ -115,7 +144,10 @@ class SeededSampler(Sampler):
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         for index in self.inner:
-            yield index, (self.seed * 1_000_003 + self.epoch * 7_919 + index * 104_729) % (2**63 - 1)
+            yield (
+                index,
+                (self.seed * 1_000_003 + self.epoch * 7_919 + index * 104_729) % (2**63 - 1),
+            )
 
 
 def _typed(cfg: TrainConfig | Mapping[str, Any]) -> TrainConfig:
@@ -138,29 +170,44 @@ def get_datasets(cfg: TrainConfig) -> tuple[SegmentationDataset, SegmentationDat
     cfg = _typed(cfg)
     data = cfg.data
     root = resolve_data_root(data.root, cfg.config_dir)
-    options = {"mask_dir": data.mask_dir} if data.dataset == "voc" else {}
+    options = {'mask_dir': data.mask_dir} if data.dataset == 'voc' else {}
     probe = build_dataset(data.dataset, root, data.val_split, None, **options)
-    tf = train_transform(data.crop_size, probe.ignore_index, mean=data.mean, std=data.std, **cfg.augment.to_dict())
+    tf = train_transform(
+        data.crop_size, probe.ignore_index, mean=data.mean, std=data.std, **cfg.augment.to_dict()
+    )
     train_set = build_dataset(data.dataset, root, data.train_split, tf, **options)
     probe.transform = eval_transform(data.mean, data.std)
     return train_set, probe
 
 
-def build_loader(train_set: SegmentationDataset, cfg: TrainConfig,
-                 info: DistInfo) -> tuple[SeededSampler, DataLoader]:
+def build_loader(
+    train_set: SegmentationDataset, cfg: TrainConfig, info: DistInfo
+) -> tuple[SeededSampler, DataLoader]:
     """This rank's share of each global batch, in a (seed, epoch)-determined order."""
     batch, workers = cfg.train.batch_size, cfg.train.workers
     if batch % info.world_size:
-        raise ConfigError(f"train.batch_size {batch} (global) is not divisible by {info.world_size} processes")
-    sampler = SeededSampler(train_set, seed=cfg.train.seed, rank=info.rank, world_size=info.world_size)
+        raise ConfigError(
+            f'train.batch_size {batch} (global) is not divisible by {info.world_size} processes'
+        )
+    sampler = SeededSampler(
+        train_set, seed=cfg.train.seed, rank=info.rank, world_size=info.world_size
+    )
     # persistent workers: a GPU epoch of a small set (CamVid: 45 steps) lasts seconds, and re-forking the
     # workers every epoch would cost a noticeable share of it
-    loader = DataLoader(train_set, batch_size=batch // info.world_size, sampler=sampler, drop_last=True,
-                        num_workers=workers, persistent_workers=workers > 0,
-                        pin_memory=info.device.type == "cuda")
+    loader = DataLoader(
+        train_set,
+        batch_size=batch // info.world_size,
+        sampler=sampler,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=info.device.type == 'cuda',
+    )
     if len(loader) == 0:
-        raise ConfigError(f"train.batch_size {batch}: the {len(train_set)} images of split "
-                          f"{cfg.data.train_split!r} give no full batch")
+        raise ConfigError(
+            f'train.batch_size {batch}: the {len(train_set)} images of split '
+            f'{cfg.data.train_split!r} give no full batch'
+        )
     return sampler, loader
 
 
@@ -175,27 +222,42 @@ def build_train_model(cfg: TrainConfig, num_classes: int, info: DistInfo) -> tup
     output_stride = mcfg.output_stride or get_model_spec(mcfg.name).default_output_stride
     torch.manual_seed(seed)  # identical initial weights on every rank
     try:
-        model = build_model(mcfg.name, num_classes=num_classes, output_stride=output_stride,
-                            pretrained_backbone=mcfg.pretrained_backbone, **(mcfg.options or {}))
-    except ValueError as exc:  # unknown option or output stride: a recipe problem, said in one line
+        model = build_model(
+            mcfg.name,
+            num_classes=num_classes,
+            output_stride=output_stride,
+            pretrained_backbone=mcfg.pretrained_backbone,
+            **(mcfg.options or {}),
+        )
+    except (
+        ValueError
+    ) as exc:  # unknown option or output stride: a recipe problem, said in one line
         raise ConfigError(str(exc)) from None
     torch.manual_seed(seed + info.rank)
     if info.distributed and cfg.train.sync_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.to(info.device)
-    if info.device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick the fastest kernels once
+    if info.device.type == 'cuda':
+        torch.backends.cudnn.benchmark = (
+            True  # fixed crop size: let cuDNN pick the fastest kernels once
+        )
     if info.distributed:
         model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[info.device.index] if info.device.type == "cuda" else None)
+            model, device_ids=[info.device.index] if info.device.type == 'cuda' else None
+        )
     return model, output_stride
 
 
 def build_criterion(cfg: TrainConfig, ignore_index: int, device: torch.device) -> nn.Module:
     """``train.loss``, weighted by ``train.class_weights`` where given."""
     weights = cfg.train.class_weights
-    return build_loss(cfg.train.loss, ignore_index=ignore_index,
-                      class_weights=torch.tensor(weights, dtype=torch.float32, device=device) if weights else None)
+    return build_loss(
+        cfg.train.loss,
+        ignore_index=ignore_index,
+        class_weights=torch.tensor(weights, dtype=torch.float32, device=device)
+        if weights
+        else None,
+    )
 
 
 def build_optimizer(model: nn.Module, optim: OptimConfig | Mapping[str, Any]) -> torch.optim.SGD:
@@ -204,14 +266,27 @@ def build_optimizer(model: nn.Module, optim: OptimConfig | Mapping[str, Any]) ->
     for p in model.parameters():
         if p.requires_grad:
             (no_decay if p.ndim <= 1 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": float(optim["weight_decay"])},
-              {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.SGD(groups, lr=float(optim["lr"]), momentum=float(optim["momentum"]),
-                           nesterov=bool(optim["nesterov"]))
+    groups = [
+        {'params': decay, 'weight_decay': float(optim['weight_decay'])},
+        {'params': no_decay, 'weight_decay': 0.0},
+    ]
+    return torch.optim.SGD(
+        groups,
+        lr=float(optim['lr']),
+        momentum=float(optim['momentum']),
+        nesterov=bool(optim['nesterov']),
+    )
 
 
-def lr_factor(step: int, total_steps: int, warmup_steps: int, *, base_lr: float, min_lr: float,
-              warmup_factor: float) -> float:
+def lr_factor(
+    step: int,
+    total_steps: int,
+    warmup_steps: int,
+    *,
+    base_lr: float,
+    min_lr: float,
+    warmup_factor: float,
+) -> float:
     """Multiplier of ``base_lr`` at iteration ``step``: linear warm-up from ``warmup_factor``, then
     cosine from ``base_lr`` to ``min_lr`` at ``total_steps``."""
     if step < warmup_steps:
@@ -220,14 +295,19 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, *, base_lr: float,
     return (min_lr + (base_lr - min_lr) * 0.5 * (1 + math.cos(math.pi * t))) / base_lr
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, optim: OptimConfig, *, steps_per_epoch: int,
-                    epochs: int) -> torch.optim.lr_scheduler.LambdaLR:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, optim: OptimConfig, *, steps_per_epoch: int, epochs: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     """Warm-up then cosine (:func:`lr_factor`), stepped every iteration."""
     total = epochs * steps_per_epoch
     warmup = int(round(float(optim.warmup_epochs) * steps_per_epoch))
     base_lr, min_lr, wf = float(optim.lr), float(optim.min_lr), float(optim.warmup_factor)
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total, warmup, base_lr=base_lr, min_lr=min_lr, warmup_factor=wf))
+        optimizer,
+        lambda step: lr_factor(
+            step, total, warmup, base_lr=base_lr, min_lr=min_lr, warmup_factor=wf
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,8 +318,15 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
-def train_step(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, criterion: nn.Module,
-               optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, amp: bool) -> torch.Tensor:
+def train_step(
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    criterion: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    amp: bool,
+) -> torch.Tensor:
     """One optimisation step (autocast forward, loss in fp32, scaled backward, optimizer step)."""
     with torch.autocast(images.device.type, dtype=torch.float16, enabled=amp):
         logits = model(images)
@@ -251,53 +338,92 @@ def train_step(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, cr
     return loss
 
 
-def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler,
-                    loader: DataLoader, device: torch.device, epoch: int, *, amp: bool = False,
-                    progress: bool = False, writer: Any = None, world_size: int = 1,
-                    max_iters: int | None = None) -> dict[str, float]:
+def train_one_epoch(
+    model: nn.Module,
+    criterion: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    loader: DataLoader,
+    device: torch.device,
+    epoch: int,
+    *,
+    amp: bool = False,
+    progress: bool = False,
+    writer: Any = None,
+    world_size: int = 1,
+    max_iters: int | None = None,
+) -> dict[str, float]:
     """One pass over ``loader``; returns mean loss, last lr and throughput (images/s, all ranks)."""
     model.train()
     total_loss, seen, steps = 0.0, 0, 0
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=max_iters or len(loader), desc=f"epoch {epoch + 1}", dynamic_ncols=True, leave=False)
+
+        bar = tqdm(
+            total=max_iters or len(loader),
+            desc=f'epoch {epoch + 1}',
+            dynamic_ncols=True,
+            leave=False,
+        )
     start = time.perf_counter()
     for images, targets in loader:
-        images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        images, targets = (
+            images.to(device, non_blocking=True),
+            targets.to(device, non_blocking=True),
+        )
         loss = train_step(model, images, targets, criterion, optimizer, scaler, amp)
         scheduler.step()
         steps += 1
         seen += images.shape[0] * world_size
         total_loss += loss.item()
-        lr = optimizer.param_groups[0]["lr"]
+        lr = optimizer.param_groups[0]['lr']
         ips = seen / (time.perf_counter() - start)
         if bar is not None:
-            bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.2e}", img_s=f"{ips:.1f}")
+            bar.set_postfix(loss=f'{loss.item():.4f}', lr=f'{lr:.2e}', img_s=f'{ips:.1f}')
             bar.update()
         if writer is not None:
             step = scheduler.last_epoch
-            writer.add_scalar("train/loss", loss.item(), step)
-            writer.add_scalar("train/lr", lr, step)
-            writer.add_scalar("train/images_per_s", ips, step)
+            writer.add_scalar('train/loss', loss.item(), step)
+            writer.add_scalar('train/lr', lr, step)
+            writer.add_scalar('train/images_per_s', ips, step)
         if max_iters is not None and steps >= max_iters:
             break
     if bar is not None:
         bar.close()
     elapsed = time.perf_counter() - start
-    return {"loss": total_loss / max(1, steps), "lr": optimizer.param_groups[0]["lr"],
-            "images_per_s": seen / max(elapsed, 1e-9), "seconds": elapsed, "iters": steps}
+    return {
+        'loss': total_loss / max(1, steps),
+        'lr': optimizer.param_groups[0]['lr'],
+        'images_per_s': seen / max(elapsed, 1e-9),
+        'seconds': elapsed,
+        'iters': steps,
+    }
 
 
-def validate(model: nn.Module, val_set: SegmentationDataset, cfg: TrainConfig, info: DistInfo,
-             amp: bool) -> SegmentationScores:
+def validate(
+    model: nn.Module, val_set: SegmentationDataset, cfg: TrainConfig, info: DistInfo, amp: bool
+) -> SegmentationScores:
     """Each rank scores its shard of the validation set; the confusion matrices are summed."""
     indices = list(range(info.rank, len(val_set), info.world_size))
-    loader = DataLoader(Subset(val_set, indices), batch_size=cfg.eval.batch_size, shuffle=False,
-                        num_workers=cfg.train.workers)
-    cm = evaluate(_unwrap(model), loader, val_set.num_classes, val_set.ignore_index, device=info.device,
-                  scales=cfg.eval.scales, flip=cfg.eval.flip, amp=amp, progress=cfg.train.progress and info.main)
+    loader = DataLoader(
+        Subset(val_set, indices),
+        batch_size=cfg.eval.batch_size,
+        shuffle=False,
+        num_workers=cfg.train.workers,
+    )
+    cm = evaluate(
+        _unwrap(model),
+        loader,
+        val_set.num_classes,
+        val_set.ignore_index,
+        device=info.device,
+        scales=cfg.eval.scales,
+        flip=cfg.eval.flip,
+        amp=amp,
+        progress=cfg.train.progress and info.main,
+    )
     if info.distributed:
         matrix = cm.matrix.to(info.device)
         dist.all_reduce(matrix)
@@ -312,21 +438,27 @@ def validate(model: nn.Module, val_set: SegmentationDataset, cfg: TrainConfig, i
 def _rng_state() -> dict[str, Any]:
     np_state = np.random.get_state()
     return {
-        "python": random.getstate(),
-        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        'python': random.getstate(),
+        'numpy': [
+            np_state[0],
+            np_state[1].tolist(),
+            int(np_state[2]),
+            int(np_state[3]),
+            float(np_state[4]),
+        ],
+        'torch': torch.get_rng_state(),
+        'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
-    py = state["python"]
+    py = state['python']
     random.setstate((py[0], tuple(py[1]), py[2]))
-    n = state["numpy"]
+    n = state['numpy']
     np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), n[2], n[3], n[4]))
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    torch.set_rng_state(state['torch'])
+    if state['cuda'] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state['cuda'])
 
 
 def _gather_rng_states(info: DistInfo) -> list[Any]:
@@ -340,7 +472,7 @@ def _gather_rng_states(info: DistInfo) -> list[Any]:
 
 
 def _temp_name(path: Path, pid: int) -> Path:
-    return path.with_name(f".{path.name}.{pid}.tmp")
+    return path.with_name(f'.{path.name}.{pid}.tmp')
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
@@ -351,7 +483,7 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_name(path, os.getpid())
     try:
-        with open(tmp, "wb") as f:
+        with open(tmp, 'wb') as f:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
@@ -377,8 +509,8 @@ def remove_stale_temp_files(out_dir: str | Path) -> list[Path]:
     killed while writing); returns what was removed."""
     removed = []
     for name in (CHECKPOINT_LAST, CHECKPOINT_BEST):
-        for tmp in Path(out_dir).glob(f".{name}.*.tmp"):
-            pid = tmp.name[len(name) + 2:-len(".tmp")]
+        for tmp in Path(out_dir).glob(f'.{name}.*.tmp'):
+            pid = tmp.name[len(name) + 2 : -len('.tmp')]
             if pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
                 tmp.unlink(missing_ok=True)
                 removed.append(tmp)
@@ -388,15 +520,15 @@ def remove_stale_temp_files(out_dir: str | Path) -> list[Path]:
 def _load_failure(exc: BaseException) -> str:
     """Why torch.load failed, in a few words; never torch's advice to load unsafely."""
     text = str(exc).strip()
-    if "Unsupported global" in text:
-        found = re.search(r"GLOBAL ([\w.]+)", text)
-        what = f" ({found.group(1)})" if found else ""
-        return f"it holds a Python object{what} besides tensors and plain values, and such files are not loaded"
-    if isinstance(exc, pickle.UnpicklingError) or "weights_only" in text:
-        return "its contents are not a PyTorch checkpoint"
+    if 'Unsupported global' in text:
+        found = re.search(r'GLOBAL ([\w.]+)', text)
+        what = f' ({found.group(1)})' if found else ''
+        return f'it holds a Python object{what} besides tensors and plain values, and such files are not loaded'
+    if isinstance(exc, pickle.UnpicklingError) or 'weights_only' in text:
+        return 'its contents are not a PyTorch checkpoint'
     if isinstance(exc, EOFError) or not text:
-        return "the file is empty or cut short"
-    return f"it is truncated or corrupt: {text.split('. ')[0][:160]}"
+        return 'the file is empty or cut short'
+    return f'it is truncated or corrupt: {text.split(". ")[0][:160]}'
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -404,14 +536,20 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     :class:`CheckpointError` naming the file where it is missing or unreadable."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise CheckpointError(f'checkpoint not found: {path}')
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds (zip, pickle, EOF, runtime) for a damaged file
-        raise CheckpointError(f"{path}: not a readable training checkpoint: {_load_failure(exc)}; resume from "
-                              f"another checkpoint or start afresh") from None
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except (
+        Exception
+    ) as exc:  # torch raises many kinds (zip, pickle, EOF, runtime) for a damaged file
+        raise CheckpointError(
+            f'{path}: not a readable training checkpoint: {_load_failure(exc)}; resume from '
+            f'another checkpoint or start afresh'
+        ) from None
     if not isinstance(ckpt, dict):
-        raise CheckpointError(f"{path}: not a lightseg training checkpoint (it holds a {type(ckpt).__name__})")
+        raise CheckpointError(
+            f'{path}: not a lightseg training checkpoint (it holds a {type(ckpt).__name__})'
+        )
     return ckpt
 
 
@@ -419,52 +557,81 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 class TrainState:
     """Where a run stands between epochs: what a checkpoint restores besides the tensors."""
 
-    epoch: int = 0                        # epochs completed
+    epoch: int = 0  # epochs completed
     best_miou: float = -1.0
     history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def last_val_miou(self) -> float | None:
-        return self.history[-1].get("val_miou") if self.history else None
+        return self.history[-1].get('val_miou') if self.history else None
 
 
-def resume_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                 scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, *, amp: bool,
-                 rank: int = 0) -> TrainState:
+def resume_state(
+    path: str | Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    *,
+    amp: bool,
+    rank: int = 0,
+) -> TrainState:
     """Load a checkpoint into the run's objects and this rank's RNGs; returns the run's state."""
     ckpt = load_checkpoint(path)
     missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
     if missing:
-        raise CheckpointError(f"{path}: not a lightseg training checkpoint (no {', '.join(missing)})")
+        raise CheckpointError(
+            f'{path}: not a lightseg training checkpoint (no {", ".join(missing)})'
+        )
     try:
-        _unwrap(model).load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        _unwrap(model).load_state_dict(ckpt['model'])
+        optimizer.load_state_dict(ckpt['optimizer'])
     except (RuntimeError, ValueError, KeyError):
-        trained = (ckpt.get("config") or {}).get("model", {}).get("name", "another model")
-        raise CheckpointError(f"{path}: its weights do not fit this run's model (the checkpoint trained "
-                              f"{trained}; the number of classes or the model options may differ too)") from None
-    scheduler.load_state_dict(ckpt["scheduler"])
-    if amp and ckpt.get("scaler"):
-        scaler.load_state_dict(ckpt["scaler"])
-    states = ckpt["rng"]
+        trained = (ckpt.get('config') or {}).get('model', {}).get('name', 'another model')
+        raise CheckpointError(
+            f"{path}: its weights do not fit this run's model (the checkpoint trained "
+            f'{trained}; the number of classes or the model options may differ too)'
+        ) from None
+    scheduler.load_state_dict(ckpt['scheduler'])
+    if amp and ckpt.get('scaler'):
+        scaler.load_state_dict(ckpt['scaler'])
+    states = ckpt['rng']
     _set_rng_state(states[rank] if rank < len(states) else states[0])
-    return TrainState(int(ckpt["epoch"]), float(ckpt["best_miou"]), list(ckpt.get("history", [])))
+    return TrainState(int(ckpt['epoch']), float(ckpt['best_miou']), list(ckpt.get('history', [])))
 
 
-def _make_meta(cfg: TrainConfig, dataset: SegmentationDataset, output_stride: int, val_miou: float | None,
-               epochs_done: int) -> WeightsMeta:
+def _make_meta(
+    cfg: TrainConfig,
+    dataset: SegmentationDataset,
+    output_stride: int,
+    val_miou: float | None,
+    epochs_done: int,
+) -> WeightsMeta:
     data, loop = cfg.data, cfg.train
     return WeightsMeta(
-        model=cfg.model.name, num_classes=dataset.num_classes, class_names=dataset.class_names,
-        colors=dataset.colors, mean=list(data.mean), std=list(data.std),
+        model=cfg.model.name,
+        num_classes=dataset.num_classes,
+        class_names=dataset.class_names,
+        colors=dataset.colors,
+        mean=list(data.mean),
+        std=list(data.std),
         input_size=list(data.input_size) if data.input_size else None,
         output_stride=output_stride,
-        model_options=dict(cfg.model.options or {}), ignore_index=dataset.ignore_index,
-        dataset=data.dataset, val_miou=val_miou,
-        recipe={"optim": cfg.optim.to_dict(), "augment": cfg.augment.to_dict(), "epochs": loop.epochs,
-                "epochs_trained": epochs_done, "batch_size": loop.batch_size,
-                "loss": loop.loss, "crop_size": data.crop_size,
-                "train_split": data.train_split, "seed": loop.seed},
+        model_options=dict(cfg.model.options or {}),
+        ignore_index=dataset.ignore_index,
+        dataset=data.dataset,
+        val_miou=val_miou,
+        recipe={
+            'optim': cfg.optim.to_dict(),
+            'augment': cfg.augment.to_dict(),
+            'epochs': loop.epochs,
+            'epochs_trained': epochs_done,
+            'batch_size': loop.batch_size,
+            'loss': loop.loss,
+            'crop_size': data.crop_size,
+            'train_split': data.train_split,
+            'seed': loop.seed,
+        },
     )
 
 
@@ -473,21 +640,36 @@ def _plain(obj: Any) -> Any:
     return json.loads(json.dumps(obj))
 
 
-def save_epoch(out_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-               scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, *, amp: bool,
-               cfg: TrainConfig, state: TrainState, rng: list[Any], is_best: bool,
-               meta: WeightsMeta | None = None) -> None:
+def save_epoch(
+    out_dir: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    *,
+    amp: bool,
+    cfg: TrainConfig,
+    state: TrainState,
+    rng: list[Any],
+    is_best: bool,
+    meta: WeightsMeta | None = None,
+) -> None:
     """``checkpoint_last.pth``; at a new best also ``checkpoint_best.pth`` and ``model_best.safetensors``."""
     ckpt = {
-        "model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if amp else {},
-        "epoch": state.epoch, "best_miou": state.best_miou, "config": _plain(cfg.to_dict()), "rng": rng,
-        "history": _plain(state.history),
+        'model': _unwrap(model).state_dict(),
+        'optimizer': optimizer.state_dict(),
+        'scheduler': scheduler.state_dict(),
+        'scaler': scaler.state_dict() if amp else {},
+        'epoch': state.epoch,
+        'best_miou': state.best_miou,
+        'config': _plain(cfg.to_dict()),
+        'rng': rng,
+        'history': _plain(state.history),
     }
     save_checkpoint(ckpt, out_dir / CHECKPOINT_LAST)
     if is_best:
         save_checkpoint(ckpt, out_dir / CHECKPOINT_BEST)
-        save_weights(out_dir / "model_best.safetensors", _unwrap(model), meta)
+        save_weights(out_dir / 'model_best.safetensors', _unwrap(model), meta)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -498,26 +680,32 @@ def _open_writer(out_dir: Path, purge_step: int | None) -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        print("tensorboard is not installed; no TensorBoard logs (pip install tensorboard)")
+        print('tensorboard is not installed; no TensorBoard logs (pip install tensorboard)')
         return None
-    return SummaryWriter(str(out_dir / "tensorboard"), purge_step=purge_step)
+    return SummaryWriter(str(out_dir / 'tensorboard'), purge_step=purge_step)
 
 
-def _log_epoch(writer: Any, epoch: int, stats: dict[str, float], scores: SegmentationScores | None) -> None:
+def _log_epoch(
+    writer: Any, epoch: int, stats: dict[str, float], scores: SegmentationScores | None
+) -> None:
     if writer is None:
         return
-    writer.add_scalar("epoch/train_loss", stats["loss"], epoch)
-    writer.add_scalar("epoch/images_per_s", stats["images_per_s"], epoch)
+    writer.add_scalar('epoch/train_loss', stats['loss'], epoch)
+    writer.add_scalar('epoch/images_per_s', stats['images_per_s'], epoch)
     if scores is not None:
-        writer.add_scalar("val/miou", scores.miou, epoch)
-        writer.add_scalar("val/pixel_accuracy", scores.pixel_accuracy, epoch)
+        writer.add_scalar('val/miou', scores.miou, epoch)
+        writer.add_scalar('val/pixel_accuracy', scores.pixel_accuracy, epoch)
     writer.flush()
 
 
-def _epoch_line(epoch: int, epochs: int, stats: dict[str, float], scores: SegmentationScores | None) -> str:
-    msg = f"epoch {epoch}/{epochs}: loss {stats['loss']:.4f}, lr {stats['lr']:.2e}, {stats['images_per_s']:.1f} img/s"
+def _epoch_line(
+    epoch: int, epochs: int, stats: dict[str, float], scores: SegmentationScores | None
+) -> str:
+    msg = f'epoch {epoch}/{epochs}: loss {stats["loss"]:.4f}, lr {stats["lr"]:.2e}, {stats["images_per_s"]:.1f} img/s'
     if scores is not None:
-        msg += f", val mIoU {scores.miou * 100:.2f}%, pixel acc. {scores.pixel_accuracy * 100:.2f}%"
+        msg += (
+            f', val mIoU {scores.miou * 100:.2f}%, pixel acc. {scores.pixel_accuracy * 100:.2f}%'
+        )
     return msg
 
 
@@ -531,8 +719,12 @@ def _ranks_agree(model: nn.Module, info: DistInfo) -> bool:
     return bool(agree.item())
 
 
-def train(cfg: TrainConfig | Mapping[str, Any], *, resume: str | Path | None = None,
-          stop_after_epochs: int | None = None) -> dict[str, Any]:
+def train(
+    cfg: TrainConfig | Mapping[str, Any],
+    *,
+    resume: str | Path | None = None,
+    stop_after_epochs: int | None = None,
+) -> dict[str, Any]:
     """Run (or resume) the training described by ``cfg``; returns a summary (rank 0 writes it to
     ``output_dir/summary.json``). ``stop_after_epochs`` ends this invocation early (time-sliced
     jobs); ``resume`` continues it exactly."""
@@ -544,38 +736,57 @@ def train(cfg: TrainConfig | Mapping[str, Any], *, resume: str | Path | None = N
 
     train_set, val_set = get_datasets(cfg)
     checked = time.perf_counter()
-    train_set.check(f"train_split {cfg.data.train_split!r}")
-    val_set.check(f"val_split {cfg.data.val_split!r}")
+    train_set.check(f'train_split {cfg.data.train_split!r}')
+    val_set.check(f'val_split {cfg.data.val_split!r}')
     if info.main:
-        print(f"checked {len(train_set)} training and {len(val_set)} validation samples "
-              f"({time.perf_counter() - checked:.1f} s)", flush=True)
+        print(
+            f'checked {len(train_set)} training and {len(val_set)} validation samples '
+            f'({time.perf_counter() - checked:.1f} s)',
+            flush=True,
+        )
     model, output_stride = build_train_model(cfg, train_set.num_classes, info)
     sampler, loader = build_loader(train_set, cfg, info)
     criterion = build_criterion(cfg, train_set.ignore_index, info.device)
     optimizer = build_optimizer(model, cfg.optim)
     scheduler = build_scheduler(optimizer, cfg.optim, steps_per_epoch=len(loader), epochs=epochs)
-    amp = cfg.train.amp and info.device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    state = (resume_state(resume, model, optimizer, scheduler, scaler, amp=amp, rank=info.rank)
-             if resume else TrainState())
+    amp = cfg.train.amp and info.device.type == 'cuda'
+    scaler = torch.amp.GradScaler('cuda', enabled=amp)
+    state = (
+        resume_state(resume, model, optimizer, scheduler, scaler, amp=amp, rank=info.rank)
+        if resume
+        else TrainState()
+    )
 
     writer = None
     if info.main:
         out_dir.mkdir(parents=True, exist_ok=True)
         for stale in remove_stale_temp_files(out_dir):
-            print(f"removed {stale}, left by a checkpoint write that was killed", flush=True)
-        (out_dir / "config.json").write_text(json.dumps(_plain(cfg.to_dict()), indent=2))
+            print(f'removed {stale}, left by a checkpoint write that was killed', flush=True)
+        (out_dir / 'config.json').write_text(json.dumps(_plain(cfg.to_dict()), indent=2))
         writer = _open_writer(out_dir, state.epoch * len(loader) or None)
 
     interval = cfg.train.eval_interval
-    last_epoch = epochs if stop_after_epochs is None else min(epochs, state.epoch + stop_after_epochs)
+    last_epoch = (
+        epochs if stop_after_epochs is None else min(epochs, state.epoch + stop_after_epochs)
+    )
     val_miou = state.last_val_miou
     for epoch in range(state.epoch, last_epoch):
         sampler.set_epoch(epoch)
-        stats = train_one_epoch(model, criterion, optimizer, scheduler, scaler, loader, info.device, epoch,
-                                amp=amp, progress=cfg.train.progress and info.main, writer=writer,
-                                world_size=info.world_size)
-        record = {"epoch": epoch + 1, **stats}
+        stats = train_one_epoch(
+            model,
+            criterion,
+            optimizer,
+            scheduler,
+            scaler,
+            loader,
+            info.device,
+            epoch,
+            amp=amp,
+            progress=cfg.train.progress and info.main,
+            writer=writer,
+            world_size=info.world_size,
+        )
+        record = {'epoch': epoch + 1, **stats}
         scores = None
         if (interval and (epoch + 1) % interval == 0) or epoch + 1 == epochs:
             scores = validate(model, val_set, cfg, info, amp)
@@ -589,22 +800,48 @@ def train(cfg: TrainConfig | Mapping[str, Any], *, resume: str | Path | None = N
             is_best = scores is not None and scores.miou > state.best_miou
             if is_best:
                 state.best_miou = scores.miou
-            meta = _make_meta(cfg, train_set, output_stride, state.best_miou, epoch + 1) if is_best else None
-            save_epoch(out_dir, model, optimizer, scheduler, scaler, amp=amp, cfg=cfg, state=state, rng=rng,
-                       is_best=is_best, meta=meta)
+            meta = (
+                _make_meta(cfg, train_set, output_stride, state.best_miou, epoch + 1)
+                if is_best
+                else None
+            )
+            save_epoch(
+                out_dir,
+                model,
+                optimizer,
+                scheduler,
+                scaler,
+                amp=amp,
+                cfg=cfg,
+                state=state,
+                rng=rng,
+                is_best=is_best,
+                meta=meta,
+            )
             print(_epoch_line(epoch + 1, epochs, stats, scores), flush=True)
 
     finished = last_epoch >= epochs
     ranks_agree = _ranks_agree(model, info) if info.distributed else None
-    summary = {"epochs_done": last_epoch, "epochs": epochs, "finished": finished, "best_val_miou": state.best_miou,
-               "final_val_miou": val_miou, "world_size": info.world_size, "ranks_agree": ranks_agree,
-               "history": state.history, "output_dir": str(out_dir)}
+    summary = {
+        'epochs_done': last_epoch,
+        'epochs': epochs,
+        'finished': finished,
+        'best_val_miou': state.best_miou,
+        'final_val_miou': val_miou,
+        'world_size': info.world_size,
+        'ranks_agree': ranks_agree,
+        'history': state.history,
+        'output_dir': str(out_dir),
+    }
     if info.main:
         if finished:
-            path = save_weights(out_dir / "model_final.safetensors", _unwrap(model),
-                                _make_meta(cfg, train_set, output_stride, val_miou, last_epoch))
-            summary["weights"] = str(path)
-        (out_dir / "summary.json").write_text(json.dumps(_plain(summary), indent=2))
+            path = save_weights(
+                out_dir / 'model_final.safetensors',
+                _unwrap(model),
+                _make_meta(cfg, train_set, output_stride, val_miou, last_epoch),
+            )
+            summary['weights'] = str(path)
+        (out_dir / 'summary.json').write_text(json.dumps(_plain(summary), indent=2))
         if writer is not None:
             writer.close()
     if info.distributed:
@@ -619,20 +856,22 @@ def train(cfg: TrainConfig | Mapping[str, Any], *, resume: str | Path | None = N
 
 def _dataset_num_classes(cfg: TrainConfig) -> int:
     """Class count of the configured dataset without reading it (folder datasets: the classes file)."""
-    known = {"camvid": 11, "voc": 21, "cityscapes": 19}
+    known = {'camvid': 11, 'voc': 21, 'cityscapes': 19}
     name = cfg.data.dataset
     if name in known:
         return known[name]
     from .datasets import read_classes_file
 
     root = resolve_data_root(cfg.data.root, cfg.config_dir)
-    for f in ("classes.yaml", "classes.yml", "classes.txt"):
+    for f in ('classes.yaml', 'classes.yml', 'classes.txt'):
         if (root / f).is_file():
             return len(read_classes_file(root / f)[0])
     return 21
 
 
-def benchmark_training(cfg: TrainConfig | Mapping[str, Any], iters: int = 10, warmup: int = 3) -> dict[str, Any]:
+def benchmark_training(
+    cfg: TrainConfig | Mapping[str, Any], iters: int = 10, warmup: int = 3
+) -> dict[str, Any]:
     """Training-step throughput (forward, loss, backward, SGD step) on random batches of
     ``train.batch_size`` x ``data.crop_size``; data loading is excluded. Needs no dataset."""
     cfg = _typed(cfg)
@@ -640,29 +879,47 @@ def benchmark_training(cfg: TrainConfig | Mapping[str, Any], iters: int = 10, wa
     info = setup_distributed(loop.device)
     torch.manual_seed(loop.seed)
     num_classes = _dataset_num_classes(cfg)
-    model = build_model(mcfg.name, num_classes=num_classes, output_stride=mcfg.output_stride,
-                        **(mcfg.options or {})).to(info.device).train()
+    model = (
+        build_model(
+            mcfg.name,
+            num_classes=num_classes,
+            output_stride=mcfg.output_stride,
+            **(mcfg.options or {}),
+        )
+        .to(info.device)
+        .train()
+    )
     criterion = build_loss(loop.loss, ignore_index=255)
     optimizer = build_optimizer(model, cfg.optim)
-    amp = loop.amp and info.device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    amp = loop.amp and info.device.type == 'cuda'
+    scaler = torch.amp.GradScaler('cuda', enabled=amp)
     b, (h, w) = loop.batch_size, cfg.data.crop_size
     x = torch.randn(b, 3, h, w, device=info.device)
     y = torch.randint(0, num_classes, (b, h, w), device=info.device)
     times = []
     for i in range(warmup + iters):
-        if info.device.type == "cuda":
+        if info.device.type == 'cuda':
             torch.cuda.synchronize()
         t0 = time.perf_counter()
         train_step(model, x, y, criterion, optimizer, scaler, amp)
-        if info.device.type == "cuda":
+        if info.device.type == 'cuda':
             torch.cuda.synchronize()
         if i >= warmup:
             times.append(time.perf_counter() - t0)
     mean = sum(times) / len(times)
     median = float(np.median(times))  # robust to other processes stealing the CPU now and then
-    return {"model": mcfg.name, "device": str(info.device), "threads": torch.get_num_threads(),
-            "batch_size": b, "crop_size": [h, w], "iters": iters, "warmup": warmup, "amp": amp,
-            "num_classes": num_classes, "seconds_per_iter": round(mean, 4),
-            "median_seconds_per_iter": round(median, 4), "images_per_s": round(b / mean, 3),
-            "images_per_s_median": round(b / median, 3)}
+    return {
+        'model': mcfg.name,
+        'device': str(info.device),
+        'threads': torch.get_num_threads(),
+        'batch_size': b,
+        'crop_size': [h, w],
+        'iters': iters,
+        'warmup': warmup,
+        'amp': amp,
+        'num_classes': num_classes,
+        'seconds_per_iter': round(mean, 4),
+        'median_seconds_per_iter': round(median, 4),
+        'images_per_s': round(b / mean, 3),
+        'images_per_s_median': round(b / median, 3),
+    }

@@ -1,6 +1,7 @@
 """Evaluation at native resolution: prediction with optional flip and multi-scale testing, scores
 from the shared :class:`~lightseg_ros.metrics.ConfusionMatrix`, and reports (JSON + PNG charts).
 """
+
 from __future__ import annotations
 
 import json
@@ -9,31 +10,42 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
 
 from ..metrics import ConfusionMatrix, SegmentationScores
 
-__all__ = ["predict_probabilities", "evaluate", "write_report", "plot_per_class_iou", "plot_confusion"]
+__all__ = [
+    'predict_probabilities',
+    'evaluate',
+    'write_report',
+    'plot_per_class_iou',
+    'plot_confusion',
+]
 
 
 @torch.no_grad()
-def predict_probabilities(model: nn.Module, images: torch.Tensor, *, scales: Sequence[float] = (1.0,),
-                          flip: bool = False) -> torch.Tensor:
+def predict_probabilities(
+    model: nn.Module, images: torch.Tensor, *, scales: Sequence[float] = (1.0,), flip: bool = False
+) -> torch.Tensor:
     """Class probabilities (B, C, H, W) at the input's size: the softmax of each pass, averaged over
     ``scales`` (and their horizontal flips when ``flip``). With one scale and no flip this is the
     softmax of one pass."""
     h, w = images.shape[-2:]
     total, passes = None, 0
     for s in scales:
-        x = images if s == 1.0 else F.interpolate(images, scale_factor=s, mode="bilinear", align_corners=False)
+        x = (
+            images
+            if s == 1.0
+            else F.interpolate(images, scale_factor=s, mode='bilinear', align_corners=False)
+        )
         views = [(x, False), (x.flip(-1), True)] if flip else [(x, False)]
         for view, flipped in views:
             out = model(view).float()
             if flipped:
                 out = out.flip(-1)
             if out.shape[-2:] != (h, w):
-                out = F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
+                out = F.interpolate(out, size=(h, w), mode='bilinear', align_corners=False)
             prob = out.softmax(1)
             total = prob if total is None else total + prob
             passes += 1
@@ -41,55 +53,89 @@ def predict_probabilities(model: nn.Module, images: torch.Tensor, *, scales: Seq
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: Iterable, num_classes: int, ignore_index: int, *,
-             device: torch.device | str = "cpu", scales: Sequence[float] = (1.0,), flip: bool = False,
-             amp: bool = False, progress: bool = False) -> ConfusionMatrix:
+def evaluate(
+    model: nn.Module,
+    loader: Iterable,
+    num_classes: int,
+    ignore_index: int,
+    *,
+    device: torch.device | str = 'cpu',
+    scales: Sequence[float] = (1.0,),
+    flip: bool = False,
+    amp: bool = False,
+    progress: bool = False,
+) -> ConfusionMatrix:
     """Confusion matrix of ``model`` over ``loader`` (batches of normalised images and label maps)."""
     model.eval()
     device = torch.device(device)
     cm = ConfusionMatrix(num_classes, ignore_index)
     if progress:
         from tqdm import tqdm
-        loader = tqdm(loader, desc="eval", leave=False, dynamic_ncols=True)
+
+        loader = tqdm(loader, desc='eval', leave=False, dynamic_ncols=True)
     for images, targets in loader:
         images = images.to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp and device.type == "cuda"):
+        with torch.autocast(
+            device.type, dtype=torch.float16, enabled=amp and device.type == 'cuda'
+        ):
             prob = predict_probabilities(model, images, scales=scales, flip=flip)
         cm.update(prob.argmax(1), targets.to(device))
     return cm
 
 
-def plot_per_class_iou(scores: SegmentationScores, class_names: Sequence[str], colors: Sequence[Sequence[int]],
-                       path: str | Path, title: str = "") -> Path:
+def plot_per_class_iou(
+    scores: SegmentationScores,
+    class_names: Sequence[str],
+    colors: Sequence[Sequence[int]],
+    path: str | Path,
+    title: str = '',
+) -> Path:
     """Horizontal bars of per-class IoU in the classes' colours, mIoU as a dashed line."""
     import matplotlib
-    matplotlib.use("Agg")
+
+    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     iou = np.nan_to_num(np.array(scores.per_class_iou, dtype=float), nan=0.0)
     n = len(class_names)
     fig, ax = plt.subplots(figsize=(7, 0.35 * n + 1.5))
     y = np.arange(n)
-    ax.barh(y, iou * 100, color=[np.array(c) / 255 for c in colors], edgecolor="black", linewidth=0.5)
+    ax.barh(
+        y, iou * 100, color=[np.array(c) / 255 for c in colors], edgecolor='black', linewidth=0.5
+    )
     for yi, v, raw in zip(y, iou, scores.per_class_iou):
-        ax.text(v * 100 + 1, yi, "n/a" if np.isnan(raw) else f"{v * 100:.1f}", va="center", fontsize=8)
-    ax.axvline(scores.miou * 100, color="black", linestyle="--", linewidth=1, label=f"mIoU {scores.miou * 100:.1f}%")
-    ax.legend(loc="lower right", fontsize=8)
+        ax.text(
+            v * 100 + 1, yi, 'n/a' if np.isnan(raw) else f'{v * 100:.1f}', va='center', fontsize=8
+        )
+    ax.axvline(
+        scores.miou * 100,
+        color='black',
+        linestyle='--',
+        linewidth=1,
+        label=f'mIoU {scores.miou * 100:.1f}%',
+    )
+    ax.legend(loc='lower right', fontsize=8)
     ax.set_yticks(y, class_names)
     ax.invert_yaxis()
     ax.set_xlim(0, 105)
-    ax.set_xlabel("IoU (%)")
-    ax.set_title(title or f"per-class IoU, mIoU {scores.miou * 100:.2f}%, pixel acc. {scores.pixel_accuracy * 100:.2f}%")
+    ax.set_xlabel('IoU (%)')
+    ax.set_title(
+        title
+        or f'per-class IoU, mIoU {scores.miou * 100:.2f}%, pixel acc. {scores.pixel_accuracy * 100:.2f}%'
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
 
 
-def plot_confusion(scores: SegmentationScores, class_names: Sequence[str], path: str | Path) -> Path:
+def plot_confusion(
+    scores: SegmentationScores, class_names: Sequence[str], path: str | Path
+) -> Path:
     """Confusion matrix normalised per ground-truth row (recall), as a heat map with percentages."""
     import matplotlib
-    matplotlib.use("Agg")
+
+    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     m = np.array(scores.confusion, dtype=float)
@@ -98,18 +144,25 @@ def plot_confusion(scores: SegmentationScores, class_names: Sequence[str], path:
     n = len(class_names)
     size = max(5.0, 0.45 * n + 2)
     fig, ax = plt.subplots(figsize=(size + 1, size))
-    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    im = ax.imshow(norm, cmap='Blues', vmin=0, vmax=1)
     if n <= 30:
         for i in range(n):
             for j in range(n):
                 if norm[i, j] >= 0.005:
-                    ax.text(j, i, f"{norm[i, j] * 100:.0f}", ha="center", va="center", fontsize=7,
-                            color="white" if norm[i, j] > 0.5 else "black")
-    ax.set_xticks(range(n), class_names, rotation=60, ha="right")
+                    ax.text(
+                        j,
+                        i,
+                        f'{norm[i, j] * 100:.0f}',
+                        ha='center',
+                        va='center',
+                        fontsize=7,
+                        color='white' if norm[i, j] > 0.5 else 'black',
+                    )
+    ax.set_xticks(range(n), class_names, rotation=60, ha='right')
     ax.set_yticks(range(n), class_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("ground truth")
-    ax.set_title("confusion matrix (% of each ground-truth class)")
+    ax.set_xlabel('predicted')
+    ax.set_ylabel('ground truth')
+    ax.set_title('confusion matrix (% of each ground-truth class)')
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -117,15 +170,26 @@ def plot_confusion(scores: SegmentationScores, class_names: Sequence[str], path:
     return Path(path)
 
 
-def write_report(scores: SegmentationScores, class_names: Sequence[str], colors: Sequence[Sequence[int]],
-                 out_dir: str | Path, extra: dict | None = None) -> dict[str, Path]:
+def write_report(
+    scores: SegmentationScores,
+    class_names: Sequence[str],
+    colors: Sequence[Sequence[int]],
+    out_dir: str | Path,
+    extra: dict | None = None,
+) -> dict[str, Path]:
     """Write ``metrics.json``, ``per_class_iou.png`` and ``confusion_matrix.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = {**(extra or {}), **scores.as_dict(list(class_names)), "class_names": list(class_names)}
-    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))
+    report = {
+        **(extra or {}),
+        **scores.as_dict(list(class_names)),
+        'class_names': list(class_names),
+    }
+    (out_dir / 'metrics.json').write_text(json.dumps(report, indent=2))
     return {
-        "json": out_dir / "metrics.json",
-        "iou_chart": plot_per_class_iou(scores, class_names, colors, out_dir / "per_class_iou.png"),
-        "confusion_chart": plot_confusion(scores, class_names, out_dir / "confusion_matrix.png"),
+        'json': out_dir / 'metrics.json',
+        'iou_chart': plot_per_class_iou(
+            scores, class_names, colors, out_dir / 'per_class_iou.png'
+        ),
+        'confusion_chart': plot_confusion(scores, class_names, out_dir / 'confusion_matrix.png'),
     }

@@ -4,18 +4,21 @@ Every loss takes logits (B, C, H, W) and integer targets (B, H, W); pixels equal
 ``ignore_index`` take no part in any term (the public DeepLabV3+ code counts them as false
 positives in Dice; here they are excluded everywhere).
 """
+
 from __future__ import annotations
 
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
 
-__all__ = ["DiceLoss", "CEDiceLoss", "FocalLoss", "build_loss", "LOSSES"]
+__all__ = ['DiceLoss', 'CEDiceLoss', 'FocalLoss', 'build_loss', 'LOSSES']
 
 
-def _valid_one_hot(logits: torch.Tensor, target: torch.Tensor, ignore_index: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _valid_one_hot(
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     valid = target != ignore_index
     safe = torch.where(valid, target, torch.zeros_like(target))
     one_hot = F.one_hot(safe, logits.shape[1]).permute(0, 3, 1, 2).to(logits.dtype)
@@ -50,7 +53,10 @@ class CEDiceLoss(nn.Module):
     """Paper A's loss: cross-entropy + Dice, equal weights by default."""
 
     def __init__(
-        self, ignore_index: int = 255, ce_weight: float = 1.0, dice_weight: float = 1.0,
+        self,
+        ignore_index: int = 255,
+        ce_weight: float = 1.0,
+        dice_weight: float = 1.0,
         class_weights: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
@@ -59,13 +65,20 @@ class CEDiceLoss(nn.Module):
         self.ce_weight, self.dice_weight = ce_weight, dice_weight
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.ce_weight * self.ce(logits, target) + self.dice_weight * self.dice(logits, target)
+        return self.ce_weight * self.ce(logits, target) + self.dice_weight * self.dice(
+            logits, target
+        )
 
 
 class FocalLoss(nn.Module):
     """Focal loss (Lin et al., ICCV 2017): mean over valid pixels of -(1 - p_t)^gamma log p_t."""
 
-    def __init__(self, ignore_index: int = 255, gamma: float = 2.0, class_weights: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        ignore_index: int = 255,
+        gamma: float = 2.0,
+        class_weights: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.ignore_index, self.gamma = ignore_index, gamma
         self.class_weights = class_weights
@@ -83,14 +96,22 @@ class FocalLoss(nn.Module):
 
 
 LOSSES: dict[str, Callable[..., nn.Module]] = {
-    "ce": lambda ignore_index, class_weights=None: nn.CrossEntropyLoss(weight=class_weights, ignore_index=ignore_index),
-    "dice": lambda ignore_index, class_weights=None: DiceLoss(ignore_index),
-    "ce_dice": lambda ignore_index, class_weights=None: CEDiceLoss(ignore_index, class_weights=class_weights),
-    "focal": lambda ignore_index, class_weights=None: FocalLoss(ignore_index, class_weights=class_weights),
+    'ce': lambda ignore_index, class_weights=None: nn.CrossEntropyLoss(
+        weight=class_weights, ignore_index=ignore_index
+    ),
+    'dice': lambda ignore_index, class_weights=None: DiceLoss(ignore_index),
+    'ce_dice': lambda ignore_index, class_weights=None: CEDiceLoss(
+        ignore_index, class_weights=class_weights
+    ),
+    'focal': lambda ignore_index, class_weights=None: FocalLoss(
+        ignore_index, class_weights=class_weights
+    ),
 }
 
 
-def build_loss(name: str, *, ignore_index: int = 255, class_weights: torch.Tensor | None = None) -> nn.Module:
+def build_loss(
+    name: str, *, ignore_index: int = 255, class_weights: torch.Tensor | None = None
+) -> nn.Module:
     if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; accepted: {', '.join(sorted(LOSSES))}")
+        raise ValueError(f'unknown loss {name!r}; accepted: {", ".join(sorted(LOSSES))}')
     return LOSSES[name](ignore_index, class_weights)

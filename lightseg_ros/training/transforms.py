@@ -9,6 +9,7 @@ left alone by blur and colour jitter.
 All randomness comes from torch's global generator; the dataset runs each sample's transform under
 its own seed (``dataset[(index, seed)]``), so a run is reproducible whatever the number of workers.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,7 +20,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-__all__ = ["RandomScaleAspect", "PairCompose", "train_transform", "eval_transform"]
+__all__ = ['RandomScaleAspect', 'PairCompose', 'train_transform', 'eval_transform']
 
 
 class RandomScaleAspect:
@@ -30,9 +31,15 @@ class RandomScaleAspect:
         self.scale = (float(scale[0]), float(scale[1]))
         self.log_aspect = math.log1p(float(aspect))
 
-    def __call__(self, image: tv_tensors.Image, mask: tv_tensors.Mask) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
+    def __call__(
+        self, image: tv_tensors.Image, mask: tv_tensors.Mask
+    ) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
         s = torch.empty(1).uniform_(*self.scale).item()
-        a = math.exp(torch.empty(1).uniform_(-self.log_aspect, self.log_aspect).item()) if self.log_aspect else 1.0
+        a = (
+            math.exp(torch.empty(1).uniform_(-self.log_aspect, self.log_aspect).item())
+            if self.log_aspect
+            else 1.0
+        )
         h, w = image.shape[-2:]
         size = [max(1, round(h * s / math.sqrt(a))), max(1, round(w * s * math.sqrt(a)))]
         return F.resize(image, size, antialias=True), F.resize(mask, size)
@@ -44,28 +51,43 @@ class PairCompose:
     def __init__(self, transforms: Sequence[Any]) -> None:
         self.transforms = list(transforms)
 
-    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, image: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         for t in self.transforms:
             image, mask = t(image, mask)
         return image, mask
 
     def __repr__(self) -> str:
-        return "PairCompose(" + ", ".join(repr(t) for t in self.transforms) + ")"
+        return 'PairCompose(' + ', '.join(repr(t) for t in self.transforms) + ')'
 
 
 def _to_tensor(mean: Sequence[float], std: Sequence[float]) -> list[Any]:
     return [
-        v2.ToDtype({tv_tensors.Image: torch.float32, tv_tensors.Mask: torch.int64, "others": None}, scale=True),
+        v2.ToDtype(
+            {tv_tensors.Image: torch.float32, tv_tensors.Mask: torch.int64, 'others': None},
+            scale=True,
+        ),
         v2.Normalize(mean=list(mean), std=list(std)),
     ]
 
 
-def train_transform(crop_size: Sequence[int], ignore_index: int, *, scale: Sequence[float] = (0.5, 2.0),
-                    aspect: float = 0.3, hflip: float = 0.5, blur: float = 0.25,
-                    blur_sigma: Sequence[float] = (0.1, 2.0), hue: float = 0.1, saturation: float = 0.7,
-                    value: float = 0.3, pad_value: int = 128,
-                    mean: Sequence[float] = (0.485, 0.456, 0.406),
-                    std: Sequence[float] = (0.229, 0.224, 0.225)) -> PairCompose:
+def train_transform(
+    crop_size: Sequence[int],
+    ignore_index: int,
+    *,
+    scale: Sequence[float] = (0.5, 2.0),
+    aspect: float = 0.3,
+    hflip: float = 0.5,
+    blur: float = 0.25,
+    blur_sigma: Sequence[float] = (0.1, 2.0),
+    hue: float = 0.1,
+    saturation: float = 0.7,
+    value: float = 0.3,
+    pad_value: int = 128,
+    mean: Sequence[float] = (0.485, 0.456, 0.406),
+    std: Sequence[float] = (0.229, 0.224, 0.225),
+) -> PairCompose:
     """Paper B's training augmentation ending in a normalised float image and an int64 mask.
 
     Order: scale + aspect distortion, gray padding (``pad_value``; mask padded with ``ignore_index``)
@@ -73,18 +95,25 @@ def train_transform(crop_size: Sequence[int], ignore_index: int, *, scale: Seque
     """
     crop = [int(crop_size[0]), int(crop_size[1])]
     fill = {tv_tensors.Image: pad_value, tv_tensors.Mask: ignore_index}
-    steps: list[Any] = [RandomScaleAspect(scale, aspect),
-                        v2.RandomCrop(crop, pad_if_needed=True, fill=fill, padding_mode="constant")]
+    steps: list[Any] = [
+        RandomScaleAspect(scale, aspect),
+        v2.RandomCrop(crop, pad_if_needed=True, fill=fill, padding_mode='constant'),
+    ]
     if hflip > 0:
         steps.append(v2.RandomHorizontalFlip(hflip))
     if blur > 0:
         steps.append(v2.RandomApply([v2.GaussianBlur(5, sigma=tuple(blur_sigma))], p=blur))
     if hue or saturation or value:
-        steps.append(v2.ColorJitter(brightness=value or None, saturation=saturation or None, hue=hue or None))
+        steps.append(
+            v2.ColorJitter(
+                brightness=value or None, saturation=saturation or None, hue=hue or None
+            )
+        )
     return PairCompose(steps + _to_tensor(mean, std))
 
 
-def eval_transform(mean: Sequence[float] = (0.485, 0.456, 0.406),
-                   std: Sequence[float] = (0.229, 0.224, 0.225)) -> PairCompose:
+def eval_transform(
+    mean: Sequence[float] = (0.485, 0.456, 0.406), std: Sequence[float] = (0.229, 0.224, 0.225)
+) -> PairCompose:
     """Native resolution: only conversion to float and normalisation."""
     return PairCompose(_to_tensor(mean, std))
