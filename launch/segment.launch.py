@@ -32,15 +32,15 @@ def _nodes(context):
     setup = segment_node_setup(
         args, get_package_share_directory(PACKAGE)
     )  # refuses before anything starts
-    options = dict(
-        package=PACKAGE,
-        executable=setup.executable,
-        namespace=setup.namespace,
-        parameters=setup.parameters,
-        additional_env=setup.environment,
-        output='screen',
-        emulate_tty=True,
-    )
+    options = {
+        'package': PACKAGE,
+        'executable': setup.executable,
+        'namespace': setup.namespace,
+        'parameters': setup.parameters,
+        'additional_env': setup.environment,
+        'output': 'screen',
+        'emulate_tty': True,
+    }
     node = LifecycleNode(name=setup.node_name, **options) if setup.lifecycle else Node(**options)
     processes = {setup.executable: node}
     if setup.rviz:

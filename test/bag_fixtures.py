@@ -23,8 +23,9 @@ def write_dataset(
     h, w = size
     for i in range(n):
         label = np.zeros((h, w), np.uint8)
-        label[:, w // 2 :] = 1
-        label[h // 4 : h // 2, w // 4 : w // 2] = 2 % num_classes
+        half_h, half_w, quarter_h, quarter_w = h // 2, w // 2, h // 4, w // 4
+        label[:, half_w:] = 1
+        label[quarter_h:half_h, quarter_w:half_w] = 2 % num_classes
         label[0, 0] = 255  # an ignored pixel
         rgb = (rng.random((h, w, 3)) * 255).astype(np.uint8)
         cv2.imwrite(str(images / f'frame_{i:03d}.png'), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))

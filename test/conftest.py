@@ -9,8 +9,8 @@ import torch
 torch.set_num_threads(2)
 
 # ROS tests share this machine with other test runs: a random DDS domain per session isolates them.
-# Set before any rclpy.init; node subprocesses inherit it. The DDS configuration is the stock one, as
-# users' camera drivers, rviz2 and the ros2 CLI have it: no DDS variable from the calling shell.
+# Set before any rclpy.init; node subprocesses inherit it. The DDS configuration is the stock one,
+# as users' camera drivers, rviz2 and the ros2 CLI have it: no DDS variable from the calling shell.
 os.environ['ROS_DOMAIN_ID'] = str(random.SystemRandom().randint(1, 100))
 for _name in (*DDS_VARIABLES, 'RMW_IMPLEMENTATION'):
     os.environ.pop(_name, None)

@@ -146,9 +146,14 @@ IMAGE_CASES: tuple[ImageCase, ...] = (
     ImageCase(
         'raw: yuv422 with an odd width',
         'raw',
-        lambda: dict(
-            height=2, width=3, encoding='yuv422', is_bigendian=0, step=6, data=b'\x00' * 12
-        ),
+        lambda: {
+            'height': 2,
+            'width': 3,
+            'encoding': 'yuv422',
+            'is_bigendian': 0,
+            'step': 6,
+            'data': b'\x00' * 12,
+        },
         'bad_width',
         'even width',
     ),

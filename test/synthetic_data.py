@@ -20,7 +20,8 @@ def make_sample(
     h, w = size
     mask = np.zeros((h, w), np.uint8)
     y0, x0 = rng.integers(0, h // 2), rng.integers(0, w // 2)
-    mask[y0 : y0 + h // 3, x0 : x0 + w // 3] = 1
+    y1, x1 = y0 + h // 3, x0 + w // 3
+    mask[y0:y1, x0:x1] = 1
     cy, cx, r = rng.integers(h // 4, 3 * h // 4), rng.integers(w // 4, 3 * w // 4), min(h, w) // 6
     yy, xx = np.mgrid[:h, :w]
     mask[(yy - cy) ** 2 + (xx - cx) ** 2 <= r * r] = 2

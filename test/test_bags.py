@@ -16,7 +16,7 @@ def test_make_bag_round_trip(tmp_path, storage):
         frames = list(read_topic(reader, '/camera/image_raw'))
         labs = list(read_topic(reader, '/camera/labels'))
     assert [f.stamp_ns - frames[0].stamp_ns for f in frames] == [0, 100_000_000, 200_000_000]
-    assert {l.stamp_ns for l in labs} == {frames[0].stamp_ns, frames[2].stamp_ns}
+    assert {lab.stamp_ns for lab in labs} == {frames[0].stamp_ns, frames[2].stamp_ns}
     assert frames[0].msg.encoding == 'rgb8' and frames[0].msg.header.frame_id == 'camera'
     label = labs[0].msg.data.reshape(labs[0].msg.height, labs[0].msg.width)
     assert label[0, 0] == 255 and label[5, -1] == 1

@@ -60,12 +60,14 @@ def test_colcon_build_succeeds(tmp_path):
     share = tmp_path / 'install' / 'lightseg_ros' / 'share' / 'lightseg_ros'
     assert (share / 'package.xml').is_file()
     assert (tmp_path / 'install' / 'lightseg_ros' / 'lib' / 'lightseg_ros' / 'lightseg').is_file()
-    # what `ros2 run lightseg_ros segment_node` and `ros2 launch lightseg_ros segment.launch.py` need
+    # what `ros2 run lightseg_ros segment_node` and `ros2 launch lightseg_ros segment.launch.py`
+    # need
     for script in ('segment_node', 'image_source'):
         assert (tmp_path / 'install' / 'lightseg_ros' / 'lib' / 'lightseg_ros' / script).is_file()
     for installed in ('launch/segment.launch.py', 'config/segment.yaml', 'config/lightseg.rviz'):
         assert (share / installed).is_file(), installed
-    # the trained default weights travel with the installed package (the node loads them by default)
+    # the trained default weights travel with the installed package (the node loads them by
+    # default)
     installed_weights = list(
         (tmp_path / 'install' / 'lightseg_ros').rglob('lightseg_ros/weights/*.safetensors')
     )

@@ -1,5 +1,4 @@
 from lightseg_ros.models.complexity import count_macs, measure
-import torch
 from torch import nn
 
 

@@ -3,6 +3,7 @@
 from types import SimpleNamespace
 
 import cv2
+from hostile_inputs import decode_case, IMAGE_CASES, LIMIT
 from lightseg_ros.inference.image_codec import (
     decode_compressed_image,
     decode_image,
@@ -143,8 +144,7 @@ def test_every_supported_encoding_decodes():
         assert decode_image(msg(**encode_image(even, encoding))).shape == (4, 6, 3)
 
 
-# -- fuzz: every hostile or odd image of the catalogue is decoded or dropped with its kind, never worse ---
-from hostile_inputs import decode_case, IMAGE_CASES, LIMIT  # noqa: E402
+# -- fuzz: every hostile or odd image of the catalogue is decoded or dropped with its kind --------
 
 
 @pytest.mark.parametrize('case', IMAGE_CASES, ids=[c.name for c in IMAGE_CASES])
@@ -176,7 +176,8 @@ def test_random_mutations_of_jpeg_and_png_never_escape_as_other_errors():
             if what == 0:
                 data[at] ^= 1 << int(rng.integers(0, 8))
             elif what == 1:
-                del data[at : at + int(rng.integers(1, 64))]
+                end = at + int(rng.integers(1, 64))
+                del data[at:end]
             else:
                 data[at:at] = rng.integers(
                     0, 256, int(rng.integers(1, 32)), dtype=np.uint8

@@ -35,7 +35,8 @@ def test_launch_file_compiles_and_declares_the_arguments():
         'lifecycle',
         'autostart',
     }
-    # every process ends the launch when it exits; nothing sets a DDS variable unless dds_transport asks
+    # every process ends the launch when it exits; nothing sets a DDS variable unless dds_transport
+    # asks
     assert 'OnProcessExit' in text and 'Shutdown' in text and 'SetEnvironmentVariable' not in text
     assert 'additional_env=setup.environment' in text
     replay = (ROOT / 'launch' / 'replay.launch.py').read_text()
@@ -127,7 +128,8 @@ def test_lifecycle_launch_arguments():
         segment_node_setup({'autostart': 'true'}, '/s')
     with pytest.raises(ValueError, match='launch argument lifecycle: expected true or false'):
         segment_node_setup({'lifecycle': 'managed'}, '/s')
-    # the launch file starts a LifecycleNode action for it; autostart activates once configuring ended in inactive
+    # the launch file starts a LifecycleNode action for it; autostart activates once configuring
+    # ended in inactive
     text = (ROOT / 'launch' / 'segment.launch.py').read_text()
     assert 'LifecycleNode(name=setup.node_name' in text and 'executable=setup.executable' in text
     assert 'start_state="configuring", goal_state="inactive"' in text
@@ -162,7 +164,8 @@ def test_rviz_config_shows_input_overlay_and_colour_mask():
         'Overlay': f'{out}/overlay',
         'Color mask': f'{out}/color_mask',
     }
-    # reliable, like the node's outputs and stock cameras: a best-effort display loses camera-sized frames
+    # reliable, like the node's outputs and stock cameras: a best-effort display loses camera-sized
+    # frames
     assert {
         d['Topic']['Reliability Policy'] for d in config['Visualization Manager']['Displays']
     } == {'Reliable'}

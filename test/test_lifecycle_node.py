@@ -38,7 +38,7 @@ pytestmark = pytest.mark.usefixtures('one_torch_thread')  # see conftest
 
 
 @pytest.fixture(scope='module')
-def graph(weights):
+def graph(weights):  # noqa: F811 (the fixture imported above)
     """(probe, node session): a lifecycle node, unconfigured, and a probe with its service clients."""
 
     def start(attempt: int):
@@ -134,7 +134,7 @@ def assert_no_output(probe, msg, wait_s: float = 1.5) -> None:
             ), name
 
 
-def test_transitions_gate_subscriptions_and_outputs(graph, weights):
+def test_transitions_gate_subscriptions_and_outputs(graph, weights):  # noqa: F811
     probe, node = graph
     assert state(probe) == 'unconfigured'
     assert set_params(probe, weights=str(weights[0]))[0].successful
@@ -196,7 +196,9 @@ def test_transitions_gate_subscriptions_and_outputs(graph, weights):
 
 
 def test_failed_configure_stays_unconfigured_then_configures_with_other_weights(
-    graph, weights, tmp_path
+    graph,
+    weights,  # noqa: F811
+    tmp_path,
 ):
     probe, node = graph
     assert state(probe) == 'unconfigured'

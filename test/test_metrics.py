@@ -11,7 +11,8 @@ def test_scores_by_hand():
     cm = ConfusionMatrix(3, ignore_index=255)
     cm.update(pred, target)
     s = cm.compute()
-    # class 0: tp 1, gt 2, pred 2 -> 1/3; class 1: tp 3, gt 3, pred 4 -> 3/4; class 2: tp 1, gt 2, pred 1 -> 1/2
+    # class 0: tp 1, gt 2, pred 2 -> 1/3; class 1: tp 3, gt 3, pred 4 -> 3/4;
+    # class 2: tp 1, gt 2, pred 1 -> 1/2
     assert s.per_class_iou == pytest.approx([1 / 3, 3 / 4, 1 / 2])
     assert s.miou == pytest.approx((1 / 3 + 3 / 4 + 1 / 2) / 3)
     assert s.pixel_accuracy == pytest.approx(5 / 7)

@@ -12,8 +12,8 @@ import torch
 
 MODELS = list_models()
 
-# The papers' figures at 512x512, 21 classes (counted as in lightseg_ros.models.complexity) and the tolerance
-# the issue sets.
+# The papers' figures at 512x512, 21 classes (counted as in lightseg_ros.models.complexity) and the
+# tolerance the issue sets.
 PAPER_FIGURES = {
     'deeplabv3plus_mobilenetv2': {'params': (5_818_149, 0.005), 'gflops': (52.846, 0.02)},
     'ghostnet_aspp_da': {'params': (2_780_000, 0.05), 'gflops': (1.931, 0.05)},
@@ -70,7 +70,8 @@ def test_backward_reaches_every_parameter(name):
     loss = torch.nn.functional.cross_entropy(model(x), target)
     loss.backward()
     no_grad = [n for n, p in model.named_parameters() if p.grad is None]
-    # attention gammas start at 0, so their inputs' convs get no gradient on the first step only via gamma
+    # attention gammas start at 0, so their inputs' convs get no gradient on the first step only
+    # via gamma
     assert not [
         n
         for n in no_grad

@@ -73,7 +73,8 @@ def test_crafted_weights_end_a_node_process_with_exit_code_2(weights):
     assert proc.proc.wait(timeout=120) == 2
     proc._reader.join(timeout=5)
     assert (
-        f"cannot start: parameter weights: {path}: invalid 'lightseg' metadata: metadata must be a JSON object"
+        f"cannot start: parameter weights: {path}: invalid 'lightseg' metadata: metadata must be "
+        'a JSON object'
         in proc.output
         and 'Traceback' not in proc.output
     ), proc.output

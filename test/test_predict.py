@@ -4,7 +4,6 @@ outputs as the node for the same frame (the node as a real process over DDS)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 import subprocess
 import sys
@@ -128,7 +127,8 @@ def test_folder_and_video_give_labels_colours_overlays_an_overlay_video_and_a_su
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert 'Traceback' not in result.stderr
-    # one line per bad input, naming it; nothing else on stderr (no progress bar off a terminal, no FFmpeg noise)
+    # one line per bad input, naming it; nothing else on stderr (no progress bar off a terminal, no
+    # FFmpeg noise)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 3, result.stderr
     for bad in ('missing.jpg does not exist', 'imgs/sub/corrupt.png', 'broken.mp4'):

@@ -235,10 +235,10 @@ def test_burst_leaves_no_backlog_and_processes_the_last_frame(graph):
 @pytest.mark.parametrize(
     'bad, words',
     [
-        (dict(encoding='32FC3'), 'unsupported encoding'),
-        (dict(step=10), 'step 10 is smaller'),
-        (dict(data=b'\x00' * 50), 'data has 50 bytes'),
-        (dict(height=0, width=0, step=0, data=b''), 'zero size'),
+        ({'encoding': '32FC3'}, 'unsupported encoding'),
+        ({'step': 10}, 'step 10 is smaller'),
+        ({'data': b'\x00' * 50}, 'data has 50 bytes'),
+        ({'height': 0, 'width': 0, 'step': 0, 'data': b''}, 'zero size'),
     ],
 )
 def test_malformed_image_is_dropped_with_a_warning_and_the_node_keeps_serving(graph, bad, words):
@@ -310,7 +310,8 @@ def test_parameter_changes_take_effect(graph, weights):
         assert not any(with_stamp(msg)(m) for m in probe.messages[f'{OUT_RAW}/color_mask'])
     assert set_params(probe, outputs=list(OUTPUT_NAMES), overlay_alpha=0.5)[0].successful
 
-    # model switch without restart: a 3-class weights file; the legend is republished and masks follow
+    # model switch without restart: a 3-class weights file; the legend is republished and masks
+    # follow
     assert set_params(probe, weights=str(weights[1]))[0].successful
     legend = probe.wait_for(
         f'{OUT_RAW}/class_legend', lambda m: len(json.loads(m.data)['classes']) == 3

@@ -71,7 +71,8 @@ def test_letterbox_pads_and_crops_back(monkeypatch):
     monkeypatch.setattr(seg, 'backend', fake_model)
     seg.segment(IMAGE)
     assert seen['shape'] == (1, 3, 64, 64)
-    # 48x72 fits 64x64 as 43x64 (rounded), centred: 10 rows of padding on top, zeros (= mean colour)
+    # 48x72 fits 64x64 as 43x64 (rounded), centred: 10 rows of padding on top, zeros (= mean
+    # colour)
     assert (
         torch.count_nonzero(seen['x'][:, :, :10]) == 0
         and torch.count_nonzero(seen['x'][:, :, -10:]) == 0
@@ -112,7 +113,7 @@ def test_bad_arguments():
     assert select_device('auto') == torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
 
-# -- bounded cost whatever the camera (issue 15) ------------------------------------------------------
+# -- bounded cost whatever the camera (issue 15) --------------------------------------------------
 
 
 def test_frames_above_the_cap_are_downscaled_keeping_aspect(monkeypatch):

@@ -136,9 +136,10 @@ def test_reliable_stock_camera_gets_every_frame_across(graph):
     counts = frame_counts(probe, int(0.95 * FRAMES))
     masks = stamps(probe, f'{OUT}/mask')
     overlays = stamps(probe, f'{OUT}/overlay')
-    # >= 95% of the frames reach the node (transport); each is answered, or replaced by a newer one while
-    # the model was busy (newest frame only; how many depends on this machine's load, not on DDS). The
-    # outputs are depth 1 as well: a subscriber that lags gets the newest, and always the last frame's.
+    # >= 95% of the frames reach the node (transport); each is answered, or replaced by a newer one
+    # while the model was busy (newest frame only; how many depends on this machine's load, not on
+    # DDS). The outputs are depth 1 as well: a subscriber that lags gets the newest, and always the
+    # last frame's.
     assert int(counts['frames_in']) >= 0.95 * FRAMES, (counts, probe.session.tail())
     assert int(counts['frames_out']) + int(counts['dropped_frames']) >= int(counts['frames_in']), (
         counts

@@ -158,7 +158,7 @@ def test_sampler_order_depends_on_epoch_and_shards_ranks(tmp_path):
 
 
 def test_lr_schedule_warms_up_then_cosine_to_min():
-    kw = dict(base_lr=0.007, min_lr=0.0007, warmup_factor=0.1)
+    kw = {'base_lr': 0.007, 'min_lr': 0.0007, 'warmup_factor': 0.1}
     assert lr_factor(0, 100, 10, **kw) == pytest.approx(0.1)
     assert lr_factor(10, 100, 10, **kw) == pytest.approx(1.0)
     assert lr_factor(100, 100, 10, **kw) * 0.007 == pytest.approx(0.0007)

@@ -1,5 +1,6 @@
 """Weights files carry their metadata; bad files fail with a message that says what is wrong."""
 
+from hostile_inputs import craft, META_CASES, meta_json
 from lightseg_ros.models import (
     build_model,
     load_model,
@@ -137,8 +138,7 @@ def test_metadata_is_read_without_the_tensors(small_weights, tmp_path):
         read_weights_meta(tmp_path / 'junk.safetensors')
 
 
-# -- hostile metadata: every violation is one WeightsError naming the file and the field ---------------
-from hostile_inputs import craft, META_CASES, meta_json  # noqa: E402
+# -- hostile metadata: every violation is one WeightsError naming the file and the field ----------
 
 
 @pytest.mark.parametrize('case', META_CASES, ids=[c.name for c in META_CASES])

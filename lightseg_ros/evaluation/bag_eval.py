@@ -91,7 +91,8 @@ class LabelPalette:
                 or (len(values) == 4 and not 0 <= values[3] <= 65535)
             ):
                 raise BagError(
-                    f"{path}:{number}: expected 'R G B' or 'R G B id' (0-255, id 0-65535), got {line.strip()[:80]!r}"
+                    f"{path}:{number}: expected 'R G B' or 'R G B id' (0-255, id 0-65535), got "
+                    f'{line.strip()[:80]!r}'
                 )
             colors.append(values[:3])
             if len(values) == 3:
@@ -138,16 +139,17 @@ def label_array(msg, palette, ignore_index: int, where: str = 'label') -> np.nda
             more = f' and {len(codes) - len(order)} more' if len(codes) > len(order) else ''
             first = codes[order[0]]
             raise BagError(
-                f'{where} has {len(codes)} colour{"s" if len(codes) > 1 else ""} outside --label-palette: '
-                f'{found}{more}; map them with a palette '
-                f"file of 'R G B' lines (class id = line number) plus 'R G B id' lines for the extra colours, e.g. "
-                f"'{first >> 16} {(first >> 8) & 255} {first & 255} {ignore_index}' to leave a colour unscored "
-                f'(ignore index {ignore_index})'
+                f'{where} has {len(codes)} colour{"s" if len(codes) > 1 else ""} outside '
+                f"--label-palette: {found}{more}; map them with a palette file of 'R G B' lines "
+                "(class id = line number) plus 'R G B id' lines for the extra colours, e.g. "
+                f"'{first >> 16} {(first >> 8) & 255} {first & 255} {ignore_index}' to leave a "
+                f'colour unscored (ignore index {ignore_index})'
             )
         ids = palette.ids[index]
         return ids.astype(np.uint8 if int(ids.max(initial=0)) < 256 else np.int32)
     raise BagError(
-        f'label encoding {msg.encoding!r} is not supported: use mono8 class ids, or rgb8/bgr8 colours with a palette'
+        f'label encoding {msg.encoding!r} is not supported: use mono8 class ids, or rgb8/bgr8 '
+        'colours with a palette'
     )
 
 
@@ -193,8 +195,8 @@ def score_frame(
     )
     if label.shape != mask.shape:
         raise BagError(
-            f'label at stamp {label_msg.stamp_ns} is {label.shape[1]}x{label.shape[0]} but its image is '
-            f'{mask.shape[1]}x{mask.shape[0]}'
+            f'label at stamp {label_msg.stamp_ns} is {label.shape[1]}x{label.shape[0]} but its '
+            f'image is {mask.shape[1]}x{mask.shape[0]}'
         )
     report.confusion.update(mask, label)
     report.labelled += 1

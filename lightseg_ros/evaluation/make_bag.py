@@ -42,11 +42,13 @@ def _read_label(path: Path, shape: tuple[int, int]) -> np.ndarray:
         raise BagError(f'cannot read label {path}')
     if label.ndim != 2 or label.dtype != np.uint8:
         raise BagError(
-            f'label {path} must be a single-channel 8-bit image of class ids, got {label.dtype} {label.shape}'
+            f'label {path} must be a single-channel 8-bit image of class ids, got {label.dtype} '
+            f'{label.shape}'
         )
     if label.shape != shape:
         raise BagError(
-            f'label {path} is {label.shape[1]}x{label.shape[0]} but its image is {shape[1]}x{shape[0]}'
+            f'label {path} is {label.shape[1]}x{label.shape[0]} but its image is '
+            f'{shape[1]}x{shape[0]}'
         )
     return label
 

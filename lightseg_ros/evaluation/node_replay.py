@@ -80,7 +80,8 @@ class _ReplaySession:
         self.node = rclpy.create_node('lightseg_bag_replay', context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
-        # reliable, as REP-2003 asks of camera drivers: camera-sized frames arrive whole with stock DDS settings
+        # reliable, as REP-2003 asks of camera drivers: camera-sized frames arrive whole with stock
+        # DDS settings
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.pub = self.node.create_publisher(msg_class, image_topic, reliable)
         for output in outputs:
@@ -219,9 +220,10 @@ def evaluate_node(
             pub.publish(item.raw)
             if progress:
                 progress(1)
-        # wait for the last answers: the node answers frames in order and always the newest, so the last
-        # frame's mask is the end; without it, give up once nothing arrived for settle_s, but never
-        # before answer_timeout_s after the last publish (a loaded machine may take seconds per frame)
+        # wait for the last answers: the node answers frames in order and always the newest, so the
+        # last frame's mask is the end; without it, give up once nothing arrived for settle_s, but
+        # never before answer_timeout_s after the last publish (a loaded machine may take seconds
+        # per frame)
         last = frames[-1].stamp_ns
         while True:
             now = time.monotonic()

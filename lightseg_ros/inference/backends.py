@@ -136,7 +136,10 @@ def _cache_problem(path: Path, digest_path: Path) -> str | None:
     expected = digest_path.read_text().split()[0] if digest_path.stat().st_size < 1024 else ''
     actual = _file_sha256(path)
     if actual != expected:
-        return f'has sha256 {actual[:16]}..., its record says {expected[:16] or "nothing"}... (changed since it was written)'
+        return (
+            f'has sha256 {actual[:16]}..., its record says {expected[:16] or "nothing"}... '
+            '(changed since it was written)'
+        )
     return None
 
 
@@ -225,7 +228,8 @@ class OnnxRuntimeBackend:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or torch.get_num_threads()
         # ORT's idle workers spin-wait after each run by default; the pre/post-processing torch ops
-        # that follow on the same cores then ran 2-20x slower (argmax 15 ms instead of 1 ms at 360x480)
+        # that follow on the same cores then ran 2-20x slower (argmax 15 ms instead of 1 ms at
+        # 360x480)
         options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         self.session = ort.InferenceSession(str(path), options, providers=providers)
         self.providers = self.session.get_providers()

@@ -71,7 +71,8 @@ def check_size(width: int, height: int, max_pixels: int | None, what: str = 'ima
         )
 
 
-# encoding -> (bytes per pixel, numpy dtype of one channel, channels, cv2 conversion to RGB or None)
+# encoding -> (bytes per pixel, numpy dtype of one channel, channels, cv2 conversion to RGB or
+# None)
 _LAYOUTS: dict[str, tuple[int, str, int, int | None]] = {
     'rgb8': (3, 'u1', 3, None),
     'bgr8': (3, 'u1', 3, cv2.COLOR_BGR2RGB),
@@ -125,7 +126,8 @@ def image_view(msg: Any, max_pixels: int | None = None) -> np.ndarray:
     if step < row_bytes:
         raise ImageDecodeError(
             'bad_step',
-            f'step {step} is smaller than width*bytes_per_pixel = {width}*{bpp} = {row_bytes} ({encoding})',
+            f'step {step} is smaller than width*bytes_per_pixel = {width}*{bpp} = {row_bytes} '
+            f'({encoding})',
         )
     buffer = _as_buffer(msg.data)
     size = buffer.nbytes if isinstance(buffer, (np.ndarray, memoryview)) else len(buffer)
@@ -224,7 +226,8 @@ def decode_compressed_image(msg: Any, max_pixels: int | None = None) -> np.ndarr
             f'could not decode compressed image (format {fmt!r}, {data.size} bytes): corrupt or '
             'not a format OpenCV reads (jpeg, png, ...)',
         )
-    # OpenCV applies EXIF orientation: a rotated JPEG decodes as height x width, the same pixel count
+    # OpenCV applies EXIF orientation: a rotated JPEG decodes as height x width, the same pixel
+    # count
     check_size(bgr.shape[1], bgr.shape[0], max_pixels, f'compressed image (format {fmt!r})')
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 

@@ -68,7 +68,7 @@ class PredictInput:
 
 @dataclass(frozen=True)
 class Skipped:
-    input: str
+    input: str  # noqa: A003 (the summary.json key)
     problem: str  # one line that names the file
 
 
@@ -185,7 +185,7 @@ class _Run:
         self.lut = palette_lut(segmenter.palette)
         self.latencies: list[float] = []
         self.pixels = np.zeros(256, np.int64)
-        self.written = Counter({kind: 0 for kind in OUTPUT_KINDS})  # files per output folder
+        self.written = Counter(dict.fromkeys(OUTPUT_KINDS, 0))  # files per output folder
 
     def write(self, kind: str, name: str, image: np.ndarray) -> None:
         _write(self.out_dir / kind / f'{name}.png', image)

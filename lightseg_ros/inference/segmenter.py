@@ -66,7 +66,8 @@ __all__ = [
 LOG = logging.getLogger(__name__)
 RESIZE_POLICIES = ('stretch', 'letterbox')
 DEFAULT_NUM_CLASSES = 11  # CamVid's, the package's default dataset
-#: native image size of the datasets the package knows, for weights that do not record ``train_image_size``
+#: native image size of the datasets the package knows, for weights that do not record
+#: ``train_image_size``
 DATASET_IMAGE_SIZES = {'camvid': (360, 480), 'cityscapes': (1024, 2048), 'voc': (375, 500)}
 #: the inference cap of weights that record no training scale (and of random models)
 FALLBACK_INFERENCE_PIXELS = 1_000_000
@@ -116,7 +117,8 @@ def upsample_labels(logits: np.ndarray, labels: np.ndarray, height: int, width: 
         return mask
     y0, y1, fy = _source_index(h, height)
     x0, x1, fx = _source_index(w, width)
-    # output rows (columns) whose source cell row is i: a contiguous run, since y0 does not decrease
+    # output rows (columns) whose source cell row is i: a contiguous run, since y0 does not
+    # decrease
     row_start, row_end = (
         np.searchsorted(y0, np.arange(h), 'left'),
         np.searchsorted(y0, np.arange(h), 'right'),
@@ -299,7 +301,8 @@ class Segmenter:
             network, self.meta = load_model(weights, expect_model=model)
             if num_classes is not None and num_classes != self.meta.num_classes:
                 raise WeightsError(
-                    f'{weights} has {self.meta.num_classes} classes, not the requested {num_classes}'
+                    f'{weights} has {self.meta.num_classes} classes, not the requested '
+                    f'{num_classes}'
                 )
             self.weights_path = str(weights)
             self.random_weights = False
@@ -313,7 +316,8 @@ class Segmenter:
                 )
             self.input_size: tuple[int, int] | None = (h, w)
         else:
-            self.input_size = tuple(self.meta.input_size) if self.meta.input_size else None  # type: ignore[assignment]
+            recorded = self.meta.input_size
+            self.input_size = tuple(recorded) if recorded else None  # type: ignore[assignment]
         if self.meta.num_classes > 256:
             raise WeightsError(
                 f'{self.weights_path or self.meta.model}: uint8 masks hold at most 256 classes; '
@@ -327,8 +331,8 @@ class Segmenter:
             and not 0 <= int(max_inference_pixels) <= LIMITS.network_pixels
         ):
             raise ValueError(
-                f'max_inference_pixels must be in [0, {LIMITS.network_pixels}] (0 = from the weights), '
-                f'got {max_inference_pixels}'
+                f'max_inference_pixels must be in [0, {LIMITS.network_pixels}] (0 = from the '
+                f'weights), got {max_inference_pixels}'
             )
         self.max_inference_pixels = int(max_inference_pixels or 0) or default_inference_pixels(
             self.meta
@@ -354,8 +358,8 @@ class Segmenter:
 
     def __repr__(self) -> str:
         return (
-            f'Segmenter(model={self.model_name!r}, weights={self.weights_path!r}, device={self.device}, '
-            f'backend={self.backend.description!r}, '
+            f'Segmenter(model={self.model_name!r}, weights={self.weights_path!r}, '
+            f'device={self.device}, backend={self.backend.description!r}, '
             f'input_size={self.input_size}, resize={self.resize!r}, '
             f'max_inference_pixels={self.max_inference_pixels})'
         )
@@ -406,7 +410,8 @@ class Segmenter:
             x = F.pad(x, (left, size[1] - w - left, top, size[0] - h - top))
         out = self.backend(x)
         if (h, w) != size:
-            out = out[:, :, top : top + h, left : left + w]
+            rows, cols = slice(top, top + h), slice(left, left + w)
+            out = out[:, :, rows, cols]
         return out
 
     @torch.inference_mode()

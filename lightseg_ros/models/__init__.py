@@ -11,6 +11,22 @@ from .registry import (
     register_model,
     UnknownModelError,
 )
+from .shipped import (
+    no_shipped_weights_note,
+    resolve_weights,
+    shipped_models,
+    shipped_weights,
+    trained_weights,
+    WEIGHTS_DIR,
+)
+from .weights import (
+    load_model,
+    load_weights,
+    read_weights_meta,
+    save_weights,
+    WeightsError,
+    WeightsMeta,
+)
 
 __all__ = [
     'Complexity',
@@ -22,34 +38,12 @@ __all__ = [
     'list_models',
     'measure',
     'register_model',
-]
-from .weights import (  # noqa: E402
-    load_model,
-    load_weights,
-    read_weights_meta,
-    save_weights,
-    WeightsError,
-    WeightsMeta,
-)
-
-__all__ += [
     'WeightsError',
     'WeightsMeta',
     'load_model',
     'load_weights',
     'read_weights_meta',
     'save_weights',
-]
-from .shipped import (  # noqa: E402
-    no_shipped_weights_note,
-    resolve_weights,
-    shipped_models,
-    shipped_weights,
-    trained_weights,
-    WEIGHTS_DIR,
-)
-
-__all__ += [
     'WEIGHTS_DIR',
     'no_shipped_weights_note',
     'resolve_weights',

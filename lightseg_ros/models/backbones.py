@@ -91,7 +91,8 @@ def _load_into(module: nn.Module, state: dict[str, torch.Tensor], source: str) -
     missing = [k for k in own if k not in matched and not k.endswith('num_batches_tracked')]
     if missing:
         raise PretrainedWeightsError(
-            f'{source} does not fit this backbone: {len(missing)} tensors missing (first: {missing[0]})'
+            f'{source} does not fit this backbone: {len(missing)} tensors missing (first: '
+            f'{missing[0]})'
         )
     bad = [k for k, v in matched.items() if v.shape != own[k].shape]
     if bad:
@@ -126,7 +127,8 @@ class MobileNetV2Backbone(Backbone):
             except Exception as exc:  # noqa: BLE001 - network errors vary by platform
                 raise PretrainedWeightsError(
                     "could not fetch torchvision's ImageNet MobileNetV2 weights (offline?): "
-                    f'{exc}. Pass pretrained_backbone=PATH to a local mobilenet_v2 weights file instead.'
+                    f'{exc}. Pass pretrained_backbone=PATH to a local mobilenet_v2 weights file '
+                    'instead.'
                 ) from exc
         elif pretrained:
             state = _read_state_dict(pretrained)
@@ -167,8 +169,8 @@ class GhostNetBackbone(Backbone):
                 net = timm.create_model('ghostnet_100', pretrained=True)
             except Exception as exc:  # noqa: BLE001
                 raise PretrainedWeightsError(
-                    "could not fetch timm's ImageNet ghostnet_100 weights (offline?): "
-                    f'{exc}. Pass pretrained_backbone=PATH to a local ghostnet_100 weights file instead.'
+                    f"could not fetch timm's ImageNet ghostnet_100 weights (offline?): {exc}. "
+                    'Pass pretrained_backbone=PATH to a local ghostnet_100 weights file instead.'
                 ) from exc
         else:
             net = timm.create_model('ghostnet_100', pretrained=False)

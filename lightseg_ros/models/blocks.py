@@ -59,6 +59,8 @@ class SeparableConvBNReLU(nn.Sequential):
 
 
 class _ImagePool(nn.Module):
+    """ASPP's image-level branch: global average pool, 1x1 conv, spread back over the map."""
+
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.proj = ConvBNReLU(cin, cout, 1)

@@ -38,6 +38,8 @@ __all__ = ['DualAttention', 'GhostASPPDAHead', 'ghostnet_aspp_da']
 
 
 class DualAttention(nn.Module):
+    """Position attention plus channel attention over the same features (their sum)."""
+
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.position = PositionAttention(channels)
@@ -80,7 +82,10 @@ class GhostASPPDAHead(nn.Module):
     paper='Liao et al. 2023, GhostNet + ASPP + Dual Attention (paper B)',
     output_strides=(16, 32),
     default_output_stride=32,
-    description='GhostNet 1.0x + depthwise-separable ASPP + position/channel attention + multi-scale splicing',
+    description=(
+        'GhostNet 1.0x + depthwise-separable ASPP + position/channel attention + multi-scale '
+        'splicing'
+    ),
 )
 def ghostnet_aspp_da(
     *, num_classes: int, output_stride: int = 32, pretrained_backbone: bool | str = False

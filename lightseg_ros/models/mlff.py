@@ -74,7 +74,10 @@ class MLFFHead(nn.Module):
     paper='Huo et al. 2023, Multi-level Feature Fusion (paper A)',
     output_strides=(8, 16),
     default_output_stride=16,
-    description='MobileNetV2 + ASPP + Feature Enhancement on /4 and /8 + multi-level fusion (train with CE+Dice)',
+    description=(
+        'MobileNetV2 + ASPP + Feature Enhancement on /4 and /8 + multi-level fusion (train with '
+        'CE+Dice)'
+    ),
 )
 def mlff_mobilenetv2(
     *,

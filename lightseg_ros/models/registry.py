@@ -97,7 +97,8 @@ def build_model(
         output_stride = spec.default_output_stride
     if output_stride not in spec.output_strides:
         raise ValueError(
-            f'model {name!r} does not support output_stride={output_stride}; accepted: {spec.output_strides}'
+            f'model {name!r} does not support output_stride={output_stride}; accepted: '
+            f'{spec.output_strides}'
         )
     if num_classes < 1:
         raise ValueError(f'num_classes must be >= 1, got {num_classes}')

@@ -157,8 +157,8 @@ class WeightsMeta:
     val_miou: float | None = None
     recipe: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
-    # [H, W] of the images the model was trained on: the scale it learned objects at (the segmenter's
-    # default inference cap follows it); None = not recorded
+    # [H, W] of the images the model was trained on: the scale it learned objects at (the
+    # segmenter's default inference cap follows it); None = not recorded
     train_image_size: list[int] | None = None
 
     def __post_init__(self) -> None:
@@ -291,8 +291,8 @@ def _open_checked(path: Path):
         return safe_open(str(path), framework='pt')
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(
-            f'{path} is not a readable safetensors file ({_first_line(exc)}); lightseg_ros loads .safetensors '
-            "files written by 'lightseg train' or 'lightseg export'"
+            f'{path} is not a readable safetensors file ({_first_line(exc)}); lightseg_ros loads '
+            ".safetensors files written by 'lightseg train' or 'lightseg export'"
         ) from None
 
 
@@ -317,7 +317,8 @@ def _meta_of(path: Path, header: dict[str, str] | None) -> WeightsMeta:
         ) from None
     if meta.model not in list_models():
         raise WeightsError(
-            f'{path} is for model {meta.model!r}, which is not registered; accepted: {list_models()}'
+            f'{path} is for model {meta.model!r}, which is not registered; accepted: '
+            f'{list_models()}'
         )
     spec = get_model_spec(meta.model)
     if meta.output_stride is not None and meta.output_stride not in spec.output_strides:
@@ -421,7 +422,8 @@ def load_model(
         missing, unexpected = sorted(set(expected) - keys), sorted(keys - set(expected))
         if missing or unexpected:
             raise WeightsError(
-                f'{path} does not fit {meta.model}: missing {missing[:3]}, unexpected {unexpected[:3]}'
+                f'{path} does not fit {meta.model}: missing {missing[:3]}, unexpected '
+                f'{unexpected[:3]}'
             )
         for key, ref in expected.items():
             shape = list(f.get_slice(key).get_shape())

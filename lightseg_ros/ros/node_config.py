@@ -48,7 +48,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         'image_topics',
         ['/camera/image_raw'],
-        'camera topics to segment; a name ending in /compressed carries sensor_msgs/CompressedImage',
+        'camera topics to segment; a name ending in /compressed carries '
+        'sensor_msgs/CompressedImage',
         read_only=True,
     ),
     ParamSpec(
@@ -61,8 +62,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         'input_reliability',
         'auto',
-        'input QoS reliability: auto (reliable when every publisher of the topic offers reliable, else best '
-        'effort; followed as publishers come and go), reliable or best_effort',
+        'input QoS reliability: auto (reliable when every publisher of the topic offers reliable, '
+        'else best effort; followed as publishers come and go), reliable or best_effort',
         read_only=True,
         choices=INPUT_RELIABILITIES,
     ),
@@ -91,15 +92,16 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         'model',
         DEFAULT_MODEL,
-        "registered model name, run with the trained weights the package ships for it while 'weights' "
-        f'is empty; accepted: {", ".join(list_models())}',
+        'registered model name, run with the trained weights the package ships for it while '
+        f"'weights' is empty; accepted: {', '.join(list_models())}",
     ),
     ParamSpec(
         'weights',
         '',
         "empty (or 'default') = the package's trained weights for 'model' (random, with a "
-        f"warning, when none ship); '{RANDOM}' = random weights; else the path of a lightseg .safetensors "
-        "file, whose metadata names the model and classes and takes precedence over 'model'",
+        f"warning, when none ship); '{RANDOM}' = random weights; else the path of a lightseg "
+        '.safetensors file, whose metadata names the model and classes and takes precedence over '
+        "'model'",
     ),
     ParamSpec(
         'num_classes',
@@ -125,16 +127,16 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         'max_input_pixels',
         DEFAULT_MAX_INPUT_PIXELS,
-        "frames with more pixels (width x height; a compressed image's header is read before decoding) "
-        'are dropped with a warning; default 4x a 3840x2160 frame',
+        "frames with more pixels (width x height; a compressed image's header is read before "
+        'decoding) are dropped with a warning; default 4x a 3840x2160 frame',
         int_range=(1, 100_000_000),
     ),
     ParamSpec(
         'max_inference_pixels',
         0,
-        'larger frames are downscaled (keeping aspect) to this many pixels '
-        'before the network, and masks scaled back; 0 = twice the area of the images the weights were '
-        'trained on (CamVid: 345600)',
+        'larger frames are downscaled (keeping aspect) to this many pixels before the network, '
+        'and masks scaled back; 0 = twice the area of the images the weights were trained on '
+        '(CamVid: 345600)',
         int_range=(0, LIMITS.network_pixels),
     ),
     ParamSpec(
@@ -158,8 +160,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         'cpu_threads',
         0,
-        'torch CPU threads; 0 = half the cores (at least 1), leaving room for the '
-        "robot's other processes: torch's thread pool stalls badly when its cores are oversubscribed",
+        "torch CPU threads; 0 = half the cores (at least 1), leaving room for the robot's other "
+        "processes: torch's thread pool stalls badly when its cores are oversubscribed",
         read_only=True,
         int_range=(0, 256),
     ),
@@ -237,7 +239,8 @@ def validate_change(name: str, value: Any) -> str | None:
     Never raises: whatever a client sends (or a weights file holds), the set-parameters call is answered."""
     try:
         return _validate(name, value)
-    except Exception as exc:  # noqa: BLE001 - a value of an unexpected type, or a check that failed
+    # a value of an unexpected type, or a check that failed
+    except Exception as exc:  # noqa: BLE001
         return (
             f'{name}: invalid value {str(value)[:80]!r} ({type(exc).__name__}: {str(exc)[:200]})'
         )
@@ -269,7 +272,10 @@ def _validate(name: str, value: Any) -> str | None:
         size = list(value)
         lo, hi = LIMITS.side
         if len(size) != 2 or size != [0, 0] and not all(lo <= int(v) <= hi for v in size):
-            return f'input_size must be [height, width] with each in [{lo}, {hi}], or [0, 0]; got {size}'
+            return (
+                f'input_size must be [height, width] with each in [{lo}, {hi}], or [0, 0]; '
+                f'got {size}'
+            )
         if size[0] * size[1] > LIMITS.network_pixels:
             return f'input_size {size[0]}x{size[1]} is more than {LIMITS.network_pixels} pixels'
     if name == 'device':

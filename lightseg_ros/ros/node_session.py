@@ -92,7 +92,8 @@ class NodeSession:
             self.command += ['-r', f'__node:={node_name}']
         self.command += ros_parameter_args(parameters) + list(ros_args)
         self.lines: list[str] = []
-        # own session: a Ctrl-C in the terminal reaches this process, which then stops the node in order
+        # own session: a Ctrl-C in the terminal reaches this process, which then stops the node in
+        # order
         self.proc = subprocess.Popen(
             self.command,
             env=environment,

@@ -437,7 +437,8 @@ class SegmentNodeBase(Node):
             if reason:
                 raise ParameterError(name, reason)
         torch.set_num_threads(cpu_threads_for(int(values['cpu_threads'])))
-        return_large_buffers_to_the_system()  # resident memory follows the frames held (inference/memory.py)
+        # resident memory follows the frames held (inference/memory.py)
+        return_large_buffers_to_the_system()
         self._segmenter = load_segmenter(
             ModelConfig.from_values(values)
         )  # errors end the process (main)
@@ -493,7 +494,8 @@ class SegmentNodeBase(Node):
         self._skipped = 0
         self._throttle = WarningThrottle(5.0)
         self.add_post_set_parameters_callback(self._apply_parameters)
-        # not a lifecycle publisher: an inactive node still reports (its lifecycle state among the values)
+        # not a lifecycle publisher: an inactive node still reports (its lifecycle state among the
+        # values)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diagnostics_timer = self.create_timer(
             float(values['diagnostics_period']), self._publish_diagnostics
@@ -617,7 +619,10 @@ class SegmentNodeBase(Node):
             if reason:
                 self.get_logger().warning(f'refused {p.name}={p.value!r}: {reason}')
                 if p.name in RELOAD_PARAMETERS:
-                    self._refused = f'{p.name}={str(p.value)[:200]!r} ({reason}); still running {self._segmenter.model_name}'
+                    self._refused = (
+                        f'{p.name}={str(p.value)[:200]!r} ({reason}); '
+                        f'still running {self._segmenter.model_name}'
+                    )
                 return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
 
@@ -797,8 +802,9 @@ class SegmentNodeBase(Node):
         """One line of what the node did, logged when it stops."""
         p50, p99 = self._latency.percentiles_ms(50, 99)
         return (
-            f'frames in {self._input_rate.total}, out {self._output_rate.total}, dropped {self._mailbox.dropped}, '
-            f'bad {self._bad_frames}, skipped {self._skipped}; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms'
+            f'frames in {self._input_rate.total}, out {self._output_rate.total}, dropped '
+            f'{self._mailbox.dropped}, bad {self._bad_frames}, skipped {self._skipped}; latency '
+            f'p50 {p50:.1f} ms, p99 {p99:.1f} ms'
         )
 
     def destroy_node(self) -> None:

@@ -137,7 +137,8 @@ def read_topic(
                             f'{type(exc).__name__}: {str(exc)[:160]}'
                         ) from None
                     on_malformed(
-                        f'message at log time {log_time} cannot be deserialized ({type(exc).__name__})'
+                        f'message at log time {log_time} cannot be deserialized '
+                        f'({type(exc).__name__})'
                     )
                     continue
                 yield BagMessage(topic, conn.msgtype, log_time, stamp, bytes(raw), msg)
@@ -176,7 +177,8 @@ def _mcap_chunks(path: Path):
             head = f.read(9)
             if len(head) < 9:
                 raise BagError(
-                    f'{path} is damaged: the data section ends without a DataEnd record (byte {offset})'
+                    f'{path} is damaged: the data section ends without a DataEnd record (byte '
+                    f'{offset})'
                 )
             opcode, length = head[0], struct.unpack('<Q', head[1:])[0]
             if offset + 9 + length > size:

@@ -123,7 +123,8 @@ def _folder_frames(folder: str) -> Iterator[np.ndarray]:
 @dataclass(frozen=True)
 class VideoInfo:
     fps: float  # 0.0 where the container does not say
-    frames: int  # 0 where the container does not say (a count OpenCV estimates; reading may give fewer)
+    # 0 where the container does not say (a count OpenCV estimates; reading may give fewer)
+    frames: int
     width: int
     height: int
 
@@ -178,7 +179,8 @@ def _bag_frames(path: str, bag_topic: str = '') -> Iterator[BagFrame]:
             if topic not in images:
                 available = sorted({f'{c.topic} ({c.msgtype})' for c in reader.connections})
                 raise FrameSourceError(
-                    f'bag {path} has no image topic {bag_topic!r}; it holds: {", ".join(available)}'
+                    f'bag {path} has no image topic {bag_topic!r}; it holds: '
+                    f'{", ".join(available)}'
                 )
             for message in read_topic(reader, topic):
                 yield BagFrame(message.raw, message.msgtype, message.topic)

@@ -39,8 +39,8 @@ def road_scene(
             cv2.fillPoly(img, [pts], color)
             cv2.fillPoly(lab, [pts], _ID[cls])
 
-    # sky: a pale overcast gradient, as in CamVid's Cambridge footage (a saturated blue sky is outside what
-    # the shipped CamVid weights saw, and they label it road)
+    # sky: a pale overcast gradient, as in CamVid's Cambridge footage (a saturated blue sky is
+    # outside what the shipped CamVid weights saw, and they label it road)
     ramp = np.linspace(0, 1, horizon, dtype=np.float32)[:, None]
     img[:horizon] = (np.array([200, 205, 215]) * (1 - ramp) + np.array([235, 235, 240]) * ramp)[
         :, None, :

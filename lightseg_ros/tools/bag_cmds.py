@@ -50,8 +50,8 @@ def run_make_bag(args: argparse.Namespace) -> int:
         print(f'lightseg make-bag: error: {exc}', file=sys.stderr)
         return 2
     print(
-        f'wrote {s.path}: {s.frames} frames ({s.labelled} labelled), {s.duration_s:.1f} s at {args.fps} fps, '
-        f'topics {args.image_topic} and {args.label_topic}'
+        f'wrote {s.path}: {s.frames} frames ({s.labelled} labelled), {s.duration_s:.1f} s at '
+        f'{args.fps} fps, topics {args.image_topic} and {args.label_topic}'
     )
     return 0
 
@@ -144,9 +144,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         '--label-palette',
-        help="labels are colour images: 'camvid', or a file of 'R G B' lines (class "
-        "id = line number) and 'R G B id' lines (e.g. '0 0 0 11' maps black to id 11); a colour outside "
-        'the palette is an error listing the colours found',
+        help="labels are colour images: 'camvid', or a file of 'R G B' lines (class id = line "
+        "number) and 'R G B id' lines (e.g. '0 0 0 11' maps black to id 11); a colour outside the "
+        'palette is an error listing the colours found',
     )
     p.add_argument(
         '--model',

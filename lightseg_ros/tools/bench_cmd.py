@@ -16,7 +16,8 @@ import sys
 
 def _sizes(text: str) -> list[tuple[int, int]]:
     try:
-        return [tuple(int(v) for v in s.lower().split('x')) for s in text.split(',')]  # type: ignore[misc]
+        sizes = [tuple(int(v) for v in s.lower().split('x')) for s in text.split(',')]
+        return sizes  # type: ignore[return-value]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f'sizes are HxW,HxW (e.g. 360x480,512x512), got {text!r}'
@@ -90,9 +91,10 @@ def run(args: argparse.Namespace) -> int:
                 result['cases'].append(case.as_dict())
                 spread = case.ratio_spread
                 progress(
-                    f'{name} {case.backend_detail} {size[0]}x{size[1]}: network p50 {case.network.p50_ms:.1f} ms '
-                    f'({spread.median:.2f}x peer, IQR {spread.p25:.2f}-{spread.p75:.2f} over {spread.rounds} '
-                    f'rounds), pipeline p50 {case.pipeline.p50_ms:.1f} ms'
+                    f'{name} {case.backend_detail} {size[0]}x{size[1]}: network p50 '
+                    f'{case.network.p50_ms:.1f} ms ({spread.median:.2f}x peer, IQR '
+                    f'{spread.p25:.2f}-{spread.p75:.2f} over {spread.rounds} rounds), pipeline '
+                    f'p50 {case.pipeline.p50_ms:.1f} ms'
                 )
     if args.node:
         from .node_latency_cmd import (
@@ -173,8 +175,9 @@ def format_table(result: dict) -> str:
         [
             f'peak {result["peak_gflops"]} GFLOP/s  ({result["machine"]["device"]}, '
             f'{result["machine"]["threads"]} threads, torch {result["machine"]["torch"]})',
-            f'{"model":28s} {"backend":26s} {"size":>8s} {"GFLOPs":>7s} {"net p50":>8s} {"net p99":>8s} '
-            f'{"fps":>6s} {"pipe p50":>8s} {"floor":>6s} {"vs peer":>7s} {"IQR (min-max)":>23s}',
+            f'{"model":28s} {"backend":26s} {"size":>8s} {"GFLOPs":>7s} {"net p50":>8s} '
+            f'{"net p99":>8s} {"fps":>6s} {"pipe p50":>8s} {"floor":>6s} {"vs peer":>7s} '
+            f'{"IQR (min-max)":>23s}',
         ]
         if result['cases'] or result['peer']
         else []
@@ -188,8 +191,8 @@ def format_table(result: dict) -> str:
         spread = f'{s["p25"]:.2f}-{s["p75"]:.2f} ({s["min"]:.2f}-{s["max"]:.2f})' if s else '-'
         lines.append(
             f'{r["model"]:28s} {r["backend_detail"]:26s} {size:>8s} {r["gflops"]:7.2f} '
-            f'{r["network"]["p50_ms"]:8.1f} {r["network"]["p99_ms"]:8.1f} {r["network"]["fps"]:6.1f} '
-            f'{pipe} {floor} {r["ratio_to_peer"]:6.2f}x {spread:>23s}'
+            f'{r["network"]["p50_ms"]:8.1f} {r["network"]["p99_ms"]:8.1f} '
+            f'{r["network"]["fps"]:6.1f} {pipe} {floor} {r["ratio_to_peer"]:6.2f}x {spread:>23s}'
         )
     for s in result['skipped']:
         lines.append(f'skipped {s["model"]}/{s["backend"]}: {s["reason"]}')
@@ -197,13 +200,14 @@ def format_table(result: dict) -> str:
     if node:
         seg = node['segmenter_segment']
         lines.append(
-            f'node {node["model"]} {node["image"][0]}x{node["image"][1]} ({node["backend"]}): bare segment '
-            f'p50 {seg["p50_ms"]} ms'
+            f'node {node["model"]} {node["image"][0]}x{node["image"][1]} ({node["backend"]}): '
+            f'bare segment p50 {seg["p50_ms"]} ms'
         )
         for phase, r in node['node_publish_to_received'].items():
             extra = f', dropped {r["dropped"]}/{r["sent"]}' if 'dropped' in r else ''
             lines.append(
-                f'  publish -> received ({phase}): p50 {r["p50_ms"]} ms, p99 {r["p99_ms"]} ms{extra}'
+                f'  publish -> received ({phase}): p50 {r["p50_ms"]} ms, p99 {r["p99_ms"]} '
+                f'ms{extra}'
             )
     if result.get('frames'):
         from .frame_bench import format_frames
@@ -211,15 +215,16 @@ def format_table(result: dict) -> str:
         lines.append(format_frames(result['frames']))
     for name, t in result.get('targets', {}).items():
         lines.append(
-            f'target {name}: {t["value"]} (limit {t["limit"]}) -> {"met" if t["met"] else "NOT met"}'
+            f'target {name}: {t["value"]} (limit {t["limit"]}) -> '
+            f'{"met" if t["met"] else "NOT met"}'
         )
     rounds = next(
         (c['ratio_spread']['rounds'] for c in result['cases'] if c.get('ratio_spread')), 0
     )
     lines.append(
-        f"times in ms, batch 1, after warm-up; 'vs peer' = median over {rounds} rounds, ours and the peer's "
-        f'PyTorch network alternating on the same input, of the ratio of their p50s in the round; '
-        f'IQR = its quartiles'
+        f"times in ms, batch 1, after warm-up; 'vs peer' = median over {rounds} rounds, ours and "
+        "the peer's PyTorch network alternating on the same input, of the ratio of their p50s in "
+        'the round; IQR = its quartiles'
     )
     return '\n'.join(lines)
 
@@ -257,8 +262,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         '--frames',
         type=_sizes,
-        help="also the node's memory and latency by frame size, HxW list "
-        "(e.g. 480x640,1080x1920,3000x4000): a node process per size, --node-model's shipped weights",
+        help="also the node's memory and latency by frame size, HxW list (e.g. "
+        "480x640,1080x1920,3000x4000): a node process per size, --node-model's shipped weights",
     )
     p.add_argument(
         '--frames-count', type=int, default=8, help='--frames: timed frames per size and phase'

@@ -71,8 +71,8 @@ class RatioStats:
     median: float
     p25: float
     p75: float
-    min: float
-    max: float
+    min: float  # noqa: A003 (keys of the results JSON)
+    max: float  # noqa: A003
     rounds: int
 
     @classmethod
@@ -172,7 +172,8 @@ class BenchCase:
     network: Timing
     pipeline: Timing | None = None
     floor_ms: float | None = None
-    # median over interleaved rounds of (network p50 / the peer's PyTorch network p50), same size and input
+    # median over interleaved rounds of (network p50 / the peer's PyTorch network p50), same size
+    # and input
     ratio_to_peer: float | None = None
     ratio_spread: RatioStats | None = None
     peer_network: Timing | None = None  # the peer, timed in the same rounds

@@ -183,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
             )
             lat = f'p50 {r["p50_ms"]} ms, p99 {r["p99_ms"]} ms' if r['received'] else '-'
             print(
-                f'{transport:10s} {publisher:11s} -> {subscriber:11s}: {r["received"]:3d}/{r["sent"]} arrived  {lat}',
+                f'{transport:10s} {publisher:11s} -> {subscriber:11s}: '
+                f'{r["received"]:3d}/{r["sent"]} arrived  {lat}',
                 flush=True,
             )
     if args.json:

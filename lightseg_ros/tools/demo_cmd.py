@@ -146,7 +146,8 @@ def run_demo(
         while time.monotonic() - started < timeout:
             side.executor.spin_once(timeout_sec=0.05)
             if src.done:
-                # after the last frame: every overlay in, or nothing new for a while (the node dropped some)
+                # after the last frame: every overlay in, or nothing new for a while (the node
+                # dropped some)
                 done_at = done_at or time.monotonic()
                 if len(received) >= src.published or time.monotonic() - done_at > 3.0:
                     break
@@ -186,8 +187,9 @@ def run_demo(
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     print(
-        f'lightseg demo: {args.source} frames {args.width}x{args.height} at {args.rate} Hz -> segment_node '
-        f'({args.model if not args.weights else args.weights}, device {args.device}) over DDS ...',
+        f'lightseg demo: {args.source} frames {args.width}x{args.height} at {args.rate} Hz -> '
+        f'segment_node ({args.model if not args.weights else args.weights}, device {args.device}) '
+        'over DDS ...',
         flush=True,
     )
     summary = run_demo(
@@ -204,15 +206,16 @@ def run(args: argparse.Namespace) -> int:
     )
     lat = summary['latency_ms']
     print(
-        f'published {summary["frames_published"]} frames, received {summary["overlays_received"]} overlays '
-        f'({summary["frames_dropped_by_node"]} frames dropped by the node: newest frame wins) on {summary["device"]}'
+        f'published {summary["frames_published"]} frames, received {summary["overlays_received"]} '
+        f'overlays ({summary["frames_dropped_by_node"]} frames dropped by the node: newest frame '
+        f'wins) on {summary["device"]}'
     )
     print(f'latency publish -> overlay: p50 {lat["p50"]} ms, p99 {lat["p99"]} ms')
     print(f'overlays (PNG): {out.resolve()}/overlay_*.png')
     print(f'latency summary (JSON): {(out / "latency.json").resolve()}')
     if summary['random_weights']:
         from ..models import no_shipped_weights_note
-        from ..models.shipped import DEFAULT_MODEL, RANDOM
+        from ..models.shipped import RANDOM
 
         asked = args.weights.strip() == RANDOM  # read as the node reads its 'weights' parameter
         print(

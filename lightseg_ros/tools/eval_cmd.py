@@ -9,7 +9,6 @@ from pathlib import Path
 import sys
 import time
 
-import torch
 from torch.utils.data import DataLoader
 
 __all__ = ['register', 'run', 'score_weights']
@@ -124,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     out = write_report(scores, meta.class_names, meta.colors, args.out, extra)
     print(
         f'{meta.model} on {dataset_name}/{args.split} ({images} images, native resolution'
-        f'{", flip" if args.flip else ""}{", scales " + str(list(args.scales)) if list(args.scales) != [1.0] else ""}):'
+        f'{", flip" if args.flip else ""}'
+        f'{", scales " + str(list(args.scales)) if list(args.scales) != [1.0] else ""}):'
     )
     print(
         f'  mIoU {scores.miou * 100:.2f}%  pixel accuracy {scores.pixel_accuracy * 100:.2f}%  '

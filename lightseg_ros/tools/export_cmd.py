@@ -21,12 +21,12 @@ def _export_safetensors(args: argparse.Namespace, model, meta, size) -> None:
     agree = float((ref.argmax(1) == out.argmax(1)).float().mean())
     diff = float((ref - out).abs().max())
     print(
-        f'wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {"fp16" if args.half else "fp32"} tensors, '
-        f'{meta.model}, val mIoU {meta.val_miou if meta.val_miou is not None else "n/a"})'
+        f'wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {"fp16" if args.half else "fp32"} '
+        f'tensors, {meta.model}, val mIoU {meta.val_miou if meta.val_miou is not None else "n/a"})'
     )
     print(
-        f'reloaded vs source at {size[0]}x{size[1]}: max abs logit diff {diff:.3g}, labels agree on '
-        f'{agree * 100:.3f}% of pixels'
+        f'reloaded vs source at {size[0]}x{size[1]}: max abs logit diff {diff:.3g}, labels agree '
+        f'on {agree * 100:.3f}% of pixels'
     )
     if agree < args.min_agreement:
         raise SystemExit(
@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
             f'{"static " + "x".join(map(str, size)) if args.static else "dynamic height/width"})'
         )
         print(
-            f'onnxruntime vs PyTorch at {", ".join(f"{h}x{w}" for h, w in sizes)}: max abs diff {diff:.3g} '
-            f'(tolerance {args.tolerance:g})'
+            f'onnxruntime vs PyTorch at {", ".join(f"{h}x{w}" for h, w in sizes)}: max abs diff '
+            f'{diff:.3g} (tolerance {args.tolerance:g})'
         )
     return 0
 

@@ -254,7 +254,8 @@ def measure_frames(
                     with node.cond:
                         last_masks[size] = node.masks.get(node.stamp)
                 progress(
-                    f'{size[1]}x{size[0]} {phase}: peak {peak:.0f} MB (+{peak - warm:.0f} above warm)'
+                    f'{size[1]}x{size[0]} {phase}: peak {peak:.0f} MB (+{peak - warm:.0f} above '
+                    'warm)'
                 )
         for phase, names in phases:
             node.subscribe(names)
@@ -338,11 +339,12 @@ def check_frame_targets(result: dict) -> dict:
 
 def format_frames(result: dict) -> str:
     lines = [
-        f'{result["model"]} (shipped weights), {result["backend"]}, {result["cpu_threads"]} thread(s), '
-        f'max_inference_pixels {result["max_inference_pixels"]}; load average {result["load_average_1_5_15"]}',
-        f'{"frame":>10s} {"network":>9s} {"idle MB":>8s} {"warm MB":>8s} {"mask +idle":>10s} {"+warm":>6s} '
-        f'{"all +idle":>9s} {"+warm":>6s} {"after MB":>8s} {"mask p50":>9s} {"p99":>7s} {"all p50":>8s} '
-        f'{"bare p50":>8s} {"agree":>7s}',
+        f'{result["model"]} (shipped weights), {result["backend"]}, {result["cpu_threads"]} '
+        f'thread(s), max_inference_pixels {result["max_inference_pixels"]}; load average '
+        f'{result["load_average_1_5_15"]}',
+        f'{"frame":>10s} {"network":>9s} {"idle MB":>8s} {"warm MB":>8s} {"mask +idle":>10s} '
+        f'{"+warm":>6s} {"all +idle":>9s} {"+warm":>6s} {"after MB":>8s} {"mask p50":>9s} '
+        f'{"p99":>7s} {"all p50":>8s} {"bare p50":>8s} {"agree":>7s}',
     ]
     for r in result['rows']:
         h, w = r['size']
@@ -350,20 +352,24 @@ def format_frames(result: dict) -> str:
         agree = r['mask_agreement_with_full_resolution']
         bare = r.get('segmenter_segment', {}).get('p50_ms', float('nan'))
         lines.append(
-            f'{w:>5d}x{h:<4d} {r["network_size"][1]:>4d}x{r["network_size"][0]:<4d} {r["idle_rss_mb"]:8.0f} '
-            f'{r["warm_peak_rss_mb"]:8.0f} {m["peak_above_idle_mb"]:10.0f} {m["peak_above_warm_mb"]:6.0f} '
-            f'{a["peak_above_idle_mb"]:9.0f} {a["peak_above_warm_mb"]:6.0f} {r["rss_after_mb"]:8.0f} '
-            f'{m.get("p50_ms", float("nan")):9.1f} {m.get("p99_ms", float("nan")):7.1f} '
-            f'{a.get("p50_ms", float("nan")):8.1f} {bare:8.1f} {agree if agree is not None else "-":>7}'
+            f'{w:>5d}x{h:<4d} {r["network_size"][1]:>4d}x{r["network_size"][0]:<4d} '
+            f'{r["idle_rss_mb"]:8.0f} {r["warm_peak_rss_mb"]:8.0f} '
+            f'{m["peak_above_idle_mb"]:10.0f} {m["peak_above_warm_mb"]:6.0f} '
+            f'{a["peak_above_idle_mb"]:9.0f} {a["peak_above_warm_mb"]:6.0f} '
+            f'{r["rss_after_mb"]:8.0f} {m.get("p50_ms", float("nan")):9.1f} '
+            f'{m.get("p99_ms", float("nan")):7.1f} {a.get("p50_ms", float("nan")):8.1f} '
+            f'{bare:8.1f} {agree if agree is not None else "-":>7}'
         )
     for name, t in result.get('targets', {}).items():
         lines.append(
-            f'target {name}: {t["value"]} (limit {t["limit"]}) -> {"met" if t["met"] else "NOT met"}'
+            f'target {name}: {t["value"]} (limit {t["limit"]}) -> '
+            f'{"met" if t["met"] else "NOT met"}'
         )
     lines.append(
-        'MB: resident memory of the node process: idle = after start-up; warm = peak after three 640x480 '
-        "frames; +idle/+warm = peak (VmHWM) after the size's frames above those (sizes ascending); after = "
-        'resident at the end; ms: publish -> received, one frame in flight, sizes interleaved; bare = '
-        'Segmenter.segment in the measuring process; agree = mask pixels equal to the full-resolution path'
+        'MB: resident memory of the node process: idle = after start-up; warm = peak after three '
+        "640x480 frames; +idle/+warm = peak (VmHWM) after the size's frames above those (sizes "
+        'ascending); after = resident at the end; ms: publish -> received, one frame in flight, '
+        'sizes interleaved; bare = Segmenter.segment in the measuring process; agree = mask '
+        'pixels equal to the full-resolution path'
     )
     return '\n'.join(lines)

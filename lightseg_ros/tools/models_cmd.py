@@ -68,18 +68,19 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     print(
-        f'{"model":28s} {"params":>10s} {"GFLOPs":>8s} {"fp32 MB":>8s}  OS  {"shipped weights":24s} description'
+        f'{"model":28s} {"params":>10s} {"GFLOPs":>8s} {"fp32 MB":>8s}  OS  '
+        f'{"shipped weights":24s} description'
     )
     for r in rows:
         w = r['shipped_weights']
         shipped = f'{w["dataset"]} val mIoU {w["val_miou"]}' if w else 'none (random init)'
         print(
-            f'{r["name"]:28s} {r["params"]:>10,d} {r["gflops"]:>8.3f} {r["fp32_mb"]:>8.2f}  {r["output_stride"]:>2d}  '
-            f'{shipped:24s} {r["description"]}'
+            f'{r["name"]:28s} {r["params"]:>10,d} {r["gflops"]:>8.3f} {r["fp32_mb"]:>8.2f}  '
+            f'{r["output_stride"]:>2d}  {shipped:24s} {r["description"]}'
         )
     print(
-        f"({args.num_classes} classes, {args.height}x{args.width}, papers' FLOP convention; shipped weights are "
-        'loaded when no weights file is given)'
+        f"({args.num_classes} classes, {args.height}x{args.width}, papers' FLOP convention; "
+        'shipped weights are loaded when no weights file is given)'
     )
     return 0
 

@@ -144,8 +144,9 @@ def _time_node(
                     latencies.append(max(arrivals[(n, stamp)] for n in names) - sent)
             results[phase] = {**_summary(latencies), 'lost': lost, 'outputs': list(names)}
             if phase == 'mask_only':
-                # the node's own arrival -> published time for the same frames, so that what DDS adds
-                # (frame in, mask out) is a difference of two medians of the same run, not of two runs
+                # the node's own arrival -> published time for the same frames, so that what DDS
+                # adds (frame in, mask out) is a difference of two medians of the same run, not of
+                # two runs
                 node_stats.clear()
                 deadline = time.monotonic() + 5.0
                 while 'latency_p50_ms' not in node_stats and time.monotonic() < deadline:
@@ -153,8 +154,9 @@ def _time_node(
                 inside = float(node_stats.get('latency_p50_ms', 'nan'))
                 results[phase]['node_internal_p50_ms'] = round(inside, 1)
                 results[phase]['dds_p50_ms'] = round(results[phase]['p50_ms'] - inside, 1)
-        # fed at a camera rate without waiting: the node must keep only the newest frame (no queue),
-        # so latency stays near one inference and the frames it skips are counted as dropped
+        # fed at a camera rate without waiting: the node must keep only the newest frame (no
+        # queue), so latency stays near one inference and the frames it skips are counted as
+        # dropped
         for name in OUTPUTS[1:]:
             probe.destroy_subscription(subscriptions.pop(name))
         time.sleep(1.0)
@@ -250,7 +252,10 @@ def measure_node_latency(
             for name in sorted(os.environ)
             if name.startswith(('FASTDDS', 'FASTRTPS'))
         },
-        'note': 'node: separate process, rgb8 Image over DDS (reliable, depth 5 publisher), one frame in flight',
+        'note': (
+            'node: separate process, rgb8 Image over DDS (reliable, depth 5 publisher), one frame '
+            'in flight'
+        ),
     }
 
 
@@ -261,18 +266,19 @@ def _print(result: dict, width: int, height: int) -> None:
         f'({result["torch_threads"]} threads), DDS transport {result["dds_transport"]}'
     )
     print(
-        f'  Segmenter.segment (bare)             p50 {seg["p50_ms"]:7.1f} ms  p99 {seg["p99_ms"]:7.1f} ms'
+        f'  Segmenter.segment (bare)             p50 {seg["p50_ms"]:7.1f} ms  p99 '
+        f'{seg["p99_ms"]:7.1f} ms'
     )
     for phase, r in result['node_publish_to_received'].items():
         lost = f'lost {r["lost"]}' if 'lost' in r else f'dropped {r["dropped"]} of {r["sent"]}'
         print(
-            f'  node publish -> received ({phase:11s}) p50 {r["p50_ms"]:7.1f} ms  p99 {r["p99_ms"]:7.1f} ms'
-            f'  (n={r["n"]}, {lost})'
+            f'  node publish -> received ({phase:11s}) p50 {r["p50_ms"]:7.1f} ms  p99 '
+            f'{r["p99_ms"]:7.1f} ms  (n={r["n"]}, {lost})'
         )
     mask = result['node_publish_to_received']['mask_only']
     print(
-        f'  inside the node (arrival -> published) p50 {mask["node_internal_p50_ms"]:.1f} ms; the rest, DDS (frame '
-        f'in, mask out; a difference of medians): {mask["dds_p50_ms"]:.1f} ms'
+        f'  inside the node (arrival -> published) p50 {mask["node_internal_p50_ms"]:.1f} ms; the '
+        f'rest, DDS (frame in, mask out; a difference of medians): {mask["dds_p50_ms"]:.1f} ms'
     )
 
 
@@ -392,8 +398,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs='+',
         choices=DDS_TRANSPORTS,
         default=None,
-        help='DDS transport of the node and of this process (default: as the environment sets it); '
-        'several: each measured in turn, in its own process',
+        help='DDS transport of the node and of this process (default: as the environment sets '
+        'it); several: each measured in turn, in its own process',
     )
     p.add_argument('--json', default='', help='also write the result as JSON here')
     p.set_defaults(func=run)

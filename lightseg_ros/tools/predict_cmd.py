@@ -15,7 +15,10 @@ import sys
 __all__ = ['register', 'run']
 
 PROG = 'lightseg predict'
-ACCEPTED = 'image files ({}), folders of them (recursively), globs, video files OpenCV reads (mp4, avi, mkv, ...)'
+ACCEPTED = (
+    'image files ({}), folders of them (recursively), globs, video files OpenCV reads '
+    '(mp4, avi, mkv, ...)'
+)
 
 
 def _alpha(text: str) -> float:
@@ -92,13 +95,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     lat = summary['latency_ms']
     print(
-        f'{summary["frames"]} frames ({summary["images"]} images, {len(summary["videos"])} videos, '
-        f'{len(summary["skipped"])} inputs skipped) in {summary["wall_s"]:.1f} s; {segmenter.model_name} on '
-        f'{segmenter.backend.description}: p50 {lat["p50"]:.1f} ms, p99 {lat["p99"]:.1f} ms per frame'
+        f'{summary["frames"]} frames ({summary["images"]} images, {len(summary["videos"])} '
+        f'videos, {len(summary["skipped"])} inputs skipped) in {summary["wall_s"]:.1f} s; '
+        f'{segmenter.model_name} on {segmenter.backend.description}: p50 {lat["p50"]:.1f} ms, p99 '
+        f'{lat["p99"]:.1f} ms per frame'
     )
     written = ', '.join(f'{n} in {k}/' for k, n in summary['files_written'].items() if n)
     print(
-        f'wrote {written or "no files"} under {summary["out"]}; summary: {os.path.join(summary["out"], "summary.json")}'
+        f'wrote {written or "no files"} under {summary["out"]}; summary: '
+        f'{os.path.join(summary["out"], "summary.json")}'
     )
     if segmenter.random_weights:
         asked = args.weights.strip() == RANDOM  # read as the node reads its 'weights' parameter

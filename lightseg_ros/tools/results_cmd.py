@@ -26,15 +26,15 @@ def _label(meta) -> str:
 def results_markdown(rows: list[dict], peer: dict | None) -> str:
     size = 'x'.join(map(str, rows[0]['size'])) if rows else ''
     lines = [
-        f'| model | params | GFLOPs @{size} | val mIoU | pixel acc. | CPU p50 ms @{size} | vs peer | epochs | '
-        'weights |',
+        f'| model | params | GFLOPs @{size} | val mIoU | pixel acc. | CPU p50 ms @{size} | vs '
+        'peer | epochs | weights |',
         '|---|---:|---:|---:|---:|---:|---:|---:|---|',
     ]
     for r in rows:
         lines.append(
-            f'| {r["label"]} | {r["params"]:,} | {r["gflops"]:.2f} | {r["miou"]:.2f} | {r["pixel_acc"]:.2f} | '
-            f'{r["latency_p50_ms"]:.1f} | {r["ratio_to_peer"]:.2f}x | {r["epochs_trained"]} | '
-            f'`{r["weights_name"]}` |'
+            f'| {r["label"]} | {r["params"]:,} | {r["gflops"]:.2f} | {r["miou"]:.2f} | '
+            f'{r["pixel_acc"]:.2f} | {r["latency_p50_ms"]:.1f} | {r["ratio_to_peer"]:.2f}x | '
+            f'{r["epochs_trained"]} | `{r["weights_name"]}` |'
         )
     if peer:
         lines.append(

@@ -112,7 +112,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         '--resume',
         metavar='CHECKPOINT',
-        help="continue exactly from a checkpoint ('auto': OUTPUT_DIR/checkpoint_last.pth if present)",
+        help=(
+            "continue exactly from a checkpoint ('auto': OUTPUT_DIR/checkpoint_last.pth if "
+            'present)'
+        ),
     )
     p.add_argument(
         '--stop-after-epochs',

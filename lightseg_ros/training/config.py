@@ -182,7 +182,7 @@ class TrainConfig(_Section):
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: LoopConfig = field(default_factory=LoopConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)  # noqa: A003 (the recipe's section)
     config_dir: str | None = None
 
     @classmethod

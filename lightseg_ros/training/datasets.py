@@ -126,7 +126,8 @@ class SegmentationDataset(Dataset):
         if not known.all():
             bad = np.unique(rgb[~known], axis=0)[:5]
             raise DatasetError(
-                f'{path}: RGB mask has colours that match no class: {[tuple(int(v) for v in c) for c in bad]}'
+                f'{path}: RGB mask has colours that match no class: '
+                f'{[tuple(int(v) for v in c) for c in bad]}'
             )
         return labels
 
@@ -141,15 +142,16 @@ class SegmentationDataset(Dataset):
             )
         if mask.shape != (image_size[1], image_size[0]):
             raise DatasetError(
-                f'{self.name}: size mismatch: image {image_path} is {image_size[0]}x{image_size[1]} '
-                f'but mask {mask_path} is {mask.shape[1]}x{mask.shape[0]} (WxH)'
+                f'{self.name}: size mismatch: image {image_path} is '
+                f'{image_size[0]}x{image_size[1]} but mask {mask_path} is '
+                f'{mask.shape[1]}x{mask.shape[0]} (WxH)'
             )
         bad = ((mask < 0) | (mask >= self.num_classes)) & (mask != self.ignore_index)
         if bad.any():
             values = np.unique(mask[bad])[:10].tolist()
             raise DatasetError(
-                f'{self.name}: mask {mask_path} has label values {values} outside [0, {self.num_classes - 1}] '
-                f'that are not the ignore index {self.ignore_index}'
+                f'{self.name}: mask {mask_path} has label values {values} outside [0, '
+                f'{self.num_classes - 1}] that are not the ignore index {self.ignore_index}'
             )
 
     def _read_mask_checked(self, mask_path: Path) -> np.ndarray:
@@ -188,7 +190,8 @@ class SegmentationDataset(Dataset):
                 try:
                     with Image.open(image_path) as im:
                         size = im.size
-                        im.verify()  # walks the file's structure (PNG chunk checksums) without decoding pixels
+                        # walks the file's structure (PNG chunk checksums) without decoding pixels
+                        im.verify()
                 except (OSError, SyntaxError, ValueError) as exc:
                     raise DatasetError(
                         f'{self.name}: cannot read image {image_path}: {exc}'
@@ -469,12 +472,14 @@ class FolderDataset(SegmentationDataset):
                 ]
                 if not found:
                     raise DatasetError(
-                        f'folder: image {images / stem}.* listed in {root / f"{split}.txt"} not found'
+                        f'folder: image {images / stem}.* listed in {root / f"{split}.txt"} not '
+                        'found'
                     )
                 files.append(found[0])
         else:
             raise DatasetError(
-                f'folder: split {split!r} not found: neither {images / split}/ nor {root / f"{split}.txt"}'
+                f'folder: split {split!r} not found: neither {images / split}/ nor '
+                f'{root / f"{split}.txt"}'
             )
         samples = [(f, masks / (f.stem + '.png')) for f in files]
         super().__init__(samples, names, colors, ignore, transform)

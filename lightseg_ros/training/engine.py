@@ -192,8 +192,8 @@ def build_loader(
     sampler = SeededSampler(
         train_set, seed=cfg.train.seed, rank=info.rank, world_size=info.world_size
     )
-    # persistent workers: a GPU epoch of a small set (CamVid: 45 steps) lasts seconds, and re-forking the
-    # workers every epoch would cost a noticeable share of it
+    # persistent workers: a GPU epoch of a small set (CamVid: 45 steps) lasts seconds, and
+    # re-forking the workers every epoch would cost a noticeable share of it
     loader = DataLoader(
         train_set,
         batch_size=batch // info.world_size,
@@ -510,7 +510,8 @@ def remove_stale_temp_files(out_dir: str | Path) -> list[Path]:
     removed = []
     for name in (CHECKPOINT_LAST, CHECKPOINT_BEST):
         for tmp in Path(out_dir).glob(f'.{name}.*.tmp'):
-            pid = tmp.name[len(name) + 2 : -len('.tmp')]
+            start, end = len(name) + 2, -len('.tmp')
+            pid = tmp.name[start:end]
             if pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
                 tmp.unlink(missing_ok=True)
                 removed.append(tmp)
@@ -523,7 +524,10 @@ def _load_failure(exc: BaseException) -> str:
     if 'Unsupported global' in text:
         found = re.search(r'GLOBAL ([\w.]+)', text)
         what = f' ({found.group(1)})' if found else ''
-        return f'it holds a Python object{what} besides tensors and plain values, and such files are not loaded'
+        return (
+            f'it holds a Python object{what} besides tensors and plain values, and such files '
+            'are not loaded'
+        )
     if isinstance(exc, pickle.UnpicklingError) or 'weights_only' in text:
         return 'its contents are not a PyTorch checkpoint'
     if isinstance(exc, EOFError) or not text:
@@ -701,7 +705,10 @@ def _log_epoch(
 def _epoch_line(
     epoch: int, epochs: int, stats: dict[str, float], scores: SegmentationScores | None
 ) -> str:
-    msg = f'epoch {epoch}/{epochs}: loss {stats["loss"]:.4f}, lr {stats["lr"]:.2e}, {stats["images_per_s"]:.1f} img/s'
+    msg = (
+        f'epoch {epoch}/{epochs}: loss {stats["loss"]:.4f}, lr {stats["lr"]:.2e}, '
+        f'{stats["images_per_s"]:.1f} img/s'
+    )
     if scores is not None:
         msg += (
             f', val mIoU {scores.miou * 100:.2f}%, pixel acc. {scores.pixel_accuracy * 100:.2f}%'

@@ -121,7 +121,10 @@ def plot_per_class_iou(
     ax.set_xlabel('IoU (%)')
     ax.set_title(
         title
-        or f'per-class IoU, mIoU {scores.miou * 100:.2f}%, pixel acc. {scores.pixel_accuracy * 100:.2f}%'
+        or (
+            f'per-class IoU, mIoU {scores.miou * 100:.2f}%, pixel acc. '
+            f'{scores.pixel_accuracy * 100:.2f}%'
+        )
     )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
