@@ -9,8 +9,12 @@ PACKAGE = 'lightseg_ros'
 
 
 def recipe_folders() -> list[tuple[str, list[str]]]:
-    """Every folder of training recipes under config/train, installed at the same place under share/
-    (recipes name their _base_ by relative path, so the tree must stay as it is)."""
+    """
+    Return every folder of training recipes under config/train, with its files.
+
+    Installed at the same place under share/ (recipes name their _base_ by relative path, so the
+    tree must stay as it is).
+    """
     folders = sorted({p.parent for p in Path('config/train').rglob('*.yaml')})
     return [
         (f'share/{PACKAGE}/{d.as_posix()}', sorted(glob(f'{d.as_posix()}/*.yaml')))

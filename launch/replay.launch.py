@@ -1,10 +1,12 @@
-"""segment_node on a recorded bag: segment.launch.py plus ``ros2 bag play`` of the image topic.
+"""
+segment_node on a recorded bag: segment.launch.py plus ``ros2 bag play`` of the image topic.
 
-    ros2 launch lightseg_ros replay.launch.py bag:=/data/drive1 image_topic:=/camera/image_raw rviz:=true
+    ros2 launch lightseg_ros replay.launch.py bag:=/data/drive1 image_topic:=/camera/image_raw
+    rviz:=true
 
 The launch ends when the bag has played (unless loop:=true): the node then logs its summary (frames
-in and out, dropped, latency). For figures (mIoU, latency, drops) use ``lightseg bag-eval BAG --mode
-node``, which needs no ROS 2 install.
+in and out, dropped, latency). For figures (mIoU, latency, drops) use ``lightseg bag-eval BAG
+--mode node``, which needs no ROS 2 install.
 """
 
 import os

@@ -118,7 +118,8 @@ CITYSCAPES_COLORS = (
 
 
 def default_palette(n: int) -> np.ndarray:
-    """(n, 3) uint8 RGB colours, PASCAL VOC's scheme: the bits of the class id spread over R, G, B.
+    """
+    (n, 3) uint8 RGB colours, PASCAL VOC's scheme: the bits of the class id spread over R, G, B.
 
     Distinct for any n up to 2**24; class 0 is black, as in VOC's label images.
     """
@@ -132,11 +133,12 @@ def default_palette(n: int) -> np.ndarray:
 
 
 def colors_to_ids(rgb: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Class ids (H, W) int64 of a colour-coded (H, W, 3) RGB label image, and where a colour matched.
+    """
+    Class ids (H, W) int64 of a colour-coded (H, W, 3) RGB label image, and where a colour matched.
 
-    ``palette`` is (N, 3) RGB, class i = row i. Pixels whose colour is not in the palette get id 0 and
-    ``False`` in the returned mask; the caller decides (training rejects the file, bag-eval ignores them).
-    One sorted lookup for all classes, no per-class pass.
+    ``palette`` is (N, 3) RGB, class i = row i. Pixels whose colour is not in the palette get id 0
+    and ``False`` in the returned mask; the caller decides (training rejects the file, bag-eval
+    ignores them). One sorted lookup for all classes, no per-class pass.
     """
     codes = (
         (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]

@@ -1,5 +1,7 @@
-"""The ``lightseg`` command. Each subcommand lives in its own module exposing ``register(subparsers)``.
+"""
+The ``lightseg`` command.
 
+Each subcommand lives in its own module exposing ``register(subparsers)``.
 To add a subcommand, write the module and name it in ``SUBCOMMANDS``.
 """
 

@@ -1,7 +1,8 @@
-"""Segmentation metrics from a confusion matrix: mIoU, pixel accuracy, per-class IoU.
+"""
+Segmentation metrics from a confusion matrix: mIoU, pixel accuracy, per-class IoU.
 
-Shared by ``lightseg eval`` (training), ``lightseg bag-eval`` and the benchmarks, so every figure the
-package reports is computed one way. Pixels labelled ``ignore_index`` (or any label outside
+Shared by ``lightseg eval`` (training), ``lightseg bag-eval`` and the benchmarks, so every figure
+the package reports is computed one way. Pixels labelled ``ignore_index`` (or any label outside
 [0, num_classes)) are not counted. Classes absent from both prediction and ground truth have an
 undefined IoU (NaN) and are left out of the mean, as in the usual VOC/Cityscapes evaluation.
 """
@@ -46,7 +47,8 @@ class ConfusionMatrix:
         self.matrix = torch.zeros(num_classes, num_classes, dtype=torch.int64)
 
     def update(self, pred: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray) -> None:
-        """``pred`` and ``target``: integer class maps of the same shape (any batch layout).
+        """
+        ``pred`` and ``target``: integer class maps of the same shape (any batch layout).
 
         Tensors are counted on their device; numpy arrays (read-only message buffers included)
         with numpy, without copying them into tensors.

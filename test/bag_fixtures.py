@@ -15,7 +15,11 @@ def write_dataset(
     num_classes: int = 3,
     unlabelled: tuple[int, ...] = (),
 ) -> tuple[Path, Path]:
-    """``n`` RGB images with class-id labels (left/right halves and a square), some without a label."""
+    """
+    Write ``n`` RGB images with class-id labels (left/right halves and a square).
+
+    Some images have no label.
+    """
     images, labels = root / 'images', root / 'labels'
     images.mkdir(parents=True)
     labels.mkdir()

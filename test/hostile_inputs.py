@@ -1,4 +1,5 @@
-"""Hostile and malformed inputs, one catalogue for the fuzz tests and for README's failure table.
+"""
+Hostile and malformed inputs, one catalogue for the fuzz tests and for README's failure table.
 
 Each image case builds the fields of a ``sensor_msgs/Image`` (raw) or ``CompressedImage``
 (compressed) and says what must happen: ``segmented``, or dropped with an ``ImageDecodeError`` of
@@ -40,7 +41,7 @@ class ImageCase:
 
 
 def _raw(**overrides) -> Callable[[], dict]:
-    """A 80x64 rgb8 frame with some fields overridden."""
+    """Return a 80x64 rgb8 frame with some fields overridden."""
 
     def build() -> dict:
         from lightseg_ros.inference.image_codec import encode_image
@@ -74,7 +75,11 @@ def _jpeg(array: np.ndarray) -> bytes:
 
 
 def _jpeg_claiming(width: int, height: int) -> bytes:
-    """A valid small JPEG whose frame header (SOF0) claims ``width`` x ``height``: about 3 KB."""
+    """
+    Return a valid small JPEG whose frame header (SOF0) claims ``width`` x ``height``.
+
+    About 3 KB.
+    """
     data = bytearray(_jpeg(cv2.cvtColor(RGB, cv2.COLOR_RGB2BGR)))
     sof = data.find(b'\xff\xc0')
     struct.pack_into('>HH', data, sof + 5, height, width)
@@ -82,7 +87,11 @@ def _jpeg_claiming(width: int, height: int) -> bytes:
 
 
 def _png_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header claims ``width`` x ``height`` (RGB8) over one compressed block of zero rows."""
+    """
+    Return a PNG whose header claims ``width`` x ``height`` (RGB8).
+
+    Over one compressed block of zero rows.
+    """
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return (
@@ -100,7 +109,11 @@ def _png_claiming(width: int, height: int) -> bytes:
 
 @functools.lru_cache(maxsize=1)
 def _png_bomb() -> bytes:
-    """A real PNG of 6000x6000 zeros: about 105 KB compressed, 108 MB decoded (built once: 2 s)."""
+    """
+    Return a real PNG of 6000x6000 zeros: about 105 KB compressed, 108 MB decoded.
+
+    Built once: 2 s.
+    """
     return _png(np.zeros((6000, 6000, 3), np.uint8))
 
 
@@ -430,7 +443,7 @@ META_CASES: tuple[MetaCase, ...] = (
 
 
 def craft(source, path, text: str):
-    """A copy of the weights file ``source`` with only its 'lightseg' metadata replaced by ``text``."""
+    """Copy the weights file ``source`` with only its 'lightseg' metadata replaced by ``text``."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
@@ -441,7 +454,7 @@ def craft(source, path, text: str):
 
 
 def small_weights(path):
-    """A 3-class ghostnet_aspp_da weights file (random init)."""
+    """Return a 3-class ghostnet_aspp_da weights file (random init)."""
     from lightseg_ros.models import build_model, save_weights, WeightsMeta
 
     return save_weights(
@@ -460,7 +473,7 @@ def _cell(text: str, limit: int = 110) -> str:
 
 
 def failure_table() -> str:
-    """README's two failure tables (images, weights metadata), from running every case."""
+    """Return the README's two failure tables (images, weights metadata), from every case."""
     from pathlib import Path
     import tempfile
 

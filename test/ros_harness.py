@@ -1,4 +1,8 @@
-"""Helpers for tests that run real nodes over DDS: a probe node that publishes and records topics."""
+"""
+Helpers for tests that run real nodes over DDS.
+
+A probe node that publishes and records topics.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,10 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 
 def fresh_domain() -> int:
-    """A DDS domain for one node/probe pair (101-232: apart from conftest's session domains 1-100).
+    """
+    Return a DDS domain for one node/probe pair.
+
+    101-232: apart from conftest's session domains 1-100.
 
     DDS discovery between freshly started processes on this machine now and then never completes
     (the node is up, the probe never matches it: seen in about one full run in three, in different
@@ -27,7 +34,11 @@ def fresh_domain() -> int:
 
 
 class Probe:
-    """A node in the test process spinning in a background thread; records every message it subscribes to."""
+    """
+    A node in the test process spinning in a background thread.
+
+    It records every message it subscribes to.
+    """
 
     def __init__(self, name: str, domain_id: int | None = None) -> None:
         self.context = rclpy.Context()
@@ -41,7 +52,11 @@ class Probe:
         self.thread.start()
 
     def subscribe(self, msg_type, topic: str, *, latched: bool = False, qos=None):
-        """Record ``topic``; ``qos`` default: reliable depth 50 (transient local when ``latched``)."""
+        """
+        Record ``topic``.
+
+        ``qos`` default: reliable depth 50 (transient local when ``latched``).
+        """
         qos = qos or QoSProfile(
             depth=50,
             reliability=ReliabilityPolicy.RELIABLE,
@@ -63,7 +78,11 @@ class Probe:
         return self.node.create_publisher(msg_type, topic, qos)
 
     def wait_for(self, topic: str, predicate=lambda m: True, timeout: float = 20.0) -> Any:
-        """The first recorded message on ``topic`` satisfying ``predicate``; AssertionError on timeout."""
+        """
+        Return the first recorded message on ``topic`` satisfying ``predicate``.
+
+        AssertionError on timeout.
+        """
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
@@ -79,7 +98,11 @@ class Probe:
                 self.cond.wait(left)
 
     def wait_until(self, condition, timeout: float = 30.0, what='condition') -> None:
-        """``what``: a description, or a callable giving one when the wait times out (e.g. a log)."""
+        """
+        Wait until ``condition`` holds.
+
+        ``what``: a description, or a callable giving one when the wait times out (e.g. a log).
+        """
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
@@ -96,7 +119,11 @@ class Probe:
 def NodeProcess(
     module: str, ros_args: list[str], extra_env: dict[str, str] | None = None
 ) -> NodeSession:
-    """A node run as its own process, as the package's tools start one (output kept, ``stop()`` = SIGINT)."""
+    """
+    Return a node run as its own process, as the package's tools start one.
+
+    Its output is kept; ``stop()`` = SIGINT.
+    """
     return NodeSession(
         {}, module=module, ros_args=ros_args, env={'OMP_NUM_THREADS': '1', **(extra_env or {})}
     )
@@ -111,9 +138,14 @@ def start_node_and_probe(
     timeout: float = 60.0,
     env: dict[str, str] | None = None,
 ) -> tuple[NodeSession, Probe]:
-    """A node process and a :class:`Probe` on a fresh DDS domain, retried as the package's tools retry
-    (:func:`~lightseg_ros.ros.node_session.start_with_retries`). ``prepare(probe)`` creates the probe's
-    subscriptions and publishers; ``ready(probe)`` says when the node is up; ``probe.session`` is the node."""
+    """
+    Start a node process and a :class:`Probe` on a fresh DDS domain.
+
+    Retried as the package's tools retry
+    (:func:`~lightseg_ros.ros.node_session.start_with_retries`). ``prepare(probe)`` creates the
+    probe's subscriptions and publishers; ``ready(probe)`` says when the node is up;
+    ``probe.session`` is the node.
+    """
     import uuid
 
     def start(attempt: int) -> Probe:

@@ -1,10 +1,11 @@
-"""A camera driver as users run one: its own process, no DDS variable, REP-2003 QoS (or sensor data).
+"""
+A camera driver as users run one: its own process, no DDS variable, REP-2003 QoS (or sensor data).
 
     python stock_camera.py TOPIC --qos system_default|sensor_data --count N --rate HZ
 
-Waits until something subscribes (so a test can count every frame), then publishes ``count`` 640x480
-rgb8 frames stamped 1..N seconds (frame_id ``stock_camera``), and with them a camera_info on the
-sibling ``camera_info`` topic, then lingers a second for late acknowledgements.
+Waits until something subscribes (so a test can count every frame), then publishes ``count``
+640x480 rgb8 frames stamped 1..N seconds (frame_id ``stock_camera``), and with them a camera_info
+on the sibling ``camera_info`` topic, then lingers a second for late acknowledgements.
 """
 
 import argparse

@@ -1,4 +1,5 @@
-"""Tiny generated datasets in each supported layout (tests never read real data).
+"""
+Tiny generated datasets in each supported layout (tests never read real data).
 
 Images show a noisy background (class 0), an axis-aligned rectangle (class 1) and a disk (class 2),
 each in its own colour, so a small model can overfit them quickly.
@@ -39,7 +40,11 @@ def _save(image: np.ndarray, mask: np.ndarray, image_path: Path, mask_path: Path
 def make_camvid(
     root: Path, n: int = 8, size=(64, 64), seed: int = 0, splits=('train', 'val')
 ) -> Path:
-    """CamVid layout: {split}/NAME.png, {split}annot/NAME.png, {split}.txt. Corner pixel = 11 (ignore)."""
+    """
+    Write the CamVid layout: {split}/NAME.png, {split}annot/NAME.png, {split}.txt.
+
+    Corner pixel = 11 (ignore).
+    """
     rng = np.random.default_rng(seed)
     for split in splits:
         names = []
@@ -54,7 +59,11 @@ def make_camvid(
 
 
 def make_voc(root: Path, n: int = 4, size=(64, 64), seed: int = 0, aug: bool = False) -> Path:
-    """VOC2012 layout (palette PNG masks, 255 borders); with ``aug`` the SBD SegmentationClassAug layout."""
+    """
+    Write the VOC2012 layout (palette PNG masks, 255 borders).
+
+    With ``aug`` the SBD SegmentationClassAug layout.
+    """
     rng = np.random.default_rng(seed)
     mask_dir = 'SegmentationClassAug' if aug else 'SegmentationClass'
     lists = {'train_aug' if aug else 'train': [], 'val': []}
@@ -100,7 +109,11 @@ def make_folder(
     classes: str = 'yaml',
     rgb_masks: bool = False,
 ) -> Path:
-    """Generic layout: images/{split}/, masks/{split}/ and classes.yaml (or classes.txt)."""
+    """
+    Write the generic layout.
+
+    images/{split}/, masks/{split}/ and classes.yaml (or classes.txt).
+    """
     rng = np.random.default_rng(seed)
     for split in ('train', 'val'):
         for i in range(n):

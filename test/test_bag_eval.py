@@ -1,4 +1,8 @@
-"""Bag evaluation: offline and node modes agree; labels paired by stamp; clear errors; atomic --record."""
+"""
+Bag evaluation.
+
+Offline and node modes agree; labels paired by stamp; clear errors; atomic --record.
+"""
 
 import json
 
@@ -265,7 +269,11 @@ def test_cli_errors_are_clear(tmp_path, bag, weights, capsys):
 
 @pytest.fixture
 def own_domain(monkeypatch):
-    """Node-mode tests start a node process and a replay participant: a fresh DDS domain for them."""
+    """
+    Give node-mode tests a fresh DDS domain.
+
+    They start a node process and a replay participant.
+    """
     from ros_harness import fresh_domain
 
     monkeypatch.setenv('ROS_DOMAIN_ID', str(fresh_domain()))
@@ -299,7 +307,11 @@ def test_node_mode_agrees_with_offline(bag, weights, segmenter, tmp_path):
 
 @pytest.mark.usefixtures('own_domain')
 def test_node_mode_as_fast_as_possible_counts_drops(tmp_path, weights):
-    """Replayed with no pacing, the node keeps only the newest frame: every frame is answered or dropped."""
+    """
+    Replayed with no pacing, the node keeps only the newest frame.
+
+    Every frame is answered or dropped.
+    """
     from lightseg_ros.evaluation.node_replay import evaluate_node
 
     images, labels = write_dataset(tmp_path, n=30, size=(120, 160))
@@ -359,8 +371,11 @@ def test_replay_launch_command(tmp_path, bag):
 
 @pytest.mark.usefixtures('own_domain')
 def test_cli_node_mode_without_fastdds_setting_in_the_environment(tmp_path, weights):
-    """Camera-sized frames reach the node even when the user's shell sets no Fast DDS transport
-    (the default transports lose most large best-effort messages; the CLI must choose for them)."""
+    """
+    Camera-sized frames reach the node even when the shell sets no Fast DDS transport.
+
+    The default transports lose most large best-effort messages; the CLI must choose for them.
+    """
     import os
     import subprocess
     import sys
@@ -399,8 +414,11 @@ def test_cli_node_mode_without_fastdds_setting_in_the_environment(tmp_path, weig
 
 
 def test_malformed_frames_are_counted_and_skipped(tmp_path, segmenter):
-    """A bag whose frames include bad images and a message that is not CDR: each is skipped and
-    counted, the rest scored."""
+    """
+    A bag whose frames include bad images and a message that is not CDR.
+
+    Each is skipped and counted, the rest scored.
+    """
     rng = np.random.default_rng(7)
     good = [(rng.random((24, 32, 3)) * 255).astype(np.uint8) for _ in range(3)]
     with AtomicBagWriter(tmp_path / 'mixed') as w:

@@ -121,7 +121,11 @@ def test_targets_from_figures():
 
 
 def test_frame_benchmark_targets_and_table():
-    """The --frames figures: issue 15's goals read from a result, and /proc read for a live process."""
+    """
+    The --frames figures.
+
+    Issue 15's goals read from a result, and /proc read for a live process.
+    """
     import os
 
     from lightseg_ros.tools.frame_bench import _status_mb, check_frame_targets, format_frames

@@ -1,4 +1,8 @@
-"""``lightseg demo`` (the README's first command) runs source and node over DDS and writes its outputs."""
+"""
+``lightseg demo`` (the README's first command).
+
+It runs source and node over DDS and writes its outputs.
+"""
 
 import json
 import os

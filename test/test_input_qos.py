@@ -1,4 +1,8 @@
-"""Input QoS choice, transport choice and the reasons given for silent inputs (pure, no ROS graph)."""
+"""
+Input QoS choice, transport choice and the reasons given for silent inputs.
+
+Pure, no ROS graph.
+"""
 
 from lightseg_ros.ros.dds import dds_environment, DDS_TRANSPORTS, use_dds_transport
 from lightseg_ros.ros.input_qos import (

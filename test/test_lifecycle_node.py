@@ -1,4 +1,5 @@
-"""segment_lifecycle_node as a real process, driven through the standard lifecycle services.
+"""
+segment_lifecycle_node as a real process, driven through the standard lifecycle services.
 
 One node process; each test starts from and returns to unconfigured, setting the weights it needs.
 """
@@ -39,7 +40,11 @@ pytestmark = pytest.mark.usefixtures('one_torch_thread')  # see conftest
 
 @pytest.fixture(scope='module')
 def graph(weights):  # noqa: F811 (the fixture imported above)
-    """(probe, node session): a lifecycle node, unconfigured, and a probe with its service clients."""
+    """
+    Return (probe, node session).
+
+    A lifecycle node, unconfigured, and a probe with its service clients.
+    """
 
     def start(attempt: int):
         domain = fresh_domain()
@@ -106,7 +111,11 @@ def state(probe) -> str:
 
 
 def reported_state(probe, label: str, after: float):
-    """The node's /diagnostics with lifecycle_state ``label``, stamped after ``after`` (wall clock)."""
+    """
+    Return the node's /diagnostics with lifecycle_state ``label``.
+
+    Stamped after ``after`` (wall clock).
+    """
 
     def match(m):
         values = {kv.key: kv.value for s in m.status for kv in s.values}
@@ -119,7 +128,11 @@ def reported_state(probe, label: str, after: float):
 
 
 def new_legend(probe, predicate):
-    """A predicate for class legends recorded from now on that satisfy ``predicate`` (on the JSON)."""
+    """
+    Return a predicate for class legends recorded from now on.
+
+    They must satisfy ``predicate`` (on the JSON).
+    """
     with probe.cond:
         seen = list(probe.messages[f'{OUT}/class_legend'])
     return lambda m: all(m is not s for s in seen) and predicate(json.loads(m.data))

@@ -1,4 +1,8 @@
-"""Every registered model is tested by being registered: shapes, gradients, determinism, figures."""
+"""
+Every registered model is tested by being registered.
+
+Shapes, gradients, determinism, figures.
+"""
 
 from lightseg_ros.models import (
     build_model,

@@ -75,8 +75,12 @@ def test_resident_memory_is_read():
 
 
 def test_large_buffers_go_back_to_the_system_after_use():
-    """glibc's default keeps a freed 20 MB frame buffer resident once a 24 MB one was freed before it;
-    with the fixed mmap threshold it goes back to the system (each case in a fresh process)."""
+    """
+    Freed frame buffers go back to the system with the fixed mmap threshold.
+
+    glibc's default keeps a freed 20 MB frame buffer resident once a 24 MB one was freed before it;
+    with the fixed mmap threshold it goes back to the system (each case in a fresh process).
+    """
     import subprocess
     import sys
 

@@ -1,4 +1,8 @@
-"""The node's pure helpers: topic names, the latest-frame mailbox, statistics, parameter validation."""
+"""
+The node's pure helpers.
+
+Topic names, the latest-frame mailbox, statistics, parameter validation.
+"""
 
 import os
 import threading

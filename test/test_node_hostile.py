@@ -1,4 +1,5 @@
-"""Hostile and oversized input never takes the node down (issue 15): a real node process over DDS.
+"""
+Hostile and oversized input never takes the node down (issue 15): a real node process over DDS.
 
 Every image case of the catalogue (``hostile_inputs``) is published, followed by a good frame that
 must be served; crafted weights files are refused at start (exit code 2, one line naming the file)
@@ -42,7 +43,11 @@ def weights(tmp_path_factory):
 
 @pytest.mark.parametrize('case', META_CASES[:5], ids=[c.name for c in META_CASES[:5]])
 def test_crafted_weights_at_start_exit_2_with_one_line(weights, case, capfd):
-    """segment_node's main() in this process (a process per case would cost a torch import each)."""
+    """
+    Run segment_node's main() in this process.
+
+    A process per case would cost a torch import each.
+    """
     from lightseg_ros.ros.segment_node import main
 
     path = weights[1][case.name]
@@ -147,7 +152,11 @@ def as_array(msg: Image) -> np.ndarray:
 
 
 def set_params(probe, **values) -> list:
-    """The node's set_parameters service with int, str or str-list values; its results."""
+    """
+    Call the node's set_parameters service; return its results.
+
+    Values are int, str or str-list.
+    """
     from rcl_interfaces.msg import Parameter as ParameterMsg
     from rcl_interfaces.msg import ParameterType, ParameterValue
 

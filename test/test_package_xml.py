@@ -1,4 +1,8 @@
-"""What a robot install needs from the package's metadata: rosdep keys that resolve, a licence, a changelog."""
+"""
+What a robot install needs from the package's metadata.
+
+Rosdep keys that resolve, a licence, a changelog.
+"""
 
 from pathlib import Path
 import re

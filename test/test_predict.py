@@ -1,5 +1,9 @@
-"""``lightseg predict``: inputs and output names, images and videos end to end, bad input, and the same
-outputs as the node for the same frame (the node as a real process over DDS)."""
+"""
+``lightseg predict``.
+
+Inputs and output names, images and videos end to end, bad input, and the same outputs as the
+node for the same frame (the node as a real process over DDS).
+"""
 
 from __future__ import annotations
 
@@ -252,7 +256,11 @@ def test_no_usable_input_exits_2_naming_each_file(tmp_path, capsys, one_torch_th
 def test_predict_writes_exactly_what_the_node_publishes_for_the_same_frame(
     tmp_path, one_torch_thread
 ):
-    """Shipped default model and weights, default backend, on both sides; the file's pixels are the frame's."""
+    """
+    Shipped default model and weights, default backend, on both sides.
+
+    The file's pixels are the frame's.
+    """
     rgb = road_scene(W, H, t=0.7, seed=5)[0]
     image = write_rgb(tmp_path / 'frame.png', rgb)
     assert np.array_equal(read_image(image), rgb)

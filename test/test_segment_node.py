@@ -1,4 +1,8 @@
-"""The segmentation node as a real process over DDS: outputs, headers, drops, bad input, parameters."""
+"""
+The segmentation node as a real process over DDS.
+
+Outputs, headers, drops, bad input, parameters.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""The trained weights inside the package, what a ``weights`` setting means, and who loads them by default."""
+"""
+The trained weights inside the package.
+
+What a ``weights`` setting means, and who loads them by default.
+"""
 
 import json
 from pathlib import Path
@@ -202,10 +206,14 @@ def test_results_table_scores_and_times_each_weights_file(tmp_path, capsys):
 
 
 def test_shipped_ghostnet_segments_the_built_in_street_scene():
-    """The default weights are trained, not random: on the package's synthetic street scene (drawn in CamVid's
-    classes, never seen in training) they find the sky, the road and a fair share of the rest. Measured with the
-    shipped file: pixel accuracy 0.63, sky IoU 0.80, road IoU 0.76, mIoU over the scene's classes 0.39; an
-    untrained model (seed 0): 0.27, 0.0, 0.0 and 0.04."""
+    """
+    The default weights are trained, not random.
+
+    On the package's synthetic street scene (drawn in CamVid's classes, never seen in training)
+    they find the sky, the road and a fair share of the rest. Measured with the shipped file: pixel
+    accuracy 0.63, sky IoU 0.80, road IoU 0.76, mIoU over the scene's classes 0.39; an untrained
+    model (seed 0): 0.27, 0.0, 0.0 and 0.04.
+    """
     from lightseg_ros.inference import Segmenter
     from lightseg_ros.sources.synthetic import road_scene
     import numpy as np

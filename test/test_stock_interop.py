@@ -1,10 +1,14 @@
-"""segment_node among stock ROS 2 participants: processes with no DDS variable and the QoS users' tools use.
+"""
+segment_node among stock ROS 2 participants.
+
+Processes with no DDS variable and the QoS users' tools use.
 
 A camera driver publishing 640x480 rgb8 at 10 Hz with REP-2003's system-default QoS (reliable), or
-with sensor-data QoS (best effort), in its own process (``stock_camera.py``); subscribers with rclpy's
-default QoS (reliable depth 10: rviz2's image display, ``ros2 topic echo`` adapting to a reliable
-publisher). The node runs with its defaults, except a small network input so that it keeps up with
-10 Hz on a 2-core machine (transport is what is tested; the frames on the wire are full size).
+with sensor-data QoS (best effort), in its own process (``stock_camera.py``); subscribers with
+rclpy's default QoS (reliable depth 10: rviz2's image display, ``ros2 topic echo`` adapting to a
+reliable publisher). The node runs with its defaults, except a small network input so that it keeps
+up with 10 Hz on a 2-core machine (transport is what is tested; the frames on the wire are full
+size).
 """
 
 from __future__ import annotations
@@ -99,7 +103,11 @@ def stamps(probe, topic: str) -> set[int]:
 
 
 def node_status(probe, what, timeout: float = 15.0):
-    """The node's newest /diagnostics status satisfying ``what``, waiting up to ``timeout`` for one."""
+    """
+    Return the node's newest /diagnostics status satisfying ``what``.
+
+    Waits up to ``timeout`` for one.
+    """
     found = []
 
     def newest() -> bool:
@@ -124,7 +132,11 @@ def values(status) -> dict[str, str]:
 
 
 def frame_counts(probe, frames_in_at_least: int) -> dict[str, str]:
-    """The node's counters once it has taken in ``frames_in_at_least`` frames and is idle."""
+    """
+    Return the node's counters once it is idle.
+
+    That is once it has taken in ``frames_in_at_least`` frames and is idle.
+    """
     node_status(probe, lambda s: int(values(s)['frames_in']) >= frames_in_at_least)
     time.sleep(1.0)  # the frame in flight
     return values(node_status(probe, lambda s: True))

@@ -1,4 +1,8 @@
-"""End-to-end training on generated data: overfitting, exact resume, 2-process DDP, eval and export."""
+"""
+End-to-end training on generated data.
+
+Overfitting, exact resume, 2-process DDP, eval and export.
+"""
 
 import json
 import os

@@ -1,4 +1,5 @@
-"""Evaluate a segmentation model on a recorded rosbag2: accuracy (mIoU) and latency.
+"""
+Evaluate a segmentation model on a recorded rosbag2: accuracy (mIoU) and latency.
 
 Two modes:
 
@@ -55,7 +56,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LabelPalette:
-    """Colours of colour-coded labels and the class id each maps to (an id may be the ignore index)."""
+    """
+    Colours of colour-coded labels and the class id each maps to.
+
+    An id may be the ignore index.
+    """
 
     colors: np.ndarray  # (M, 3) uint8 RGB
     ids: np.ndarray  # (M,) int64
@@ -72,9 +77,13 @@ class LabelPalette:
 
     @classmethod
     def from_file(cls, path: str | Path) -> 'LabelPalette':
-        """A text file of ``R G B`` lines (class id = the count of such lines before it) and
+        """
+        Read a palette from a text file.
+
+        The file has ``R G B`` lines (class id = the count of such lines before it) and
         ``R G B id`` lines (an explicit id, e.g. the ignore index for a colour not to score);
-        ``#`` starts a comment."""
+        ``#`` starts a comment.
+        """
         path = Path(path)
         colors, ids, next_id = [], [], 0
         for number, line in enumerate(path.read_text(errors='replace').splitlines()[:100_000], 1):
@@ -115,9 +124,13 @@ Progress = Callable[[int], None]
 
 
 def label_array(msg, palette, ignore_index: int, where: str = 'label') -> np.ndarray:
-    """Class ids (H, W) from a label message: mono8 ids, or rgb8/bgr8 colours mapped through ``palette``
-    (a :class:`LabelPalette` or an (N, 3) RGB array). A colour outside the palette is a BagError that
-    lists the colours found, with pixel counts, and how to map them."""
+    """
+    Return the class ids (H, W) of a label message.
+
+    Labels are mono8 ids, or rgb8/bgr8 colours mapped through ``palette`` (a :class:`LabelPalette`
+    or an (N, 3) RGB array). A colour outside the palette is a BagError that lists the colours
+    found, with pixel counts, and how to map them.
+    """
     from ..inference.image_codec import image_view
 
     arr = image_view(msg)

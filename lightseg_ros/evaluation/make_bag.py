@@ -1,4 +1,5 @@
-"""Build an evaluation bag from an image folder and a label folder (e.g. a dataset split).
+"""
+Build an evaluation bag from an image folder and a label folder (e.g. a dataset split).
 
 Each image becomes a ``sensor_msgs/Image`` (rgb8) on the image topic; its label (same file stem,
 a single-channel PNG of class ids) becomes a mono8 ``sensor_msgs/Image`` on the label topic with

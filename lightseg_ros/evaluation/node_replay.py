@@ -1,4 +1,5 @@
-"""Node-mode bag evaluation: replay a bag's image messages, unchanged, into a live segment_node.
+"""
+Node-mode bag evaluation: replay a bag's image messages, unchanged, into a live segment_node.
 
 The node runs as its own process (as on a robot); this process publishes the recorded CDR bytes
 over DDS at the recorded rate (scaled) or as fast as possible, subscribes to the node's outputs,
@@ -36,7 +37,7 @@ RECORDED = tuple(o for o in OUTPUTS if o != 'confidence')  # the image outputs -
 
 
 def node_output_topic(image_topic: str, output: str) -> str:
-    """The node's output topic for a camera topic (see segment_node's topic naming)."""
+    """Return the node's output topic for a camera topic (see segment_node's topic naming)."""
     from ..ros.topics import output_namespaces, output_topic
 
     return output_topic(output_namespaces([image_topic])[0], output)
@@ -64,7 +65,11 @@ class _Collector:
 
 
 class _ReplaySession:
-    """A segment_node process plus this process's participant publishing to it and collecting its outputs."""
+    """
+    A segment_node process, and this process's participant that feeds it.
+
+    The participant publishes to the node and collects its outputs.
+    """
 
     def __init__(
         self, image_topic: str, msg_class, outputs, collector: _Collector, parameters: dict
@@ -95,7 +100,11 @@ class _ReplaySession:
         threading.Thread(target=self.executor.spin, daemon=True).start()
 
     def warm_up(self, warm, collector: _Collector, timeout_s: float) -> bool:
-        """Publish the warm-up frame until the node answers it (True) or ``timeout_s`` passes (False)."""
+        """
+        Publish the warm-up frame until the node answers it.
+
+        Return True when it answered, False when ``timeout_s`` passed.
+        """
         deadline = time.monotonic() + timeout_s
         last_sent = 0.0
 
@@ -149,7 +158,8 @@ def evaluate_node(
     settle_s: float = 2.0,
     answer_timeout_s: float = 20.0,
 ) -> BagEvalReport:
-    """Replay ``image_topic`` into a fresh segment_node process and score its masks.
+    """
+    Replay ``image_topic`` into a fresh segment_node process and score its masks.
 
     ``rate``: factor of the recorded rate (1.0 = real time), or None for as fast as possible.
     """

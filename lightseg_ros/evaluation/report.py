@@ -51,7 +51,11 @@ class BagEvalReport:
     def note_malformed(
         self, kind: str, example: str, count: int = 1, *, frame: bool = True
     ) -> None:
-        """Count ``count`` skipped messages of ``kind`` (image frames unless ``frame`` is False)."""
+        """
+        Count ``count`` skipped messages of ``kind``.
+
+        They are image frames unless ``frame`` is False.
+        """
         self.malformed_counts[kind] = self.malformed_counts.get(kind, 0) + count
         self.malformed_examples.setdefault(kind, example[:300])
         if frame:

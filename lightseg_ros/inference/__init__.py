@@ -1,4 +1,8 @@
-"""Everything that touches pixels at run time, free of rclpy: the segmenter, colouring, message codecs."""
+"""
+Everything that touches pixels at run time, free of rclpy.
+
+The segmenter, colouring, message codecs.
+"""
 
 from .image_codec import (
     decode_compressed_image,

@@ -1,4 +1,5 @@
-"""Inference backends: what runs the network inside a :class:`~lightseg_ros.inference.Segmenter`.
+"""
+Inference backends: what runs the network inside a :class:`~lightseg_ros.inference.Segmenter`.
 
 A backend maps a normalised (1, 3, H, W) float tensor on the segmenter's device to logits
 (1, C, H, W) on that device; pre- and post-processing stay in the segmenter, so every backend
@@ -9,12 +10,13 @@ yields masks the same way.
   with the best execution provider installed: TensorRT, then CUDA, then CPU. The export is
   cached, so a node does not re-export at each start (:func:`cached_export`).
 
-The ONNX cache (``$LIGHTSEG_CACHE``, else ``~/.cache/lightseg_ros``) is trusted only as far as it is
-checked: a file is named by the model, the sha256 of its weights and the torch and onnx versions;
-the folder and files are created user-only (0700 / 0600); each export has a ``.sha256`` file next
-to it, and before use the export's own sha256 must match it, both files must belong to this user
-and be writable by nobody else, and the folder must not be writable by others. A file that fails
-is logged and exported again (in a private temporary folder where the cache folder itself fails).
+The ONNX cache (``$LIGHTSEG_CACHE``, else ``~/.cache/lightseg_ros``) is trusted only as far as it
+is checked: a file is named by the model, the sha256 of its weights and the torch and onnx
+versions; the folder and files are created user-only (0700 / 0600); each export has a ``.sha256``
+file next to it, and before use the export's own sha256 must match it, both files must belong to
+this user and be writable by nobody else, and the folder must not be writable by others. A file
+that fails is logged and exported again (in a private temporary folder where the cache folder
+itself fails).
 
 TensorRT is reached through ONNX Runtime's TensorRT execution provider when the onnxruntime-gpu
 build with TensorRT is installed (Jetson and x86 CUDA machines); no separate engine code.
@@ -110,7 +112,11 @@ def _file_sha256(path: Path) -> str:
 
 
 def _private_dir(path: Path) -> str | None:
-    """Create ``path`` user-only if missing; None when it is safe to keep exports in, else why not."""
+    """
+    Create ``path`` user-only if missing.
+
+    Return None when it is safe to keep exports in, else why not.
+    """
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         info = path.stat()
@@ -144,7 +150,11 @@ def _cache_problem(path: Path, digest_path: Path) -> str | None:
 
 
 def cached_export(model: nn.Module, model_name: str, cache_dir: str | Path | None = None) -> Path:
-    """The checked ONNX export of ``model`` (see the module docstring), exported when missing or failing."""
+    """
+    Return the checked ONNX export of ``model`` (see the module docstring).
+
+    The model is exported when the file is missing or fails its check.
+    """
     import onnx
 
     from .export import export_onnx
@@ -245,7 +255,8 @@ class OnnxRuntimeBackend:
         return torch.from_numpy(out).to(self.device)
 
     def _run_bound(self, x: torch.Tensor) -> torch.Tensor:
-        """GPU providers: ONNX Runtime reads and writes the torch tensors' device memory directly.
+        """
+        GPU providers: ONNX Runtime reads and writes the torch tensors' device memory directly.
 
         The logits' shape is known ((N, classes, H, W): the models return input-sized logits), so
         the output is a preallocated torch tensor and nothing crosses to the host.
@@ -266,8 +277,11 @@ class OnnxRuntimeBackend:
 
 
 def resolve_backend(kind: str, device: torch.device) -> str:
-    """``auto``: ONNX Runtime on the CPU when it is installed (2-3x faster than eager PyTorch on the
-    CPUs measured, see BENCHMARKS.md), PyTorch fp16 on CUDA."""
+    """
+    Resolve ``auto`` to a backend: ONNX Runtime on the CPU when installed, PyTorch fp16 on CUDA.
+
+    ONNX Runtime is 2-3x faster than eager PyTorch on the CPUs measured (see BENCHMARKS.md).
+    """
     if kind != 'auto':
         return kind
     if device.type == 'cpu':
@@ -289,7 +303,11 @@ def make_backend(
     model_name: str = 'model',
     cache_dir: str | Path | None = None,
 ):
-    """The backend ``kind`` for ``model`` on ``device``; :class:`BackendError` says what is accepted."""
+    """
+    Return the backend ``kind`` for ``model`` on ``device``.
+
+    :class:`BackendError` says what is accepted.
+    """
     kind = resolve_backend(kind, device)
     if kind == 'torch':
         return TorchBackend(model, device, dtype)

@@ -1,4 +1,5 @@
-"""ONNX export of lightseg_ros models, checked against PyTorch with onnxruntime.
+"""
+ONNX export of lightseg_ros models, checked against PyTorch with onnxruntime.
 
 Uses torch's TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``), which needs no
 extra packages and gives dynamic height and width through ``dynamic_axes``. The graph takes a
@@ -34,8 +35,11 @@ def export_onnx(
     dynamic: bool = True,
     dynamic_batch: bool = True,
 ) -> Path:
-    """Export ``model`` (put in eval mode, on the CPU) to ``path``; with ``dynamic`` the height and
-    width (and, with ``dynamic_batch``, the batch) are symbolic."""
+    """
+    Export ``model`` (put in eval mode, on the CPU) to ``path``.
+
+    With ``dynamic`` the height and width (and, with ``dynamic_batch``, the batch) are symbolic.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval().cpu()
@@ -72,9 +76,12 @@ def check_onnx(
     tolerance: float = 1e-3,
     seed: int = 0,
 ) -> float:
-    """Run the ONNX file with onnxruntime and ``model`` with PyTorch on random inputs of each size
-    ([H, W]); return the largest absolute difference of the logits, raising :class:`ExportError`
-    when it exceeds ``tolerance``."""
+    """
+    Compare the ONNX file with ``model`` and return the largest absolute difference of the logits.
+
+    The ONNX file runs with onnxruntime and ``model`` with PyTorch on random inputs of each size
+    ([H, W]); :class:`ExportError` is raised when the difference exceeds ``tolerance``.
+    """
     import onnx
     import onnxruntime as ort
 

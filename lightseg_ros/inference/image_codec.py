@@ -1,4 +1,5 @@
-"""Conversions between ``sensor_msgs`` image messages and numpy arrays, as pure functions.
+"""
+Conversions between ``sensor_msgs`` image messages and numpy arrays, as pure functions.
 
 No rclpy import: functions take any object with the message's fields (duck typing), so they are
 tested without a ROS graph, as cv_bridge's core is. Every malformed message raises
@@ -9,19 +10,19 @@ Decoding (``sensor_msgs/Image`` -> RGB uint8, what the segmenter takes):
 * ``rgb8`` is a zero-copy view of ``msg.data`` (row padding in ``step`` honoured through strides);
 * ``bgr8``, ``rgba8``, ``bgra8``, ``mono8``, ``yuv422``/``uyvy``, ``yuv422_yuy2``/``yuyv`` are
   converted by one OpenCV call from a zero-copy view;
-* ``mono16`` (either endianness, ``is_bigendian`` honoured) keeps its high byte (``v >> 8``), i.e. the
-  full 16-bit range maps linearly onto 0..255, then grey to RGB.
+* ``mono16`` (either endianness, ``is_bigendian`` honoured) keeps its high byte (``v >> 8``), i.e.
+  the full 16-bit range maps linearly onto 0..255, then grey to RGB.
 
-``sensor_msgs/CompressedImage`` (jpeg, png, and the other formats both Pillow and OpenCV read) -> RGB uint8.
-The header's width and height are read first (Pillow, which parses headers without decoding) and an
-image above ``max_pixels`` is refused before any pixel is decoded: a 30000x30000 PNG of one colour
-is a few hundred KB on the wire and 2.7 GB decoded.
+``sensor_msgs/CompressedImage`` (jpeg, png, and the other formats both Pillow and OpenCV read) ->
+RGB uint8. The header's width and height are read first (Pillow, which parses headers without
+decoding) and an image above ``max_pixels`` is refused before any pixel is decoded: a 30000x30000
+PNG of one colour is a few hundred KB on the wire and 2.7 GB decoded.
 
 Size limit: every decoder takes ``max_pixels`` (width x height; the node's ``max_input_pixels``,
 default :data:`DEFAULT_MAX_INPUT_PIXELS`) and refuses larger images with kind ``too_large``.
 
-Encoding (numpy -> Image fields) always uses ``arr.tobytes()``: assigning an ndarray or memoryview to
-an rclpy message's ``data`` copies element by element (tens of ms for 640x480).
+Encoding (numpy -> Image fields) always uses ``arr.tobytes()``: assigning an ndarray or memoryview
+to an rclpy message's ``data`` copies element by element (tens of ms for 640x480).
 """
 
 from __future__ import annotations
@@ -62,7 +63,11 @@ DEFAULT_MAX_INPUT_PIXELS = 4 * 3840 * 2160
 
 
 def check_size(width: int, height: int, max_pixels: int | None, what: str = 'image') -> None:
-    """:class:`ImageDecodeError` (kind ``too_large``) when ``width * height`` exceeds ``max_pixels``."""
+    """
+    Refuse an image whose ``width * height`` exceeds ``max_pixels``.
+
+    Raises :class:`ImageDecodeError` (kind ``too_large``).
+    """
     if max_pixels is not None and width * height > max_pixels:
         raise ImageDecodeError(
             'too_large',
@@ -91,7 +96,11 @@ SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_LAYOUTS)
 
 
 def _as_buffer(data: Any) -> Any:
-    """The message's data as something numpy can view without copying (array.array, bytes, ...)."""
+    """
+    Return the message's data as something numpy can view without copying.
+
+    That is array.array, bytes, ...
+    """
     if isinstance(data, (bytes, bytearray, memoryview, np.ndarray)):
         return data
     try:
@@ -102,10 +111,11 @@ def _as_buffer(data: Any) -> Any:
 
 
 def image_view(msg: Any, max_pixels: int | None = None) -> np.ndarray:
-    """Zero-copy (H, W[, C]) view of a ``sensor_msgs/Image``'s pixels in its own encoding.
+    """
+    Zero-copy (H, W[, C]) view of a ``sensor_msgs/Image``'s pixels in its own encoding.
 
-    Validates size (against ``max_pixels`` too), encoding, ``step`` and data length; mono16 comes back
-    as uint16 in native order only when the message's byte order is native (otherwise as a
+    Validates size (against ``max_pixels`` too), encoding, ``step`` and data length; mono16 comes
+    back as uint16 in native order only when the message's byte order is native (otherwise as a
     byte-swapped-dtype view).
     """
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
@@ -148,7 +158,11 @@ def image_view(msg: Any, max_pixels: int | None = None) -> np.ndarray:
 
 
 def decode_image(msg: Any, max_pixels: int | None = None) -> np.ndarray:
-    """``sensor_msgs/Image`` -> (H, W, 3) uint8 RGB (a zero-copy view for rgb8, else one conversion)."""
+    """
+    Decode a ``sensor_msgs/Image`` to (H, W, 3) uint8 RGB.
+
+    A zero-copy view for rgb8, else one conversion.
+    """
     view = image_view(msg, max_pixels)
     conversion = _LAYOUTS[str(msg.encoding)][3]
     if view.dtype.itemsize == 2:  # mono16: high byte, native order
@@ -159,8 +173,10 @@ def decode_image(msg: Any, max_pixels: int | None = None) -> np.ndarray:
 
 
 def compressed_size(data: Any, fmt: str = '', max_pixels: int | None = None) -> tuple[int, int]:
-    """(width, height) from a compressed image's header, without decoding any pixel; an image
-    above ``max_pixels`` raises :class:`ImageDecodeError` (``too_large``).
+    """
+    Return (width, height) from a compressed image's header, without decoding any pixel.
+
+    An image above ``max_pixels`` raises :class:`ImageDecodeError` (``too_large``).
 
     Pillow reads only the header here (``Image.open`` is lazy); it identifies the format by its
     content, so a PNG labelled "jpeg" is measured as the PNG it is.
@@ -193,10 +209,12 @@ def compressed_size(data: Any, fmt: str = '', max_pixels: int | None = None) -> 
 
 
 def decode_compressed_image(msg: Any, max_pixels: int | None = None) -> np.ndarray:
-    """``sensor_msgs/CompressedImage`` (jpeg, png, ...) -> (H, W, 3) uint8 RGB.
+    """
+    ``sensor_msgs/CompressedImage`` (jpeg, png, ...) -> (H, W, 3) uint8 RGB.
 
     The header is read first and an image above ``max_pixels`` is refused undecoded; 16-bit,
-    grey and 4-channel images come back as 8-bit RGB. Every failure is an :class:`ImageDecodeError`.
+    grey and 4-channel images come back as 8-bit RGB. Every failure is an
+    :class:`ImageDecodeError`.
     """
     fmt = str(getattr(msg, 'format', '') or '')
     if 'compresseddepth' in fmt.lower():
@@ -233,9 +251,12 @@ def decode_compressed_image(msg: Any, max_pixels: int | None = None) -> np.ndarr
 
 
 def image_fields(array: np.ndarray, encoding: str) -> dict[str, Any]:
-    """Fields of a ``sensor_msgs/Image`` holding ``array`` (mono8, rgb8, 32FC1, ...), data via ``tobytes()``.
+    """
+    Return the fields of a ``sensor_msgs/Image`` holding ``array`` (mono8, rgb8, 32FC1, ...).
 
-    ``msg.height, msg.width, ... = ...`` or ``for k, v in image_fields(a, e).items(): setattr(msg, k, v)``.
+    The data is filled with ``tobytes()``.
+    ``msg.height, msg.width, ... = ...`` or
+    ``for k, v in image_fields(a, e).items(): setattr(msg, k, v)``.
     """
     array = np.ascontiguousarray(array)
     height, width = array.shape[:2]
@@ -255,8 +276,10 @@ def image_fields(array: np.ndarray, encoding: str) -> dict[str, Any]:
 def encode_image(
     rgb: np.ndarray, encoding: str, *, step: int | None = None, bigendian: bool = False
 ) -> dict[str, Any]:
-    """(H, W, 3) uint8 RGB -> Image fields in ``encoding`` (sources and tests; any supported encoding).
+    """
+    Encode (H, W, 3) uint8 RGB as Image fields in ``encoding``.
 
+    For sources and tests; any supported encoding.
     ``step`` larger than the row size pads each row with zeros; ``bigendian`` applies to mono16.
     mono16 stores ``grey * 257`` (so that decoding returns ``grey``).
     """

@@ -1,4 +1,5 @@
-"""Keep a long-running process's resident memory tied to what it holds, not to its largest frame.
+"""
+Keep a long-running process's resident memory tied to what it holds, not to its largest frame.
 
 glibc serves large allocations with ``mmap`` and returns them to the system when freed, but raises
 that threshold (up to 32 MB) every time such a block is freed, so after a few large frames their
@@ -22,8 +23,11 @@ _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 
 def return_large_buffers_to_the_system(threshold: int = MMAP_THRESHOLD) -> bool:
-    """Fix glibc's mmap threshold for this process (``mallopt(M_MMAP_THRESHOLD)``); False where the C
-    library is not glibc (nothing is changed there)."""
+    """
+    Fix glibc's mmap threshold for this process (``mallopt(M_MMAP_THRESHOLD)``).
+
+    Return False where the C library is not glibc (nothing is changed there).
+    """
     if not sys.platform.startswith('linux'):
         return False
     try:

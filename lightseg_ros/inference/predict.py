@@ -1,16 +1,21 @@
-"""Segment files: images, folders of images, globs and videos in; label PNGs, colour masks, overlays
-(an overlay video per video) and a JSON summary out. The core of ``lightseg predict``, free of rclpy.
+"""
+Segment files: images, folders of images, globs and videos in; masks, overlays, a summary out.
+
+Label PNGs, colour masks, overlays (an overlay video per video) and a JSON summary are written.
+The core of ``lightseg predict``, free of rclpy.
 
 Every frame goes through what ``segment_node`` runs on a camera frame: the same weights setting
-(:func:`~lightseg_ros.models.resolve_weights`), :meth:`Segmenter.segment`, then :func:`colorize` and
-:func:`overlay` with the segmenter's palette, so a file gives the node's mask, colour mask and overlay.
+(:func:`~lightseg_ros.models.resolve_weights`), :meth:`Segmenter.segment`, then :func:`colorize`
+and :func:`overlay` with the segmenter's palette, so a file gives the node's mask, colour mask and
+overlay.
 
 Output layout under the output folder (``name`` is the input's path relative to the deepest folder
 common to all inputs, without its suffix; sub-folders of folder inputs are kept, so names do not
 collide; inputs whose names would still collide, ``x.png`` next to ``x.jpg``, keep their suffix):
 
 * ``label/NAME.png``: class id per pixel (uint8, one channel), at the image's resolution;
-* ``color/NAME.png``: the mask in the class colours; ``overlay/NAME.png``: the colours blended over the image;
+* ``color/NAME.png``: the mask in the class colours; ``overlay/NAME.png``: the colours blended over
+  the image;
 * a video ``NAME.mp4``/``.avi``/...: ``overlay/NAME.mp4`` (mp4v, the input's frame rate) and, only
   with ``video_frames``, ``label/NAME/000000.png`` and ``color/NAME/000000.png`` per frame;
 * ``summary.json``: frames, per-frame latency, class pixel shares, skipped inputs and why.
@@ -73,7 +78,7 @@ class Skipped:
 
 
 def _glob_root(pattern: str) -> Path:
-    """The folder a glob pattern starts from: its leading parts without wildcards."""
+    """Return the folder a glob pattern starts from: its leading parts without wildcards."""
     parts = Path(pattern).parts
     fixed = parts[: next(i for i, p in enumerate(parts) if glob.has_magic(p))]
     return Path(*fixed) if fixed else Path('.')
@@ -105,8 +110,10 @@ def _expand(spec: str) -> tuple[list[tuple[Path, Path]], str | None]:
 def collect_inputs(
     specs: Sequence[str], *, exclude: str | Path | None = None
 ) -> tuple[list[PredictInput], list[Skipped]]:
-    """Inputs (image files, folders, globs, video files) -> files in order, each with a unique output name.
+    """
+    Expand inputs (image files, folders, globs, video files) to files, each with a unique name.
 
+    The files come in order, each with a unique output name.
     A file with an image suffix is an image; any other file is tried as a video (OpenCV decides
     when it is read). Folders contribute their images only. A file named twice is taken once.
     Files below ``exclude`` (the output folder) are left out, so that an output folder inside an
@@ -171,7 +178,11 @@ def _write(path: Path, image: np.ndarray) -> None:
 
 
 class _Run:
-    """One predict run: segments frames, writes what is asked for, keeps the figures for the summary."""
+    """
+    One predict run: segments frames, writes what is asked for, keeps the figures.
+
+    The figures go to the summary.
+    """
 
     def __init__(
         self, segmenter: Segmenter, out_dir: Path, outputs: Sequence[str], alpha: float
@@ -199,7 +210,11 @@ class _Run:
         return mask
 
     def views(self, image: np.ndarray, mask: np.ndarray, kinds: set[str]) -> dict[str, np.ndarray]:
-        """The node's outputs for one frame (segment_node._publish_outputs): mask, colours, overlay."""
+        """
+        Return the node's outputs for one frame: mask, colours, overlay.
+
+        As segment_node._publish_outputs makes them.
+        """
         views = {'label': mask} if 'label' in kinds else {}
         if 'color' in kinds or 'overlay' in kinds:
             colors = colorize(mask, self.lut)
@@ -283,7 +298,8 @@ def predict(
     progress: Callable[[int], None] = lambda n: None,
     report: Callable[[Skipped], None] = lambda s: None,
 ) -> dict:
-    """Segment every input and write the outputs asked for (module docstring) and ``summary.json``.
+    """
+    Segment every input and write the outputs asked for (module docstring) and ``summary.json``.
 
     A file that cannot be read is reported through ``report``, listed in the summary and skipped;
     the run goes on. OSError only when an output cannot be written. Returns the summary.

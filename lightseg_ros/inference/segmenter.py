@@ -1,4 +1,5 @@
-"""The segmenter: an RGB image in, a uint8 class-id mask at the image's resolution out.
+"""
+The segmenter: an RGB image in, a uint8 class-id mask at the image's resolution out.
 
 Resize policy (``input_size`` = network input ``(H, W)``; ``None`` = the image's own size):
 
@@ -76,8 +77,12 @@ BAND_PIXELS = 1 << 17
 
 
 def default_inference_pixels(meta: WeightsMeta) -> int:
-    """Twice the area of the images the weights were trained on (``train_image_size``, else the
-    dataset's native size); :data:`FALLBACK_INFERENCE_PIXELS` where neither is known."""
+    """
+    Return twice the area of the images the weights were trained on.
+
+    That is ``train_image_size``, else the dataset's native size; :data:`FALLBACK_INFERENCE_PIXELS`
+    where neither is known.
+    """
     size = meta.train_image_size or DATASET_IMAGE_SIZES.get(meta.dataset.strip().lower())
     if not size:
         return FALLBACK_INFERENCE_PIXELS
@@ -85,7 +90,11 @@ def default_inference_pixels(meta: WeightsMeta) -> int:
 
 
 def _source_index(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PyTorch's bilinear source indices and weights (``align_corners=False``) along one axis."""
+    """
+    Return PyTorch's bilinear source indices and weights along one axis.
+
+    As with ``align_corners=False``.
+    """
     src = np.maximum((np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5, 0.0)
     i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
     i1 = np.minimum(i0 + 1, n_in - 1)
@@ -93,8 +102,11 @@ def _source_index(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def upsample_labels(logits: np.ndarray, labels: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(height, width) uint8 labels equal to the argmax of ``logits`` (C, h, w) resized bilinearly
-    (``align_corners=False``), without the (C, height, width) tensor.
+    """
+    Return the argmax of ``logits`` resized bilinearly, without the full-size logits.
+
+    The result is (height, width) uint8 labels equal to the argmax of ``logits`` (C, h, w) resized
+    bilinearly (``align_corners=False``), without the (C, height, width) tensor.
 
     ``labels`` (h, w) is the argmax at network resolution. Each output pixel interpolates the four
     corners of one source cell. Where the corners share a label, that label wins (a convex
@@ -189,7 +201,8 @@ def upsample_labels(logits: np.ndarray, labels: np.ndarray, height: int, width: 
 
 
 def _resize_host(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``image`` resized to ``size`` (h, w) with OpenCV: area averaging to shrink, bilinear to enlarge.
+    """
+    Resize ``image`` to ``size`` (h, w) with OpenCV: area averaging to shrink, bilinear to enlarge.
 
     A large shrink goes in two steps: OpenCV's area resize has a fast path for integer factors
     (19 vs 47 ms from 4000x3000 to 678x509 here), so the frame is first reduced by the integer
@@ -222,7 +235,8 @@ _logged_devices: set[str] = set()
 
 
 def select_device(device: str = 'auto') -> torch.device:
-    """``"auto"`` = CUDA when available else CPU; ``"cpu"``, ``"cuda"``, ``"cuda:1"`` as given.
+    """
+    ``"auto"`` = CUDA when available else CPU; ``"cpu"``, ``"cuda"``, ``"cuda:1"`` as given.
 
     The choice for ``auto`` is logged once per process.
     """
@@ -251,15 +265,16 @@ def select_device(device: str = 'auto') -> torch.device:
 
 
 class Segmenter:
-    """A segmentation model ready for inference on one device.
+    """
+    A segmentation model ready for inference on one device.
 
-    ``weights=None`` with ``model=name`` builds a randomly initialised model (``num_classes`` default
-    11 with CamVid's names and colours; ``random_weights`` is then True). Otherwise the weights file
-    decides model, classes, colours, normalisation and input size; ``model``/``num_classes`` given
-    with it must match it. ``input_size`` overrides the file's input size (``None`` keeps it).
-    On CUDA the model runs in fp16. ``backend`` picks what runs the network: ``"torch"``,
-    ``"onnxruntime"``, or ``"auto"`` (ONNX Runtime on the CPU, PyTorch on CUDA; see
-    :mod:`lightseg_ros.inference.backends`).
+    ``weights=None`` with ``model=name`` builds a randomly initialised model (``num_classes``
+    default 11 with CamVid's names and colours; ``random_weights`` is then True). Otherwise the
+    weights file decides model, classes, colours, normalisation and input size;
+    ``model``/``num_classes`` given with it must match it. ``input_size`` overrides the file's
+    input size (``None`` keeps it). On CUDA the model runs in fp16. ``backend`` picks what runs the
+    network: ``"torch"``, ``"onnxruntime"``, or ``"auto"`` (ONNX Runtime on the CPU, PyTorch on
+    CUDA; see :mod:`lightseg_ros.inference.backends`).
     """
 
     def __init__(
@@ -367,7 +382,11 @@ class Segmenter:
     def network_size(
         self, height: int, width: int
     ) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
-        """The network input (H, W) for an image, and the image's box in it (top, left, height, width)."""
+        """
+        Return the network input (H, W) for an image, and the image's box in it.
+
+        The box is (top, left, height, width).
+        """
         target = self.input_size
         if target is None:
             pixels = height * width
@@ -403,7 +422,11 @@ class Segmenter:
         return x
 
     def _network_logits(self, image: np.ndarray) -> torch.Tensor:
-        """(1, C, h, w) logits at network resolution over the image's area (letterbox padding cut off)."""
+        """
+        Return (1, C, h, w) logits at network resolution over the image's area.
+
+        The letterbox padding is cut off.
+        """
         size, (top, left, h, w) = self.network_size(*image.shape[:2])
         x = self._upload(image, (h, w)) * self._scale + self._shift
         if (h, w) != size:  # letterbox: pad after normalising, zeros are the mean colour
@@ -416,10 +439,12 @@ class Segmenter:
 
     @torch.inference_mode()
     def logits(self, image: np.ndarray) -> torch.Tensor:
-        """(1, C, H, W) float32 logits at the image's resolution, on the device.
+        """
+        (1, C, H, W) float32 logits at the image's resolution, on the device.
 
-        The reference for :meth:`segment` (its masks are this tensor's argmax); it holds classes x H x W
-        floats, so it is for tests and small images."""
+        The reference for :meth:`segment` (its masks are this tensor's argmax); it holds classes x
+        H x W floats, so it is for tests and small images.
+        """
         height, width = image.shape[:2]
         out = self._network_logits(image)
         if out.shape[-2:] != (height, width):
@@ -428,7 +453,11 @@ class Segmenter:
 
     @torch.inference_mode()
     def segment(self, image: np.ndarray, *, confidence: bool = False) -> Segmentation:
-        """(H, W, 3) uint8 RGB -> :class:`Segmentation` at (H, W); confidence only when asked for."""
+        """
+        Segment (H, W, 3) uint8 RGB into a :class:`Segmentation` at (H, W).
+
+        The confidence is computed only when asked for.
+        """
         height, width = image.shape[:2]
         out = self._network_logits(image)
         # max over classes gives labels and the top logit in one pass; torch's argmax over dim 1
@@ -450,9 +479,14 @@ class Segmenter:
 def build_segmenter(
     weights: str = '', model: str = DEFAULT_MODEL, *, num_classes: int | None = None, **options
 ) -> Segmenter:
-    """The segmenter for a ``weights`` setting as the node, ``lightseg predict`` and the tools read it:
-    ``""`` = the shipped weights of ``model`` (random, for ``num_classes``, where none ship), ``random``,
-    or a ``.safetensors`` file, which names the model. ``options`` go to :class:`Segmenter`."""
+    """
+    Return the segmenter for a ``weights`` setting, read as the node and the tools read it.
+
+    The node, ``lightseg predict`` and the tools read the setting as:
+    ``""`` = the shipped weights of ``model`` (random, for ``num_classes``, where none ship),
+    ``random``, or a ``.safetensors`` file, which names the model. ``options`` go to
+    :class:`Segmenter`.
+    """
     path = resolve_weights(weights, model)
     if path:
         return Segmenter(path, **options)

@@ -1,4 +1,8 @@
-"""Colour masks and overlays, vectorised: a palette lookup table and one blend, no per-pixel Python."""
+"""
+Colour masks and overlays, vectorised.
+
+A palette lookup table and one blend, no per-pixel Python.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ def palette_lut(palette: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
 
 
 def colorize(mask: np.ndarray, palette: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
-    """(H, W) uint8 class ids -> (H, W, 3) uint8 RGB, one table lookup.
+    """
+    (H, W) uint8 class ids -> (H, W, 3) uint8 RGB, one table lookup.
 
     ``palette`` is (N, 3) RGB (or an already built 256-entry table from :func:`palette_lut`).
     """
@@ -45,8 +50,10 @@ def overlay(
     *,
     color_mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Alpha-blend the colour mask over ``image``: ``(1 - alpha) * image + alpha * colour``, uint8 RGB.
+    """
+    Alpha-blend the colour mask over ``image``.
 
+    The result is ``(1 - alpha) * image + alpha * colour``, uint8 RGB.
     ``color_mask`` may be passed when already computed (saves one lookup).
     """
     if not 0.0 <= alpha <= 1.0:

@@ -1,4 +1,5 @@
-"""Backbones that expose their feature levels (name, channels, reduction), timm-style.
+"""
+Backbones that expose their feature levels (name, channels, reduction), timm-style.
 
 Both come from maintained libraries: MobileNetV2 from torchvision, GhostNet 1.0x from timm. This
 module only cuts them at the taps the papers use and turns strides into dilation for a smaller
@@ -44,10 +45,12 @@ class Backbone(nn.Module):
 
 
 def _dilate(module: nn.Module, dilation: int) -> None:
-    """Replace the first stride-2 conv of ``module`` by stride 1 and dilate its 3x3+ convs.
+    """
+    Replace the first stride-2 conv of ``module`` by stride 1 and dilate its 3x3+ convs.
 
     The strided depthwise conv keeps the dilation of the level before (dilation // 2); every other
-    spatial conv gets ``dilation`` so that the receptive field is unchanged (DeepLab's atrous trick).
+    spatial conv gets ``dilation`` so that the receptive field is unchanged (DeepLab's atrous
+    trick).
     """
     for conv in module.modules():
         if not isinstance(conv, nn.Conv2d):
@@ -103,10 +106,11 @@ def _load_into(module: nn.Module, state: dict[str, torch.Tensor], source: str) -
 
 
 class MobileNetV2Backbone(Backbone):
-    """torchvision MobileNetV2 ``features[0:18]`` (the 1x1 conv to 1280 is dropped).
+    """
+    torchvision MobileNetV2 ``features[0:18]`` (the 1x1 conv to 1280 is dropped).
 
-    Levels: ``c2`` = features[:4] (24ch, /4), ``c3`` = [4:7] (32ch, /8), ``c4`` = [7:14] (96ch, /16),
-    ``c5`` = [14:18] (320ch, /32 or dilated).
+    Levels: ``c2`` = features[:4] (24ch, /4), ``c3`` = [4:7] (32ch, /8), ``c4`` = [7:14] (96ch,
+    /16), ``c5`` = [14:18] (320ch, /32 or dilated).
     """
 
     _STAGES = (
@@ -150,7 +154,8 @@ class MobileNetV2Backbone(Backbone):
 
 
 class GhostNetBackbone(Backbone):
-    """timm ``ghostnet_100`` stem and ``blocks[0:9]`` (``blocks[9]`` and the classifier head dropped).
+    """
+    timm ``ghostnet_100`` stem and ``blocks[0:9]`` (``blocks[9]`` and the classifier head dropped).
 
     Levels (the cut that reproduces paper B's parameter budget: stem + blocks 0-8 hold about 2.52M
     parameters): ``c3`` = blocks[4] out (40ch, /8), ``c4`` = blocks[6] (112ch, /16), ``c5`` =

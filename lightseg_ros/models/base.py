@@ -1,4 +1,8 @@
-"""The shared shell of every model: backbone -> decode head -> classifier -> logits at input size."""
+"""
+The shared shell of every model.
+
+Backbone -> decode head -> classifier -> logits at input size.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ __all__ = ['SegmentationModel']
 
 
 class SegmentationModel(nn.Module):
-    """Owns the classifier and the final upsampling, so heads only map features to features.
+    """
+    Owns the classifier and the final upsampling, so heads only map features to features.
 
     ``head(features: dict) -> Tensor`` with ``head_channels`` channels at any resolution; the
     classifier is a 1x1 conv, and logits are bilinearly resized to the input's height and width

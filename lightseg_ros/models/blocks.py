@@ -1,4 +1,5 @@
-"""Building blocks shared by the heads: conv-BN-ReLU, (separable) ASPP, dual attention.
+"""
+Building blocks shared by the heads: conv-BN-ReLU, (separable) ASPP, dual attention.
 
 ASPP follows DeepLabV3+ (Chen et al., ECCV 2018); the separable variant is the L-ASPP of Liao et
 al. 2023; position and channel attention follow DANet (Fu et al., CVPR 2019).
@@ -71,8 +72,10 @@ class _ImagePool(nn.Module):
 
 
 class ASPP(nn.Module):
-    """Atrous spatial pyramid pooling: 1x1, three atrous 3x3 and an image-pooling branch, fused by 1x1.
+    """
+    Atrous spatial pyramid pooling.
 
+    1x1, three atrous 3x3 and an image-pooling branch, fused by 1x1.
     ``separable=True`` gives L-ASPP (depthwise-separable atrous branches).
     """
 

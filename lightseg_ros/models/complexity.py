@@ -1,4 +1,5 @@
-"""Parameter and FLOP counting in the papers' convention (512x512 input, 21 classes in their tables).
+"""
+Parameter and FLOP counting in the papers' convention (512x512 input, 21 classes in their tables).
 
 Both papers report thop <= 0.0.31 multiply-accumulates, doubled. thop is unmaintained and its
 rules changed between releases, and fvcore leaves out conv bias and counts BN differently, so the

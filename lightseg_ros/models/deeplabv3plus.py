@@ -1,9 +1,11 @@
-"""DeepLabV3+ with a MobileNetV2 backbone: the baseline both papers compare against.
+"""
+DeepLabV3+ with a MobileNetV2 backbone: the baseline both papers compare against.
 
 Chen et al., "Encoder-Decoder with Atrous Separable Convolution for Semantic Image Segmentation",
-ECCV 2018. Layout and counting as the papers report it (counting rules: :mod:`.complexity`): ASPP 320->256 with
-rates 6/12/18 at output stride 16 (12/24/36 at 8), decoder with a 24->48 low-level projection and
-two 3x3 convs at /4. 21 classes, OS16: 5,818,149 parameters, 52.85 GFLOPs at 512x512.
+ECCV 2018. Layout and counting as the papers report it (counting rules: :mod:`.complexity`): ASPP
+320->256 with rates 6/12/18 at output stride 16 (12/24/36 at 8), decoder with a 24->48 low-level
+projection and two 3x3 convs at /4. 21 classes, OS16: 5,818,149 parameters, 52.85 GFLOPs at
+512x512.
 """
 
 from __future__ import annotations

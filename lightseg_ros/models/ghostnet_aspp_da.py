@@ -1,4 +1,5 @@
-"""GhostNet + L-ASPP + dual attention + multi-scale splicing (paper B).
+"""
+GhostNet + L-ASPP + dual attention + multi-scale splicing (paper B).
 
 Liao, Yan and Liu, "Lightweight Semantic segmentation method based on GhostNet and Atrous Spatial
 Pyramid Pooling", J. Phys.: Conf. Ser. 2477 012080 (2023). Reported: 2.78M parameters and
@@ -7,7 +8,8 @@ Pyramid Pooling", J. Phys.: Conf. Ser. 2477 012080 (2023). Reported: 2.78M param
 Choices where the paper is silent:
 
 * Backbone taps /8 (blocks[4], 40ch), /16 (blocks[6], 112ch), /32 (blocks[8], 160ch) of timm's
-  ``ghostnet_100``, which reproduces the paper's parameter budget (stem + blocks 0-8: about 2.52M of the reported 2.78M).
+  ``ghostnet_100``, which reproduces the paper's parameter budget (stem + blocks 0-8: about 2.52M
+  of the reported 2.78M).
 * L-ASPP: 160 -> 128 channels with depthwise-separable atrous branches; rates are DeepLab's
   6/12/18 at output stride 16, scaled with the stride (3/6/9 at 32, the default).
 * Dual attention on the L-ASPP output: DANet position attention (query/key to C/8) and channel

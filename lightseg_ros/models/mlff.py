@@ -1,4 +1,5 @@
-"""Multi-level feature fusion on MobileNetV2 (paper A).
+"""
+Multi-level feature fusion on MobileNetV2 (paper A).
 
 Huo, Wang, Liu and Li, "Lightweight Semantic Segmentation Algorithm Based on Multi-level Feature
 Fusion" (2023). DeepLabV3+/MobileNetV2 whose decoder takes low-level features from two backbone

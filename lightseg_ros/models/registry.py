@@ -1,4 +1,5 @@
-"""Model registry: every part of lightseg_ros (node, trainer, benchmark, tests) builds models by name.
+"""
+Model registry: every part of lightseg_ros (node, trainer, benchmark, tests) builds models by name.
 
 Adding a model is adding one file that decorates its builder with :func:`register_model` and
 importing that file in ``lightseg_ros/models/__init__.py``.
@@ -46,7 +47,11 @@ def register_model(
     default_output_stride: int,
     description: str,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator that registers a builder ``fn(*, num_classes, output_stride, pretrained_backbone)``."""
+    """
+    Register a model builder (a decorator).
+
+    The builder is called as ``fn(*, num_classes, output_stride, pretrained_backbone)``.
+    """
 
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
@@ -84,7 +89,8 @@ def build_model(
     pretrained_backbone: bool | str = False,
     **options: object,
 ) -> nn.Module:
-    """Build a registered model.
+    """
+    Build a registered model.
 
     ``options`` are architecture switches a builder documents (e.g. ``feature_enhancement`` of
     ``mlff_mobilenetv2`` for paper A's ablation); weights files record them.

@@ -1,13 +1,15 @@
-"""Trained weights that ship inside the package, and what a ``weights`` setting means.
+"""
+Trained weights that ship inside the package, and what a ``weights`` setting means.
 
-Every place that takes weights (the node's ``weights`` parameter, the launch argument, ``lightseg eval``,
-``lightseg demo``, ``lightseg bag-eval``) reads the setting the same way:
+Every place that takes weights (the node's ``weights`` parameter, the launch argument, ``lightseg
+eval``, ``lightseg demo``, ``lightseg bag-eval``) reads the setting the same way:
 
 * ``""`` or ``"default"``: the weights this package ships for the chosen model
-  (``lightseg_ros/weights/<model>.safetensors``); when none ship for it, random initialisation, which
-  the caller reports loudly;
+  (``lightseg_ros/weights/<model>.safetensors``); when none ship for it, random initialisation,
+  which the caller reports loudly;
 * ``"random"``: random initialisation on purpose (timing runs, tests);
-* anything else: the path of a lightseg ``.safetensors`` file (whose metadata then names the model).
+* anything else: the path of a lightseg ``.safetensors`` file (whose metadata then names the
+  model).
 """
 
 from __future__ import annotations
@@ -39,19 +41,27 @@ DEFAULT_MODEL = 'ghostnet_aspp_da'
 
 
 def shipped_weights(model: str) -> Path | None:
-    """The packaged weights file of ``model``, or None when none ships (unknown names raise)."""
+    """
+    Return the packaged weights file of ``model``, or None when none ships.
+
+    Unknown names raise.
+    """
     get_model_spec(model)  # UnknownModelError listing the accepted names
     path = WEIGHTS_DIR / f'{model}.safetensors'
     return path if path.is_file() else None
 
 
 def shipped_models() -> list[str]:
-    """Registered models that have packaged weights."""
+    """Return the registered models that have packaged weights."""
     return [m for m in list_models() if shipped_weights(m)]
 
 
 def resolve_weights(spec: str | os.PathLike | None, model: str | None) -> Path | None:
-    """The weights file a setting names (see the module docstring); None means random initialisation."""
+    """
+    Return the weights file a setting names (see the module docstring).
+
+    None means random initialisation.
+    """
     text = '' if spec is None else str(spec).strip()
     if text == RANDOM:
         return None
@@ -73,8 +83,12 @@ def no_shipped_weights_note(
 
 
 def trained_weights(spec: str | os.PathLike | None, model: str | None) -> Path | None:
-    """For tools that score or replay (``lightseg eval``, ``bag-eval``): the file a ``--weights``/``--model``
-    pair names. Random weights only when asked for (``random``); a default that ships nothing is an error."""
+    """
+    Return the file a ``--weights``/``--model`` pair names, for tools that score or replay.
+
+    Those are ``lightseg eval`` and ``bag-eval``. Random weights only when asked for (``random``);
+    a default that ships nothing is an error.
+    """
     text = '' if spec is None else str(spec).strip()
     if text in ('', DEFAULT, RANDOM):
         model = model or DEFAULT_MODEL

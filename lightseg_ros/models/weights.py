@@ -1,4 +1,5 @@
-"""Weights files that carry their own metadata: safetensors tensors + a JSON header entry.
+"""
+Weights files that carry their own metadata: safetensors tensors + a JSON header entry.
 
 Whoever loads a file (the node's Segmenter, ``lightseg eval``, the benchmark) needs nothing else:
 the model name and options, classes, colours, normalisation and input size travel with it.
@@ -114,7 +115,7 @@ def _size(name: str, value: Any) -> list[int] | None:
 
 
 def _show(value: Any) -> str:
-    """A short rendering of a bad value (a crafted file may hold megabytes)."""
+    """Return a short rendering of a bad value (a crafted file may hold megabytes)."""
     text = (
         repr(value)
         if not isinstance(value, (dict, list))
@@ -140,8 +141,12 @@ def _depth(value: Any) -> int:
 
 @dataclass
 class WeightsMeta:
-    """The metadata a weights file carries. Construction checks every field (see :data:`LIMITS`), so a
-    value that cannot be run (std 0, a million-pixel input size, 5 names for 3 classes) never gets far."""
+    """
+    The metadata a weights file carries.
+
+    Construction checks every field (see :data:`LIMITS`), so a value that cannot be run (std 0, a
+    million-pixel input size, 5 names for 3 classes) never gets far.
+    """
 
     model: str
     num_classes: int
@@ -232,7 +237,11 @@ class WeightsMeta:
 
     @classmethod
     def from_json(cls, text: str) -> 'WeightsMeta':
-        """Parse and check metadata text; :class:`WeightsError` names the field (the caller adds the file)."""
+        """
+        Parse and check metadata text.
+
+        :class:`WeightsError` names the field (the caller adds the file).
+        """
         if len(text) > LIMITS.metadata_bytes:
             raise WeightsError(
                 f'metadata is {len(text)} characters; at most {LIMITS.metadata_bytes} are accepted'
@@ -261,10 +270,12 @@ class WeightsMeta:
 def save_weights(
     path: str | os.PathLike, model: nn.Module, meta: WeightsMeta, *, half: bool = False
 ) -> Path:
-    """Write ``model``'s state dict and ``meta`` atomically (temp file + rename).
+    """
+    Write ``model``'s state dict and ``meta`` atomically (temp file + rename).
 
     The metadata is checked again first (fields may have been changed since construction): nothing
-    writes a file that the loaders would refuse."""
+    writes a file that the loaders would refuse.
+    """
     from safetensors.torch import save_file
 
     meta.__post_init__()
@@ -351,8 +362,11 @@ def _meta_of(path: Path, header: dict[str, str] | None) -> WeightsMeta:
 
 
 def _architecture_switches(builder) -> dict[str, Any]:
-    """A builder's keyword options that a weights file may set, with their defaults (not
-    ``pretrained_backbone``: a file must not make the loader read another file)."""
+    """
+    Return a builder's keyword options that a weights file may set, with their defaults.
+
+    Not ``pretrained_backbone``: a file must not make the loader read another file.
+    """
     reserved = {'num_classes', 'output_stride', 'pretrained_backbone'}
     return {
         name: p.default
@@ -362,7 +376,11 @@ def _architecture_switches(builder) -> dict[str, Any]:
 
 
 def read_weights_meta(path: str | os.PathLike) -> WeightsMeta:
-    """The metadata of a weights file, checked as :func:`load_weights` checks it, without reading tensors."""
+    """
+    Return the metadata of a weights file, without reading tensors.
+
+    It is checked as :func:`load_weights` checks it.
+    """
     path = Path(path)
     with _open_checked(path) as f:
         header = f.metadata()
@@ -370,10 +388,12 @@ def read_weights_meta(path: str | os.PathLike) -> WeightsMeta:
 
 
 def weights_problem(path: str | os.PathLike) -> str | None:
-    """None when ``path``'s metadata passes every check, else the one-line reason (naming the file).
+    """
+    None when ``path``'s metadata passes every check, else the one-line reason (naming the file).
 
     What the node's parameter callback and the command-line tools call before loading: it never
-    raises, whatever the file holds."""
+    raises, whatever the file holds.
+    """
     try:
         read_weights_meta(path)
     except WeightsError as exc:
@@ -394,10 +414,12 @@ def load_weights(path: str | os.PathLike) -> tuple[WeightsMeta, dict[str, torch.
 def load_model(
     path: str | os.PathLike, *, expect_model: str | None = None
 ) -> tuple[nn.Module, WeightsMeta]:
-    """Build the model a weights file names and load it (fp32, eval mode, on the CPU).
+    """
+    Build the model a weights file names and load it (fp32, eval mode, on the CPU).
 
     Tensor names and shapes are compared with the model's from the file's header before any tensor
-    is read, so a file claiming huge tensors costs nothing; tensors holding NaN or inf are refused."""
+    is read, so a file claiming huge tensors costs nothing; tensors holding NaN or inf are refused.
+    """
     path = Path(path)
     with _open_checked(path) as f:
         meta = _meta_of(path, f.metadata())

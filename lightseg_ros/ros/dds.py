@@ -1,4 +1,7 @@
-"""DDS transport choices for the processes lightseg starts: the one place that knows them (pure, no rclpy).
+"""
+DDS transport choices for the processes lightseg starts: the one place that knows them.
+
+Pure, no rclpy.
 
 Nothing in lightseg sets a DDS variable on itself: a participant configured differently from the
 camera driver, rviz2 or the ros2 CLI may not see them at all (a Fast DDS participant with
@@ -10,9 +13,9 @@ be applied the same way system-wide (README, "DDS transports"):
   small samples). Interoperates with everything; camera-sized frames need reliable QoS.
 * ``large_data``: Fast DDS's ``LARGE_DATA`` builtin transports (TCP and shared memory for data,
   UDP for discovery only). Fast for large frames, but only towards participants set the same way.
-* ``shm``: the package's Fast DDS profile (``config/fastdds_shm.xml``): the stock UDP transport plus
-  shared memory with segments large enough for a camera frame. Participants without the profile
-  still match (over UDP); those with it exchange frames through shared memory.
+* ``shm``: the package's Fast DDS profile (``config/fastdds_shm.xml``): the stock UDP transport
+  plus shared memory with segments large enough for a camera frame. Participants without the
+  profile still match (over UDP); those with it exchange frames through shared memory.
 """
 
 from __future__ import annotations
@@ -39,7 +42,11 @@ _PROFILE = 'fastdds_shm.xml'
 
 
 def shm_profile_path() -> Path:
-    """The Fast DDS XML profile of the ``shm`` choice: in the installed share folder, else the checkout."""
+    """
+    Return the Fast DDS XML profile of the ``shm`` choice.
+
+    It is in the installed share folder, else in the checkout.
+    """
     here = Path(__file__).resolve()
     candidates = [
         here.parents[1] / 'config' / _PROFILE,  # inside the package (pip, colcon)
@@ -63,7 +70,8 @@ def shm_profile_path() -> Path:
 
 
 def dds_environment(choice: str) -> dict[str, str]:
-    """The environment variables a DDS transport choice sets (empty for ``default``).
+    """
+    Return the environment variables a DDS transport choice sets (empty for ``default``).
 
     Raises ValueError naming the accepted choices.
     """
@@ -79,8 +87,12 @@ def dds_environment(choice: str) -> dict[str, str]:
 
 
 def use_dds_transport(choice: str | None, environ: MutableMapping[str, str]) -> None:
-    """Make ``environ`` (a child's environment, or ``os.environ`` before ``rclpy.init``) use ``choice``:
-    our variables removed, the choice's set. None leaves ``environ`` as it is (the system's settings)."""
+    """
+    Make ``environ`` use ``choice``: our variables removed, the choice's set.
+
+    ``environ`` is a child's environment, or ``os.environ`` before ``rclpy.init``. None leaves
+    ``environ`` as it is (the system's settings).
+    """
     if choice is None:
         return
     settings = dds_environment(choice)  # ValueError before anything changes

@@ -1,4 +1,5 @@
-"""A one-slot-per-camera mailbox: the newest frame waits, older ones are replaced (pure, no rclpy).
+"""
+A one-slot-per-camera mailbox: the newest frame waits, older ones are replaced (pure, no rclpy).
 
 The executor's subscription callbacks ``put`` frames; the inference worker ``take``s them. A frame
 arriving while one is still waiting for the same camera replaces it (and is counted as a drop), so
@@ -15,7 +16,11 @@ __all__ = ['LatestFrameMailbox']
 
 
 class LatestFrameMailbox:
-    """Thread-safe: ``put`` from any thread, ``take`` from the worker. Cameras are served oldest-waiting first."""
+    """
+    Thread-safe: ``put`` from any thread, ``take`` from the worker.
+
+    Cameras are served oldest-waiting first.
+    """
 
     def __init__(self) -> None:
         self._slots: OrderedDict[Hashable, Any] = OrderedDict()
@@ -36,7 +41,11 @@ class LatestFrameMailbox:
             return replaced
 
     def take(self, timeout: float | None = None) -> tuple[Hashable, Any] | None:
-        """The waiting frame that waited longest, or None after ``timeout`` seconds or when closed."""
+        """
+        Return the waiting frame that waited longest.
+
+        None after ``timeout`` seconds or when closed.
+        """
         with self._cond:
             if not self._slots and not self._closed:
                 self._cond.wait(timeout)

@@ -1,9 +1,13 @@
-"""``image_source``: publishes camera-like frames at a fixed rate, so the node runs on a fresh machine.
+"""
+``image_source``: publishes camera-like frames at a fixed rate.
 
-Sources (parameter ``source``): ``synthetic`` (default: a procedural street scene the package draws),
-a folder of images, a video file, or a rosbag2 (folder, .mcap or .db3; the bag's raw CDR bytes are
-published unchanged, original stamps included). Frames from the other sources are stamped with the
-current time and ``frame_id``. A topic ending in ``/compressed`` gets ``CompressedImage`` (jpeg).
+So the node runs on a fresh machine.
+
+Sources (parameter ``source``): ``synthetic`` (default: a procedural street scene the package
+draws), a folder of images, a video file, or a rosbag2 (folder, .mcap or .db3; the bag's raw CDR
+bytes are published unchanged, original stamps included). Frames from the other sources are stamped
+with the current time and ``frame_id``. A topic ending in ``/compressed`` gets ``CompressedImage``
+(jpeg).
 
 Run: ``ros2 run lightseg_ros image_source --ros-args -p source:=/data/clip.mp4 -p rate_hz:=15``.
 """
@@ -30,7 +34,7 @@ __all__ = ['ImageSource', 'main', 'to_image_msg', 'to_compressed_msg']
 
 
 def to_image_msg(rgb: np.ndarray, encoding: str, stamp: Any, frame_id: str) -> Image:
-    """An Image message holding ``rgb`` in ``encoding`` (data filled with ``tobytes()``)."""
+    """Return an Image message holding ``rgb`` in ``encoding`` (data filled with ``tobytes()``)."""
     msg = Image()
     msg.header.stamp, msg.header.frame_id = stamp, frame_id
     fields = encode_image(rgb, encoding)
@@ -52,7 +56,11 @@ def to_compressed_msg(
 
 
 class ImageSource(Node):
-    """Publishes one frame per timer tick; stops (``done``) after ``count`` frames or a finite source's end."""
+    """
+    Publishes one frame per timer tick.
+
+    Stops (``done``) after ``count`` frames or a finite source's end.
+    """
 
     def __init__(self, node_name: str = 'image_source', **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
@@ -125,7 +133,11 @@ class ImageSource(Node):
         return self._publisher
 
     def next_message(self) -> Any:
-        """The next frame as a message (or raw CDR bytes for bag frames); None at the end."""
+        """
+        Return the next frame as a message, None at the end.
+
+        Bag frames come as raw CDR bytes.
+        """
         frame = self._first if self._first is not None else next(self._frames, None)
         self._first = None
         if frame is None or isinstance(frame, BagFrame):
@@ -151,7 +163,11 @@ class ImageSource(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Console script ``image_source``: publish until Ctrl-C, ``count`` frames or the source's end."""
+    """
+    Console script ``image_source``.
+
+    Publish until Ctrl-C, ``count`` frames or the source's end.
+    """
     rclpy.init(args=args)
     try:
         node = ImageSource()

@@ -1,4 +1,7 @@
-"""Input QoS that matches whatever publishes the camera, and why frames may not arrive (pure, no rclpy).
+"""
+Input QoS that matches whatever publishes the camera, and why frames may not arrive.
+
+Pure, no rclpy.
 
 A subscription must match its publishers' QoS to receive anything, and for camera-sized frames the
 match decides more than compatibility: with stock DDS settings a reliable publisher reaches a
@@ -39,7 +42,11 @@ class Offer:
 
 
 def choose_reliability(requested: str, offers: list[Offer]) -> str:
-    """The input subscription's reliability for the ``input_reliability`` parameter and the publishers' offers."""
+    """
+    Return the input subscription's reliability.
+
+    It follows the ``input_reliability`` parameter and the publishers' offers.
+    """
     if requested not in INPUT_RELIABILITIES:
         raise ValueError(
             f'unknown input reliability {requested!r}; accepted: {", ".join(INPUT_RELIABILITIES)}'
@@ -52,8 +59,12 @@ def choose_reliability(requested: str, offers: list[Offer]) -> str:
 
 
 def choose_transport(transport: str, by_name: bool, offers: list[Offer]) -> bool:
-    """Whether to subscribe to ``CompressedImage``: as ``transport`` says, or for ``auto`` as the topic's
-    publishers publish (their type), else by the topic's name (``by_name``)."""
+    """
+    Decide whether to subscribe to ``CompressedImage``.
+
+    As ``transport`` says, or for ``auto`` as the topic's publishers publish (their type), else by
+    the topic's name (``by_name``).
+    """
     if transport != 'auto':
         return transport == 'compressed'
     types = {o.topic_type for o in offers}
@@ -72,7 +83,11 @@ _LOSS_FIX = (
 
 
 def loss_reason(topic: str, lost: int) -> str:
-    """What to say when DDS reports ``lost`` more messages on ``topic`` than at the last check."""
+    """
+    Say what to report when DDS reports ``lost`` more messages on ``topic`` than last time.
+
+    ``lost`` is compared with the count at the last check.
+    """
     return f'{lost} frames on {topic} lost in transport (counted by DDS). {_LOSS_FIX}'
 
 
@@ -85,8 +100,11 @@ def silence_reason(
     lost_messages: int,
     seconds: float,
 ) -> str | None:
-    """Why no frame arrived on ``topic`` for ``seconds`` although publishers exist, with the fix; None when
-    nobody publishes (then silence is expected)."""
+    """
+    Explain why no frame arrived on ``topic`` for ``seconds`` although publishers exist.
+
+    The reason comes with the fix; None when nobody publishes (then silence is expected).
+    """
     if not offers:
         return None
     head = f'no frame on {topic} for {seconds:.0f} s although {len(offers)} publisher(s) exist'

@@ -1,10 +1,12 @@
-"""What ``launch/segment.launch.py`` decides, as importable and tested Python (no launch import).
+"""
+What ``launch/segment.launch.py`` decides, as importable and tested Python (no launch import).
 
-The launch file only declares :data:`LAUNCH_ARGUMENTS` and turns :func:`segment_node_setup`'s result
-into ``launch_ros`` actions: the node (and rviz2), each with the environment of the chosen DDS
-transport (none by default: the system's own), and a shutdown of the whole launch when either exits.
-With ``lifecycle:=true`` the node is ``segment_lifecycle_node`` (a ``LifecycleNode`` action), left
-unconfigured for a lifecycle manager, or configured and activated by the launch (``autostart:=true``).
+The launch file only declares :data:`LAUNCH_ARGUMENTS` and turns :func:`segment_node_setup`'s
+result into ``launch_ros`` actions: the node (and rviz2), each with the environment of the chosen
+DDS transport (none by default: the system's own), and a shutdown of the whole launch when either
+exits. With ``lifecycle:=true`` the node is ``segment_lifecycle_node`` (a ``LifecycleNode``
+action), left unconfigured for a lifecycle manager, or configured and activated by the launch
+(``autostart:=true``).
 """
 
 from __future__ import annotations
@@ -132,10 +134,12 @@ def segment_node_setup(
     share_dir: str | Path,
     installed: Callable[[str], bool] = package_installed,
 ) -> NodeSetup:
-    """Resolved launch arguments -> node setup; non-empty arguments override the params file.
+    """
+    Turn resolved launch arguments into the node setup.
 
-    Raises ValueError naming the argument when a value is refused (same checks as the node's), before
-    any process starts: a launch that fails half-way would leave the started ones behind.
+    Non-empty arguments override the params file.
+    Raises ValueError naming the argument when a value is refused (same checks as the node's),
+    before any process starts: a launch that fails half-way would leave the started ones behind.
     """
     share = Path(share_dir)
     params_file = args.get('params_file') or str(share / 'config' / 'segment.yaml')
@@ -175,8 +179,12 @@ def segment_node_setup(
 
 
 def check_params_file(path: str | Path) -> dict[str, Any]:
-    """Load a node params YAML (``/**: ros__parameters:``) and check it names only declared parameters
-    with acceptable values of the declared types; returns the parameters, raises ValueError otherwise."""
+    """
+    Load a node params YAML (``/**: ros__parameters:``) and check it.
+
+    It must name only declared parameters, with acceptable values of the declared types; returns
+    the parameters, raises ValueError otherwise.
+    """
     data = yaml.safe_load(Path(path).read_text())
     try:
         params = data['/**']['ros__parameters']

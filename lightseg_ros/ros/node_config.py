@@ -1,4 +1,5 @@
-"""The segmentation node's parameters: names, defaults, meaning and validation (pure, no rclpy).
+"""
+The segmentation node's parameters: names, defaults, meaning and validation (pure, no rclpy).
 
 ``PARAMETERS`` is the single list the node declares from, ``config/segment.yaml`` is checked
 against, and the README documents. ``validate_change`` is what the node's set-parameters callback
@@ -229,14 +230,21 @@ class ModelConfig:
 
 
 def cpu_threads_for(requested: int) -> int:
-    """torch CPU threads for the ``cpu_threads`` parameter: ``requested``, or half the cores (>= 1) for 0."""
+    """
+    Return the torch CPU threads for the ``cpu_threads`` parameter.
+
+    That is ``requested``, or half the cores (>= 1) for 0.
+    """
     return requested if requested > 0 else max(1, (os.cpu_count() or 2) // 2)
 
 
 def validate_change(name: str, value: Any) -> str | None:
-    """None when ``value`` is acceptable for parameter ``name``, else the reason it is refused.
+    """
+    None when ``value`` is acceptable for parameter ``name``, else the reason it is refused.
 
-    Never raises: whatever a client sends (or a weights file holds), the set-parameters call is answered."""
+    Never raises: whatever a client sends (or a weights file holds), the set-parameters call is
+    answered.
+    """
     try:
         return _validate(name, value)
     # a value of an unexpected type, or a check that failed

@@ -1,4 +1,5 @@
-"""What the node's ``/diagnostics`` level and message say, as a pure function (no rclpy).
+"""
+What the node's ``/diagnostics`` level and message say, as a pure function (no rclpy).
 
 The node fills a :class:`HealthSnapshot` once per diagnostics period and publishes what
 :func:`assess` returns. Levels are ``diagnostic_msgs/DiagnosticStatus``'s: OK 0, WARN 1, ERROR 2.
@@ -6,11 +7,11 @@ The node fills a :class:`HealthSnapshot` once per diagnostics period and publish
 * ERROR: the last model switch failed (the previous model keeps running); every frame of the period
   failed in inference; resident memory above the budget (``memory_budget_mb``).
 * WARN: a run-time change refused (e.g. a weights file that fails the schema; the previous model
-  keeps running) until the next successful model load; a camera topic with publishers but no frames,
-  or frames lost in transport (with the likely cause and fix); bad frames dropped in the period (malformed,
-  oversized, undecodable); some frames failed in inference; the last masks held one class on every
-  pixel (a model that outputs one class everywhere is broken or sees nothing it knows); random
-  (untrained) weights.
+  keeps running) until the next successful model load; a camera topic with publishers but no
+  frames, or frames lost in transport (with the likely cause and fix); bad frames dropped in the
+  period (malformed, oversized, undecodable); some frames failed in inference; the last masks held
+  one class on every pixel (a model that outputs one class everywhere is broken or sees nothing it
+  knows); random (untrained) weights.
 """
 
 from __future__ import annotations
@@ -92,7 +93,11 @@ def assess(s: HealthSnapshot) -> tuple[int, str]:
 
 
 def resident_memory_mb() -> float | None:
-    """This process's resident set size now (Linux ``/proc``), else its peak (``getrusage``)."""
+    """
+    Return this process's resident set size now, else its peak.
+
+    Now from Linux ``/proc``, the peak from ``getrusage``.
+    """
     try:
         with open('/proc/self/statm') as f:
             return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20

@@ -1,8 +1,10 @@
-"""A lightseg node run as its own process: the one place that starts, watches and stops one.
+"""
+A lightseg node run as its own process: the one place that starts, watches and stops one.
 
-``lightseg demo``, ``lightseg node-latency``, node-mode ``lightseg bag-eval`` and the tests all start
-``segment_node`` through :class:`NodeSession` (command line, environment, log capture, shutdown)
-and :func:`start_with_retries` (waiting until it is ready, with a fresh start when it is not).
+``lightseg demo``, ``lightseg node-latency``, node-mode ``lightseg bag-eval`` and the tests all
+start ``segment_node`` through :class:`NodeSession` (command line, environment, log capture,
+shutdown) and :func:`start_with_retries` (waiting until it is ready, with a fresh start when it is
+not).
 
 The node inherits this process's environment, DDS configuration included, unless a DDS transport is
 chosen explicitly (:mod:`lightseg_ros.ros.dds`). It dies with this process (Linux: the parent-death
@@ -43,7 +45,12 @@ def _yaml_scalar(value: Any) -> str:
 
 
 def ros_parameter_args(parameters: Mapping[str, Any]) -> list[str]:
-    """``{"image_topics": ["/a"], "cpu_threads": 1}`` -> ``["-p", "image_topics:=['/a']", "-p", "cpu_threads:=1"]``."""
+    """
+    Turn a parameter dictionary into ``-p name:=value`` arguments.
+
+    ``{"image_topics": ["/a"], "cpu_threads": 1}`` ->
+    ``["-p", "image_topics:=['/a']", "-p", "cpu_threads:=1"]``.
+    """
     args: list[str] = []
     for name, value in parameters.items():
         if isinstance(value, (list, tuple)):
@@ -66,10 +73,14 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 
 class NodeSession:
-    """One node process: ``python -m MODULE --ros-args -r __node:=NAME -p ...``, its output kept in ``lines``.
+    """
+    One node process: ``python -m MODULE --ros-args -r __node:=NAME -p ...``.
 
-    ``dds_transport``: None keeps the inherited DDS configuration; a :data:`~lightseg_ros.ros.dds.DDS_TRANSPORTS`
-    choice replaces it. ``env`` adds variables (e.g. ``ROS_DOMAIN_ID``); ``ros_args`` are appended as given.
+    Its output is kept in ``lines``.
+
+    ``dds_transport``: None keeps the inherited DDS configuration; a
+    :data:`~lightseg_ros.ros.dds.DDS_TRANSPORTS` choice replaces it. ``env`` adds variables (e.g.
+    ``ROS_DOMAIN_ID``); ``ros_args`` are appended as given.
     """
 
     def __init__(
@@ -124,7 +135,11 @@ class NodeSession:
     def wait_until(
         self, condition: Callable[[], bool], timeout_s: float, what: str = 'the node to be ready'
     ) -> bool:
-        """Poll ``condition`` until it holds (True) or ``timeout_s`` passes (False); NodeStartError if the node exits."""
+        """
+        Poll ``condition`` until it holds (True) or ``timeout_s`` passes (False).
+
+        NodeStartError if the node exits.
+        """
         deadline = time.monotonic() + timeout_s
         while not condition():
             if not self.alive():
@@ -139,7 +154,11 @@ class NodeSession:
         return True
 
     def stop(self, timeout_s: float = 10.0) -> int:
-        """SIGINT (the node's clean shutdown), then SIGKILL after ``timeout_s``; returns the exit code."""
+        """
+        Stop the node: SIGINT (its clean shutdown), then SIGKILL after ``timeout_s``.
+
+        Returns the exit code.
+        """
         if self.alive():
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -165,12 +184,15 @@ def start_with_retries(
     attempts: int = 3,
     what: str = 'segment_node',
 ) -> T:
-    """``start(attempt)`` a node (and whatever the caller talks to it with), until ``ready`` says it answers.
+    """
+    Start a node with ``start(attempt)``, again until ``ready`` says it answers.
 
-    DDS discovery between two freshly started processes now and then never completes (seen on loaded
-    machines); a fresh process, and a fresh participant on the caller's side, recover. ``ready``
-    returns False after its own timeout, or raises NodeStartError when the node exited (no retry:
-    an exit is the node's answer, e.g. a bad weights file).
+    ``start`` also starts whatever the caller talks to the node with.
+
+    DDS discovery between two freshly started processes now and then never completes (seen on
+    loaded machines); a fresh process, and a fresh participant on the caller's side, recover.
+    ``ready`` returns False after its own timeout, or raises NodeStartError when the node exited
+    (no retry: an exit is the node's answer, e.g. a bad weights file).
     """
     for attempt in range(attempts):
         item = start(attempt)

@@ -67,7 +67,12 @@ class WarningThrottle:
         self._lock = threading.Lock()
 
     def allow(self, kind: str, now: float | None = None) -> tuple[bool, int]:
-        """(whether to log now, how many of this kind were suppressed since the last logged one)."""
+        """
+        Decide whether to log now.
+
+        Returns (whether to log now, how many of this kind were suppressed since the last logged
+        one).
+        """
         now = time.monotonic() if now is None else now
         with self._lock:
             last = self._last.get(kind)

@@ -1,4 +1,5 @@
-"""What ``launch/replay.launch.py`` starts besides the node: a ``ros2 bag play`` of a recording.
+"""
+What ``launch/replay.launch.py`` starts besides the node: a ``ros2 bag play`` of a recording.
 
 Pure functions (no launch import), so the decisions are tested without a ROS 2 install.
 """
@@ -19,7 +20,7 @@ REPLAY_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
 
 
 def bag_play_command(args: dict[str, str], image_topic: str) -> list[str]:
-    """The ``ros2 bag play`` command line for ``args`` (the launch arguments as strings)."""
+    """Return the ``ros2 bag play`` command line for ``args`` (the launch arguments as strings)."""
     bag = args.get('bag', '')
     if not image_topic:
         raise ValueError("replay.launch.py needs image_topic:=TOPIC, the bag's camera topic")

@@ -1,19 +1,23 @@
-"""``segment_lifecycle_node``: ``segment_node`` as a ROS 2 managed (lifecycle) node.
+"""
+``segment_lifecycle_node``: ``segment_node`` as a ROS 2 managed (lifecycle) node.
 
 Same parameters, topics and behaviour as :mod:`lightseg_ros.ros.segment_node` (the work is its
 :class:`~lightseg_ros.ros.segment_node.SegmentNodeBase`); the standard lifecycle services
-(``<node>/change_state``, ``<node>/get_state``, ...) drive it, as nav2's lifecycle_manager or launch's
-lifecycle events do:
+(``<node>/change_state``, ``<node>/get_state``, ...) drive it, as nav2's lifecycle_manager or
+launch's lifecycle events do:
 
 * start: unconfigured; the parameters are declared and can be set;
 * configure: check the parameters, load the model, create the publishers, start the worker (a bad
   model or weights: the transition fails with one log line, the node stays unconfigured);
-* activate: subscribe to the cameras, publish the class legend; outputs are published only while active;
+* activate: subscribe to the cameras, publish the class legend; outputs are published only while
+  active;
 * deactivate: unsubscribe from the cameras; the model stays loaded;
-* cleanup (and shutdown): stop the worker, destroy the publishers, drop the model (and its GPU memory).
+* cleanup (and shutdown): stop the worker, destroy the publishers, drop the model (and its GPU
+  memory).
 
 /diagnostics is published while configured, with the state as ``lifecycle_state``.
-Run: ``ros2 run lightseg_ros segment_lifecycle_node`` or ``python -m lightseg_ros.ros.segment_lifecycle_node``.
+Run: ``ros2 run lightseg_ros segment_lifecycle_node`` or ``python -m
+lightseg_ros.ros.segment_lifecycle_node``.
 """
 
 from __future__ import annotations
@@ -32,7 +36,11 @@ __all__ = ['SegmentLifecycleNode', 'configure_error', 'run']
 
 
 def configure_error(exc: Exception) -> str:
-    """The one log line for a failed configure: what is wrong and, for a refused parameter, what is accepted."""
+    """
+    Return the one log line for a failed configure.
+
+    It says what is wrong and, for a refused parameter, what is accepted.
+    """
     line = f'configure failed, staying unconfigured: {exc}'
     if isinstance(exc, ParameterError):
         spec = next(p for p in PARAMETERS if p.name == exc.name)
@@ -43,7 +51,11 @@ def configure_error(exc: Exception) -> str:
 
 
 def _logged(callback):
-    """rclpy turns an exception in a transition callback into ERROR without a word: say what it was."""
+    """
+    Log an exception raised in a transition callback.
+
+    rclpy turns such an exception into ERROR without a word: say what it was.
+    """
 
     @functools.wraps(callback)
     def wrapper(self, state: LifecycleState) -> TransitionCallbackReturn:

@@ -1,4 +1,5 @@
-"""``segment_node``: camera images in; label masks, colour masks, overlays and confidence out.
+"""
+``segment_node``: camera images in; label masks, colour masks, overlays and confidence out.
 
 Thin glue over :mod:`lightseg_ros.inference`. Subscription callbacks only drop the newest frame in
 a one-slot-per-camera mailbox; a worker thread takes it and reads like a sentence: convert, infer,
@@ -17,8 +18,9 @@ Topics (per camera, see :mod:`lightseg_ros.ros.topics`), for input ``/cam/image_
 
 Every output carries its input's header (stamp and frame_id). Parameters: :mod:`node_config`.
 Run: ``ros2 run lightseg_ros segment_node --ros-args -p image_topics:="[/cam/image_raw]"``
-or ``python -m lightseg_ros.ros.segment_node``. The managed (lifecycle) variant, same parameters and
-topics: :mod:`lightseg_ros.ros.segment_lifecycle_node`, on the steps of :class:`SegmentNodeBase`.
+or ``python -m lightseg_ros.ros.segment_node``. The managed (lifecycle) variant, same parameters
+and topics: :mod:`lightseg_ros.ros.segment_lifecycle_node`, on the steps of
+:class:`SegmentNodeBase`.
 """
 
 from __future__ import annotations
@@ -115,7 +117,11 @@ class ParameterError(ValueError):
 
 
 def load_segmenter(config: ModelConfig) -> Segmenter:
-    """The segmenter a config describes (see :func:`~lightseg_ros.inference.segmenter.build_segmenter`)."""
+    """
+    Return the segmenter a config describes.
+
+    See :func:`~lightseg_ros.inference.segmenter.build_segmenter`.
+    """
     return build_segmenter(
         config.weights,
         config.model,
@@ -130,7 +136,7 @@ def load_segmenter(config: ModelConfig) -> Segmenter:
 
 
 def legend_json(segmenter: Segmenter) -> str:
-    """The class legend as JSON: model, weights, and per class id, name and RGB colour."""
+    """Return the class legend as JSON: model, weights, and per class id, name and RGB colour."""
     return json.dumps(
         {
             'model': segmenter.model_name,
@@ -166,10 +172,11 @@ class Frame:
 
 
 class CameraInput:
-    """One camera topic's subscription, re-created when its publishers call for another QoS or type.
+    """
+    One camera topic's subscription, re-created when its publishers call for another QoS or type.
 
-    The choice itself is :mod:`input_qos`'s (pure); this class asks the ROS graph what the publishers
-    offer and keeps the subscription in line with it.
+    The choice itself is :mod:`input_qos`'s (pure); this class asks the ROS graph what the
+    publishers offer and keeps the subscription in line with it.
     """
 
     def __init__(
@@ -204,7 +211,11 @@ class CameraInput:
         return COMPRESSED_TYPE if self.compressed else IMAGE_TYPE
 
     def refresh(self) -> None:
-        """(Re-)create the subscription if the publishers now call for another reliability or type."""
+        """
+        (Re-)create the subscription if the publishers now call for it.
+
+        That is when they call for another reliability or type.
+        """
         offers = self.offers()
         if not offers:
             self.published_since = None
@@ -280,10 +291,11 @@ class CameraInput:
 
 
 class CameraOutputs:
-    """One camera's input and output publishers.
+    """
+    One camera's input and output publishers.
 
-    On a lifecycle node the publishers are lifecycle publishers (they publish only while the node is
-    active). The input subscriptions exist between :meth:`start_input` and :meth:`stop_input`.
+    On a lifecycle node the publishers are lifecycle publishers (they publish only while the node
+    is active). The input subscriptions exist between :meth:`start_input` and :meth:`stop_input`.
     """
 
     def __init__(
@@ -354,7 +366,7 @@ class CameraOutputs:
         self.camera_info = msg
 
     def wanted(self, enabled: frozenset[str]) -> set[str]:
-        """Enabled outputs that have at least one subscriber right now."""
+        """Return the enabled outputs that have at least one subscriber right now."""
         return {name for name in enabled if self.publishers[name].get_subscription_count() > 0}
 
     @staticmethod
@@ -402,12 +414,13 @@ class CameraOutputs:
 
 
 class SegmentNodeBase(Node):
-    """The segmentation node's work, in the steps of a ROS 2 managed node's transitions.
+    """
+    The segmentation node's work, in the steps of a ROS 2 managed node's transitions.
 
-    The constructor declares the parameters (and checks every later change); :meth:`_configure` reads
-    them, loads the model, creates the publishers and starts the worker; :meth:`_activate` subscribes to
-    the cameras; :meth:`_deactivate` unsubscribes (the model stays); :meth:`_cleanup` undoes
-    :meth:`_configure`. :class:`SegmentNode` runs configure and activate in its constructor;
+    The constructor declares the parameters (and checks every later change); :meth:`_configure`
+    reads them, loads the model, creates the publishers and starts the worker; :meth:`_activate`
+    subscribes to the cameras; :meth:`_deactivate` unsubscribes (the model stays); :meth:`_cleanup`
+    undoes :meth:`_configure`. :class:`SegmentNode` runs configure and activate in its constructor;
     ``segment_lifecycle_node`` runs each step on its lifecycle transition.
     """
 
@@ -426,10 +439,11 @@ class SegmentNodeBase(Node):
         self.add_on_set_parameters_callback(self._validate_parameters)
 
     def _configure(self) -> None:
-        """Read and check the parameters, load the model, create the publishers, start the worker.
+        """
+        Read and check the parameters, load the model, create the publishers, start the worker.
 
-        Raises ParameterError, UnknownModelError or WeightsError (nothing is left created then but the
-        parameters).
+        Raises ParameterError, UnknownModelError or WeightsError (nothing is left created then but
+        the parameters).
         """
         values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         for name, value in values.items():
@@ -507,7 +521,11 @@ class SegmentNodeBase(Node):
         self._stage = 'inactive'
 
     def _activate(self) -> None:
-        """Subscribe to the cameras (following their publishers' QoS) and publish the class legend."""
+        """
+        Subscribe to the cameras and publish the class legend.
+
+        The subscriptions follow the cameras' publishers' QoS.
+        """
         for cam in self._cameras:
             cam.start_input(self)
         for (
@@ -529,8 +547,11 @@ class SegmentNodeBase(Node):
         self._stage = 'inactive'
 
     def _cleanup(self) -> None:
-        """Undo :meth:`_configure` (after :meth:`_deactivate`, or after a failed configure): stop the worker,
-        destroy the publishers, drop the model and free its GPU memory."""
+        """
+        Undo :meth:`_configure` (after :meth:`_deactivate`, or after a failed configure).
+
+        Stop the worker, destroy the publishers, drop the model and free its GPU memory.
+        """
         self._stop_worker()
         try:
             self.remove_post_set_parameters_callback(self._apply_parameters)
@@ -571,7 +592,7 @@ class SegmentNodeBase(Node):
 
     @property
     def segmenter(self) -> Segmenter:
-        """The segmenter in use (replaced atomically on a model switch)."""
+        """Return the segmenter in use (replaced atomically on a model switch)."""
         return self._segmenter
 
     @property
@@ -815,7 +836,8 @@ class SegmentNodeBase(Node):
 
 
 class SegmentNode(SegmentNodeBase):
-    """Segments the newest frame of each camera topic in a worker thread; see the module docstring.
+    """
+    Segments the newest frame of each camera topic in a worker thread; see the module docstring.
 
     Configured and active from its constructor; a bad model or weights raise there.
     """
@@ -827,7 +849,10 @@ class SegmentNode(SegmentNodeBase):
 
 
 def main(args: list[str] | None = None, node_class: type[SegmentNodeBase] | None = None) -> int:
-    """Console script ``segment_node``: spin until Ctrl-C or SIGTERM; exit code 2 when the model cannot be loaded.
+    """
+    Console script ``segment_node``: spin until Ctrl-C or SIGTERM.
+
+    Exit code 2 when the model cannot be loaded.
 
     The DDS configuration is the environment's: the node sets none (README, "DDS transports").
     ``node_class``: :class:`SegmentNode` by default (``segment_lifecycle_node`` passes its own).
@@ -861,10 +886,12 @@ def main(args: list[str] | None = None, node_class: type[SegmentNodeBase] | None
 
 
 def run(node_class: type[SegmentNodeBase] | None = None) -> None:
-    """Console script ``segment_node``: :func:`main`, then exit at once.
+    """
+    Console script ``segment_node``: :func:`main`, then exit at once.
 
-    Everything ROS is shut down by then; what is left is the interpreter's teardown of torch (and CUDA),
-    which takes seconds on a loaded machine, longer than launch waits before escalating to SIGKILL.
+    Everything ROS is shut down by then; what is left is the interpreter's teardown of torch (and
+    CUDA), which takes seconds on a loaded machine, longer than launch waits before escalating to
+    SIGKILL.
     """
     code = main(node_class=node_class)
     sys.stdout.flush()

@@ -1,4 +1,5 @@
-"""Topic names of the segmentation node: where each camera's outputs go (pure, no rclpy).
+"""
+Topic names of the segmentation node: where each camera's outputs go (pure, no rclpy).
 
 A camera topic ``/cam/image_raw`` (or ``/cam/image_raw/compressed``) has the camera namespace
 ``/cam``; its outputs are ``/cam/segmentation/{mask,color_mask,overlay,confidence,class_legend}``.
@@ -24,7 +25,11 @@ TRANSPORTS = ('auto', 'raw', 'compressed')
 
 
 def is_compressed_topic(topic: str, transport: str = 'auto') -> bool:
-    """Whether ``topic`` carries ``sensor_msgs/CompressedImage``: by ``transport``, or by name when ``auto``."""
+    """
+    Tell whether ``topic`` carries ``sensor_msgs/CompressedImage``.
+
+    By ``transport``, or by name when ``auto``.
+    """
     if transport not in TRANSPORTS:
         raise ValueError(f'unknown transport {transport!r}; accepted: {", ".join(TRANSPORTS)}')
     if transport == 'auto':
@@ -38,13 +43,21 @@ def _base_topic(topic: str) -> str:
 
 
 def camera_namespace(topic: str) -> str:
-    """``/cam/image_raw`` -> ``/cam``; ``/image`` -> ``""`` (root); ``image`` -> ``""`` (relative)."""
+    """
+    Return the namespace of a camera topic.
+
+    ``/cam/image_raw`` -> ``/cam``; ``/image`` -> ``""`` (root); ``image`` -> ``""`` (relative).
+    """
     base = _base_topic(topic)
     return base.rsplit('/', 1)[0] if '/' in base else ''
 
 
 def camera_info_topic(topic: str) -> str:
-    """The camera_info topic beside an image topic: ``/cam/image_raw`` -> ``/cam/camera_info``."""
+    """
+    Return the camera_info topic beside an image topic.
+
+    ``/cam/image_raw`` -> ``/cam/camera_info``.
+    """
     ns = camera_namespace(topic)
     return (
         f'{ns}/camera_info' if ns else ('/camera_info' if topic.startswith('/') else 'camera_info')
@@ -52,7 +65,7 @@ def camera_info_topic(topic: str) -> str:
 
 
 def output_namespaces(topics: list[str], suffix: str = 'segmentation') -> list[str]:
-    """The output namespace of each input topic, unique even when cameras share a namespace."""
+    """Return the output namespace of each input topic, unique even when cameras share one."""
     if len(set(topics)) != len(topics):
         raise ValueError(f'image_topics lists a topic twice: {topics}')
     namespaces = [camera_namespace(t) for t in topics]

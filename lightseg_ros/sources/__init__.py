@@ -1,4 +1,8 @@
-"""Frame sources for the image source node and the demo (no rclpy): synthetic scenes, folders, videos, rosbags."""
+"""
+Frame sources for the image source node and the demo (no rclpy).
+
+Synthetic scenes, folders, videos, rosbags.
+"""
 
 from .frames import (
     BagFrame,

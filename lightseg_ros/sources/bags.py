@@ -1,4 +1,5 @@
-"""rosbag2 reading and writing without a ROS install, through the ``rosbags`` package.
+"""
+rosbag2 reading and writing without a ROS install, through the ``rosbags`` package.
 
 Both storage formats (sqlite3 and MCAP) are read and written. Messages stay as CDR bytes until a
 caller decodes them, so replay into a live node can publish them unchanged.
@@ -101,7 +102,8 @@ def read_topic(
     skip: list[DamagedChunk] | None = None,
     on_malformed: Callable[[str], None] | None = None,
 ) -> Iterator[BagMessage]:
-    """Yield a topic's messages in recorded order; raises BagError naming the topics the bag has.
+    """
+    Yield a topic's messages in recorded order; raises BagError naming the topics the bag has.
 
     ``skip``: damaged chunks (:func:`damaged_chunks`) whose time ranges are not read. With
     ``on_malformed``, a message that cannot be deserialized is reported to it and skipped instead
@@ -161,8 +163,11 @@ _MCAP_MAGIC = b'\x89MCAP0\r\n'
 
 
 def _mcap_chunks(path: Path):
-    """(record offset, start, end, crc, compression, records offset, records size, uncompressed size) of
-    every chunk in an MCAP file's data section.
+    """
+    Return every chunk in an MCAP file's data section.
+
+    Each chunk is (record offset, start, end, crc, compression, records offset, records size,
+    uncompressed size).
 
     Hand-written record walk (the format is a magic string then ``opcode u8, length u64, body``
     records): rosbags reads MCAP but exposes no chunk access, and the ``mcap`` package is not a
@@ -224,8 +229,11 @@ def _chunk_records(
 
 
 def damaged_chunks(bag: str | Path) -> list[DamagedChunk]:
-    """The chunks of a bag's MCAP files whose CRC is set and does not match their records (none for
-    sqlite3 bags, which carry no checksums). Chunks with CRC 0 (unset) are not checked."""
+    """
+    Return the chunks of a bag's MCAP files whose CRC is set and does not match their records.
+
+    None for sqlite3 bags, which carry no checksums. Chunks with CRC 0 (unset) are not checked.
+    """
     bag = Path(bag)
     folder = bag.parent if bag.is_file() else bag
     damaged = []
@@ -249,8 +257,11 @@ def damaged_chunks(bag: str | Path) -> list[DamagedChunk]:
 
 
 def seal_mcap_crcs(path: str | Path) -> int:
-    """Write the CRC-32 of each uncompressed chunk's records into its header (in place: a fixed-size
-    field, no offset moves); returns the number of chunks sealed."""
+    """
+    Write the CRC-32 of each uncompressed chunk's records into its header.
+
+    In place: a fixed-size field, no offset moves. Returns the number of chunks sealed.
+    """
     path = Path(path)
     sealed = []
     with open(path, 'rb') as f:
@@ -266,7 +277,7 @@ def seal_mcap_crcs(path: str | Path) -> int:
 
 
 def image_message(store, array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str):
-    """A rosbags ``sensor_msgs/Image`` holding ``array`` (H, W[, C]) uint8."""
+    """Return a rosbags ``sensor_msgs/Image`` holding ``array`` (H, W[, C]) uint8."""
     t = store.types
     header = t['std_msgs/msg/Header'](
         stamp=t['builtin_interfaces/msg/Time'](
@@ -288,8 +299,11 @@ def image_message(store, array: np.ndarray, encoding: str, stamp_ns: int, frame_
 
 
 class AtomicBagWriter:
-    """Writes a bag into the staging folder ``<out>.partial`` and moves it to ``out`` only when closed
-    without error; MCAP chunks get their CRCs (:func:`seal_mcap_crcs`) first.
+    """
+    Writes a bag into the staging folder ``<out>.partial``, moved to ``out`` when done.
+
+    It is moved only when closed without error; MCAP chunks get their CRCs (:func:`seal_mcap_crcs`)
+    first.
 
     The bag is written as ``<out>.partial/<out name>/``, so its storage file (which rosbags names
     after the folder) and ``metadata.yaml`` carry the final name, never ``.partial``. A failure

@@ -1,4 +1,7 @@
-"""Where frames come from: the built-in synthetic scene, a folder of images, a video file or a rosbag2.
+"""
+Where frames come from.
+
+The built-in synthetic scene, a folder of images, a video file or a rosbag2.
 
 ``iter_frames(source)`` yields either RGB arrays (synthetic, folder, video) or :class:`BagFrame`
 (a rosbag2 message's raw CDR bytes and its type, replayed unchanged: rclpy publishers accept
@@ -74,7 +77,8 @@ def iter_frames(
     bag_topic: str = '',
     fps: float = 10.0,
 ) -> Iterator[np.ndarray | BagFrame]:
-    """Frames of ``source`` (see module docstring); ``loop`` restarts finite sources at their end.
+    """
+    Frames of ``source`` (see module docstring); ``loop`` restarts finite sources at their end.
 
     ``width``/``height`` size the synthetic scene; files keep their own size. ``fps`` sets the
     synthetic scene's clock.
@@ -96,14 +100,22 @@ def _looped(first: Iterator, again, loop: bool) -> Iterator:
 
 
 def image_files(folder: str | Path, *, recursive: bool = False) -> list[Path]:
-    """The image files (``IMAGE_SUFFIXES``, any case) in ``folder``, below it too with ``recursive``; sorted by path."""
+    """
+    Return the image files (``IMAGE_SUFFIXES``, any case) in ``folder``, sorted by path.
+
+    With ``recursive``, below it too.
+    """
     root = Path(folder)
     found = root.rglob('*') if recursive else root.iterdir()
     return sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB from an image file (grey, 16-bit and alpha images are converted by OpenCV)."""
+    """
+    Read (H, W, 3) uint8 RGB from an image file.
+
+    Grey, 16-bit and alpha images are converted by OpenCV.
+    """
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise FrameSourceError(
@@ -137,7 +149,11 @@ def _open_video(path: str | Path) -> cv2.VideoCapture:
 
 
 def video_info(path: str | Path) -> VideoInfo:
-    """Frame rate, frame count and size a video file declares; :class:`FrameSourceError` if OpenCV cannot open it."""
+    """
+    Return the frame rate, frame count and size a video file declares.
+
+    :class:`FrameSourceError` if OpenCV cannot open it.
+    """
     capture = _open_video(path)
     try:
         fps = float(capture.get(cv2.CAP_PROP_FPS))
@@ -152,7 +168,11 @@ def video_info(path: str | Path) -> VideoInfo:
 
 
 def video_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """The RGB frames of a video file (OpenCV); :class:`FrameSourceError` if it cannot be opened or has none."""
+    """
+    Yield the RGB frames of a video file (OpenCV).
+
+    :class:`FrameSourceError` if it cannot be opened or has none.
+    """
     capture = _open_video(path)
     try:
         count = 0
@@ -169,7 +189,11 @@ def video_frames(path: str | Path) -> Iterator[np.ndarray]:
 
 
 def _bag_frames(path: str, bag_topic: str = '') -> Iterator[BagFrame]:
-    """The recorded CDR bytes of one image topic (``bag_topic``, else the bag's first image topic)."""
+    """
+    Yield the recorded CDR bytes of one image topic.
+
+    The topic is ``bag_topic``, else the bag's first image topic.
+    """
     from .bags import BagError, open_bag, read_topic
 
     try:

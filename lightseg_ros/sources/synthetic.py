@@ -1,4 +1,5 @@
-"""A procedural street scene (sky, buildings, trees, road, pavement, cars, poles) with its label mask.
+"""
+A procedural street scene (sky, buildings, trees, road, pavement, cars, poles) with its label mask.
 
 Lets the node, the demo and tests run on a fresh machine with no data. Labels use CamVid's 11
 classes (:data:`lightseg_ros.classes.CAMVID_CLASSES`); colours follow CamVid loosely but with
@@ -20,7 +21,8 @@ _ID = {name: i for i, name in enumerate(CAMVID_CLASSES)}
 def road_scene(
     width: int = 640, height: int = 480, t: float = 0.0, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(RGB image (H, W, 3) uint8, label mask (H, W) uint8) of a street at time ``t`` seconds.
+    """
+    (RGB image (H, W, 3) uint8, label mask (H, W) uint8) of a street at time ``t`` seconds.
 
     ``seed`` fixes the layout (buildings, trees); ``t`` moves the cars and the lane markings.
     """

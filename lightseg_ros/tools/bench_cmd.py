@@ -1,4 +1,5 @@
-"""``lightseg bench``: latency of every model and backend next to the standard lightweight peer.
+"""
+``lightseg bench``: latency of every model and backend next to the standard lightweight peer.
 
 The ratio to the peer comes from rounds in which our network and the peer's alternate on the same
 input (:func:`lightseg_ros.tools.benchmark.time_interleaved`): its median over the rounds is
@@ -133,10 +134,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_targets(result: dict) -> dict:
-    """The product's latency targets on the CPU, checked against this run's figures (absent where not
-    measured): ``ghostnet_aspp_da``'s network on its best backend takes at most half the peer's time at
-    360x480 (median ratio over the rounds); the node adds at most 10% to the bare segmenter's p50 at
-    640x480; fed at 60 Hz, the node's p99 stays within twice its single-frame p50."""
+    """
+    Check the product's latency targets on the CPU against this run's figures.
+
+    Targets are absent where not measured: ``ghostnet_aspp_da``'s network on its best backend takes
+    at most half the peer's time at 360x480 (median ratio over the rounds); the node adds at most
+    10% to the bare segmenter's p50 at 640x480; fed at 60 Hz, the node's p99 stays within twice its
+    single-frame p50.
+    """
     targets: dict = {}
     best = [
         c for c in result['cases'] if c['model'] == 'ghostnet_aspp_da' and c['size'] == [360, 480]

@@ -1,10 +1,11 @@
-"""Latency benchmark: each model and backend against torchvision's LR-ASPP MobileNetV3-Large peer.
+"""
+Latency benchmark: each model and backend against torchvision's LR-ASPP MobileNetV3-Large peer.
 
 Every figure is measured in one run on one machine. The ratio to the peer is measured so that it
 survives a noisy machine: our model and the peer run in alternating rounds on the same input (A, B,
-then B, A, ...), each round gives one ratio of the two medians, and the ratio reported is the median
-over rounds with its spread (quartiles, min and max). A load change then hits both sides of a round
-alike instead of skewing one whole measurement against the other. Two latencies per case:
+then B, A, ...), each round gives one ratio of the two medians, and the ratio reported is the
+median over rounds with its spread (quartiles, min and max). A load change then hits both sides of
+a round alike instead of skewing one whole measurement against the other. Two latencies per case:
 
 * ``network``: the backend alone on a prepared normalised tensor (what the peer comparison uses);
 * ``pipeline``: :meth:`Segmenter.segment` from a uint8 RGB image to the uint8 mask at input
@@ -119,10 +120,13 @@ def time_interleaved(
     rounds: int,
     per_round: int,
 ) -> tuple[list[float], list[float], list[float]]:
-    """Time ``fn_a`` and ``fn_b`` in alternating rounds of ``per_round`` calls each, after ``warmup``
-    calls of each. The order flips every round (A B, B A, ...) so that neither side always runs
-    second. Returns the seconds of every A call, of every B call, and each round's ratio
-    median(A) / median(B)."""
+    """
+    Time ``fn_a`` and ``fn_b`` in alternating rounds of ``per_round`` calls each.
+
+    Each runs ``warmup`` calls first. The order flips every round (A B, B A, ...) so that neither
+    side always runs second. Returns the seconds of every A call, of every B call, and each round's
+    ratio median(A) / median(B).
+    """
     for _ in range(warmup):
         fn_a()
         fn_b()
@@ -146,7 +150,11 @@ def time_interleaved(
 
 
 def measure_peak_gflops(device: torch.device, *, n: int = 1024, seconds: float = 1.0) -> float:
-    """Sustained fp32 (fp16 on CUDA) matrix-multiply GFLOP/s on ``device`` with the current threads."""
+    """
+    Measure sustained matrix-multiply GFLOP/s on ``device`` with the current threads.
+
+    fp32, fp16 on CUDA.
+    """
     dtype = torch.float16 if device.type == 'cuda' else torch.float32
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
@@ -210,9 +218,13 @@ def bench_segmenter(
     peak_gflops: float | None = None,
     rounds: int = 0,
 ) -> BenchCase:
-    """Network and pipeline latency of one model on one backend. With ``rounds``, the network is
-    timed in that many rounds interleaved with the peer on the same input (``iters`` calls of each
-    in all), which sets ``ratio_to_peer``, ``ratio_spread`` and ``peer_network``."""
+    """
+    Measure network and pipeline latency of one model on one backend.
+
+    With ``rounds``, the network is timed in that many rounds interleaved with the peer on the same
+    input (``iters`` calls of each in all), which sets ``ratio_to_peer``, ``ratio_spread`` and
+    ``peer_network``.
+    """
     from ..inference.segmenter import Segmenter
 
     seg = Segmenter(
@@ -273,7 +285,7 @@ def bench_peer(
     num_classes: int = 11,
     peak_gflops: float | None = None,
 ) -> BenchCase:
-    """torchvision's LR-ASPP MobileNetV3-Large, PyTorch eager, random weights (speed only)."""
+    """Time torchvision's LR-ASPP MobileNetV3-Large, PyTorch eager, random weights (speed only)."""
     from ..inference.segmenter import select_device
 
     dev = select_device(device)

@@ -1,9 +1,10 @@
-"""``lightseg dds-check``: how camera-sized images cross between two processes on this host.
+"""
+``lightseg dds-check``: how camera-sized images cross between two processes on this host.
 
 For each DDS transport choice (:mod:`lightseg_ros.ros.dds`) and each pairing of publisher and
 subscriber reliability, a publisher process sends ``--frames`` rgb8 images at ``--rate`` and this
-process counts what arrives and how long each took (publish -> received, both clocks the same host's).
-It answers "will my camera's frames reach the node?" before any model is involved.
+process counts what arrives and how long each took (publish -> received, both clocks the same
+host's). It answers "will my camera's frames reach the node?" before any model is involved.
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ PAIRINGS = (('reliable', 'reliable'), ('reliable', 'best_effort'), ('best_effort
 
 
 def _publish(args: argparse.Namespace) -> int:
-    """The publisher process: wait for the subscriber, then send the frames with their send time as stamp."""
+    """
+    Run the publisher process: wait for the subscriber, then send the frames.
+
+    Each frame carries its send time as stamp.
+    """
     import rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
@@ -65,7 +70,11 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _measure(args: argparse.Namespace, transport: str, publisher: str, subscriber: str) -> dict:
-    """One pairing under one transport, run in a child process (Fast DDS reads its profile once per process)."""
+    """
+    Measure one pairing under one transport, run in a child process.
+
+    Fast DDS reads its profile once per process.
+    """
     topic = f'/lightseg_dds_check_{os.getpid()}_{transport}_{publisher}_{subscriber}'
     command = [
         sys.executable,
@@ -100,7 +109,11 @@ def _measure(args: argparse.Namespace, transport: str, publisher: str, subscribe
 
 
 def _subscribe(args: argparse.Namespace) -> int:
-    """The subscriber side of one pairing; starts the publisher process with the same transport."""
+    """
+    Run the subscriber side of one pairing.
+
+    It starts the publisher process with the same transport.
+    """
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy

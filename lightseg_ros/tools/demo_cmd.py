@@ -1,9 +1,10 @@
-"""``lightseg demo``: the main job on a fresh machine, over real DDS.
+"""
+``lightseg demo``: the main job on a fresh machine, over real DDS.
 
-Runs the segmentation node as its own process and, in this one, the image source (built-in synthetic
-street scene by default; ``--source`` takes a folder of photos, a video or a rosbag2) and a recorder,
-talking over DDS on topics under a per-run namespace; the recorder writes every overlay it receives as
-PNG and a latency summary (publish -> overlay received) as JSON.
+Runs the segmentation node as its own process and, in this one, the image source (built-in
+synthetic street scene by default; ``--source`` takes a folder of photos, a video or a rosbag2) and
+a recorder, talking over DDS on topics under a per-run namespace; the recorder writes every overlay
+it receives as PNG and a latency summary (publish -> overlay received) as JSON.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ def run_demo(
     timeout: float = 90.0,
     startup_timeout: float = 60.0,
 ) -> dict:
-    """Run source + node + recorder until ``frames`` frames are published and answered; returns the summary.
+    """
+    Run source + node + recorder until ``frames`` frames are published and answered.
+
+    Returns the summary.
 
     ``segment_node`` runs as its own process, as on a robot; the image source and the recorder are
     nodes of this process. Nothing here sets a DDS variable: both sides use the environment's.

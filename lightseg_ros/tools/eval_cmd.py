@@ -1,5 +1,8 @@
-"""``lightseg eval``: score a weights file on a dataset split at native resolution; writes
-``metrics.json`` and PNG charts (per-class IoU bars, normalised confusion matrix)."""
+"""
+``lightseg eval``: score a weights file on a dataset split at native resolution.
+
+Writes ``metrics.json`` and PNG charts (per-class IoU bars, normalised confusion matrix).
+"""
 
 from __future__ import annotations
 
@@ -29,7 +32,11 @@ def score_weights(
     flip: bool = False,
     progress: bool = True,
 ):
-    """Score a weights file on a dataset split at native resolution: (scores, meta, images, seconds, dataset)."""
+    """
+    Score a weights file on a dataset split at native resolution.
+
+    Returns (scores, meta, images, seconds, dataset).
+    """
     from ..inference import select_device
     from ..models import load_model
     from ..training.datasets import build_dataset

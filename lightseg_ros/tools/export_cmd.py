@@ -1,5 +1,9 @@
-"""``lightseg export``: a weights file to ONNX (dynamic height and width), checked with onnxruntime, and/or to
-a compact safetensors file (``--half``: fp16 tensors, the form the package ships), checked against the source."""
+"""
+``lightseg export``: a weights file to ONNX and/or to a compact safetensors file.
+
+ONNX with dynamic height and width, checked with onnxruntime; safetensors with ``--half``: fp16
+tensors, the form the package ships, checked against the source.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Memory and latency of ``segment_node`` by camera frame size (``lightseg bench --frames``).
+"""
+Memory and latency of ``segment_node`` by camera frame size (``lightseg bench --frames``).
 
 One node process runs the shipped weights of a model; frames of a synthetic street scene at each
 size are published from this process over DDS (reliable, so that none is lost in transport), one at
@@ -35,7 +36,7 @@ WARM = (480, 640)
 
 
 def _status_mb(pid: int) -> dict[str, float]:
-    """VmRSS and VmHWM of a process, in MB (Linux /proc)."""
+    """Return VmRSS and VmHWM of a process, in MB (Linux /proc)."""
     values = {}
     with open(f'/proc/{pid}/status') as f:
         for line in f:
@@ -57,7 +58,11 @@ def _summary_ms(seconds: list[float]) -> dict:
 
 
 class _NodeUnderTest:
-    """A segment_node process and a probe node in this process that sends frames and times outputs."""
+    """
+    A segment_node process and a probe node in this process.
+
+    The probe sends frames and times outputs.
+    """
 
     def __init__(
         self, tag: str, *, model: str, backend: str, cpu_threads: int, startup_timeout_s: float
@@ -166,7 +171,11 @@ class _NodeUnderTest:
         )
 
     def send(self, template: bytearray, names) -> float | None:
-        """Publish one frame (CDR bytes, stamp patched) and wait for ``names``; seconds, None if lost."""
+        """
+        Publish one frame (CDR bytes, stamp patched) and wait for ``names``.
+
+        Returns the seconds, None if lost.
+        """
         self.stamp += 1
         template[4:8] = struct.pack(
             '<i', self.stamp
@@ -205,7 +214,11 @@ def measure_frames(
     startup_timeout_s: float = 180.0,
     progress=lambda text: None,
 ) -> dict:
-    """Per size (H, W): the node's memory (idle, warm, peak, after) and latency, and mask agreement."""
+    """
+    Measure the node per frame size (H, W).
+
+    The node's memory (idle, warm, peak, after) and latency, and mask agreement.
+    """
     import torch
 
     from ..inference import Segmenter
@@ -309,7 +322,11 @@ def measure_frames(
 
 
 def check_frame_targets(result: dict) -> dict:
-    """Issue 15's goals for the largest frame against 640x480 (empty where a size was not measured)."""
+    """
+    Check issue 15's goals for the largest frame against 640x480.
+
+    Empty where a size was not measured.
+    """
     rows = {tuple(r['size']): r for r in result['rows']}
     small, large = rows.get((480, 640)), rows.get((3000, 4000))
     if not (small and large):

@@ -1,4 +1,8 @@
-"""``lightseg models``: the registered models with parameters and GFLOPs in the papers' convention."""
+"""
+``lightseg models``: the registered models with parameters and GFLOPs.
+
+GFLOPs in the papers' convention.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``lightseg node-latency``: the node's end-to-end latency next to the bare segmenter's time.
+"""
+``lightseg node-latency``: the node's end-to-end latency next to the bare segmenter's time.
 
 Starts ``segment_node`` as its own process, publishes one rgb8 frame at a time from this process
 (the next only after the previous frame's outputs arrived, so no frame waits or is dropped) and
@@ -208,7 +209,11 @@ def measure_node_latency(
     feed_frames: int = 120,
     startup_timeout_s: float = 120.0,
 ) -> dict:
-    """Node end-to-end latency (two phases) and bare ``Segmenter.segment`` time on one synthetic frame."""
+    """
+    Measure the node's end-to-end latency (two phases) and bare ``Segmenter.segment`` time.
+
+    Both on one synthetic frame.
+    """
     import torch
 
     from ..inference import Segmenter

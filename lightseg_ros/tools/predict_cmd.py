@@ -1,5 +1,8 @@
-"""``lightseg predict``: segment images, folders, globs and videos with the node's model and weights;
-write label PNGs, colour masks, overlays (an overlay video per video) and ``summary.json``.
+"""
+``lightseg predict``: segment images, folders, globs and videos with the node's model.
+
+With the node's model and weights; writes label PNGs, colour masks, overlays (an overlay video per
+video) and ``summary.json``.
 
 The work is :mod:`lightseg_ros.inference.predict`; this module parses, reports and sets exit codes:
 0 when at least one frame was segmented, 2 when no input could be used or the model cannot be

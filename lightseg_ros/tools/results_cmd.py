@@ -1,9 +1,12 @@
-"""``lightseg results``: the results table (accuracy, size, cost, CPU latency) of weights files, as Markdown
-and JSON: every figure in BENCHMARKS.md's results section comes from this command.
+"""
+``lightseg results``: the results table (accuracy, size, cost, CPU latency) of weights files.
+
+As Markdown and JSON: every figure in BENCHMARKS.md's results section comes from this command.
 
 Per weights file: parameters and GFLOPs at the evaluation size (papers' convention), val mIoU and
 per-class IoU at native resolution (``lightseg eval``'s scoring), and single-image latency of the
-network at that size with the node's default backend, next to torchvision's LR-ASPP in the same run.
+network at that size with the node's default backend, next to torchvision's LR-ASPP in the same
+run.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``lightseg train``: train a model from a YAML recipe (``config/train/**.yaml``) with overrides.
+"""
+``lightseg train``: train a model from a YAML recipe (``config/train/**.yaml``) with overrides.
 
 Several processes: ``torchrun --nproc_per_node N -m lightseg_ros.cli train --config ...``.
 ``--print-config`` prints the resolved recipe (bases, overrides and flags applied) and exits.
@@ -18,8 +19,12 @@ __all__ = ['register', 'run', 'config_from_args', 'one_line']
 
 
 def one_line(exc: BaseException) -> str:
-    """An error's message as one line. A DataLoader worker's error arrives wrapped with the worker's
-    traceback; its last line is the message."""
+    """
+    Return an error's message as one line.
+
+    A DataLoader worker's error arrives wrapped with the worker's traceback; its last line is the
+    message.
+    """
     text = str(exc).strip()
     if 'Original Traceback' in text:
         last = text.splitlines()[-1]
@@ -28,7 +33,7 @@ def one_line(exc: BaseException) -> str:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The run's config: file, then ``--set`` overrides, then the explicit flags."""
+    """Return the run's config: file, then ``--set`` overrides, then the explicit flags."""
     overrides = list(args.set or [])
     flags = {
         'train.output_dir': args.output_dir,

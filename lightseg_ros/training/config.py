@@ -1,10 +1,11 @@
-"""Training recipes: typed sections with defaults, YAML files that inherit from each other, overrides.
+"""
+Training recipes: typed sections with defaults, YAML files that inherit from each other, overrides.
 
 A run is described by six sections, one dataclass each: ``model`` (:class:`ModelConfig`), ``data``
 (:class:`DataConfig`), ``augment`` (:class:`AugmentConfig`), ``optim`` (:class:`OptimConfig`),
-``train`` (:class:`LoopConfig`) and ``eval`` (:class:`EvalConfig`), gathered in :class:`TrainConfig`.
-The defaults are the papers' recipe: crop 512, SGD with momentum 0.9 and weight decay 1e-4, a linear
-warm-up then cosine decay 0.007 -> 0.0007, batch 8, 200 epochs.
+``train`` (:class:`LoopConfig`) and ``eval`` (:class:`EvalConfig`), gathered in
+:class:`TrainConfig`. The defaults are the papers' recipe: crop 512, SGD with momentum 0.9 and
+weight decay 1e-4, a linear warm-up then cosine decay 0.007 -> 0.0007, batch 8, 200 epochs.
 
 ``load_config(path, overrides)`` reads a YAML recipe over the defaults, then applies ``--set
 key.sub=value`` overrides, whose values are parsed as YAML (``--set optim.lr=0.01``, ``--set
@@ -49,11 +50,19 @@ __all__ = [
 
 
 class ConfigError(ValueError):
-    """A configuration file or override is malformed; the message names the file or override and the key."""
+    """
+    A configuration file or override is malformed.
+
+    The message names the file or override and the key.
+    """
 
 
 class _Section(Mapping):
-    """A dataclass that also reads as a mapping of its fields (read-only; set attributes to change it)."""
+    """
+    A dataclass that also reads as a mapping of its fields.
+
+    Read-only; set attributes to change it.
+    """
 
     @classmethod
     def keys_accepted(cls) -> tuple[str, ...]:
@@ -71,7 +80,7 @@ class _Section(Mapping):
         return len(self.keys_accepted())
 
     def to_dict(self) -> dict[str, Any]:
-        """The section as plain Python values (a deep copy)."""
+        """Return the section as plain Python values (a deep copy)."""
         return {k: copy.deepcopy(getattr(self, k)) for k in self.keys_accepted()}
 
 
@@ -124,7 +133,11 @@ class AugmentConfig(_Section):
 
 @dataclass(eq=False)
 class OptimConfig(_Section):
-    """SGD, a linear warm-up from ``warmup_factor`` x ``lr``, then cosine to ``min_lr`` (per iteration)."""
+    """
+    SGD, a linear warm-up from ``warmup_factor`` x ``lr``, then cosine to ``min_lr``.
+
+    The learning rate changes per iteration.
+    """
 
     lr: float = 0.007
     min_lr: float = 0.0007
@@ -175,7 +188,11 @@ SECTIONS = tuple(SECTION_TYPES)
 
 @dataclass(eq=False)
 class TrainConfig(_Section):
-    """A whole run: the six sections, and the folder of the recipe file (for relative data roots)."""
+    """
+    A whole run: the six sections, and the folder of the recipe file.
+
+    The folder is for relative data roots.
+    """
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -191,8 +208,11 @@ class TrainConfig(_Section):
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], source: str = 'config') -> 'TrainConfig':
-        """Defaults with ``raw`` (sections of keys, as in a recipe file) over them; checked first.
-        A ``_config_dir`` key (as :meth:`to_dict` writes it) restores :attr:`config_dir`."""
+        """
+        Defaults with ``raw`` (sections of keys, as in a recipe file) over them; checked first.
+
+        A ``_config_dir`` key (as :meth:`to_dict` writes it) restores :attr:`config_dir`.
+        """
         raw = dict(raw)
         config_dir = raw.pop('_config_dir', None)
         check_recipe(raw, source)
@@ -203,7 +223,11 @@ class TrainConfig(_Section):
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain sections (what ``config.json`` and the checkpoints hold), plus ``_config_dir`` when known."""
+        """
+        Return the plain sections, plus ``_config_dir`` when known.
+
+        What ``config.json`` and the checkpoints hold.
+        """
         out: dict[str, Any] = {s: getattr(self, s).to_dict() for s in SECTIONS}
         if self.config_dir is not None:
             out['_config_dir'] = self.config_dir
@@ -335,7 +359,11 @@ def _describe(tp: Any) -> str:
 
 
 def check_value(section: str, key: str, value: Any, source: str) -> None:
-    """Raise :class:`ConfigError` unless ``section.key`` exists and ``value`` is acceptable for it."""
+    """
+    Raise :class:`ConfigError` unless ``section.key`` exists and ``value`` fits it.
+
+    ``value`` must be acceptable for the key.
+    """
     hints = _hints(SECTION_TYPES[section])
     if key not in hints or key == 'config_dir':
         raise ConfigError(
@@ -382,7 +410,8 @@ def check_recipe(raw: Any, source: str) -> None:
 
 
 def apply_overrides(cfg: TrainConfig, overrides: list[str] | None) -> TrainConfig:
-    """A copy of ``cfg`` with ``key.sub=value`` strings applied (values parsed as YAML).
+    """
+    Return a copy of ``cfg`` with ``key.sub=value`` strings applied (values parsed as YAML).
 
     ``model.options.NAME=value`` sets one model option; every other key is ``SECTION.KEY``.
     """
@@ -422,9 +451,12 @@ def apply_overrides(cfg: TrainConfig, overrides: list[str] | None) -> TrainConfi
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
-    """The defaults, with the recipe at ``path`` (if any, its ``_base_`` chain resolved) over them,
-    then ``overrides``. Records the recipe's folder (:attr:`TrainConfig.config_dir`) so that a
-    relative data root can be found from it."""
+    """
+    Return the defaults, with the recipe at ``path`` over them, then ``overrides``.
+
+    The recipe's ``_base_`` chain is resolved, if any. Records the recipe's folder
+    (:attr:`TrainConfig.config_dir`) so that a relative data root can be found from it.
+    """
     cfg = TrainConfig()
     if path is not None:
         path = Path(path)
@@ -444,14 +476,17 @@ _RecipeDumper.add_representer(
 
 
 def dump_config(cfg: TrainConfig) -> str:
-    """The resolved recipe as YAML, loadable again as a recipe."""
+    """Return the resolved recipe as YAML, loadable again as a recipe."""
     plain = {s: getattr(cfg, s).to_dict() for s in SECTIONS}
     return yaml.dump(plain, Dumper=_RecipeDumper, sort_keys=False, default_flow_style=False)
 
 
 def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
-    """A recipe file merged over the file its ``_base_`` key names (relative to it), recursively.
-    Each file is checked on its own, so an error names the file that has it."""
+    """
+    Read a recipe file merged over the file its ``_base_`` key names (relative to it).
+
+    Recursively. Each file is checked on its own, so an error names the file that has it.
+    """
     if not path.is_file():
         raise ConfigError(
             f'config file not found: {path}' + (f' (the _base_ of {_chain[-1]})' if _chain else '')
@@ -492,13 +527,17 @@ def _merge_sections(base: dict, update: dict) -> dict:
 
 
 def repo_root() -> Path:
-    """The checkout (or install prefix) that holds the ``lightseg_ros`` package."""
+    """Return the checkout (or install prefix) that holds the ``lightseg_ros`` package."""
     return Path(__file__).resolve().parents[2]
 
 
 def resolve_data_root(root: str | Path | None, config_dir: str | Path | None = None) -> Path:
-    """Find a dataset root: absolute, else relative to the working directory, the repository, or the
-    config file's repository (``config/train/x.yaml`` -> two levels up). The first that exists wins."""
+    """
+    Find a dataset root.
+
+    Absolute, else relative to the working directory, the repository, or the config file's
+    repository (``config/train/x.yaml`` -> two levels up). The first that exists wins.
+    """
     if root is None:
         raise ConfigError(
             "no dataset root: pass --data PATH (the dataset's folder) or --set data.root=PATH"

@@ -1,5 +1,8 @@
-"""Segmentation datasets for training and evaluation: PASCAL VOC 2012 (and the SBD-augmented set),
-CamVid, Cityscapes, and a generic folder layout for your own data.
+"""
+Segmentation datasets for training and evaluation.
+
+PASCAL VOC 2012 (and the SBD-augmented set), CamVid, Cityscapes, and a generic folder layout for
+your own data.
 
 Each dataset yields ``(image, mask)``: a float (3, H, W) tensor after its transform (or a uint8
 ``tv_tensors.Image`` without one) and an int64 (H, W) label map. Each knows its ``class_names``,
@@ -9,19 +12,20 @@ out of range raise :class:`DatasetError` naming the file.
 Layouts (``root`` is what ``data.root`` / ``--data`` points at):
 
 * ``voc``: ``JPEGImages/NAME.jpg``, ``SegmentationClass/NAME.png`` (palette PNG, 255 = ignore),
-  ``ImageSets/Segmentation/{train,val}.txt``. The SBD-augmented set: ``SegmentationClassAug/NAME.png``
-  with a split list such as ``ImageSets/Segmentation/train_aug.txt`` (or ``ROOT/train_aug.txt``);
-  a split whose name contains ``aug`` reads ``SegmentationClassAug`` (``data.mask_dir`` overrides).
-  ``root`` may also be the ``VOCdevkit`` folder above ``VOC2012``.
+  ``ImageSets/Segmentation/{train,val}.txt``. The SBD-augmented set:
+  ``SegmentationClassAug/NAME.png`` with a split list such as
+  ``ImageSets/Segmentation/train_aug.txt`` (or ``ROOT/train_aug.txt``); a split whose name contains
+  ``aug`` reads ``SegmentationClassAug`` (``data.mask_dir`` overrides). ``root`` may also be the
+  ``VOCdevkit`` folder above ``VOC2012``.
 * ``camvid``: ``{split}/NAME.png`` with ``{split}annot/NAME.png`` (class index, 11 = ignore) and
   an optional ``{split}.txt`` listing the names (SegNet's preparation). Splits combine and select
   drives: ``train+val``, ``train+val[0006R0]``, ``train+val[-0006R0]`` (see :class:`CamVid`).
 * ``cityscapes``: ``leftImg8bit/{split}/CITY/X_leftImg8bit.png`` with
   ``gtFine/{split}/CITY/X_gtFine_labelTrainIds.png`` (19 classes, 255 = ignore; made by
   cityscapesscripts' ``createTrainIdLabelImgs``).
-* ``folder`` (your own data): ``images/`` and ``masks/`` (mask = image stem + ``.png``), each either
-  flat with a ``{split}.txt`` listing stems, or with ``{split}/`` sub-folders; and a classes file,
-  ``classes.yaml`` (``classes: [{name: road, color: [128, 64, 128]}, ...]``, optional
+* ``folder`` (your own data): ``images/`` and ``masks/`` (mask = image stem + ``.png``), each
+  either flat with a ``{split}.txt`` listing stems, or with ``{split}/`` sub-folders; and a classes
+  file, ``classes.yaml`` (``classes: [{name: road, color: [128, 64, 128]}, ...]``, optional
   ``ignore_index``, default 255) or ``classes.txt`` (one class a line: ``name R G B``).
   Masks are single-channel class indices, or RGB images in the classes' colours.
 """
@@ -74,7 +78,8 @@ Transform = Callable[[tv_tensors.Image, tv_tensors.Mask], tuple[torch.Tensor, to
 
 
 class SegmentationDataset(Dataset):
-    """Pairs of (image file, mask file) with the dataset's classes.
+    """
+    Pairs of (image file, mask file) with the dataset's classes.
 
     ``dataset[i]`` loads sample ``i``; ``dataset[(i, seed)]`` additionally runs the transform under
     ``torch.manual_seed(seed)`` in a forked RNG, so augmentation depends only on (seed, i) and not
@@ -134,8 +139,12 @@ class SegmentationDataset(Dataset):
     def _check_pair(
         self, image_size: tuple[int, int], mask: np.ndarray, image_path: Path, mask_path: Path
     ) -> None:
-        """Raise :class:`DatasetError` unless ``mask`` is a label image of the image's (W, H) size whose
-        values are classes or the ignore index."""
+        """
+        Raise :class:`DatasetError` unless ``mask`` fits the image.
+
+        It must be a label image of the image's (W, H) size whose values are classes or the ignore
+        index.
+        """
         if mask.ndim != 2:
             raise DatasetError(
                 f'{mask_path}: expected a single-channel label image, got shape {mask.shape}'
@@ -163,7 +172,11 @@ class SegmentationDataset(Dataset):
             raise DatasetError(f'{self.name}: cannot read mask {mask_path}: {exc}') from None
 
     def load(self, index: int) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
-        """Sample ``index`` untransformed, checked: same size, labels in [0, num_classes) or ignore."""
+        """
+        Load sample ``index`` untransformed, checked.
+
+        Same size, labels in [0, num_classes) or ignore.
+        """
         image_path, mask_path = self.samples[index]
         try:
             with Image.open(image_path) as im:
@@ -178,8 +191,11 @@ class SegmentationDataset(Dataset):
         )
 
     def check(self, what: str = '', max_listed: int = 5) -> None:
-        """Check every sample without decoding the images: each image's header is read and its file
-        structure verified, each mask decoded and checked as :meth:`load` does (size, label values).
+        """
+        Check every sample without decoding the images.
+
+        Each image's header is read and its file structure verified, each mask decoded and checked
+        as :meth:`load` does (size, label values).
 
         Raises one :class:`DatasetError` naming ``what`` (e.g. the split) and the first
         ``max_listed`` problems, so that a bad file stops a run before its first epoch, not in it.
@@ -283,12 +299,17 @@ class VOCSegmentation(SegmentationDataset):
 
 
 def camvid_drive(name: str) -> str:
-    """The drive (sequence) a CamVid frame comes from: ``0016E5_07959.png`` -> ``0016E5``."""
+    """
+    Return the drive (sequence) a CamVid frame comes from.
+
+    ``0016E5_07959.png`` -> ``0016E5``.
+    """
     return Path(name).name.split('_', 1)[0]
 
 
 def parse_split(spec: str) -> tuple[list[str], set[str] | None, set[str]]:
-    """``train+val[0001TP,0016E5]`` -> (splits, drives kept or None for all, drives left out).
+    """
+    ``train+val[0001TP,0016E5]`` -> (splits, drives kept or None for all, drives left out).
 
     A drive prefixed with ``-`` is left out instead: ``train+val[-0006R0]``.
     """
@@ -310,12 +331,13 @@ def parse_split(spec: str) -> tuple[list[str], set[str] | None, set[str]]:
 
 
 class CamVid(SegmentationDataset):
-    """CamVid as prepared for SegNet: 11 classes, label 11 = ignore, 360x480.
+    """
+    CamVid as prepared for SegNet: 11 classes, label 11 = ignore, 360x480.
 
     ``split`` is one split (``train``), a union (``train+val``), optionally restricted to drives:
-    ``train+val[0006R0]`` (frames of that drive only) or ``train+val[-0006R0]`` (all but it). Frames
-    of one drive are near-duplicates of each other, so a model is only honestly scored on a drive it
-    was not trained on.
+    ``train+val[0006R0]`` (frames of that drive only) or ``train+val[-0006R0]`` (all but it).
+    Frames of one drive are near-duplicates of each other, so a model is only honestly scored on a
+    drive it was not trained on.
     """
 
     name = 'camvid'
@@ -389,7 +411,11 @@ class Cityscapes(SegmentationDataset):
 
 
 def read_classes_file(path: str | Path) -> tuple[list[str], list[list[int]], int]:
-    """Read a folder dataset's ``classes.yaml`` or ``classes.txt``: (names, RGB colours, ignore index)."""
+    """
+    Read a folder dataset's ``classes.yaml`` or ``classes.txt``.
+
+    Returns (names, RGB colours, ignore index).
+    """
     path = Path(path)
     names: list[str] = []
     colors: list[list[int] | None] = []
@@ -437,7 +463,11 @@ def read_classes_file(path: str | Path) -> tuple[list[str], list[list[int]], int
 
 
 class FolderDataset(SegmentationDataset):
-    """Your own data: ``images/``, ``masks/`` and ``classes.yaml`` / ``classes.txt`` (module docstring)."""
+    """
+    Your own data: ``images/``, ``masks/`` and ``classes.yaml`` / ``classes.txt``.
+
+    See the module docstring.
+    """
 
     name = 'folder'
 

@@ -1,8 +1,11 @@
-"""Offline training, in the style of torchvision's references/segmentation/train.py: plain functions
-that build the data (``get_datasets``, ``build_loader``), the model and its optimisation
-(``build_train_model``, ``build_criterion``, ``build_optimizer``, ``build_scheduler``), train one
-epoch (``train_one_epoch``), validate (``validate``, on :mod:`.evaluate`) and checkpoint
-(``save_epoch``, ``resume_state``); ``train`` strings them together.
+"""
+Offline training, in the style of torchvision's references/segmentation/train.py.
+
+Plain functions build the data (``get_datasets``, ``build_loader``), the model and its
+optimisation (``build_train_model``, ``build_criterion``, ``build_optimizer``,
+``build_scheduler``), train one epoch (``train_one_epoch``), validate (``validate``, on
+:mod:`.evaluate`) and checkpoint (``save_epoch``, ``resume_state``); ``train`` strings them
+together.
 
 Recipe of both papers (Huo et al. 2023, MLFF; Liao et al. 2023, GhostNet + L-ASPP + DA): SGD with
 momentum 0.9 and weight decay 1e-4, a linear warm-up then cosine decay 0.007 -> 0.0007 (stepped per
@@ -10,15 +13,17 @@ iteration here), batch 8. Mixed precision (autocast + GradScaler) on CUDA only. 
 through DistributedDataParallel when started by ``torchrun`` (nccl on CUDA, gloo on the CPU); only
 rank 0 writes files.
 
-Reproducibility and exact resume: the data order is a function of (seed, epoch) (DistributedSampler)
-and each sample's augmentation runs under a seed derived from (seed, epoch, index), whatever the
-worker; the checkpoint written after every epoch holds model, optimizer, scheduler, grad scaler,
-epoch, best mIoU, the config, and the python/numpy/torch/CUDA RNG states of every rank. It is read
-with ``torch.load(weights_only=True)``: it holds only tensors and plain Python values.
+Reproducibility and exact resume: the data order is a function of (seed, epoch)
+(DistributedSampler) and each sample's augmentation runs under a seed derived from (seed, epoch,
+index), whatever the worker; the checkpoint written after every epoch holds model, optimizer,
+scheduler, grad scaler, epoch, best mIoU, the config, and the python/numpy/torch/CUDA RNG states of
+every rank. It is read with ``torch.load(weights_only=True)``: it holds only tensors and plain
+Python values.
 
-Errors for people: both datasets are checked before the first epoch (:meth:`SegmentationDataset.check`),
-an unreadable checkpoint is a :class:`CheckpointError` naming the file, and the temporary files of a
-checkpoint write that was killed are removed when the next run starts in the same folder.
+Errors for people: both datasets are checked before the first epoch
+(:meth:`SegmentationDataset.check`), an unreadable checkpoint is a :class:`CheckpointError` naming
+the file, and the temporary files of a checkpoint write that was killed are removed when the next
+run starts in the same folder.
 """
 
 from __future__ import annotations
@@ -81,7 +86,11 @@ CHECKPOINT_KEYS = ('model', 'optimizer', 'scheduler', 'epoch', 'best_miou', 'rng
 
 
 class CheckpointError(ValueError):
-    """A training checkpoint is missing, unreadable or does not fit the run; the message names the file."""
+    """
+    A training checkpoint is missing, unreadable or does not fit the run.
+
+    The message names the file.
+    """
 
 
 @dataclass
@@ -101,7 +110,11 @@ class DistInfo:
 
 
 def setup_distributed(device: str = 'auto') -> DistInfo:
-    """Join the process group when started by ``torchrun`` (``WORLD_SIZE`` > 1) and pick the device."""
+    """
+    Join the process group when started by ``torchrun`` and pick the device.
+
+    ``torchrun`` sets ``WORLD_SIZE`` > 1.
+    """
     use_cuda = torch.cuda.is_available() if device == 'auto' else device == 'cuda'
     world = int(os.environ.get('WORLD_SIZE', '1'))
     rank, local = int(os.environ.get('RANK', '0')), int(os.environ.get('LOCAL_RANK', '0'))
@@ -114,7 +127,8 @@ def setup_distributed(device: str = 'auto') -> DistInfo:
 
 
 class SeededSampler(Sampler):
-    """Yields ``(index, sample_seed)`` in a (seed, epoch)-determined order, sharded over ranks.
+    """
+    Yields ``(index, sample_seed)`` in a (seed, epoch)-determined order, sharded over ranks.
 
     The dataset runs the sample's transform under ``sample_seed``, so augmentation does not depend
     on which worker (or how many) loads it. Call :meth:`set_epoch` before each epoch.
@@ -166,7 +180,11 @@ def seed_everything(seed: int, rank: int = 0) -> None:
 
 
 def get_datasets(cfg: TrainConfig) -> tuple[SegmentationDataset, SegmentationDataset]:
-    """The training set (with paper B's augmentation) and the validation set (native resolution)."""
+    """
+    Return the training set and the validation set.
+
+    The training set with paper B's augmentation, the validation set at native resolution.
+    """
     cfg = _typed(cfg)
     data = cfg.data
     root = resolve_data_root(data.root, cfg.config_dir)
@@ -183,7 +201,7 @@ def get_datasets(cfg: TrainConfig) -> tuple[SegmentationDataset, SegmentationDat
 def build_loader(
     train_set: SegmentationDataset, cfg: TrainConfig, info: DistInfo
 ) -> tuple[SeededSampler, DataLoader]:
-    """This rank's share of each global batch, in a (seed, epoch)-determined order."""
+    """Return this rank's share of each global batch, in a (seed, epoch)-determined order."""
     batch, workers = cfg.train.batch_size, cfg.train.workers
     if batch % info.world_size:
         raise ConfigError(
@@ -216,8 +234,12 @@ def build_loader(
 
 
 def build_train_model(cfg: TrainConfig, num_classes: int, info: DistInfo) -> tuple[nn.Module, int]:
-    """The model on its device (SyncBatchNorm and DistributedDataParallel where asked for), with the
-    same initial weights on every rank; returns it and its output stride."""
+    """
+    Return the model on its device and its output stride.
+
+    SyncBatchNorm and DistributedDataParallel where asked for, with the same initial weights on
+    every rank.
+    """
     mcfg, seed = cfg.model, cfg.train.seed
     output_stride = mcfg.output_stride or get_model_spec(mcfg.name).default_output_stride
     torch.manual_seed(seed)  # identical initial weights on every rank
@@ -287,8 +309,12 @@ def lr_factor(
     min_lr: float,
     warmup_factor: float,
 ) -> float:
-    """Multiplier of ``base_lr`` at iteration ``step``: linear warm-up from ``warmup_factor``, then
-    cosine from ``base_lr`` to ``min_lr`` at ``total_steps``."""
+    """
+    Return the multiplier of ``base_lr`` at iteration ``step``.
+
+    Linear warm-up from ``warmup_factor``, then cosine from ``base_lr`` to ``min_lr`` at
+    ``total_steps``.
+    """
     if step < warmup_steps:
         return warmup_factor + (1 - warmup_factor) * step / warmup_steps
     t = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
@@ -354,7 +380,11 @@ def train_one_epoch(
     world_size: int = 1,
     max_iters: int | None = None,
 ) -> dict[str, float]:
-    """One pass over ``loader``; returns mean loss, last lr and throughput (images/s, all ranks)."""
+    """
+    Make one pass over ``loader``.
+
+    Returns mean loss, last lr and throughput (images/s, all ranks).
+    """
     model.train()
     total_loss, seen, steps = 0.0, 0, 0
     bar = None
@@ -476,9 +506,12 @@ def _temp_name(path: Path, pid: int) -> Path:
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
-    """Write atomically: a temporary file in the same folder, flushed, then ``os.replace``. An
-    interrupted write removes its temporary file (a killed process leaves it for
-    :func:`remove_stale_temp_files`)."""
+    """
+    Write atomically: a temporary file in the same folder, flushed, then ``os.replace``.
+
+    An interrupted write removes its temporary file (a killed process leaves it for
+    :func:`remove_stale_temp_files`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_name(path, os.getpid())
@@ -505,8 +538,11 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_stale_temp_files(out_dir: str | Path) -> list[Path]:
-    """Remove the temporary checkpoint files in ``out_dir`` whose writing process is gone (a run
-    killed while writing); returns what was removed."""
+    """
+    Remove the temporary checkpoint files in ``out_dir`` whose writing process is gone.
+
+    Those of a run killed while writing; returns what was removed.
+    """
     removed = []
     for name in (CHECKPOINT_LAST, CHECKPOINT_BEST):
         for tmp in Path(out_dir).glob(f'.{name}.*.tmp'):
@@ -536,8 +572,11 @@ def _load_failure(exc: BaseException) -> str:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a training checkpoint without unpickling arbitrary objects (``weights_only=True``);
-    :class:`CheckpointError` naming the file where it is missing or unreadable."""
+    """
+    Read a training checkpoint without unpickling arbitrary objects (``weights_only=True``).
+
+    :class:`CheckpointError` naming the file where it is missing or unreadable.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f'checkpoint not found: {path}')
@@ -658,7 +697,11 @@ def save_epoch(
     is_best: bool,
     meta: WeightsMeta | None = None,
 ) -> None:
-    """``checkpoint_last.pth``; at a new best also ``checkpoint_best.pth`` and ``model_best.safetensors``."""
+    """
+    Write ``checkpoint_last.pth``.
+
+    At a new best also ``checkpoint_best.pth`` and ``model_best.safetensors``.
+    """
     ckpt = {
         'model': _unwrap(model).state_dict(),
         'optimizer': optimizer.state_dict(),
@@ -732,9 +775,12 @@ def train(
     resume: str | Path | None = None,
     stop_after_epochs: int | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) the training described by ``cfg``; returns a summary (rank 0 writes it to
-    ``output_dir/summary.json``). ``stop_after_epochs`` ends this invocation early (time-sliced
-    jobs); ``resume`` continues it exactly."""
+    """
+    Run (or resume) the training described by ``cfg``; returns a summary.
+
+    Rank 0 writes it to ``output_dir/summary.json``. ``stop_after_epochs`` ends this invocation
+    early (time-sliced jobs); ``resume`` continues it exactly.
+    """
     cfg = _typed(cfg)
     info = setup_distributed(cfg.train.device)
     seed_everything(cfg.train.seed, info.rank)
@@ -862,7 +908,11 @@ def train(
 
 
 def _dataset_num_classes(cfg: TrainConfig) -> int:
-    """Class count of the configured dataset without reading it (folder datasets: the classes file)."""
+    """
+    Return the class count of the configured dataset without reading it.
+
+    Folder datasets: the classes file.
+    """
     known = {'camvid': 11, 'voc': 21, 'cityscapes': 19}
     name = cfg.data.dataset
     if name in known:
@@ -879,8 +929,12 @@ def _dataset_num_classes(cfg: TrainConfig) -> int:
 def benchmark_training(
     cfg: TrainConfig | Mapping[str, Any], iters: int = 10, warmup: int = 3
 ) -> dict[str, Any]:
-    """Training-step throughput (forward, loss, backward, SGD step) on random batches of
-    ``train.batch_size`` x ``data.crop_size``; data loading is excluded. Needs no dataset."""
+    """
+    Measure training-step throughput (forward, loss, backward, SGD step) on random batches.
+
+    Batches of ``train.batch_size`` x ``data.crop_size``; data loading is excluded. Needs no
+    dataset.
+    """
     cfg = _typed(cfg)
     loop, mcfg = cfg.train, cfg.model
     info = setup_distributed(loop.device)

@@ -1,5 +1,8 @@
-"""Evaluation at native resolution: prediction with optional flip and multi-scale testing, scores
-from the shared :class:`~lightseg_ros.metrics.ConfusionMatrix`, and reports (JSON + PNG charts).
+"""
+Evaluation at native resolution.
+
+Prediction with optional flip and multi-scale testing, scores from the shared
+:class:`~lightseg_ros.metrics.ConfusionMatrix`, and reports (JSON + PNG charts).
 """
 
 from __future__ import annotations
@@ -28,9 +31,12 @@ __all__ = [
 def predict_probabilities(
     model: nn.Module, images: torch.Tensor, *, scales: Sequence[float] = (1.0,), flip: bool = False
 ) -> torch.Tensor:
-    """Class probabilities (B, C, H, W) at the input's size: the softmax of each pass, averaged over
-    ``scales`` (and their horizontal flips when ``flip``). With one scale and no flip this is the
-    softmax of one pass."""
+    """
+    Return class probabilities (B, C, H, W) at the input's size.
+
+    The softmax of each pass, averaged over ``scales`` (and their horizontal flips when ``flip``).
+    With one scale and no flip this is the softmax of one pass.
+    """
     h, w = images.shape[-2:]
     total, passes = None, 0
     for s in scales:
@@ -65,7 +71,11 @@ def evaluate(
     amp: bool = False,
     progress: bool = False,
 ) -> ConfusionMatrix:
-    """Confusion matrix of ``model`` over ``loader`` (batches of normalised images and label maps)."""
+    """
+    Return the confusion matrix of ``model`` over ``loader``.
+
+    Batches of normalised images and label maps.
+    """
     model.eval()
     device = torch.device(device)
     cm = ConfusionMatrix(num_classes, ignore_index)
@@ -135,7 +145,11 @@ def plot_per_class_iou(
 def plot_confusion(
     scores: SegmentationScores, class_names: Sequence[str], path: str | Path
 ) -> Path:
-    """Confusion matrix normalised per ground-truth row (recall), as a heat map with percentages."""
+    """
+    Plot the confusion matrix normalised per ground-truth row (recall).
+
+    As a heat map with percentages.
+    """
     import matplotlib
 
     matplotlib.use('Agg')
@@ -180,7 +194,11 @@ def write_report(
     out_dir: str | Path,
     extra: dict | None = None,
 ) -> dict[str, Path]:
-    """Write ``metrics.json``, ``per_class_iou.png`` and ``confusion_matrix.png`` into ``out_dir``."""
+    """
+    Write the evaluation report into ``out_dir``.
+
+    ``metrics.json``, ``per_class_iou.png`` and ``confusion_matrix.png``.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {

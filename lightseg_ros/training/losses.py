@@ -1,4 +1,5 @@
-"""Segmentation losses: cross-entropy, Dice, CE + Dice (paper A, Huo et al. 2023) and focal.
+"""
+Segmentation losses: cross-entropy, Dice, CE + Dice (paper A, Huo et al. 2023) and focal.
 
 Every loss takes logits (B, C, H, W) and integer targets (B, H, W); pixels equal to
 ``ignore_index`` take no part in any term (the public DeepLabV3+ code counts them as false
@@ -26,7 +27,8 @@ def _valid_one_hot(
 
 
 class DiceLoss(nn.Module):
-    """1 - mean over classes of (2 tp + eps) / (2 tp + fp + fn + eps).
+    """
+    1 - mean over classes of (2 tp + eps) / (2 tp + fp + fn + eps).
 
     tp, fp and fn are soft counts (softmax probabilities) summed per class over the batch and all
     valid pixels.

@@ -1,4 +1,5 @@
-"""Training and evaluation transforms, paper B's augmentation on torchvision.transforms.v2.
+"""
+Training and evaluation transforms, paper B's augmentation on torchvision.transforms.v2.
 
 Liao et al. 2023 (GhostNet + L-ASPP + DA) train with random scale and aspect distortion, gray (128)
 padding, horizontal flip and Gaussian blur on 512x512 crops; the public code they follow adds HSV
@@ -24,8 +25,12 @@ __all__ = ['RandomScaleAspect', 'PairCompose', 'train_transform', 'eval_transfor
 
 
 class RandomScaleAspect:
-    """Resize by a random scale in ``scale`` and distort the aspect ratio (width/height multiplied by
-    ``exp(U(-log(1 + aspect), log(1 + aspect)))``). Masks use nearest neighbour."""
+    """
+    Resize by a random scale in ``scale`` and distort the aspect ratio.
+
+    Width/height is multiplied by ``exp(U(-log(1 + aspect), log(1 + aspect)))``. Masks use nearest
+    neighbour.
+    """
 
     def __init__(self, scale: Sequence[float] = (0.5, 2.0), aspect: float = 0.3) -> None:
         self.scale = (float(scale[0]), float(scale[1]))
@@ -88,10 +93,12 @@ def train_transform(
     mean: Sequence[float] = (0.485, 0.456, 0.406),
     std: Sequence[float] = (0.229, 0.224, 0.225),
 ) -> PairCompose:
-    """Paper B's training augmentation ending in a normalised float image and an int64 mask.
+    """
+    Paper B's training augmentation ending in a normalised float image and an int64 mask.
 
-    Order: scale + aspect distortion, gray padding (``pad_value``; mask padded with ``ignore_index``)
-    and random crop to ``crop_size`` [H, W], horizontal flip, Gaussian blur, HSV jitter, normalise.
+    Order: scale + aspect distortion, gray padding (``pad_value``; mask padded with
+    ``ignore_index``) and random crop to ``crop_size`` [H, W], horizontal flip, Gaussian blur, HSV
+    jitter, normalise.
     """
     crop = [int(crop_size[0]), int(crop_size[1])]
     fill = {tv_tensors.Image: pad_value, tv_tensors.Mask: ignore_index}
