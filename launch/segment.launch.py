@@ -45,9 +45,8 @@ def _change_state(node, transition_id):
 
 def _nodes(context):
     args = {name: LaunchConfiguration(name).perform(context) for name, _, _ in LAUNCH_ARGUMENTS}
-    setup = segment_node_setup(
-        args, get_package_share_directory(PACKAGE)
-    )  # refuses before anything starts
+    # refuses before anything starts
+    setup = segment_node_setup(args, get_package_share_directory(PACKAGE))
     options = {
         'package': PACKAGE,
         'executable': setup.executable,
@@ -75,9 +74,8 @@ def _nodes(context):
         for name, process in processes.items()
     ]
     autostart = []
-    if (
-        setup.autostart
-    ):  # configure now; activate once configuring has ended in inactive (not after a deactivate)
+    # configure now; activate once configuring has ended in inactive (not after a deactivate)
+    if setup.autostart:
         autostart = [
             RegisterEventHandler(
                 OnStateTransition(

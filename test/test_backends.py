@@ -93,9 +93,8 @@ def test_onnx_cache_is_private_checked_and_rebuilt_when_tampered(tmp_path, caplo
     original = path.read_bytes()
     mtime = path.stat().st_mtime_ns
     with caplog.at_level(logging.INFO, logger='lightseg_ros.inference.backends'):
-        assert (
-            cached_export(model, 'g', cache) == path and path.stat().st_mtime_ns == mtime
-        )  # used as is
+        # used as is
+        assert cached_export(model, 'g', cache) == path and path.stat().st_mtime_ns == mtime
         assert 'sha256 checked' in caplog.text
 
         planted = bytearray(original)

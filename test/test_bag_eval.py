@@ -149,9 +149,8 @@ def test_colour_coded_labels_with_palette(tmp_path, segmenter):
 def test_cli_palette_errors_list_colours_with_counts(tmp_path, weights, capsys):
     from lightseg_ros.classes import CAMVID_COLORS
 
-    label = np.zeros(
-        (8, 8, 3), np.uint8
-    )  # CamVid's void (black) is not one of its 11 class colours
+    # CamVid's void (black) is not one of its 11 class colours
+    label = np.zeros((8, 8, 3), np.uint8)
     label[:4] = CAMVID_COLORS[3]
     with AtomicBagWriter(tmp_path / 'camvid_colours') as w:
         w.write(

@@ -112,9 +112,8 @@ def test_bag_names_inside_are_clean(tmp_path, storage, suffix):
 def test_make_bag_writes_chunk_crcs_and_damage_is_found(tmp_path):
     from lightseg_ros.sources.bags import _mcap_chunks, damaged_chunks
 
-    images, labels = write_dataset(
-        tmp_path, n=4, size=(360, 480)
-    )  # 518 KB frames: a chunk per two
+    # 518 KB frames: a chunk per two
+    images, labels = write_dataset(tmp_path, n=4, size=(360, 480))
     make_bag(images, labels, tmp_path / 'bag')
     mcap = tmp_path / 'bag' / 'bag.mcap'
     chunks = list(_mcap_chunks(mcap))

@@ -56,9 +56,8 @@ def test_demo_writes_overlays_and_a_latency_summary(tmp_path):
     shipped = str(shipped_weights('ghostnet_aspp_da'))
     assert f'weights: {shipped}' in result.stdout and str(out.resolve()) in result.stdout
     summary = json.loads((out / 'latency.json').read_text())
-    assert (
-        not summary['random_weights'] and summary['weights'] == shipped
-    )  # the trained default, no flag needed
+    # the trained default, no flag needed
+    assert not summary['random_weights'] and summary['weights'] == shipped
     assert summary['frames_published'] == 6
     assert summary['overlays_received'] == len(list(out.glob('overlay_*.png'))) >= 1
     assert summary['latency_ms']['p50'] > 0
@@ -70,9 +69,8 @@ def test_node_latency_tool_reports_both_measurements(tmp_path):
     from ros_harness import fresh_domain
 
     out = tmp_path / 'latency.json'
-    for attempt in range(
-        3
-    ):  # a fresh DDS domain per try: discovery now and then stalls here (ros_harness)
+    # a fresh DDS domain per try: discovery now and then stalls here (ros_harness)
+    for attempt in range(3):
         result = subprocess.run(
             [
                 sys.executable,

@@ -33,9 +33,8 @@ def test_synthetic_scene_has_the_street_classes():
     assert image.shape == (120, 160, 3) and image.dtype == np.uint8 and labels.shape == (120, 160)
     present = {CAMVID_CLASSES[i] for i in np.unique(labels)}
     assert {'sky', 'building', 'road', 'pavement', 'car'} <= present
-    assert not np.array_equal(
-        road_scene(160, 120, t=0.0)[0], road_scene(160, 120, t=1.0)[0]
-    )  # cars move
+    # cars move
+    assert not np.array_equal(road_scene(160, 120, t=0.0)[0], road_scene(160, 120, t=1.0)[0])
 
 
 def test_folder_and_video_sources(tmp_path):

@@ -38,13 +38,11 @@ RELIABLE, BEST_EFFORT = Offer('reliable', IMAGE_TYPE), Offer('best_effort', IMAG
 def test_auto_matches_the_publishers_like_rosbag2():
     assert choose_reliability('auto', []) == 'reliable'  # REP-2003: what a driver should offer
     assert choose_reliability('auto', [RELIABLE, RELIABLE]) == 'reliable'
-    assert (
-        choose_reliability('auto', [RELIABLE, BEST_EFFORT]) == 'best_effort'
-    )  # the only profile matching both
+    # the only profile matching both
+    assert choose_reliability('auto', [RELIABLE, BEST_EFFORT]) == 'best_effort'
     assert choose_reliability('best_effort', [RELIABLE]) == 'best_effort'
-    assert (
-        choose_reliability('reliable', [BEST_EFFORT]) == 'reliable'
-    )  # as asked, even if it cannot match
+    # as asked, even if it cannot match
+    assert choose_reliability('reliable', [BEST_EFFORT]) == 'reliable'
     with pytest.raises(ValueError, match='accepted: auto, reliable, best_effort'):
         choose_reliability('sensor_data', [])
 
@@ -54,14 +52,14 @@ def test_auto_transport_follows_the_publishers_type_then_the_name():
     assert choose_transport('auto', by_name=False, offers=[jpeg]) is True
     assert choose_transport('auto', by_name=True, offers=[RELIABLE]) is False
     assert choose_transport('auto', by_name=True, offers=[]) is True
-    assert (
-        choose_transport('auto', by_name=False, offers=[jpeg, RELIABLE]) is False
-    )  # mixed: the name decides
+    # mixed: the name decides
+    assert choose_transport('auto', by_name=False, offers=[jpeg, RELIABLE]) is False
     assert choose_transport('raw', by_name=True, offers=[jpeg]) is False
 
 
 def test_silence_reasons_name_the_cause_and_the_fix():
     topic = '/cam/image_raw'
+    # nobody publishes: silence is expected
     assert (
         silence_reason(
             topic,
@@ -72,7 +70,7 @@ def test_silence_reasons_name_the_cause_and_the_fix():
             seconds=9,
         )
         is None
-    )  # nobody publishes: silence is expected
+    )
     wrong_type = silence_reason(
         topic,
         [Offer('reliable', COMPRESSED_TYPE)],

@@ -134,9 +134,8 @@ def test_lifecycle_launch_arguments():
     managed = segment_node_setup({'lifecycle': 'true', 'namespace': 'robot1'}, '/s')
     assert (managed.executable, managed.node_name) == ('segment_lifecycle_node', 'segment_node')
     assert managed.namespace == 'robot1'
-    assert (
-        not managed.autostart and managed.parameters == setup.parameters
-    )  # same parameters as segment_node
+    # same parameters as segment_node
+    assert not managed.autostart and managed.parameters == setup.parameters
     assert segment_node_setup({'lifecycle': 'true', 'autostart': 'true'}, '/s').autostart
     with pytest.raises(ValueError, match='autostart:=true needs lifecycle:=true'):
         segment_node_setup({'autostart': 'true'}, '/s')

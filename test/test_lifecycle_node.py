@@ -216,9 +216,8 @@ def test_transitions_gate_subscriptions_and_outputs(graph, weights):  # noqa: F8
     probe.wait_until(
         lambda: probe.node.count_publishers(f'{OUT}/mask') == 0, 10, 'the publishers to go'
     )
-    assert not transition(
-        probe, Transition.TRANSITION_ACTIVATE
-    )  # activate needs a configured node
+    # activate needs a configured node
+    assert not transition(probe, Transition.TRANSITION_ACTIVATE)
     assert state(probe) == 'unconfigured' and node.alive()
 
 
@@ -229,9 +228,8 @@ def test_failed_configure_stays_unconfigured_then_configures_with_other_weights(
 ):
     probe, node = graph
     assert state(probe) == 'unconfigured'
-    gone = (
-        tmp_path / 'gone.safetensors'
-    )  # accepted when set, missing at configure (as a bad path at start)
+    # accepted when set, missing at configure (as a bad path at start)
+    gone = tmp_path / 'gone.safetensors'
     shutil.copy(weights[0], gone)
     assert set_params(probe, weights=str(gone))[0].successful
     gone.unlink()

@@ -48,10 +48,11 @@ pytestmark = pytest.mark.usefixtures('one_torch_thread')
 def weights(tmp_path_factory):
     folder = tmp_path_factory.mktemp('hostile_weights')
     good = small_weights(folder / 'good.safetensors')
+    # issue 15's measured cases
     crafted = {
         case.name: craft(good, folder / f'crafted_{i}.safetensors', case.text)
         for i, case in enumerate(META_CASES[:5])
-    }  # issue 15's measured cases
+    }
     return good, crafted
 
 
@@ -101,9 +102,8 @@ def test_crafted_weights_end_a_node_process_with_exit_code_2(weights):
 
 @pytest.fixture(scope='module')
 def graph(weights):
-    for attempt in range(
-        3
-    ):  # a fresh node/probe pair on a fresh domain if discovery stalls (ros_harness)
+    # a fresh node/probe pair on a fresh domain if discovery stalls (ros_harness)
+    for attempt in range(3):
         domain = fresh_domain()
         node = NodeProcess(
             'lightseg_ros.ros.segment_node',
@@ -249,9 +249,8 @@ def test_every_hostile_image_is_dropped_or_segmented_and_the_next_frame_served(g
 
 def test_frames_above_the_inference_cap_are_downscaled(graph, weights):
     probe, node = graph
-    rgb = np.ascontiguousarray(
-        np.repeat(np.repeat(RGB, 3, axis=0), 3, axis=1)
-    )  # 240x192: above the cap
+    # 240x192: above the cap
+    rgb = np.ascontiguousarray(np.repeat(np.repeat(RGB, 3, axis=0), 3, axis=1))
     mask = as_array(serve_good_frame(probe, rgb))
     expected = Segmenter(weights[0], device='cpu', max_inference_pixels=CAP).segment(rgb).mask
     assert mask.shape == (192, 240) and (mask == expected).mean() >= 0.999

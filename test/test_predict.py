@@ -181,11 +181,8 @@ def test_folder_and_video_give_labels_colours_overlays_an_overlay_video_and_a_su
 
     summary = json.loads((out / 'summary.json').read_text())
     assert (summary['frames'], summary['images']) == (8, 3)
-    assert summary['files_written'] == {
-        'label': 3 + 5,
-        'color': 3 + 5,
-        'overlay': 3 + 1,
-    }  # 5 video frames, 1 video
+    # 5 video frames, 1 video
+    assert summary['files_written'] == {'label': 3 + 5, 'color': 3 + 5, 'overlay': 3 + 1}
     assert summary['videos'][0]['frames'] == 5 and summary['videos'][0]['fps'] == pytest.approx(
         12.0
     )

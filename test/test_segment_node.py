@@ -230,9 +230,8 @@ def test_burst_leaves_no_backlog_and_processes_the_last_frame(graph):
             for m in probe.messages[f'{OUT_RAW}/mask']
             if first <= m.header.stamp.sec <= last
         ]
-    assert (
-        processed[-1] == last and len(processed) < 100
-    )  # newest frame served, older ones replaced
+    # newest frame served, older ones replaced
+    assert processed[-1] == last and len(processed) < 100
     assert processed == sorted(processed)
 
     # every frame the node received is accounted for: published, replaced (dropped), skipped or bad

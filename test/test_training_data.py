@@ -118,6 +118,7 @@ def test_missing_split_and_unknown_dataset(tmp_path):
 
 def test_augmentation_is_seeded_and_pads_gray_with_ignore(tmp_path):
     root = make_camvid(tmp_path, n=2)
+    # jitter would tint the gray
     tf = train_transform(
         [64, 64],
         11,
@@ -130,7 +131,7 @@ def test_augmentation_is_seeded_and_pads_gray_with_ignore(tmp_path):
         value=0.0,
         mean=[0, 0, 0],
         std=[1, 1, 1],
-    )  # jitter would tint the gray
+    )
     ds = build_dataset('camvid', root, 'train', tf)
     a, b = ds[(0, 123)], ds[(0, 123)]
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])

@@ -373,9 +373,8 @@ def test_stale_temp_files_of_a_killed_write_are_removed_at_the_next_start(tmp_pa
     root = make_camvid(tmp_path / 'camvid', n=4, splits=('train', 'val'))
     run = tmp_path / 'run'
     run.mkdir()
-    stale = (
-        run / '.checkpoint_last.pth.4194305.tmp'
-    )  # above Linux's largest pid: its writer is gone
+    # above Linux's largest pid: its writer is gone
+    stale = run / '.checkpoint_last.pth.4194305.tmp'
     stale.write_bytes(b'partial')
     alive = run / f'.checkpoint_best.pth.{os.getppid()}.tmp'  # a process still writing: left alone
     alive.write_bytes(b'partial')

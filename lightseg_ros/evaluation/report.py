@@ -55,9 +55,8 @@ class BagEvalReport:
         0  # image frames counted and skipped: undecodable, too large, in a damaged chunk, ...
     )
     malformed_counts: dict[str, int] = field(default_factory=dict)  # per kind (labels included)
-    malformed_examples: dict[str, str] = field(
-        default_factory=dict
-    )  # the first reason of each kind
+    # the first reason of each kind
+    malformed_examples: dict[str, str] = field(default_factory=dict)
     wall_s: float = 0.0
     latency: LatencyStats = field(default_factory=LatencyStats)
     confusion: ConfusionMatrix | None = None

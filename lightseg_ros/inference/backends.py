@@ -88,9 +88,8 @@ class TorchBackend:
         *,
         channels_last: bool | None = None,
     ):
-        if (
-            channels_last is None
-        ):  # NHWC kernels pay off with cuDNN; on these CPUs they measured slower
+        # NHWC kernels pay off with cuDNN; on these CPUs they measured slower
+        if channels_last is None:
             channels_last = device.type == 'cuda'
         self.channels_last = channels_last
         self.model = model.to(device, dtype).eval()

@@ -153,9 +153,8 @@ def collect_inputs(
     common = Path(os.path.commonpath([str(root) for _, root in unique]))
     rel = [PurePosixPath(file.relative_to(common).as_posix()) for file, _ in unique]
     stems = Counter(str(r.with_suffix('')) for r in rel)
-    folders = {
-        str(parent) for r in rel for parent in r.parents
-    }  # a video's frame folder must not be one
+    # a video's frame folder must not be one
+    folders = {str(parent) for r in rel for parent in r.parents}
     inputs = []
     for (file, _), r in zip(unique, rel):
         kind = 'image' if file.suffix.lower() in IMAGE_SUFFIXES else 'video'
@@ -259,9 +258,8 @@ class _Run:
                 mask = self.segment(image)
                 views = self.views(image, mask, wanted)
                 if 'overlay' in views:
-                    if (
-                        writer is None
-                    ):  # opened at the first frame, so a video that cannot be read leaves no file
+                    # opened at the first frame, so a video that cannot be read leaves no file
+                    if writer is None:
                         target.parent.mkdir(parents=True, exist_ok=True)
                         writer = cv2.VideoWriter(
                             str(target),

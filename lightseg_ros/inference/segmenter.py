@@ -153,9 +153,8 @@ def upsample_labels(logits: np.ndarray, labels: np.ndarray, height: int, width: 
         np.searchsorted(x0, np.arange(w), 'left'),
         np.searchsorted(x0, np.arange(w), 'right'),
     )
-    keep = (row_end[cell_i] > row_start[cell_i]) & (
-        col_end[cell_j] > col_start[cell_j]
-    )  # cells a pixel maps to
+    # cells a pixel maps to
+    keep = (row_end[cell_i] > row_start[cell_i]) & (col_end[cell_j] > col_start[cell_j])
     cell_i, cell_j = cell_i[keep], cell_j[keep]
     n_rows, n_cols = row_end[cell_i] - row_start[cell_i], col_end[cell_j] - col_start[cell_j]
     pixels = n_rows * n_cols
@@ -171,9 +170,8 @@ def upsample_labels(logits: np.ndarray, labels: np.ndarray, height: int, width: 
         )
         ci, cj = cell_i[first:last], cell_j[first:last]
         ci1, cj1 = np.minimum(ci + 1, h - 1), np.minimum(cj + 1, w - 1)
-        index = np.stack(
-            [ci * w + cj, ci * w + cj1, ci1 * w + cj, ci1 * w + cj1]
-        )  # (4, k) corners
+        # (4, k) corners
+        index = np.stack([ci * w + cj, ci * w + cj1, ci1 * w + cj, ci1 * w + cj1])
         values = table[:, index]  # (C, 4, k)
         corner_labels = flat_labels[index].astype(np.int64)
         a, b = corner_labels.min(0), corner_labels.max(0)
@@ -195,9 +193,8 @@ def upsample_labels(logits: np.ndarray, labels: np.ndarray, height: int, width: 
             rows = row_start[ci][owner] + local // n_cols[first:last][owner]
             cols = col_start[cj][owner] + local % n_cols[first:last][owner]
             wy, wx = fy[rows], fx[cols]
-            if (
-                fast
-            ):  # the sign of l_a - l_b, interpolated in PyTorch's order: along x, then along y
+            # the sign of l_a - l_b, interpolated in PyTorch's order: along x, then along y
+            if fast:
                 d = la - lb
                 top = d[0, owner] * (1 - wx) + d[1, owner] * wx
                 bottom = d[2, owner] * (1 - wx) + d[3, owner] * wx

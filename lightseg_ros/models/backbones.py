@@ -89,9 +89,8 @@ def _read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
         return load_file(str(path))
     try:
-        state = torch.load(
-            path, map_location='cpu', weights_only=True
-        )  # never unpickle arbitrary objects
+        # never unpickle arbitrary objects
+        state = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as exc:  # noqa: BLE001 - re-raised with the file named
         raise PretrainedWeightsError(f'cannot read backbone weights {path}: {exc}') from exc
     if isinstance(state, dict) and 'state_dict' in state:

@@ -262,9 +262,8 @@ class WeightsMeta:
             )
         try:
             data = json.loads(text)
-        except (
-            RecursionError
-        ):  # the C parser stops at Python's recursion limit; the message says why
+        # the C parser stops at Python's recursion limit; the message says why
+        except RecursionError:
             raise WeightsError(f'metadata nests deeper than {LIMITS.nesting} levels') from None
         except ValueError as exc:  # JSONDecodeError, or an integer literal too long to convert
             raise WeightsError(f'metadata is not valid JSON ({exc})') from None

@@ -64,8 +64,8 @@ def shm_profile_path() -> Path:
     here = Path(__file__).resolve()
     candidates = [
         here.parents[1] / 'config' / _PROFILE,  # inside the package (pip, colcon)
-        here.parents[2] / 'config' / _PROFILE,
-    ]  # the source checkout
+        here.parents[2] / 'config' / _PROFILE,  # the source checkout
+    ]
     try:  # a colcon install keeps config/ in share/lightseg_ros
         from ament_index_python.packages import get_package_share_directory
 

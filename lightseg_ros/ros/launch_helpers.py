@@ -100,9 +100,8 @@ class NodeSetup:
     parameters: list[Any]  # [params file path, {overrides}] as launch_ros.actions.Node takes them
     rviz: bool
     rviz_config: str
-    environment: dict[str, str] = field(
-        default_factory=dict
-    )  # for every process the launch starts
+    # for every process the launch starts
+    environment: dict[str, str] = field(default_factory=dict)
     lifecycle: bool = False  # a managed node (launch_ros.actions.LifecycleNode)
     autostart: bool = (
         False  # the launch emits its configure, then (once inactive) activate transitions

@@ -106,9 +106,8 @@ class SegmentLifecycleNode(LifecycleNodeMixin, SegmentNodeBase):
 
     @_logged
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        result = super().on_activate(
-            state
-        )  # enables the lifecycle publishers (the legend goes out next)
+        # enables the lifecycle publishers (the legend goes out next)
+        result = super().on_activate(state)
         self._activate()
         self.get_logger().info('active')
         return result

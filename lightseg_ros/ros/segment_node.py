@@ -349,9 +349,8 @@ class CameraOutputs:
         )
 
     def start_input(self, node: Node) -> None:
-        small = QoSProfile(
-            depth=1, reliability=ReliabilityPolicy.BEST_EFFORT
-        )  # matches any publisher
+        # matches any publisher
+        small = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
         self._camera_info_sub = node.create_subscription(
             CameraInfo, camera_info_topic(self.topic), self._on_camera_info, small
         )
@@ -467,9 +466,8 @@ class SegmentNodeBase(Node):
         torch.set_num_threads(cpu_threads_for(int(values['cpu_threads'])))
         # resident memory follows the frames held (inference/memory.py)
         return_large_buffers_to_the_system()
-        self._segmenter = load_segmenter(
-            ModelConfig.from_values(values)
-        )  # errors end the process (main)
+        # errors end the process (main)
+        self._segmenter = load_segmenter(ModelConfig.from_values(values))
         self._lut = palette_lut(self._segmenter.palette)
         self._alpha = float(values['overlay_alpha'])
         self._enabled = frozenset(values['outputs'])
@@ -514,11 +512,8 @@ class SegmentNodeBase(Node):
         self._failed_frames = 0
         self._last_bad, self._last_failure = '', ''
         self._single_class = (0, '')  # (consecutive masks with one class everywhere, its name)
-        self._reported = (
-            0,
-            0,
-            0,
-        )  # dropped as malformed, failed, published: at the last /diagnostics
+        # dropped as malformed, failed, published: at the last /diagnostics
+        self._reported = (0, 0, 0)
         self._skipped = 0
         self._throttle = WarningThrottle(5.0)
         self.add_post_set_parameters_callback(self._apply_parameters)
@@ -631,9 +626,8 @@ class SegmentNodeBase(Node):
         for cam in self._cameras:
             cam.input.refresh()
             _, counted, _ = self._losses.get(cam.topic, (0.0, 0, ''))
-            if (
-                cam.input.lost_messages > counted
-            ):  # DDS saw samples it could not deliver (fragments lost)
+            # DDS saw samples it could not deliver (fragments lost)
+            if cam.input.lost_messages > counted:
                 reason = loss_reason(cam.topic, cam.input.lost_messages - counted)
                 self._losses[cam.topic] = (now, cam.input.lost_messages, reason)
                 log, _ = self._throttle.allow(f'lost:{cam.topic}', now)
@@ -871,9 +865,8 @@ def main(args: list[str] | None = None, node_class: type[SegmentNodeBase] | None
     The DDS configuration is the environment's: the node sets none (README, "DDS transports").
     ``node_class``: :class:`SegmentNode` by default (``segment_lifecycle_node`` passes its own).
     """
-    rclpy.init(
-        args=args
-    )  # handles SIGINT and SIGTERM: the executor stops, the node shuts down cleanly
+    # handles SIGINT and SIGTERM: the executor stops, the node shuts down cleanly
+    rclpy.init(args=args)
     try:
         node = (node_class or SegmentNode)()
     except (UnknownModelError, WeightsError, ValueError) as exc:

@@ -131,9 +131,8 @@ def read_topic(
         raise BagError(f'topic {topic!r} has type {conns[0].msgtype}; expected one of {expect}')
     store = typestore()
     windows, start = [], 0
-    for chunk in sorted(
-        skip or [], key=lambda c: c.start_ns
-    ):  # read around the damaged time ranges
+    # read around the damaged time ranges
+    for chunk in sorted(skip or [], key=lambda c: c.start_ns):
         if chunk.start_ns > start:
             windows.append((start, chunk.start_ns))
         start = max(start, chunk.end_ns + 1)

@@ -191,9 +191,8 @@ class _NodeUnderTest:
         Returns the seconds, None if lost.
         """
         self.stamp += 1
-        template[4:8] = struct.pack(
-            '<i', self.stamp
-        )  # CDR LE: 4-byte encapsulation, then header.stamp.sec
+        # CDR LE: 4-byte encapsulation, then header.stamp.sec
+        template[4:8] = struct.pack('<i', self.stamp)
         msg, stamp = bytes(template), self.stamp
         sent = time.perf_counter()
         self.publisher.publish(msg)

@@ -87,9 +87,8 @@ def _time_node(
         'backend': backend,
         'diagnostics_period': 0.5,
     }
-    node = NodeSession(
-        parameters, node_name=tag
-    )  # inherits this process's DDS settings (see run())
+    # inherits this process's DDS settings (see run())
+    node = NodeSession(parameters, node_name=tag)
     context = rclpy.Context()
     rclpy.init(context=context)
     probe = Node(f'{tag}_probe', context=context)
@@ -302,9 +301,8 @@ def _print(result: dict, width: int, height: int) -> None:
 
 
 def _one(args: argparse.Namespace, transport: str | None) -> dict:
-    use_dds_transport(
-        transport, os.environ
-    )  # before this process's participant exists; the node inherits it
+    # before this process's participant exists; the node inherits it
+    use_dds_transport(transport, os.environ)
     result = measure_node_latency(
         model=args.model,
         device=args.device,

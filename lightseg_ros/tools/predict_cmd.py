@@ -74,9 +74,8 @@ def run(args: argparse.Namespace) -> int:
     if not inputs:
         print(f'{PROG}: error: no usable input; accepted: {accepted}', file=sys.stderr)
         return 2
-    torch.set_num_threads(
-        cpu_threads_for(args.cpu_threads)
-    )  # before the model: ONNX Runtime takes the count too
+    # before the model: ONNX Runtime takes the count too
+    torch.set_num_threads(cpu_threads_for(args.cpu_threads))
     try:
         segmenter = build_segmenter(
             args.weights,

@@ -62,9 +62,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.no_progress:
         overrides.append('train.progress=false')
     cfg = load_config(args.config, overrides)
-    if (
-        args.data is not None
-    ):  # a path given on the command line is relative to the working directory
+    # a path given on the command line is relative to the working directory
+    if args.data is not None:
         cfg.data.root = str(Path(args.data).expanduser().resolve())
     return cfg
 

@@ -106,9 +106,8 @@ class ModelConfig(_Section):
     output_stride: int | None = None  # None: the model's default
     # True downloads ImageNet weights for the backbone; a path reads them from a local file
     pretrained_backbone: bool | str = False
-    options: dict[str, Any] = field(
-        default_factory=dict
-    )  # the model builder's own keyword arguments
+    # the model builder's own keyword arguments
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
