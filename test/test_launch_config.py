@@ -16,6 +16,7 @@
 
 from pathlib import Path
 import py_compile
+import re
 
 from lightseg_ros.ros.dds import dds_environment
 from lightseg_ros.ros.launch_helpers import check_params_file, LAUNCH_ARGUMENTS, segment_node_setup
@@ -27,10 +28,20 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def source(path: Path) -> str:
+    """
+    Return the code of ``path`` with its line breaks and indentation collapsed.
+
+    So that the checks below do not depend on where the formatter wraps a call.
+    """
+    flat = re.sub(r'\s+', ' ', path.read_text())
+    return re.sub(r'([(\[{]) | ([)\]}])', r'\1\2', flat)
+
+
 def test_launch_file_compiles_and_declares_the_arguments():
     path = ROOT / 'launch' / 'segment.launch.py'
     py_compile.compile(str(path), doraise=True)
-    text = path.read_text()
+    text = source(path)
     assert (
         'def generate_launch_description' in text
         and 'eval(' not in text
@@ -52,8 +63,8 @@ def test_launch_file_compiles_and_declares_the_arguments():
     # every process ends the launch when it exits; nothing sets a DDS variable unless dds_transport
     # asks
     assert 'OnProcessExit' in text and 'Shutdown' in text and 'SetEnvironmentVariable' not in text
-    assert 'additional_env=setup.environment' in text
-    replay = (ROOT / 'launch' / 'replay.launch.py').read_text()
+    assert "'additional_env': setup.environment" in text
+    replay = source(ROOT / 'launch' / 'replay.launch.py')
     assert 'OnProcessExit(target_action=player' in replay and 'Shutdown' in replay
 
 
@@ -143,9 +154,10 @@ def test_lifecycle_launch_arguments():
         segment_node_setup({'lifecycle': 'managed'}, '/s')
     # the launch file starts a LifecycleNode action for it; autostart activates once configuring
     # ended in inactive
-    text = (ROOT / 'launch' / 'segment.launch.py').read_text()
-    assert 'LifecycleNode(name=setup.node_name' in text and 'executable=setup.executable' in text
-    assert 'start_state="configuring", goal_state="inactive"' in text
+    text = source(ROOT / 'launch' / 'segment.launch.py')
+    assert 'LifecycleNode(name=setup.node_name' in text
+    assert "'executable': setup.executable" in text
+    assert "start_state='configuring', goal_state='inactive'" in text
     assert 'TRANSITION_CONFIGURE' in text and 'TRANSITION_ACTIVATE' in text
 
 

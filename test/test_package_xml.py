@@ -57,8 +57,8 @@ def test_every_dependency_is_a_known_rosdep_key_on_kilted():
 def test_versions_licence_and_changelog_agree():
     package = parse_package(str(ROOT / 'package.xml'))
     setup_py = (ROOT / 'setup.py').read_text()
-    assert f'version="{package.version}"' in setup_py
-    assert package.licenses == ['Apache-2.0'] and 'license="Apache-2.0"' in setup_py
+    assert f"version='{package.version}'" in setup_py
+    assert package.licenses == ['Apache-2.0'] and "license='Apache-2.0'" in setup_py
     licence = (ROOT / 'LICENSE').read_text()
     assert 'Apache License' in licence and 'Version 2.0, January 2004' in licence
     changelog = (ROOT / 'CHANGELOG.rst').read_text()
