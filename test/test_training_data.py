@@ -355,29 +355,16 @@ def test_print_config_shows_the_resolved_recipe(tmp_path, capsys):
     import yaml
 
     repo = Path(__file__).resolve().parents[1]
-    recipe = repo / 'config/train/holdout/camvid_ghostnet_aspp_da_fullframe.yaml'
-    assert (
-        main(
-            [
-                'train',
-                '--config',
-                str(recipe),
-                '--data',
-                str(tmp_path),
-                '--epochs',
-                '7',
-                '--set',
-                'optim.lr=0.05',
-                '--print-config',
-            ]
-        )
-        == 0
-    )
+    recipe = repo / 'config/train/holdout/camvid_ghostnet_aspp_da_cpu_0001TP.yaml'
+    argv = ['train', '--config', str(recipe), '--data', str(tmp_path), '--epochs', '7']
+    assert main([*argv, '--set', 'optim.lr=0.05', '--print-config']) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed['data']['root'] == str(tmp_path.resolve()) and printed['train']['epochs'] == 7
-    assert printed['optim']['lr'] == 0.05 and printed['data']['crop_size'] == [360, 480]
-    assert printed['data']['val_split'] == 'train[0006R0]'  # from the base two levels up
-    assert printed['train']['loss'] == 'ce_dice' and '_base_' not in printed
+    assert printed['optim']['lr'] == 0.05 and printed['data']['val_split'] == 'train[0001TP]'
+    assert printed['train']['eval_interval'] == 5  # from the base one level up
+    assert printed['train']['loss'] == 'ce_dice'  # two levels up
+    assert printed['data']['crop_size'] == [240, 320]  # three levels up
+    assert '_base_' not in printed
     again = tmp_path / 'printed.yaml'
     again.write_text(yaml.safe_dump(printed))
     expected = load_config(
