@@ -49,7 +49,7 @@ RGB = cv2.resize(
 class ImageCase:
     name: str  # README wording
     transport: str  # "raw" (sensor_msgs/Image) or "compressed" (sensor_msgs/CompressedImage)
-    build: Callable[[], dict]
+    build: Callable[[], dict | bytes]  # the message's fields, or its serialized bytes as sent
     expect: str  # "segmented", or the ImageDecodeError kind of the drop
     words: str = ''  # the warning contains these
 
@@ -137,6 +137,26 @@ def _compressed(fmt: str, data: Callable[[], bytes]) -> Callable[[], dict]:
 
 BGR = cv2.cvtColor(RGB, cv2.COLOR_RGB2BGR)
 
+
+def _serialized_frame() -> bytes:
+    from types import SimpleNamespace
+
+    from lightseg_ros.ros.wire import image_message
+
+    stamp = SimpleNamespace(sec=1, nanosec=0)
+    return image_message(SimpleNamespace(stamp=stamp, frame_id='camera'), RGB, 'rgb8')
+
+
+def _cut_message() -> bytes:
+    return _serialized_frame()[:100]
+
+
+def _lying_string_length() -> bytes:
+    raw = bytearray(_serialized_frame())
+    raw[12:16] = (0x7FFFFFFF).to_bytes(4, 'little')  # frame_id's length, after the CDR header
+    return bytes(raw)
+
+
 IMAGE_CASES: tuple[ImageCase, ...] = (
     # raw sensor_msgs/Image
     ImageCase(
@@ -197,6 +217,20 @@ IMAGE_CASES: tuple[ImageCase, ...] = (
         _big_raw,
         'too_large',
         '1200x1000 = 1200000 pixels',
+    ),
+    ImageCase(
+        'raw: message cut to 100 bytes (its data sequence claims 15360)',
+        'raw',
+        _cut_message,
+        'malformed_message',
+        'not a sensor_msgs/msg/Image message',
+    ),
+    ImageCase(
+        'raw: message whose frame_id claims 2 GB',
+        'raw',
+        _lying_string_length,
+        'malformed_message',
+        'not a sensor_msgs/msg/Image message',
     ),
     ImageCase('raw: mono16, big-endian', 'raw', _encoded('mono16', bigendian=True), 'segmented'),
     ImageCase(
@@ -301,8 +335,16 @@ def decode_case(case: ImageCase, fields: dict | None = None):
     from types import SimpleNamespace
 
     from lightseg_ros.inference.image_codec import decode_compressed_image, decode_image
+    from lightseg_ros.ros.wire import read_message
+    from lightseg_ros.sources.bags import COMPRESSED_TYPE, IMAGE_TYPE
 
-    msg = SimpleNamespace(**(fields if fields is not None else case.build()))
+    fields = fields if fields is not None else case.build()
+    if isinstance(fields, bytes):  # read as the node reads what DDS delivers
+        msg = read_message(
+            fields, COMPRESSED_TYPE if case.transport == 'compressed' else IMAGE_TYPE
+        )
+    else:
+        msg = SimpleNamespace(**fields)
     return (decode_compressed_image if case.transport == 'compressed' else decode_image)(
         msg, LIMIT
     )

@@ -187,7 +187,9 @@ def set_params(probe, **values) -> list:
     return future.result().results
 
 
-def message(transport: str, fields: dict):
+def message(transport: str, fields: dict | bytes):
+    if isinstance(fields, bytes):  # published as the serialized message it is
+        return fields
     msg = Image() if transport == 'raw' else CompressedImage()
     _stamp[0] += 1
     msg.header.stamp.sec = _stamp[0]

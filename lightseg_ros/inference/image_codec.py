@@ -264,11 +264,11 @@ def decode_compressed_image(msg: Any, max_pixels: int | None = None) -> np.ndarr
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def image_fields(array: np.ndarray, encoding: str) -> dict[str, Any]:
+def image_fields(array: np.ndarray, encoding: str, *, data: bool = True) -> dict[str, Any]:
     """
     Return the fields of a ``sensor_msgs/Image`` holding ``array`` (mono8, rgb8, 32FC1, ...).
 
-    The data is filled with ``tobytes()``.
+    The data is filled with ``tobytes()`` (left out with ``data=False``).
     ``msg.height, msg.width, ... = ...`` or
     ``for k, v in image_fields(a, e).items(): setattr(msg, k, v)``.
     """
@@ -283,7 +283,7 @@ def image_fields(array: np.ndarray, encoding: str) -> dict[str, Any]:
             or (array.dtype.byteorder == '=' and sys.byteorder == 'big')
         ),
         'step': width * (array.itemsize * (array.shape[2] if array.ndim == 3 else 1)),
-        'data': array.tobytes(),
+        **({'data': array.tobytes()} if data else {}),
     }
 
 

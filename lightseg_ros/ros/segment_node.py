@@ -85,6 +85,7 @@ from .node_config import (
 from .node_health import assess, HealthSnapshot, resident_memory_mb
 from .node_stats import LatencyWindow, RateMeter, WarningThrottle
 from .topics import camera_info_topic, is_compressed_topic, output_namespaces, OUTPUTS
+from .wire import header_fields, image_message, read_message
 from ..inference import (
     colorize,
     decode_compressed_image,
@@ -93,7 +94,6 @@ from ..inference import (
     overlay,
     Segmenter,
 )
-from ..inference.image_codec import image_fields
 from ..inference.memory import return_large_buffers_to_the_system
 from ..inference.segmenter import build_segmenter
 from ..inference.visualize import palette_lut
@@ -181,7 +181,8 @@ def _descriptor(spec) -> ParameterDescriptor:
 
 @dataclass
 class Frame:
-    msg: Any
+    raw: bytes  # the serialized message, as DDS delivered it (read in the worker: wire.py)
+    msgtype: str  # IMAGE_TYPE or COMPRESSED_TYPE
     received: float  # time.monotonic() at arrival
 
 
@@ -254,12 +255,15 @@ class CameraInput:
         events = SubscriptionEventCallbacks(
             incompatible_qos=self._incompatible, message_lost=self._lost
         )
+        msgtype = COMPRESSED_TYPE if compressed else IMAGE_TYPE
+        # serialized: a dropped frame is never converted, a kept one is read without copies
         self.subscription = self.node.create_subscription(
             CompressedImage if compressed else Image,
             self.topic,
-            self._on_frame,
+            lambda raw: self._on_frame(raw, msgtype),
             qos,
             event_callbacks=events,
+            raw=True,
         )
         self.reliability, self.compressed, self.since = reliability, compressed, time.monotonic()
         offered = (
@@ -345,7 +349,12 @@ class CameraOutputs:
         self.camera_info_pub = create(CameraInfo, f'{namespace}/camera_info', output_qos)
         self._camera_info_sub = None
         self.input = CameraInput(
-            node, topic, transport, reliability, depth, lambda msg: on_frame(index, msg)
+            node,
+            topic,
+            transport,
+            reliability,
+            depth,
+            lambda raw, msgtype: on_frame(index, raw, msgtype),
         )
 
     def start_input(self, node: Node) -> None:
@@ -383,29 +392,21 @@ class CameraOutputs:
         return {name for name in enabled if self.publishers[name].get_subscription_count() > 0}
 
     @staticmethod
-    def decode(msg: Any, max_pixels: int | None = None):
-        if isinstance(msg, CompressedImage):
+    def decode(msg: Any, msgtype: str, max_pixels: int | None = None):
+        if msgtype == COMPRESSED_TYPE:
             return decode_compressed_image(msg, max_pixels)
         return decode_image(msg, max_pixels)
 
     def publish(self, name: str, header: Any, array, encoding: str) -> None:
-        out = Image()
-        out.header = header
-        fields = image_fields(array, encoding)
-        out.height, out.width, out.encoding = fields['height'], fields['width'], fields['encoding']
-        out.is_bigendian, out.step, out.data = (
-            fields['is_bigendian'],
-            fields['step'],
-            fields['data'],
-        )
-        self.publishers[name].publish(out)
+        self.publishers[name].publish(image_message(header, array, encoding))
 
     def publish_camera_info(self, header: Any) -> None:
         info = self.camera_info
         if info is None or self.camera_info_pub.get_subscription_count() == 0:
             return
         out = CameraInfo()
-        out.header = header
+        sec, nanosec, out.header.frame_id = header_fields(header)
+        out.header.stamp.sec, out.header.stamp.nanosec = sec, nanosec
         out.height, out.width, out.distortion_model = (
             info.height,
             info.width,
@@ -614,11 +615,11 @@ class SegmentNodeBase(Node):
         return not self._busy and len(self._mailbox) == 0
 
     # -- executor thread -------------------------------------------------------------------------
-    def _on_frame(self, camera: int, msg: Any) -> None:
+    def _on_frame(self, camera: int, raw: bytes, msgtype: str) -> None:
         now = time.monotonic()
         self._input_rate.tick(now)
         self._cameras[camera].input.last_frame = now
-        self._mailbox.put(camera, Frame(msg, now))
+        self._mailbox.put(camera, Frame(raw, msgtype, now))
 
     def _check_inputs(self) -> None:
         """Follow the publishers' QoS and type; say why a topic with publishers stays silent."""
@@ -700,9 +701,11 @@ class SegmentNodeBase(Node):
         if not wanted:
             self._skipped += 1
             return
-        segmenter, lut, alpha, header = self._segmenter, self._lut, self._alpha, frame.msg.header
+        segmenter, lut, alpha = self._segmenter, self._lut, self._alpha
         try:
-            image = camera.decode(frame.msg, segmenter.max_input_pixels)
+            msg = read_message(frame.raw, frame.msgtype)
+            header = msg.header
+            image = camera.decode(msg, frame.msgtype, segmenter.max_input_pixels)
         except ImageDecodeError as exc:
             self._warn_bad_frame(camera.topic, exc)
             return

@@ -142,8 +142,10 @@ def read_topic(
             for conn, log_time, raw in reader.messages(
                 connections=conns, start=window_start, stop=window_stop
             ):
+                raw = bytes(raw)
                 try:
-                    msg = store.deserialize_cdr(raw, conn.msgtype)
+                    # a memoryview: the message's arrays are views of raw, not copies
+                    msg = store.deserialize_cdr(memoryview(raw), conn.msgtype)
                     stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
                 except Exception as exc:  # noqa: BLE001 - malformed CDR raises several types
                     if on_malformed is None:
@@ -156,7 +158,7 @@ def read_topic(
                         f'({type(exc).__name__})'
                     )
                     continue
-                yield BagMessage(topic, conn.msgtype, log_time, stamp, bytes(raw), msg)
+                yield BagMessage(topic, conn.msgtype, log_time, stamp, raw, msg)
     except BagError:
         raise
     except Exception as exc:  # noqa: BLE001 - corrupt chunks surface as various errors
