@@ -194,3 +194,19 @@ def test_frame_benchmark_targets_and_table():
     )
     mine = _status_mb(os.getpid())
     assert 10 < mine['VmRSS'] <= mine['VmHWM']
+
+
+def test_frame_benchmark_runs_a_node_in_the_stock_dds_setting_and_loses_nothing():
+    """``lightseg bench --frames`` end to end, small: a node process, sizes interleaved."""
+    from lightseg_ros.tools.frame_bench import measure_frames
+
+    result = measure_frames(
+        [(96, 128), (48, 64)], frames=2, warmup=1, dds_transport='default', startup_timeout_s=120
+    )
+    assert [row['size'] for row in result['rows']] == [[48, 64], [96, 128]]  # ascending
+    for row in result['rows']:
+        for phase in ('mask_only', 'all_outputs'):
+            assert row[phase]['lost'] == 0 and row[phase]['n'] == 2, row
+        assert row['mask_agreement_with_full_resolution'] == 1.0, row
+        assert row['warm_peak_rss_mb'] >= row['idle_rss_mb'] > 0
+    assert result['dds_transport'] == 'default'

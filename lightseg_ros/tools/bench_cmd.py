@@ -28,6 +28,8 @@ import json
 from pathlib import Path
 import sys
 
+from ..ros.dds import DDS_TRANSPORTS
+
 
 def _sizes(text: str) -> list[tuple[int, int]]:
     try:
@@ -133,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
             backend=args.node_backend,
             cpu_threads=args.frames_threads,
             frames=args.frames_count,
+            dds_transport=args.frames_dds_transport,
             progress=progress,
         )
         result['frames']['targets'] = check_frame_targets(result['frames'])
@@ -289,6 +292,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         '--frames-threads', type=int, default=1, help="--frames: the node's CPU threads"
+    )
+    p.add_argument(
+        '--frames-dds-transport',
+        choices=DDS_TRANSPORTS,
+        default='large_data',
+        help='--frames: the DDS transport of the node and of this process (README, "DDS '
+        'transports"); default large_data, so that moving 36 MB frames costs the least',
     )
     p.add_argument('--json', action='store_true', help='print JSON instead of the table')
     p.add_argument('--out', help='also write the JSON to this file')

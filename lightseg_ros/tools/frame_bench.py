@@ -36,12 +36,13 @@ from __future__ import annotations
 
 import os
 import struct
-import subprocess
-import sys
 import threading
 import time
 
 import numpy as np
+
+from ..ros.dds import use_dds_transport
+from ..ros.node_session import NodeSession
 
 __all__ = ['measure_frames', 'check_frame_targets', 'format_frames']
 
@@ -88,40 +89,19 @@ class _NodeUnderTest:
         from sensor_msgs.msg import Image
 
         self.camera, self.out_ns = f'/{tag}/camera/image_raw', f'/{tag}/camera/segmentation'
-        env = {
-            **os.environ,
-            'FASTDDS_BUILTIN_TRANSPORTS': os.environ.get(
-                'FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA'
-            ),
-        }
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                '-m',
-                'lightseg_ros.ros.segment_node',
-                '--ros-args',
-                '-r',
-                f'__node:={tag}',
-                '-p',
-                f'image_topics:=[{self.camera}]',
-                '-p',
-                f'model:={model}',
-                '-p',
-                f'backend:={backend}',
-                '-p',
-                f'cpu_threads:={cpu_threads}',
-                '-p',
-                'device:=cpu',
-                '-p',
-                'input_reliability:=reliable',
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        # the transport is this process's (measure_frames sets it before rclpy.init); the node
+        # inherits it
+        self.session = NodeSession(
+            {
+                'image_topics': [self.camera],
+                'model': model,
+                'backend': backend,
+                'cpu_threads': cpu_threads,
+                'device': 'cpu',
+                'input_reliability': 'reliable',
+            },
+            node_name=tag,
         )
-        self.log: list[str] = []
-        threading.Thread(target=lambda: self.log.extend(self.proc.stdout), daemon=True).start()
         self.rclpy, self.Image = rclpy, Image
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
@@ -134,21 +114,34 @@ class _NodeUnderTest:
         self.qos = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
         self.publisher = self.probe.create_publisher(Image, self.camera, self.qos)
         self.subs = {}
+        # subscriptions change between phases: never while the executor waits on them (rclpy
+        # raises InvalidHandle in the spinning thread, which then stops receiving)
+        self.spin_lock, self.spinning = threading.Lock(), True
         self.subscribe(('mask',))
-        threading.Thread(target=self.executor.spin, daemon=True).start()
+        threading.Thread(target=self._spin, daemon=True).start()
         self.stamp = 0
         deadline = time.monotonic() + startup_timeout_s
         while (
             self.publisher.get_subscription_count() == 0
             or self.probe.count_publishers(f'{self.out_ns}/mask') == 0
         ):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
+            if not self.session.alive() or time.monotonic() > deadline:
                 self.close()
-                raise RuntimeError('segment_node did not come up:\n' + ''.join(self.log[-20:]))
+                raise RuntimeError('segment_node did not come up:\n' + self.session.tail())
             time.sleep(0.1)
+
+    def _spin(self) -> None:
+        while self.spinning:
+            with self.spin_lock:
+                self.executor.spin_once(timeout_sec=0.02)
 
     def subscribe(self, names) -> None:
         """Subscribe to exactly ``names`` (the node computes only outputs somebody listens to)."""
+        with self.spin_lock:
+            self._subscribe(names)
+        time.sleep(1.0)  # discovery of the new subscriptions
+
+    def _subscribe(self, names) -> None:
         for name in [n for n in self.subs if n not in names]:
             self.probe.destroy_subscription(self.subs.pop(name))
 
@@ -171,7 +164,6 @@ class _NodeUnderTest:
                 self.subs[name] = self.probe.create_subscription(
                     self.Image, f'{self.out_ns}/{name}', record(name), self.qos
                 )
-        time.sleep(1.0)  # discovery of the new subscriptions
 
     def serialized(self, image: np.ndarray) -> bytearray:
         from rclpy.serialization import serialize_message
@@ -203,17 +195,15 @@ class _NodeUnderTest:
             return max(self.arrivals[(n, stamp)] for n in names) - sent if ok else None
 
     def memory(self) -> dict[str, float]:
-        return _status_mb(self.proc.pid)
+        return _status_mb(self.session.proc.pid)
 
     def close(self) -> None:
-        self.executor.shutdown()
+        self.spinning = False
+        with self.spin_lock:
+            self.executor.shutdown()
         self.probe.destroy_node()
         self.rclpy.try_shutdown(context=self.context)
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        self.session.stop(timeout_s=20.0)
 
 
 def measure_frames(
@@ -225,13 +215,16 @@ def measure_frames(
     frames: int = 8,
     warmup: int = 2,
     startup_timeout_s: float = 180.0,
+    dds_transport: str = 'large_data',
     progress=lambda text: None,
 ) -> dict:
     """
     Measure the node per frame size (H, W).
 
-    The node's memory (idle, warm, peak, after) and latency, and mask agreement.
+    The node's memory (idle, warm, peak, after) and latency, and mask agreement. ``dds_transport``
+    (ros/dds.py) is set on this process, before its participant exists, and so on the node too.
     """
+    use_dds_transport(dds_transport, os.environ)
     import torch
 
     from ..inference import Segmenter
@@ -327,6 +320,7 @@ def measure_frames(
         'backend': reference.backend.description,
         'cpu_threads': cpu_threads,
         'cpu_count': os.cpu_count(),
+        'dds_transport': dds_transport,
         'load_average_1_5_15': [round(v, 2) for v in load] if load else None,
         'max_inference_pixels': reference.max_inference_pixels,
         'frames': frames,
