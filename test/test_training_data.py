@@ -343,6 +343,13 @@ def test_config_errors_name_the_file_and_key(tmp_path, text, overrides, message)
         load_config(bad, overrides)
 
 
+def test_the_check_records_the_image_size_the_model_will_learn_at(tmp_path):
+    ds = build_dataset('camvid', make_camvid(tmp_path, n=3, size=(48, 80)), 'train')
+    assert ds.common_image_size() is None  # not known before the check
+    ds.check('train')
+    assert ds.common_image_size() == [48, 80]  # [H, W], as train_image_size in the weights
+
+
 def test_a_base_file_error_names_the_base(tmp_path):
     (tmp_path / 'base.yaml').write_text('augment: {blurr: 0.1}\n')
     (tmp_path / 'child.yaml').write_text('_base_: base.yaml\n')

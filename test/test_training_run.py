@@ -109,6 +109,7 @@ def test_overfits_a_tiny_set(overfit_run):
     assert meta.class_names[0] == 'sky' and meta.ignore_index == 11 and meta.val_miou > 0.9
     assert meta.recipe['optim']['momentum'] == 0.9 and meta.recipe['crop_size'] == [64, 64]
     assert meta.input_size is None  # the deployed model sees camera images at their own size
+    assert meta.train_image_size == [64, 64]  # the scale it learned at: the node's cap follows
     assert (tmp / 'run' / 'model_best.safetensors').is_file()
     assert any((tmp / 'run' / 'tensorboard').iterdir())
     ckpt = load_checkpoint(tmp / 'run' / 'checkpoint_last.pth')  # weights_only=True

@@ -46,6 +46,7 @@ Layouts (``root`` is what ``data.root`` / ``--data`` points at):
 
 from __future__ import annotations
 
+from collections import Counter
 import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -215,11 +216,13 @@ class SegmentationDataset(Dataset):
         ``max_listed`` problems, so that a bad file stops a run before its first epoch, not in it.
         """
         problems = []
+        self.image_sizes = Counter()
         for image_path, mask_path in self.samples:
             try:
                 try:
                     with Image.open(image_path) as im:
                         size = im.size
+                        self.image_sizes[(size[1], size[0])] += 1
                         # walks the file's structure (PNG chunk checksums) without decoding pixels
                         im.verify()
                 except (OSError, SyntaxError, ValueError) as exc:
@@ -250,6 +253,11 @@ class SegmentationDataset(Dataset):
                 torch.manual_seed(seed)
                 image, mask = self.transform(image, mask)
         return image.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor).long()
+
+    def common_image_size(self) -> list[int] | None:
+        """Return the [H, W] most of the samples have (after :meth:`check`), else None."""
+        sizes = getattr(self, 'image_sizes', None)
+        return list(sizes.most_common(1)[0][0]) if sizes else None
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -673,6 +673,8 @@ def _make_meta(
         mean=list(data.mean),
         std=list(data.std),
         input_size=list(data.input_size) if data.input_size else None,
+        # the scale the model learned objects at (crops keep the images' scale)
+        train_image_size=dataset.common_image_size(),
         output_stride=output_stride,
         model_options=dict(cfg.model.options or {}),
         ignore_index=dataset.ignore_index,
