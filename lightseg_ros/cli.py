@@ -51,8 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand; bad input ends it with one line on stderr and exit code 2."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SystemExit as exc:
+        if not isinstance(exc.code, str):
+            raise
+        # a subcommand's one-line error (a weights file, a dataset, an option): exit code 2, as
+        # argparse gives for its own errors and as the node gives at start
+        print(exc.code, file=sys.stderr)
+        return 2
 
 
 if __name__ == '__main__':
