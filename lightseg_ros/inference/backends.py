@@ -19,7 +19,9 @@ A backend maps a normalised (1, 3, H, W) float tensor on the segmenter's device 
 (1, C, H, W) on that device; pre- and post-processing stay in the segmenter, so every backend
 yields masks the same way.
 
-* ``torch``: PyTorch eager. CUDA runs fp16; ``channels_last`` is used where it helps (CUDA).
+* ``torch``: PyTorch. CUDA runs fp16, ``channels_last``, and replays a CUDA graph of the network
+  per input shape (one launch instead of one per layer: at batch 1 a small network is bound by
+  kernel launches, not by the GPU); the CPU runs eager fp32.
 * ``onnxruntime``: the model exported to ONNX (dynamic height and width) and run by ONNX Runtime
   with the best execution provider installed: TensorRT, then CUDA, then CPU. The export is
   cached, so a node does not re-export at each start (:func:`cached_export`).
@@ -38,6 +40,7 @@ build with TensorRT is installed (Jetson and x86 CUDA machines); no separate eng
 
 from __future__ import annotations
 
+from collections import OrderedDict
 import hashlib
 import logging
 import os
@@ -78,7 +81,16 @@ def default_cache_dir() -> Path:
 
 
 class TorchBackend:
+    """
+    PyTorch; on CUDA with a CUDA graph per input shape.
+
+    With graphs, the returned logits live in the graph's own memory: valid until the next call
+    with the same shape (the segmenter consumes them at once; :meth:`Segmenter.logits` copies).
+    """
+
     name = 'torch'
+    #: input shapes whose graphs are kept (each holds its activations); the oldest goes first
+    MAX_GRAPHS = 4
 
     def __init__(
         self,
@@ -87,24 +99,71 @@ class TorchBackend:
         dtype: torch.dtype,
         *,
         channels_last: bool | None = None,
+        cuda_graphs: bool | None = None,
     ):
         # NHWC kernels pay off with cuDNN; on these CPUs they measured slower
         if channels_last is None:
             channels_last = device.type == 'cuda'
         self.channels_last = channels_last
+        self.device = device
         self.model = model.to(device, dtype).eval()
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.dtype = dtype
-        self.description = f'torch {device.type} {str(dtype).replace("torch.", "")}' + (
-            ' channels_last' if channels_last else ''
+        self.cuda_graphs = device.type == 'cuda' and (cuda_graphs is None or cuda_graphs)
+        self._graphs: OrderedDict[tuple[int, ...], tuple] = OrderedDict()
+        self._describe()
+
+    def _describe(self) -> None:
+        self.description = (
+            f'torch {self.device.type} {str(self.dtype).replace("torch.", "")}'
+            + (' channels_last' if self.channels_last else '')
+            + (' cuda_graphs' if self.cuda_graphs else '')
         )
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def _eager(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.dtype)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return self.model(x).float()
+
+    @torch.inference_mode()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.cuda_graphs:
+            return self._eager(x)
+        key = tuple(x.shape)
+        entry = self._graphs.get(key)
+        if entry is None:
+            try:
+                entry = self._capture(x)
+            except RuntimeError as exc:  # an op that cannot be captured: eager from now on
+                LOG.warning('CUDA graph capture failed, running eager: %s', exc)
+                self.cuda_graphs = False
+                self._graphs.clear()
+                self._describe()
+                return self._eager(x)
+            self._graphs[key] = entry
+            if len(self._graphs) > self.MAX_GRAPHS:
+                self._graphs.popitem(last=False)
+        else:
+            self._graphs.move_to_end(key)
+        graph, static_in, static_out = entry
+        static_in.copy_(x)
+        graph.replay()
+        return static_out
+
+    def _capture(self, x: torch.Tensor) -> tuple:
+        static_in = x.clone()
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):  # warm-up off the capture: cuDNN's choices, allocations
+            for _ in range(2):
+                self._eager(static_in)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            static_out = self._eager(static_in)
+        return graph, static_in, static_out
 
 
 def _fingerprint(model: nn.Module) -> str:
@@ -315,15 +374,16 @@ def make_backend(
     num_classes: int,
     model_name: str = 'model',
     cache_dir: str | Path | None = None,
+    cuda_graphs: bool | None = None,
 ):
     """
     Return the backend ``kind`` for ``model`` on ``device``.
 
-    :class:`BackendError` says what is accepted.
+    :class:`BackendError` says what is accepted. ``cuda_graphs`` (torch on CUDA): None = on.
     """
     kind = resolve_backend(kind, device)
     if kind == 'torch':
-        return TorchBackend(model, device, dtype)
+        return TorchBackend(model, device, dtype, cuda_graphs=cuda_graphs)
     if kind == 'onnxruntime':
         return OnnxRuntimeBackend(
             model, device, num_classes=num_classes, model_name=model_name, cache_dir=cache_dir

@@ -811,6 +811,7 @@ class SegmentNodeBase(Node):
             'resident_memory_mb': f'{rss:.0f}' if rss is not None else 'n/a',
             'skipped_no_subscribers': str(self._skipped),
             'device': str(seg.device),
+            'backend': seg.backend.description,
             'model': seg.model_name,
             'weights': seg.weights_path or RANDOM,
             'cameras': ', '.join(c.topic for c in self._cameras),

@@ -79,14 +79,32 @@ def run(args: argparse.Namespace) -> int:
         'peer': [],
         'skipped': [],
     }
+    # CUDA graphs: torch on CUDA only; 'both' measures each model with and without them
+    graphs = {'on': [True], 'off': [False], 'both': [True, False]}[args.cuda_graphs]
+    if device.type != 'cuda':
+        graphs = [False]
     for size in args.sizes if models else []:
-        peer = bm.bench_peer(
-            size, device=str(device), warmup=args.warmup, iters=args.iters, peak_gflops=peak
-        )
-        result['peer'].append(peer.as_dict())
-        progress(f'{bm.PEER} {size[0]}x{size[1]}: p50 {peer.network.p50_ms:.1f} ms')
+        for with_graphs in graphs:
+            peer = bm.bench_peer(
+                size,
+                device=str(device),
+                warmup=args.warmup,
+                iters=args.iters,
+                peak_gflops=peak,
+                cuda_graphs=with_graphs,
+            )
+            result['peer'].append(peer.as_dict())
+            progress(
+                f'{bm.PEER} {peer.backend_detail} {size[0]}x{size[1]}: p50 '
+                f'{peer.network.p50_ms:.2f} ms'
+            )
+    variants = [
+        (backend, with_graphs)
+        for backend in backends
+        for with_graphs in (graphs if backend == 'torch' else [False])
+    ]
     for name in models:
-        for backend in backends:
+        for backend, with_graphs in variants:
             for size in args.sizes:
                 try:
                     case = bm.bench_segmenter(
@@ -98,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
                         iters=args.iters,
                         peak_gflops=peak,
                         rounds=args.rounds,
+                        cuda_graphs=with_graphs,
                     )
                 except BackendError as exc:
                     result['skipped'].append(
@@ -109,9 +128,9 @@ def run(args: argparse.Namespace) -> int:
                 spread = case.ratio_spread
                 progress(
                     f'{name} {case.backend_detail} {size[0]}x{size[1]}: network p50 '
-                    f'{case.network.p50_ms:.1f} ms ({spread.median:.2f}x peer, IQR '
+                    f'{case.network.p50_ms:.2f} ms ({spread.median:.2f}x peer, IQR '
                     f'{spread.p25:.2f}-{spread.p75:.2f} over {spread.rounds} rounds), pipeline '
-                    f'p50 {case.pipeline.p50_ms:.1f} ms'
+                    f'p50 {case.pipeline.p50_ms:.2f} ms'
                 )
     if args.node:
         from .node_latency_cmd import (
@@ -265,6 +284,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument('--sizes', type=_sizes, default=_sizes('360x480,512x512'), help='HxW list')
     p.add_argument('--device', default='auto')
+    p.add_argument(
+        '--cuda-graphs',
+        choices=('on', 'off', 'both'),
+        default='on',
+        help='torch on CUDA: replay a CUDA graph of the network (the default of the node), eager, '
+        'or both in one run',
+    )
     p.add_argument('--warmup', type=int, default=10)
     p.add_argument(
         '--iters', type=int, default=50, help='timed calls of each network (split over the rounds)'

@@ -211,12 +211,31 @@ def _gflops(model: torch.nn.Module, size: tuple[int, int]) -> float:
     return 2 * count_macs(model, size) / 1e9
 
 
+class _LogitsOnly(torch.nn.Module):
+    """torchvision's segmentation models return a dict; the backends expect the logits."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)['out']
+
+
 def _peer_model(num_classes: int) -> torch.nn.Module:
     from torchvision.models.segmentation import lraspp_mobilenet_v3_large
 
-    return lraspp_mobilenet_v3_large(
-        weights=None, weights_backbone=None, num_classes=num_classes
+    return _LogitsOnly(
+        lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=num_classes)
     ).eval()
+
+
+def _peer_backend(num_classes: int, device: torch.device, cuda_graphs: bool | None):
+    """Return the peer run as our torch backend runs a network (fp16, channels_last, graphs)."""
+    from ..inference.backends import TorchBackend
+
+    dtype = torch.float16 if device.type == 'cuda' else torch.float32
+    return TorchBackend(_peer_model(num_classes), device, dtype, cuda_graphs=cuda_graphs)
 
 
 def bench_segmenter(
@@ -231,6 +250,7 @@ def bench_segmenter(
     num_classes: int = 11,
     peak_gflops: float | None = None,
     rounds: int = 0,
+    cuda_graphs: bool | None = None,
 ) -> BenchCase:
     """
     Measure network and pipeline latency of one model on one backend.
@@ -247,6 +267,7 @@ def bench_segmenter(
         num_classes=None if weights else num_classes,
         device=device,
         backend=backend,
+        cuda_graphs=cuda_graphs,
     )
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
@@ -254,12 +275,13 @@ def bench_segmenter(
     ratio = peer_network = None
     with torch.inference_mode():
         if rounds:
-            dtype = torch.float16 if seg.device.type == 'cuda' else torch.float32
-            peer = _peer_model(seg.meta.num_classes).to(seg.device, dtype)
-            x_peer = x.to(dtype)
+            # the peer with the same treatment as ours (graphs only where ours has them)
+            peer = _peer_backend(
+                seg.meta.num_classes, seg.device, getattr(seg.backend, 'cuda_graphs', False)
+            )
             ours, theirs, ratios = time_interleaved(
                 lambda: seg.backend(x),
-                lambda: peer(x_peer)['out'],
+                lambda: peer(x),
                 device=seg.device,
                 warmup=warmup,
                 rounds=rounds,
@@ -298,22 +320,21 @@ def bench_peer(
     iters: int,
     num_classes: int = 11,
     peak_gflops: float | None = None,
+    cuda_graphs: bool | None = None,
 ) -> BenchCase:
-    """Time torchvision's LR-ASPP MobileNetV3-Large, PyTorch eager, random weights (speed only)."""
+    """Time torchvision's LR-ASPP MobileNetV3-Large as our torch backend runs, random weights."""
     from ..inference.segmenter import select_device
 
     dev = select_device(device)
-    dtype = torch.float16 if dev.type == 'cuda' else torch.float32
-    model = _peer_model(num_classes)
-    gf = _gflops(model, size)
-    model = model.to(dev, dtype)
-    x = torch.randn(1, 3, *size, device=dev, dtype=dtype)
+    gf = _gflops(_peer_model(num_classes), size)
+    peer = _peer_backend(num_classes, dev, cuda_graphs)
+    x = torch.randn(1, 3, *size, device=dev)
     with torch.inference_mode():
-        network = time_callable(lambda: model(x)['out'], device=dev, warmup=warmup, iters=iters)
+        network = time_callable(lambda: peer(x), device=dev, warmup=warmup, iters=iters)
     return BenchCase(
         PEER,
         'torch',
-        f'torch {dev.type} {str(dtype).replace("torch.", "")}',
+        peer.description,
         list(size),
         round(gf, 3),
         network,

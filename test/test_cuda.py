@@ -1,0 +1,192 @@
+# Copyright 2026 lightseg_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+The CUDA path: masks against the CPU's fp32 masks, CUDA graphs, the page-locked upload, the node.
+
+Run wherever CUDA is present; skipped, as a whole, only where it is not.
+"""
+
+import json
+import uuid
+
+from lightseg_ros.inference import Segmenter
+from lightseg_ros.inference.backends import TorchBackend
+from lightseg_ros.models import list_models, shipped_weights
+from lightseg_ros.sources import road_scene
+import numpy as np
+import pytest
+import torch
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
+
+SIZES = [(360, 480), (480, 640), (1080, 1920)]  # the last is downscaled before the network
+MODELS = [name for name in list_models() if shipped_weights(name)]
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    assert a.shape == b.shape
+    return float((a == b).mean())
+
+
+@pytest.fixture(scope='module')
+def cpu_masks():
+    """Each model's CPU fp32 masks (PyTorch eager), the reference of every CUDA variant."""
+    images = {size: road_scene(size[1], size[0], t=0.3)[0] for size in SIZES}
+    masks = {}
+    for name in MODELS:
+        seg = Segmenter(shipped_weights(name), device='cpu', backend='torch')
+        masks[name] = {size: seg.segment(images[size]).mask for size in SIZES}
+    return images, masks
+
+
+@pytest.mark.parametrize('name', MODELS)
+@pytest.mark.parametrize(
+    'variant',
+    [
+        {'backend': 'torch'},  # the node's default on CUDA: fp16, channels_last, CUDA graphs
+        {'backend': 'torch', 'cuda_graphs': False},
+        {'backend': 'onnxruntime'},  # the best provider installed; CPU's when no GPU provider
+    ],
+    ids=['torch', 'torch_eager', 'onnxruntime'],
+)
+def test_cuda_masks_agree_with_the_cpu_fp32_masks(cpu_masks, name, variant):
+    images, masks = cpu_masks
+    seg = Segmenter(shipped_weights(name), device='cuda', **variant)
+    assert seg.device.type == 'cuda'
+    if variant['backend'] == 'torch':
+        assert seg.dtype == torch.float16 and seg.backend.channels_last
+        assert seg.backend.cuda_graphs == variant.get('cuda_graphs', True)
+    for size in SIZES:
+        for _ in range(2):  # the second call replays the captured graph
+            got = seg.segment(images[size]).mask
+            assert agreement(got, masks[name][size]) >= 0.99, (name, size, variant)
+
+
+def test_channels_first_fp16_agrees_too(cpu_masks):
+    images, masks = cpu_masks
+    seg = Segmenter(shipped_weights('ghostnet_aspp_da'), device='cuda', backend='torch')
+    network = seg.backend.model.to(memory_format=torch.contiguous_format)
+    seg.backend = TorchBackend(network, seg.device, torch.float16, channels_last=False)
+    assert seg.backend.description == 'torch cuda float16 cuda_graphs'
+    for size in SIZES:
+        assert agreement(seg.segment(images[size]).mask, masks['ghostnet_aspp_da'][size]) >= 0.99
+
+
+def test_graph_replays_equal_eager_and_are_kept_per_shape():
+    torch.manual_seed(0)
+    weights = shipped_weights('ghostnet_aspp_da')
+    graphs = Segmenter(weights, device='cuda', backend='torch')
+    eager = Segmenter(weights, device='cuda', backend='torch', cuda_graphs=False)
+    shapes = [(96, 128), (128, 96), (160, 160), (64, 64), (200, 120)]
+    for h, w in shapes:
+        x = torch.randn(1, 3, h, w, device='cuda')
+        with torch.inference_mode():
+            a = graphs.backend(x).clone()
+            b = graphs.backend(x).clone()  # replay
+            c = eager.backend(x)
+        assert a.dtype == torch.float32 and a.shape == c.shape
+        assert torch.equal(a, b)
+        assert (a - c).abs().max().item() < 0.05 * c.abs().max().item()
+        assert (a.argmax(1) == c.argmax(1)).float().mean().item() >= 0.999
+    assert len(graphs.backend._graphs) == TorchBackend.MAX_GRAPHS  # the oldest shape went
+    assert (96, 128) not in {k[2:] for k in graphs.backend._graphs}
+
+
+def test_logits_are_not_overwritten_by_the_next_frame():
+    seg = Segmenter(shipped_weights('ghostnet_aspp_da'), device='cuda', backend='torch')
+    first, second = (road_scene(160, 120, t=t)[0] for t in (0.1, 0.9))
+    a = seg.logits(first)
+    kept = a.clone()
+    seg.logits(second)
+    assert torch.equal(a, kept)
+
+
+def test_alternating_frames_through_the_page_locked_buffer_stay_apart():
+    seg = Segmenter(shipped_weights('ghostnet_aspp_da'), device='cuda', backend='torch')
+    frames = [road_scene(320, 240, t=t)[0] for t in (0.0, 0.5)]
+    expected = [seg.segment(f).mask for f in frames]
+    assert agreement(expected[0], expected[1]) < 0.99  # two different answers
+    for i in range(40):
+        assert np.array_equal(seg.segment(frames[i % 2]).mask, expected[i % 2]), i
+
+
+def test_the_node_on_cuda_serves_masks_and_switches_models_on_the_gpu():
+    from builtin_interfaces.msg import Time
+    from diagnostic_msgs.msg import DiagnosticArray
+    from lightseg_ros.ros.image_source import to_image_msg
+    from rcl_interfaces.msg import Parameter as ParameterMsg
+    from rcl_interfaces.msg import ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+    from ros_harness import start_node_and_probe
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import String
+
+    ns, node_name = f'/cuda{uuid.uuid4().hex[:6]}', f'seg_{uuid.uuid4().hex[:6]}'
+    camera, out = f'{ns}/cam/image', f'{ns}/cam/segmentation'
+
+    def prepare(probe):
+        probe.subscribe(Image, f'{out}/mask')
+        probe.subscribe(String, f'{out}/class_legend', latched=True)
+        probe.subscribe(DiagnosticArray, '/diagnostics')
+        probe.camera = probe.publisher(Image, camera)
+        probe.params = probe.node.create_client(SetParameters, f'/{node_name}/set_parameters')
+
+    args = ['-r', f'__node:={node_name}', '-p', f'image_topics:=[{camera}]', '-p', 'device:=cuda']
+    node, probe = start_node_and_probe(
+        'lightseg_ros.ros.segment_node',
+        [*args, '-p', 'diagnostics_period:=0.5'],
+        prepare=prepare,
+        ready=lambda p: (
+            p.camera.get_subscription_count() > 0 and p.node.count_publishers(f'{out}/mask') > 0
+        ),
+        timeout=90,
+    )
+    try:
+        image = road_scene(640, 480, t=0.4)[0]
+
+        def mask_for(stamp: int) -> np.ndarray:
+            msg = to_image_msg(image, 'rgb8', Time(sec=stamp), 'camera')
+            probe.camera.publish(msg)
+            got = probe.wait_for(f'{out}/mask', lambda m: m.header.stamp.sec == stamp, 30)
+            return np.frombuffer(got.data, np.uint8).reshape(got.height, got.width)
+
+        for model, stamp in (('ghostnet_aspp_da', 1), ('mlff_mobilenetv2', 2)):
+            if model != 'ghostnet_aspp_da':  # switch without restart, on the GPU
+                value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=model)
+                request = SetParameters.Request(
+                    parameters=[ParameterMsg(name='model', value=value)]
+                )
+                assert probe.params.wait_for_service(timeout_sec=10)
+                future = probe.params.call_async(request)
+                probe.wait_until(future.done, 10, 'set_parameters')
+                assert future.result().results[0].successful
+                probe.wait_for(
+                    '/diagnostics',
+                    lambda m: {kv.key: kv.value for kv in m.status[0].values}['model'] == model,
+                    60,
+                )
+            reference = Segmenter(shipped_weights(model), device='cuda').segment(image).mask
+            assert agreement(mask_for(stamp), reference) >= 0.995, model
+        status = probe.wait_for('/diagnostics', lambda m: True, 10).status[0]
+        values = {kv.key: kv.value for kv in status.values}
+        assert values['device'].startswith('cuda') and values['model'] == 'mlff_mobilenetv2'
+        assert values['backend'] == 'torch cuda float16 channels_last cuda_graphs', values
+        legend = probe.wait_for(f'{out}/class_legend', lambda m: True, 10)
+        assert len(json.loads(legend.data)['classes']) == 11
+        assert node.alive(), node.tail()
+    finally:
+        probe.close()
+        node.stop()
