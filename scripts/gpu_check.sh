@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/lightseg_gpu}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
+STEPS=${STEPS:-tests,bench,latency,variants,profile}  # which of the steps below to run
 step() { echo "=== $1 ($(date +%T))"; }
+want() { [[ ",$STEPS," == *",$1,"* ]]; }
 
 step machine
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/machine.txt"
@@ -18,28 +20,87 @@ python3 -c 'import sys, torch; print(sys.version.split()[0], torch.__version__, 
 python3 -c 'import onnxruntime as o; print("onnxruntime", o.__version__, o.get_available_providers())' |
   tee -a "$OUT/machine.txt"
 
-if ! python3 -c 'import rclpy' 2>/dev/null && [ -f .whl/wheels.tar.xz ]; then
+if ! python3 -c 'import rclpy.serialization' 2>/dev/null && [ -f .whl/wheels.tar.xz ]; then
   step 'ROS 2 wheels'
-  mkdir -p /tmp/wheels /tmp/sitecustom
-  tar xJf .whl/wheels.tar.xz -C /tmp/wheels &&
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-      --target /tmp/rossite /tmp/wheels/*.whl
-  # .pth files (the ROS wheels' bootstrap) are read only in site directories
-  echo "import site; site.addsitedir('/tmp/rossite')" >/tmp/sitecustom/sitecustomize.py
-  export PYTHONPATH=/tmp/sitecustom
+  # into the interpreter's own prefix: the wheels' bootstrap finds their libraries there
+  mkdir -p /tmp/wheels && tar xJf .whl/wheels.tar.xz -C /tmp/wheels &&
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir /tmp/wheels/*.whl
 fi
-export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD
-python3 -c 'import rclpy, rosbags; print("rclpy and rosbags import")' | tee -a "$OUT/machine.txt"
+export PYTHONPATH=$PWD
+python3 -c 'import rclpy.serialization, sensor_msgs.msg, rosbags; print("ROS 2 imports")' |
+  tee -a "$OUT/machine.txt"
 
-step 'CUDA tests'
+want tests && step 'CUDA tests' &&
 timeout 200 python3 -m pytest -q -p no:cacheprovider test/test_cuda.py test/test_backends.py \
-  test/test_segmenter.py test/test_wire.py 2>&1 | tee "$OUT/pytest.txt" | tail -25
+  test/test_segmenter.py test/test_wire.py test/test_fusion.py 2>&1 | tee "$OUT/pytest.txt" | tail -25
 
-step 'bench, all models, CUDA graphs on and off'
+want bench && step 'bench, all models, CUDA graphs on and off' &&
 timeout 240 python3 -m lightseg_ros.cli bench --device cuda --models all --backends torch \
   --sizes 360x480,512x512,480x640 --cuda-graphs both --warmup 20 --iters 100 --rounds 5 \
   --node --node-frames 100 --out "$OUT/bench_cuda.json" 2>&1 | tee "$OUT/bench.txt" | tail -40
-step 'profile of segment() at 480x640'
+want latency && step 'the node on CUDA, 640x480, 300 frames' &&
+timeout 120 python3 -m lightseg_ros.cli node-latency --device cuda --frames 300 --warmup 10 \
+  --json "$OUT/node_latency.json" 2>&1 | tee "$OUT/node_latency.txt" | tail -12
+
+want variants && step 'network at 512x512: eager, folded batch norms, CUDA graphs, torch.compile' &&
+timeout 200 python3 - <<'PY' 2>&1 | tee "$OUT/variants.txt"
+import time
+
+import torch
+
+from lightseg_ros.inference.backends import TorchBackend
+from lightseg_ros.models import load_model, shipped_weights
+
+dev = torch.device('cuda')
+x = torch.randn(1, 3, 512, 512, device=dev)
+
+
+def latency_ms(fn, n=300):  # each call waited for: batch-1 latency
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return sorted(times)[n // 2] * 1e3
+
+
+def throughput(fn, n=1000):  # calls back to back, one wait at the end: frames/s at batch 1
+    torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(n):
+        fn()
+    torch.cuda.synchronize()
+    return n / (time.perf_counter() - t)
+
+
+variants = [
+    ('eager', dict(cuda_graphs=False, fold_batchnorms=False), False),
+    ('eager, folded', dict(cuda_graphs=False, fold_batchnorms=True), False),
+    ('graphs', dict(cuda_graphs=True, fold_batchnorms=False), False),
+    ('graphs, folded (default)', dict(cuda_graphs=True, fold_batchnorms=True), False),
+    ('graphs, folded, torch.compile', dict(cuda_graphs=True, fold_batchnorms=True), True),
+]
+for name in ('ghostnet_aspp_da', 'mlff_mobilenetv2', 'deeplabv3plus_mobilenetv2'):
+    for label, options, compiled in variants:
+        if compiled and name != 'ghostnet_aspp_da':
+            continue
+        backend = TorchBackend(load_model(shipped_weights(name))[0], dev, torch.float16, **options)
+        if compiled:
+            backend.model = torch.compile(backend.model)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for _ in range(20):
+                backend(x)
+            torch.cuda.synchronize()
+            warm = time.perf_counter() - t0
+            p50 = latency_ms(lambda: backend(x))
+            fps = throughput(lambda: backend(x))
+        print(f'{name:26s} {label:30s} p50 {p50:6.3f} ms  {fps:7.0f} frames/s  '
+              f'(first 20 calls {warm:.1f} s, {backend.folded_batchnorms} batch norms folded)')
+PY
+
+want profile && step 'profile of segment() at 480x640' &&
 timeout 60 python3 - <<'PY' 2>&1 | tee "$OUT/profile.txt"
 import time
 

@@ -136,8 +136,11 @@ def NodeProcess(
     """
     Return a node run as its own process, as the package's tools start one.
 
-    Its output is kept; ``stop()`` = SIGINT.
+    Its output is kept; ``stop()`` = SIGINT. It runs on the CPU unless ``ros_args`` set
+    ``device``: tests compare its masks with the CPU's, bit for bit (test_cuda.py sets cuda).
     """
+    if not any(str(arg).startswith('device:=') for arg in ros_args):
+        ros_args = [*ros_args, '-p', 'device:=cpu']
     return NodeSession(
         {}, module=module, ros_args=ros_args, env={'OMP_NUM_THREADS': '1', **(extra_env or {})}
     )

@@ -173,15 +173,14 @@ def test_the_node_on_cuda_serves_masks_and_switches_models_on_the_gpu():
                 future = probe.params.call_async(request)
                 probe.wait_until(future.done, 10, 'set_parameters')
                 assert future.result().results[0].successful
-                probe.wait_for(
+                status = probe.wait_for(
                     '/diagnostics',
                     lambda m: {kv.key: kv.value for kv in m.status[0].values}['model'] == model,
                     60,
-                )
+                ).status[0]
             reference = Segmenter(shipped_weights(model), device='cuda').segment(image).mask
             assert agreement(mask_for(stamp), reference) >= 0.995, model
-        status = probe.wait_for('/diagnostics', lambda m: True, 10).status[0]
-        values = {kv.key: kv.value for kv in status.values}
+        values = {kv.key: kv.value for kv in status.values}  # after the switch
         assert values['device'].startswith('cuda') and values['model'] == 'mlff_mobilenetv2'
         assert values['backend'] == 'torch cuda float16 channels_last cuda_graphs', values
         legend = probe.wait_for(f'{out}/class_legend', lambda m: True, 10)

@@ -68,6 +68,7 @@ def graph(weights):  # noqa: F811 (the fixture imported above)
                 'weights': str(weights[0]),
                 'cpu_threads': 1,
                 'diagnostics_period': 0.5,
+                'device': 'cpu',  # masks compared with the CPU's bit for bit, GPU or not
             },
             module='lightseg_ros.ros.segment_lifecycle_node',
             node_name=NODE,

@@ -35,7 +35,7 @@ IMAGE = np.random.default_rng(0).integers(0, 256, (48, 72, 3), dtype=np.uint8)
 @pytest.fixture(scope='module')
 def segmenter():
     torch.manual_seed(0)
-    return Segmenter(model='ghostnet_aspp_da')
+    return Segmenter(model='ghostnet_aspp_da', device='cpu')  # the CPU path (test_cuda: CUDA's)
 
 
 def test_random_init_uses_camvid_classes(segmenter):
@@ -153,7 +153,9 @@ def test_frames_above_the_cap_are_downscaled_keeping_aspect(monkeypatch):
 def test_downscaled_masks_equal_the_full_resolution_path():
     """segment() never builds the (classes, H, W) logits; its masks still equal their argmax."""
     torch.manual_seed(2)
-    seg = Segmenter(model='ghostnet_aspp_da', max_inference_pixels=2000, backend='torch')
+    seg = Segmenter(
+        model='ghostnet_aspp_da', max_inference_pixels=2000, backend='torch', device='cpu'
+    )
     rng = np.random.default_rng(4)
     image = cv2_resize(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), (203, 157))
     mask = seg.segment(image).mask

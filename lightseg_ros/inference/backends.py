@@ -100,12 +100,21 @@ class TorchBackend:
         *,
         channels_last: bool | None = None,
         cuda_graphs: bool | None = None,
+        fold_batchnorms: bool | None = None,
     ):
         # NHWC kernels pay off with cuDNN; on these CPUs they measured slower
         if channels_last is None:
             channels_last = device.type == 'cuda'
         self.channels_last = channels_last
         self.device = device
+        # folded in fp32, before the cast; on CUDA by default (on the CPU, ONNX Runtime folds them
+        # itself, and eager PyTorch on the CPU stays the bit-exact reference of the tests)
+        self.folded_batchnorms = 0
+        if fold_batchnorms if fold_batchnorms is not None else device.type == 'cuda':
+            from ..models.fusion import fold_batchnorms as fold
+
+            example = torch.randn(1, 3, 64, 64, device=next(model.parameters()).device)
+            model, self.folded_batchnorms = fold(model.float(), example)
         self.model = model.to(device, dtype).eval()
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)

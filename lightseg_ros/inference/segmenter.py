@@ -426,7 +426,11 @@ class Segmenter:
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise ValueError(f'empty image {image.shape}')
         check_size(image.shape[1], image.shape[0], self.max_input_pixels)
-        if self.device.type == 'cpu' and size != image.shape[:2]:
+        if size != image.shape[:2]:
+            # on the host for every device: one definition of the network's input, so that CPU
+            # and GPU masks agree (a GPU resize differing by 0.7 grey levels on average flipped
+            # 2.5% of a synthetic 1920x1080 frame's labels, on an H100 and on the CPU alike),
+            # and less to upload
             image = _resize_host(image, size)
         if self.device.type == 'cuda':
             tensor = self._upload_pinned(image)
@@ -434,10 +438,7 @@ class Segmenter:
             with warnings.catch_warnings():  # read-only message buffers: torch only reads them
                 warnings.simplefilter('ignore', UserWarning)
                 tensor = torch.from_numpy(image)
-        x = tensor.permute(2, 0, 1).unsqueeze(0).float()
-        if x.shape[-2:] != size:
-            x = F.interpolate(x, size=size, mode='bilinear', align_corners=False, antialias=True)
-        return x
+        return tensor.permute(2, 0, 1).unsqueeze(0).float()
 
     def _upload_pinned(self, image: np.ndarray) -> torch.Tensor:
         """Return ``image`` on the GPU, uint8 (4x less to move than float), copied async."""
