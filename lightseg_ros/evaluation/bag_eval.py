@@ -43,7 +43,6 @@ import numpy as np
 
 from .report import BagEvalReport
 from ..classes import CAMVID_COLORS, colors_to_ids
-from ..metrics import ConfusionMatrix
 from ..sources.bags import (
     AtomicBagWriter,
     BagError,
@@ -248,15 +247,7 @@ def evaluate_offline(
 
     meta = segmenter.meta
     damaged = damaged_chunks(bag)
-    report = BagEvalReport(
-        'offline',
-        str(bag),
-        image_topic,
-        label_topic,
-        meta.model,
-        list(meta.class_names),
-        confusion=ConfusionMatrix(meta.num_classes, meta.ignore_index),
-    )
+    report = BagEvalReport.for_model('offline', bag, image_topic, label_topic, meta)
     labels = (
         labels_by_stamp(
             bag,

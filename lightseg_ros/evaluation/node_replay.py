@@ -30,7 +30,6 @@ import numpy as np
 
 from .bag_eval import labels_by_stamp, score_frame
 from .report import BagEvalReport
-from ..metrics import ConfusionMatrix
 from ..models.shipped import RANDOM
 from ..ros.node_session import NodeSession, NodeStartError, start_with_retries
 from ..ros.topics import OUTPUTS
@@ -195,15 +194,7 @@ def evaluate_node(
         from ..inference.segmenter import Segmenter
 
         meta = Segmenter(model=model, device='cpu').meta
-    report = BagEvalReport(
-        'node',
-        str(bag),
-        image_topic,
-        label_topic,
-        meta.model,
-        list(meta.class_names),
-        confusion=ConfusionMatrix(meta.num_classes, meta.ignore_index),
-    )
+    report = BagEvalReport.for_model('node', bag, image_topic, label_topic, meta)
 
     compressed = frames[0].msgtype == COMPRESSED_TYPE
     msg_class = CompressedImage if compressed else Image

@@ -61,6 +61,21 @@ class BagEvalReport:
     latency: LatencyStats = field(default_factory=LatencyStats)
     confusion: ConfusionMatrix | None = None
 
+    @classmethod
+    def for_model(
+        cls, mode: str, bag, image_topic: str, label_topic: str | None, meta
+    ) -> BagEvalReport:
+        """Return an empty report of ``mode`` for the model that ``meta`` describes."""
+        return cls(
+            mode,
+            str(bag),
+            image_topic,
+            label_topic,
+            meta.model,
+            list(meta.class_names),
+            confusion=ConfusionMatrix(meta.num_classes, meta.ignore_index),
+        )
+
     def note_malformed(
         self, kind: str, example: str, count: int = 1, *, frame: bool = True
     ) -> None:

@@ -91,12 +91,29 @@ def _measure(args: argparse.Namespace, transport: str, publisher: str, subscribe
     """
     topic = f'/lightseg_dds_check_{os.getpid()}_{transport}_{publisher}_{subscriber}'
     command = [
+        *_dds_check_command(args, publisher, topic),
+        '--subscriber',
+        subscriber,
+        '--dds-transport',
+        transport,
+    ]
+    out = subprocess.run(
+        command, capture_output=True, text=True, timeout=args.frames / args.rate + 90
+    )
+    if out.returncode != 0:
+        raise RuntimeError(
+            f'dds-check {transport} {publisher}->{subscriber} failed:\n{out.stdout}{out.stderr}'
+        )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _dds_check_command(args: argparse.Namespace, publisher: str, topic: str) -> list[str]:
+    """Return the ``lightseg dds-check`` command of a child process with ``args``' frames."""
+    return [
         sys.executable,
         '-m',
         'lightseg_ros.cli',
         'dds-check',
-        '--subscriber',
-        subscriber,
         '--publisher',
         publisher,
         '--topic',
@@ -109,17 +126,7 @@ def _measure(args: argparse.Namespace, transport: str, publisher: str, subscribe
         str(args.width),
         '--height',
         str(args.height),
-        '--dds-transport',
-        transport,
     ]
-    out = subprocess.run(
-        command, capture_output=True, text=True, timeout=args.frames / args.rate + 90
-    )
-    if out.returncode != 0:
-        raise RuntimeError(
-            f'dds-check {transport} {publisher}->{subscriber} failed:\n{out.stdout}{out.stderr}'
-        )
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _subscribe(args: argparse.Namespace) -> int:
@@ -156,24 +163,7 @@ def _subscribe(args: argparse.Namespace) -> int:
     executor.add_node(node)
     threading.Thread(target=executor.spin, daemon=True).start()
     publisher = subprocess.run(
-        [
-            sys.executable,
-            '-m',
-            'lightseg_ros.cli',
-            'dds-check',
-            '--publisher',
-            args.publisher,
-            '--topic',
-            args.topic,
-            '--frames',
-            str(args.frames),
-            '--rate',
-            str(args.rate),
-            '--width',
-            str(args.width),
-            '--height',
-            str(args.height),
-        ],
+        _dds_check_command(args, args.publisher, args.topic),
         env=dict(os.environ),
         capture_output=True,
         text=True,
