@@ -28,7 +28,12 @@ import sys
 from lightseg_ros.cli import main
 from lightseg_ros.inference.export import check_onnx, export_onnx, ExportError
 from lightseg_ros.models import build_model, load_model
-from lightseg_ros.training.engine import CheckpointError, load_checkpoint, save_checkpoint
+from lightseg_ros.training.engine import (
+    _ema_update,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
 import numpy as np
 from PIL import Image
 import pytest
@@ -193,7 +198,8 @@ def test_every_model_exports_with_dynamic_size(tmp_path, name):
     assert check_onnx(model, path, sizes=[(64, 64), (80, 112)]) < 1e-3
 
 
-def test_resumed_run_equals_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize('ema_decay', [0.0, 0.9])
+def test_resumed_run_equals_uninterrupted_run(tmp_path, ema_decay):
     root = make_camvid(tmp_path / 'camvid', n=8, splits=('train', 'val'))
     full = write_config(
         tmp_path / 'full.yaml', root, tmp_path / 'full', epochs=3, workers=1, eval_interval=1
@@ -201,27 +207,14 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     part = write_config(
         tmp_path / 'part.yaml', root, tmp_path / 'part', epochs=3, workers=1, eval_interval=1
     )
-    # full augmentation (scale, aspect, blur, HSV jitter, flip) and dropout: every RNG matters
-    assert main(['train', '--config', str(full), '--set', 'augment.hue=0.1']) == 0
-    assert (
-        main(
-            [
-                'train',
-                '--config',
-                str(part),
-                '--set',
-                'augment.hue=0.1',
-                '--stop-after-epochs',
-                '1',
-            ]
-        )
-        == 0
-    )
+    # full augmentation (scale, aspect, blur, HSV jitter, flip) and dropout: every RNG matters;
+    # with a weight average, the average is part of the state too
+    sets = ['--set', 'augment.hue=0.1', '--set', f'train.ema_decay={ema_decay}']
+    assert main(['train', '--config', str(full), *sets]) == 0
+    assert main(['train', '--config', str(part), *sets, '--stop-after-epochs', '1']) == 0
     assert not (tmp_path / 'part' / 'model_final.safetensors').exists()
     assert load_checkpoint(tmp_path / 'part' / 'checkpoint_last.pth')['epoch'] == 1
-    assert (
-        main(['train', '--config', str(part), '--set', 'augment.hue=0.1', '--resume', 'auto']) == 0
-    )
+    assert main(['train', '--config', str(part), *sets, '--resume', 'auto']) == 0
     a, b = final_state(tmp_path / 'full'), final_state(tmp_path / 'part')
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
@@ -229,6 +222,34 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     hb = json.loads((tmp_path / 'part' / 'summary.json').read_text())['history']
     assert [h['loss'] for h in ha] == pytest.approx([h['loss'] for h in hb], abs=1e-6)
     assert [h['val_miou'] for h in ha] == pytest.approx([h['val_miou'] for h in hb], abs=1e-6)
+
+
+def test_weight_average_warms_up_and_copies_integer_buffers():
+    update = _ema_update(0.99)
+    avg, cur = [torch.zeros(3), torch.tensor(5)], [torch.ones(3), torch.tensor(9)]
+    update(avg, cur, torch.tensor(0))  # first update: d = 1/10, the average moves 90% of the way
+    torch.testing.assert_close(avg[0], torch.full((3,), 0.9))
+    assert avg[1].item() == 9  # batch norm's step count is copied, not averaged
+    update(avg, [torch.full((3,), 2.0), torch.tensor(10)], torch.tensor(10_000))  # d = 0.99 now
+    torch.testing.assert_close(avg[0], torch.full((3,), 0.9 * 0.99 + 2.0 * 0.01))
+
+
+def test_a_run_with_a_weight_average_scores_both_and_saves_the_average(tmp_path, capsys):
+    root = make_camvid(tmp_path / 'camvid', n=8, splits=('train', 'val'))
+    cfg = write_config(tmp_path / 'c.yaml', root, tmp_path / 'run', epochs=3, eval_interval=1)
+    assert main(['train', '--config', str(cfg), '--set', 'train.ema_decay=0.5']) == 0
+    assert 'the trained weights:' in capsys.readouterr().out
+    history = json.loads((tmp_path / 'run' / 'summary.json').read_text())['history']
+    assert all('val_miou_raw' in h and 'val_miou' in h for h in history)
+    ckpt = load_checkpoint(tmp_path / 'run' / 'checkpoint_last.pth')
+    final, meta = load_model(tmp_path / 'run' / 'model_final.safetensors')
+    assert meta.recipe['ema_decay'] == 0.5
+    averaged = {
+        k.removeprefix('module.'): v for k, v in ckpt['ema'].items() if k.startswith('module.')
+    }
+    weight = next(k for k in averaged if k.endswith('weight') and averaged[k].ndim == 4)
+    torch.testing.assert_close(final.state_dict()[weight], averaged[weight])
+    assert not torch.equal(averaged[weight], ckpt['model'][weight])  # not the trained weights
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):

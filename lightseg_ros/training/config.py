@@ -171,6 +171,9 @@ class LoopConfig(_Section):
     seed: int = 0
     loss: str = 'ce'  # ce | dice | ce_dice | focal
     class_weights: list[float] | None = None
+    # exponential moving average of the weights (0 = off): validation scores both the trained and
+    # the averaged weights, the averaged ones pick the best checkpoint and are the weights saved
+    ema_decay: float = 0.0
     amp: bool = True  # used on CUDA only
     sync_bn: bool = False  # SyncBatchNorm under DistributedDataParallel
     output_dir: str = 'runs/train'
@@ -310,6 +313,10 @@ RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ('train', 'epochs'): (lambda v: v >= 1, 'an integer >= 1'),
     ('train', 'batch_size'): (lambda v: v >= 1, 'an integer >= 1'),
     ('train', 'workers'): (lambda v: v >= 0, 'an integer >= 0'),
+    ('train', 'ema_decay'): (
+        lambda v: 0 <= v < 1,
+        'a number from 0 (off) up to, not including, 1',
+    ),
     ('train', 'eval_interval'): (
         lambda v: v >= 0,
         'an integer >= 0 (0: validate only at the end)',

@@ -58,6 +58,7 @@ import numpy as np
 import torch
 from torch import nn
 import torch.distributed as dist
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler, Subset
 
 from .config import ConfigError, OptimConfig, resolve_data_root, TrainConfig
@@ -79,6 +80,7 @@ __all__ = [
     'build_criterion',
     'build_optimizer',
     'build_scheduler',
+    'build_ema',
     'lr_factor',
     'train_step',
     'train_one_epoch',
@@ -350,12 +352,45 @@ def build_scheduler(
     )
 
 
+def _ema_update(decay: float) -> Any:
+    """
+    Return an ``AveragedModel`` update that moves each average toward the weights by ``1 - d``.
+
+    ``d`` warms up as ``min(decay, (1 + n) / (10 + n))`` over the first updates ``n`` (so that
+    the random initial weights are soon forgotten); integer buffers (batch norm's step count) are
+    copied. torch's ``get_ema_multi_avg_fn`` has no warm-up, hence this function.
+    """
+
+    def update(averages: list[torch.Tensor], current: list[torch.Tensor], n: Any) -> None:
+        n = int(n)
+        d = min(decay, (1 + n) / (10 + n))
+        for avg, cur in zip(averages, current):
+            if avg.is_floating_point():
+                avg.lerp_(cur, 1 - d)
+            else:
+                avg.copy_(cur)
+
+    return update
+
+
+def build_ema(model: nn.Module, decay: float) -> AveragedModel | None:
+    """Return the weights' moving average (batch norm statistics included), or None if off."""
+    if not decay:
+        return None
+    return AveragedModel(_unwrap(model), multi_avg_fn=_ema_update(decay), use_buffers=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # one epoch, validation
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def _deployed(model: nn.Module, ema: AveragedModel | None) -> nn.Module:
+    """Return the weights a run saves and selects on: the average when there is one."""
+    return ema.module if ema is not None else _unwrap(model)
 
 
 def train_step(
@@ -393,9 +428,10 @@ def train_one_epoch(
     writer: Any = None,
     world_size: int = 1,
     max_iters: int | None = None,
+    ema: AveragedModel | None = None,
 ) -> dict[str, float]:
     """
-    Make one pass over ``loader``.
+    Make one pass over ``loader``, updating ``ema`` (the weights' average) after every step.
 
     Returns mean loss, last lr and throughput (images/s, all ranks).
     """
@@ -419,6 +455,8 @@ def train_one_epoch(
         )
         loss = train_step(model, images, targets, criterion, optimizer, scaler, amp)
         scheduler.step()
+        if ema is not None:
+            ema.update_parameters(_unwrap(model))
         steps += 1
         seen += images.shape[0] * world_size
         total_loss += loss.item()
@@ -632,8 +670,13 @@ def resume_state(
     *,
     amp: bool,
     rank: int = 0,
+    ema: AveragedModel | None = None,
 ) -> TrainState:
-    """Load a checkpoint into the run's objects and this rank's RNGs; returns the run's state."""
+    """
+    Load a checkpoint into the run's objects and this rank's RNGs; returns the run's state.
+
+    A checkpoint without an average (``train.ema_decay`` was 0) starts ``ema`` afresh.
+    """
     ckpt = load_checkpoint(path)
     missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
     if missing:
@@ -652,6 +695,8 @@ def resume_state(
     scheduler.load_state_dict(ckpt['scheduler'])
     if amp and ckpt.get('scaler'):
         scaler.load_state_dict(ckpt['scaler'])
+    if ema is not None and ckpt.get('ema'):
+        ema.load_state_dict(ckpt['ema'])
     states = ckpt['rng']
     _set_rng_state(states[rank] if rank < len(states) else states[0])
     return TrainState(int(ckpt['epoch']), float(ckpt['best_miou']), list(ckpt.get('history', [])))
@@ -687,6 +732,8 @@ def _make_meta(
             'epochs_trained': epochs_done,
             'batch_size': loop.batch_size,
             'loss': loop.loss,
+            'class_weights': loop.class_weights,
+            'ema_decay': loop.ema_decay,
             'crop_size': data.crop_size,
             'train_split': data.train_split,
             'seed': loop.seed,
@@ -712,11 +759,13 @@ def save_epoch(
     rng: list[Any],
     is_best: bool,
     meta: WeightsMeta | None = None,
+    ema: AveragedModel | None = None,
 ) -> None:
     """
     Write ``checkpoint_last.pth``.
 
-    At a new best also ``checkpoint_best.pth`` and ``model_best.safetensors``.
+    At a new best also ``checkpoint_best.pth`` and ``model_best.safetensors`` (the averaged
+    weights when ``ema`` is given).
     """
     ckpt = {
         'model': _unwrap(model).state_dict(),
@@ -729,10 +778,12 @@ def save_epoch(
         'rng': rng,
         'history': _plain(state.history),
     }
+    if ema is not None:
+        ckpt['ema'] = ema.state_dict()
     save_checkpoint(ckpt, out_dir / CHECKPOINT_LAST)
     if is_best:
         save_checkpoint(ckpt, out_dir / CHECKPOINT_BEST)
-        save_weights(out_dir / 'model_best.safetensors', _unwrap(model), meta)
+        save_weights(out_dir / 'model_best.safetensors', _deployed(model, ema), meta)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -762,7 +813,11 @@ def _log_epoch(
 
 
 def _epoch_line(
-    epoch: int, epochs: int, stats: dict[str, float], scores: SegmentationScores | None
+    epoch: int,
+    epochs: int,
+    stats: dict[str, float],
+    scores: SegmentationScores | None,
+    raw: SegmentationScores | None = None,
 ) -> str:
     msg = (
         f'epoch {epoch}/{epochs}: loss {stats["loss"]:.4f}, lr {stats["lr"]:.2e}, '
@@ -772,6 +827,8 @@ def _epoch_line(
         msg += (
             f', val mIoU {scores.miou * 100:.2f}%, pixel acc. {scores.pixel_accuracy * 100:.2f}%'
         )
+    if raw is not None:
+        msg += f' (averaged weights; the trained weights: {raw.miou * 100:.2f}%)'
     return msg
 
 
@@ -820,8 +877,9 @@ def train(
     scheduler = build_scheduler(optimizer, cfg.optim, steps_per_epoch=len(loader), epochs=epochs)
     amp = cfg.train.amp and info.device.type == 'cuda'
     scaler = torch.amp.GradScaler('cuda', enabled=amp)
+    ema = build_ema(model, cfg.train.ema_decay)
     state = (
-        resume_state(resume, model, optimizer, scheduler, scaler, amp=amp, rank=info.rank)
+        resume_state(resume, model, optimizer, scheduler, scaler, amp=amp, rank=info.rank, ema=ema)
         if resume
         else TrainState()
     )
@@ -854,13 +912,17 @@ def train(
             progress=cfg.train.progress and info.main,
             writer=writer,
             world_size=info.world_size,
+            ema=ema,
         )
         record = {'epoch': epoch + 1, **stats}
-        scores = None
+        scores = raw = None
         if (interval and (epoch + 1) % interval == 0) or epoch + 1 == epochs:
-            scores = validate(model, val_set, cfg, info, amp)
+            scores = validate(_deployed(model, ema), val_set, cfg, info, amp)
             val_miou = scores.miou
             record.update(val_miou=scores.miou, val_pixel_accuracy=scores.pixel_accuracy)
+            if ema is not None:  # the lever's effect, measured on the same run
+                raw = validate(model, val_set, cfg, info, amp)
+                record.update(val_miou_raw=raw.miou)
         state.history.append(record)
         state.epoch = epoch + 1
         rng = _gather_rng_states(info)
@@ -886,8 +948,9 @@ def train(
                 rng=rng,
                 is_best=is_best,
                 meta=meta,
+                ema=ema,
             )
-            print(_epoch_line(epoch + 1, epochs, stats, scores), flush=True)
+            print(_epoch_line(epoch + 1, epochs, stats, scores, raw), flush=True)
 
     finished = last_epoch >= epochs
     ranks_agree = _ranks_agree(model, info) if info.distributed else None
@@ -906,7 +969,7 @@ def train(
         if finished:
             path = save_weights(
                 out_dir / 'model_final.safetensors',
-                _unwrap(model),
+                _deployed(model, ema),
                 _make_meta(cfg, train_set, output_stride, val_miou, last_epoch),
             )
             summary['weights'] = str(path)
