@@ -14,7 +14,13 @@
 
 import math
 
-from lightseg_ros.training.losses import build_loss, CEDiceLoss, DiceLoss, FocalLoss
+from lightseg_ros.training.losses import (
+    build_loss,
+    CEDiceLoss,
+    DiceLoss,
+    DistillationLoss,
+    FocalLoss,
+)
 import pytest
 import torch
 
@@ -78,3 +84,31 @@ def test_build_loss_names_accepted_losses():
     assert isinstance(build_loss('ce_dice'), CEDiceLoss)
     with pytest.raises(ValueError, match='ce, ce_dice, dice, focal'):
         build_loss('hinge')
+
+
+def test_distillation_by_hand_ignores_unlabelled_pixels_and_scales_by_t_squared():
+    student, target = _two_pixel_case()
+    teacher = torch.tensor([[[[0.0, 3.0, -9.0]], [[0.0, 0.0, 9.0]]]])
+    t = 2.0
+
+    def kl(tl, sl):  # two classes, one pixel, at temperature t
+        pt = torch.softmax(torch.tensor(tl) / t, 0)
+        ps = torch.softmax(torch.tensor(sl) / t, 0)
+        return float((pt * (pt.log() - ps.log())).sum())
+
+    # pixels 0 and 1 are labelled, pixel 2 is ignored whatever the two models say there
+    expected = t * t * (kl([0.0, 0.0], [2.0, 0.0]) + kl([3.0, 0.0], [0.0, 0.0])) / 2
+    got = DistillationLoss(t, IGNORE)(student, teacher, target)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+    assert DistillationLoss(t, IGNORE)(student, student.clone(), target).item() == pytest.approx(
+        0.0, abs=1e-7
+    )
+
+
+def test_distillation_resizes_the_teacher_and_gives_the_student_a_gradient():
+    student = torch.randn(2, 4, 16, 16, requires_grad=True)
+    teacher = torch.randn(2, 4, 8, 8)
+    target = torch.randint(0, 4, (2, 16, 16))
+    loss = DistillationLoss(1.0, IGNORE)(student, teacher, target)
+    loss.backward()
+    assert loss.item() > 0 and student.grad.abs().sum() > 0

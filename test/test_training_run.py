@@ -27,7 +27,7 @@ import sys
 
 from lightseg_ros.cli import main
 from lightseg_ros.inference.export import check_onnx, export_onnx, ExportError
-from lightseg_ros.models import build_model, load_model
+from lightseg_ros.models import build_model, load_model, save_weights, WeightsMeta
 from lightseg_ros.training.engine import (
     _ema_update,
     CheckpointError,
@@ -250,6 +250,46 @@ def test_a_run_with_a_weight_average_scores_both_and_saves_the_average(tmp_path,
     weight = next(k for k in averaged if k.endswith('weight') and averaged[k].ndim == 4)
     torch.testing.assert_close(final.state_dict()[weight], averaged[weight])
     assert not torch.equal(averaged[weight], ckpt['model'][weight])  # not the trained weights
+
+
+def test_a_student_distilled_from_a_trained_teacher_moves_toward_it(overfit_run, capsys):
+    tmp, root = overfit_run
+    teacher = tmp / 'run' / 'model_final.safetensors'
+    cfg = write_config(
+        tmp / 'student.yaml', root, tmp / 'student', epochs=8, augment=dict(NO_AUG), lr=0.1
+    )
+    sets = ['--set', f'distill.teacher={teacher}', '--set', 'distill.weight=5']
+    assert main(['train', '--config', str(cfg), '--set', 'data.val_split=train', *sets]) == 0
+    assert f'distilling from {teacher} (ghostnet_aspp_da)' in capsys.readouterr().out
+    history = json.loads((tmp / 'student' / 'summary.json').read_text())['history']
+    terms = [h['distill_loss'] for h in history]
+    assert terms[-1] < 0.5 * terms[0], (
+        terms
+    )  # the student's class distributions near the teacher's
+    meta = load_model(tmp / 'student' / 'model_final.safetensors')[1]
+    assert meta.recipe['distill']['teacher'] == str(teacher)
+    assert meta.recipe['distill']['weight'] == 5
+
+
+def test_a_teacher_that_cannot_teach_stops_the_run_in_one_line(overfit_run, tmp_path, capsys):
+    _, root = overfit_run
+    cfg = write_config(tmp_path / 'c.yaml', root, tmp_path / 'run', epochs=1)
+    args = ['train', '--config', str(cfg), '--set', 'data.val_split=train', '--set']
+    missing = tmp_path / 'none.safetensors'
+    assert main([*args, f'distill.teacher={missing}']) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'distill.teacher' in err and str(missing) in err
+    other = tmp_path / 'three_classes.safetensors'
+    save_weights(
+        other,
+        build_model('ghostnet_aspp_da', num_classes=3),
+        WeightsMeta(model='ghostnet_aspp_da', num_classes=3, class_names=['a', 'b', 'c']),
+    )
+    assert main([*args, f'distill.teacher={other}']) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and f'distill.teacher {other}: its 3 classes (a, b, c)' in err
+    assert "are not the data's 11 (sky, building," in err and 'Traceback' not in err
+    assert not (tmp_path / 'run' / 'checkpoint_last.pth').exists()
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):

@@ -183,6 +183,23 @@ class LoopConfig(_Section):
 
 
 @dataclass(eq=False)
+class DistillConfig(_Section):
+    """
+    Knowledge distillation from a trained teacher: off while ``teacher`` is null.
+
+    The term added to ``train.loss`` is ``weight`` x T^2 x the per-pixel KL divergence from the
+    teacher's class distribution to the student's, both softened by temperature T, over the
+    labelled pixels (:class:`lightseg_ros.training.losses.DistillationLoss`).
+    """
+
+    # a lightseg .safetensors file, or a model name (its shipped weights); same classes and
+    # normalisation as the data
+    teacher: str | None = None
+    weight: float = 1.0
+    temperature: float = 1.0
+
+
+@dataclass(eq=False)
 class EvalConfig(_Section):
     """Validation during training."""
 
@@ -197,6 +214,7 @@ SECTION_TYPES: dict[str, type[_Section]] = {
     'augment': AugmentConfig,
     'optim': OptimConfig,
     'train': LoopConfig,
+    'distill': DistillConfig,
     'eval': EvalConfig,
 }
 SECTIONS = tuple(SECTION_TYPES)
@@ -215,6 +233,7 @@ class TrainConfig(_Section):
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: LoopConfig = field(default_factory=LoopConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)  # noqa: A003 (the recipe's section)
     config_dir: str | None = None
 
@@ -321,6 +340,8 @@ RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
         lambda v: v >= 0,
         'an integer >= 0 (0: validate only at the end)',
     ),
+    ('distill', 'weight'): (lambda v: v >= 0, 'a number >= 0'),
+    ('distill', 'temperature'): (lambda v: v > 0, 'a number > 0'),
     ('eval', 'batch_size'): (lambda v: v >= 1, 'an integer >= 1'),
     ('eval', 'scales'): (
         lambda v: len(v) >= 1 and all(x > 0 for x in v),

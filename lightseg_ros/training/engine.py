@@ -64,10 +64,19 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler, Subset
 from .config import ConfigError, OptimConfig, resolve_data_root, TrainConfig
 from .datasets import build_dataset, SegmentationDataset
 from .evaluate import evaluate
-from .losses import build_loss
+from .losses import build_loss, DistillationLoss
 from .transforms import eval_transform, train_transform
 from ..metrics import SegmentationScores
-from ..models import build_model, get_model_spec, save_weights, WeightsMeta
+from ..models import (
+    build_model,
+    get_model_spec,
+    list_models,
+    load_model,
+    save_weights,
+    WeightsError,
+    WeightsMeta,
+)
+from ..models.shipped import shipped_weights
 
 __all__ = [
     'DistInfo',
@@ -81,6 +90,8 @@ __all__ = [
     'build_optimizer',
     'build_scheduler',
     'build_ema',
+    'Teacher',
+    'build_teacher',
     'lr_factor',
     'train_step',
     'train_one_epoch',
@@ -380,6 +391,53 @@ def build_ema(model: nn.Module, decay: float) -> AveragedModel | None:
     return AveragedModel(_unwrap(model), multi_avg_fn=_ema_update(decay), use_buffers=True)
 
 
+@dataclass
+class Teacher:
+    """A frozen trained model whose soft labels the student learns from, and the term's weight."""
+
+    model: nn.Module
+    loss: DistillationLoss
+    weight: float
+    source: str
+
+
+def build_teacher(
+    cfg: TrainConfig, dataset: SegmentationDataset, device: torch.device
+) -> Teacher | None:
+    """
+    Load ``distill.teacher`` (frozen, eval mode, on ``device``), or None when distillation is off.
+
+    A :class:`ConfigError` naming the file when it cannot be read, or when its classes or input
+    normalisation differ from the data's (its soft labels would then mean other things).
+    """
+    spec = cfg.distill.teacher
+    if not spec:
+        return None
+    path = shipped_weights(spec) if spec in list_models() else Path(spec).expanduser()
+    if path is None:
+        raise ConfigError(f'distill.teacher {spec!r}: no trained weights ship for that model')
+    try:
+        model, meta = load_model(path)
+    except WeightsError as exc:
+        raise ConfigError(f'distill.teacher: {exc}') from None
+    names = dataset.class_names
+    if meta.num_classes != dataset.num_classes or list(meta.class_names) != list(names):
+        theirs, ours = ', '.join(meta.class_names), ', '.join(names)
+        raise ConfigError(
+            f'distill.teacher {path}: its {meta.num_classes} classes ({theirs}) are not the '
+            f"data's {dataset.num_classes} ({ours})"
+        )
+    data = cfg.data
+    if not (np.allclose(meta.mean, data.mean) and np.allclose(meta.std, data.std)):
+        raise ConfigError(
+            f'distill.teacher {path}: it was trained with mean {meta.mean} / std {meta.std}, '
+            f'the data is normalised with {list(data.mean)} / {list(data.std)}'
+        )
+    model.to(device).eval().requires_grad_(False)
+    loss = DistillationLoss(cfg.distill.temperature, dataset.ignore_index)
+    return Teacher(model, loss, float(cfg.distill.weight), f'{path} ({meta.model})')
+
+
 # ---------------------------------------------------------------------------------------------
 # one epoch, validation
 
@@ -401,16 +459,28 @@ def train_step(
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
     amp: bool,
-) -> torch.Tensor:
-    """One optimisation step (autocast forward, loss in fp32, scaled backward, optimizer step)."""
+    teacher: Teacher | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """
+    One optimisation step (autocast forward, loss in fp32, scaled backward, optimizer step).
+
+    Returns the loss and, with a ``teacher``, the distillation term included in it.
+    """
     with torch.autocast(images.device.type, dtype=torch.float16, enabled=amp):
         logits = model(images)
+        if teacher is not None:
+            with torch.no_grad():
+                soft = teacher.model(images)
     loss = criterion(logits.float(), targets)
+    term = None
+    if teacher is not None:
+        term = teacher.loss(logits.float(), soft.float(), targets)
+        loss = loss + teacher.weight * term
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     scaler.step(optimizer)
     scaler.update()
-    return loss
+    return loss, term
 
 
 def train_one_epoch(
@@ -429,14 +499,16 @@ def train_one_epoch(
     world_size: int = 1,
     max_iters: int | None = None,
     ema: AveragedModel | None = None,
+    teacher: Teacher | None = None,
 ) -> dict[str, float]:
     """
     Make one pass over ``loader``, updating ``ema`` (the weights' average) after every step.
 
-    Returns mean loss, last lr and throughput (images/s, all ranks).
+    Returns mean loss (and mean distillation term with a ``teacher``), last lr and throughput
+    (images/s, all ranks).
     """
     model.train()
-    total_loss, seen, steps = 0.0, 0, 0
+    total_loss, total_term, seen, steps = 0.0, 0.0, 0, 0
     bar = None
     if progress:
         from tqdm import tqdm
@@ -453,7 +525,9 @@ def train_one_epoch(
             images.to(device, non_blocking=True),
             targets.to(device, non_blocking=True),
         )
-        loss = train_step(model, images, targets, criterion, optimizer, scaler, amp)
+        loss, term = train_step(model, images, targets, criterion, optimizer, scaler, amp, teacher)
+        if term is not None:
+            total_term += term.item()
         scheduler.step()
         if ema is not None:
             ema.update_parameters(_unwrap(model))
@@ -475,13 +549,16 @@ def train_one_epoch(
     if bar is not None:
         bar.close()
     elapsed = time.perf_counter() - start
-    return {
+    stats = {
         'loss': total_loss / max(1, steps),
         'lr': optimizer.param_groups[0]['lr'],
         'images_per_s': seen / max(elapsed, 1e-9),
         'seconds': elapsed,
         'iters': steps,
     }
+    if teacher is not None:
+        stats['distill_loss'] = total_term / max(1, steps)
+    return stats
 
 
 def validate(
@@ -734,6 +811,7 @@ def _make_meta(
             'loss': loop.loss,
             'class_weights': loop.class_weights,
             'ema_decay': loop.ema_decay,
+            'distill': cfg.distill.to_dict() if cfg.distill.teacher else None,
             'crop_size': data.crop_size,
             'train_split': data.train_split,
             'seed': loop.seed,
@@ -878,6 +956,9 @@ def train(
     amp = cfg.train.amp and info.device.type == 'cuda'
     scaler = torch.amp.GradScaler('cuda', enabled=amp)
     ema = build_ema(model, cfg.train.ema_decay)
+    teacher = build_teacher(cfg, train_set, info.device)
+    if teacher is not None and info.main:
+        print(f'distilling from {teacher.source}', flush=True)
     state = (
         resume_state(resume, model, optimizer, scheduler, scaler, amp=amp, rank=info.rank, ema=ema)
         if resume
@@ -913,6 +994,7 @@ def train(
             writer=writer,
             world_size=info.world_size,
             ema=ema,
+            teacher=teacher,
         )
         record = {'epoch': epoch + 1, **stats}
         scores = raw = None

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-__all__ = ['DiceLoss', 'CEDiceLoss', 'FocalLoss', 'build_loss', 'LOSSES']
+__all__ = ['DiceLoss', 'CEDiceLoss', 'FocalLoss', 'DistillationLoss', 'build_loss', 'LOSSES']
 
 
 def _valid_one_hot(
@@ -109,6 +109,35 @@ class FocalLoss(nn.Module):
             loss = loss * self.class_weights.to(loss.device)[safe]
         n = valid.sum()
         return (loss * valid).sum() / n.clamp(min=1)
+
+
+class DistillationLoss(nn.Module):
+    """
+    T^2 x mean over labelled pixels of KL(teacher || student), both softmaxes at temperature T.
+
+    Hinton et al.'s (2015) soft targets applied per pixel, the pixel-wise term of structured
+    distillation for segmentation (Liu et al., CVPR 2019). Pixels whose target is
+    ``ignore_index`` (padding, unlabelled) take no part. Teacher logits of another size are
+    resized to the student's.
+    """
+
+    def __init__(self, temperature: float = 1.0, ignore_index: int = 255) -> None:
+        super().__init__()
+        self.temperature, self.ignore_index = temperature, ignore_index
+
+    def forward(
+        self, student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor
+    ) -> torch.Tensor:
+        if teacher.shape[-2:] != student.shape[-2:]:
+            teacher = F.interpolate(
+                teacher, size=student.shape[-2:], mode='bilinear', align_corners=False
+            )
+        t = self.temperature
+        log_s = F.log_softmax(student.float() / t, dim=1)
+        log_t = F.log_softmax(teacher.float() / t, dim=1)
+        kl = (log_t.exp() * (log_t - log_s)).sum(dim=1)  # (B, H, W)
+        valid = target != self.ignore_index
+        return t * t * (kl * valid).sum() / valid.sum().clamp(min=1)
 
 
 LOSSES: dict[str, Callable[..., nn.Module]] = {
