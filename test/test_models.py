@@ -39,8 +39,24 @@ PAPER_FIGURES = {
 }
 
 
-def test_registry_holds_the_three_models():
-    assert set(MODELS) == {'deeplabv3plus_mobilenetv2', 'mlff_mobilenetv2', 'ghostnet_aspp_da'}
+def test_registry_holds_the_three_models_and_the_peer():
+    assert set(MODELS) == {
+        'deeplabv3plus_mobilenetv2',
+        'mlff_mobilenetv2',
+        'ghostnet_aspp_da',
+        'lraspp_mobilenet_v3_large',
+    }
+
+
+def test_the_peer_is_torchvisions_lraspp_unchanged():
+    from torchvision.models.segmentation import lraspp_mobilenet_v3_large
+
+    ours = build_model('lraspp_mobilenet_v3_large', num_classes=11).eval()
+    theirs = lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=11).eval()
+    theirs.load_state_dict(ours.net.state_dict())  # same tensors, names and shapes
+    x = torch.randn(1, 3, 96, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x)['out'])
 
 
 def test_unknown_model_names_the_accepted_ones():

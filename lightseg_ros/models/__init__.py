@@ -18,7 +18,7 @@ Model registry and the papers' architectures.
 ``build_model(name, num_classes=...)`` is the entry.
 """
 
-from . import deeplabv3plus, ghostnet_aspp_da, mlff  # noqa: F401  (registers the models)
+from . import deeplabv3plus, ghostnet_aspp_da, lraspp, mlff  # noqa: F401  (registers the models)
 from .backbones import PretrainedWeightsError
 from .complexity import Complexity, measure
 from .registry import (

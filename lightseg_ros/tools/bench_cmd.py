@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     device = select_device(args.device)
     models = (
-        list_models()
+        [m for m in list_models() if m != bm.PEER]  # the peer has its own row in every table
         if args.models == 'all'
         else []
         if args.models == 'none'

@@ -211,23 +211,11 @@ def _gflops(model: torch.nn.Module, size: tuple[int, int]) -> float:
     return 2 * count_macs(model, size) / 1e9
 
 
-class _LogitsOnly(torch.nn.Module):
-    """torchvision's segmentation models return a dict; the backends expect the logits."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)['out']
-
-
 def _peer_model(num_classes: int) -> torch.nn.Module:
-    from torchvision.models.segmentation import lraspp_mobilenet_v3_large
+    """Return torchvision's LR-ASPP MobileNetV3-Large (a registered model), random weights."""
+    from ..models import build_model
 
-    return _LogitsOnly(
-        lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=num_classes)
-    ).eval()
+    return build_model(PEER, num_classes=num_classes).eval()
 
 
 def _peer_backend(num_classes: int, device: torch.device, cuda_graphs: bool | None):
