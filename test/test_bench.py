@@ -86,6 +86,7 @@ def test_bench_json_small_run(tmp_path, capsys):
         s = case['ratio_spread']
         assert s['rounds'] == 3 and case['ratio_to_peer'] == s['median']
         assert 0 < s['min'] <= s['p25'] <= s['median'] <= s['p75'] <= s['max']
+        assert 'gpu_memory_mb' not in case['extra']  # measured on CUDA only
 
 
 def test_interleaved_rounds_alternate_on_the_same_input_and_give_the_ratio_per_round():

@@ -189,3 +189,23 @@ def test_the_node_on_cuda_serves_masks_and_switches_models_on_the_gpu():
     finally:
         probe.close()
         node.stop()
+
+
+def test_the_benchmark_records_the_gpu_memory_the_segmenter_takes():
+    from lightseg_ros.tools.bench_cmd import format_table
+    from lightseg_ros.tools.benchmark import bench_segmenter
+
+    case = bench_segmenter(
+        'ghostnet_aspp_da', 'torch', (360, 480), device='cuda', warmup=3, iters=10, rounds=2
+    )
+    mem = case.extra['gpu_memory_mb']
+    # 2.8 M fp16 weights are 5 MB; buffers, graph pools and cuDNN workspaces stay well under 2 GB
+    assert 5 < mem < 2048 and case.extra['gpu_reserved_mb'] >= mem
+    result = {
+        'peak_gflops': 1.0,
+        'machine': {'device': 'cuda', 'threads': 1, 'torch': torch.__version__},
+        'cases': [case.as_dict()],
+        'peer': [],
+        'skipped': [],
+    }
+    assert 'GPU MB' in format_table(result) and f'{mem:7.1f}' in format_table(result)

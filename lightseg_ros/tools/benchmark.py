@@ -245,9 +245,13 @@ def bench_segmenter(
 
     With ``rounds``, the network is timed in that many rounds interleaved with the peer on the same
     input (``iters`` calls of each in all), which sets ``ratio_to_peer``, ``ratio_spread`` and
-    ``peer_network``.
+    ``peer_network``. On CUDA, ``extra`` holds the GPU memory the segmenter takes: the peak PyTorch
+    allocated while segmenting (weights, CUDA graph pools, buffers; ``gpu_memory_mb``) and what its
+    caching allocator held then (``gpu_reserved_mb``), both above what was allocated before.
     """
     from ..inference.segmenter import Segmenter
+
+    base = torch.cuda.memory_allocated() if torch.cuda.is_available() else 0
 
     seg = Segmenter(
         weights,
@@ -277,13 +281,26 @@ def bench_segmenter(
             )
             network, peer_network = Timing.from_samples(ours), Timing.from_samples(theirs)
             ratio = RatioStats.from_ratios(ratios)
+            del peer  # its memory is not the segmenter's
         else:
             network = time_callable(
                 lambda: seg.backend(x), device=seg.device, warmup=warmup, iters=iters
             )
+    extra = {}
+    if seg.device.type == 'cuda':
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(seg.device)
     pipeline = time_callable(
         lambda: seg.segment(image), device=seg.device, warmup=warmup, iters=iters
     )
+    if seg.device.type == 'cuda':
+        mib = 2**20
+        extra['gpu_memory_mb'] = round(
+            (torch.cuda.max_memory_allocated(seg.device) - base) / mib, 1
+        )
+        extra['gpu_reserved_mb'] = round(
+            (torch.cuda.max_memory_reserved(seg.device) - base) / mib, 1
+        )
     gf = _gflops(seg.network, size)
     return BenchCase(
         seg.model_name,
@@ -297,6 +314,7 @@ def bench_segmenter(
         ratio_to_peer=ratio.median if ratio else None,
         ratio_spread=ratio,
         peer_network=peer_network,
+        extra=extra,
     )
 
 
