@@ -527,7 +527,7 @@ def train_one_epoch(
         )
         loss, term = train_step(model, images, targets, criterion, optimizer, scaler, amp, teacher)
         if term is not None:
-            total_term += term.item()
+            total_term += term.detach()  # read once per epoch: no extra device sync per step
         scheduler.step()
         if ema is not None:
             ema.update_parameters(_unwrap(model))
@@ -557,7 +557,7 @@ def train_one_epoch(
         'iters': steps,
     }
     if teacher is not None:
-        stats['distill_loss'] = total_term / max(1, steps)
+        stats['distill_loss'] = float(total_term) / max(1, steps)
     return stats
 
 
