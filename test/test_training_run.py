@@ -237,8 +237,12 @@ def test_weight_average_warms_up_and_copies_integer_buffers():
 def test_a_run_with_a_weight_average_scores_both_and_saves_the_average(tmp_path, capsys):
     root = make_camvid(tmp_path / 'camvid', n=8, splits=('train', 'val'))
     cfg = write_config(tmp_path / 'c.yaml', root, tmp_path / 'run', epochs=3, eval_interval=1)
-    assert main(['train', '--config', str(cfg), '--set', 'train.ema_decay=0.5']) == 0
-    assert 'the trained weights:' in capsys.readouterr().out
+    argv = ['train', '--config', str(cfg), '--set', 'train.ema_decay=0.5']
+    argv += ['--set', 'train.progress=true']
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert 'the trained weights:' in out
+    assert '\r' not in err and 'it/s' not in err  # no progress bar in a log: stderr is no terminal
     history = json.loads((tmp_path / 'run' / 'summary.json').read_text())['history']
     assert all('val_miou_raw' in h and 'val_miou' in h for h in history)
     ckpt = load_checkpoint(tmp_path / 'run' / 'checkpoint_last.pth')

@@ -518,6 +518,7 @@ def train_one_epoch(
             desc=f'epoch {epoch + 1}',
             dynamic_ncols=True,
             leave=False,
+            disable=None,  # off when stderr is not a terminal: logs keep only the epoch lines
         )
     start = time.perf_counter()
     for images, targets in loader:

@@ -96,7 +96,7 @@ def evaluate(
     if progress:
         from tqdm import tqdm
 
-        loader = tqdm(loader, desc='eval', leave=False, dynamic_ncols=True)
+        loader = tqdm(loader, desc='eval', leave=False, dynamic_ncols=True, disable=None)
     for images, targets in loader:
         images = images.to(device, non_blocking=True)
         with torch.autocast(
