@@ -20,6 +20,7 @@ from lightseg_ros.training.losses import (
     DiceLoss,
     DistillationLoss,
     FocalLoss,
+    OhemCrossEntropy,
 )
 import pytest
 import torch
@@ -82,7 +83,12 @@ def test_perfect_prediction_has_zero_dice_loss():
 
 def test_build_loss_names_accepted_losses():
     assert isinstance(build_loss('ce_dice'), CEDiceLoss)
-    with pytest.raises(ValueError, match='ce, ce_dice, dice, focal'):
+    ohem = build_loss('ohem_dice', ohem_thresh=0.5, ohem_min_kept=0.25)
+    assert isinstance(ohem.ce, OhemCrossEntropy) and (ohem.ce.thresh, ohem.ce.min_kept) == (
+        0.5,
+        0.25,
+    )
+    with pytest.raises(ValueError, match='ce, ce_dice, dice, focal, ohem, ohem_dice'):
         build_loss('hinge')
 
 
@@ -112,3 +118,55 @@ def test_distillation_resizes_the_teacher_and_gives_the_student_a_gradient():
     loss = DistillationLoss(1.0, IGNORE)(student, teacher, target)
     loss.backward()
     assert loss.item() > 0 and student.grad.abs().sum() > 0
+
+
+def _ohem_case():
+    # one class-0 pixel per confidence level: p(true class) = sigmoid(l) for logits (l, 0)
+    levels = torch.tensor([-2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 9.0])
+    logits = torch.stack([levels, torch.zeros_like(levels)]).view(1, 2, 1, -1)
+    target = torch.zeros(1, 1, levels.numel(), dtype=torch.long)
+    target[0, 0, -1] = IGNORE  # the most confident pixel is unlabelled: never kept
+    return logits, target, -torch.nn.functional.logsigmoid(levels)  # per-pixel CE
+
+
+def test_ohem_keeps_the_pixels_below_the_threshold():
+    logits, target, ce = _ohem_case()
+    # p = 0.12 0.27 0.5 0.73 0.88 0.95: at thresh 0.7 the first three are hard
+    got = OhemCrossEntropy(IGNORE, thresh=0.7, min_kept=0.0)(logits, target)
+    assert got.item() == pytest.approx(ce[:3].mean().item(), rel=1e-6)
+    # a threshold of 1 keeps every labelled pixel: plain cross-entropy
+    plain = torch.nn.functional.cross_entropy(logits, target, ignore_index=IGNORE)
+    everything = OhemCrossEntropy(IGNORE, thresh=1.0, min_kept=0.0)(logits, target)
+    assert everything.item() == pytest.approx(plain.item(), rel=1e-6)
+
+
+def test_ohem_keeps_at_least_min_kept_of_the_labelled_pixels():
+    logits, target, ce = _ohem_case()
+    # nothing is below 0.05; half of the 6 labelled pixels (the 3 least confident) are kept
+    got = OhemCrossEntropy(IGNORE, thresh=0.05, min_kept=0.5)(logits, target)
+    assert got.item() == pytest.approx(ce[:3].mean().item(), rel=1e-6)
+    # min_kept 1 keeps every labelled pixel but never the unlabelled one
+    got = OhemCrossEntropy(IGNORE, thresh=0.05, min_kept=1.0)(logits, target)
+    assert got.item() == pytest.approx(ce[:6].mean().item(), rel=1e-6)
+
+
+def test_ohem_weights_its_mean_like_cross_entropy_and_trains_only_hard_pixels():
+    logits, target, ce = _ohem_case()
+    target[0, 0, 1] = 1  # pixel 1 becomes class 1 (p = 0.73, easy at thresh 0.5)
+    weights = torch.tensor([1.0, 3.0])
+    logits.requires_grad_(True)
+    loss = OhemCrossEntropy(IGNORE, thresh=0.5, min_kept=0.0, class_weights=weights)(
+        logits, target
+    )
+    # hard: pixels 0 and 2 (class 0, p 0.12 and 0.5); pixel 1 (class 1) is easy and left out
+    assert loss.item() == pytest.approx(((ce[0] + ce[2]) / 2).item(), rel=1e-6)
+    loss.backward()
+    assert logits.grad[0, :, 0, 1].abs().sum() == 0 and logits.grad[0, :, 0, 0].abs().sum() > 0
+    with torch.no_grad():  # every pixel kept: the weighted mean of torch's cross-entropy
+        all_kept = OhemCrossEntropy(IGNORE, thresh=1.0, min_kept=0.0, class_weights=weights)
+        torch_ce = torch.nn.functional.cross_entropy(
+            logits, target, weight=weights, ignore_index=IGNORE
+        )
+        assert all_kept(logits, target).item() == pytest.approx(torch_ce.item(), rel=1e-6)
+    with pytest.raises(ValueError, match='0 < thresh <= 1'):
+        OhemCrossEntropy(IGNORE, thresh=0.0)

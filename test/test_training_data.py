@@ -326,7 +326,12 @@ def test_config_is_typed_and_reads_as_plain_sections():
         (
             'train: {loss: hinge}\n',
             [],
-            r"train\.loss 'hinge' is not known; accepted: ce, dice, ce_dice, focal",
+            r"train\.loss 'hinge' is not known; accepted: ce, dice, ce_dice, focal, ohem, ohem_dice",
+        ),
+        (
+            '',
+            ['train.ohem_thresh=0'],
+            r'train\.ohem_thresh must be a probability above 0, up to 1, got 0',
         ),
         (
             '',

@@ -169,8 +169,12 @@ class LoopConfig(_Section):
     batch_size: int = 8  # global: split over torchrun processes
     workers: int = 2
     seed: int = 0
-    loss: str = 'ce'  # ce | dice | ce_dice | focal
+    loss: str = 'ce'  # ce | dice | ce_dice | focal | ohem | ohem_dice
     class_weights: list[float] | None = None
+    # ohem and ohem_dice: cross-entropy over the pixels whose true class has probability at most
+    # ohem_thresh, and at least the ohem_min_kept fraction of the batch's labelled pixels
+    ohem_thresh: float = 0.7
+    ohem_min_kept: float = 0.05
     # exponential moving average of the weights (0 = off): validation scores both the trained and
     # the averaged weights, the averaged ones pick the best checkpoint and are the weights saved
     ema_decay: float = 0.0
@@ -336,6 +340,8 @@ RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
         lambda v: 0 <= v < 1,
         'a number from 0 (off) up to, not including, 1',
     ),
+    ('train', 'ohem_thresh'): (lambda v: 0 < v <= 1, 'a probability above 0, up to 1'),
+    ('train', 'ohem_min_kept'): (_prob, 'a fraction of the labelled pixels, 0 to 1'),
     ('train', 'eval_interval'): (
         lambda v: v >= 0,
         'an integer >= 0 (0: validate only at the end)',

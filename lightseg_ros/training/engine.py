@@ -298,7 +298,7 @@ def build_train_model(cfg: TrainConfig, num_classes: int, info: DistInfo) -> tup
 
 
 def build_criterion(cfg: TrainConfig, ignore_index: int, device: torch.device) -> nn.Module:
-    """``train.loss``, weighted by ``train.class_weights`` where given."""
+    """Build ``train.loss``, weighted by ``train.class_weights`` where given."""
     weights = cfg.train.class_weights
     return build_loss(
         cfg.train.loss,
@@ -306,6 +306,8 @@ def build_criterion(cfg: TrainConfig, ignore_index: int, device: torch.device) -
         class_weights=torch.tensor(weights, dtype=torch.float32, device=device)
         if weights
         else None,
+        ohem_thresh=cfg.train.ohem_thresh,
+        ohem_min_kept=cfg.train.ohem_min_kept,
     )
 
 

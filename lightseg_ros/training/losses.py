@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Segmentation losses: cross-entropy, Dice, CE + Dice (paper A, Huo et al. 2023) and focal.
+Segmentation losses: cross-entropy, Dice, CE + Dice (paper A, Huo et al. 2023), focal and OHEM.
 
 Every loss takes logits (B, C, H, W) and integer targets (B, H, W); pixels equal to
 ``ignore_index`` take no part in any term (the public DeepLabV3+ code counts them as false
@@ -28,7 +28,15 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-__all__ = ['DiceLoss', 'CEDiceLoss', 'FocalLoss', 'DistillationLoss', 'build_loss', 'LOSSES']
+__all__ = [
+    'DiceLoss',
+    'CEDiceLoss',
+    'FocalLoss',
+    'OhemCrossEntropy',
+    'DistillationLoss',
+    'build_loss',
+    'LOSSES',
+]
 
 
 def _valid_one_hot(
@@ -66,7 +74,11 @@ class DiceLoss(nn.Module):
 
 
 class CEDiceLoss(nn.Module):
-    """Paper A's loss: cross-entropy + Dice, equal weights by default."""
+    """
+    Paper A's loss: cross-entropy + Dice, equal weights by default.
+
+    ``ce`` replaces the cross-entropy term (for instance by :class:`OhemCrossEntropy`).
+    """
 
     def __init__(
         self,
@@ -74,9 +86,10 @@ class CEDiceLoss(nn.Module):
         ce_weight: float = 1.0,
         dice_weight: float = 1.0,
         class_weights: torch.Tensor | None = None,
+        ce: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.ce = nn.CrossEntropyLoss(weight=class_weights, ignore_index=ignore_index)
+        self.ce = ce or nn.CrossEntropyLoss(weight=class_weights, ignore_index=ignore_index)
         self.dice = DiceLoss(ignore_index)
         self.ce_weight, self.dice_weight = ce_weight, dice_weight
 
@@ -111,6 +124,51 @@ class FocalLoss(nn.Module):
         return (loss * valid).sum() / n.clamp(min=1)
 
 
+class OhemCrossEntropy(nn.Module):
+    """
+    Cross-entropy over the hard pixels only: online hard example mining, applied per pixel.
+
+    A labelled pixel is hard when the softmax probability of its true class is at most
+    ``thresh``. When fewer than ``min_kept`` (a fraction of the batch's labelled pixels) are hard,
+    the ``min_kept`` least confident pixels are kept instead, so the loss never rests on a
+    handful of pixels late in training. The kept pixels' mean is weighted by ``class_weights``
+    as :class:`torch.nn.CrossEntropyLoss` weights its mean. torch has no such loss; the
+    selection is written here without a host sync (no ``.item()``), so a CUDA step keeps its
+    pace.
+    """
+
+    def __init__(
+        self,
+        ignore_index: int = 255,
+        thresh: float = 0.7,
+        min_kept: float = 0.05,
+        class_weights: torch.Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        if not 0.0 < thresh <= 1.0 or not 0.0 <= min_kept <= 1.0:
+            raise ValueError(
+                f'OHEM needs 0 < thresh <= 1 and 0 <= min_kept <= 1, got {thresh} and {min_kept}'
+            )
+        self.ignore_index, self.thresh, self.min_kept = ignore_index, thresh, min_kept
+        self.class_weights = class_weights
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        logp = F.log_softmax(logits.float(), dim=1)
+        valid = target != self.ignore_index
+        safe = torch.where(valid, target, torch.zeros_like(target))
+        logp_t = logp.gather(1, safe.unsqueeze(1)).squeeze(1)  # (B, H, W)
+        with torch.no_grad():
+            # unlabelled pixels sort last (probability 2) and are never kept
+            prob = torch.where(valid, logp_t.exp(), torch.full_like(logp_t, 2.0)).flatten()
+            k = (valid.sum() * self.min_kept).long().clamp(min=1, max=prob.numel())
+            kth = prob.sort().values.gather(0, (k - 1).view(1))  # k-th least confident
+            keep = valid & (prob.view_as(valid) <= torch.clamp(kth, min=self.thresh))
+        weight = keep.to(logp_t.dtype)
+        if self.class_weights is not None:
+            weight = weight * self.class_weights.to(logp_t.device)[safe]
+        return -(logp_t * weight).sum() / weight.sum().clamp(min=1e-12)
+
+
 class DistillationLoss(nn.Module):
     """
     T^2 x mean over labelled pixels of KL(teacher || student), both softmaxes at temperature T.
@@ -141,22 +199,34 @@ class DistillationLoss(nn.Module):
 
 
 LOSSES: dict[str, Callable[..., nn.Module]] = {
-    'ce': lambda ignore_index, class_weights=None: nn.CrossEntropyLoss(
+    'ce': lambda ignore_index, class_weights=None, **_: nn.CrossEntropyLoss(
         weight=class_weights, ignore_index=ignore_index
     ),
-    'dice': lambda ignore_index, class_weights=None: DiceLoss(ignore_index),
-    'ce_dice': lambda ignore_index, class_weights=None: CEDiceLoss(
+    'dice': lambda ignore_index, class_weights=None, **_: DiceLoss(ignore_index),
+    'ce_dice': lambda ignore_index, class_weights=None, **_: CEDiceLoss(
         ignore_index, class_weights=class_weights
     ),
-    'focal': lambda ignore_index, class_weights=None: FocalLoss(
+    'focal': lambda ignore_index, class_weights=None, **_: FocalLoss(
         ignore_index, class_weights=class_weights
+    ),
+    'ohem': lambda ignore_index, class_weights=None, **ohem: OhemCrossEntropy(
+        ignore_index, class_weights=class_weights, **ohem
+    ),
+    'ohem_dice': lambda ignore_index, class_weights=None, **ohem: CEDiceLoss(
+        ignore_index, ce=OhemCrossEntropy(ignore_index, class_weights=class_weights, **ohem)
     ),
 }
 
 
 def build_loss(
-    name: str, *, ignore_index: int = 255, class_weights: torch.Tensor | None = None
+    name: str,
+    *,
+    ignore_index: int = 255,
+    class_weights: torch.Tensor | None = None,
+    ohem_thresh: float = 0.7,
+    ohem_min_kept: float = 0.05,
 ) -> nn.Module:
+    """Build loss ``name``; the ``ohem_*`` settings apply to ``ohem`` and ``ohem_dice`` only."""
     if name not in LOSSES:
         raise ValueError(f'unknown loss {name!r}; accepted: {", ".join(sorted(LOSSES))}')
-    return LOSSES[name](ignore_index, class_weights)
+    return LOSSES[name](ignore_index, class_weights, thresh=ohem_thresh, min_kept=ohem_min_kept)
