@@ -256,6 +256,21 @@ def test_a_run_with_a_weight_average_scores_both_and_saves_the_average(tmp_path,
     assert not torch.equal(averaged[weight], ckpt['model'][weight])  # not the trained weights
 
 
+def test_a_fixed_schedule_without_validation_fits_every_frame_and_says_so(tmp_path, capsys):
+    # final weights: every labelled frame trains, no split is held out, no checkpoint is "best"
+    root = make_camvid(tmp_path / 'camvid', n=4, splits=('train',))
+    cfg = write_config(tmp_path / 'c.yaml', root, tmp_path / 'run', epochs=2, eval_interval=1)
+    assert main(['train', '--config', str(cfg), '--set', 'data.val_split=null']) == 0
+    out = capsys.readouterr().out
+    assert 'checked 4 training and no validation samples' in out and 'val mIoU' not in out
+    summary = json.loads((tmp_path / 'run' / 'summary.json').read_text())
+    assert summary['finished'] and summary['best_val_miou'] is None
+    assert not (tmp_path / 'run' / 'model_best.safetensors').exists()
+    _, meta = load_model(tmp_path / 'run' / 'model_final.safetensors')
+    assert meta.val_miou is None and meta.recipe['val_split'] is None
+    assert meta.recipe['train_split'] == 'train'
+
+
 def test_a_student_distilled_from_a_trained_teacher_moves_toward_it(overfit_run, capsys):
     tmp, root = overfit_run
     teacher = tmp / 'run' / 'model_final.safetensors'

@@ -117,7 +117,9 @@ class DataConfig(_Section):
     dataset: str = 'voc'  # voc | camvid | cityscapes | folder
     root: str | None = None  # --data PATH; recipes leave it to the command line
     train_split: str = 'train'
-    val_split: str = 'val'
+    # null: no validation, the fixed schedule's last (or averaged) weights are the result; for
+    # final weights fit on every labelled frame once a held-out protocol has fixed the recipe
+    val_split: str | None = 'val'
     mask_dir: str | None = (
         None  # voc only: SegmentationClass or SegmentationClassAug (auto by default)
     )

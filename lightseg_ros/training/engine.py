@@ -206,9 +206,11 @@ def seed_everything(seed: int, rank: int = 0) -> None:
 # data
 
 
-def get_datasets(cfg: TrainConfig) -> tuple[SegmentationDataset, SegmentationDataset]:
+def get_datasets(
+    cfg: TrainConfig,
+) -> tuple[SegmentationDataset, SegmentationDataset | None]:
     """
-    Return the training set and the validation set.
+    Return the training set and the validation set (None where ``data.val_split`` is null).
 
     The training set with paper B's augmentation, the validation set at native resolution.
     """
@@ -216,11 +218,13 @@ def get_datasets(cfg: TrainConfig) -> tuple[SegmentationDataset, SegmentationDat
     data = cfg.data
     root = resolve_data_root(data.root, cfg.config_dir)
     options = {'mask_dir': data.mask_dir} if data.dataset == 'voc' else {}
-    probe = build_dataset(data.dataset, root, data.val_split, None, **options)
+    probe = build_dataset(data.dataset, root, data.val_split or data.train_split, None, **options)
     tf = train_transform(
         data.crop_size, probe.ignore_index, mean=data.mean, std=data.std, **cfg.augment.to_dict()
     )
     train_set = build_dataset(data.dataset, root, data.train_split, tf, **options)
+    if data.val_split is None:
+        return train_set, None
     probe.transform = eval_transform(data.mean, data.std)
     return train_set, probe
 
@@ -817,6 +821,7 @@ def _make_meta(
             'distill': cfg.distill.to_dict() if cfg.distill.teacher else None,
             'crop_size': data.crop_size,
             'train_split': data.train_split,
+            'val_split': data.val_split,  # null: fit on train_split with a fixed schedule
             'seed': loop.seed,
         },
     )
@@ -944,10 +949,16 @@ def train(
     train_set, val_set = get_datasets(cfg)
     checked = time.perf_counter()
     train_set.check(f'train_split {cfg.data.train_split!r}')
-    val_set.check(f'val_split {cfg.data.val_split!r}')
+    if val_set is not None:
+        val_set.check(f'val_split {cfg.data.val_split!r}')
     if info.main:
+        validation = (
+            f'{len(val_set)} validation samples'
+            if val_set is not None
+            else 'no validation samples (data.val_split is null: a fixed schedule)'
+        )
         print(
-            f'checked {len(train_set)} training and {len(val_set)} validation samples '
+            f'checked {len(train_set)} training and {validation} '
             f'({time.perf_counter() - checked:.1f} s)',
             flush=True,
         )
@@ -1001,7 +1012,8 @@ def train(
         )
         record = {'epoch': epoch + 1, **stats}
         scores = raw = None
-        if (interval and (epoch + 1) % interval == 0) or epoch + 1 == epochs:
+        due = (interval and (epoch + 1) % interval == 0) or epoch + 1 == epochs
+        if due and val_set is not None:
             scores = validate(_deployed(model, ema), val_set, cfg, info, amp)
             val_miou = scores.miou
             record.update(val_miou=scores.miou, val_pixel_accuracy=scores.pixel_accuracy)
@@ -1043,7 +1055,7 @@ def train(
         'epochs_done': last_epoch,
         'epochs': epochs,
         'finished': finished,
-        'best_val_miou': state.best_miou,
+        'best_val_miou': state.best_miou if state.best_miou >= 0 else None,
         'final_val_miou': val_miou,
         'world_size': info.world_size,
         'ranks_agree': ranks_agree,
