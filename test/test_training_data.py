@@ -460,3 +460,21 @@ def test_a_data_loader_workers_error_is_told_in_one_line(tmp_path):
         and 'seq_0001.png' in line
         and '\n' not in line
     )
+
+
+def test_class_weights_from_the_checked_masks_by_hand(tmp_path):
+    root = make_camvid(tmp_path / 'camvid', n=2, size=(8, 8), splits=('train',))
+    a = np.zeros((8, 8), np.uint8)
+    a[4:] = 1
+    a[0, 0] = 11  # ignored: 31 pixels of class 0, 32 of class 1
+    b = np.zeros((8, 8), np.uint8)  # 64 of class 0
+    Image.fromarray(a).save(root / 'trainannot' / 'seq_0000.png')
+    Image.fromarray(b).save(root / 'trainannot' / 'seq_0001.png')
+    data = build_dataset('camvid', root, 'train', None)
+    data.check()
+    assert data.class_pixels.tolist() == [95, 32] + [0] * 9
+    p = np.array([95, 32] + [0] * 9) / 127
+    w = 1 / np.log(1.1 + p)
+    assert data.class_weights(1.1) == pytest.approx(list(w * 11 / w.sum()), abs=1e-4)
+    got = data.class_weights(1.02)
+    assert sum(got) == pytest.approx(11, abs=1e-3) and got[0] < got[1] < got[2] == got[10]

@@ -260,15 +260,24 @@ def test_a_fixed_schedule_without_validation_fits_every_frame_and_says_so(tmp_pa
     # final weights: every labelled frame trains, no split is held out, no checkpoint is "best"
     root = make_camvid(tmp_path / 'camvid', n=4, splits=('train',))
     cfg = write_config(tmp_path / 'c.yaml', root, tmp_path / 'run', epochs=2, eval_interval=1)
-    assert main(['train', '--config', str(cfg), '--set', 'data.val_split=null']) == 0
+    argv = ['train', '--config', str(cfg), '--set', 'data.val_split=null']
+    assert main([*argv, '--set', 'train.class_weight_c=1.1']) == 0
     out = capsys.readouterr().out
     assert 'checked 4 training and no validation samples' in out and 'val mIoU' not in out
+    assert 'class weights 1/ln(1.1 + p) from 4 training masks: [' in out
     summary = json.loads((tmp_path / 'run' / 'summary.json').read_text())
     assert summary['finished'] and summary['best_val_miou'] is None
     assert not (tmp_path / 'run' / 'model_best.safetensors').exists()
     _, meta = load_model(tmp_path / 'run' / 'model_final.safetensors')
     assert meta.val_miou is None and meta.recipe['val_split'] is None
-    assert meta.recipe['train_split'] == 'train'
+    assert meta.recipe['train_split'] == 'train' and meta.recipe['class_weight_c'] == 1.1
+    weights = meta.recipe['class_weights']
+    assert len(weights) == 11 and sum(weights) == pytest.approx(11, abs=1e-3)
+    # the weights, or c to compute them: not both
+    both = ['--set', 'train.class_weight_c=1.1', '--set', f'train.class_weights={weights}']
+    assert main([*argv, *both]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'class_weights and train.class_weight_c are both set' in err
 
 
 def test_a_student_distilled_from_a_trained_teacher_moves_toward_it(overfit_run, capsys):

@@ -173,6 +173,9 @@ class LoopConfig(_Section):
     seed: int = 0
     loss: str = 'ce'  # ce | dice | ce_dice | focal | ohem | ohem_dice
     class_weights: list[float] | None = None
+    # instead of class_weights: 1/ln(c + p) from the training split's class pixel shares p,
+    # scaled to mean 1 (ENet: c = 1.02; CGNet, DABNet: 1.10); computed when the run starts
+    class_weight_c: float | None = None
     # ohem and ohem_dice: cross-entropy over the pixels whose true class has probability at most
     # ohem_thresh, and at least the ohem_min_kept fraction of the batch's labelled pixels
     ohem_thresh: float = 0.7
@@ -341,6 +344,10 @@ RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ('train', 'ema_decay'): (
         lambda v: 0 <= v < 1,
         'a number from 0 (off) up to, not including, 1',
+    ),
+    ('train', 'class_weight_c'): (
+        lambda v: v is None or v > 1,
+        'null or a number above 1 (ln(c + p) must stay positive)',
     ),
     ('train', 'ohem_thresh'): (lambda v: 0 < v <= 1, 'a probability above 0, up to 1'),
     ('train', 'ohem_min_kept'): (_prob, 'a fraction of the labelled pixels, 0 to 1'),

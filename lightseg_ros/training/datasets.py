@@ -217,6 +217,8 @@ class SegmentationDataset(Dataset):
         """
         problems = []
         self.image_sizes = Counter()
+        # labelled pixels per class, counted on the way (class weights from the data)
+        self.class_pixels = np.zeros(self.num_classes, dtype=np.int64)
         for image_path, mask_path in self.samples:
             try:
                 try:
@@ -229,7 +231,10 @@ class SegmentationDataset(Dataset):
                     raise DatasetError(
                         f'{self.name}: cannot read image {image_path}: {exc}'
                     ) from None
-                self._check_pair(size, self._read_mask_checked(mask_path), image_path, mask_path)
+                mask = self._read_mask_checked(mask_path)
+                self._check_pair(size, mask, image_path, mask_path)
+                labelled = mask[mask != self.ignore_index]
+                self.class_pixels += np.bincount(labelled.ravel(), minlength=self.num_classes)
             except DatasetError as exc:
                 problems.append(str(exc).removeprefix(f'{self.name}: '))
         if problems:
@@ -253,6 +258,21 @@ class SegmentationDataset(Dataset):
                 torch.manual_seed(seed)
                 image, mask = self.transform(image, mask)
         return image.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor).long()
+
+    def class_weights(self, c: float) -> list[float]:
+        """
+        Return per-class weights 1 / ln(c + p) from the pixel frequencies p, scaled to mean 1.
+
+        p is each class's share of the labelled pixels counted by :meth:`check`. ENet (Paszke et
+        al. 2016) proposed the form with c = 1.02; CGNet and DABNet use c = 1.10, a milder
+        spread. A class with no pixels gets the largest weight, 1 / ln(c).
+        """
+        counts = getattr(self, 'class_pixels', None)
+        if counts is None:
+            raise RuntimeError('class_weights() needs the pixel counts of check()')
+        p = counts / max(int(counts.sum()), 1)
+        w = 1.0 / np.log(c + p)
+        return [round(float(x), 4) for x in w * len(w) / w.sum()]
 
     def common_image_size(self) -> list[int] | None:
         """Return the [H, W] most of the samples have (after :meth:`check`), else None."""

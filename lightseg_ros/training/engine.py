@@ -301,6 +301,25 @@ def build_train_model(cfg: TrainConfig, num_classes: int, info: DistInfo) -> tup
     return model, output_stride
 
 
+def _class_weights_from_data(cfg: TrainConfig, train_set: SegmentationDataset) -> str:
+    """
+    Set ``train.class_weights`` from the checked training split where ``class_weight_c`` asks.
+
+    Returns a line saying what was set ('' where nothing was).
+    """
+    c = cfg.train.class_weight_c
+    if c is None:
+        return ''
+    if cfg.train.class_weights:
+        raise ConfigError(
+            'train.class_weights and train.class_weight_c are both set: give the weights, or c '
+            'to compute them from the training split, not both'
+        )
+    cfg.train.class_weights = train_set.class_weights(c)
+    shown = ', '.join(f'{w:.2f}' for w in cfg.train.class_weights)
+    return f'class weights 1/ln({c:g} + p) from {len(train_set)} training masks: [{shown}]'
+
+
 def build_criterion(cfg: TrainConfig, ignore_index: int, device: torch.device) -> nn.Module:
     """Build ``train.loss``, weighted by ``train.class_weights`` where given."""
     weights = cfg.train.class_weights
@@ -817,6 +836,7 @@ def _make_meta(
             'batch_size': loop.batch_size,
             'loss': loop.loss,
             'class_weights': loop.class_weights,
+            'class_weight_c': loop.class_weight_c,  # the weights above came from the data
             'ema_decay': loop.ema_decay,
             'distill': cfg.distill.to_dict() if cfg.distill.teacher else None,
             'crop_size': data.crop_size,
@@ -951,6 +971,7 @@ def train(
     train_set.check(f'train_split {cfg.data.train_split!r}')
     if val_set is not None:
         val_set.check(f'val_split {cfg.data.val_split!r}')
+    weights_from_data = _class_weights_from_data(cfg, train_set)
     if info.main:
         validation = (
             f'{len(val_set)} validation samples'
@@ -962,6 +983,8 @@ def train(
             f'({time.perf_counter() - checked:.1f} s)',
             flush=True,
         )
+    if weights_from_data and info.main:
+        print(weights_from_data, flush=True)
     model, output_stride = build_train_model(cfg, train_set.num_classes, info)
     sampler, loader = build_loader(train_set, cfg, info)
     criterion = build_criterion(cfg, train_set.ignore_index, info.device)
