@@ -198,8 +198,8 @@ def test_every_model_exports_with_dynamic_size(tmp_path, name):
     assert check_onnx(model, path, sizes=[(64, 64), (80, 112)]) < 1e-3
 
 
-@pytest.mark.parametrize('ema_decay', [0.0, 0.9])
-def test_resumed_run_equals_uninterrupted_run(tmp_path, ema_decay):
+@pytest.mark.parametrize('ema_decay, aux_weight', [(0.0, 0.0), (0.9, 0.4)])
+def test_resumed_run_equals_uninterrupted_run(tmp_path, ema_decay, aux_weight):
     root = make_camvid(tmp_path / 'camvid', n=8, splits=('train', 'val'))
     full = write_config(
         tmp_path / 'full.yaml', root, tmp_path / 'full', epochs=3, workers=1, eval_interval=1
@@ -208,8 +208,9 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, ema_decay):
         tmp_path / 'part.yaml', root, tmp_path / 'part', epochs=3, workers=1, eval_interval=1
     )
     # full augmentation (scale, aspect, blur, HSV jitter, flip) and dropout: every RNG matters;
-    # with a weight average, the average is part of the state too
+    # with a weight average and an auxiliary head, the average and the head are state too
     sets = ['--set', 'augment.hue=0.1', '--set', f'train.ema_decay={ema_decay}']
+    sets += ['--set', f'train.aux_weight={aux_weight}']
     assert main(['train', '--config', str(full), *sets]) == 0
     assert main(['train', '--config', str(part), *sets, '--stop-after-epochs', '1']) == 0
     assert not (tmp_path / 'part' / 'model_final.safetensors').exists()
@@ -278,6 +279,25 @@ def test_a_fixed_schedule_without_validation_fits_every_frame_and_says_so(tmp_pa
     assert main([*argv, *both]) == 2
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and 'class_weights and train.class_weight_c are both set' in err
+
+
+def test_an_auxiliary_head_trains_but_stays_out_of_the_weights_file(tmp_path, capsys):
+    root = make_camvid(tmp_path / 'camvid', n=4, splits=('train', 'val'))
+    cfg = write_config(tmp_path / 'c.yaml', root, tmp_path / 'run', epochs=2)
+    argv = ['train', '--config', str(cfg)]
+    assert main([*argv, '--set', 'train.aux_weight=0.4', '--stop-after-epochs', '1']) == 0
+    assert "auxiliary head on backbone level 'c4' (weight 0.4" in capsys.readouterr().out
+    ckpt = load_checkpoint(tmp_path / 'run' / 'checkpoint_last.pth')
+    assert ckpt['aux'] and all(k.startswith('head.') for k in ckpt['aux'])
+    # resuming without the head it was started with is refused in one line
+    assert main([*argv, '--resume', 'auto']) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'trained with an auxiliary head' in err
+    assert main([*argv, '--set', 'train.aux_weight=0.4', '--resume', 'auto']) == 0
+    final, meta = load_model(tmp_path / 'run' / 'model_final.safetensors')
+    plain = build_model('ghostnet_aspp_da', num_classes=11)
+    assert set(final.state_dict()) == set(plain.state_dict())  # the deployed model, unchanged
+    assert meta.recipe['aux_weight'] == 0.4
 
 
 def test_a_student_distilled_from_a_trained_teacher_moves_toward_it(overfit_run, capsys):

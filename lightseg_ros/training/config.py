@@ -183,6 +183,9 @@ class LoopConfig(_Section):
     # exponential moving average of the weights (0 = off): validation scores both the trained and
     # the averaged weights, the averaged ones pick the best checkpoint and are the weights saved
     ema_decay: float = 0.0
+    # an auxiliary classifier on a mid-level backbone feature, its loss weighted by aux_weight
+    # (PSPNet: 0.4; 0 = off); training only, never in the weights file
+    aux_weight: float = 0.0
     amp: bool = True  # used on CUDA only
     sync_bn: bool = False  # SyncBatchNorm under DistributedDataParallel
     output_dir: str = 'runs/train'
@@ -351,6 +354,7 @@ RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ),
     ('train', 'ohem_thresh'): (lambda v: 0 < v <= 1, 'a probability above 0, up to 1'),
     ('train', 'ohem_min_kept'): (_prob, 'a fraction of the labelled pixels, 0 to 1'),
+    ('train', 'aux_weight'): (lambda v: v >= 0, 'a number >= 0 (0: no auxiliary head)'),
     ('train', 'eval_interval'): (
         lambda v: v >= 0,
         'an integer >= 0 (0: validate only at the end)',

@@ -61,6 +61,7 @@ import torch.distributed as dist
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler, Subset
 
+from .aux_head import AuxiliaryHead
 from .config import ConfigError, OptimConfig, resolve_data_root, TrainConfig
 from .datasets import build_dataset, SegmentationDataset
 from .evaluate import evaluate
@@ -92,6 +93,7 @@ __all__ = [
     'build_ema',
     'Teacher',
     'build_teacher',
+    'build_aux_head',
     'lr_factor',
     'train_step',
     'train_one_epoch',
@@ -251,6 +253,10 @@ def build_loader(
         num_workers=workers,
         persistent_workers=workers > 0,
         pin_memory=info.device.type == 'cuda',
+        # the loader draws its workers' base seed from this generator, not from torch's global
+        # one: persistent workers draw it once, at the first epoch a process runs, so a resumed
+        # run would otherwise shift the global stream that dropout uses
+        generator=torch.Generator().manual_seed(cfg.train.seed + info.rank),
     )
     if len(loader) == 0:
         raise ConfigError(
@@ -426,6 +432,27 @@ class Teacher:
     source: str
 
 
+def build_aux_head(
+    cfg: TrainConfig, model: nn.Module, num_classes: int, info: DistInfo
+) -> nn.Module | None:
+    """
+    Return the training-only auxiliary head (``train.aux_weight`` > 0), else None.
+
+    On ``model``'s backbone, on the run's device; SyncBatchNorm and DistributedDataParallel as
+    the model has them, so every rank keeps the same head.
+    """
+    if cfg.train.aux_weight <= 0:
+        return None
+    aux: nn.Module = AuxiliaryHead(_unwrap(model), num_classes).to(info.device)
+    if info.distributed:
+        if cfg.train.sync_bn:
+            aux = nn.SyncBatchNorm.convert_sync_batchnorm(aux)
+        aux = nn.parallel.DistributedDataParallel(
+            aux, device_ids=[info.device.index] if info.device.type == 'cuda' else None
+        )
+    return aux
+
+
 def build_teacher(
     cfg: TrainConfig, dataset: SegmentationDataset, device: torch.device
 ) -> Teacher | None:
@@ -485,18 +512,24 @@ def train_step(
     scaler: torch.amp.GradScaler,
     amp: bool,
     teacher: Teacher | None = None,
+    aux: nn.Module | None = None,
+    aux_weight: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """
     One optimisation step (autocast forward, loss in fp32, scaled backward, optimizer step).
 
-    Returns the loss and, with a ``teacher``, the distillation term included in it.
+    Returns the loss and, with a ``teacher``, the distillation term included in it. With an
+    ``aux`` head, ``aux_weight`` x ``criterion`` on its logits is part of the loss.
     """
     with torch.autocast(images.device.type, dtype=torch.float16, enabled=amp):
         logits = model(images)
+        aux_logits = aux(logits.shape[-2:]) if aux is not None else None
         if teacher is not None:
             with torch.no_grad():
                 soft = teacher.model(images)
     loss = criterion(logits.float(), targets)
+    if aux_logits is not None:
+        loss = loss + aux_weight * criterion(aux_logits.float(), targets)
     term = None
     if teacher is not None:
         term = teacher.loss(logits.float(), soft.float(), targets)
@@ -525,6 +558,8 @@ def train_one_epoch(
     max_iters: int | None = None,
     ema: AveragedModel | None = None,
     teacher: Teacher | None = None,
+    aux: nn.Module | None = None,
+    aux_weight: float = 0.0,
 ) -> dict[str, float]:
     """
     Make one pass over ``loader``, updating ``ema`` (the weights' average) after every step.
@@ -533,6 +568,8 @@ def train_one_epoch(
     (images/s, all ranks).
     """
     model.train()
+    if aux is not None:
+        aux.train()
     total_loss, total_term, seen, steps = 0.0, 0.0, 0, 0
     bar = None
     if progress:
@@ -551,7 +588,9 @@ def train_one_epoch(
             images.to(device, non_blocking=True),
             targets.to(device, non_blocking=True),
         )
-        loss, term = train_step(model, images, targets, criterion, optimizer, scaler, amp, teacher)
+        loss, term = train_step(
+            model, images, targets, criterion, optimizer, scaler, amp, teacher, aux, aux_weight
+        )
         if term is not None:
             total_term += term.detach()  # read once per epoch: no extra device sync per step
         scheduler.step()
@@ -774,6 +813,7 @@ def resume_state(
     amp: bool,
     rank: int = 0,
     ema: AveragedModel | None = None,
+    aux: nn.Module | None = None,
 ) -> TrainState:
     """
     Load a checkpoint into the run's objects and this rank's RNGs; returns the run's state.
@@ -786,8 +826,16 @@ def resume_state(
         raise CheckpointError(
             f'{path}: not a lightseg training checkpoint (no {", ".join(missing)})'
         )
+    if (aux is None) != ('aux' not in ckpt):
+        had = 'with' if 'aux' in ckpt else 'without'
+        raise CheckpointError(
+            f'{path}: it was trained {had} an auxiliary head (train.aux_weight); resume with '
+            'the setting it was started with'
+        )
     try:
         _unwrap(model).load_state_dict(ckpt['model'])
+        if aux is not None:
+            _unwrap(aux).load_state_dict(ckpt['aux'])
         optimizer.load_state_dict(ckpt['optimizer'])
     except (RuntimeError, ValueError, KeyError):
         trained = (ckpt.get('config') or {}).get('model', {}).get('name', 'another model')
@@ -838,6 +886,7 @@ def _make_meta(
             'class_weights': loop.class_weights,
             'class_weight_c': loop.class_weight_c,  # the weights above came from the data
             'ema_decay': loop.ema_decay,
+            'aux_weight': loop.aux_weight,
             'distill': cfg.distill.to_dict() if cfg.distill.teacher else None,
             'crop_size': data.crop_size,
             'train_split': data.train_split,
@@ -866,6 +915,7 @@ def save_epoch(
     is_best: bool,
     meta: WeightsMeta | None = None,
     ema: AveragedModel | None = None,
+    aux: nn.Module | None = None,
 ) -> None:
     """
     Write ``checkpoint_last.pth``.
@@ -886,6 +936,8 @@ def save_epoch(
     }
     if ema is not None:
         ckpt['ema'] = ema.state_dict()
+    if aux is not None:  # training-only: never in the .safetensors files
+        ckpt['aux'] = _unwrap(aux).state_dict()
     save_checkpoint(ckpt, out_dir / CHECKPOINT_LAST)
     if is_best:
         save_checkpoint(ckpt, out_dir / CHECKPOINT_BEST)
@@ -988,16 +1040,35 @@ def train(
     model, output_stride = build_train_model(cfg, train_set.num_classes, info)
     sampler, loader = build_loader(train_set, cfg, info)
     criterion = build_criterion(cfg, train_set.ignore_index, info.device)
-    optimizer = build_optimizer(model, cfg.optim)
+    ema = build_ema(model, cfg.train.ema_decay)
+    # after the average's copy of the model, which would otherwise copy the head's hook too
+    aux = build_aux_head(cfg, model, train_set.num_classes, info)
+    trained = model if aux is None else nn.ModuleList([_unwrap(model), _unwrap(aux)])
+    optimizer = build_optimizer(trained, cfg.optim)
     scheduler = build_scheduler(optimizer, cfg.optim, steps_per_epoch=len(loader), epochs=epochs)
     amp = cfg.train.amp and info.device.type == 'cuda'
     scaler = torch.amp.GradScaler('cuda', enabled=amp)
-    ema = build_ema(model, cfg.train.ema_decay)
+    if aux is not None and info.main:
+        print(
+            f'auxiliary head on backbone level {_unwrap(aux).level!r} '
+            f'(weight {cfg.train.aux_weight:g}, training only)',
+            flush=True,
+        )
     teacher = build_teacher(cfg, train_set, info.device)
     if teacher is not None and info.main:
         print(f'distilling from {teacher.source}', flush=True)
     state = (
-        resume_state(resume, model, optimizer, scheduler, scaler, amp=amp, rank=info.rank, ema=ema)
+        resume_state(
+            resume,
+            model,
+            optimizer,
+            scheduler,
+            scaler,
+            amp=amp,
+            rank=info.rank,
+            ema=ema,
+            aux=aux,
+        )
         if resume
         else TrainState()
     )
@@ -1032,6 +1103,8 @@ def train(
             world_size=info.world_size,
             ema=ema,
             teacher=teacher,
+            aux=aux,
+            aux_weight=cfg.train.aux_weight,
         )
         record = {'epoch': epoch + 1, **stats}
         scores = raw = None
@@ -1069,6 +1142,7 @@ def train(
                 is_best=is_best,
                 meta=meta,
                 ema=ema,
+                aux=aux,
             )
             print(_epoch_line(epoch + 1, epochs, stats, scores, raw), flush=True)
 
