@@ -326,7 +326,8 @@ def test_config_is_typed_and_reads_as_plain_sections():
         (
             'train: {loss: hinge}\n',
             [],
-            r"train\.loss 'hinge' is not known; accepted: ce, dice, ce_dice, focal, ohem, ohem_dice",
+            r"train\.loss 'hinge' is not known; accepted: ce, dice, ce_dice, focal, ohem, "
+            r'ohem_dice',
         ),
         (
             '',
