@@ -48,6 +48,20 @@ def _valid_one_hot(
     return one_hot * valid.unsqueeze(1), valid.unsqueeze(1).to(logits.dtype)
 
 
+def _true_class_log_prob(
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """
+    Return log p of each pixel's true class (B, H, W, fp32), the labelled mask and safe targets.
+
+    Safe targets put class 0 where the pixel is ignored, so they index any per-class table.
+    """
+    valid = target != ignore_index
+    safe = torch.where(valid, target, torch.zeros_like(target))
+    logp_t = F.log_softmax(logits.float(), dim=1).gather(1, safe.unsqueeze(1)).squeeze(1)
+    return logp_t, valid, safe
+
+
 class DiceLoss(nn.Module):
     """
     1 - mean over classes of (2 tp + eps) / (2 tp + fp + fn + eps).
@@ -113,10 +127,7 @@ class FocalLoss(nn.Module):
         self.class_weights = class_weights
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        logp = F.log_softmax(logits.float(), dim=1)
-        valid = target != self.ignore_index
-        safe = torch.where(valid, target, torch.zeros_like(target))
-        logp_t = logp.gather(1, safe.unsqueeze(1)).squeeze(1)
+        logp_t, valid, safe = _true_class_log_prob(logits, target, self.ignore_index)
         loss = -((1 - logp_t.exp()) ** self.gamma) * logp_t
         if self.class_weights is not None:
             loss = loss * self.class_weights.to(loss.device)[safe]
@@ -153,10 +164,7 @@ class OhemCrossEntropy(nn.Module):
         self.class_weights = class_weights
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        logp = F.log_softmax(logits.float(), dim=1)
-        valid = target != self.ignore_index
-        safe = torch.where(valid, target, torch.zeros_like(target))
-        logp_t = logp.gather(1, safe.unsqueeze(1)).squeeze(1)  # (B, H, W)
+        logp_t, valid, safe = _true_class_log_prob(logits, target, self.ignore_index)
         with torch.no_grad():
             # unlabelled pixels sort last (probability 2) and are never kept
             prob = torch.where(valid, logp_t.exp(), torch.full_like(logp_t, 2.0)).flatten()
