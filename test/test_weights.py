@@ -218,3 +218,43 @@ def test_eval_and_export_refuse_hostile_metadata_in_one_line(tmp_path, small_wei
         assert str(path) in error and "'std[0]' must be in" in error
         assert error.count('\n') == 1 and 'Traceback' not in error
     assert not (tmp_path / 'x.onnx').exists()
+
+
+def test_eval_and_results_flag_images_the_weights_were_trained_on(tmp_path, capsys):
+    """Scoring val with weights fit on train+val prints one warning and marks the table."""
+    import json
+
+    from lightseg_ros.classes import CAMVID_CLASSES
+    from lightseg_ros.cli import main
+    from synthetic_data import make_camvid
+
+    data = make_camvid(tmp_path / 'camvid', n=2, size=(48, 64))
+    model = build_model('ghostnet_aspp_da', num_classes=11).eval()
+    paths = {}
+    for train_split in ('train', 'train+val'):
+        meta = WeightsMeta(
+            model='ghostnet_aspp_da',
+            num_classes=11,
+            class_names=list(CAMVID_CLASSES),
+            dataset='camvid',
+            recipe={'train_split': train_split, 'val_split': None},
+        )
+        paths[train_split] = save_weights(tmp_path / f'{train_split}.safetensors', model, meta)
+    seen = {}
+    for train_split, path in paths.items():
+        out = tmp_path / train_split
+        argv = ['eval', '--weights', str(path), '--data', str(data), '--out', str(out)]
+        assert main(argv + ['--no-progress']) == 0
+        seen[train_split] = json.loads((out / 'metrics.json').read_text())['seen_in_training']
+        err = capsys.readouterr().err
+        assert ('warning' in err) == (train_split == 'train+val'), err
+    assert seen == {'train': 0, 'train+val': 2}
+    assert "2 of the 2 images of 'val' are in the split these weights were trained on" in err
+    assert "('train+val')" in err and err.count('\n') == 1
+    # scored on train, the train-only file has seen everything too
+    out = tmp_path / 'results.json'
+    argv = ['results', '--data', str(data), '--split', 'train', '--iters', '0', '--quiet']
+    assert main(argv + ['--json', str(out), '--weights', str(paths['train'])]) == 0
+    text = capsys.readouterr().out
+    assert json.loads(out.read_text())['rows'][0]['seen_in_training'] == 2
+    assert '* scored on images these weights were trained on' in text

@@ -25,10 +25,55 @@ import json
 from pathlib import Path
 import sys
 import time
+from typing import Any, NamedTuple
 
 from torch.utils.data import DataLoader
 
-__all__ = ['register', 'run', 'score_weights']
+__all__ = ['register', 'run', 'Score', 'score_weights', 'seen_in_training']
+
+
+class Score(NamedTuple):
+    """What :func:`score_weights` measured, and on what."""
+
+    scores: Any  # metrics.Scores
+    meta: Any  # models.WeightsMeta
+    images: int
+    seconds: float
+    dataset: str
+    # how many scored images the weights were trained on (None: their recipe does not say)
+    seen: int | None
+
+
+def seen_in_training(meta, scored, dataset_name: str, root: Path, **options: Any) -> int | None:
+    """
+    Count the images of dataset ``scored`` that the weights were trained on.
+
+    The training split comes from the weights' recipe (``train_split``), resolved on the same root
+    as the scored split, so ``val`` scored with weights fit on ``train+val`` counts every image.
+    None where the recipe names no split, the layouts differ or the split cannot be listed there.
+    """
+    from ..training.datasets import build_dataset, DatasetError
+
+    split = (meta.recipe or {}).get('train_split')
+    if not isinstance(split, str) or not split or dataset_name != meta.dataset:
+        return None
+    try:
+        trained = build_dataset(dataset_name, root, split, None, **options)
+    except (DatasetError, OSError):
+        return None
+    names = {Path(image).resolve() for image, _ in trained.samples}
+    return sum(Path(image).resolve() in names for image, _ in scored.samples)
+
+
+def seen_warning(seen: int | None, images: int, split: str, meta) -> str | None:
+    """One line saying the score measures fit, where the weights were trained on scored images."""
+    if not seen:
+        return None
+    return (
+        f'warning: {seen} of the {images} images of {split!r} are in the split these weights '
+        f'were trained on ({meta.recipe["train_split"]!r}): the score measures fit, not accuracy '
+        'on unseen frames'
+    )
 
 
 def score_weights(
@@ -49,7 +94,7 @@ def score_weights(
     """
     Score a weights file on a dataset split at native resolution.
 
-    Returns (scores, meta, images, seconds, dataset).
+    Returns a :class:`Score`.
     """
     from ..inference import select_device
     from ..models import load_model
@@ -75,6 +120,7 @@ def score_weights(
     if max_images:
         ds.samples = ds.samples[:max_images]
     ds.check(f'split {split!r}')  # a bad file stops here, not minutes into scoring
+    seen = seen_in_training(meta, ds, dataset_name, Path(data).expanduser(), **options)
     dev = select_device(device)
     model.to(dev)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers)
@@ -89,7 +135,7 @@ def score_weights(
         flip=flip,
         progress=progress,
     )
-    return cm.compute(), meta, len(ds), time.perf_counter() - start, dataset_name
+    return Score(cm.compute(), meta, len(ds), time.perf_counter() - start, dataset_name, seen)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
             raise WeightsError(
                 f'{weights} holds weights for {found!r}, not the requested {args.model!r}'
             )
-        scores, meta, images, seconds, dataset_name = score_weights(
+        scores, meta, images, seconds, dataset_name, seen = score_weights(
             weights,
             args.data,
             dataset=args.dataset,
@@ -140,7 +186,11 @@ def run(args: argparse.Namespace) -> int:
         'flip': args.flip,
         'scales': list(args.scales),
         'seconds': round(seconds, 2),
+        'seen_in_training': seen,
     }
+    warning = seen_warning(seen, images, args.split, meta)
+    if warning:
+        print(f'lightseg eval: {warning}', file=sys.stderr)
     out = write_report(scores, meta.class_names, meta.colors, args.out, extra)
     print(
         f'{meta.model} on {dataset_name}/{args.split} ({images} images, native resolution'

@@ -43,7 +43,17 @@ def _shipped(name: str) -> dict | None:
         'dataset': meta.dataset,
         'num_classes': meta.num_classes,
         'val_miou': None if meta.val_miou is None else round(meta.val_miou * 100, 2),
+        # the split the weights were fit on (train+val for final weights: no val figure then)
+        'train_split': (meta.recipe or {}).get('train_split'),
     }
+
+
+def _shipped_text(w: dict | None) -> str:
+    if not w:
+        return 'none (random init)'
+    if w['val_miou'] is None:
+        return f'{w["dataset"]}, fit on {w["train_split"] or "?"}'
+    return f'{w["dataset"]} val mIoU {w["val_miou"]}'
 
 
 def model_table(num_classes: int = 21, size: tuple[int, int] = (512, 512)) -> list[dict]:
@@ -90,8 +100,7 @@ def run(args: argparse.Namespace) -> int:
         f'{"shipped weights":24s} description'
     )
     for r in rows:
-        w = r['shipped_weights']
-        shipped = f'{w["dataset"]} val mIoU {w["val_miou"]}' if w else 'none (random init)'
+        shipped = _shipped_text(r['shipped_weights'])
         print(
             f'{r["name"]:28s} {r["params"]:>10,d} {r["gflops"]:>8.3f} {r["fp32_mb"]:>8.2f}  '
             f'{r["output_stride"]:>2d}  {shipped:24s} {r["description"]}'

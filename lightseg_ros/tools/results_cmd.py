@@ -48,8 +48,9 @@ def results_markdown(rows: list[dict], peer: dict | None) -> str:
         '|---|---:|---:|---:|---:|---:|---:|---:|---|',
     ]
     for r in rows:
+        seen = '*' if r.get('seen_in_training') else ''
         lines.append(
-            f'| {r["label"]} | {r["params"]:,} | {r["gflops"]:.2f} | {r["miou"]:.2f} | '
+            f'| {r["label"]} | {r["params"]:,} | {r["gflops"]:.2f} | {r["miou"]:.2f}{seen} | '
             f'{r["pixel_acc"]:.2f} | {r["latency_p50_ms"]:.1f} | {r["ratio_to_peer"]:.2f}x | '
             f'{r["epochs_trained"]} | `{r["weights_name"]}` |'
         )
@@ -58,6 +59,8 @@ def results_markdown(rows: list[dict], peer: dict | None) -> str:
             f'| peer: {peer["model"]} (random weights, speed only) | | {peer["gflops"]:.2f} | | | '
             f'{peer["network"]["p50_ms"]:.1f} | 1.00x | | |'
         )
+    if any(r.get('seen_in_training') for r in rows):
+        lines += ['', '\\* scored on images these weights were trained on: fit, not accuracy']
     if rows:
         names = rows[0]['class_names']
         lines += ['', '| model | ' + ' | '.join(names) + ' |', '|---|' + '---:|' * len(names)]
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from . import benchmark as bm
-    from .eval_cmd import score_weights
+    from .eval_cmd import score_weights, seen_warning
     from ..models import read_weights_meta, shipped_models, shipped_weights, WeightsError
     from ..models.complexity import measure
     from ..models.weights import load_model
@@ -107,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for path, meta in zip(paths, metas):
         say(f'{path}: scoring on {args.split} ...')
-        scores, meta, images, seconds, dataset = score_weights(
+        scores, meta, images, seconds, dataset, seen = score_weights(
             path, args.data, split=args.split, device=args.device, progress=not args.quiet
         )
         model, _ = load_model(path)
@@ -121,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
             'dataset': dataset,
             'split': args.split,
             'images': images,
+            'seen_in_training': seen,
             'size': list(size),
             'params': c.params,
             'gflops': round(c.gflops, 3),
@@ -157,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
                 backend='',
                 ratio_to_peer=float('nan'),
             )
+        warning = seen_warning(seen, images, args.split, meta)
+        if warning:
+            print(f'lightseg results: {path}: {warning}', file=sys.stderr)
         say(f'{row["label"]}: mIoU {row["miou"]:.2f}, p50 {row["latency_p50_ms"]:.1f} ms')
         rows.append(row)
     text = results_markdown(rows, peer)
