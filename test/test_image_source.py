@@ -64,7 +64,8 @@ def test_missing_and_empty_sources(tmp_path):
         next(iter_frames(str(tmp_path)))
 
 
-def write_bag(path, stamps):
+def write_bag(path, stamps, other_topic=''):
+    """A bag of road scenes on /recorded/image (and black frames on ``other_topic``)."""
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import get_typestore, Stores
 
@@ -75,8 +76,23 @@ def write_bag(path, stamps):
         store.types['builtin_interfaces/msg/Time'],
     )
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        # added first: the bag's first image topic is then not /recorded/image
+        other = other_topic and writer.add_connection(
+            other_topic, Img.__msgtype__, typestore=store
+        )
         conn = writer.add_connection('/recorded/image', Img.__msgtype__, typestore=store)
         for i, sec in enumerate(stamps):
+            if other:
+                black = Img(
+                    header=Header(stamp=Time(sec=sec, nanosec=0), frame_id='other_cam'),
+                    height=24,
+                    width=32,
+                    encoding='rgb8',
+                    is_bigendian=0,
+                    step=96,
+                    data=np.zeros(24 * 96, np.uint8),
+                )
+                writer.write(other, sec * 10**9 - 1, store.serialize_cdr(black, Img.__msgtype__))
             rgb = road_scene(32, 24, t=i)[0]
             msg = Img(
                 header=Header(stamp=Time(sec=sec, nanosec=7), frame_id='bag_cam'),
@@ -122,7 +138,7 @@ def test_image_source_publishes_synthetic_frames(probe):
             '-p',
             'height:=64',
             '-p',
-            'rate_hz:=20.0',
+            'rate_hz:=20',  # an integer, as users type it, for a double parameter
             '-p',
             'encoding:=bgr8',
             '-p',
@@ -143,7 +159,7 @@ def test_image_source_publishes_synthetic_frames(probe):
 
 
 def test_image_source_replays_a_bag_unchanged(probe, tmp_path):
-    bag = write_bag(tmp_path / 'bag', [11, 12, 13])
+    bag = write_bag(tmp_path / 'bag', [11, 12, 13], other_topic='/recorded/aaa_other')
     topic = f'/b{uuid.uuid4().hex[:8]}/image'
     probe.subscribe(Image, topic)
     node = NodeProcess(
@@ -157,6 +173,8 @@ def test_image_source_replays_a_bag_unchanged(probe, tmp_path):
             'rate_hz:=20.0',
             '-p',
             'loop:=true',
+            '-p',
+            'bag_topic:=/recorded/image',  # not the bag's first image topic
         ],
     )
     try:

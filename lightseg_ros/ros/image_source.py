@@ -40,6 +40,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
+from .params import declare
 from .topics import is_compressed_topic
 from ..inference.image_codec import encode_image, SUPPORTED_ENCODINGS
 from ..sources import BagFrame, FrameSourceError, iter_frames
@@ -80,11 +81,12 @@ class ImageSource(Node):
         super().__init__(node_name, **kwargs)
 
         def param(name: str, default: Any, description: str, **ranges: Any) -> Any:
-            return self.declare_parameter(
+            return declare(
+                self,
                 name,
                 default,
                 ParameterDescriptor(description=description, read_only=True, **ranges),
-            ).value
+            )
 
         size_range = {'integer_range': [IntegerRange(from_value=16, to_value=8192, step=1)]}
         source = param(
@@ -109,9 +111,7 @@ class ImageSource(Node):
         self.frame_id = param('frame_id', 'camera', 'header frame_id')
         loop = param('loop', True, 'restart finite sources at their end')
         self.count = param('count', 0, 'stop after this many frames; 0 = never')
-        # TODO: declared and documented, but never passed to iter_frames: a bag always replays
-        # its first image topic
-        bag_topic = param(  # noqa: F841
+        bag_topic = param(
             'bag_topic', '', 'image topic to replay from a bag; empty = the first image topic'
         )
         reliable = param(
@@ -125,7 +125,9 @@ class ImageSource(Node):
                 f'{", ".join(SUPPORTED_ENCODINGS)}'
             )
         self.compressed = is_compressed_topic(self.topic)
-        self._frames = iter_frames(source, width=width, height=height, loop=loop, fps=rate)
+        self._frames = iter_frames(
+            source, width=width, height=height, loop=loop, fps=rate, bag_topic=bag_topic
+        )
         self._first = next(self._frames)  # fails early on an unreadable source
         self._qos = QoSProfile(
             depth=1,

@@ -274,6 +274,10 @@ def _validate(name: str, value: Any) -> str | None:
         return None  # not ours (e.g. use_sim_time)
     if spec.choices is not None and value not in spec.choices:
         return f'{name} must be one of {", ".join(spec.choices)}; got {value!r}'
+    if spec.float_range is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, float))
+    ):
+        return f'{name} must be a number; got {str(value)[:80]!r}'
     if (
         spec.float_range is not None
         and not spec.float_range[0] <= float(value) <= spec.float_range[1]

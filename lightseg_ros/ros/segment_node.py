@@ -84,6 +84,7 @@ from .node_config import (
 )
 from .node_health import assess, HealthSnapshot, resident_memory_mb
 from .node_stats import LatencyWindow, RateMeter, WarningThrottle
+from .params import declare
 from .topics import camera_info_topic, is_compressed_topic, output_namespaces, OUTPUTS
 from .wire import header_fields, image_message, read_message
 from ..inference import (
@@ -449,7 +450,7 @@ class SegmentNodeBase(Node):
         self._cameras: list[CameraOutputs] = []
         self._input_timer = self._diagnostics_timer = self._diagnostics_pub = None
         for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+            declare(self, spec.name, spec.default, _descriptor(spec))
         self.add_on_set_parameters_callback(self._validate_parameters)
 
     def _configure(self) -> None:

@@ -1,0 +1,69 @@
+# Copyright 2026 lightseg_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Declaring parameters the way users type them.
+
+``ros2 run ... -p rate_hz:=15`` (or ``overlay_alpha: 1`` in a params file) gives an INTEGER, and
+rclpy refuses it for a DOUBLE parameter with an exception that would end the node in a traceback.
+:func:`declare` takes a whole number for a double parameter as that number, and turns every other
+type mismatch into a ValueError naming the parameter, which the nodes report in one line.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.exceptions import InvalidParameterTypeException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+__all__ = ['declare', 'is_number']
+
+
+def is_number(value: Any) -> bool:
+    """True for an int or a float (bool is not a number here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def declare(node: Node, name: str, default: Any, descriptor: ParameterDescriptor) -> Any:
+    """
+    Declare parameter ``name`` on ``node`` and return its value.
+
+    Where the user gave an integer for a double parameter, the parameter is declared with dynamic
+    typing (rclpy has no other way to accept it) and set to the same value as a double, so it
+    reads and shows as a double; later changes are checked by the node's own validation.
+    """
+    try:
+        return node.declare_parameter(name, default, descriptor).value
+    except InvalidParameterTypeException as exc:
+        if not isinstance(default, float):
+            raise ValueError(f'parameter {name}: {_expected(exc)}') from None
+    relaxed = copy.copy(descriptor)
+    relaxed.dynamic_typing = True
+    value = node.declare_parameter(name, default, relaxed).value
+    if not is_number(value):
+        node.undeclare_parameter(name)
+        raise ValueError(f'parameter {name} must be a number; got {str(value)[:80]!r}')
+    value = float(value)
+    node.set_parameters([Parameter(name, Parameter.Type.DOUBLE, value)])
+    return value
+
+
+def _expected(exc: InvalidParameterTypeException) -> str:
+    # rclpy's message: "Trying to set parameter 'x' to '1' of type 'INTEGER', expecting type
+    # 'DOUBLE': x"; the part before the last colon says it all
+    return str(exc).rsplit(':', 1)[0][:200]

@@ -1,0 +1,97 @@
+# Copyright 2026 lightseg_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Parameters as users type them: ``-p rate_hz:=15`` is a number, ``-p rate_hz:=fast`` one line."""
+
+import uuid
+
+from lightseg_ros.ros.params import declare
+import pytest
+from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
+import rclpy
+from rclpy.context import Context
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+
+@pytest.fixture
+def node_with():
+    made = []
+
+    def make(*overrides: str) -> Node:
+        context = Context()
+        args = ['--ros-args'] + [a for o in overrides for a in ('-p', o)]
+        rclpy.init(args=args, context=context)
+        node = Node(f'params_{uuid.uuid4().hex[:6]}', context=context)
+        made.append((node, context))
+        return node
+
+    yield make
+    for node, context in made:
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+def descriptor() -> ParameterDescriptor:
+    return ParameterDescriptor(
+        description='frames per second',
+        floating_point_range=[FloatingPointRange(from_value=0.1, to_value=1000.0)],
+    )
+
+
+def test_a_whole_number_for_a_double_parameter_is_that_number(node_with):
+    node = node_with('rate_hz:=15', 'other:=2.5')
+    assert declare(node, 'rate_hz', 10.0, descriptor()) == 15.0
+    param = node.get_parameter('rate_hz')
+    assert param.type_ == Parameter.Type.DOUBLE and param.value == 15.0
+    assert declare(node, 'other', 1.0, descriptor()) == 2.5  # the usual path is untouched
+    assert declare(node, 'unset', 10.0, descriptor()) == 10.0
+
+
+def test_other_type_mismatches_are_one_clear_value_error(node_with):
+    node = node_with('rate_hz:=fast', 'width:=640.5', 'alpha:=true')
+    with pytest.raises(ValueError, match=r"^parameter rate_hz must be a number; got 'fast'$"):
+        declare(node, 'rate_hz', 10.0, descriptor())
+    assert not node.has_parameter('rate_hz')
+    with pytest.raises(
+        ValueError, match=r"^parameter width: .*'DOUBLE', expecting type 'INTEGER'"
+    ):
+        declare(node, 'width', 640, ParameterDescriptor())
+    with pytest.raises(ValueError, match='parameter alpha must be a number; got .True.'):
+        declare(node, 'alpha', 0.5, descriptor())
+
+
+def test_segment_node_takes_an_integer_alpha_and_refuses_a_word_in_one_line(capfd):
+    from lightseg_ros.ros.segment_node import main
+
+    argv = ['--ros-args', '-p', 'overlay_alpha:=half', '-r', f'__node:=p_{uuid.uuid4().hex[:6]}']
+    assert main(argv) == 2
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if 'cannot start' in line]
+    assert len(lines) == 1 and "parameter overlay_alpha must be a number; got 'half'" in lines[0]
+    assert 'Traceback' not in err
+    from lightseg_ros.ros.segment_node import SegmentNode
+
+    rclpy.init(args=argv[:2] + ['overlay_alpha:=1', '-p', 'weights:=random'] + argv[3:])
+    try:
+        node = SegmentNode()
+        assert node.get_parameter('overlay_alpha').value == 1.0 and node._alpha == 1.0
+        # typing is dynamic now: the node's own check refuses what is not a number in range
+        for value in ('abc', True, 1.5):
+            assert not node.set_parameters([Parameter('overlay_alpha', value=value)])[0].successful
+        assert node.set_parameters([Parameter('overlay_alpha', value=0)])[0].successful
+        assert node._alpha == 0.0
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
