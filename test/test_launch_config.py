@@ -81,6 +81,14 @@ def test_params_file_checks_catch_mistakes(tmp_path):
     bad.write_text('/**:\n  ros__parameters:\n    overlay_alpha: 2.0\n')
     with pytest.raises(ValueError, match='overlay_alpha'):
         check_params_file(bad)
+    bad.write_text('/**:\n  ros__parameters:\n    overlay_alpha: 2\n')  # a number: range
+    with pytest.raises(ValueError, match=r'overlay_alpha must be in \[0.0, 1.0\]; got 2.0'):
+        check_params_file(bad)
+    bad.write_text('/**:\n  ros__parameters:\n    overlay_alpha: 1\n')
+    assert check_params_file(bad) == {'overlay_alpha': 1.0}
+    bad.write_text("/**:\n  ros__parameters:\n    overlay_alpha: 'x'\n")
+    with pytest.raises(ValueError, match='should be float'):
+        check_params_file(bad)
     bad.write_text("/**:\n  ros__parameters:\n    input_depth: '1'\n")
     with pytest.raises(ValueError, match='should be int'):
         check_params_file(bad)

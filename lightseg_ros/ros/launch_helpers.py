@@ -211,6 +211,9 @@ def check_params_file(path: str | Path) -> dict[str, Any]:
     defaults = {p.name: p.default for p in PARAMETERS}
     for name, value in params.items():
         expected = type(defaults[name])
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            # `overlay_alpha: 1`: the node takes it as 1.0 (ros/params.py)
+            value = params[name] = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ValueError(f'{path}: {name} should be {expected.__name__}, got {value!r}')
         reason = validate_change(name, value)
