@@ -100,7 +100,7 @@ def _jpeg_claiming(width: int, height: int) -> bytes:
     return bytes(data)
 
 
-def _png_claiming(width: int, height: int) -> bytes:
+def png_claiming(width: int, height: int) -> bytes:
     """
     Return a PNG whose header claims ``width`` x ``height`` (RGB8).
 
@@ -292,14 +292,14 @@ IMAGE_CASES: tuple[ImageCase, ...] = (
     ImageCase(
         'compressed: PNG header claiming 20000x20000',
         'compressed',
-        _compressed('png', lambda: _png_claiming(20000, 20000)),
+        _compressed('png', lambda: png_claiming(20000, 20000)),
         'too_large',
         '400000000 pixels by its header',
     ),
     ImageCase(
         'compressed: PNG header claiming 65000x65000',
         'compressed',
-        _compressed('png', lambda: _png_claiming(65000, 65000)),
+        _compressed('png', lambda: png_claiming(65000, 65000)),
         'too_large',
         '4225000000 pixels by its header',
     ),

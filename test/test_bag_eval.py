@@ -483,3 +483,19 @@ def test_frames_in_a_damaged_chunk_are_counted_and_the_rest_scored(tmp_path, wei
         report.labelled == report.processed
         and 'fail their CRC' in report.malformed_examples['damaged_chunk']
     )
+
+
+def test_cli_a_bag_of_malformed_frames_only_exits_1(tmp_path, weights, capsys):
+    with AtomicBagWriter(tmp_path / 'bad') as w:
+        for i in range(3):
+            msg = image_message(w.store, np.zeros((24, 32, 3), np.uint8), 'rgb8', 100 + i, 'cam')
+            msg.encoding = '32FC1'
+            w.write('/cam', msg, IMAGE_TYPE, 10 + i)
+    argv = ['bag-eval', str(tmp_path / 'bad'), '--image-topic', '/cam', '--weights', str(weights)]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert 'malformed 3' in captured.out
+    assert captured.err.strip().splitlines()[-1] == (
+        'lightseg bag-eval: error: none of the 3 frames on /cam could be segmented (see the '
+        'skipped lines above)'
+    )

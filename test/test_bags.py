@@ -130,3 +130,18 @@ def test_make_bag_writes_chunk_crcs_and_damage_is_found(tmp_path):
     mcap.write_bytes(bytes(data))
     with pytest.raises(BagError, match='is damaged'):
         damaged_chunks(tmp_path / 'bag')
+
+
+def test_an_image_or_label_claiming_a_huge_size_is_refused_undecoded(tmp_path):
+    from hostile_inputs import png_claiming
+
+    images, labels = write_dataset(tmp_path, n=2)
+    (labels / 'frame_001.png').write_bytes(png_claiming(100_000, 100_000))
+    with pytest.raises(
+        BagError, match=r'cannot read label .*frame_001\.png: image .* declares over'
+    ):
+        make_bag(images, labels, tmp_path / 'bag')
+    (images / 'frame_001.png').write_bytes(png_claiming(9000, 9000))
+    with pytest.raises(BagError, match=r'image .*frame_001\.png declares 9000x9000 = 81000000'):
+        make_bag(images, None, tmp_path / 'bag')
+    assert not (tmp_path / 'bag').exists()

@@ -115,3 +115,13 @@ def test_node_latency_tool_reports_both_measurements(tmp_path):
     # fed without waiting, the node answers or drops each frame, and always answers the last one
     assert fed['sent'] == 30 and fed['n'] + fed['dropped'] == 30 and fed['last_frame_answered']
     assert 'Segmenter.segment (bare)' in result.stdout
+
+
+def test_a_source_that_cannot_be_read_is_one_line_and_exit_2(tmp_path, capsys):
+    from lightseg_ros.cli import main
+
+    missing = tmp_path / 'nope.mp4'
+    assert main(['demo', '--source', str(missing), '--out', str(tmp_path / 'out')]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"lightseg demo: error: source '{missing}' does")
+    assert 'Traceback' not in ''.join(err)

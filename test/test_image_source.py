@@ -57,6 +57,26 @@ def test_folder_and_video_sources(tmp_path):
     assert len(got) == 3 and got[0].shape == (48, 64, 3)
 
 
+def test_an_unreadable_image_in_a_folder_is_passed_over_with_one_line(tmp_path):
+    good = road_scene(64, 48, t=0)[0]
+    cv2.imwrite(str(tmp_path / 'a.png'), cv2.cvtColor(good, cv2.COLOR_RGB2BGR))
+    (tmp_path / 'b.png').write_bytes(b'not a png')
+    cv2.imwrite(str(tmp_path / 'c.png'), cv2.cvtColor(good, cv2.COLOR_RGB2BGR))
+    skipped = []
+    frames = list(iter_frames(str(tmp_path), loop=False, on_skip=skipped.append))
+    assert len(frames) == 2 and all(np.array_equal(f, good) for f in frames)
+    assert skipped == [
+        f'skipped: cannot read image {tmp_path / "b.png"} (not an image OpenCV '
+        'decodes, or corrupt)'
+    ]
+    with pytest.raises(FrameSourceError, match='b.png'):  # no one to tell: the error stops it
+        list(iter_frames(str(tmp_path), loop=False))
+    for name in ('a.png', 'c.png'):
+        (tmp_path / name).write_bytes(b'')
+    with pytest.raises(FrameSourceError, match=f'no image in folder {tmp_path} could be read'):
+        next(iter_frames(str(tmp_path), loop=True, on_skip=skipped.append))
+
+
 def test_missing_and_empty_sources(tmp_path):
     with pytest.raises(FrameSourceError, match='does not exist'):
         source_kind(str(tmp_path / 'nope'))

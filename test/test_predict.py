@@ -33,7 +33,7 @@ from lightseg_ros.classes import CAMVID_CLASSES, CAMVID_COLORS
 from lightseg_ros.cli import main
 from lightseg_ros.inference import colorize, encode_image, overlay
 from lightseg_ros.inference.predict import collect_inputs
-from lightseg_ros.sources import read_image, road_scene
+from lightseg_ros.sources import FrameSourceError, read_image, road_scene
 import numpy as np
 import pytest
 from ros_harness import start_node_and_probe
@@ -323,3 +323,31 @@ def test_predict_writes_exactly_what_the_node_publishes_for_the_same_frame(
             read_png(out / f'{kind}/frame.png'),
             np.frombuffer(got[name].data, np.uint8).reshape(H, W, 3),
         ), name
+
+
+def test_a_file_claiming_a_huge_image_is_refused_undecoded_and_the_rest_still_runs(
+    tmp_path, capsys, one_torch_thread
+):
+    """Issue 15's bound on input size holds for files too: the header is read, not the pixels."""
+    from hostile_inputs import png_claiming
+
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    (folder / 'a_bomb.png').write_bytes(png_claiming(100_000, 100_000))  # over OpenCV's limit
+    (folder / 'b_big.png').write_bytes(png_claiming(8000, 6000))  # 48 Mpix: above 33.2
+    write_rgb(folder / 'c_good.png', road_scene(W, H)[0])
+    argv = ['predict', str(folder), '--out', str(tmp_path / 'out'), '--cpu-threads', '1']
+    assert main(argv + ['--outputs', 'label']) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f'lightseg predict: skipped: image {folder / "a_bomb.png"} declares over 179000000 '
+        'pixels in its header, above the 33177600 accepted; not decoded',
+        f'lightseg predict: skipped: image {folder / "b_big.png"} declares 8000x6000 = 48000000 '
+        'pixels in its header, above the 33177600 accepted; not decoded',
+    ]
+    assert [p.name for p in (tmp_path / 'out' / 'label').iterdir()] == ['c_good.png']
+    with pytest.raises(FrameSourceError, match='declares 8000x6000'):
+        read_image(folder / 'b_big.png')
+    assert read_image(folder / 'c_good.png', max_pixels=W * H).shape == (H, W, 3)
+    with pytest.raises(FrameSourceError, match=f'above the {W * H - 1} accepted'):
+        read_image(folder / 'c_good.png', max_pixels=W * H - 1)

@@ -479,3 +479,22 @@ def test_class_weights_from_the_checked_masks_by_hand(tmp_path):
     assert data.class_weights(1.1) == pytest.approx(list(w * 11 / w.sum()), abs=1e-4)
     got = data.class_weights(1.02)
     assert sum(got) == pytest.approx(11, abs=1e-3) and got[0] < got[1] < got[2] == got[10]
+
+
+def test_a_file_claiming_a_huge_image_is_one_dataset_error(tmp_path):
+    """Pillow's decompression-bomb error is not an OSError: it is caught and named too."""
+    from hostile_inputs import png_claiming
+
+    root = make_camvid(tmp_path, n=2)
+    (root / 'train' / 'seq_0001.png').write_bytes(png_claiming(100_000, 100_000))
+    (root / 'trainannot' / 'seq_0000.png').write_bytes(png_claiming(100_000, 100_000))
+    ds = build_dataset('camvid', root, 'train')
+    with pytest.raises(DatasetError) as info:
+        ds.check('split train')
+    text = str(info.value)
+    assert 'cannot read image' in text and 'train/seq_0001.png' in text
+    assert 'cannot read mask' in text and 'trainannot/seq_0000.png' in text
+    with pytest.raises(DatasetError, match=r'cannot read mask .*seq_0000\.png'):
+        ds[0]
+    with pytest.raises(DatasetError, match=r'cannot read image .*seq_0001\.png'):
+        ds[1]

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from ..sources.bags import AtomicBagWriter, BagError, image_message, IMAGE_TYPE
+from ..sources.frames import check_declared_size, FrameSourceError, read_image
 
 __all__ = ['MakeBagSummary', 'make_bag', 'IMAGE_SUFFIXES']
 
@@ -45,14 +46,19 @@ class MakeBagSummary:
 
 
 def _read_rgb(path: Path) -> np.ndarray:
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise BagError(f'cannot read image {path}')
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    try:
+        return read_image(path)  # the declared size is checked before decoding
+    except FrameSourceError as exc:
+        raise BagError(str(exc)) from None
 
 
 def _read_label(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    try:
+        # a label is its image's size: anything larger by its header is refused undecoded
+        check_declared_size(path, shape[0] * shape[1])
+        label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    except (FrameSourceError, cv2.error) as exc:
+        raise BagError(f'cannot read label {path}: {str(exc).strip().splitlines()[-1]}') from None
     if label is None:
         raise BagError(f'cannot read label {path}')
     if label.ndim != 2 or label.dtype != np.uint8:

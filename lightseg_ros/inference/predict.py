@@ -49,6 +49,7 @@ import time
 import cv2
 import numpy as np
 
+from .image_codec import ImageDecodeError
 from .segmenter import build_segmenter, Segmenter
 from .visualize import colorize, overlay, palette_lut
 from ..models.shipped import RANDOM
@@ -238,7 +239,7 @@ class _Run:
         return views
 
     def image(self, item: PredictInput) -> None:
-        image = read_image(item.path)
+        image = read_image(item.path, self.segmenter.max_input_pixels)
         mask = self.segment(image)
         for kind, view in self.views(image, mask, self.outputs).items():
             self.write(kind, item.name, view)
@@ -332,7 +333,7 @@ def predict(
                 images += 1
             else:
                 videos.append(run.video(item, video_frames, progress))
-        except FrameSourceError as exc:
+        except (FrameSourceError, ImageDecodeError) as exc:  # one line each, skipped
             problems.append(Skipped(str(item.path), str(exc)))
             report(problems[-1])
         finally:

@@ -126,7 +126,13 @@ class ImageSource(Node):
             )
         self.compressed = is_compressed_topic(self.topic)
         self._frames = iter_frames(
-            source, width=width, height=height, loop=loop, fps=rate, bag_topic=bag_topic
+            source,
+            width=width,
+            height=height,
+            loop=loop,
+            fps=rate,
+            bag_topic=bag_topic,
+            on_skip=self.get_logger().warning,  # an unreadable image in a folder: one line
         )
         self._first = next(self._frames)  # fails early on an unreadable source
         self._qos = QoSProfile(
@@ -166,7 +172,12 @@ class ImageSource(Node):
     def _tick(self) -> None:
         if self.done:
             return
-        item = self.next_message()
+        try:
+            item = self.next_message()
+        except FrameSourceError as exc:  # e.g. a bag damaged past its first frames
+            self.get_logger().error(f'source failed after {self.published} frames: {exc}')
+            self.done = True
+            return
         if item is None:
             self.done = True
             self.get_logger().info(f'source ended after {self.published} frames')

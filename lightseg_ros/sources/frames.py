@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import itertools
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -43,6 +43,7 @@ __all__ = [
     'iter_frames',
     'image_files',
     'read_image',
+    'check_declared_size',
     'video_info',
     'video_frames',
     'IMAGE_SUFFIXES',
@@ -90,21 +91,40 @@ def iter_frames(
     loop: bool = True,
     bag_topic: str = '',
     fps: float = 10.0,
+    on_skip: Callable[[str], None] | None = None,
 ) -> Iterator[np.ndarray | BagFrame]:
     """
     Frames of ``source`` (see module docstring); ``loop`` restarts finite sources at their end.
 
     ``width``/``height`` size the synthetic scene; files keep their own size. ``fps`` sets the
-    synthetic scene's clock.
+    synthetic scene's clock. In a folder, an image that cannot be read is passed over: ``on_skip``
+    gets one line naming it (without it, the error is raised); a folder where none can be read
+    raises :class:`FrameSourceError`.
     """
     kind = source_kind(source)
     if kind == SYNTHETIC:
         return (road_scene(width, height, t=i / fps)[0] for i in itertools.count())
-    reader = {'folder': _folder_frames, 'video': video_frames, 'bag': _bag_frames}[kind]
-    first = reader(source, bag_topic) if kind == 'bag' else reader(source)
-    return _looped(
-        first, lambda: reader(source, bag_topic) if kind == 'bag' else reader(source), loop
-    )
+    if kind == 'folder':
+        files = image_files(source)
+        if not files:
+            raise FrameSourceError(
+                f'folder {source} holds no images ({", ".join(IMAGE_SUFFIXES)})'
+            )
+
+        def again() -> Iterator[np.ndarray]:
+            return _folder_frames(source, files, on_skip)
+
+    elif kind == 'video':
+
+        def again() -> Iterator[np.ndarray]:
+            return video_frames(source)
+
+    else:
+
+        def again() -> Iterator[BagFrame]:
+            return _bag_frames(source, bag_topic)
+
+    return _looped(again(), again, loop)
 
 
 def _looped(first: Iterator, again, loop: bool) -> Iterator:
@@ -124,26 +144,81 @@ def image_files(folder: str | Path, *, recursive: bool = False) -> list[Path]:
     return sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     """
     Read (H, W, 3) uint8 RGB from an image file.
 
-    Grey, 16-bit and alpha images are converted by OpenCV.
+    Grey, 16-bit and alpha images are converted by OpenCV. The size the file's header declares is
+    read first: an image above ``max_pixels`` (default: the node's ``max_input_pixels`` default,
+    4x a 4K frame) is refused undecoded, so a small file that claims a huge image costs nothing.
     """
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    from ..inference.image_codec import DEFAULT_MAX_INPUT_PIXELS
+
+    limit = DEFAULT_MAX_INPUT_PIXELS if max_pixels is None else int(max_pixels)
+    check_declared_size(path, limit)
+    try:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # OpenCV's own size limit, decoder failures
+        reason = str(exc).strip().splitlines()[-1][:160]
+        raise FrameSourceError(f'cannot read image {path}: {reason}') from None
     if bgr is None:
         raise FrameSourceError(
             f'cannot read image {path} (not an image OpenCV decodes, or corrupt)'
         )
+    if bgr.shape[0] * bgr.shape[1] > limit:  # a header Pillow could not read
+        raise FrameSourceError(
+            f'image {path} is {bgr.shape[1]}x{bgr.shape[0]} pixels, above the {limit} accepted'
+        )
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def _folder_frames(folder: str) -> Iterator[np.ndarray]:
-    files = image_files(folder)
-    if not files:
-        raise FrameSourceError(f'folder {folder} holds no images ({", ".join(IMAGE_SUFFIXES)})')
+def check_declared_size(path: str | Path, limit: int) -> None:
+    """
+    Refuse (FrameSourceError) an image file whose header declares more than ``limit`` pixels.
+
+    Nothing is decoded. A header Pillow cannot read passes: the decoder then decides.
+    """
+    # Pillow's open() parses the header only (pixels are read on demand); OpenCV has no call that
+    # reads a size without decoding
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # DecompressionBombWarning: the limit applied is ours
+            with Image.open(path) as header:
+                width, height = header.size
+    except Image.DecompressionBombError:  # over twice Pillow's own limit (179 Mpix)
+        raise FrameSourceError(
+            f'image {path} declares over 179000000 pixels in its header, above the {limit} '
+            'accepted; not decoded'
+        ) from None
+    except Exception:  # noqa: BLE001 - not a header Pillow reads: OpenCV decides below
+        return
+    if width * height > limit:
+        raise FrameSourceError(
+            f'image {path} declares {width}x{height} = {width * height} pixels in its header, '
+            f'above the {limit} accepted; not decoded'
+        )
+
+
+def _folder_frames(
+    folder: str, files: list[Path], on_skip: Callable[[str], None] | None
+) -> Iterator[np.ndarray]:
+    read = 0
     for path in files:
-        yield read_image(path)
+        try:
+            image = read_image(path)
+        except FrameSourceError as exc:
+            if on_skip is None:
+                raise
+            on_skip(f'skipped: {exc}')
+            continue
+        read += 1
+        yield image
+    if not read:
+        raise FrameSourceError(f'no image in folder {folder} could be read')
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,13 @@ def run_bag_eval(args: argparse.Namespace) -> int:
         print(f'JSON written to {args.json}')
     if args.record:
         print(f'outputs recorded to {args.record}')
+    if report.frames and not report.processed:  # every frame malformed (or dropped): say so
+        print(
+            f'lightseg bag-eval: error: none of the {report.frames} frames on '
+            f'{args.image_topic} could be segmented (see the skipped lines above)',
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

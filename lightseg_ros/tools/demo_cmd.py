@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 from pathlib import Path
+import sys
 import time
 
 import numpy as np
@@ -210,18 +211,25 @@ def run(args: argparse.Namespace) -> int:
         'over DDS ...',
         flush=True,
     )
-    summary = run_demo(
-        out,
-        frames=args.frames,
-        rate=args.rate,
-        width=args.width,
-        height=args.height,
-        model=args.model,
-        weights=args.weights,
-        device=args.device,
-        source=args.source,
-        cpu_threads=args.cpu_threads,
-    )
+    from ..sources import FrameSourceError, source_kind
+
+    try:
+        source_kind(args.source)  # a path that does not exist: one line, nothing started
+        summary = run_demo(
+            out,
+            frames=args.frames,
+            rate=args.rate,
+            width=args.width,
+            height=args.height,
+            model=args.model,
+            weights=args.weights,
+            device=args.device,
+            source=args.source,
+            cpu_threads=args.cpu_threads,
+        )
+    except FrameSourceError as exc:
+        print(f'lightseg demo: error: {exc}', file=sys.stderr)
+        return 2
     lat = summary['latency_ms']
     print(
         f'published {summary["frames_published"]} frames, received {summary["overlays_received"]} '
