@@ -85,7 +85,7 @@ def test_missing_and_empty_sources(tmp_path):
 
 
 def write_bag(path, stamps, other_topic=''):
-    """A bag of road scenes on /recorded/image (and black frames on ``other_topic``)."""
+    """Write a bag of road scenes on /recorded/image (and black frames on ``other_topic``)."""
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import get_typestore, Stores
 

@@ -35,7 +35,7 @@ __all__ = ['declare', 'is_number']
 
 
 def is_number(value: Any) -> bool:
-    """True for an int or a float (bool is not a number here)."""
+    """Return True for an int or a float (bool is not a number here)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
