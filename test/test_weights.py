@@ -258,3 +258,18 @@ def test_eval_and_results_flag_images_the_weights_were_trained_on(tmp_path, caps
     text = capsys.readouterr().out
     assert json.loads(out.read_text())['rows'][0]['seen_in_training'] == 2
     assert '* scored on images these weights were trained on' in text
+
+
+def test_a_weights_file_gets_the_mode_of_any_new_file(tmp_path, small_weights):
+    """Safetensors writes owner-only files; a weights file is shared with nodes and installs."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = save_weights(
+            tmp_path / 'w.safetensors', small_weights[1], load_weights(small_weights[0])[0]
+        )
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)

@@ -302,8 +302,17 @@ def save_weights(
         state[k] = v.contiguous()
     tmp = path.with_name(path.name + '.tmp')
     save_file(state, str(tmp), metadata={METADATA_KEY: meta.to_json()})
+    # safetensors creates its files owner-only (0600); a weights file is meant to be shared (a node
+    # run by another user, a package install), so it gets the mode any new file gets here
+    os.chmod(tmp, 0o666 & ~_umask())
     os.replace(tmp, path)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def _open_checked(path: Path):
