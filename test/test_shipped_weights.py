@@ -53,7 +53,10 @@ def test_ghostnet_ships_and_every_shipped_file_is_a_compact_trained_camvid_model
             and meta.dataset == 'camvid'
             and meta.class_names == list(CAMVID_CLASSES)
         )
-        assert meta.val_miou is not None and 0 < meta.val_miou <= 1
+        if meta.recipe.get('val_split', 'val') is None:  # final weights: train+val, no val score
+            assert meta.val_miou is None and meta.recipe['train_split'] == 'train+val'
+        else:
+            assert meta.val_miou is not None and 0 < meta.val_miou <= 1
         assert meta.recipe.get('epochs_trained', 0) >= 1
         floats = [t for t in state.values() if t.is_floating_point()]
         assert floats and all(t.dtype == torch.float16 for t in floats)
@@ -63,19 +66,18 @@ def test_ghostnet_ships_and_every_shipped_file_is_a_compact_trained_camvid_model
 
 
 REPO = Path(__file__).resolve().parents[1]
-# where each shipped file's recipe lives (README "Trained weights" names the same files)
-RECIPE_DIRS = {
-    'ghostnet_aspp_da': 'cpu',
-    'mlff_mobilenetv2': 'gpu',
-    'deeplabv3plus_mobilenetv2': 'gpu',
+# each shipped file's recipe (README "Trained weights" names the same files)
+RECIPES = {
+    'ghostnet_aspp_da': 'config/train/final/camvid_ghostnet_aspp_da_cpu.yaml',
+    'mlff_mobilenetv2': 'config/train/gpu/camvid_mlff_mobilenetv2.yaml',
+    'deeplabv3plus_mobilenetv2': 'config/train/gpu/camvid_deeplabv3plus_mobilenetv2.yaml',
 }
 
 
 def test_every_shipped_file_records_the_recipe_the_readme_names():
     readme = (REPO / 'README.md').read_text()
-    assert set(shipped_models()) == set(RECIPE_DIRS)
-    for name, where in RECIPE_DIRS.items():
-        config = f'config/train/{where}/camvid_{name}.yaml'
+    assert set(shipped_models()) == set(RECIPES)
+    for name, config in RECIPES.items():
         assert config in readme, config
         cfg = load_config(REPO / config)
         recipe = load_weights(shipped_weights(name))[0].recipe
@@ -173,7 +175,8 @@ def test_models_table_says_which_models_ship_weights(capsys):
     rows = {r['name']: r for r in json.loads(capsys.readouterr().out)['models']}
     for name, row in rows.items():
         assert (row['shipped_weights'] is not None) == (name in shipped_models())
-    assert rows['ghostnet_aspp_da']['shipped_weights']['val_miou'] > 0
+    ghost = rows['ghostnet_aspp_da']['shipped_weights']
+    assert ghost['val_miou'] > 0 if ghost['val_miou'] is not None else ghost['train_split']
 
 
 def test_results_table_scores_and_times_each_weights_file(tmp_path, capsys):
@@ -216,8 +219,9 @@ def test_shipped_ghostnet_segments_the_built_in_street_scene():
     The default weights are trained, not random.
 
     On the package's synthetic street scene (drawn in CamVid's classes, never seen in training)
-    they find the sky, the road and a fair share of the rest. Measured with the shipped file: pixel
-    accuracy 0.63, sky IoU 0.80, road IoU 0.76, mIoU over the scene's classes 0.39; an untrained
+    they find the sky, the road and a fair share of the rest. Measured with the shipped file (the
+    final fit on train + val): pixel accuracy 0.72, sky IoU 0.84, road IoU 0.74, mIoU over the
+    scene's classes 0.46 (the previous, train-only file: 0.63, 0.80, 0.76, 0.39); an untrained
     model (seed 0): 0.27, 0.0, 0.0 and 0.04.
     """
     from lightseg_ros.inference import Segmenter
