@@ -101,21 +101,10 @@ def write_bag(path, stamps, other_topic=''):
             other_topic, Img.__msgtype__, typestore=store
         )
         conn = writer.add_connection('/recorded/image', Img.__msgtype__, typestore=store)
-        for i, sec in enumerate(stamps):
-            if other:
-                black = Img(
-                    header=Header(stamp=Time(sec=sec, nanosec=0), frame_id='other_cam'),
-                    height=24,
-                    width=32,
-                    encoding='rgb8',
-                    is_bigendian=0,
-                    step=96,
-                    data=np.zeros(24 * 96, np.uint8),
-                )
-                writer.write(other, sec * 10**9 - 1, store.serialize_cdr(black, Img.__msgtype__))
-            rgb = road_scene(32, 24, t=i)[0]
+
+        def frame(sec: int, nanosec: int, frame_id: str, rgb: np.ndarray) -> bytes:
             msg = Img(
-                header=Header(stamp=Time(sec=sec, nanosec=7), frame_id='bag_cam'),
+                header=Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id=frame_id),
                 height=24,
                 width=32,
                 encoding='rgb8',
@@ -123,7 +112,14 @@ def write_bag(path, stamps, other_topic=''):
                 step=96,
                 data=rgb.reshape(-1),
             )
-            writer.write(conn, sec * 10**9, store.serialize_cdr(msg, Img.__msgtype__))
+            return store.serialize_cdr(msg, Img.__msgtype__)
+
+        for i, sec in enumerate(stamps):
+            if other:
+                black = np.zeros((24, 32, 3), np.uint8)
+                writer.write(other, sec * 10**9 - 1, frame(sec, 0, 'other_cam', black))
+            rgb = road_scene(32, 24, t=i)[0]
+            writer.write(conn, sec * 10**9, frame(sec, 7, 'bag_cam', rgb))
     return path
 
 
