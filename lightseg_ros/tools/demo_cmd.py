@@ -173,7 +173,9 @@ def run_demo(
         for _ in range(20):  # the node's diagnostics after the last frame
             side.executor.spin_once(timeout_sec=0.05)
         published = src.published
-        side.executor.remove_node(src)
+        # stop the executor's threads first: a callback still queued on a destroyed node ends
+        # in an 'exception never retrieved' line on stderr
+        side.executor.shutdown()
         src.destroy_node()
     finally:
         side.close()
