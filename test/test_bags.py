@@ -138,7 +138,7 @@ def test_an_image_or_label_claiming_a_huge_size_is_refused_undecoded(tmp_path):
     images, labels = write_dataset(tmp_path, n=2)
     (labels / 'frame_001.png').write_bytes(png_claiming(100_000, 100_000))
     with pytest.raises(
-        BagError, match=r'cannot read label .*frame_001\.png: image .* declares over'
+        BagError, match=r'cannot read label .*frame_001\.png: image .* declares 10000000000 pixels'
     ):
         make_bag(images, labels, tmp_path / 'bag')
     (images / 'frame_001.png').write_bytes(png_claiming(9000, 9000))

@@ -58,6 +58,7 @@ __all__ = [
     'SUPPORTED_ENCODINGS',
     'decode_image',
     'image_view',
+    'declared_size',
     'decode_compressed_image',
     'image_fields',
     'encode_image',
@@ -186,35 +187,53 @@ def decode_image(msg: Any, max_pixels: int | None = None) -> np.ndarray:
     return cv2.cvtColor(view, conversion)
 
 
+def declared_size(source: Any) -> tuple[int, int]:
+    """
+    Return (width, height) as an image's header declares it, decoding no pixel.
+
+    ``source``: a path or a binary file object. Pillow reads only the header here (``Image.open``
+    is lazy) and identifies the format by its content. Raises :class:`ImageDecodeError`:
+    ``too_large`` above twice Pillow's own limit (179 Mpix), where Pillow gives no size (the
+    message is the pixel count the header claims), ``unreadable_header`` where it cannot parse one.
+    """
+    from PIL import Image as PILImage
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # DecompressionBombWarning: callers apply their limit
+            with PILImage.open(source) as header:
+                return header.size
+    except PILImage.DecompressionBombError as exc:
+        claimed = re.search(r'\((\d+) pixels\)', str(exc))
+        raise ImageDecodeError(
+            'too_large', claimed.group(1) if claimed else 'over 179000000'
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - Pillow raises several types for unreadable data
+        raise ImageDecodeError('unreadable_header', str(exc)[:120]) from None
+
+
 def compressed_size(data: Any, fmt: str = '', max_pixels: int | None = None) -> tuple[int, int]:
     """
     Return (width, height) from a compressed image's header, without decoding any pixel.
 
-    An image above ``max_pixels`` raises :class:`ImageDecodeError` (``too_large``).
-
-    Pillow reads only the header here (``Image.open`` is lazy); it identifies the format by its
-    content, so a PNG labelled "jpeg" is measured as the PNG it is.
+    An image above ``max_pixels`` raises :class:`ImageDecodeError` (``too_large``). The format is
+    identified by content (:func:`declared_size`), so a PNG labelled "jpeg" is measured as the PNG
+    it is.
     """
-    from PIL import Image as PILImage
-
     what = f'compressed image (format {fmt!r})'
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # DecompressionBombWarning: the limit applied is ours
-            with PILImage.open(io.BytesIO(data)) as header:
-                width, height = header.size
-    except PILImage.DecompressionBombError as exc:  # above twice Pillow's own limit (179 Mpix)
-        claimed = re.search(r'\((\d+) pixels\)', str(exc))
-        raise ImageDecodeError(
-            'too_large',
-            f'{what} is {claimed.group(1) if claimed else "over 179000000"} pixels '
-            f'by its header, above max_input_pixels {max_pixels}; dropped undecoded',
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - Pillow raises several types for unreadable data
+        width, height = declared_size(io.BytesIO(data))
+    except ImageDecodeError as exc:
+        if exc.kind == 'too_large':
+            raise ImageDecodeError(
+                'too_large',
+                f'{what} is {exc} pixels by its header, above max_input_pixels {max_pixels}; '
+                'dropped undecoded',
+            ) from None
         raise ImageDecodeError(
             'corrupt_compressed',
             f'could not decode compressed image (format {fmt!r}, {len(data)} bytes): corrupt or '
-            f'not a format read here (jpeg, png, bmp, tiff, webp, ...): {str(exc)[:120]}',
+            f'not a format read here (jpeg, png, bmp, tiff, webp, ...): {exc}',
         ) from None
     if width <= 0 or height <= 0:
         raise ImageDecodeError('zero_size', f'{what} has zero size ({width}x{height})')

@@ -178,29 +178,21 @@ def check_declared_size(path: str | Path, limit: int) -> None:
 
     Nothing is decoded. A header Pillow cannot read passes: the decoder then decides.
     """
-    # Pillow's open() parses the header only (pixels are read on demand); OpenCV has no call that
-    # reads a size without decoding
-    import warnings
-
-    from PIL import Image
+    from ..inference.image_codec import declared_size, ImageDecodeError
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # DecompressionBombWarning: the limit applied is ours
-            with Image.open(path) as header:
-                width, height = header.size
-    except Image.DecompressionBombError:  # over twice Pillow's own limit (179 Mpix)
-        raise FrameSourceError(
-            f'image {path} declares over 179000000 pixels in its header, above the {limit} '
-            'accepted; not decoded'
-        ) from None
-    except Exception:  # noqa: BLE001 - not a header Pillow reads: OpenCV decides below
-        return
-    if width * height > limit:
-        raise FrameSourceError(
-            f'image {path} declares {width}x{height} = {width * height} pixels in its header, '
-            f'above the {limit} accepted; not decoded'
-        )
+        width, height = declared_size(path)
+    except ImageDecodeError as exc:
+        if exc.kind != 'too_large':
+            return
+        declared = f'{exc} pixels'
+    else:
+        if width * height <= limit:
+            return
+        declared = f'{width}x{height} = {width * height} pixels'
+    raise FrameSourceError(
+        f'image {path} declares {declared} in its header, above the {limit} accepted; not decoded'
+    )
 
 
 def _folder_frames(

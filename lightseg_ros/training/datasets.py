@@ -89,6 +89,8 @@ class DatasetError(ValueError):
     """A dataset file is missing or inconsistent; the message names the file."""
 
 
+# what Pillow raises for a file it cannot read (a decompression bomb is not an OSError)
+UNREADABLE = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 Transform = Callable[[tv_tensors.Image, tv_tensors.Mask], tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -181,7 +183,7 @@ class SegmentationDataset(Dataset):
     def _read_mask_checked(self, mask_path: Path) -> np.ndarray:
         try:
             return self._read_mask(mask_path)
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        except UNREADABLE as exc:
             if isinstance(exc, DatasetError):
                 raise
             raise DatasetError(f'{self.name}: cannot read mask {mask_path}: {exc}') from None
@@ -196,7 +198,7 @@ class SegmentationDataset(Dataset):
         try:
             with Image.open(image_path) as im:
                 image = np.asarray(im.convert('RGB'))
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        except UNREADABLE as exc:
             raise DatasetError(f'{self.name}: cannot read image {image_path}: {exc}') from None
         mask = self._read_mask_checked(mask_path)
         self._check_pair((image.shape[1], image.shape[0]), mask, image_path, mask_path)
@@ -227,7 +229,7 @@ class SegmentationDataset(Dataset):
                         self.image_sizes[(size[1], size[0])] += 1
                         # walks the file's structure (PNG chunk checksums) without decoding pixels
                         im.verify()
-                except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+                except UNREADABLE as exc:
                     raise DatasetError(
                         f'{self.name}: cannot read image {image_path}: {exc}'
                     ) from None
