@@ -53,7 +53,6 @@ def test_demo_writes_overlays_and_a_latency_summary(tmp_path):
         env={**os.environ, 'OMP_NUM_THREADS': '2'},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert 'never retrieved' not in result.stderr, result.stderr  # a clean shutdown
     shipped = str(shipped_weights('ghostnet_aspp_da'))
     assert f'weights: {shipped}' in result.stdout and str(out.resolve()) in result.stdout
     summary = json.loads((out / 'latency.json').read_text())
