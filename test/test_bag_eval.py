@@ -185,23 +185,60 @@ def test_cli_palette_errors_list_colours_with_counts(tmp_path, weights, capsys):
     assert "bad.txt:2: expected 'R G B' or 'R G B id'" in capsys.readouterr().err
 
 
-def test_label_of_wrong_size_and_record_left_clean(tmp_path, segmenter):
+def test_a_bad_label_is_reported_and_the_rest_scored(tmp_path, segmenter):
+    """A label of the wrong size and one with a truncated buffer cost their own frames only."""
+    good = np.ones((20, 30), np.uint8)
     with AtomicBagWriter(tmp_path / 'bad') as w:
-        w.write(
-            '/cam',
-            image_message(w.store, np.zeros((20, 30, 3), np.uint8), 'rgb8', 9, 'c'),
-            IMAGE_TYPE,
-            1,
-        )
-        w.write(
-            '/lab',
-            image_message(w.store, np.zeros((10, 30), np.uint8), 'mono8', 9, 'c'),
-            IMAGE_TYPE,
-            1,
-        )
-    with pytest.raises(BagError, match='label at stamp 9 is 30x10 but its image is 30x20'):
-        evaluate_offline(tmp_path / 'bad', '/cam', '/lab', segmenter, record=tmp_path / 'rec')
-    assert not (tmp_path / 'rec').exists() and not (tmp_path / 'rec.partial').exists()
+        for stamp in (7, 8, 9):
+            rgb = np.full((20, 30, 3), 20 * stamp, np.uint8)
+            w.write('/cam', image_message(w.store, rgb, 'rgb8', stamp, 'c'), IMAGE_TYPE, stamp)
+        w.write('/lab', image_message(w.store, good, 'mono8', 7, 'c'), IMAGE_TYPE, 7)
+        short = image_message(w.store, good, 'mono8', 8, 'c')
+        short.data = short.data[:100]
+        w.write('/lab', short, IMAGE_TYPE, 8)
+        small = np.zeros((10, 30), np.uint8)
+        w.write('/lab', image_message(w.store, small, 'mono8', 9, 'c'), IMAGE_TYPE, 9)
+    report = evaluate_offline(
+        tmp_path / 'bad', '/cam', '/lab', segmenter, record=tmp_path / 'rec'
+    )
+    assert (report.processed, report.labelled, report.unlabelled, report.malformed) == (3, 1, 2, 0)
+    assert report.malformed_counts['label_size_mismatch'] == 1
+    assert report.malformed_examples['label_size_mismatch'] == (
+        'label at stamp 9 is 30x10 but its image is 30x20'
+    )
+    (short_kind,) = set(report.malformed_counts) - {'label_size_mismatch'}
+    assert short_kind.startswith('label_') and 'label at stamp 8' in report.table()
+    cm = ConfusionMatrix(NUM_CLASSES)
+    cm.update(segmenter.segment(np.full((20, 30, 3), 140, np.uint8)).mask, good)
+    assert report.confusion.matrix.tolist() == cm.matrix.tolist()
+    with open_bag(tmp_path / 'rec') as reader:
+        assert len(list(read_topic(reader, '/segmentation/mask'))) == 3
+
+
+def test_labels_are_read_as_their_frames_ask(tmp_path):
+    """Memory holds the labels recorded ahead of their frames, not the whole label topic."""
+    from lightseg_ros.evaluation.bag_eval import LabelStream
+
+    n = 40
+    with AtomicBagWriter(tmp_path / 'long') as w:
+        for i in range(n):
+            label = np.full((4, 4), i % NUM_CLASSES, np.uint8)
+            w.write('/lab', image_message(w.store, label, 'mono8', 1000 + i, 'c'), IMAGE_TYPE, i)
+    # frames ask in blocks of four, last first: the first ask of a block reads three ahead
+    order = [block + j for block in range(0, n, 4) for j in (3, 2, 1, 0)]
+    most = 0
+    with LabelStream(tmp_path / 'long', '/lab') as labels:
+        assert labels.get(5) is None and labels.held == 0  # no such stamp: nothing read
+        for i in order:
+            if i % 10 == 9:
+                labels.discard(1000 + i)  # a frame that will never ask (dropped, undecodable)
+                continue
+            found = labels.get(1000 + i)
+            assert found.stamp_ns == 1000 + i and found.msg.data[0] == i % NUM_CLASSES
+            most = max(most, labels.held)
+        assert labels.held == 0
+        assert labels.get(1000) is None  # a label serves one frame
+    assert most == 3
 
 
 def test_record_writes_outputs_with_input_stamps(bag, segmenter, tmp_path):
@@ -340,6 +377,47 @@ def test_node_mode_as_fast_as_possible_counts_drops(tmp_path, weights):
     assert report.frames == 30 and report.processed + report.dropped == 30
     assert report.processed >= 1 and report.labelled == report.processed
     assert report.as_dict()['dropped'] == report.dropped
+
+
+def test_node_mode_holds_only_the_frames_in_flight(tmp_path):
+    """
+    A mask means every earlier unanswered frame was dropped.
+
+    The replay forgets those frames and their labels at once, so memory does not grow with
+    the bag.
+    """
+    from lightseg_ros.evaluation.bag_eval import LabelStream
+    from lightseg_ros.evaluation.node_replay import _Scorer
+    from lightseg_ros.evaluation.report import BagEvalReport
+    from lightseg_ros.models import WeightsMeta
+    from lightseg_ros.sources.bags import typestore
+
+    store = typestore()
+    with AtomicBagWriter(tmp_path / 'labels') as w:
+        for stamp in range(1, 11):
+            label = np.full((4, 4), stamp % NUM_CLASSES, np.uint8)
+            w.write('/lab', image_message(w.store, label, 'mono8', stamp, 'c'), IMAGE_TYPE, stamp)
+    meta = WeightsMeta(model='m', num_classes=NUM_CLASSES, class_names=['a', 'b', 'c'])
+    report = BagEvalReport.for_model('node', 'b', '/cam', '/lab', meta)
+
+    def answer(stamp, arrival):
+        mask = np.full((4, 4), stamp % NUM_CLASSES, np.uint8)
+        raw = store.serialize_cdr(image_message(store, mask, 'mono8', stamp, 'c'), IMAGE_TYPE)
+        return ('mask', stamp, arrival, bytes(raw))
+
+    with LabelStream(tmp_path / 'labels', '/lab') as labels:
+        scorer = _Scorer(report, labels, None, 255, None, '/cam')
+        for stamp in range(1, 11):
+            scorer.published(stamp, sent=float(stamp), log_time_ns=stamp)
+        scorer.absorb([answer(5, 5.25)])  # frames 1-4 were skipped by the node
+        assert list(scorer.in_flight) == [6, 7, 8, 9, 10]
+        assert (report.processed, report.dropped, report.labelled) == (1, 4, 1)
+        assert report.latency.samples_ms == [pytest.approx(250.0)]
+        scorer.absorb([answer(3, 6.0), answer(10, 11.0)])  # a late answer is not counted
+        scorer.finish()
+        assert labels.held == 0 and not scorer.in_flight
+    assert (report.frames, report.processed, report.dropped) == (10, 2, 8)
+    assert report.confusion.compute().pixel_accuracy == 1.0
 
 
 def test_node_mode_bad_weights_fail_before_starting_a_node(tmp_path, bag):

@@ -26,7 +26,10 @@ Two modes:
 
 Ground truth is a label topic of mono8 class-id images (or colour-coded rgb8 images with a
 palette, :class:`LabelPalette`), paired with frames by header stamp; frames without a label are
-counted, not scored. A label colour outside the palette is an error that lists the colours found.
+counted, not scored. Labels are read as their frames ask for them (:class:`LabelStream`), so
+memory does not grow with the bag's length. A label of the wrong size, or one that cannot be
+read, is counted and its frame left unscored; a label colour outside the palette is an error
+that lists the colours found.
 
 Malformed frames (undeserializable, undecodable, above ``max_input_pixels``, or in an MCAP chunk
 whose CRC does not match) are counted and skipped, and the report lists how many of each kind.
@@ -35,6 +38,7 @@ whose CRC does not match) are counted and skipped, and the report lists how many
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 import time
@@ -58,8 +62,9 @@ from ..sources.bags import (
 )
 
 __all__ = [
-    'labels_by_stamp',
     'label_array',
+    'LabelStream',
+    'open_labels',
     'decode_frame',
     'evaluate_offline',
     'LabelPalette',
@@ -188,21 +193,105 @@ def decode_frame(item: BagMessage, max_pixels: int | None = None) -> np.ndarray:
     return decode_image(item.msg, max_pixels)
 
 
-def labels_by_stamp(
+class LabelStream:
+    """
+    A bag's label topic, read as the frames ask for their labels.
+
+    A first pass keeps only the labels' stamps; :meth:`get` then reads on through the topic to the
+    asked stamp, holding the labels it passes over until their frames ask. Memory holds the
+    labels recorded ahead of their frames (a handful when a recorder writes each label next to
+    its image), not the whole topic. A label serves one frame; :meth:`discard` forgets the label
+    of a frame that will not ask (dropped, or undecodable).
+    """
+
+    def __init__(
+        self,
+        bag: str | Path,
+        topic: str,
+        *,
+        skip: list[DamagedChunk] | None = None,
+        on_malformed: Callable[[str], None] | None = None,
+    ) -> None:
+        with open_bag(bag) as reader:
+            self._wanted = {
+                m.stamp_ns
+                for m in read_topic(
+                    reader, topic, expect=(IMAGE_TYPE,), skip=skip, on_malformed=on_malformed
+                )
+            }
+        self._ahead: dict[int, BagMessage] = {}
+        self._stack = ExitStack()
+        reader = self._stack.enter_context(open_bag(bag))
+        # malformed labels were reported by the first pass: skip them quietly now
+        self._messages = read_topic(
+            reader, topic, expect=(IMAGE_TYPE,), skip=skip, on_malformed=lambda why: None
+        )
+
+    def __enter__(self) -> LabelStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._messages.close()
+        self._stack.close()
+
+    @property
+    def held(self) -> int:
+        """Labels read ahead of their frames and held now."""
+        return len(self._ahead)
+
+    def get(self, stamp_ns: int) -> BagMessage | None:
+        """Return the label of the frame stamped ``stamp_ns``, or None when the bag has none."""
+        if stamp_ns not in self._wanted:
+            return None
+        self._wanted.discard(stamp_ns)
+        found = self._ahead.pop(stamp_ns, None)
+        if found is not None:
+            return found
+        for message in self._messages:
+            if message.stamp_ns == stamp_ns:
+                return message
+            if message.stamp_ns in self._wanted:
+                self._ahead[message.stamp_ns] = message
+        return None
+
+    def discard(self, stamp_ns: int) -> None:
+        """Forget the label of a frame that will not ask for it."""
+        self._wanted.discard(stamp_ns)
+        self._ahead.pop(stamp_ns, None)
+
+
+class _NoLabels:
+    """The :class:`LabelStream` of a bag evaluated without a label topic."""
+
+    held = 0
+
+    def __enter__(self) -> _NoLabels:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def get(self, stamp_ns: int) -> None:
+        return None
+
+    def discard(self, stamp_ns: int) -> None:
+        pass
+
+
+def open_labels(
     bag: str | Path,
-    label_topic: str,
+    label_topic: str | None,
     *,
     skip: list[DamagedChunk] | None = None,
     on_malformed: Callable[[str], None] | None = None,
-) -> dict[int, BagMessage]:
-    """All label messages of a bag keyed by header stamp (order in the bag does not matter)."""
-    with open_bag(bag) as reader:
-        return {
-            m.stamp_ns: m
-            for m in read_topic(
-                reader, label_topic, expect=(IMAGE_TYPE,), skip=skip, on_malformed=on_malformed
-            )
-        }
+) -> LabelStream | _NoLabels:
+    """Return a :class:`LabelStream` of ``label_topic``, or one without labels when it is None."""
+    if not label_topic:
+        return _NoLabels()
+    return LabelStream(bag, label_topic, skip=skip, on_malformed=on_malformed)
 
 
 def score_frame(
@@ -212,18 +301,34 @@ def score_frame(
     palette: np.ndarray | None,
     ignore_index: int,
 ) -> None:
-    """Add one mask to the report: scored against its label, or counted as unlabelled."""
+    """
+    Add one mask to the report: scored against its label, or counted as unlabelled.
+
+    A label that cannot be read or does not match its image's size is reported (one line per
+    kind) and its frame counted as unlabelled; labels whose colours the palette lacks stop the
+    evaluation (a BagError), since every label of the bag will need the same fix.
+    """
+    from ..inference.image_codec import ImageDecodeError
+
     if label_msg is None:
         report.unlabelled += 1
         return
-    label = label_array(
-        label_msg.msg, palette, ignore_index, f'label at stamp {label_msg.stamp_ns}'
-    )
+    where = f'label at stamp {label_msg.stamp_ns}'
+    try:
+        label = label_array(label_msg.msg, palette, ignore_index, where)
+    except ImageDecodeError as exc:
+        report.note_malformed(f'label_{exc.kind}', f'{where}: {exc}', frame=False)
+        report.unlabelled += 1
+        return
     if label.shape != mask.shape:
-        raise BagError(
-            f'label at stamp {label_msg.stamp_ns} is {label.shape[1]}x{label.shape[0]} but its '
-            f'image is {mask.shape[1]}x{mask.shape[0]}'
+        report.note_malformed(
+            'label_size_mismatch',
+            f'{where} is {label.shape[1]}x{label.shape[0]} but its image is '
+            f'{mask.shape[1]}x{mask.shape[0]}',
+            frame=False,
         )
+        report.unlabelled += 1
+        return
     report.confusion.update(mask, label)
     report.labelled += 1
 
@@ -248,17 +353,11 @@ def evaluate_offline(
     meta = segmenter.meta
     damaged = damaged_chunks(bag)
     report = BagEvalReport.for_model('offline', bag, image_topic, label_topic, meta)
-    labels = (
-        labels_by_stamp(
-            bag,
-            label_topic,
-            skip=damaged,
-            on_malformed=lambda why: report.note_malformed(
-                'label_undeserializable', why, frame=False
-            ),
-        )
-        if label_topic
-        else {}
+    labels = open_labels(
+        bag,
+        label_topic,
+        skip=damaged,
+        on_malformed=lambda why: report.note_malformed('label_undeserializable', why, frame=False),
     )
     palette = np.asarray(meta.colors, dtype=np.uint8)
     writer = AtomicBagWriter(record, storage=record_storage) if record else None
@@ -273,7 +372,7 @@ def evaluate_offline(
     try:
         if writer:
             writer.__enter__()
-        with open_bag(bag) as reader:
+        with labels, open_bag(bag) as reader:
             expected = topic_count(reader, image_topic)
             for item in read_topic(
                 reader,
@@ -287,6 +386,7 @@ def evaluate_offline(
                     rgb = decode_frame(item, segmenter.max_input_pixels)
                 except ImageDecodeError as exc:
                     malformed(exc.kind, f'frame at stamp {item.stamp_ns}: {exc}')
+                    labels.discard(item.stamp_ns)
                     continue
                 mask = segmenter.segment(rgb).mask
                 report.latency.add(1000 * (time.perf_counter() - t0))

@@ -22,13 +22,14 @@ pairs them with the published frames by header stamp, and measures publish -> ma
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 import threading
 import time
 
 import numpy as np
 
-from .bag_eval import labels_by_stamp, score_frame
+from .bag_eval import open_labels, score_frame
 from .report import BagEvalReport
 from ..models.shipped import RANDOM
 from ..ros.node_session import NodeSession, NodeStartError, start_with_retries
@@ -57,11 +58,16 @@ def node_output_topic(image_topic: str, output: str) -> str:
 
 
 class _Collector:
-    """Receives the node's outputs as raw CDR bytes, keyed by (output, header stamp)."""
+    """
+    Receives the node's outputs as raw CDR bytes, with header stamp and arrival time.
+
+    The replay loop takes them as they come (:meth:`take`), so nothing piles up here.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.received: dict[str, dict[int, tuple[float, bytes]]] = {o: {} for o in RECORDED}
+        self.inbox: list[tuple[str, int, float, bytes]] = []  # output, stamp, arrival, raw
+        self.warm_answered = False
         self.last_arrival = time.monotonic()
         self.store = typestore()
 
@@ -71,10 +77,84 @@ class _Collector:
             msg = self.store.deserialize_cdr(raw, IMAGE_TYPE)
             stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
             with self.lock:
-                self.received[output][stamp] = (now, bytes(raw))
                 self.last_arrival = now
+                if stamp == WARMUP_STAMP_NS:
+                    self.warm_answered = self.warm_answered or output == 'mask'
+                else:
+                    self.inbox.append((output, stamp, now, bytes(raw)))
 
         return on_message
+
+    def take(self) -> list[tuple[str, int, float, bytes]]:
+        """Return what arrived since the last call, oldest first."""
+        with self.lock:
+            items, self.inbox = self.inbox, []
+        return items
+
+
+class _Scorer:
+    """
+    Pairs the node's outputs with the frames published to it, as they arrive.
+
+    The node answers frames in order and skips to the newest, so a mask for a frame means every
+    earlier unanswered frame was dropped: only the frames in flight are held, and a label is
+    fetched when its frame's mask arrives (:class:`LabelStream`).
+    """
+
+    RECENT = 256  # answered frames whose other outputs may still arrive (for --record)
+
+    def __init__(self, report, labels, palette, ignore_index, writer, image_topic) -> None:
+        self.report, self.labels, self.palette = report, labels, palette
+        self.ignore_index, self.writer = ignore_index, writer
+        self.topics = {o: node_output_topic(image_topic, o) for o in RECORDED}
+        self.in_flight: OrderedDict[int, tuple[float, int]] = OrderedDict()  # sent, log time
+        self.recent: OrderedDict[int, int] = OrderedDict()  # answered: log time
+        self.last_mask_arrival: float | None = None
+        self.last_published: tuple[int, float] | None = None  # stamp, sent
+        self.store = typestore()
+
+    def published(self, stamp_ns: int, sent: float, log_time_ns: int) -> None:
+        self.report.frames += 1
+        self.in_flight[stamp_ns] = (sent, log_time_ns)
+        self.last_published = (stamp_ns, sent)
+
+    def answered(self, stamp_ns: int) -> bool:
+        return stamp_ns not in self.in_flight
+
+    def absorb(self, items) -> None:
+        from ..inference.image_codec import image_view
+
+        report = self.report
+        for output, stamp, arrival, raw in items:
+            if output == 'mask' and stamp in self.in_flight:
+                while True:
+                    earlier, (sent, log_time) = self.in_flight.popitem(last=False)
+                    if earlier == stamp:
+                        break
+                    report.dropped += 1
+                    self.labels.discard(earlier)
+                self.recent[stamp] = log_time
+                if len(self.recent) > self.RECENT:
+                    self.recent.popitem(last=False)
+                report.processed += 1
+                report.latency.add(1000 * (arrival - sent))
+                self.last_mask_arrival = arrival
+                mask = image_view(self.store.deserialize_cdr(raw, IMAGE_TYPE))
+                score_frame(report, mask, self.labels.get(stamp), self.palette, self.ignore_index)
+            if self.writer is None:
+                continue
+            log_time = self.recent.get(stamp)
+            if log_time is None and stamp in self.in_flight:
+                log_time = self.in_flight[stamp][1]
+            if log_time is not None:
+                self.writer.write_raw(self.topics[output], IMAGE_TYPE, raw, log_time)
+
+    def finish(self) -> None:
+        """Count the frames never answered as dropped."""
+        for stamp in self.in_flight:
+            self.report.dropped += 1
+            self.labels.discard(stamp)
+        self.in_flight.clear()
 
 
 class _ReplaySession:
@@ -123,7 +203,7 @@ class _ReplaySession:
 
         def answered() -> bool:
             nonlocal last_sent
-            if WARMUP_STAMP_NS in collector.received['mask']:
+            if collector.warm_answered:
                 return True
             if time.monotonic() - last_sent > 0.5:
                 self.pub.publish(warm)
@@ -139,9 +219,7 @@ class _ReplaySession:
         if not ok:
             return False
         time.sleep(0.5)
-        with collector.lock:
-            for store in collector.received.values():
-                store.clear()
+        collector.take()
         return True
 
     def close(self) -> None:
@@ -179,13 +257,11 @@ def evaluate_node(
     from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import CompressedImage, Image
 
-    from ..inference.image_codec import image_view
     from ..models.weights import read_weights_meta
 
-    labels = labels_by_stamp(bag, label_topic) if label_topic else {}
     with open_bag(bag) as reader:
-        frames = list(read_topic(reader, image_topic))
-    if not frames:
+        first = next(read_topic(reader, image_topic), None)
+    if first is None:
         raise BagError(f'topic {image_topic!r} holds no messages')
     if weights:
         meta = read_weights_meta(weights)  # fail here, clearly, before starting a process
@@ -196,11 +272,13 @@ def evaluate_node(
         meta = Segmenter(model=model, device='cpu').meta
     report = BagEvalReport.for_model('node', bag, image_topic, label_topic, meta)
 
-    compressed = frames[0].msgtype == COMPRESSED_TYPE
+    compressed = first.msgtype == COMPRESSED_TYPE
     msg_class = CompressedImage if compressed else Image
     collector = _Collector()
-    warm = deserialize_message(frames[0].raw, msg_class)
+    warm = deserialize_message(first.raw, msg_class)
     warm.header.stamp.sec, warm.header.stamp.nanosec = 0, WARMUP_STAMP_NS
+    first_log = first.log_time_ns
+    del first
     wanted = RECORDED if record else ('mask',)
     parameters = {
         'image_topics': [image_topic],
@@ -211,73 +289,75 @@ def evaluate_node(
         'weights': str(Path(weights).resolve()) if weights else RANDOM,
         **({'model': model} if model else {}),
     }
-    try:
-        session = start_with_retries(
-            lambda attempt: _ReplaySession(image_topic, msg_class, wanted, collector, parameters),
-            lambda s: s.warm_up(warm, collector, startup_timeout_s),
-            _ReplaySession.close,
-            attempts=startup_attempts,
-            what=f'segment_node (answering within {startup_timeout_s:.0f} s)',
-        )
-    except NodeStartError as exc:
-        raise BagError(str(exc)) from None
-    pub = session.pub
-    try:
-        # replay the recorded bytes unchanged
-        published: dict[int, float] = {}
-        t0, first_log = time.monotonic(), frames[0].log_time_ns
-        for item in frames:
+    with open_labels(bag, label_topic) as labels:
+        try:
+            session = start_with_retries(
+                lambda attempt: _ReplaySession(
+                    image_topic, msg_class, wanted, collector, parameters
+                ),
+                lambda s: s.warm_up(warm, collector, startup_timeout_s),
+                _ReplaySession.close,
+                attempts=startup_attempts,
+                what=f'segment_node (answering within {startup_timeout_s:.0f} s)',
+            )
+        except NodeStartError as exc:
+            raise BagError(str(exc)) from None
+        writer = AtomicBagWriter(record, storage=record_storage) if record else None
+        scorer = _Scorer(report, labels, label_palette, meta.ignore_index, writer, image_topic)
+        try:
+            if writer:
+                writer.__enter__()
+            t0 = _replay(
+                session.pub, bag, image_topic, rate, first_log, collector, scorer, progress
+            )
+            # wait for the last answers: the node answers frames in order and always the
+            # newest, so the last frame's mask is the end; without it, give up once nothing
+            # arrived for settle_s, but never before answer_timeout_s after the last publish (a
+            # loaded machine may take seconds per frame)
+            last_stamp, last_sent = scorer.last_published
+            while True:
+                scorer.absorb(collector.take())
+                if scorer.answered(last_stamp):
+                    break
+                now = time.monotonic()
+                with collector.lock:
+                    quiet = now - max(collector.last_arrival, last_sent)
+                if quiet >= settle_s and now - last_sent >= answer_timeout_s:
+                    break
+                time.sleep(0.05)
+        except BaseException as exc:
+            session.close()
+            if writer:
+                writer.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        session.close()
+        scorer.absorb(collector.take())
+        scorer.finish()
+        if writer:
+            writer.__exit__(None, None, None)
+    # first frame published -> last mask received (not the settle time spent waiting for more)
+    report.wall_s = (scorer.last_mask_arrival or t0) - t0
+    return report
+
+
+def _replay(pub, bag, image_topic, rate, first_log, collector, scorer, progress) -> float:
+    """
+    Publish the recorded bytes unchanged, at ``rate`` times the recorded pace (None: at once).
+
+    The outputs that arrive meanwhile are scored between frames. Returns when the first frame
+    was published.
+    """
+    t0 = time.monotonic()
+    with open_bag(bag) as reader:
+        for item in read_topic(reader, image_topic):
+            scorer.absorb(collector.take())
             if rate is not None:
                 delay = t0 + (item.log_time_ns - first_log) / 1e9 / rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            published[item.stamp_ns] = time.monotonic()
+            sent = time.monotonic()
             pub.publish(item.raw)
+            scorer.published(item.stamp_ns, sent, item.log_time_ns)
             if progress:
                 progress(1)
-        # wait for the last answers: the node answers frames in order and always the newest, so the
-        # last frame's mask is the end; without it, give up once nothing arrived for settle_s, but
-        # never before answer_timeout_s after the last publish (a loaded machine may take seconds
-        # per frame)
-        last = frames[-1].stamp_ns
-        while True:
-            now = time.monotonic()
-            with collector.lock:
-                if last in collector.received['mask']:
-                    break
-                quiet = now - max(collector.last_arrival, published[last])
-            if quiet >= settle_s and now - published[last] >= answer_timeout_s:
-                break
-            time.sleep(0.05)
-    finally:
-        session.close()
-
-    store = typestore()
-    report.frames = len(frames)
-    masks = collector.received['mask']
-    # first frame published -> last mask received (not the settle time spent waiting for more)
-    report.wall_s = max((arrival for arrival, _ in masks.values()), default=t0) - t0
-    for stamp, sent in published.items():
-        if stamp not in masks:
-            report.dropped += 1
-            continue
-        arrival, raw = masks[stamp]
-        report.processed += 1
-        report.latency.add(1000 * (arrival - sent))
-        mask = np.array(image_view(store.deserialize_cdr(raw, IMAGE_TYPE)))
-        score_frame(report, mask, labels.get(stamp), label_palette, meta.ignore_index)
-    if record:
-        _record(record, record_storage, image_topic, collector, frames)
-    return report
-
-
-def _record(
-    out: str | Path, storage: str, image_topic: str, collector: _Collector, frames
-) -> None:
-    log_time = {f.stamp_ns: f.log_time_ns for f in frames}
-    with AtomicBagWriter(out, storage=storage) as writer:
-        for output in RECORDED:
-            topic = node_output_topic(image_topic, output)
-            for stamp, (_, raw) in sorted(collector.received[output].items()):
-                if stamp in log_time:
-                    writer.write_raw(topic, IMAGE_TYPE, raw, log_time[stamp])
+    return t0
