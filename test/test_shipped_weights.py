@@ -212,6 +212,9 @@ def test_results_table_scores_and_times_each_weights_file(tmp_path, capsys):
         and len(ghost['per_class_iou']) == 11
     )
     assert f'{ghost["miou"]:.2f}' in text and '| model | sky | building |' in text
+    # the ratio is the median of rounds alternating the file with the peer (2 iters: 2 rounds)
+    low, high = ghost['ratio_to_peer_range']
+    assert 0 < low <= ghost['ratio_to_peer'] <= high
 
 
 def test_shipped_ghostnet_segments_the_built_in_street_scene():

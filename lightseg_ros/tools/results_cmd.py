@@ -139,6 +139,9 @@ def run(args: argparse.Namespace) -> int:
             'eval_seconds': round(seconds, 1),
         }
         if args.iters:
+            # timed in rounds interleaved with the peer, right after this file's scoring: the
+            # ratio compares the two under the same load (the peer row's own timing, at the
+            # start, does not)
             case = bm.bench_segmenter(
                 meta.model,
                 args.backend,
@@ -147,12 +150,14 @@ def run(args: argparse.Namespace) -> int:
                 warmup=args.warmup,
                 iters=args.iters,
                 weights=str(path),
+                rounds=max(1, min(args.rounds, args.iters)),
             )
             row.update(
                 latency_p50_ms=case.network.p50_ms,
                 latency_p99_ms=case.network.p99_ms,
                 backend=case.backend_detail,
-                ratio_to_peer=round(case.network.p50_ms / peer['network']['p50_ms'], 3),
+                ratio_to_peer=case.ratio_to_peer,
+                ratio_to_peer_range=[case.ratio_spread.min, case.ratio_spread.max],
             )
         else:
             row.update(
@@ -208,6 +213,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--device', default='cpu')
     p.add_argument('--iters', type=int, default=30, help='timed runs per model (0 = no latency)')
     p.add_argument('--warmup', type=int, default=5)
+    p.add_argument(
+        '--rounds',
+        type=int,
+        default=6,
+        help='rounds of timing alternating each model with the peer; "vs peer" is the median '
+        "of the rounds' ratios (default 6)",
+    )
     p.add_argument('--json', help='write rows and machine facts as JSON')
     p.add_argument('--markdown', help='write the tables as Markdown')
     p.add_argument('--quiet', action='store_true')
