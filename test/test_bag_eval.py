@@ -542,6 +542,47 @@ def test_malformed_frames_are_counted_and_skipped(tmp_path, segmenter):
     assert 'skipped 1 x truncated_data' in report.table()
 
 
+@pytest.mark.usefixtures('own_domain')
+def test_node_mode_counts_malformed_frames_and_keeps_replaying(tmp_path, weights):
+    """
+    A message that is not CDR is counted and not sent; a frame the node refuses is dropped.
+
+    The frames around them are answered and scored.
+    """
+    from lightseg_ros.evaluation.node_replay import evaluate_node
+
+    rng = np.random.default_rng(3)
+    step = 200_000_000  # 5 fps recorded: the node answers every frame it can decode
+    with AtomicBagWriter(tmp_path / 'mixed') as w:
+
+        def frame(i, msg):
+            w.write('/cam', msg, IMAGE_TYPE, (i + 1) * step)
+
+        for i in range(5):
+            rgb = (rng.random((24, 32, 3)) * 255).astype(np.uint8)
+            msg = image_message(w.store, rgb, 'rgb8', 100 + i, 'cam')
+            if i == 1:
+                msg.encoding = '32FC3'  # published as recorded; the node refuses it
+            if i == 3:
+                w.write_raw('/cam', IMAGE_TYPE, b'\x00\x01\x00\x00garbage', (i + 1) * step)
+                continue
+            frame(i, msg)
+            label = np.zeros((24, 32), np.uint8)
+            w.write('/lab', image_message(w.store, label, 'mono8', 100 + i, 'cam'), IMAGE_TYPE, 1)
+    report = evaluate_node(
+        tmp_path / 'mixed',
+        '/cam',
+        '/lab',
+        weights=str(weights),
+        device='cpu',
+        rate=1.0,
+        settle_s=1.0,
+        answer_timeout_s=3.0,
+    )
+    assert (report.frames, report.processed, report.dropped, report.malformed) == (5, 3, 1, 1)
+    assert report.malformed_counts == {'undeserializable': 1} and report.labelled == 3
+
+
 def test_frames_in_a_damaged_chunk_are_counted_and_the_rest_scored(tmp_path, weights):
     from lightseg_ros.sources.bags import _mcap_chunks
 

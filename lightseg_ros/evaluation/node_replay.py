@@ -38,9 +38,11 @@ from ..sources.bags import (
     AtomicBagWriter,
     BagError,
     COMPRESSED_TYPE,
+    damaged_chunks,
     IMAGE_TYPE,
     open_bag,
     read_topic,
+    topic_count,
     typestore,
 )
 
@@ -259,8 +261,11 @@ def evaluate_node(
 
     from ..models.weights import read_weights_meta
 
+    damaged = damaged_chunks(bag)
     with open_bag(bag) as reader:
-        first = next(read_topic(reader, image_topic), None)
+        first = next(
+            read_topic(reader, image_topic, skip=damaged, on_malformed=lambda why: None), None
+        )
     if first is None:
         raise BagError(f'topic {image_topic!r} holds no messages')
     if weights:
@@ -289,7 +294,12 @@ def evaluate_node(
         'weights': str(Path(weights).resolve()) if weights else RANDOM,
         **({'model': model} if model else {}),
     }
-    with open_labels(bag, label_topic) as labels:
+    with open_labels(
+        bag,
+        label_topic,
+        skip=damaged,
+        on_malformed=lambda why: report.note_malformed('label_undeserializable', why, frame=False),
+    ) as labels:
         try:
             session = start_with_retries(
                 lambda attempt: _ReplaySession(
@@ -308,7 +318,15 @@ def evaluate_node(
             if writer:
                 writer.__enter__()
             t0 = _replay(
-                session.pub, bag, image_topic, rate, first_log, collector, scorer, progress
+                session.pub,
+                bag,
+                image_topic,
+                damaged,
+                rate,
+                first_log,
+                collector,
+                scorer,
+                progress,
             )
             # wait for the last answers: the node answers frames in order and always the
             # newest, so the last frame's mask is the end; without it, give up once nothing
@@ -340,16 +358,26 @@ def evaluate_node(
     return report
 
 
-def _replay(pub, bag, image_topic, rate, first_log, collector, scorer, progress) -> float:
+def _replay(pub, bag, image_topic, damaged, rate, first_log, collector, scorer, progress) -> float:
     """
     Publish the recorded bytes unchanged, at ``rate`` times the recorded pace (None: at once).
 
-    The outputs that arrive meanwhile are scored between frames. Returns when the first frame
-    was published.
+    The outputs that arrive meanwhile are scored between frames. A message that cannot be
+    deserialized (no stamp to pair its answer with) or that lies in a damaged chunk is counted as
+    malformed, not published; a frame the node refuses (say, an unknown encoding) goes out as
+    recorded and counts as dropped. Returns when the first frame was published.
     """
+    report = scorer.report
+
+    def malformed(why: str) -> None:
+        report.note_malformed('undeserializable', why)
+        if progress:
+            progress(1)
+
     t0 = time.monotonic()
     with open_bag(bag) as reader:
-        for item in read_topic(reader, image_topic):
+        expected = topic_count(reader, image_topic)
+        for item in read_topic(reader, image_topic, skip=damaged, on_malformed=malformed):
             scorer.absorb(collector.take())
             if rate is not None:
                 delay = t0 + (item.log_time_ns - first_log) / 1e9 / rate - time.monotonic()
@@ -360,4 +388,13 @@ def _replay(pub, bag, image_topic, rate, first_log, collector, scorer, progress)
             scorer.published(item.stamp_ns, sent, item.log_time_ns)
             if progress:
                 progress(1)
+    lost = expected - report.frames - report.malformed
+    if lost > 0 and damaged:  # messages in chunks whose CRC failed: not read, counted
+        report.note_malformed(
+            'damaged_chunk',
+            f'{len(damaged)} chunks fail their CRC, the first in {damaged[0].file} at byte '
+            f'{damaged[0].offset} ({damaged[0].reason})',
+            lost,
+        )
+    report.frames += report.malformed
     return t0
