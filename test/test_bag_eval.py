@@ -198,9 +198,7 @@ def test_a_bad_label_is_reported_and_the_rest_scored(tmp_path, segmenter):
         w.write('/lab', short, IMAGE_TYPE, 8)
         small = np.zeros((10, 30), np.uint8)
         w.write('/lab', image_message(w.store, small, 'mono8', 9, 'c'), IMAGE_TYPE, 9)
-    report = evaluate_offline(
-        tmp_path / 'bad', '/cam', '/lab', segmenter, record=tmp_path / 'rec'
-    )
+    report = evaluate_offline(tmp_path / 'bad', '/cam', '/lab', segmenter, record=tmp_path / 'rec')
     assert (report.processed, report.labelled, report.unlabelled, report.malformed) == (3, 1, 2, 0)
     assert report.malformed_counts['label_size_mismatch'] == 1
     assert report.malformed_examples['label_size_mismatch'] == (

@@ -27,6 +27,8 @@ import pytest
 from ros_harness import NodeProcess, Probe
 from sensor_msgs.msg import Image
 
+IMAGE = 'sensor_msgs/msg/Image'
+
 
 def test_synthetic_scene_has_the_street_classes():
     image, labels = road_scene(160, 120, t=0.5)
@@ -132,6 +134,33 @@ def test_bag_source_yields_raw_cdr(tmp_path):
     ].msgtype == 'sensor_msgs/msg/Image'
     with pytest.raises(FrameSourceError, match='/recorded/image'):
         next(iter_frames(str(bag), bag_topic='/other'))
+
+
+def test_bag_source_passes_over_bad_messages_and_damaged_chunks(tmp_path):
+    """A message that is not CDR and the frames of a chunk whose CRC fails: one line each."""
+    from lightseg_ros.sources.bags import _mcap_chunks, AtomicBagWriter, image_message
+
+    with AtomicBagWriter(tmp_path / 'bag') as w:
+        for i in range(6):
+            rgb = np.full((360, 480, 3), i, np.uint8)
+            w.write('/cam', image_message(w.store, rgb, 'rgb8', i + 1, 'c'), IMAGE, i + 1)
+            if i == 0:
+                w.write_raw('/cam', IMAGE, b'\x00\x01\x00\x00garbage', 1)
+    skipped: list[str] = []
+    assert len(list(iter_frames(str(tmp_path / 'bag'), loop=False, on_skip=skipped.append))) == 6
+    assert len(skipped) == 1 and 'cannot be deserialized' in skipped[0]
+    mcap = tmp_path / 'bag' / 'bag.mcap'
+    _, _, _, _, _, records_at, size, _ = list(_mcap_chunks(mcap))[1]
+    data = bytearray(mcap.read_bytes())
+    data[records_at + size - 1000] ^= 0x01  # a bit of pixel data near the chunk's end
+    mcap.write_bytes(bytes(data))
+    skipped.clear()
+    frames = iter_frames(str(tmp_path / 'bag'), loop=True, on_skip=skipped.append)
+    first_pass = [next(frames) for _ in range(12)]  # two loops: the CRCs are checked once
+    assert 2 <= len({f.data for f in first_pass}) <= 5
+    assert sum('fail their CRC' in line for line in skipped) == 1
+    with pytest.raises(FrameSourceError, match='cannot be deserialized'):
+        list(iter_frames(str(tmp_path / 'bag'), loop=False))  # without on_skip: raised
 
 
 @pytest.fixture(scope='module')

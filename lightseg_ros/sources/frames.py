@@ -99,7 +99,8 @@ def iter_frames(
     ``width``/``height`` size the synthetic scene; files keep their own size. ``fps`` sets the
     synthetic scene's clock. In a folder, an image that cannot be read is passed over: ``on_skip``
     gets one line naming it (without it, the error is raised); a folder where none can be read
-    raises :class:`FrameSourceError`.
+    raises :class:`FrameSourceError`. In a bag, so are a message that cannot be deserialized and
+    the messages of a chunk whose CRC fails (one line for all such chunks).
     """
     kind = source_kind(source)
     if kind == SYNTHETIC:
@@ -120,9 +121,10 @@ def iter_frames(
             return video_frames(source)
 
     else:
+        checked: list = []  # the damaged chunks, found once (a pass over the whole bag)
 
         def again() -> Iterator[BagFrame]:
-            return _bag_frames(source, bag_topic)
+            return _bag_frames(source, bag_topic, on_skip, checked)
 
     return _looped(again(), again, loop)
 
@@ -269,15 +271,34 @@ def video_frames(path: str | Path) -> Iterator[np.ndarray]:
         capture.release()
 
 
-def _bag_frames(path: str, bag_topic: str = '') -> Iterator[BagFrame]:
+def _bag_frames(
+    path: str,
+    bag_topic: str = '',
+    on_skip: Callable[[str], None] | None = None,
+    checked: list | None = None,
+) -> Iterator[BagFrame]:
     """
     Yield the recorded CDR bytes of one image topic.
 
-    The topic is ``bag_topic``, else the bag's first image topic.
+    The topic is ``bag_topic``, else the bag's first image topic. With ``on_skip``, messages that
+    cannot be deserialized or lie in a damaged chunk are reported to it and passed over;
+    ``checked`` keeps the damaged chunks across loops (found and reported on the first).
     """
-    from .bags import BagError, open_bag, read_topic
+    from .bags import BagError, damaged_chunks, open_bag, read_topic
 
+    read = 0
     try:
+        if checked:
+            damaged = checked[0]
+        else:
+            damaged = damaged_chunks(path) if on_skip else []
+            if checked is not None:
+                checked.append(damaged)
+            if damaged:
+                on_skip(
+                    f'skipped: {len(damaged)} chunks of bag {path} fail their CRC (the first in '
+                    f'{damaged[0].file} at byte {damaged[0].offset}); their messages are not read'
+                )
         with open_bag(path) as reader:
             images = [c.topic for c in reader.connections if c.msgtype in IMAGE_MSGTYPES]
             topic = bag_topic or (images[0] if images else '')
@@ -287,7 +308,15 @@ def _bag_frames(path: str, bag_topic: str = '') -> Iterator[BagFrame]:
                     f'bag {path} has no image topic {bag_topic!r}; it holds: '
                     f'{", ".join(available)}'
                 )
-            for message in read_topic(reader, topic):
+            for message in read_topic(
+                reader,
+                topic,
+                skip=damaged,
+                on_malformed=on_skip and (lambda why: on_skip(f'skipped: {topic}: {why}')),
+            ):
+                read += 1
                 yield BagFrame(message.raw, message.msgtype, message.topic)
     except BagError as exc:
         raise FrameSourceError(str(exc)) from None
+    if not read:
+        raise FrameSourceError(f'no message of bag {path} could be read')
