@@ -19,6 +19,7 @@ Offline and node modes agree; labels paired by stamp; clear errors; atomic --rec
 """
 
 import json
+import time
 
 from bag_fixtures import write_dataset
 import cv2
@@ -425,6 +426,11 @@ def test_node_mode_bad_weights_fail_before_starting_a_node(tmp_path, bag):
     (tmp_path / 'bad.safetensors').write_bytes(b'not weights')
     with pytest.raises(WeightsError, match='not a readable safetensors file'):
         evaluate_node(bag, '/camera/image_raw', None, weights=str(tmp_path / 'bad.safetensors'))
+    (tmp_path / 'taken').mkdir()
+    t0 = time.monotonic()
+    with pytest.raises(BagError, match='taken already exists'):
+        evaluate_node(bag, '/camera/image_raw', None, record=tmp_path / 'taken')
+    assert time.monotonic() - t0 < 5  # refused before a node process was started
 
 
 def test_replay_launch_command(tmp_path, bag):

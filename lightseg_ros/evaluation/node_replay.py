@@ -261,6 +261,8 @@ def evaluate_node(
 
     from ..models.weights import read_weights_meta
 
+    if record:
+        AtomicBagWriter.check_free(record)  # before a node process is started
     damaged = damaged_chunks(bag)
     with open_bag(bag) as reader:
         first = next(
@@ -312,9 +314,10 @@ def evaluate_node(
             )
         except NodeStartError as exc:
             raise BagError(str(exc)) from None
-        writer = AtomicBagWriter(record, storage=record_storage) if record else None
-        scorer = _Scorer(report, labels, label_palette, meta.ignore_index, writer, image_topic)
+        writer = scorer = None
         try:
+            writer = AtomicBagWriter(record, storage=record_storage) if record else None
+            scorer = _Scorer(report, labels, label_palette, meta.ignore_index, writer, image_topic)
             if writer:
                 writer.__enter__()
             t0 = _replay(

@@ -329,11 +329,7 @@ class AtomicBagWriter:
     def __init__(self, out: str | Path, *, storage: str = 'mcap') -> None:
         from rosbags.rosbag2 import StoragePlugin, Writer
 
-        self.out = Path(out)
-        if self.out.exists():
-            raise BagError(
-                f'output bag {self.out} already exists; choose another path or remove it'
-            )
+        self.out = self.check_free(out)
         plugins = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
         if storage not in plugins:
             raise BagError(f'unknown storage {storage!r}; accepted: {", ".join(plugins)}')
@@ -345,6 +341,14 @@ class AtomicBagWriter:
         self.store = typestore()
         self.writer = Writer(self.bag_dir, version=9, storage_plugin=plugins[storage])
         self.connections: dict[str, Any] = {}
+
+    @staticmethod
+    def check_free(out: str | Path) -> Path:
+        """Return ``out`` as a Path; a BagError when something is there already."""
+        out = Path(out)
+        if out.exists():
+            raise BagError(f'output bag {out} already exists; choose another path or remove it')
+        return out
 
     def __enter__(self) -> 'AtomicBagWriter':
         self.writer.open()
