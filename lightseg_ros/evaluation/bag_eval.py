@@ -409,14 +409,7 @@ def evaluate_offline(
                 if progress:
                     progress(1)
             seen += report.malformed_counts.get('undeserializable', 0)
-            lost = expected - seen
-            if lost > 0 and damaged:  # messages in chunks whose CRC failed: not read, counted
-                report.note_malformed(
-                    'damaged_chunk',
-                    f'{len(damaged)} chunks fail their CRC, the first in '
-                    f'{damaged[0].file} at byte {damaged[0].offset} ({damaged[0].reason})',
-                    lost,
-                )
+            report.note_damaged(damaged, expected - seen)
         report.frames = report.processed + report.malformed
         if report.frames == 0:
             raise BagError(f'topic {image_topic!r} holds no messages')

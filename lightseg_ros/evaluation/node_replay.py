@@ -391,13 +391,6 @@ def _replay(pub, bag, image_topic, damaged, rate, first_log, collector, scorer, 
             scorer.published(item.stamp_ns, sent, item.log_time_ns)
             if progress:
                 progress(1)
-    lost = expected - report.frames - report.malformed
-    if lost > 0 and damaged:  # messages in chunks whose CRC failed: not read, counted
-        report.note_malformed(
-            'damaged_chunk',
-            f'{len(damaged)} chunks fail their CRC, the first in {damaged[0].file} at byte '
-            f'{damaged[0].offset} ({damaged[0].reason})',
-            lost,
-        )
+    report.note_damaged(damaged, expected - report.frames - report.malformed)
     report.frames += report.malformed
     return t0

@@ -89,6 +89,17 @@ class BagEvalReport:
         if frame:
             self.malformed += count
 
+    def note_damaged(self, damaged, lost: int) -> None:
+        """Count ``lost`` frames not read because they lie in ``damaged`` chunks (CRC failed)."""
+        if lost > 0 and damaged:
+            first = damaged[0]
+            self.note_malformed(
+                'damaged_chunk',
+                f'{len(damaged)} chunks fail their CRC, the first in {first.file} at byte '
+                f'{first.offset} ({first.reason})',
+                lost,
+            )
+
     @property
     def scores(self) -> SegmentationScores | None:
         if self.confusion is None or self.labelled == 0:
