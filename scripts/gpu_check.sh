@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/lightseg_gpu}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
-STEPS=${STEPS:-tests,bench,latency,variants,profile}  # which of the steps below to run
+STEPS=${STEPS:-suite,bench,latency,variants,profile}  # which of the steps below to run
 step() { echo "=== $1 ($(date +%T))"; }
 want() { [[ ",$STEPS," == *",$1,"* ]]; }
 
@@ -26,24 +26,48 @@ if ! python3 -c 'import rclpy.serialization' 2>/dev/null && [ -f .whl/wheels.tar
   mkdir -p /tmp/wheels && tar xJf .whl/wheels.tar.xz -C /tmp/wheels &&
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir /tmp/wheels/*.whl
 fi
+if ! python3 -c 'import flake8_quotes, colcon_core, apsw' 2>/dev/null && [ -d .whl/test ]; then
+  step 'wheels the tests need (linters, colcon, apsw for rosbags)'
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .whl/test/*.whl
+fi
+BIN=$(dirname "$(python3 -c 'import sys; print(sys.executable)')")
+if [ ! -x "$BIN/lightseg" ]; then
+  # the tests look for the console scripts beside the interpreter. On 2026-11-26 this step ran
+  # without a word and two tests still found none in $BIN: hence the listing, to see where they went
+  step 'lightseg_ros itself, editable (the console scripts the tests run)'
+  python3 -m pip install --no-index --no-deps --no-build-isolation -e . 2>&1 | tail -5
+  ls -l "$BIN" | grep -E 'lightseg|segment_node' || echo "no console scripts in $BIN"
+  command -v lightseg segment_node
+fi
 export PYTHONPATH=$PWD
 python3 -c 'import rclpy.serialization, sensor_msgs.msg, rosbags; print("ROS 2 imports")' |
   tee -a "$OUT/machine.txt"
+
+want suite && step 'the whole suite, 12 workers' &&
+timeout ${SUITE_S:-210} python3 -m pytest -q -p no:cacheprovider -n 12 --dist loadfile -rs 2>&1 |
+  tee "$OUT/pytest_full.txt" | tail -30
 
 want tests && step 'CUDA tests' &&
 timeout 200 python3 -m pytest -q -p no:cacheprovider test/test_cuda.py test/test_backends.py \
   test/test_segmenter.py test/test_wire.py test/test_fusion.py 2>&1 | tee "$OUT/pytest.txt" | tail -25
 
 want bench && step 'bench, all models, CUDA graphs on and off' &&
-timeout 240 python3 -m lightseg_ros.cli bench --device cuda --models all --backends torch \
-  --sizes 360x480,512x512,480x640 --cuda-graphs both --warmup 20 --iters 100 --rounds 5 \
+timeout 150 python3 -m lightseg_ros.cli bench --device cuda --models all --backends torch \
+  --sizes 360x480,512x512,480x640 --cuda-graphs both --warmup 20 --iters 100 --rounds 3 \
   --node --node-frames 100 --out "$OUT/bench_cuda.json" 2>&1 | tee "$OUT/bench.txt" | tail -40
 want latency && step 'the node on CUDA, 640x480, 300 frames' &&
-timeout 120 python3 -m lightseg_ros.cli node-latency --device cuda --frames 300 --warmup 10 \
+timeout 70 python3 -m lightseg_ros.cli node-latency --device cuda --frames 300 --warmup 10 \
   --json "$OUT/node_latency.json" 2>&1 | tee "$OUT/node_latency.txt" | tail -12
 
+want compiled && step 'torch.compile: ghostnet and the peer at 512x512, then the node at 640x480' &&
+timeout 100 python3 -m lightseg_ros.cli bench --device cuda --models ghostnet_aspp_da --backends torch \
+  --sizes 512x512 --torch-compile --warmup 20 --iters 300 --rounds 3 --out "$OUT/bench_compile.json" \
+  2>&1 | tee "$OUT/bench_compile.txt" | tail -8
+want compiled && timeout 100 python3 -m lightseg_ros.cli node-latency --device cuda --torch-compile --frames 300 \
+  --warmup 10 --json "$OUT/node_latency_compile.json" 2>&1 | tee "$OUT/node_latency_compile.txt" | tail -8
+
 want variants && step 'network at 512x512: eager, folded batch norms, CUDA graphs, torch.compile' &&
-timeout 200 python3 - <<'PY' 2>&1 | tee "$OUT/variants.txt"
+timeout 100 python3 - <<'PY' 2>&1 | tee "$OUT/variants.txt"
 import time
 
 import torch
@@ -101,7 +125,7 @@ for name in ('ghostnet_aspp_da', 'mlff_mobilenetv2', 'deeplabv3plus_mobilenetv2'
 PY
 
 want profile && step 'profile of segment() at 480x640' &&
-timeout 60 python3 - <<'PY' 2>&1 | tee "$OUT/profile.txt"
+timeout 45 python3 - <<'PY' 2>&1 | tee "$OUT/profile.txt"
 import time
 
 import torch

@@ -23,9 +23,16 @@ import torch
 torch.set_num_threads(2)
 
 # ROS tests share this machine with other test runs: a random DDS domain per session isolates them.
+# Under pytest-xdist (the GPU machine runs the suite with -n) the workers inherit one random base
+# from the controller and take consecutive domains, so no two workers share one.
 # Set before any rclpy.init; node subprocesses inherit it. The DDS configuration is the stock one,
 # as users' camera drivers, rviz2 and the ros2 CLI have it: no DDS variable from the calling shell.
-os.environ['ROS_DOMAIN_ID'] = str(random.SystemRandom().randint(1, 100))
+_base = int(
+    os.environ.setdefault('LIGHTSEG_TEST_DOMAIN_BASE', str(random.SystemRandom().randint(0, 99)))
+)
+_worker = os.environ.get('PYTEST_XDIST_WORKER', 'gw0')
+_index = int(_worker[2:]) if _worker[2:].isdigit() else 0
+os.environ['ROS_DOMAIN_ID'] = str(1 + (_base + _index) % 100)
 for _name in (*DDS_VARIABLES, 'RMW_IMPLEMENTATION'):
     os.environ.pop(_name, None)
 # ONNX exports made by the tests go to a throw-away cache, not the user's ~/.cache/lightseg_ros

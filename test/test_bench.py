@@ -53,6 +53,8 @@ def test_bench_json_small_run(tmp_path, capsys):
         main(
             [
                 'bench',
+                '--device',
+                'cpu',  # the CPU's JSON (auto takes CUDA where there is one: test_cuda.py)
                 '--models',
                 'ghostnet_aspp_da',
                 '--sizes',
