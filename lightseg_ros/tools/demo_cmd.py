@@ -37,6 +37,17 @@ from ..models.shipped import DEFAULT_MODEL, RANDOM
 __all__ = ['run_demo', 'register']
 
 
+# the node's diagnostics counters that tell when every published frame is accounted for
+# (a failed frame is also counted bad)
+_NODE_COUNTS = (
+    'frames_in',
+    'frames_out',
+    'dropped_frames',
+    'bad_frames',
+    'skipped_no_subscribers',
+)
+
+
 def run_demo(
     out_dir: Path,
     *,
@@ -161,14 +172,25 @@ def run_demo(
         )
         side.executor.add_node(src)
         started = time.monotonic()
-        done_at = None
+        quiet_since, seen = None, None
         while time.monotonic() - started < timeout:
             side.executor.spin_once(timeout_sec=0.05)
             if src.done:
-                # after the last frame: every overlay in, or nothing new for a while (the node
-                # dropped some)
-                done_at = done_at or time.monotonic()
-                if len(received) >= src.published or time.monotonic() - done_at > 3.0:
+                # After the last frame, stop once every frame is answered or counted as dropped
+                # by the node, or once the node is idle (all it took in is accounted for) and
+                # nothing changed for 3 s: frames lost on the way. Not a fixed wait: on a GPU the
+                # first frame alone took 4.6 s (cuDNN's autotuning and the CUDA graph's capture),
+                # and a fixed 3 s ended the demo with no overlay at all.
+                counts = {k: int(node_stats.get(k, '0')) for k in _NODE_COUNTS}
+                now_seen = (len(received), *counts.values())
+                if now_seen != seen:
+                    quiet_since, seen = time.monotonic(), now_seen
+                dropped = counts['dropped_frames']
+                if len(received) + dropped >= src.published:
+                    break
+                answered = counts['frames_out'] + dropped + counts['bad_frames']
+                idle = answered + counts['skipped_no_subscribers'] >= counts['frames_in']
+                if idle and time.monotonic() - quiet_since > 3.0:
                     break
         for _ in range(20):  # the node's diagnostics after the last frame
             side.executor.spin_once(timeout_sec=0.05)
