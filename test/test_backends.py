@@ -125,3 +125,35 @@ def test_onnx_cache_is_private_checked_and_rebuilt_when_tampered(tmp_path, caplo
     from lightseg_ros.inference.export import check_onnx
 
     assert check_onnx(model, path, sizes=[(64, 64)]) < 1e-3  # the rebuilt export is the model
+
+
+def test_torch_compile_that_fails_warns_once_and_runs_the_network_uncompiled(monkeypatch, caplog):
+    """Where Inductor cannot compile (no compiler, no Triton), the network runs uncompiled."""
+    from lightseg_ros.inference.backends import TorchBackend
+
+    calls = []
+
+    def compile_that_fails(model, **options):
+        def run(x):
+            calls.append(x.shape)
+            raise RuntimeError('InductorError: no working C++ compiler found\n(a long traceback)')
+
+        return run
+
+    monkeypatch.setattr(torch, 'compile', compile_that_fails)
+    torch.manual_seed(0)
+    network = build_model('ghostnet_aspp_da', num_classes=4).eval()
+    plain = TorchBackend(network, torch.device('cpu'), torch.float32)
+    backend = TorchBackend(network, torch.device('cpu'), torch.float32, compile=True)
+    assert backend.compiled and backend.description == 'torch cpu float32 compiled'
+    x = torch.randn(1, 3, 64, 96)
+    with caplog.at_level('WARNING', logger='lightseg_ros.inference.backends'):
+        first = backend(x)
+        second = backend(x)
+    assert len(calls) == 1  # tried once, then never again
+    assert not backend.compiled and backend.description == 'torch cpu float32'
+    assert torch.equal(first, plain(x)) and torch.equal(second, first)
+    warnings = [r.getMessage() for r in caplog.records if 'torch.compile' in r.getMessage()]
+    assert warnings == [
+        'torch.compile failed, running uncompiled: InductorError: no working C++ compiler found'
+    ]

@@ -85,6 +85,20 @@ def test_channels_first_fp16_agrees_too(cpu_masks):
         assert agreement(seg.segment(images[size]).mask, masks['ghostnet_aspp_da'][size]) >= 0.99
 
 
+def test_torch_compile_inside_the_graph_agrees_with_the_cpu_fp32_masks(cpu_masks):
+    images, masks = cpu_masks
+    seg = Segmenter(
+        shipped_weights('ghostnet_aspp_da'), device='cuda', backend='torch', torch_compile=True
+    )
+    for size in SIZES[:2]:
+        for _ in range(2):
+            got = seg.segment(images[size]).mask
+            assert agreement(got, masks['ghostnet_aspp_da'][size]) >= 0.99, size
+    # compiled, not fallen back to the uncompiled network
+    assert seg.backend.compiled and seg.backend.cuda_graphs
+    assert seg.backend.description.endswith('cuda_graphs compiled')
+
+
 def test_graph_replays_equal_eager_and_are_kept_per_shape():
     torch.manual_seed(0)
     weights = shipped_weights('ghostnet_aspp_da')

@@ -301,6 +301,7 @@ class Segmenter:
         max_input_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS,
         max_inference_pixels: int | None = None,
         cuda_graphs: bool | None = None,
+        torch_compile: bool = False,
     ) -> None:
         if resize not in RESIZE_POLICIES:
             raise ValueError(
@@ -374,6 +375,7 @@ class Segmenter:
             num_classes=self.meta.num_classes,
             model_name=self.model_name,
             cuda_graphs=cuda_graphs,
+            torch_compile=torch_compile,
         )
         # CUDA: frames go through a page-locked buffer, so that the upload is one asynchronous
         # DMA (a pageable source makes the driver copy it again and wait); see _upload

@@ -147,6 +147,7 @@ def load_segmenter(config: ModelConfig) -> Segmenter:
         backend=config.backend,
         max_input_pixels=config.max_input_pixels,
         max_inference_pixels=config.max_inference_pixels or None,
+        torch_compile=config.torch_compile,
     )
 
 

@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
                 iters=args.iters,
                 peak_gflops=peak,
                 cuda_graphs=with_graphs,
+                torch_compile=args.torch_compile,
             )
             result['peer'].append(peer.as_dict())
             progress(
@@ -117,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
                         peak_gflops=peak,
                         rounds=args.rounds,
                         cuda_graphs=with_graphs,
+                        torch_compile=args.torch_compile and backend == 'torch',
                     )
                 except BackendError as exc:
                     result['skipped'].append(
@@ -144,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
             device=str(device),
             frames=args.node_frames,
             feed_hz=60.0,
+            torch_compile=args.torch_compile,
         )
     if args.frames:
         from .frame_bench import check_frame_targets, measure_frames
@@ -296,6 +299,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default='on',
         help='torch on CUDA: replay a CUDA graph of the network (the default of the node), eager, '
         'or both in one run',
+    )
+    p.add_argument(
+        '--torch-compile',
+        action='store_true',
+        help='torch backend: torch.compile every network, ours and the peer (and the node)',
     )
     p.add_argument('--warmup', type=int, default=10)
     p.add_argument(

@@ -218,12 +218,19 @@ def _peer_model(num_classes: int) -> torch.nn.Module:
     return build_model(PEER, num_classes=num_classes).eval()
 
 
-def _peer_backend(num_classes: int, device: torch.device, cuda_graphs: bool | None):
+def _peer_backend(
+    num_classes: int,
+    device: torch.device,
+    cuda_graphs: bool | None,
+    compile: bool = False,  # noqa: A002
+):
     """Return the peer run as our torch backend runs a network (fp16, channels_last, graphs)."""
     from ..inference.backends import TorchBackend
 
     dtype = torch.float16 if device.type == 'cuda' else torch.float32
-    return TorchBackend(_peer_model(num_classes), device, dtype, cuda_graphs=cuda_graphs)
+    return TorchBackend(
+        _peer_model(num_classes), device, dtype, cuda_graphs=cuda_graphs, compile=compile
+    )
 
 
 def bench_segmenter(
@@ -239,6 +246,7 @@ def bench_segmenter(
     peak_gflops: float | None = None,
     rounds: int = 0,
     cuda_graphs: bool | None = None,
+    torch_compile: bool = False,
 ) -> BenchCase:
     """
     Measure network and pipeline latency of one model on one backend.
@@ -260,6 +268,7 @@ def bench_segmenter(
         device=device,
         backend=backend,
         cuda_graphs=cuda_graphs,
+        torch_compile=torch_compile,
     )
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
@@ -269,7 +278,10 @@ def bench_segmenter(
         if rounds:
             # the peer with the same treatment as ours (graphs only where ours has them)
             peer = _peer_backend(
-                seg.meta.num_classes, seg.device, getattr(seg.backend, 'cuda_graphs', False)
+                seg.meta.num_classes,
+                seg.device,
+                getattr(seg.backend, 'cuda_graphs', False),
+                getattr(seg.backend, 'compiled', False),
             )
             ours, theirs, ratios = time_interleaved(
                 lambda: seg.backend(x),
@@ -327,13 +339,14 @@ def bench_peer(
     num_classes: int = 11,
     peak_gflops: float | None = None,
     cuda_graphs: bool | None = None,
+    torch_compile: bool = False,
 ) -> BenchCase:
     """Time torchvision's LR-ASPP MobileNetV3-Large as our torch backend runs, random weights."""
     from ..inference.segmenter import select_device
 
     dev = select_device(device)
     gf = _gflops(_peer_model(num_classes), size)
-    peer = _peer_backend(num_classes, dev, cuda_graphs)
+    peer = _peer_backend(num_classes, dev, cuda_graphs, torch_compile)
     x = torch.randn(1, 3, *size, device=dev)
     with torch.inference_mode():
         network = time_callable(lambda: peer(x), device=dev, warmup=warmup, iters=iters)

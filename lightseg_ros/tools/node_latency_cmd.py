@@ -66,6 +66,7 @@ def _time_node(
     feed_hz: float = 60.0,
     feed_frames: int = 120,
     startup_timeout_s: float = 120.0,
+    torch_compile: bool = False,
 ) -> dict:
     from diagnostic_msgs.msg import DiagnosticArray
     import rclpy
@@ -85,6 +86,7 @@ def _time_node(
         'device': device,
         'cpu_threads': cpu_threads,
         'backend': backend,
+        'torch_compile': torch_compile,
         'diagnostics_period': 0.5,
     }
     # inherits this process's DDS settings (see run())
@@ -148,9 +150,10 @@ def _time_node(
                 msg.header.stamp.sec = stamp
                 sent = time.perf_counter()
                 publisher.publish(msg)
-                with lock:
+                with lock:  # the first frame of a size builds the CUDA graph (and compiles)
                     ok = lock.wait_for(
-                        lambda: all((n, stamp) in arrivals for n in names), timeout=10.0
+                        lambda: all((n, stamp) in arrivals for n in names),
+                        timeout=10.0 if i else startup_timeout_s,
                     )
                 if not ok:
                     lost += 1
@@ -225,6 +228,7 @@ def measure_node_latency(
     feed_hz: float = 60.0,
     feed_frames: int = 120,
     startup_timeout_s: float = 120.0,
+    torch_compile: bool = False,
 ) -> dict:
     """
     Measure the node's end-to-end latency (two phases) and bare ``Segmenter.segment`` time.
@@ -249,9 +253,10 @@ def measure_node_latency(
         feed_hz=feed_hz,
         feed_frames=feed_frames,
         startup_timeout_s=startup_timeout_s,
+        torch_compile=torch_compile,
     )
     torch.set_num_threads(cpu_threads_for(cpu_threads))  # as the node does
-    segmenter = Segmenter(model=model, device=device, backend=backend)
+    segmenter = Segmenter(model=model, device=device, backend=backend, torch_compile=torch_compile)
     times = []
     for i in range(warmup + frames):
         start = time.perf_counter()
@@ -319,6 +324,7 @@ def _one(args: argparse.Namespace, transport: str | None) -> dict:
         feed_hz=args.feed_hz,
         feed_frames=args.feed_frames,
         startup_timeout_s=args.startup_timeout,
+        torch_compile=args.torch_compile,
     )
     result['dds_transport'] = transport or 'as the environment sets it'
     return result
@@ -395,6 +401,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--frames', type=int, default=30)
     p.add_argument('--warmup', type=int, default=3)
     p.add_argument('--backend', default='auto', help='auto, torch or onnxruntime (node and bare)')
+    p.add_argument(
+        '--torch-compile',
+        action='store_true',
+        help="torch backend: torch.compile the network (the node's torch_compile parameter)",
+    )
     p.add_argument(
         '--feed-hz',
         type=float,
