@@ -30,6 +30,19 @@ def test_colorize_looks_up_the_palette():
     assert np.array_equal(colorize(mask, palette_lut(PALETTE)), out)
 
 
+@pytest.mark.parametrize('shape', [(1, 1), (3, 7), (480, 640), (0, 5)])
+def test_colorize_equals_the_table_row_of_every_id_for_any_layout(shape):
+    rng = np.random.default_rng(1)
+    palette = rng.integers(0, 256, (200, 3), dtype=np.uint8)  # ids 200-255 map to black
+    lut = palette_lut(palette)
+    mask = rng.integers(0, 256, shape, dtype=np.uint8)
+    got = colorize(mask, palette)
+    assert got.shape == (*shape, 3) and got.dtype == np.uint8
+    assert np.array_equal(got, lut[mask])
+    strided = rng.integers(0, 256, (shape[0], 2 * shape[1]), dtype=np.uint8)[:, ::2]
+    assert np.array_equal(colorize(strided, lut), lut[strided])  # a view, not contiguous
+
+
 def test_overlay_blends():
     image = np.full((2, 3, 3), 100, np.uint8)
     mask = np.zeros((2, 3), np.uint8)
