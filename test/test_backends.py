@@ -157,3 +157,40 @@ def test_torch_compile_that_fails_warns_once_and_runs_the_network_uncompiled(mon
     assert warnings == [
         'torch.compile failed, running uncompiled: InductorError: no working C++ compiler found'
     ]
+
+
+def test_tensorrt_engines_are_fp16_and_cached_beside_the_onnx_export(tmp_path, caplog):
+    from lightseg_ros.inference.backends import ort_providers
+
+    onnx_path = tmp_path / 'cache' / 'ghostnet_aspp_da-0123abcd-torch2.14.1-onnx1.19.0.onnx'
+    onnx_path.parent.mkdir(mode=0o700)
+    everything = ['TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider']
+    assert ort_providers(torch.device('cpu'), everything, onnx_path) == ['CPUExecutionProvider']
+
+    trt, cuda, cpu = ort_providers(torch.device('cuda:1'), everything, onnx_path)
+    engines = onnx_path.parent / 'tensorrt'
+    assert trt == (
+        'TensorrtExecutionProvider',
+        {
+            'device_id': '1',
+            'trt_fp16_enable': 'True',
+            'trt_engine_cache_enable': 'True',
+            'trt_engine_cache_path': str(engines),
+            'trt_engine_cache_prefix': onnx_path.stem,  # model, weights' sha256, versions
+            'trt_timing_cache_enable': 'True',
+            'trt_timing_cache_path': str(engines),
+        },
+    )
+    assert cuda == ('CUDAExecutionProvider', {'device_id': '1'}) and cpu == 'CPUExecutionProvider'
+    assert engines.is_dir() and engines.stat().st_mode & 0o777 == 0o700
+    # only what is installed
+    assert ort_providers(
+        torch.device('cuda'), ['CUDAExecutionProvider', 'CPUExecutionProvider'], onnx_path
+    ) == [('CUDAExecutionProvider', {'device_id': '0'}), 'CPUExecutionProvider']
+
+    # engines are not kept where other users could replace them: built, not cached, and said so
+    engines.chmod(0o777)
+    with caplog.at_level('WARNING', logger='lightseg_ros.inference.backends'):
+        trt, *_ = ort_providers(torch.device('cuda'), everything, onnx_path)
+    assert trt == ('TensorrtExecutionProvider', {'device_id': '0', 'trt_fp16_enable': 'True'})
+    assert 'TensorRT engines are not cached' in caplog.text and 'writable by other' in caplog.text

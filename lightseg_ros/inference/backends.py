@@ -35,7 +35,10 @@ that fails is logged and exported again (in a private temporary folder where the
 itself fails).
 
 TensorRT is reached through ONNX Runtime's TensorRT execution provider when the onnxruntime-gpu
-build with TensorRT is installed (Jetson and x86 CUDA machines); no separate engine code.
+build with TensorRT is installed (Jetson and x86 CUDA machines); no separate engine code. Its
+engines are built in fp16 and kept in ``tensorrt/`` beside the ONNX export, named after it (model,
+weights' sha256, versions), so a node builds an engine once per input size, not at every start
+(:func:`ort_providers`). ONNX Runtime adds the GPU and TensorRT version to the engine's own key.
 """
 
 from __future__ import annotations
@@ -296,6 +299,38 @@ def cached_export(model: nn.Module, model_name: str, cache_dir: str | Path | Non
     return path
 
 
+def ort_providers(
+    device: torch.device, available: list[str], onnx_path: Path
+) -> list[str | tuple[str, dict]]:
+    """
+    Return ONNX Runtime's providers for ``device``, best first, with TensorRT's options.
+
+    On CUDA: TensorRT (fp16, engine and timing caches in ``tensorrt/`` beside ``onnx_path``,
+    prefixed with its name), then CUDA, where installed; always the CPU last.
+    """
+    chosen: list[str | tuple[str, dict]] = []
+    if device.type == 'cuda':
+        index = str(device.index or 0)
+        if 'TensorrtExecutionProvider' in available:
+            engines = onnx_path.parent / 'tensorrt'
+            unsafe = _private_dir(engines)
+            options = {'device_id': index, 'trt_fp16_enable': 'True'}
+            if unsafe:
+                LOG.warning('TensorRT engines are not cached: %s', unsafe)
+            else:
+                options.update(
+                    trt_engine_cache_enable='True',
+                    trt_engine_cache_path=str(engines),
+                    trt_engine_cache_prefix=onnx_path.stem,
+                    trt_timing_cache_enable='True',
+                    trt_timing_cache_path=str(engines),
+                )
+            chosen.append(('TensorrtExecutionProvider', options))
+        if 'CUDAExecutionProvider' in available:
+            chosen.append(('CUDAExecutionProvider', {'device_id': index}))
+    return [*chosen, 'CPUExecutionProvider']
+
+
 class OnnxRuntimeBackend:
     name = 'onnxruntime'
 
@@ -308,7 +343,7 @@ class OnnxRuntimeBackend:
         model_name: str = 'model',
         cache_dir: str | Path | None = None,
         threads: int | None = None,
-        providers: list[str] | None = None,
+        providers: list[str | tuple[str, dict]] | None = None,
     ) -> None:
         try:
             import onnxruntime as ort
@@ -322,13 +357,9 @@ class OnnxRuntimeBackend:
         self.path = path
         available = ort.get_available_providers()
         if providers is None:
-            wanted = (
-                ['TensorrtExecutionProvider', 'CUDAExecutionProvider']
-                if device.type == 'cuda'
-                else []
-            )
-            providers = [p for p in wanted if p in available] + ['CPUExecutionProvider']
-        missing = [p for p in providers if p not in available]
+            providers = ort_providers(device, available, path)
+        names = [p if isinstance(p, str) else p[0] for p in providers]
+        missing = [p for p in names if p not in available]
         if missing:
             raise BackendError(
                 f'onnxruntime providers {missing} are not installed; available: {available}'
