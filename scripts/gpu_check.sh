@@ -32,12 +32,13 @@ if ! python3 -c 'import flake8_quotes, colcon_core, apsw' 2>/dev/null && [ -d .w
 fi
 BIN=$(dirname "$(python3 -c 'import sys; print(sys.executable)')")
 if [ ! -x "$BIN/lightseg" ]; then
-  # the tests look for the console scripts beside the interpreter. On 2026-11-26 this step ran
-  # without a word and two tests still found none in $BIN: hence the listing, to see where they went
+  # The tests look for the console scripts beside the interpreter. A build in isolation puts them
+  # there. With --no-build-isolation, setuptools' develop path honours setup.cfg's script_dir (the
+  # lib/lightseg_ros folder `ros2 run` reads), and they went to $prefix/lib/lightseg_ros instead
+  # (two tests failed on 2026-11-26). The build's own needs travel in .whl/build.
   step 'lightseg_ros itself, editable (the console scripts the tests run)'
-  python3 -m pip install --no-index --no-deps --no-build-isolation -e . 2>&1 | tail -5
-  ls -l "$BIN" | grep -E 'lightseg|segment_node' || echo "no console scripts in $BIN"
-  command -v lightseg segment_node
+  python3 -m pip install -q --no-index --find-links .whl/build --no-deps -e . 2>&1 | tail -5
+  ls "$BIN" | grep -E '^(lightseg|segment_node)$' || echo "no console scripts in $BIN"
 fi
 export PYTHONPATH=$PWD
 python3 -c 'import rclpy.serialization, sensor_msgs.msg, rosbags; print("ROS 2 imports")' |
