@@ -384,3 +384,31 @@ def test_bad_model_or_weights_fail_clearly(param, words):
     assert node.proc.wait(timeout=60) != 0
     node._reader.join(timeout=5)
     assert all(w in node.output for w in words), node.output
+
+
+def test_the_first_frame_of_a_size_is_reported_apart_from_the_latency_window(graph):
+    """It builds the size's CUDA graph (seconds on a GPU): not a sample of the steady state."""
+    probe, node, _ = graph
+
+    def counts(m):
+        values = {kv.key: kv.value for s in m.status for kv in s.values}
+        return {k: values[k] for k in ('frames_out', 'latency_samples', 'first_frames')}
+
+    def settled(before):  # the next diagnostics after the node answered what was sent
+        return lambda m: int(counts(m)['frames_out']) >= int(before['frames_out']) + 3
+
+    time.sleep(1.2)  # the earlier tests' frames answered, and a diagnostics period since
+    with probe.cond:
+        before = counts(probe.messages['/diagnostics'][-1])  # the newest
+    big = cv2.resize(scene(7), (W + 16, H + 8))  # a size no other test of the module sends
+    for _ in range(3):
+        msg = image_msg(big, 'rgb8')
+        probe.raw.publish(msg)
+        probe.wait_for(f'{OUT_RAW}/mask', with_stamp(msg), timeout=20)
+    diag = probe.wait_for('/diagnostics', settled(before), timeout=10)
+    after = counts(diag)
+    assert int(after['frames_out']) - int(before['frames_out']) == 3
+    assert int(after['first_frames']) - int(before['first_frames']) == 1
+    assert int(after['latency_samples']) - int(before['latency_samples']) == 2
+    values = {kv.key: kv.value for kv in diag.status[0].values}
+    assert float(values['first_frame_ms']) > 0

@@ -58,10 +58,12 @@ class LatencyWindow:
     def __init__(self, size: int = 500) -> None:
         self._values: deque[float] = deque(maxlen=size)
         self._lock = threading.Lock()
+        self.total = 0  # latencies ever added
 
     def add(self, seconds: float) -> None:
         with self._lock:
             self._values.append(seconds)
+            self.total += 1
 
     def percentiles_ms(self, *qs: float) -> list[float]:
         with self._lock:
