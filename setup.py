@@ -106,9 +106,9 @@ setup(
     entry_points={
         'console_scripts': [
             'lightseg = lightseg_ros.cli:main',
-            'segment_node = lightseg_ros.ros.segment_node:run',
-            'segment_lifecycle_node = lightseg_ros.ros.segment_lifecycle_node:run',
-            'image_source = lightseg_ros.ros.image_source:main',
+            'segment_node = lightseg_ros.ros.entry:segment_node',
+            'segment_lifecycle_node = lightseg_ros.ros.entry:segment_lifecycle_node',
+            'image_source = lightseg_ros.ros.entry:image_source',
         ],
     },
 )

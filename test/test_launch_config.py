@@ -17,6 +17,7 @@
 from pathlib import Path
 import py_compile
 import re
+import time
 
 from lightseg_ros.ros.dds import dds_environment
 from lightseg_ros.ros.launch_helpers import check_params_file, LAUNCH_ARGUMENTS, segment_node_setup
@@ -181,7 +182,7 @@ def test_setup_py_console_scripts_resolve():
         ]
     )
     assert {'segment_node', 'segment_lifecycle_node', 'image_source', 'lightseg'} <= set(scripts)
-    assert scripts['segment_lifecycle_node'] == 'lightseg_ros.ros.segment_lifecycle_node:run'
+    assert scripts['segment_lifecycle_node'] == 'lightseg_ros.ros.entry:segment_lifecycle_node'
     for target in scripts.values():
         module, function = target.split(':')
         assert callable(getattr(importlib.import_module(module), function)), target
@@ -210,6 +211,26 @@ def test_console_scripts_for_both_nodes_are_installed():
     bin_dir = Path(sys.executable).parent
     for script in ('segment_node', 'image_source'):
         assert (bin_dir / script).is_file(), f'{script} console script missing in {bin_dir}'
+
+
+@pytest.mark.parametrize('script', ['segment_node', 'segment_lifecycle_node', 'image_source'])
+def test_a_node_stopped_while_it_starts_exits_without_a_traceback(script):
+    """ros2 launch stops its nodes with SIGINT, also while they import PyTorch (seconds)."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name(script))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    time.sleep(0.5)  # still importing: torch alone takes longer here
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert 'Traceback' not in output and 'KeyboardInterrupt' not in output, output
+    assert proc.returncode in (0, 130), (proc.returncode, output)
 
 
 def test_backend_launch_argument_is_validated(tmp_path):
