@@ -51,10 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a subcommand; bad input ends it with one line on stderr and exit code 2."""
-    args = build_parser().parse_args(argv)
+    """
+    Run a subcommand; bad input ends it with one line on stderr and exit code 2.
+
+    Ctrl-C ends it with one line and 130, also while the subcommands import PyTorch.
+    """
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        # a training run resumes from its last saved epoch with --resume auto
+        print('lightseg: interrupted', file=sys.stderr)
+        return 130
     except SystemExit as exc:
         if not isinstance(exc.code, str):
             raise

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 import subprocess
 import sys
+import time
 
 from lightseg_ros.cli import main
 import pytest
@@ -100,3 +101,34 @@ def test_colcon_build_succeeds(tmp_path):
     assert installed.config_dir != in_repo.config_dir
     installed.config_dir = in_repo.config_dir
     assert installed.to_dict() == in_repo.to_dict()
+
+
+def test_ctrl_c_ends_a_command_with_one_line_and_130():
+    import signal
+
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name('lightseg')),
+            'bench',
+            '--device',
+            'cpu',
+            '--models',
+            'ghostnet_aspp_da',
+            '--backends',
+            'torch',
+            '--sizes',
+            '64x96',
+            '--iters',
+            '1000000',  # runs until stopped
+            '--rounds',
+            '1',
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(8.0)  # past the imports and the peak measurement, into the timed calls
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert err.strip().splitlines()[-1] == 'lightseg: interrupted' and 'Traceback' not in err, err
