@@ -53,6 +53,7 @@ def test_launch_file_compiles_and_declares_the_arguments():
         'weights',
         'device',
         'backend',
+        'torch_compile',
         'image_topic',
         'params_file',
         'namespace',
@@ -231,6 +232,18 @@ def test_a_node_stopped_while_it_starts_exits_without_a_traceback(script):
     output, _ = proc.communicate(timeout=60)
     assert 'Traceback' not in output and 'KeyboardInterrupt' not in output, output
     assert proc.returncode in (0, 130), (proc.returncode, output)
+
+
+def test_torch_compile_launch_argument_is_a_flag():
+    assert segment_node_setup({'torch_compile': 'true'}, ROOT).parameters[1] == {
+        'torch_compile': True
+    }
+    assert segment_node_setup({'torch_compile': 'False'}, ROOT).parameters[1] == {
+        'torch_compile': False
+    }
+    assert len(segment_node_setup({'torch_compile': ''}, ROOT).parameters) == 1  # params file's
+    with pytest.raises(ValueError, match='launch argument torch_compile: expected true or false'):
+        segment_node_setup({'torch_compile': 'fast'}, ROOT)
 
 
 def test_backend_launch_argument_is_validated(tmp_path):

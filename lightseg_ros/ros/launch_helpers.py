@@ -65,6 +65,12 @@ LAUNCH_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
     ('device', '', 'auto, cpu, cuda or cuda:N; empty = as in params_file'),
     ('backend', '', 'auto, torch or onnxruntime; empty = as in params_file'),
     (
+        'torch_compile',
+        '',
+        'true: the torch backend runs the network through torch.compile (faster on a GPU, about '
+        '25 s of compiling at the first frame of each size); empty = as in params_file',
+    ),
+    (
         'image_topic',
         '',
         'camera topic (…/compressed for CompressedImage); empty = as in params_file',
@@ -160,6 +166,8 @@ def segment_node_setup(
     for name in ('model', 'weights', 'device', 'backend'):
         if args.get(name):
             overrides[name] = args[name]
+    if args.get('torch_compile'):
+        overrides['torch_compile'] = _flag(args, 'torch_compile')
     if args.get('image_topic'):
         overrides['image_topics'] = [args['image_topic']]
     for name, value in overrides.items():
