@@ -20,6 +20,7 @@ Importing a node's module takes seconds (PyTorch, OpenCV, rclpy). A Ctrl-C or a 
 with 130 (interrupted), as the nodes do once they run.
 """
 
+import importlib
 import sys
 
 __all__ = ['segment_node', 'segment_lifecycle_node', 'image_source']
@@ -27,28 +28,25 @@ __all__ = ['segment_node', 'segment_lifecycle_node', 'image_source']
 INTERRUPTED = 130  # 128 + SIGINT, the shell's code for a process stopped by Ctrl-C
 
 
-def segment_node() -> None:
-    """Console script ``segment_node``."""
+def _start(module: str, function: str):
+    """Import ``lightseg_ros.ros.<module>``, call its ``function``; Ctrl-C meanwhile: exit 130."""
     try:
-        from .segment_node import run
+        target = getattr(importlib.import_module(f'{__package__}.{module}'), function)
     except KeyboardInterrupt:
         sys.exit(INTERRUPTED)
-    run()
+    return target()
+
+
+def segment_node() -> None:
+    """Console script ``segment_node``."""
+    _start('segment_node', 'run')
 
 
 def segment_lifecycle_node() -> None:
     """Console script ``segment_lifecycle_node``."""
-    try:
-        from .segment_lifecycle_node import run
-    except KeyboardInterrupt:
-        sys.exit(INTERRUPTED)
-    run()
+    _start('segment_lifecycle_node', 'run')
 
 
 def image_source() -> None:
     """Console script ``image_source``."""
-    try:
-        from .image_source import main
-    except KeyboardInterrupt:
-        sys.exit(INTERRUPTED)
-    sys.exit(main())
+    sys.exit(_start('image_source', 'main'))
