@@ -227,11 +227,13 @@ def test_a_node_stopped_while_it_starts_exits_without_a_traceback(script):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    time.sleep(0.5)  # still importing: torch alone takes longer here
+    time.sleep(1.0)  # still importing: torch alone takes 2 s here
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=60)
     assert 'Traceback' not in output and 'KeyboardInterrupt' not in output, output
-    assert proc.returncode in (0, 130), (proc.returncode, output)
+    # 130: stopped while importing; 0: stopped after; -SIGINT: on a loaded machine, before the
+    # interpreter had set up its handler (nothing printed either)
+    assert proc.returncode in (0, 130, -signal.SIGINT), (proc.returncode, output)
 
 
 def test_torch_compile_launch_argument_is_a_flag():
