@@ -240,6 +240,29 @@ def test_labels_are_read_as_their_frames_ask(tmp_path):
     assert most == 3
 
 
+def test_labels_recorded_far_from_their_frames_cost_rescans_not_memory(tmp_path):
+    """However a bag orders its labels, at most ``max_held`` are held; the rest are read again."""
+    from lightseg_ros.evaluation.bag_eval import LabelStream
+
+    n = 40
+    with AtomicBagWriter(tmp_path / 'far') as w:
+        for i in range(n):
+            label = np.full((4, 4), i % NUM_CLASSES, np.uint8)
+            w.write('/lab', image_message(w.store, label, 'mono8', 1000 + i, 'c'), IMAGE_TYPE, i)
+    most = 0
+    with LabelStream(tmp_path / 'far', '/lab', max_held=2) as labels:
+        for i in reversed(range(n)):  # the last label first: every other one is passed over
+            if i in (29, 19):
+                labels.discard(1000 + i)
+                continue
+            found = labels.get(1000 + i)
+            assert found.stamp_ns == 1000 + i and found.msg.data[0] == i % NUM_CLASSES, i
+            most = max(most, labels.held)
+        assert labels.get(1000 + 38) is None  # a label serves one frame, rescanned or not
+        # 0 and 1 were held; 2-38 let go, of which 19 and 29 were never asked for
+        assert most == 2 and labels.rescans == 35 and labels.held == 0
+
+
 def test_record_writes_outputs_with_input_stamps(bag, segmenter, tmp_path):
     evaluate_offline(bag, '/camera/image_raw', None, segmenter, record=tmp_path / 'rec')
     with open_bag(tmp_path / 'rec') as reader:

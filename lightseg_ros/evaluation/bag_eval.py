@@ -200,9 +200,15 @@ class LabelStream:
     A first pass keeps only the labels' stamps; :meth:`get` then reads on through the topic to the
     asked stamp, holding the labels it passes over until their frames ask. Memory holds the
     labels recorded ahead of their frames (a handful when a recorder writes each label next to
-    its image), not the whole topic. A label serves one frame; :meth:`discard` forgets the label
-    of a frame that will not ask (dropped, or undecodable).
+    its image), not the whole topic, and never more than ``max_held`` of them: past that, a
+    label passed over is let go and read again, by a scan of the topic from its start, when its
+    frame asks (``rescans`` counts them). A bag whose labels were all recorded far from their
+    frames costs time, not memory. A label serves one frame; :meth:`discard` forgets the label of
+    a frame that will not ask (dropped, or undecodable).
     """
+
+    #: labels held ahead of their frames at most (360x480 mono8: 170 KB each, 44 MB in all)
+    MAX_HELD = 256
 
     def __init__(
         self,
@@ -211,7 +217,12 @@ class LabelStream:
         *,
         skip: list[DamagedChunk] | None = None,
         on_malformed: Callable[[str], None] | None = None,
+        max_held: int | None = None,
     ) -> None:
+        self._bag, self._topic, self._skip = bag, topic, skip
+        self.max_held = self.MAX_HELD if max_held is None else max_held
+        self.rescans = 0
+        self._let_go: set[int] = set()  # stamps of labels passed over while the hold was full
         with open_bag(bag) as reader:
             self._wanted = {
                 m.stamp_ns
@@ -221,17 +232,23 @@ class LabelStream:
             }
         self._ahead: dict[int, BagMessage] = {}
         self._stack = ExitStack()
-        reader = self._stack.enter_context(open_bag(bag))
-        # malformed labels were reported by the first pass: skip them quietly now
-        self._messages = read_topic(
-            reader, topic, expect=(IMAGE_TYPE,), skip=skip, on_malformed=lambda why: None
-        )
+        self._messages = self._read(self._stack.enter_context(open_bag(bag)))
 
     def __enter__(self) -> LabelStream:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def _read(self, reader):
+        # malformed labels were reported by the first pass: skip them quietly now
+        return read_topic(
+            reader,
+            self._topic,
+            expect=(IMAGE_TYPE,),
+            skip=self._skip,
+            on_malformed=lambda why: None,
+        )
 
     def close(self) -> None:
         self._messages.close()
@@ -250,16 +267,31 @@ class LabelStream:
         found = self._ahead.pop(stamp_ns, None)
         if found is not None:
             return found
+        if stamp_ns in self._let_go:
+            self._let_go.discard(stamp_ns)
+            return self._rescan(stamp_ns)
         for message in self._messages:
             if message.stamp_ns == stamp_ns:
                 return message
             if message.stamp_ns in self._wanted:
-                self._ahead[message.stamp_ns] = message
+                if len(self._ahead) < self.max_held:
+                    self._ahead[message.stamp_ns] = message
+                else:
+                    self._let_go.add(message.stamp_ns)
+        return None
+
+    def _rescan(self, stamp_ns: int) -> BagMessage | None:
+        self.rescans += 1
+        with open_bag(self._bag) as reader:
+            for message in self._read(reader):
+                if message.stamp_ns == stamp_ns:
+                    return message
         return None
 
     def discard(self, stamp_ns: int) -> None:
         """Forget the label of a frame that will not ask for it."""
         self._wanted.discard(stamp_ns)
+        self._let_go.discard(stamp_ns)
         self._ahead.pop(stamp_ns, None)
 
 
