@@ -214,15 +214,20 @@ def test_a_bad_label_is_reported_and_the_rest_scored(tmp_path, segmenter):
         assert len(list(read_topic(reader, '/segmentation/mask'))) == 3
 
 
+def label_bag(path, n: int) -> None:
+    """A bag of ``n`` 4x4 labels on /lab, stamped 1000 + i, label i filled with i % classes."""
+    with AtomicBagWriter(path) as w:
+        for i in range(n):
+            label = np.full((4, 4), i % NUM_CLASSES, np.uint8)
+            w.write('/lab', image_message(w.store, label, 'mono8', 1000 + i, 'c'), IMAGE_TYPE, i)
+
+
 def test_labels_are_read_as_their_frames_ask(tmp_path):
     """Memory holds the labels recorded ahead of their frames, not the whole label topic."""
     from lightseg_ros.evaluation.bag_eval import LabelStream
 
     n = 40
-    with AtomicBagWriter(tmp_path / 'long') as w:
-        for i in range(n):
-            label = np.full((4, 4), i % NUM_CLASSES, np.uint8)
-            w.write('/lab', image_message(w.store, label, 'mono8', 1000 + i, 'c'), IMAGE_TYPE, i)
+    label_bag(tmp_path / 'long', n)
     # frames ask in blocks of four, last first: the first ask of a block reads three ahead
     order = [block + j for block in range(0, n, 4) for j in (3, 2, 1, 0)]
     most = 0
@@ -245,10 +250,7 @@ def test_labels_recorded_far_from_their_frames_cost_rescans_not_memory(tmp_path)
     from lightseg_ros.evaluation.bag_eval import LabelStream
 
     n = 40
-    with AtomicBagWriter(tmp_path / 'far') as w:
-        for i in range(n):
-            label = np.full((4, 4), i % NUM_CLASSES, np.uint8)
-            w.write('/lab', image_message(w.store, label, 'mono8', 1000 + i, 'c'), IMAGE_TYPE, i)
+    label_bag(tmp_path / 'far', n)
     most = 0
     with LabelStream(tmp_path / 'far', '/lab', max_held=2) as labels:
         for i in reversed(range(n)):  # the last label first: every other one is passed over
