@@ -215,7 +215,7 @@ def test_a_bad_label_is_reported_and_the_rest_scored(tmp_path, segmenter):
 
 
 def label_bag(path, n: int) -> None:
-    """A bag of ``n`` 4x4 labels on /lab, stamped 1000 + i, label i filled with i % classes."""
+    """Write ``n`` 4x4 labels on /lab, stamped 1000 + i, label i filled with i % classes."""
     with AtomicBagWriter(path) as w:
         for i in range(n):
             label = np.full((4, 4), i % NUM_CLASSES, np.uint8)
