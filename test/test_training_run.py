@@ -18,6 +18,7 @@ End-to-end training on generated data.
 Overfitting, exact resume, 2-process DDP, eval and export.
 """
 
+from dataclasses import replace
 import json
 import os
 from pathlib import Path
@@ -320,6 +321,27 @@ def test_a_student_distilled_from_a_trained_teacher_moves_toward_it(overfit_run,
     meta = load_model(tmp / 'student' / 'model_final.safetensors')[1]
     assert meta.recipe['distill']['teacher'] == str(teacher)
     assert meta.recipe['distill']['weight'] == 5
+
+
+def test_a_teacher_trained_on_the_validation_images_is_named_in_a_warning(
+    overfit_run, tmp_path, capsys
+):
+    tmp, _ = overfit_run
+    model, meta = load_model(tmp / 'run' / 'model_final.safetensors')
+    root = make_camvid(tmp_path / 'camvid', n=4, splits=('train', 'val'))
+    cfg = write_config(tmp_path / 'c.yaml', root, tmp_path / 'run', epochs=1, augment=dict(NO_AUG))
+    for split, warned in (('val', False), ('train+val', True)):
+        teacher = tmp_path / f'teacher_{split}.safetensors'
+        save_weights(teacher, model, replace(meta, recipe={**meta.recipe, 'train_split': split}))
+        sets = ['--set', 'data.val_split=train', '--set', f'distill.teacher={teacher}']
+        assert main(['train', '--config', str(cfg), *sets]) == 0
+        err = capsys.readouterr().err
+        line = (
+            "warning: the teacher was trained on 4 of the 4 images of val_split 'train' "
+            "(its train_split 'train+val')"
+        )
+        assert ('warning: the teacher' in err) is warned, err
+        assert not warned or line in err, err
 
 
 def test_a_teacher_that_cannot_teach_stops_the_run_in_one_line(overfit_run, tmp_path, capsys):

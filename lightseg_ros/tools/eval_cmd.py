@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from torch.utils.data import DataLoader
 
-__all__ = ['register', 'run', 'Score', 'score_weights', 'seen_in_training']
+__all__ = ['register', 'run', 'Score', 'score_weights']
 
 
 class Score(NamedTuple):
@@ -42,27 +42,6 @@ class Score(NamedTuple):
     dataset: str
     # how many scored images the weights were trained on (None: their recipe does not say)
     seen: int | None
-
-
-def seen_in_training(meta, scored, dataset_name: str, root: Path, **options: Any) -> int | None:
-    """
-    Count the images of dataset ``scored`` that the weights were trained on.
-
-    The training split comes from the weights' recipe (``train_split``), resolved on the same root
-    as the scored split, so ``val`` scored with weights fit on ``train+val`` counts every image.
-    None where the recipe names no split, the layouts differ or the split cannot be listed there.
-    """
-    from ..training.datasets import build_dataset, DatasetError
-
-    split = (meta.recipe or {}).get('train_split')
-    if not isinstance(split, str) or not split or dataset_name != meta.dataset:
-        return None
-    try:
-        trained = build_dataset(dataset_name, root, split, None, **options)
-    except (DatasetError, OSError):
-        return None
-    names = {Path(image).resolve() for image, _ in trained.samples}
-    return sum(Path(image).resolve() in names for image, _ in scored.samples)
 
 
 def seen_warning(seen: int | None, images: int, split: str, meta) -> str | None:
@@ -98,7 +77,7 @@ def score_weights(
     """
     from ..inference import select_device
     from ..models import load_model
-    from ..training.datasets import build_dataset
+    from ..training.datasets import build_dataset, seen_in_training
     from ..training.evaluate import evaluate
     from ..training.transforms import eval_transform
 

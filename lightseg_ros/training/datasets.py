@@ -77,6 +77,7 @@ __all__ = [
     'FolderDataset',
     'DATASETS',
     'build_dataset',
+    'seen_in_training',
     'read_classes_file',
     'camvid_drive',
     'parse_split',
@@ -579,3 +580,24 @@ def build_dataset(
         raise DatasetError(f'unknown dataset {name!r}; accepted: {", ".join(DATASETS)}')
     options = {k: v for k, v in options.items() if v is not None}
     return DATASETS[name](root, split, transform, **options)
+
+
+def seen_in_training(
+    meta, scored: SegmentationDataset, dataset_name: str, root: str | os.PathLike, **options: Any
+) -> int | None:
+    """
+    Count the images of ``scored`` that the weights described by ``meta`` were trained on.
+
+    The training split comes from the weights' recipe (``train_split``), resolved on the same root
+    as the scored split, so ``val`` scored with weights fit on ``train+val`` counts every image.
+    None where the recipe names no split, the layouts differ or the split cannot be listed there.
+    """
+    split = (meta.recipe or {}).get('train_split')
+    if not isinstance(split, str) or not split or dataset_name != meta.dataset:
+        return None
+    try:
+        trained = build_dataset(dataset_name, Path(root), split, None, **options)
+    except (DatasetError, OSError):
+        return None
+    names = {Path(image).resolve() for image, _ in trained.samples}
+    return sum(Path(image).resolve() in names for image, _ in scored.samples)

@@ -51,6 +51,7 @@ from pathlib import Path
 import pickle
 import random
 import re
+import sys
 import time
 from typing import Any, Iterator
 
@@ -63,7 +64,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler, Subset
 
 from .aux_head import AuxiliaryHead
 from .config import ConfigError, OptimConfig, resolve_data_root, TrainConfig
-from .datasets import build_dataset, SegmentationDataset
+from .datasets import build_dataset, seen_in_training, SegmentationDataset
 from .evaluate import evaluate
 from .losses import build_loss, DistillationLoss
 from .transforms import eval_transform, train_transform
@@ -430,6 +431,7 @@ class Teacher:
     loss: DistillationLoss
     weight: float
     source: str
+    meta: WeightsMeta
 
 
 def build_aux_head(
@@ -487,7 +489,33 @@ def build_teacher(
         )
     model.to(device).eval().requires_grad_(False)
     loss = DistillationLoss(cfg.distill.temperature, dataset.ignore_index)
-    return Teacher(model, loss, float(cfg.distill.weight), f'{path} ({meta.model})')
+    return Teacher(model, loss, float(cfg.distill.weight), f'{path} ({meta.model})', meta)
+
+
+def teacher_saw_validation(
+    teacher: Teacher, cfg: TrainConfig, val_set: SegmentationDataset | None
+) -> str | None:
+    """
+    One warning line where the teacher was trained on images of the validation split, else None.
+
+    The student then learns, through the teacher's soft labels, what the teacher learned from the
+    images it is scored on, and its validation scores are optimistic: on the held-out-drive
+    protocol the teacher must be a model of the same fold.
+    """
+    if val_set is None:
+        return None
+    data = cfg.data
+    root = resolve_data_root(data.root, cfg.config_dir)
+    options = {'mask_dir': data.mask_dir} if data.dataset == 'voc' else {}
+    seen = seen_in_training(teacher.meta, val_set, data.dataset, root, **options)
+    if not seen:
+        return None
+    return (
+        f'warning: the teacher was trained on {seen} of the {len(val_set)} images of '
+        f'val_split {data.val_split!r} (its train_split {teacher.meta.recipe["train_split"]!r}): '
+        'through its soft labels the student learns from them, so validation scores are '
+        'optimistic; distil from a teacher that never saw the validation split'
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1057,6 +1085,9 @@ def train(
     teacher = build_teacher(cfg, train_set, info.device)
     if teacher is not None and info.main:
         print(f'distilling from {teacher.source}', flush=True)
+        leak = teacher_saw_validation(teacher, cfg, val_set)
+        if leak:
+            print(leak, file=sys.stderr, flush=True)
     state = (
         resume_state(
             resume,
