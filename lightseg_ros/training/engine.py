@@ -209,6 +209,13 @@ def seed_everything(seed: int, rank: int = 0) -> None:
 # data
 
 
+def _data_source(cfg: TrainConfig) -> tuple[Path, dict[str, Any]]:
+    """Return the dataset root the recipe names and the options its layout takes."""
+    data = cfg.data
+    options = {'mask_dir': data.mask_dir} if data.dataset == 'voc' else {}
+    return resolve_data_root(data.root, cfg.config_dir), options
+
+
 def get_datasets(
     cfg: TrainConfig,
 ) -> tuple[SegmentationDataset, SegmentationDataset | None]:
@@ -219,8 +226,7 @@ def get_datasets(
     """
     cfg = _typed(cfg)
     data = cfg.data
-    root = resolve_data_root(data.root, cfg.config_dir)
-    options = {'mask_dir': data.mask_dir} if data.dataset == 'voc' else {}
+    root, options = _data_source(cfg)
     probe = build_dataset(data.dataset, root, data.val_split or data.train_split, None, **options)
     tf = train_transform(
         data.crop_size, probe.ignore_index, mean=data.mean, std=data.std, **cfg.augment.to_dict()
@@ -505,8 +511,7 @@ def teacher_saw_validation(
     if val_set is None:
         return None
     data = cfg.data
-    root = resolve_data_root(data.root, cfg.config_dir)
-    options = {'mask_dir': data.mask_dir} if data.dataset == 'voc' else {}
+    root, options = _data_source(cfg)
     seen = seen_in_training(teacher.meta, val_set, data.dataset, root, **options)
     if not seen:
         return None
