@@ -128,7 +128,7 @@ def test_overfits_a_tiny_set(overfit_run):
     }
 
 
-def test_eval_writes_json_and_charts(overfit_run):
+def test_eval_writes_json_and_charts(overfit_run, capsys):
     tmp, root = overfit_run
     out = tmp / 'eval'
     assert (
@@ -148,12 +148,16 @@ def test_eval_writes_json_and_charts(overfit_run):
                 '1',
                 '1.25',
                 '--no-progress',
+                '--json',
             ]
         )
         == 0
     )
     report = json.loads((out / 'metrics.json').read_text())
     assert report['miou'] > 0.9 and report['flip'] and report['scales'] == [1.0, 1.25]
+    # --json: stdout is the report alone (pipes into jq), the text report went to stderr
+    printed = capsys.readouterr()
+    assert json.loads(printed.out) == report and 'mIoU' in printed.err
     assert (
         set(report['per_class_iou']) == set(report['class_names'])
         and report['per_class_iou']['road'] is None

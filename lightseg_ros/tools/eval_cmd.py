@@ -171,18 +171,22 @@ def run(args: argparse.Namespace) -> int:
     if warning:
         print(f'lightseg eval: {warning}', file=sys.stderr)
     out = write_report(scores, meta.class_names, meta.colors, args.out, extra)
+    # with --json, stdout holds the JSON line alone (as `bench --json`), so it pipes into jq
+    text = sys.stderr if args.json else sys.stdout
     print(
         f'{meta.model} on {dataset_name}/{args.split} ({images} images, native resolution'
         f'{", flip" if args.flip else ""}'
-        f'{", scales " + str(list(args.scales)) if list(args.scales) != [1.0] else ""}):'
+        f'{", scales " + str(list(args.scales)) if list(args.scales) != [1.0] else ""}):',
+        file=text,
     )
     print(
         f'  mIoU {scores.miou * 100:.2f}%  pixel accuracy {scores.pixel_accuracy * 100:.2f}%  '
-        f'mean class accuracy {scores.mean_class_accuracy * 100:.2f}%'
+        f'mean class accuracy {scores.mean_class_accuracy * 100:.2f}%',
+        file=text,
     )
     for n, v in zip(meta.class_names, scores.per_class_iou):
-        print(f'  {n:20s} {"n/a" if v != v else f"{v * 100:6.2f}"}')
-    print('wrote ' + ', '.join(str(p) for p in out.values()))
+        print(f'  {n:20s} {"n/a" if v != v else f"{v * 100:6.2f}"}', file=text)
+    print('wrote ' + ', '.join(str(p) for p in out.values()), file=text)
     if args.json:
         print(json.dumps(json.loads(Path(out['json']).read_text())))
     return 0
@@ -228,5 +232,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--max-images', type=int, help='score only the first N images')
     p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto')
     p.add_argument('--no-progress', action='store_true')
-    p.add_argument('--json', action='store_true', help='also print the report as one JSON line')
+    p.add_argument(
+        '--json',
+        action='store_true',
+        help='print the report as one JSON line on stdout (the text report goes to stderr)',
+    )
     p.set_defaults(func=run)
