@@ -130,6 +130,55 @@ class Probe:
         self.thread.join(timeout=5)
 
 
+def call(probe: Probe, client, request, timeout: float = 60.0, resend_every: float | None = None):
+    """
+    Call a service of ``probe.session``'s node and return its response.
+
+    ``resend_every``: for a request that may be repeated (a query), send it again after that many
+    seconds without an answer. Fast DDS drops a response ("failed to send response (timeout)")
+    when the server has matched the client's request writer but not yet its response reader, which
+    a loaded 2-core machine shows right after start; a repeated request is answered once both are.
+    """
+    session = getattr(probe, 'session', None)
+    deadline = time.monotonic() + timeout
+    while True:
+        future = client.call_async(request)
+        wait = deadline - time.monotonic()
+        if resend_every is not None:
+            wait = min(wait, resend_every)
+        try:
+            probe.wait_until(
+                future.done,
+                max(wait, 0.0),
+                lambda: f'{client.srv_name}; node log:\n{session.tail() if session else "-"}',
+            )
+            return future.result()
+        except AssertionError:
+            client.remove_pending_request(future)
+            if resend_every is None or time.monotonic() >= deadline:
+                raise
+
+
+def set_parameters(probe: Probe, params: list, timeout: float = 60.0) -> list:
+    """
+    Send ``params`` (rcl_interfaces Parameter messages) to ``probe.params``; return the results.
+
+    A parameter change is sent once (a model switch must not run twice), so the first call on a
+    probe first sends an empty request, a no-op the node answers with no results, until one is
+    answered: after that the service's response path to this client is matched (see :func:`call`).
+    """
+    from rcl_interfaces.srv import SetParameters
+
+    assert probe.params.wait_for_service(timeout_sec=10)
+    if not getattr(probe, 'params_ready', False):
+        assert (
+            call(probe, probe.params, SetParameters.Request(), timeout, resend_every=5.0).results
+            == []
+        )
+        probe.params_ready = True
+    return call(probe, probe.params, SetParameters.Request(parameters=params), timeout).results
+
+
 def NodeProcess(
     module: str, ros_args: list[str], extra_env: dict[str, str] | None = None
 ) -> NodeSession:

@@ -144,7 +144,7 @@ def test_the_node_on_cuda_serves_masks_and_switches_models_on_the_gpu():
     from rcl_interfaces.msg import Parameter as ParameterMsg
     from rcl_interfaces.msg import ParameterType, ParameterValue
     from rcl_interfaces.srv import SetParameters
-    from ros_harness import start_node_and_probe
+    from ros_harness import set_parameters, start_node_and_probe
     from sensor_msgs.msg import Image
     from std_msgs.msg import String
 
@@ -180,13 +180,8 @@ def test_the_node_on_cuda_serves_masks_and_switches_models_on_the_gpu():
         for model, stamp in (('ghostnet_aspp_da', 1), ('mlff_mobilenetv2', 2)):
             if model != 'ghostnet_aspp_da':  # switch without restart, on the GPU
                 value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=model)
-                request = SetParameters.Request(
-                    parameters=[ParameterMsg(name='model', value=value)]
-                )
-                assert probe.params.wait_for_service(timeout_sec=10)
-                future = probe.params.call_async(request)
-                probe.wait_until(future.done, 10, 'set_parameters')
-                assert future.result().results[0].successful
+                results = set_parameters(probe, [ParameterMsg(name='model', value=value)])
+                assert results[0].successful
                 status = probe.wait_for(
                     '/diagnostics',
                     lambda m: {kv.key: kv.value for kv in m.status[0].values}['model'] == model,

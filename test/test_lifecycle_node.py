@@ -33,7 +33,7 @@ from lightseg_ros.ros.node_session import NodeSession, start_with_retries
 import numpy as np
 import pytest
 from rcl_interfaces.srv import SetParameters
-from ros_harness import fresh_domain, Probe
+from ros_harness import call, fresh_domain, Probe
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from test_segment_node import (  # noqa: F401
@@ -105,34 +105,6 @@ def graph(weights):  # noqa: F811 (the fixture imported above)
     yield probe, probe.session
     close(probe)
     print('NODE LOG\n' + probe.session.output)
-
-
-def call(probe, client, request, timeout: float = 60.0, resend_every: float | None = None):
-    """
-    Call a service of the node and return its response.
-
-    ``resend_every``: for a request that may be repeated (a query), send it again after that many
-    seconds without an answer. Fast DDS drops a response ("failed to send response (timeout)")
-    when the server has matched the client's request writer but not yet its response reader, which
-    a loaded 2-core machine shows right after start; a repeated request is answered once both are.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        future = client.call_async(request)
-        wait = deadline - time.monotonic()
-        if resend_every is not None:
-            wait = min(wait, resend_every)
-        try:
-            probe.wait_until(
-                future.done,
-                max(wait, 0.0),
-                lambda: f'{client.srv_name}; node log:\n{probe.session.tail()}',
-            )
-            return future.result()
-        except AssertionError:
-            client.remove_pending_request(future)
-            if resend_every is None or time.monotonic() >= deadline:
-                raise
 
 
 def transition(probe, transition_id: int) -> bool:

@@ -33,7 +33,7 @@ from lightseg_ros.inference.image_codec import encode_image
 import numpy as np
 import pytest
 from rcl_interfaces.srv import SetParameters
-from ros_harness import fresh_domain, NodeProcess, Probe
+from ros_harness import fresh_domain, NodeProcess, Probe, set_parameters
 from sensor_msgs.msg import CompressedImage, Image
 
 NS = f'/h{uuid.uuid4().hex[:8]}'
@@ -181,10 +181,7 @@ def set_params(probe, **values) -> list:
         else:
             v = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
         params.append(ParameterMsg(name=name, value=v))
-    assert probe.params.wait_for_service(timeout_sec=10)
-    future = probe.params.call_async(SetParameters.Request(parameters=params))
-    probe.wait_until(future.done, 10, 'set_parameters')
-    return future.result().results
+    return set_parameters(probe, params)
 
 
 def message(transport: str, fields: dict | bytes):

@@ -40,7 +40,7 @@ import pytest
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from ros_harness import NodeProcess, start_node_and_probe
+from ros_harness import NodeProcess, set_parameters, start_node_and_probe
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
@@ -173,10 +173,7 @@ def set_params(probe, **values) -> list:
         elif isinstance(value, list):
             v.type, v.string_array_value = ParameterType.PARAMETER_STRING_ARRAY, value
         params.append(ParameterMsg(name=name, value=v))
-    assert probe.params.wait_for_service(timeout_sec=10)
-    future = probe.params.call_async(SetParameters.Request(parameters=params))
-    probe.wait_until(future.done, 10, 'set_parameters')
-    return future.result().results
+    return set_parameters(probe, params)
 
 
 @pytest.mark.parametrize(
