@@ -159,16 +159,20 @@ def call(probe: Probe, client, request, timeout: float = 60.0, resend_every: flo
                 raise
 
 
-def set_parameters(probe: Probe, params: list, timeout: float = 60.0) -> list:
+def set_params(probe: Probe, timeout: float = 60.0, **values) -> list:
     """
-    Send ``params`` (rcl_interfaces Parameter messages) to ``probe.params``; return the results.
+    Set the node's parameters through ``probe.params``; return the SetParametersResult list.
 
-    A parameter change is sent once (a model switch must not run twice), so the first call on a
-    probe first sends an empty request, a no-op the node answers with no results, until one is
-    answered: after that the service's response path to this client is matched (see :func:`call`).
+    Each value's parameter type is rclpy's inference from the Python value (int, float, str, a
+    list of str). A parameter change is sent once (a model switch must not run twice), so the first
+    call on a probe first sends an empty request, a no-op the node answers with no results, until
+    one is answered: after that the service's response path to this client is matched (see
+    :func:`call`).
     """
     from rcl_interfaces.srv import SetParameters
+    from rclpy.parameter import Parameter
 
+    params = [Parameter(name, value=value).to_parameter_msg() for name, value in values.items()]
     assert probe.params.wait_for_service(timeout_sec=10)
     if not getattr(probe, 'params_ready', False):
         assert (

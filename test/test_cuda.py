@@ -141,10 +141,8 @@ def test_the_node_on_cuda_serves_masks_and_switches_models_on_the_gpu():
     from builtin_interfaces.msg import Time
     from diagnostic_msgs.msg import DiagnosticArray
     from lightseg_ros.ros.image_source import to_image_msg
-    from rcl_interfaces.msg import Parameter as ParameterMsg
-    from rcl_interfaces.msg import ParameterType, ParameterValue
     from rcl_interfaces.srv import SetParameters
-    from ros_harness import set_parameters, start_node_and_probe
+    from ros_harness import set_params, start_node_and_probe
     from sensor_msgs.msg import Image
     from std_msgs.msg import String
 
@@ -179,9 +177,7 @@ def test_the_node_on_cuda_serves_masks_and_switches_models_on_the_gpu():
 
         for model, stamp in (('ghostnet_aspp_da', 1), ('mlff_mobilenetv2', 2)):
             if model != 'ghostnet_aspp_da':  # switch without restart, on the GPU
-                value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=model)
-                results = set_parameters(probe, [ParameterMsg(name='model', value=value)])
-                assert results[0].successful
+                assert set_params(probe, model=model)[0].successful
                 status = probe.wait_for(
                     '/diagnostics',
                     lambda m: {kv.key: kv.value for kv in m.status[0].values}['model'] == model,

@@ -33,7 +33,7 @@ from lightseg_ros.inference.image_codec import encode_image
 import numpy as np
 import pytest
 from rcl_interfaces.srv import SetParameters
-from ros_harness import fresh_domain, NodeProcess, Probe, set_parameters
+from ros_harness import fresh_domain, NodeProcess, Probe, set_params
 from sensor_msgs.msg import CompressedImage, Image
 
 NS = f'/h{uuid.uuid4().hex[:8]}'
@@ -163,25 +163,6 @@ _stamp = [5000]
 
 def as_array(msg: Image) -> np.ndarray:
     return np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width)
-
-
-def set_params(probe, **values) -> list:
-    """
-    Call the node's set_parameters service; return its results.
-
-    Values are int, str or str-list.
-    """
-    from rcl_interfaces.msg import Parameter as ParameterMsg
-    from rcl_interfaces.msg import ParameterType, ParameterValue
-
-    params = []
-    for name, value in values.items():
-        if isinstance(value, int):
-            v = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
-        else:
-            v = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
-        params.append(ParameterMsg(name=name, value=v))
-    return set_parameters(probe, params)
 
 
 def message(transport: str, fields: dict | bytes):

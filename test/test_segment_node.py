@@ -37,10 +37,8 @@ from lightseg_ros.inference import (
 from lightseg_ros.models import build_model, save_weights, WeightsMeta
 import numpy as np
 import pytest
-from rcl_interfaces.msg import Parameter as ParameterMsg
-from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from ros_harness import NodeProcess, set_parameters, start_node_and_probe
+from ros_harness import NodeProcess, set_params, start_node_and_probe
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
@@ -159,21 +157,6 @@ def as_array(msg: Image) -> np.ndarray:
         if msg.encoding in ('mono8', '32FC1')
         else arr.reshape(msg.height, msg.width, 3)
     )
-
-
-def set_params(probe, **values) -> list:
-    """Call the node's set_parameters service; returns its SetParametersResult list."""
-    params = []
-    for name, value in values.items():
-        v = ParameterValue()
-        if isinstance(value, float):
-            v.type, v.double_value = ParameterType.PARAMETER_DOUBLE, value
-        elif isinstance(value, str):
-            v.type, v.string_value = ParameterType.PARAMETER_STRING, value
-        elif isinstance(value, list):
-            v.type, v.string_array_value = ParameterType.PARAMETER_STRING_ARRAY, value
-        params.append(ParameterMsg(name=name, value=v))
-    return set_parameters(probe, params)
 
 
 @pytest.mark.parametrize(
