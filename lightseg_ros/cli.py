@@ -39,6 +39,23 @@ SUBCOMMANDS = (
     'lightseg_ros.tools.results_cmd',
 )
 
+# The package's errors that mean "this input is wrong" (a model name, a weights file, a dataset, a
+# bag, a config...), by module. A subcommand that lets one escape still ends with one line and exit
+# code 2, never a traceback; anything else is a bug and keeps its traceback. Looked up in
+# sys.modules so that the command never imports PyTorch to classify an error.
+INPUT_ERRORS = {
+    'lightseg_ros.models.registry': ('UnknownModelError',),
+    'lightseg_ros.models.weights': ('WeightsError',),
+    'lightseg_ros.training.datasets': ('DatasetError',),
+    'lightseg_ros.training.config': ('ConfigError',),
+    'lightseg_ros.training.engine': ('CheckpointError',),
+    'lightseg_ros.sources.bags': ('BagError',),
+    'lightseg_ros.sources.frames': ('FrameSourceError',),
+    'lightseg_ros.inference.image_codec': ('ImageDecodeError',),
+    'lightseg_ros.inference.backends': ('BackendError',),
+}
+NODE_START_ERROR = ('lightseg_ros.ros.node_session', ('NodeStartError',))
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -50,14 +67,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _is_instance(exc: BaseException, module: str, names: tuple[str, ...]) -> bool:
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(exc, tuple(getattr(loaded, n) for n in names))
+
+
+def input_error_line(exc: BaseException) -> str | None:
+    """
+    Return one line for an error that bad input caused, or None for anything else.
+
+    A node that did not start (``lightseg demo``, ``node-latency``) is reported with the reason the
+    node logged last (its ``[ERROR]`` line, which names the parameter and what is accepted).
+    """
+    if _is_instance(exc, *NODE_START_ERROR):
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        errors = [ln for ln in lines if ln.startswith('[ERROR]')]
+        reason = (errors or lines or ['(no log)'])[-1]
+        if reason.startswith('[ERROR]'):  # '[ERROR] [stamp] [segment_node]: text' -> 'text'
+            reason = reason.split(']: ', 1)[-1]
+        return 'segment_node did not start: ' + ' '.join(reason.split())
+    if any(_is_instance(exc, module, names) for module, names in INPUT_ERRORS.items()):
+        return ' '.join(str(exc).split())
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """
     Run a subcommand; bad input ends it with one line on stderr and exit code 2.
 
     Ctrl-C ends it with one line and 130, also while the subcommands import PyTorch.
     """
+    command = 'lightseg'
     try:
         args = build_parser().parse_args(argv)
+        command = f'lightseg {args.command}'
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         # a training run resumes from its last saved epoch with --resume auto
@@ -69,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         # a subcommand's one-line error (a weights file, a dataset, an option): exit code 2, as
         # argparse gives for its own errors and as the node gives at start
         print(exc.code, file=sys.stderr)
+        return 2
+    except Exception as exc:
+        line = input_error_line(exc)
+        if line is None:
+            raise
+        print(f'{command}: error: {line}', file=sys.stderr)
         return 2
 
 

@@ -132,3 +132,50 @@ def test_ctrl_c_ends_a_command_with_one_line_and_130():
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (proc.returncode, err)
     assert err.strip().splitlines()[-1] == 'lightseg: interrupted' and 'Traceback' not in err, err
+
+
+@pytest.mark.parametrize(
+    'argv',
+    [
+        ['bench', '--models', 'nosuch', '--sizes', '64x64', '--quiet'],
+        ['eval', '--model', 'nosuch', '--data', 'no-such-dir'],
+        ['demo', '--model', 'nosuch', '--frames', '2'],  # the node itself refuses the name
+    ],
+    ids=['bench', 'eval', 'demo'],
+)
+def test_an_unknown_model_name_is_one_line_that_lists_the_accepted_names(argv, tmp_path, capsys):
+    if argv[0] == 'demo':
+        argv = [*argv, '--out', str(tmp_path / 'demo')]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert 'Traceback' not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f'lightseg {argv[0]}: error: ')
+    assert "unknown model 'nosuch'" in lines[0] and 'ghostnet_aspp_da' in lines[0]
+
+
+def test_an_unknown_bench_backend_stops_before_measuring(capsys):
+    assert main(['bench', '--backends', 'torch,tensorrtx', '--sizes', '64x64', '--quiet']) == 2
+    err = capsys.readouterr().err.strip()
+    expected = "unknown backend 'tensorrtx'; accepted: torch, onnxruntime or 'all'"
+    assert err == f'lightseg bench: error: {expected}'
+
+
+def test_only_input_errors_lose_their_traceback():
+    from lightseg_ros.cli import input_error_line
+    from lightseg_ros.models import UnknownModelError
+    from lightseg_ros.ros.node_session import NodeStartError
+
+    log = (
+        'node exited with code 2 while waiting for its topics:\n'
+        '[INFO] [1.0] [segment_node]: starting\n'
+        '[ERROR] [2.0] [segment_node]: cannot start: parameter device: got  "tpu"\n'
+    )
+    assert input_error_line(NodeStartError(log)) == (
+        'segment_node did not start: cannot start: parameter device: got "tpu"'
+    )
+    assert input_error_line(UnknownModelError('unknown\nmodel')) == 'unknown model'
+    # a bug is not bad input: main() re-raises it with its traceback
+    assert input_error_line(KeyError('x')) is None
+    assert input_error_line(ValueError('x')) is None

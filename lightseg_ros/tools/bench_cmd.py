@@ -55,17 +55,27 @@ def run(args: argparse.Namespace) -> int:
     from . import benchmark as bm
     from ..inference.backends import BackendError, BACKENDS
     from ..inference.segmenter import select_device
-    from ..models import list_models
+    from ..models import get_model_spec, list_models
 
-    device = select_device(args.device)
     models = (
         [m for m in list_models() if m != bm.PEER]  # the peer has its own row in every table
         if args.models == 'all'
         else []
         if args.models == 'none'
-        else args.models.split(',')
+        else [m.strip() for m in args.models.split(',')]
     )
-    backends = list(BACKENDS) if args.backends == 'all' else args.backends.split(',')
+    backends = (
+        list(BACKENDS) if args.backends == 'all' else [b.strip() for b in args.backends.split(',')]
+    )
+    for name in models:  # a typo ends the run before minutes of measuring, not after
+        get_model_spec(name)  # UnknownModelError naming the accepted models: one line (cli.py)
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        raise SystemExit(
+            f'lightseg bench: error: unknown backend {unknown[0]!r}; accepted: '
+            f"{', '.join(BACKENDS)} or 'all'"
+        )
+    device = select_device(args.device)
     progress = (
         (lambda m: print(m, file=sys.stderr, flush=True)) if not args.quiet else (lambda m: None)
     )
