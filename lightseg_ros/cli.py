@@ -54,7 +54,6 @@ INPUT_ERRORS = {
     'lightseg_ros.inference.image_codec': ('ImageDecodeError',),
     'lightseg_ros.inference.backends': ('BackendError',),
 }
-NODE_START_ERROR = ('lightseg_ros.ros.node_session', ('NodeStartError',))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +78,7 @@ def input_error_line(exc: BaseException) -> str | None:
     A node that did not start (``lightseg demo``, ``node-latency``) is reported with the reason the
     node logged last (its ``[ERROR]`` line, which names the parameter and what is accepted).
     """
-    if _is_instance(exc, *NODE_START_ERROR):
+    if _is_instance(exc, 'lightseg_ros.ros.node_session', ('NodeStartError',)):
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
         errors = [ln for ln in lines if ln.startswith('[ERROR]')]
         reason = (errors or lines or ['(no log)'])[-1]
