@@ -183,7 +183,12 @@ def test_reliable_stock_camera_gets_every_frame_across(graph):
     )
     # camera_info passes through, stamped like the masks (projecting a mask into 3D needs both)
     infos = {m.header.stamp.sec: m for m in probe.messages[f'{OUT}/camera_info']}
-    assert set(infos) <= masks and len(infos) >= 0.9 * len(masks)
+    # the node passes camera_info on from the first one it has received: the node's reader of the
+    # camera's camera_info topic is matched by discovery, which on a loaded machine can take a few
+    # of the camera's frames (here up to 10 of 30); from then on every mask has its info
+    assert infos and set(infos) <= masks and FRAMES in infos, (sorted(infos), sorted(masks))
+    since_first = {s for s in masks if s >= min(infos)}
+    assert len(infos) >= 0.9 * len(since_first), (sorted(infos), sorted(masks))
     assert infos[max(infos)].k[0] == 500.0 and infos[max(infos)].header.frame_id == 'stock_camera'
     status = node_status(probe, lambda s: 'Image reliable' in values(s).get('input_qos', ''))
     # a reliable writer drops a frame only when its own history (the system default's) fills before
