@@ -86,7 +86,9 @@ def input_error_line(exc: BaseException) -> str | None:
             reason = reason.split(']: ', 1)[-1]
         return 'segment_node did not start: ' + ' '.join(reason.split())
     if any(_is_instance(exc, module, names) for module, names in INPUT_ERRORS.items()):
-        return ' '.join(str(exc).split())
+        from .tools.train_cmd import one_line  # also unwraps a DataLoader worker's traceback
+
+        return one_line(exc)
     return None
 
 
