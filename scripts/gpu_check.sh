@@ -37,8 +37,28 @@ if [ ! -x "$BIN/lightseg" ]; then
   # lib/lightseg_ros folder `ros2 run` reads), and they went to $prefix/lib/lightseg_ros instead
   # (two tests failed on 2026-11-26). The build's own needs travel in .whl/build.
   step 'lightseg_ros itself, editable (the console scripts the tests run)'
-  python3 -m pip install -q --no-index --find-links .whl/build --no-deps -e . 2>&1 | tail -5
-  ls "$BIN" | grep -E '^(lightseg|segment_node)$' || echo "no console scripts in $BIN"
+  # --isolated: pip's configuration there is not read (on 2026-11-27 something there turned
+  # isolation off, and setuptools >= 80 refused setup.cfg's develop.script_dir)
+  python3 -m pip install -q --isolated --no-index --find-links .whl/build --no-deps -e . 2>&1 |
+    tail -5
+fi
+if [ ! -x "$BIN/lightseg" ]; then
+  step "console scripts written by hand (pip did not install them)"
+  # each runs its entry point from this checkout (PYTHONPATH below)
+  python3 - "$BIN" <<'PY'
+import pathlib
+import re
+import sys
+
+text = pathlib.Path('setup.py').read_text()
+for name, module, func in re.findall(r"'([\w-]+) = ([\w.]+):(\w+)'", text):
+    script = pathlib.Path(sys.argv[1]) / name
+    script.write_text(
+        f'#!{sys.executable}\nimport sys\nfrom {module} import {func}\nsys.exit({func}())\n'
+    )
+    script.chmod(0o755)
+    print(script)
+PY
 fi
 export PYTHONPATH=$PWD
 python3 -c 'import rclpy.serialization, sensor_msgs.msg, rosbags; print("ROS 2 imports")' |
@@ -56,9 +76,23 @@ want bench && step 'bench, all models, CUDA graphs on and off' &&
 timeout 150 python3 -m lightseg_ros.cli bench --device cuda --models all --backends torch \
   --sizes 360x480,512x512,480x640 --cuda-graphs both --warmup 20 --iters 100 --rounds 3 \
   --node --node-frames 100 --out "$OUT/bench_cuda.json" 2>&1 | tee "$OUT/bench.txt" | tail -40
-want latency && step 'the node on CUDA, 640x480, 300 frames' &&
-timeout 70 python3 -m lightseg_ros.cli node-latency --device cuda --frames 300 --warmup 10 \
+want latency && step 'the node on CUDA, 640x480' &&
+timeout 80 python3 -m lightseg_ros.cli node-latency --device cuda --frames ${LATENCY_FRAMES:-490} --warmup 10 \
   --json "$OUT/node_latency.json" 2>&1 | tee "$OUT/node_latency.txt" | tail -12
+
+# Where the node's tail beyond segment() comes from: the same measurement with the interpreter's
+# GIL hand-over interval cut from 5 ms to 0.5 ms, then with the cyclic garbage collector off, each
+# set in every process of the run (node included) by a sitecustomize module on PYTHONPATH.
+if want latency_ab; then
+  step "the node's tail: the GIL switch interval, the garbage collector"
+  for variant in 'switch interval 0.5 ms=import sys; sys.setswitchinterval(0.0005)' \
+    'garbage collector off=import gc; gc.disable()'; do
+    dir=$(mktemp -d) && echo "${variant#*=}" > "$dir/sitecustomize.py"
+    echo "--- ${variant%%=*}" | tee -a "$OUT/latency_ab.txt"
+    PYTHONPATH=$dir:$PYTHONPATH timeout 80 python3 -m lightseg_ros.cli node-latency --device cuda \
+      --frames ${LATENCY_FRAMES:-490} --warmup 10 2>&1 | tee -a "$OUT/latency_ab.txt" | tail -8
+  done
+fi
 
 want compiled && step 'torch.compile: ghostnet and the peer at 512x512, then the node at 640x480' &&
 timeout 100 python3 -m lightseg_ros.cli bench --device cuda --models ghostnet_aspp_da --backends torch \

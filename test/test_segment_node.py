@@ -285,6 +285,7 @@ def test_outputs_without_subscribers_are_not_computed(graph):
         'output_rate_hz',
         'latency_p50_ms',
         'latency_p99_ms',
+        'stages_p50_p99_ms',
         'dropped_frames',
     } <= set(values)
 
@@ -392,3 +393,26 @@ def test_the_first_frame_of_a_size_is_reported_apart_from_the_latency_window(gra
     assert int(after['latency_samples']) - int(before['latency_samples']) == 2
     values = {kv.key: kv.value for kv in diag.status[0].values}
     assert float(values['first_frame_ms']) > 0
+    # the steady-state frames' time by stage, in order; the segmenter's share is most of it here
+    stages = dict(part.split(' ') for part in values['stages_p50_p99_ms'].split(', '))
+    assert list(stages) == ['wait', 'read', 'segment', 'publish']
+    p50 = {name: float(v.split('/')[0]) for name, v in stages.items()}
+    assert all(v >= 0 for v in p50.values()) and p50['segment'] > 0
+    assert sum(p50.values()) <= float(values['latency_p99_ms']) * 1.5 + 1
+
+
+def test_the_console_script_shortens_the_interpreters_switch_interval():
+    """The worker takes the interpreter back within 0.5 ms, not Python's 5 ms (the node's p99)."""
+    import sys
+
+    from lightseg_ros.ros import segment_node
+
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        code = segment_node.main(['--ros-args', '-p', 'model:=no_such_model'])
+        assert code == 2  # it stops at the unknown model, after setting the interval
+        assert sys.getswitchinterval() == pytest.approx(segment_node.SWITCH_INTERVAL_S)
+        assert segment_node.SWITCH_INTERVAL_S < 0.005
+    finally:
+        sys.setswitchinterval(before)

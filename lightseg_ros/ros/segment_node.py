@@ -120,6 +120,16 @@ _RELIABILITY = {
     'reliable': ReliabilityPolicy.RELIABLE,
 }
 _OFFERED = {ReliabilityPolicy.BEST_EFFORT: 'best_effort', ReliabilityPolicy.RELIABLE: 'reliable'}
+# A frame's time in the node, in order (diagnostics' stages_p50_p99_ms): arrival -> the worker
+# takes it, reading the message, segment(), the outputs made and published
+STAGES = ('wait', 'read', 'segment', 'publish')
+# How long a Python thread may hold the interpreter while another waits for it (Python's default is
+# 5 ms). The worker waits for it after each frame is handed over, while the executor thread runs
+# rclpy's Python between callbacks. On an H100 at 640x480 the node's "wait" stage (arrival -> the
+# worker starts) had a p99 of 2.2-2.5 ms at 5 ms and 1.3-1.4 ms at 0.5 ms, the same p50 (0.5-0.6
+# ms; 490 frames a run, BENCHMARKS.md "Third lease"). The console scripts set it; a node made in
+# another program leaves that program's setting alone.
+SWITCH_INTERVAL_S = 0.0005
 LOSS_MEMORY_S = 10.0  # /diagnostics stays WARN this long after DDS last reported lost input frames
 
 
@@ -515,6 +525,9 @@ class SegmentNodeBase(Node):
         # it builds that size's CUDA graph (and compiles, with torch_compile), 4.6 s on an H100,
         # and would stand in the window's p99 for its next 500 frames. Reported on its own.
         self._sizes_seen: tuple[object, set] = (None, set())
+        # where a steady-state frame's time goes, for the same frames as the latency window:
+        # waiting for the worker, reading the message, the segmenter, making and publishing outputs
+        self._stages = {name: LatencyWindow() for name in STAGES}
         self._first_frames, self._first_frame_ms = 0, float('nan')
         self._bad_frames = 0
         self._failed_frames = 0
@@ -704,6 +717,7 @@ class SegmentNodeBase(Node):
 
     def _process(self, camera: CameraOutputs, frame: Frame) -> None:
         """Convert, infer, publish the outputs somebody listens to."""
+        started = time.monotonic()
         wanted = camera.wanted(self._enabled)
         if not wanted:
             self._skipped += 1
@@ -716,7 +730,9 @@ class SegmentNodeBase(Node):
         except ImageDecodeError as exc:
             self._warn_bad_frame(camera.topic, exc)
             return
+        decoded = time.monotonic()
         result = segmenter.segment(image, confidence='confidence' in wanted)
+        inferred = time.monotonic()
         first = int(result.mask.flat[0])
         uniform = bool((result.mask == first).all())
         self._single_class = (
@@ -726,12 +742,16 @@ class SegmentNodeBase(Node):
         self._publish_outputs(camera, header, image, result, wanted, lut, alpha)
         camera.publish_camera_info(header)
         self._output_rate.tick()
-        elapsed = time.monotonic() - frame.received
+        done = time.monotonic()
+        elapsed = done - frame.received
         model, sizes = self._sizes_seen
         if model is not segmenter:
             model, sizes = self._sizes_seen = (segmenter, set())
         if image.shape in sizes:
             self._latency.add(elapsed)
+            marks = (frame.received, started, decoded, inferred, done)
+            for name, begin, end in zip(STAGES, marks, marks[1:]):
+                self._stages[name].add(end - begin)
         else:
             if len(sizes) >= 64:  # bounded whatever sizes a publisher sends
                 sizes.clear()
@@ -822,6 +842,10 @@ class SegmentNodeBase(Node):
             'latency_p50_ms': f'{p50:.1f}',
             'latency_p99_ms': f'{p99:.1f}',
             'latency_samples': str(self._latency.total),
+            'stages_p50_p99_ms': ', '.join(
+                '{} {:.2f}/{:.2f}'.format(name, *window.percentiles_ms(50, 99))
+                for name, window in self._stages.items()
+            ),
             'first_frames': str(self._first_frames),
             'first_frame_ms': f'{self._first_frame_ms:.1f}',
             'frames_in': str(self._input_rate.total),
@@ -890,6 +914,7 @@ def main(args: list[str] | None = None, node_class: type[SegmentNodeBase] | None
     The DDS configuration is the environment's: the node sets none (README, "DDS transports").
     ``node_class``: :class:`SegmentNode` by default (``segment_lifecycle_node`` passes its own).
     """
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     # handles SIGINT and SIGTERM: the executor stops, the node shuts down cleanly
     rclpy.init(args=args)
     try:

@@ -175,6 +175,8 @@ def _time_node(
                     float(node_stats.get('latency_p99_ms', 'nan')), 1
                 )
                 results[phase]['dds_p50_ms'] = round(results[phase]['p50_ms'] - inside, 1)
+                # where those frames' time went inside the node (wait, read, segment, publish)
+                results[phase]['node_stages_p50_p99_ms'] = node_stats.get('stages_p50_p99_ms', '')
                 # the frame that built the CUDA graph (and compiled): outside the window above
                 results[phase]['node_first_frame_ms'] = round(
                     float(node_stats.get('first_frame_ms', 'nan')), 1
@@ -313,6 +315,7 @@ def _print(result: dict, width: int, height: int) -> None:
         f'of medians): {mask["dds_p50_ms"]:.1f} ms; the first frame (not in those) '
         f'{mask["node_first_frame_ms"]:.1f} ms'
     )
+    print(f'  inside the node by stage, p50/p99 ms: {mask["node_stages_p50_p99_ms"]}')
 
 
 def _one(args: argparse.Namespace, transport: str | None) -> dict:
