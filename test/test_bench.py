@@ -135,6 +135,8 @@ def test_targets_from_figures():
     assert t['ghostnet_best_backend_vs_peer_360x480']['met'] is True
     assert t['node_overhead_fraction_640x480'] == {'value': 0.05, 'limit': 0.10, 'met': True}
     assert t['fed_60hz_p99_vs_single_frame']['met'] is False
+    assert check_targets({**result, 'machine': {'device': 'cpu'}}) == t
+    assert check_targets({**result, 'machine': {'device': 'cuda'}}) == {}  # the CPU's targets
 
 
 def test_frame_benchmark_targets_and_table():
