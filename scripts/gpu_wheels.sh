@@ -4,7 +4,7 @@
 #   .whl/wheels.tar.xz  the ros-* wheels of this checkout's .venv, rosbags and its needs
 #   .whl/test/          the test extra's linters, colcon, apsw (rosbags' sqlite3 reader)
 #   .whl/build/         setuptools, wheel, packaging: pip builds lightseg_ros in isolation there
-# Run here, where pip reaches the package registries. About 32 MB in all.
+# Run here, where pip reaches the package registries. About 31 MB in all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -14,7 +14,7 @@ TARGET=(--only-binary=:all: --python-version 3.12 --implementation cp --abi cp31
 rm -rf .whl && mkdir -p .whl/test .whl/build /tmp/lightseg_wheels && rm -rf /tmp/lightseg_wheels/*
 
 # The ROS 2 client libraries, pinned to the versions the tests pass with here.
-mapfile -t ros < <("$PY" -m pip list --format=freeze 2>/dev/null | grep -E '^ros-' )
+mapfile -t ros < <("$PY" -m pip list --format=freeze 2>/dev/null | grep -E '^ros-')
 "$PY" -m pip download -q --no-deps "${TARGET[@]}" -d /tmp/lightseg_wheels "${ros[@]}" \
   "$("$PY" -m pip list --format=freeze | grep -E '^rosbags==')" lark-parser ruamel.yaml lz4 \
   backports.zstd
@@ -30,7 +30,7 @@ done && tar cJf - ./*.whl) > .whl/wheels.tar.xz
   'ros-ament-pep257==0.19.2' 'flake8==7.5.0' 'flake8-blind-except==0.2.1' 'flake8-builtins==3.1.0' \
   'flake8-class-newline==1.6.0' 'flake8-comprehensions==3.17.0' 'flake8-deprecated==2.4.0' \
   'flake8-docstrings==1.7.0' 'flake8-import-order==0.19.2' 'flake8-quotes==3.4.0' \
-  'pydocstyle==6.3.0' 2>&1 | grep -v -i 'notice' || true
+  'pydocstyle==6.3.0'
 rm -f .whl/test/{pytest,pytest_cov,coverage,pyyaml,PyYAML,packaging,setuptools,pluggy,iniconfig}-*.whl \
   .whl/test/{pygments,pyparsing,python_dateutil,typing_extensions}-*.whl
 "$PY" -m pip download -q --no-deps "${TARGET[@]}" -d .whl/test apsw

@@ -393,7 +393,7 @@ def test_the_first_frame_of_a_size_is_reported_apart_from_the_latency_window(gra
     assert int(after['latency_samples']) - int(before['latency_samples']) == 2
     values = {kv.key: kv.value for kv in diag.status[0].values}
     assert float(values['first_frame_ms']) > 0
-    # the steady-state frames' time by stage, in order; the segmenter's share is most of it here
+    # the steady-state frames' time by stage, in order; together about the frame's latency
     stages = dict(part.split(' ') for part in values['stages_p50_p99_ms'].split(', '))
     assert list(stages) == ['wait', 'read', 'segment', 'publish']
     p50 = {name: float(v.split('/')[0]) for name, v in stages.items()}
