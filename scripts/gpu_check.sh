@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/lightseg_gpu}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
-STEPS=${STEPS:-suite,bench,latency,variants,profile}  # which of the steps below to run
+STEPS=${STEPS:-suite,bench,latency,variants,profile}  # which of the steps below to run (also: ort,
+# latency_ab, compiled, tests)
 step() { echo "=== $1 ($(date +%T))"; }
 want() { [[ ",$STEPS," == *",$1,"* ]]; }
 
@@ -61,6 +62,14 @@ for name, module, func in re.findall(r"'([\w-]+) = ([\w.]+):(\w+)'", text):
 PY
 fi
 export PYTHONPATH=$PWD
+if [ -f .ortgpu/ort.tar.xz ]; then
+  step 'onnxruntime-gpu from .ortgpu/ort.tar.xz (scripts/ort_gpu_carry.sh)'
+  [ -d /tmp/ortsite/onnxruntime ] || { mkdir -p /tmp/ortsite &&
+    python3 -c "import tarfile; tarfile.open('.ortgpu/ort.tar.xz').extractall('/tmp/ortsite')"; }
+  export PYTHONPATH=/tmp/ortsite:$PWD
+  python3 -c 'import onnxruntime as o; print("onnxruntime", o.__version__, o.get_available_providers())' |
+    tee -a "$OUT/machine.txt"
+fi
 python3 -c 'import rclpy.serialization, sensor_msgs.msg, rosbags; print("ROS 2 imports")' |
   tee -a "$OUT/machine.txt"
 
@@ -76,6 +85,31 @@ want bench && step 'bench, all models, CUDA graphs on and off' &&
 timeout 150 python3 -m lightseg_ros.cli bench --device cuda --models all --backends torch \
   --sizes 360x480,512x512,480x640 --cuda-graphs both --warmup 20 --iters 100 --rounds 3 \
   --node --node-frames 100 --out "$OUT/bench_cuda.json" 2>&1 | tee "$OUT/bench.txt" | tail -40
+# ONNX Runtime's CUDA provider: its logits against PyTorch's on the CPU (random weights: the
+# weights files stay behind when .ortgpu travels), then every model beside the torch backend.
+want ort && step "ONNX Runtime's CUDA provider" && timeout 120 python3 - <<'PY' 2>&1 | tee "$OUT/ort_check.txt"
+import torch
+
+from lightseg_ros.inference.segmenter import Segmenter
+
+torch.manual_seed(1)
+x = torch.randn(1, 3, 360, 480)
+for name in ('ghostnet_aspp_da', 'mlff_mobilenetv2', 'deeplabv3plus_mobilenetv2'):
+    made = []
+    for device, backend in (('cpu', 'torch'), ('cuda', 'onnxruntime')):
+        torch.manual_seed(0)  # the same random weights in both
+        made.append(Segmenter(None, model=name, num_classes=11, device=device, backend=backend))
+    with torch.inference_mode():
+        a = made[0].backend(x).float()
+        b = made[1].backend(x.to(made[1].device)).float().cpu()
+    print(f'{name:26s} {made[1].backend.description}: max |logit difference| '
+          f'{(a - b).abs().max().item():.1e} (logits\' std {a.std().item():.1e}), '
+          f'argmax agrees on {(a.argmax(1) == b.argmax(1)).float().mean().item():.2%}')
+PY
+want ort && timeout 330 python3 -m lightseg_ros.cli bench --device cuda --models all \
+  --backends torch,onnxruntime --sizes 360x480,512x512,480x640 --warmup 20 --iters 100 --rounds 3 \
+  --out "$OUT/bench_ort.json" 2>&1 | tee "$OUT/bench_ort.txt" | tail -24
+
 want latency && step 'the node on CUDA, 640x480' &&
 timeout 80 python3 -m lightseg_ros.cli node-latency --device cuda --frames ${LATENCY_FRAMES:-490} --warmup 10 \
   --json "$OUT/node_latency.json" 2>&1 | tee "$OUT/node_latency.txt" | tail -12

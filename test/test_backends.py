@@ -159,8 +159,13 @@ def test_torch_compile_that_fails_warns_once_and_runs_the_network_uncompiled(mon
     ]
 
 
-def test_tensorrt_engines_are_fp16_and_cached_beside_the_onnx_export(tmp_path, caplog):
+def test_tensorrt_engines_are_fp16_and_cached_beside_the_onnx_export(
+    tmp_path, caplog, monkeypatch
+):
+    from lightseg_ros.inference import backends
     from lightseg_ros.inference.backends import ort_providers
+
+    monkeypatch.setattr(backends, 'TENSORRT_LIBRARIES', ('libc.so.6',))  # TensorRT "loads"
 
     onnx_path = tmp_path / 'cache' / 'ghostnet_aspp_da-0123abcd-torch2.14.1-onnx1.19.0.onnx'
     onnx_path.parent.mkdir(mode=0o700)
@@ -194,3 +199,30 @@ def test_tensorrt_engines_are_fp16_and_cached_beside_the_onnx_export(tmp_path, c
         trt, *_ = ort_providers(torch.device('cuda'), everything, onnx_path)
     assert trt == ('TensorrtExecutionProvider', {'device_id': '0', 'trt_fp16_enable': 'True'})
     assert 'TensorRT engines are not cached' in caplog.text and 'writable by other' in caplog.text
+
+
+def test_tensorrt_is_not_chosen_where_its_libraries_do_not_load(tmp_path, caplog, monkeypatch):
+    """
+    Start on CUDA, with one warning once, where TensorRT's libraries do not load.
+
+    onnxruntime-gpu lists its TensorRT provider with or without TensorRT; without it, each session
+    printed ORT's 10-line "EP Error" before falling back.
+    """
+    from lightseg_ros.inference import backends
+    from lightseg_ros.inference.backends import ort_providers
+
+    monkeypatch.setattr(backends, 'TENSORRT_LIBRARIES', ('libc.so.6', 'libnvinfer_absent.so.10'))
+    monkeypatch.setattr(backends, '_said_without_tensorrt', set())
+    onnx_path = tmp_path / 'model.onnx'
+    everything = ['TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider']
+    with caplog.at_level('WARNING', logger='lightseg_ros.inference.backends'):
+        for _ in range(3):
+            assert ort_providers(torch.device('cuda'), everything, onnx_path) == [
+                ('CUDAExecutionProvider', {'device_id': '0'}),
+                'CPUExecutionProvider',
+            ]
+    assert [r.getMessage() for r in caplog.records] == [
+        'onnxruntime has its TensorRT provider but libnvinfer_absent.so.10 does not load '
+        '(TensorRT 10 is needed): using CUDA without TensorRT'
+    ]
+    assert not (tmp_path / 'tensorrt').exists()  # no engine folder for a provider not used

@@ -44,6 +44,7 @@ weights' sha256, versions), so a node builds an engine once per input size, not 
 from __future__ import annotations
 
 from collections import OrderedDict
+import ctypes
 import hashlib
 import logging
 import os
@@ -70,6 +71,11 @@ __all__ = [
 LOG = logging.getLogger(__name__)
 BACKENDS = ('torch', 'onnxruntime')
 BACKEND_CHOICES = ('auto',) + BACKENDS
+# What onnxruntime-gpu's TensorRT provider links against (TensorRT 10, ORT 1.2x-1.3x). ORT lists
+# the provider whenever its own plugin is installed, TensorRT or not; without TensorRT, each
+# session then printed a 10-line "EP Error" and fell back (an H100, onnxruntime-gpu 1.31.1).
+TENSORRT_LIBRARIES = ('libnvinfer.so.10', 'libnvonnxparser.so.10')
+_said_without_tensorrt: set[str] = set()
 
 
 class BackendError(RuntimeError):
@@ -299,6 +305,25 @@ def cached_export(model: nn.Module, model_name: str, cache_dir: str | Path | Non
     return path
 
 
+def tensorrt_problem() -> str | None:
+    """
+    Return why TensorRT's libraries do not load here, or None when they do.
+
+    The dynamic loader is asked as ORT will ask it (an already-loaded library, LD_LIBRARY_PATH, the
+    ldconfig cache); a pip-installed ``tensorrt`` is imported first, which loads its own copies.
+    """
+    try:
+        import tensorrt  # noqa: F401  (pip's tensorrt loads libnvinfer from its tensorrt_libs)
+    except Exception:  # noqa: BLE001 - absent or broken: the loader decides below
+        pass
+    for library in TENSORRT_LIBRARIES:
+        try:
+            ctypes.CDLL(library)
+        except OSError:
+            return f'{library} does not load'
+    return None
+
+
 def ort_providers(
     device: torch.device, available: list[str], onnx_path: Path
 ) -> list[str | tuple[str, dict]]:
@@ -306,12 +331,21 @@ def ort_providers(
     Return ONNX Runtime's providers for ``device``, best first, with TensorRT's options.
 
     On CUDA: TensorRT (fp16, engine and timing caches in ``tensorrt/`` beside ``onnx_path``,
-    prefixed with its name), then CUDA, where installed; always the CPU last.
+    prefixed with its name) where its provider is installed and TensorRT's libraries load (a
+    warning, once, where they do not), then CUDA, where installed; always the CPU last.
     """
     chosen: list[str | tuple[str, dict]] = []
     if device.type == 'cuda':
         index = str(device.index or 0)
-        if 'TensorrtExecutionProvider' in available:
+        problem = 'TensorrtExecutionProvider' in available and tensorrt_problem()
+        if problem and problem not in _said_without_tensorrt:
+            _said_without_tensorrt.add(problem)
+            LOG.warning(
+                'onnxruntime has its TensorRT provider but %s (TensorRT 10 is needed): '
+                'using CUDA without TensorRT',
+                problem,
+            )
+        if 'TensorrtExecutionProvider' in available and not problem:
             engines = onnx_path.parent / 'tensorrt'
             unsafe = _private_dir(engines)
             options = {'device_id': index, 'trt_fp16_enable': 'True'}
