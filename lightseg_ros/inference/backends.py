@@ -337,7 +337,8 @@ def ort_providers(
     chosen: list[str | tuple[str, dict]] = []
     if device.type == 'cuda':
         index = str(device.index or 0)
-        problem = 'TensorrtExecutionProvider' in available and tensorrt_problem()
+        tensorrt = 'TensorrtExecutionProvider' in available
+        problem = tensorrt and tensorrt_problem()
         if problem and problem not in _said_without_tensorrt:
             _said_without_tensorrt.add(problem)
             LOG.warning(
@@ -345,7 +346,7 @@ def ort_providers(
                 'using CUDA without TensorRT',
                 problem,
             )
-        if 'TensorrtExecutionProvider' in available and not problem:
+        if tensorrt and not problem:
             engines = onnx_path.parent / 'tensorrt'
             unsafe = _private_dir(engines)
             options = {'device_id': index, 'trt_fp16_enable': 'True'}

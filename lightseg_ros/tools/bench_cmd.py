@@ -189,7 +189,7 @@ def check_targets(result: dict) -> dict:
     Targets are absent where not measured: ``ghostnet_aspp_da``'s network on its best backend takes
     at most half the peer's time at 360x480 (median ratio over the rounds); the node adds at most
     10% to the bare segmenter's p50 at 640x480; fed at 60 Hz, the node's p99 stays within twice its
-    single-frame p50. None for a run on another device: these are the CPU's targets (an H100 run
+    single-frame p50. Empty for a run on another device: these are the CPU's targets (an H100 run
     printed three of them as not met).
     """
     targets: dict = {}
