@@ -17,7 +17,7 @@
 import json
 
 from lightseg_ros.cli import main
-from lightseg_ros.tools.bench_cmd import check_targets
+from lightseg_ros.tools.bench_cmd import check_targets, format_table
 from lightseg_ros.tools.benchmark import (
     measure_peak_gflops,
     RatioStats,
@@ -89,6 +89,14 @@ def test_bench_json_small_run(tmp_path, capsys):
         assert s['rounds'] == 3 and case['ratio_to_peer'] == s['median']
         assert 0 < s['min'] <= s['p25'] <= s['median'] <= s['p75'] <= s['max']
         assert 'gpu_memory_mb' not in case['extra']  # measured on CUDA only
+    # the GPU memory columns, where a case has them (as on CUDA), '-' where one does not
+    data['cases'][0]['extra'] = {'gpu_memory_mb': 12.5, 'gpu_device_mb': 140.0}
+    lines = format_table(data).splitlines()
+    assert sum(line.endswith(' GPU MB  dev MB') for line in lines) == 1  # the header
+    rows = [line for line in lines if ' 64x96 ' in line]
+    assert len(rows) == 3  # the peer's and ours on two backends
+    assert sum(line.endswith('    12.5   140.0') for line in rows) == 1
+    assert sum(line.endswith('       -       -') for line in rows) == len(rows) - 1
 
 
 def test_interleaved_rounds_alternate_on_the_same_input_and_give_the_ratio_per_round():

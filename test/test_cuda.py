@@ -206,6 +206,8 @@ def test_the_benchmark_records_the_gpu_memory_the_segmenter_takes():
     mem = case.extra['gpu_memory_mb']
     # 2.8 M fp16 weights are 5 MB; buffers, graph pools and cuDNN workspaces stay well under 2 GB
     assert 5 < mem < 2048 and case.extra['gpu_reserved_mb'] >= mem
+    # the device's free memory fell by at least what PyTorch's allocator holds for it
+    assert 0.9 * mem <= case.extra['gpu_device_mb'] < 4096, case.extra
     result = {
         'peak_gflops': 1.0,
         'machine': {'device': 'cuda', 'threads': 1, 'torch': torch.__version__},

@@ -242,7 +242,7 @@ def format_table(result: dict) -> str:
     rows = [dict(r, ratio_to_peer=1.0) for r in result['peer']] + result['cases']
     gpu_memory = any('gpu_memory_mb' in r.get('extra', {}) for r in rows)
     if gpu_memory:
-        lines[-1] += f' {"GPU MB":>7s}'
+        lines[-1] += f' {"GPU MB":>7s} {"dev MB":>7s}'
     for r in rows:
         size = f'{r["size"][0]}x{r["size"][1]}'
         pipe = f'{r["pipeline"]["p50_ms"]:8.1f}' if r.get('pipeline') else f'{"-":>8s}'
@@ -255,8 +255,9 @@ def format_table(result: dict) -> str:
             f'{r["network"]["fps"]:6.1f} {pipe} {floor} {r["ratio_to_peer"]:6.2f}x {spread:>23s}'
         )
         if gpu_memory:
-            mem = r.get('extra', {}).get('gpu_memory_mb')
-            lines[-1] += f' {mem:7.1f}' if mem is not None else f' {"-":>7s}'
+            for key in ('gpu_memory_mb', 'gpu_device_mb'):
+                mem = r.get('extra', {}).get(key)
+                lines[-1] += f' {mem:7.1f}' if mem is not None else f' {"-":>7s}'
     for s in result['skipped']:
         lines.append(f'skipped {s["model"]}/{s["backend"]}: {s["reason"]}')
     node = result.get('node')
