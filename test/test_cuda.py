@@ -206,8 +206,9 @@ def test_the_benchmark_records_the_gpu_memory_the_segmenter_takes():
     mem = case.extra['gpu_memory_mb']
     # 2.8 M fp16 weights are 5 MB; buffers, graph pools and cuDNN workspaces stay well under 2 GB
     assert 5 < mem < 2048 and case.extra['gpu_reserved_mb'] >= mem
-    # the device's free memory fell by at least what PyTorch's allocator holds for it
-    assert 0.9 * mem <= case.extra['gpu_device_mb'] < 4096, case.extra
+    # the device's free memory fell by about what PyTorch's allocator took for it, or more (half:
+    # blocks cached before the segmenter was built may have served part of it)
+    assert 0.5 * mem <= case.extra['gpu_device_mb'] < 4096, case.extra
     result = {
         'peak_gflops': 1.0,
         'machine': {'device': 'cuda', 'threads': 1, 'torch': torch.__version__},

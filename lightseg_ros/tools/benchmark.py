@@ -264,9 +264,10 @@ def bench_segmenter(
 
     base = free_before = 0
     if torch.cuda.is_available() and not device.startswith('cpu'):
+        which = torch.device(device) if device.startswith('cuda') else None  # None: the current
         torch.cuda.empty_cache()  # cached blocks would be reused without lowering the free memory
-        base = torch.cuda.memory_allocated()
-        free_before = torch.cuda.mem_get_info()[0]
+        base = torch.cuda.memory_allocated(which)
+        free_before = torch.cuda.mem_get_info(which)[0]
 
     seg = Segmenter(
         weights,
