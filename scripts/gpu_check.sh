@@ -10,7 +10,7 @@ OUT=${OUT:-/tmp/lightseg_gpu}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 STEPS=${STEPS:-suite,bench,latency,variants,profile}  # which of the steps below to run (also: ort,
-# latency_ab, compiled, tests)
+# latency_ab, compiled, compile_cache, tests)
 step() { echo "=== $1 ($(date +%T))"; }
 want() { [[ ",$STEPS," == *",$1,"* ]]; }
 
@@ -134,6 +134,36 @@ timeout 100 python3 -m lightseg_ros.cli bench --device cuda --models ghostnet_as
   2>&1 | tee "$OUT/bench_compile.txt" | tail -8
 want compiled && timeout 100 python3 -m lightseg_ros.cli node-latency --device cuda --torch-compile --frames 300 \
   --warmup 10 --json "$OUT/node_latency_compile.json" 2>&1 | tee "$OUT/node_latency_compile.txt" | tail -8
+
+# The node's first frame with torch_compile: compiled into an empty lightseg cache, then in a new
+# process that finds it full (Inductor's folder, torchinductor/ in $LIGHTSEG_CACHE).
+if want compile_cache; then
+  step 'torch.compile: first frame with an empty cache, then in a new process with it full'
+  cache=$(mktemp -d)
+  for run in empty full; do
+    LIGHTSEG_CACHE=$cache timeout 150 python3 - "$run" <<'PY' 2>&1 | tee -a "$OUT/compile_cache.txt"
+import sys
+import time
+
+import numpy as np
+
+from lightseg_ros.inference.segmenter import Segmenter
+
+t = time.perf_counter()
+seg = Segmenter(None, model='ghostnet_aspp_da', device='cuda', backend='torch', torch_compile=True)
+frame = np.zeros((480, 640, 3), np.uint8)
+built = time.perf_counter() - t
+t = time.perf_counter()
+seg.segment(frame)
+first = time.perf_counter() - t
+t = time.perf_counter()
+seg.segment(frame)
+print(f'cache {sys.argv[1]}: segmenter built in {built:.1f} s, first frame {first:.1f} s, '
+      f'second {1e3 * (time.perf_counter() - t):.1f} ms; {seg.backend.description}, '
+      f'cache {seg.backend.compile_cache}')
+PY
+  done
+fi
 
 want variants && step 'network at 512x512: eager, folded batch norms, CUDA graphs, torch.compile' &&
 timeout 100 python3 - <<'PY' 2>&1 | tee "$OUT/variants.txt"

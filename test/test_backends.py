@@ -14,6 +14,8 @@
 
 """Every backend this machine has gives the same masks; exports are cached; errors are clear."""
 
+import os
+
 from lightseg_ros.inference.backends import BackendError, BACKENDS, OnnxRuntimeBackend
 from lightseg_ros.inference.segmenter import Segmenter
 from lightseg_ros.models import build_model, save_weights, WeightsMeta
@@ -125,6 +127,55 @@ def test_onnx_cache_is_private_checked_and_rebuilt_when_tampered(tmp_path, caplo
     from lightseg_ros.inference.export import check_onnx
 
     assert check_onnx(model, path, sizes=[(64, 64)]) < 1e-3  # the rebuilt export is the model
+
+
+def test_torch_compile_caches_in_a_private_lightseg_folder_and_the_next_compile_reuses_it(
+    tmp_path, monkeypatch
+):
+    """Inductor's cache (pickles it loads back) lives user-only in the lightseg cache, not /tmp."""
+    from lightseg_ros.inference.backends import INDUCTOR_CACHE_VARIABLE, TorchBackend
+    from torch._dynamo.utils import counters
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    # as importing torch._dynamo leaves it (restored after the test)
+    monkeypatch.setenv(INDUCTOR_CACHE_VARIABLE, default_cache_dir())
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU()
+    ).eval()
+    x = torch.randn(1, 3, 16, 24)
+    plain = TorchBackend(network, torch.device('cpu'), torch.float32)(x)
+    hits = []
+    for _ in range(2):  # the second as in a new process: torch's in-memory state forgotten
+        torch._dynamo.reset()
+        counters.clear()
+        backend = TorchBackend(
+            network, torch.device('cpu'), torch.float32, compile=True, cache_dir=tmp_path
+        )
+        assert backend.compile_cache == tmp_path / 'torchinductor'
+        assert torch.allclose(backend(x), plain, atol=1e-5) and backend.compiled
+        hits.append(counters['inductor']['fxgraph_cache_hit'])
+    assert (tmp_path / 'torchinductor').stat().st_mode & 0o777 == 0o700
+    assert os.environ[INDUCTOR_CACHE_VARIABLE] == str(tmp_path / 'torchinductor')
+    assert any((tmp_path / 'torchinductor').iterdir())
+    assert hits == [0, 1]  # compiled once, then loaded from the folder
+
+
+def test_torch_compile_will_not_use_a_cache_folder_others_can_write(tmp_path, monkeypatch, caplog):
+    from lightseg_ros.inference.backends import INDUCTOR_CACHE_VARIABLE, TorchBackend
+
+    shared = tmp_path / 'shared'
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv(INDUCTOR_CACHE_VARIABLE, str(shared))
+    network = torch.nn.Conv2d(3, 4, 3).eval()
+    with caplog.at_level('WARNING', logger='lightseg_ros.inference.backends'):
+        backend = TorchBackend(network, torch.device('cpu'), torch.float32, compile=True)
+    assert 'torch.compile keeps nothing between starts' in caplog.text
+    assert f'{shared} is writable by other users (mode 777)' in caplog.text
+    used = backend.compile_cache
+    assert used != shared and used.stat().st_mode & 0o777 == 0o700
+    assert os.environ[INDUCTOR_CACHE_VARIABLE] == str(used)
 
 
 def test_torch_compile_that_fails_warns_once_and_runs_the_network_uncompiled(monkeypatch, caplog):

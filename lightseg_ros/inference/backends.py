@@ -39,16 +39,21 @@ build with TensorRT is installed (Jetson and x86 CUDA machines); no separate eng
 engines are built in fp16 and kept in ``tensorrt/`` beside the ONNX export, named after it (model,
 weights' sha256, versions), so a node builds an engine once per input size, not at every start
 (:func:`ort_providers`). ONNX Runtime adds the GPU and TensorRT version to the engine's own key.
+
+``torch_compile`` keeps Inductor's caches in ``torchinductor/`` of the same cache, private and
+checked the same way (:func:`compile_cache_dir`).
 """
 
 from __future__ import annotations
 
+import atexit
 from collections import OrderedDict
 import ctypes
 import hashlib
 import logging
 import os
 from pathlib import Path
+import shutil
 import stat
 import tempfile
 
@@ -64,6 +69,7 @@ __all__ = [
     'OnnxRuntimeBackend',
     'make_backend',
     'default_cache_dir',
+    'compile_cache_dir',
     'BackendError',
     'cached_export',
 ]
@@ -111,6 +117,7 @@ class TorchBackend:
         cuda_graphs: bool | None = None,
         fold_batchnorms: bool | None = None,
         compile: bool = False,  # noqa: A002 - torch.compile's name
+        cache_dir: str | Path | None = None,
     ):
         # NHWC kernels pay off with cuDNN; on these CPUs they measured slower
         if channels_last is None:
@@ -133,9 +140,12 @@ class TorchBackend:
         # (about 25 s on an H100), then replayed in the CUDA graph. At 512x512 on an H100 it took
         # ghostnet from 862 to 1421 frames/s back to back (BENCHMARKS.md). Off by default for that
         # start-up cost; where Inductor cannot compile (no compiler, no Triton) it runs uncompiled.
+        # Its caches go to a private folder that outlives a reboot (compile_cache_dir).
         self._plain = self.model
         self.compiled = bool(compile)
+        self.compile_cache: Path | None = None
         if self.compiled:
+            self.compile_cache = compile_cache_dir(cache_dir)
             self.model = torch.compile(self.model, dynamic=False)
         self.cuda_graphs = device.type == 'cuda' and (cuda_graphs is None or cuda_graphs)
         self._graphs: OrderedDict[tuple[int, ...], tuple] = OrderedDict()
@@ -200,6 +210,54 @@ class TorchBackend:
         with torch.cuda.graph(graph):
             static_out = self._eager(static_in)
         return graph, static_in, static_out
+
+
+INDUCTOR_CACHE_VARIABLE = 'TORCHINDUCTOR_CACHE_DIR'
+_said_about_compile_cache: set[str] = set()
+
+
+def _torch_default_compile_cache() -> str | None:
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir as torch_default
+    except ImportError:  # a torch without it: a variable that is set is taken as the user's
+        return None
+    return os.path.abspath(torch_default())
+
+
+def compile_cache_dir(cache_dir: str | Path | None = None) -> Path:
+    """
+    Give ``torch.compile``'s on-disk caches a private folder that lasts.
+
+    Inductor keeps what it compiled (graphs as pickles, which the next compile loads back, and
+    Triton's kernels) under ``$TORCHINDUCTOR_CACHE_DIR``, by default ``/tmp/torchinductor_<user>``.
+    Many robots empty /tmp at each boot, so every start paid the whole compile again (the
+    segmenter's first 360x480 frame of ghostnet_aspp_da on a 2-core CPU, one thread, beside a
+    training job: 114 s with the cache empty, 9 s with it full), and in a shared /tmp another user
+    can create that folder first and plant pickles in it. Unless the variable names another folder
+    (the user's choice, or an earlier call's: torch reads it at each compile), it is set to
+    ``torchinductor/`` in the lightseg cache (``cache_dir``, else :func:`default_cache_dir`);
+    torch's own default counts as unset, as importing ``torch._dynamo`` writes it into the
+    variable. The folder is created user-only and checked like the ONNX cache's. One that fails the
+    check (another owner, writable by others) is not used, and the variable is pointed at a new
+    private temporary folder instead, removed at exit (Inductor also loads the code it generates
+    from that folder, and does not overwrite a file already there): each start then compiles in
+    full, and says why, once. Returns the folder used.
+    """
+    chosen = os.environ.get(INDUCTOR_CACHE_VARIABLE)
+    if chosen and os.path.abspath(chosen) == _torch_default_compile_cache():
+        chosen = None  # torch's own default, which importing torch._dynamo writes there
+    path = Path(chosen) if chosen else Path(cache_dir or default_cache_dir()) / 'torchinductor'
+    problem = _private_dir(path)
+    if problem:
+        if problem not in _said_about_compile_cache:
+            _said_about_compile_cache.add(problem)
+            LOG.warning(
+                'torch.compile keeps nothing between starts (each compiles in full): %s', problem
+            )
+        path = Path(tempfile.mkdtemp(prefix='lightseg-inductor-'))
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+    os.environ[INDUCTOR_CACHE_VARIABLE] = str(path.absolute())
+    return path
 
 
 def _fingerprint(model: nn.Module) -> str:
@@ -479,7 +537,14 @@ def make_backend(
     """
     kind = resolve_backend(kind, device)
     if kind == 'torch':
-        return TorchBackend(model, device, dtype, cuda_graphs=cuda_graphs, compile=torch_compile)
+        return TorchBackend(
+            model,
+            device,
+            dtype,
+            cuda_graphs=cuda_graphs,
+            compile=torch_compile,
+            cache_dir=cache_dir,
+        )
     if kind == 'onnxruntime':
         return OnnxRuntimeBackend(
             model, device, num_classes=num_classes, model_name=model_name, cache_dir=cache_dir

@@ -139,7 +139,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         False,
         'torch backend: run the network through torch.compile (fused kernels; on an H100 '
         '1.65x the frames/s at 512x512) at the cost of a compile of about 25 s at the first '
-        'frame of each size; falls back to uncompiled where it cannot compile',
+        'frame of each size, kept in the lightseg cache for later starts; falls back to '
+        'uncompiled where it cannot compile',
     ),
     ParamSpec(
         'input_size',
