@@ -119,6 +119,15 @@ def test_graph_replays_equal_eager_and_are_kept_per_shape():
     assert (96, 128) not in {k[2:] for k in graphs.backend._graphs}
 
 
+def test_warm_up_captures_the_graph_that_frames_of_that_size_replay():
+    seg = Segmenter(shipped_weights('ghostnet_aspp_da'), device='cuda', backend='torch')
+    assert seg.warm_up((480, 640)) > 0 and list(seg.backend._graphs) == [(1, 3, 480, 640)]
+    graph = seg.backend._graphs[(1, 3, 480, 640)]
+    seg.segment(road_scene(640, 480, t=0.3)[0])
+    assert list(seg.backend._graphs) == [(1, 3, 480, 640)]
+    assert seg.backend._graphs[(1, 3, 480, 640)] is graph  # replayed, not captured again
+
+
 def test_logits_are_not_overwritten_by_the_next_frame():
     seg = Segmenter(shipped_weights('ghostnet_aspp_da'), device='cuda', backend='torch')
     first, second = (road_scene(160, 120, t=t)[0] for t in (0.1, 0.9))

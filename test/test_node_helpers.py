@@ -97,6 +97,9 @@ def test_parameter_validation():
     assert '[0.0, 1.0]' in validate_change('overlay_alpha', -0.1)
     assert 'input_size' in validate_change('input_size', [0, 64])
     assert validate_change('input_size', [360, 480]) is None
+    assert 'warmup_image_size must be' in validate_change('warmup_image_size', [480])
+    assert 'warmup_image_size must be' in validate_change('warmup_image_size', [480, 10**6])
+    assert validate_change('warmup_image_size', [480, 640]) is None
     assert 'accepted' in validate_change('device', 'tpu')
     assert 'stretch, letterbox' in validate_change('resize', 'crop')
     assert validate_change('use_sim_time', True) is None
@@ -105,6 +108,9 @@ def test_parameter_validation():
     assert (
         config.input_size is None and config.model == 'ghostnet_aspp_da' and config.weights == ''
     )
+    assert config.warmup_image_size is None
+    values = {p.name: p.default for p in PARAMETERS} | {'warmup_image_size': [480, 640]}
+    assert ModelConfig.from_values(values).warmup_image_size == (480, 640)
 
 
 def test_weights_without_metadata_are_refused(tmp_path):

@@ -105,6 +105,8 @@ def graph(weights):
             f'weights:={weights[0]}',
             '-p',
             'diagnostics_period:=0.5',
+            '-p',
+            f'warmup_image_size:=[{H}, {W}]',
         ],
         prepare=prepare,
         ready=lambda probe: (
@@ -332,6 +334,7 @@ def test_parameter_changes_take_effect(graph, weights):
         ('weights', '/nonexistent/w.safetensors', 'not found'),
         ('resize', 'crop', 'stretch, letterbox'),
         ('image_topics', ['/other'], 'read-only'),
+        ('warmup_image_size', [0, 480], 'warmup_image_size must be [height, width]'),
     ],
 )
 def test_invalid_parameters_are_refused_with_a_reason(graph, name, value, words):
@@ -399,6 +402,11 @@ def test_the_first_frame_of_a_size_is_reported_apart_from_the_latency_window(gra
     p50 = {name: float(v.split('/')[0]) for name, v in stages.items()}
     assert all(v >= 0 for v in p50.values()) and p50['segment'] > 0
     assert sum(p50.values()) <= float(values['latency_p99_ms']) * 1.5 + 1
+
+
+def test_the_node_warms_up_for_its_cameras_size_when_it_loads_a_model(graph):
+    probe, node, _ = graph
+    assert f'warmed up for {H}x{W} frames in ' in node.output, node.output
 
 
 def test_the_console_script_shortens_the_interpreters_switch_interval():

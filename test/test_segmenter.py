@@ -229,6 +229,42 @@ def test_images_above_max_input_pixels_are_refused():
         Segmenter(model='ghostnet_aspp_da', input_size=(10**6, 10**6))
 
 
+class ShapeRecorder:
+    """Stands for a segmenter's backend and records the shape of each network input."""
+
+    def __init__(self, backend):
+        self.backend, self.shapes = backend, []
+
+    def __call__(self, x):
+        self.shapes.append(tuple(x.shape))
+        return self.backend(x)
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+
+def test_warm_up_runs_the_network_at_the_shape_a_frame_of_that_size_gets():
+    seg = Segmenter(model='ghostnet_aspp_da', backend='torch', max_inference_pixels=32 * 48)
+    seg.backend = recorder = ShapeRecorder(seg.backend)
+    assert seg.warm_up() is None and seg.warmed_up is None  # no fixed size: nothing known
+    assert recorder.shapes == []
+    seconds = seg.warm_up((48, 72))
+    assert seconds > 0 and seg.warmed_up == ((48, 72), seconds)
+    seg.segment(IMAGE)  # 48x72, downscaled for the network as the warm-up frame was
+    assert len(recorder.shapes) == 2 and recorder.shapes[0] == recorder.shapes[1]
+    assert recorder.shapes[0][-2:] != (48, 72)
+
+    fixed = Segmenter(model='ghostnet_aspp_da', backend='torch', input_size=(32, 40))
+    fixed.backend = recorder = ShapeRecorder(fixed.backend)
+    fixed.warm_up()  # input_size fixed: every frame's network shape is known
+    fixed.segment(IMAGE)
+    assert recorder.shapes == [(1, 3, 32, 40)] * 2 and fixed.warmed_up[0] == (32, 40)
+
+    small = Segmenter(model='ghostnet_aspp_da', backend='torch', max_input_pixels=100)
+    with pytest.raises(ValueError, match=r'warm-up image 20x20 must .* max_input_pixels \(100\)'):
+        small.warm_up((20, 20))
+
+
 def cv2_resize(image, size):
     import cv2
 

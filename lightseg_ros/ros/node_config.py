@@ -148,6 +148,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "network input [height, width]; [0, 0] = the weights' size, else the image's own size",
     ),
     ParamSpec(
+        'warmup_image_size',
+        [0, 0],
+        'camera image [height, width] to segment once, black, when a model loads, so that the '
+        "first frame of that size is not a camera's (it builds the CUDA graph, compiles with "
+        "torch_compile, sizes ONNX Runtime's buffers: 2.6 s on an H100, about 25 s with "
+        'torch_compile and an empty cache); [0, 0] = input_size where that is fixed, else none',
+    ),
+    ParamSpec(
         'max_input_pixels',
         DEFAULT_MAX_INPUT_PIXELS,
         "frames with more pixels (width x height; a compressed image's header is read before "
@@ -218,6 +226,7 @@ RELOAD_PARAMETERS = frozenset(
         'resize',
         'max_input_pixels',
         'max_inference_pixels',
+        'warmup_image_size',
     }
 )
 
@@ -236,10 +245,12 @@ class ModelConfig:
     max_input_pixels: int = DEFAULT_MAX_INPUT_PIXELS
     max_inference_pixels: int = 0  # 0 = from the weights (see Segmenter)
     torch_compile: bool = False
+    warmup_image_size: tuple[int, int] | None = None  # None: input_size where fixed, else none
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> 'ModelConfig':
         size = tuple(int(v) for v in values['input_size'])
+        warmup = tuple(int(v) for v in values.get('warmup_image_size', (0, 0)))
         return cls(
             model=str(values['model']),
             weights=str(values['weights']),
@@ -251,6 +262,7 @@ class ModelConfig:
             max_input_pixels=int(values.get('max_input_pixels', DEFAULT_MAX_INPUT_PIXELS)),
             max_inference_pixels=int(values.get('max_inference_pixels', 0)),
             torch_compile=bool(values.get('torch_compile', False)),
+            warmup_image_size=warmup if any(warmup) else None,  # type: ignore[arg-type]
         )
 
 
@@ -315,6 +327,13 @@ def _validate(name: str, value: Any) -> str | None:
             )
         if size[0] * size[1] > LIMITS.network_pixels:
             return f'input_size {size[0]}x{size[1]} is more than {LIMITS.network_pixels} pixels'
+    if name == 'warmup_image_size':
+        size = list(value)
+        if len(size) != 2 or size != [0, 0] and not all(1 <= int(v) <= 65535 for v in size):
+            return (
+                'warmup_image_size must be [height, width] with each in [1, 65535], or [0, 0]; '
+                f'got {size}'
+            )
     if name == 'device':
         from ..inference.segmenter import select_device
 

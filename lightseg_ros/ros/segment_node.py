@@ -143,11 +143,11 @@ class ParameterError(ValueError):
 
 def load_segmenter(config: ModelConfig) -> Segmenter:
     """
-    Return the segmenter a config describes.
+    Return the segmenter a config describes, warmed up (``warmup_image_size``).
 
     See :func:`~lightseg_ros.inference.segmenter.build_segmenter`.
     """
-    return build_segmenter(
+    segmenter = build_segmenter(
         config.weights,
         config.model,
         num_classes=config.num_classes,
@@ -159,6 +159,8 @@ def load_segmenter(config: ModelConfig) -> Segmenter:
         max_inference_pixels=config.max_inference_pixels or None,
         torch_compile=config.torch_compile,
     )
+    segmenter.warm_up(config.warmup_image_size)
+    return segmenter
 
 
 def legend_json(segmenter: Segmenter) -> str:
@@ -613,6 +615,9 @@ class SegmentNodeBase(Node):
     def _log_model(self) -> None:
         seg = self._segmenter
         line = f'model {seg.model_name} on {seg.device}, {len(seg.class_names)} classes'
+        if seg.warmed_up:
+            (height, width), seconds = seg.warmed_up
+            line += f', warmed up for {height}x{width} frames in {seconds:.2f} s'
         if not seg.random_weights:
             self.get_logger().info(f'{line} (weights {seg.weights_path})')
         elif str(self.get_parameter('weights').value).strip() == RANDOM:
