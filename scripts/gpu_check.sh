@@ -10,7 +10,7 @@ OUT=${OUT:-/tmp/lightseg_gpu}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 STEPS=${STEPS:-suite,bench,latency,variants,profile}  # which of the steps below to run (also: ort,
-# latency_ab, compiled, compile_cache, tests)
+# latency_ab, warm_up, compiled, compile_cache, tests)
 step() { echo "=== $1 ($(date +%T))"; }
 want() { [[ ",$STEPS," == *",$1,"* ]]; }
 
@@ -113,6 +113,12 @@ want ort && timeout 330 python3 -m lightseg_ros.cli bench --device cuda --models
 want latency && step 'the node on CUDA, 640x480' &&
 timeout 80 python3 -m lightseg_ros.cli node-latency --device cuda --frames ${LATENCY_FRAMES:-490} --warmup 10 \
   --json "$OUT/node_latency.json" 2>&1 | tee "$OUT/node_latency.txt" | tail -12
+
+# The node warmed up for the frame's size when it loads the model (warmup_image_size): its first
+# frame against the latency step's, which pays the CUDA graph's capture (2.6 s in the third lease)
+want warm_up && step 'the node on CUDA, warmed up for 640x480 at load' &&
+timeout 80 python3 -m lightseg_ros.cli node-latency --device cuda --warm-up --frames 100 --warmup 10 \
+  --json "$OUT/node_latency_warm.json" 2>&1 | tee "$OUT/node_latency_warm.txt" | tail -12
 
 # Where the node's tail beyond segment() comes from: the same measurement with the interpreter's
 # GIL hand-over interval cut from 5 ms to 0.5 ms, then with the cyclic garbage collector off, each

@@ -95,6 +95,7 @@ def test_node_latency_tool_reports_both_measurements(tmp_path):
                 '30',
                 '--startup-timeout',
                 '45',
+                '--warm-up',
                 '--json',
                 str(out),
             ],
@@ -108,6 +109,7 @@ def test_node_latency_tool_reports_both_measurements(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     data = json.loads(out.read_text())
     assert data['segmenter_segment']['n'] == 3 and data['segmenter_segment']['p50_ms'] > 0
+    assert data['node_warmed_up'] is True and data['image'] == [64, 80]
     for phase in ('mask_only', 'all_outputs'):
         assert (
             data['node_publish_to_received'][phase]['n'] == 3

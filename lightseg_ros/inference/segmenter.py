@@ -398,7 +398,8 @@ class Segmenter:
 
         A size's first frame is the slow one: on CUDA it captures the network's graph for that
         shape and lets cuDNN choose its kernels (2.6 s on an H100), with ``torch_compile`` it
-        compiles (about 25 s there with an empty cache), and ONNX Runtime sizes its buffers.
+        compiles (about 25 s there with an empty cache). (ONNX Runtime on the CPU: the node's
+        first frame measured no faster for it.)
         ``image_size`` None means ``input_size`` where that is fixed (every image is resized to
         it); with neither, the network's shape depends on the images to come, and nothing is
         done (None is returned). Returns the seconds it took.

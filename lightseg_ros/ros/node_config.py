@@ -151,9 +151,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         'warmup_image_size',
         [0, 0],
         'camera image [height, width] to segment once, black, when a model loads, so that the '
-        "first frame of that size is not a camera's (it builds the CUDA graph, compiles with "
-        "torch_compile, sizes ONNX Runtime's buffers: 2.6 s on an H100, about 25 s with "
-        'torch_compile and an empty cache); [0, 0] = input_size where that is fixed, else none',
+        "first frame of that size is not a camera's (on a GPU it builds the CUDA graph, 2.6 s "
+        'on an H100, and compiles with torch_compile, about 25 s there with an empty cache); '
+        '[0, 0] = input_size where that is fixed, else none',
     ),
     ParamSpec(
         'max_input_pixels',

@@ -67,6 +67,7 @@ def _time_node(
     feed_frames: int = 120,
     startup_timeout_s: float = 120.0,
     torch_compile: bool = False,
+    warm_up: bool = False,
 ) -> dict:
     from diagnostic_msgs.msg import DiagnosticArray
     import rclpy
@@ -88,6 +89,7 @@ def _time_node(
         'backend': backend,
         'torch_compile': torch_compile,
         'diagnostics_period': 0.5,
+        'warmup_image_size': list(image.shape[:2]) if warm_up else [0, 0],
     }
     # inherits this process's DDS settings (see run())
     node = NodeSession(parameters, node_name=tag)
@@ -235,6 +237,7 @@ def measure_node_latency(
     feed_frames: int = 120,
     startup_timeout_s: float = 120.0,
     torch_compile: bool = False,
+    warm_up: bool = False,
 ) -> dict:
     """
     Measure the node's end-to-end latency (two phases) and bare ``Segmenter.segment`` time.
@@ -260,6 +263,7 @@ def measure_node_latency(
         feed_frames=feed_frames,
         startup_timeout_s=startup_timeout_s,
         torch_compile=torch_compile,
+        warm_up=warm_up,
     )
     torch.set_num_threads(cpu_threads_for(cpu_threads))  # as the node does
     segmenter = Segmenter(model=model, device=device, backend=backend, torch_compile=torch_compile)
@@ -276,6 +280,7 @@ def measure_node_latency(
         'backend': segmenter.backend.description,
         'device': str(segmenter.device),
         'image': [height, width],
+        'node_warmed_up': warm_up,
         'torch_threads': torch.get_num_threads(),
         'cpu_count': os.cpu_count(),
         'segmenter_segment': _summary(times),
@@ -334,6 +339,7 @@ def _one(args: argparse.Namespace, transport: str | None) -> dict:
         feed_frames=args.feed_frames,
         startup_timeout_s=args.startup_timeout,
         torch_compile=args.torch_compile,
+        warm_up=args.warm_up,
     )
     result['dds_transport'] = transport or 'as the environment sets it'
     return result
@@ -414,6 +420,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         '--torch-compile',
         action='store_true',
         help="torch backend: torch.compile the network (the node's torch_compile parameter)",
+    )
+    p.add_argument(
+        '--warm-up',
+        action='store_true',
+        help="the node warms up for the frame's size when it loads the model (its "
+        'warmup_image_size parameter): compare the first frame with and without',
     )
     p.add_argument(
         '--feed-hz',
