@@ -406,6 +406,17 @@ META_CASES: tuple[MetaCase, ...] = (
         "'class_names' must have 3 entries (one per class: num_classes is 3), got 2",
     ),
     MetaCase(
+        'a class name with a newline (a forged log line)',
+        meta_json(class_names=['a\nTraceback (most recent call last):', 'b', 'c']),
+        "'class_names[0]' must be printable text, got 'a\\nTraceback (most recent call last):' "
+        '(character U+000A)',
+    ),
+    MetaCase(
+        'a class name with a lone surrogate',
+        meta_json(class_names=['\ud800', 'b', 'c']),
+        "'class_names[0]' must be printable text",
+    ),
+    MetaCase(
         'a colour component 256',
         meta_json(colors=[[0, 0, 0], [1, 2, 3], [0, 0, 256]]),
         "'colors[2][2]' must be in [0, 255], got 256",

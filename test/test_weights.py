@@ -192,6 +192,29 @@ def test_tensors_are_checked_before_and_after_reading(tmp_path, small_weights):
         load_model(tmp_path / 'shape.safetensors')
 
 
+@pytest.mark.parametrize('dtype', [torch.bool, torch.uint8, torch.int32, torch.complex64])
+def test_tensors_stored_in_a_dtype_no_weights_have_are_refused(tmp_path, small_weights, dtype):
+    from safetensors.torch import save_file
+
+    path, model = small_weights
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state['classifier.weight'] = state['classifier.weight'].to(dtype)
+    meta = WeightsMeta(model='ghostnet_aspp_da', num_classes=3)
+    save_file(state, str(tmp_path / 'odd.safetensors'), metadata={'lightseg': meta.to_json()})
+    with pytest.raises(
+        WeightsError,
+        match=r'odd.safetensors does not fit ghostnet_aspp_da: tensor classifier.weight is '
+        r'stored as [A-Z0-9]+; accepted: F16, BF16, F32, F64$',
+    ):
+        load_model(tmp_path / 'odd.safetensors')
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    counters = [k for k in state if k.endswith('num_batches_tracked')]
+    state[counters[0]] = state[counters[0]].float()  # an integer buffer stored as a float
+    save_file(state, str(tmp_path / 'count.safetensors'), metadata={'lightseg': meta.to_json()})
+    with pytest.raises(WeightsError, match=r'is stored as F32; accepted: I64, I32$'):
+        load_model(tmp_path / 'count.safetensors')
+
+
 def test_metadata_is_checked_when_made_and_when_saved(tmp_path, small_weights):
     with pytest.raises(WeightsError, match="'std\\[1\\]' must be in"):
         WeightsMeta(model='ghostnet_aspp_da', num_classes=3, std=[0.2, 0.0, 0.2])

@@ -30,6 +30,7 @@ import numbers
 import os
 from pathlib import Path
 from typing import Any
+import unicodedata
 
 import torch
 from torch import nn
@@ -50,6 +51,9 @@ __all__ = [
 ]
 
 METADATA_KEY = 'lightseg'
+#: safetensors dtypes a weights file may store floating tensors in, and integer buffers in
+FLOAT_DTYPES = ('F16', 'BF16', 'F32', 'F64')
+INTEGER_DTYPES = ('I64', 'I32')
 FORMAT_VERSION = 1
 
 
@@ -106,6 +110,13 @@ def _text(name: str, value: Any, *, empty: bool = True) -> str:
         )
     if len(value) > LIMITS.text_chars:
         raise _FieldError(name, f'is longer than {LIMITS.text_chars} characters ({len(value)})')
+    # a newline would forge lines in reports and logs, and a lone surrogate cannot be printed or
+    # encoded (a plot of the classes failed with one)
+    bad = next((c for c in value if unicodedata.category(c) in ('Cc', 'Cs')), None)
+    if bad is not None:
+        raise _FieldError(
+            name, f'must be printable text, got {_show(value)} (character U+{ord(bad):04X})'
+        )
     return value
 
 
@@ -470,11 +481,19 @@ def load_model(
                 f'{unexpected[:3]}'
             )
         for key, ref in expected.items():
-            shape = list(f.get_slice(key).get_shape())
+            piece = f.get_slice(key)
+            shape = list(piece.get_shape())
             if shape != list(ref.shape):
                 raise WeightsError(
                     f"{path} does not fit {meta.model}: tensor {key} is {shape}, the model's is "
                     f'{list(ref.shape)} (num_classes {meta.num_classes})'
+                )
+            # torch casts any dtype on loading (bool, uint8, complex, fp8 weights all loaded)
+            accepted = FLOAT_DTYPES if ref.is_floating_point() else INTEGER_DTYPES
+            if piece.get_dtype() not in accepted:
+                raise WeightsError(
+                    f'{path} does not fit {meta.model}: tensor {key} is stored as '
+                    f'{piece.get_dtype()}; accepted: {", ".join(accepted)}'
                 )
         state = {}
         for key in expected:
