@@ -75,6 +75,10 @@ def test_model_options_travel_with_the_file(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(WeightsError, match='not found'):
         load_model(tmp_path / 'nope.safetensors')
+    (tmp_path / 'folder.safetensors').mkdir()
+    for path in (tmp_path / 'folder.safetensors', '/dev/zero'):
+        with pytest.raises(WeightsError, match=f'^{path} is not a regular file; weights are'):
+            load_model(path)
 
 
 def test_pickle_file_is_refused_not_unpickled(tmp_path):

@@ -330,6 +330,8 @@ def _open_checked(path: Path):
     from safetensors import safe_open, SafetensorError
 
     if not path.is_file():
+        if path.exists():  # a folder, a device, a pipe: "not found" would send users looking
+            raise WeightsError(f'{path} is not a regular file; weights are .safetensors files')
         raise WeightsError(f'weights file not found: {path}')
     try:
         return safe_open(str(path), framework='pt')
