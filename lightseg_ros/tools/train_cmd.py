@@ -79,12 +79,32 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
+def _at_least(option: str, value: int | None, low: int) -> None:
+    """Raise :class:`ConfigError` where a numeric flag is given below ``low``."""
+    if value is not None and value < low:
+        raise ConfigError(f'{option} must be an integer >= {low}, got {value}')
+
+
+def check_device(device: str) -> None:
+    """Raise :class:`ConfigError` where ``train.device`` cannot be used on this machine."""
+    from ..inference.segmenter import select_device
+
+    try:
+        select_device(device)
+    except ValueError as exc:
+        raise ConfigError(f'train.device: {exc}') from None
+
+
 def _run(args: argparse.Namespace) -> int:
+    _at_least('--benchmark-iters', args.benchmark_iters, 1)
+    _at_least('--benchmark-warmup', args.benchmark_warmup, 0)
+    _at_least('--stop-after-epochs', args.stop_after_epochs, 0)
     cfg = config_from_args(args)
     if args.print_config:
         print(dump_config(cfg), end='')
         return 0
-    if args.benchmark_iters:
+    check_device(cfg.train.device)
+    if args.benchmark_iters is not None:
         from ..training.engine import benchmark_training
 
         result = benchmark_training(cfg, iters=args.benchmark_iters, warmup=args.benchmark_warmup)

@@ -38,12 +38,16 @@ from collections.abc import Callable, Iterator, Mapping
 import copy
 from dataclasses import dataclass, field, fields
 from functools import cache
+import math
 from pathlib import Path
+import re
 import types
 import typing
 from typing import Any, Literal, Union
 
 import yaml
+
+from ..models.weights import LIMITS
 
 __all__ = [
     'ConfigError',
@@ -69,6 +73,37 @@ class ConfigError(ValueError):
 
     The message names the file or override and the key.
     """
+
+
+# a recipe is a short text: larger files, deeper nesting or more values are refused (a crafted
+# file would otherwise exhaust the stack, or memory through YAML aliases)
+MAX_RECIPE_BYTES = 1_000_000
+MAX_NESTING = LIMITS.nesting
+MAX_VALUES = 100_000
+# a training seed feeds numpy's seeding, which takes 0 to 2**32 - 1 (each rank adds its rank)
+MAX_SEED = 2**31 - 1
+
+
+class _Loader(yaml.SafeLoader):
+    """
+    YAML as PyYAML's safe loader reads it, but ``1e-3`` is a number (YAML 1.2), not a string.
+
+    YAML 1.1 needs a dot (``1.0e-3``) for an exponent to make a float.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    'tag:yaml.org,2002:float',
+    re.compile(r'^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$'),
+    list('-+0123456789'),
+)
+
+
+def _load_yaml(text: Any) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
 
 
 class _Section(Mapping):
@@ -319,17 +354,46 @@ def _prob(v: Any) -> bool:
     return 0 <= v <= 1
 
 
+def _sides(v: Any) -> bool:
+    return len(v) == 2 and all(LIMITS.side[0] <= x <= LIMITS.side[1] for x in v)
+
+
+def _within(v: Any, lo: float, hi: float) -> bool:
+    return len(v) == 3 and all(lo <= x <= hi for x in v)
+
+
+_SIDES = f'[H, W], two integers from {LIMITS.side[0]} to {LIMITS.side[1]}'
+
+# checks after RULES (the shape is right): sizes the run can allocate
+BOUNDS: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
+    ('data', 'crop_size'): (_sides, _SIDES),
+}
+
 # checks beyond the type: (predicate, what is accepted)
 RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ('data', 'crop_size'): (_pair, '[H, W], two positive integers'),
     ('data', 'input_size'): (
-        lambda v: v is None or _pair(v),
-        'null or [H, W], two positive integers',
+        lambda v: v is None or (_sides(v) and v[0] * v[1] <= LIMITS.network_pixels),
+        f'null or {_SIDES}, at most {LIMITS.network_pixels} pixels in all',
     ),
-    ('data', 'mean'): (lambda v: len(v) == 3, 'three numbers (R, G, B)'),
+    ('data', 'mean'): (
+        lambda v: _within(v, *LIMITS.mean),
+        f'three numbers (R, G, B) from {LIMITS.mean[0]:g} to {LIMITS.mean[1]:g}',
+    ),
     ('data', 'std'): (
-        lambda v: len(v) == 3 and all(x > 0 for x in v),
-        'three positive numbers (R, G, B)',
+        lambda v: _within(v, *LIMITS.std),
+        f'three numbers (R, G, B) from {LIMITS.std[0]:g} to {LIMITS.std[1]:g}',
+    ),
+    ('optim', 'lr'): (lambda v: v > 0, 'a number > 0'),
+    ('optim', 'min_lr'): (lambda v: v >= 0, 'a number >= 0'),
+    ('optim', 'momentum'): (_prob, 'a number from 0 to 1'),
+    ('optim', 'weight_decay'): (lambda v: v >= 0, 'a number >= 0'),
+    ('optim', 'warmup_epochs'): (lambda v: v >= 0, 'a number >= 0 (0: no warm-up)'),
+    ('optim', 'warmup_factor'): (lambda v: 0 <= v <= 1, 'a number from 0 to 1'),
+    ('train', 'seed'): (lambda v: 0 <= v <= MAX_SEED, f'an integer from 0 to {MAX_SEED}'),
+    ('train', 'class_weights'): (
+        lambda v: v is None or all(x >= 0 for x in v),
+        'null or a list of numbers >= 0',
     ),
     ('augment', 'scale'): (
         lambda v: len(v) == 2 and 0 < v[0] <= v[1],
@@ -418,6 +482,36 @@ def _describe(tp: Any) -> str:
     return names.get(origin or tp, str(tp))
 
 
+def _show(value: Any) -> str:
+    """Return a short rendering of a value for a message (a crafted one may be long)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + '...'
+
+
+def check_plain(value: Any, where: str) -> None:
+    """
+    Raise :class:`ConfigError` (prefixed ``where``) for a value too deep, too large or not finite.
+
+    Walks the value without recursion and stops at the first problem, so that a crafted value (deep
+    nesting, YAML aliases that multiply) costs no more than the limits.
+    """
+    stack, count = [(value, 1)], 0
+    while stack:
+        item, level = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise ConfigError(f'{where} holds more than {MAX_VALUES} values')
+        if isinstance(item, float) and not math.isfinite(item):
+            what = 'be a finite number' if level == 1 else 'hold finite numbers only'
+            raise ConfigError(f'{where} must {what}, got {item}')
+        if isinstance(item, (dict, list)):
+            if level > MAX_NESTING:
+                raise ConfigError(f'{where} nests deeper than {MAX_NESTING} levels')
+            stack.extend(
+                (v, level + 1) for v in (item.values() if isinstance(item, dict) else item)
+            )
+
+
 def check_value(section: str, key: str, value: Any, source: str) -> None:
     """
     Raise :class:`ConfigError` unless ``section.key`` exists and ``value`` fits it.
@@ -430,13 +524,15 @@ def check_value(section: str, key: str, value: Any, source: str) -> None:
             f'{source}: unknown key {section}.{key}; {section} accepts: '
             f'{", ".join(SECTION_TYPES[section].keys_accepted())}'
         )
+    check_plain(value, f'{source}: {section}.{key}')
     if not _matches(value, hints[key]):
         raise ConfigError(
-            f'{source}: {section}.{key} must be {_describe(hints[key])}, got {value!r}'
+            f'{source}: {section}.{key} must be {_describe(hints[key])}, got {_show(value)}'
         )
-    rule = RULES.get((section, key))
-    if rule is not None and value is not None and not rule[0](value):
-        raise ConfigError(f'{source}: {section}.{key} must be {rule[1]}, got {value!r}')
+    for rules in (RULES, BOUNDS):
+        rule = rules.get((section, key))
+        if rule is not None and value is not None and not rule[0](value):
+            raise ConfigError(f'{source}: {section}.{key} must be {rule[1]}, got {_show(value)}')
     choices = CHOICES.get((section, key))
     if choices is not None and value not in choices():
         raise ConfigError(
@@ -482,15 +578,19 @@ def apply_overrides(cfg: TrainConfig, overrides: list[str] | None) -> TrainConfi
         key, raw = item.split('=', 1)
         key = key.strip()
         parts = key.split('.')
-        source = f'--set {key}={raw}'
+        source = f'--set {key}={raw if len(raw) <= 60 else raw[:57] + "..."}'
         if len(parts) < 2 or parts[0] not in SECTION_TYPES:
             raise ConfigError(
                 f'override {key!r}: expected SECTION.KEY with SECTION one of {", ".join(SECTIONS)}'
             )
         try:
-            value = yaml.safe_load(raw)
+            value = _load_yaml(raw)
         except yaml.YAMLError:
             raise ConfigError(f'{source}: the value is not valid YAML') from None
+        except RecursionError:
+            raise ConfigError(
+                f'{source}: the value nests deeper than {MAX_NESTING} levels'
+            ) from None
         section, name = parts[0], parts[1]
         if len(parts) > 2:
             if parts[:2] != ['model', 'options']:
@@ -498,6 +598,7 @@ def apply_overrides(cfg: TrainConfig, overrides: list[str] | None) -> TrainConfi
                     f'{source}: unknown key {key}; only model.options takes a sub-key '
                     f'(model.options.NAME=value)'
                 )
+            check_plain(value, f'{source}: {key}')
             node = cfg.model.options
             for part in parts[2:-1]:
                 if not isinstance(node.get(part), dict):
@@ -522,7 +623,13 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         path = Path(path)
         cfg = TrainConfig.from_dict(_read_recipe(path), source=str(path))
         cfg.config_dir = str(path.resolve().parent)
-    return apply_overrides(cfg, overrides)
+    cfg = apply_overrides(cfg, overrides)
+    if cfg.optim.nesterov and cfg.optim.momentum <= 0:
+        raise ConfigError(
+            f'{path or "config"}: optim.nesterov is true but optim.momentum is '
+            f'{cfg.optim.momentum}; Nesterov momentum needs optim.momentum > 0'
+        )
+    return cfg
 
 
 class _RecipeDumper(yaml.SafeDumper):
@@ -554,8 +661,9 @@ def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
     if path.resolve() in _chain:
         raise ConfigError(f'{path}: _base_ chain loops back to itself')
     try:
-        with open(path) as f:
-            loaded = yaml.safe_load(f) or {}
+        loaded = _load_yaml(_read_text(path)) or {}
+    except RecursionError:
+        raise ConfigError(f'{path}: nests deeper than {MAX_NESTING} levels') from None
     except yaml.YAMLError as exc:
         where = getattr(exc, 'problem_mark', None)
         at = f' (line {where.line + 1})' if where is not None else ''
@@ -573,6 +681,26 @@ def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(f'{path}: _base_ must be the path of another recipe, got {base!r}')
     parent = _read_recipe(path.parent / base, _chain + (path.resolve(),))
     return _merge_sections(parent, loaded)
+
+
+def _read_text(path: Path) -> str:
+    """Return a recipe's text; :class:`ConfigError` if unreadable, too large or not UTF-8."""
+    try:
+        with open(path, 'rb') as f:
+            raw = f.read(MAX_RECIPE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f'{path}: cannot read it: {exc.strerror or exc}') from None
+    if len(raw) > MAX_RECIPE_BYTES:
+        raise ConfigError(
+            f'{path}: larger than {MAX_RECIPE_BYTES} bytes; a recipe is a short YAML file'
+        )
+    try:
+        return raw.decode('utf-8')
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f'{path}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); '
+            'save it as UTF-8'
+        ) from None
 
 
 def _merge_sections(base: dict, update: dict) -> dict:

@@ -21,7 +21,8 @@ your own data.
 Each dataset yields ``(image, mask)``: a float (3, H, W) tensor after its transform (or a uint8
 ``tv_tensors.Image`` without one) and an int64 (H, W) label map. Each knows its ``class_names``,
 ``colors`` (RGB) and ``ignore_index``. Missing files, image/mask size mismatches and label values
-out of range raise :class:`DatasetError` naming the file.
+out of range raise :class:`DatasetError` naming the file, as do images or masks whose header
+claims more than :data:`MAX_PIXELS` (``lightseg predict``'s limit; refused before decoding).
 
 Layouts (``root`` is what ``data.root`` / ``--data`` points at):
 
@@ -67,6 +68,8 @@ from ..classes import (
     default_palette,
     VOC_CLASSES,
 )
+from ..inference.image_codec import DEFAULT_MAX_INPUT_PIXELS
+from ..models.weights import LIMITS
 
 __all__ = [
     'DatasetError',
@@ -92,6 +95,11 @@ class DatasetError(ValueError):
 
 # what Pillow raises for a file it cannot read (a decompression bomb is not an OSError)
 UNREADABLE = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+# the most pixels a dataset image or mask may have, read from its header before decoding: the
+# limit `lightseg predict` applies (4x a 4K frame), far below Pillow's decompression-bomb limit
+MAX_PIXELS = DEFAULT_MAX_INPUT_PIXELS
+# a classes file is a short list (at most LIMITS.num_classes classes): larger files are refused
+MAX_CLASSES_FILE_BYTES = 1_000_000
 Transform = Callable[[tv_tensors.Image, tv_tensors.Mask], tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -138,11 +146,46 @@ class SegmentationDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
+    def _header_size(self, path: Path, what: str) -> tuple[int, int]:
+        """
+        Return an image file's (W, H) from its header, without decoding the pixels.
+
+        :class:`DatasetError` where the file cannot be read or has more than :data:`MAX_PIXELS`.
+        """
+        try:
+            with Image.open(path) as im:
+                width, height = im.size
+        except UNREADABLE as exc:
+            raise DatasetError(f'{self.name}: cannot read {what} {path}: {exc}') from None
+        if width * height > MAX_PIXELS:
+            raise DatasetError(
+                f'{self.name}: {what} {path} is {width}x{height} = {width * height} pixels; '
+                f'at most {MAX_PIXELS} pixels per image are accepted'
+            )
+        return width, height
+
+    def _check_sizes(
+        self,
+        image_size: tuple[int, int],
+        mask_size: tuple[int, int],
+        image_path: Path,
+        mask_path: Path,
+    ) -> None:
+        """Raise :class:`DatasetError` unless the (W, H) sizes of image and mask agree."""
+        if tuple(mask_size) != tuple(image_size):
+            raise DatasetError(
+                f'{self.name}: size mismatch: image {image_path} is '
+                f'{image_size[0]}x{image_size[1]} but mask {mask_path} is '
+                f'{mask_size[0]}x{mask_size[1]} (WxH)'
+            )
+
     def _read_mask(self, path: Path) -> np.ndarray:
         with Image.open(path) as im:
             if im.mode in ('RGB', 'RGBA'):
                 return self._colors_to_labels(np.asarray(im.convert('RGB')), path)
-            return np.asarray(im).astype(np.int64)
+            labels = np.asarray(im)
+            # 8- and 16-bit labels stay as they are (checked, counted); load() widens them
+            return labels if labels.dtype in (np.uint8, np.uint16) else labels.astype(np.int64)
 
     def _colors_to_labels(self, rgb: np.ndarray, path: Path) -> np.ndarray:
         labels, known = colors_to_ids(rgb, np.asarray(self.colors))
@@ -167,12 +210,7 @@ class SegmentationDataset(Dataset):
             raise DatasetError(
                 f'{mask_path}: expected a single-channel label image, got shape {mask.shape}'
             )
-        if mask.shape != (image_size[1], image_size[0]):
-            raise DatasetError(
-                f'{self.name}: size mismatch: image {image_path} is '
-                f'{image_size[0]}x{image_size[1]} but mask {mask_path} is '
-                f'{mask.shape[1]}x{mask.shape[0]} (WxH)'
-            )
+        self._check_sizes(image_size, (mask.shape[1], mask.shape[0]), image_path, mask_path)
         bad = ((mask < 0) | (mask >= self.num_classes)) & (mask != self.ignore_index)
         if bad.any():
             values = np.unique(mask[bad])[:10].tolist()
@@ -196,6 +234,13 @@ class SegmentationDataset(Dataset):
         Same size, labels in [0, num_classes) or ignore.
         """
         image_path, mask_path = self.samples[index]
+        # sizes from the headers first: a huge or mismatched file is refused before decoding
+        self._check_sizes(
+            self._header_size(image_path, 'image'),
+            self._header_size(mask_path, 'mask'),
+            image_path,
+            mask_path,
+        )
         try:
             with Image.open(image_path) as im:
                 image = np.asarray(im.convert('RGB'))
@@ -205,7 +250,7 @@ class SegmentationDataset(Dataset):
         self._check_pair((image.shape[1], image.shape[0]), mask, image_path, mask_path)
         return (
             tv_tensors.Image(torch.from_numpy(image.copy()).permute(2, 0, 1)),
-            tv_tensors.Mask(torch.from_numpy(mask)),
+            tv_tensors.Mask(torch.from_numpy(mask.astype(np.int64, copy=False))),
         )
 
     def check(self, what: str = '', max_listed: int = 5) -> None:
@@ -234,6 +279,12 @@ class SegmentationDataset(Dataset):
                     raise DatasetError(
                         f'{self.name}: cannot read image {image_path}: {exc}'
                     ) from None
+                self._check_sizes(
+                    self._header_size(image_path, 'image'),
+                    self._header_size(mask_path, 'mask'),
+                    image_path,
+                    mask_path,
+                )
                 mask = self._read_mask_checked(mask_path)
                 self._check_pair(size, mask, image_path, mask_path)
                 labelled = mask[mask != self.ignore_index]
@@ -292,8 +343,14 @@ class SegmentationDataset(Dataset):
 
 
 def _read_list(path: Path) -> list[str]:
-    with open(path) as f:
-        return [line.split()[0] for line in f if line.strip() and not line.startswith('#')]
+    try:
+        with open(path, encoding='utf-8') as f:
+            return [line.split()[0] for line in f if line.strip() and not line.startswith('#')]
+    except UnicodeDecodeError as exc:
+        raise DatasetError(
+            f'{path}: not UTF-8 text (offset {exc.start} of a read block); a split list is one '
+            'UTF-8 file name a line'
+        ) from None
 
 
 def _stem(name: str) -> str:
@@ -455,56 +512,116 @@ class Cityscapes(SegmentationDataset):
         super().__init__(samples, CITYSCAPES_CLASSES, CITYSCAPES_COLORS, 255, transform)
 
 
+def _read_text(path: Path, limit: int = MAX_CLASSES_FILE_BYTES) -> str:
+    """Return a small text file's contents; :class:`DatasetError` if too large or not UTF-8."""
+    try:
+        with open(path, 'rb') as f:
+            raw = f.read(limit + 1)
+    except OSError as exc:
+        raise DatasetError(f'{path}: cannot read it: {exc.strerror or exc}') from None
+    if len(raw) > limit:
+        raise DatasetError(f'{path}: larger than {limit} bytes; a classes file is a short list')
+    try:
+        return raw.decode('utf-8')
+    except UnicodeDecodeError as exc:
+        raise DatasetError(
+            f'{path}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); '
+            'save it as UTF-8'
+        ) from None
+
+
+def _color(path: Path, name: str, value: Any) -> list[int] | None:
+    """Return a class's colour as three integers 0-255, or None where none is given."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 3
+        or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value)
+    ):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + '...'
+        raise DatasetError(
+            f'{path}: colour of class {name!r} must be three integers 0-255 [R, G, B], got {shown}'
+        )
+    return [int(v) for v in value]
+
+
+def _ignore_index(path: Path, value: Any) -> int:
+    lo, hi = LIMITS.ignore_index
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + '...'
+        raise DatasetError(f'{path}: ignore_index must be an integer {lo}-{hi}, got {shown}')
+    return value
+
+
+def _classes_from_yaml(path: Path, text: str) -> tuple[list[str], list[Any], int]:
+    accepted = "expected 'classes: [{name: ..., color: [R, G, B]}, ...]'"
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        where = getattr(exc, 'problem_mark', None)
+        at = f' (line {where.line + 1})' if where is not None else ''
+        raise DatasetError(f'{path}: not valid YAML{at}; {accepted}') from None
+    except RecursionError:
+        raise DatasetError(f'{path}: nested too deeply; {accepted}') from None
+    entries = data.get('classes') if isinstance(data, dict) else data
+    if not isinstance(entries, list) or not entries:
+        raise DatasetError(f'{path}: {accepted}')
+    ignore = _ignore_index(path, data.get('ignore_index', 255)) if isinstance(data, dict) else 255
+    names: list[str] = []
+    colors: list[Any] = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, str):
+            names.append(entry)
+            colors.append(None)
+        elif isinstance(entry, dict) and isinstance(entry.get('name'), (str, int)):
+            names.append(str(entry['name']))
+            colors.append(_color(path, names[-1], entry.get('color')))
+        else:
+            raise DatasetError(
+                f'{path}: class entry {i} must be a name or {{name: ..., color: [R, G, B]}}'
+            )
+    return names, colors, ignore
+
+
+def _classes_from_text(path: Path, text: str) -> tuple[list[str], list[Any]]:
+    names: list[str] = []
+    colors: list[Any] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts or parts[0].startswith('#'):
+            continue
+        values = parts[1:]
+        if len(parts) not in (1, 4) or not all(v.isdigit() and int(v) <= 255 for v in values):
+            shown = line.strip() if len(line.strip()) <= 60 else line.strip()[:57] + '...'
+            raise DatasetError(
+                f"{path}:{lineno}: expected 'name' or 'name R G B' (R, G, B integers 0-255), "
+                f'got {shown!r}'
+            )
+        names.append(parts[0])
+        colors.append([int(v) for v in values] if values else None)
+    return names, colors
+
+
 def read_classes_file(path: str | Path) -> tuple[list[str], list[list[int]], int]:
     """
     Read a folder dataset's ``classes.yaml`` or ``classes.txt``.
 
-    Returns (names, RGB colours, ignore index).
+    Returns (names, RGB colours, ignore index). A malformed file is a :class:`DatasetError`
+    naming it and what is accepted.
     """
     path = Path(path)
-    names: list[str] = []
-    colors: list[list[int] | None] = []
+    text = _read_text(path)
     ignore = 255
     if path.suffix in ('.yaml', '.yml'):
-        with open(path) as f:
-            data = yaml.safe_load(f) or {}
-        entries = data.get('classes') if isinstance(data, dict) else data
-        if not isinstance(entries, list) or not entries:
-            raise DatasetError(
-                f"{path}: expected 'classes: [{{name: ..., color: [R, G, B]}}, ...]'"
-            )
-        if isinstance(data, dict):
-            ignore = int(data.get('ignore_index', 255))
-        for i, entry in enumerate(entries):
-            if isinstance(entry, str):
-                names.append(entry)
-                colors.append(None)
-            elif isinstance(entry, dict) and 'name' in entry:
-                names.append(str(entry['name']))
-                colors.append(entry.get('color'))
-            else:
-                raise DatasetError(
-                    f'{path}: class entry {i} must be a name or {{name: ..., color: [R, G, B]}}'
-                )
+        names, colors, ignore = _classes_from_yaml(path, text)
     else:
-        with open(path) as f:
-            for lineno, line in enumerate(f, 1):
-                parts = line.split()
-                if not parts or parts[0].startswith('#'):
-                    continue
-                if len(parts) not in (1, 4):
-                    raise DatasetError(f"{path}:{lineno}: expected 'name' or 'name R G B'")
-                names.append(parts[0])
-                colors.append([int(v) for v in parts[1:]] if len(parts) == 4 else None)
+        names, colors = _classes_from_text(path, text)
+    lo, hi = LIMITS.num_classes
+    if not lo <= len(names) <= hi:
+        raise DatasetError(f'{path}: lists {len(names)} classes; {lo} to {hi} are accepted')
     palette = default_palette(len(names)).tolist()
-    out_colors = []
-    for i, c in enumerate(colors):
-        if c is not None and (len(c) != 3 or not all(0 <= int(v) <= 255 for v in c)):
-            raise DatasetError(
-                f'{path}: colour of class {names[i]!r} must be three values 0-255, got {c}'
-            )
-        out_colors.append([int(v) for v in c] if c is not None else palette[i])
-    return names, out_colors, ignore
+    return names, [c if c is not None else palette[i] for i, c in enumerate(colors)], ignore
 
 
 class FolderDataset(SegmentationDataset):

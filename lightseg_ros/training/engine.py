@@ -42,7 +42,7 @@ run starts in the same folder.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 import json
 import math
@@ -859,6 +859,7 @@ def resume_state(
         raise CheckpointError(
             f'{path}: not a lightseg training checkpoint (no {", ".join(missing)})'
         )
+    epoch, best_miou, history = _checked_fields(path, ckpt)
     if (aux is None) != ('aux' not in ckpt):
         had = 'with' if 'aux' in ckpt else 'without'
         raise CheckpointError(
@@ -876,14 +877,54 @@ def resume_state(
             f"{path}: its weights do not fit this run's model (the checkpoint trained "
             f'{trained}; the number of classes or the model options may differ too)'
         ) from None
-    scheduler.load_state_dict(ckpt['scheduler'])
+    _restore(path, 'scheduler', lambda: scheduler.load_state_dict(ckpt['scheduler']))
     if amp and ckpt.get('scaler'):
-        scaler.load_state_dict(ckpt['scaler'])
+        _restore(path, 'scaler', lambda: scaler.load_state_dict(ckpt['scaler']))
     if ema is not None and ckpt.get('ema'):
-        ema.load_state_dict(ckpt['ema'])
+        _restore(path, 'ema', lambda: ema.load_state_dict(ckpt['ema']))
     states = ckpt['rng']
-    _set_rng_state(states[rank] if rank < len(states) else states[0])
-    return TrainState(int(ckpt['epoch']), float(ckpt['best_miou']), list(ckpt.get('history', [])))
+    _restore(
+        path, 'rng', lambda: _set_rng_state(states[rank] if rank < len(states) else states[0])
+    )
+    return TrainState(epoch, best_miou, history)
+
+
+def _field_error(path: str | Path, name: str, accepted: str, value: Any) -> CheckpointError:
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + '...'
+    return CheckpointError(
+        f'{path}: field {name!r} must be {accepted}, got {shown}; resume from another '
+        'checkpoint or start afresh'
+    )
+
+
+def _checked_fields(path: str | Path, ckpt: dict[str, Any]) -> tuple[int, float, list]:
+    """Return a checkpoint's (epoch, best_miou, history), each checked; else CheckpointError."""
+    epoch, best, history = ckpt['epoch'], ckpt['best_miou'], ckpt.get('history', [])
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise _field_error(path, 'epoch', 'an integer >= 0 (epochs completed)', epoch)
+    if (
+        isinstance(best, bool)
+        or not isinstance(best, (int, float))
+        or not (best == -1 or 0 <= best <= 1)
+    ):
+        raise _field_error(path, 'best_miou', 'a number from 0 to 1, or -1 (none yet)', best)
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        raise _field_error(path, 'history', 'a list of per-epoch records (mappings)', history)
+    rng = ckpt['rng']
+    if not isinstance(rng, list) or not rng or not all(isinstance(r, dict) for r in rng):
+        raise _field_error(path, 'rng', "a list of each rank's RNG states (mappings)", rng)
+    return epoch, float(best), list(history)
+
+
+def _restore(path: str | Path, name: str, load: Callable[[], Any]) -> None:
+    """Run ``load`` (restoring the checkpoint's field ``name``); a malformed field is named."""
+    try:
+        load()
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RuntimeError):
+        raise CheckpointError(
+            f'{path}: field {name!r} is not what a lightseg training checkpoint holds; resume '
+            'from another checkpoint or start afresh'
+        ) from None
 
 
 def _make_meta(
@@ -1033,6 +1074,28 @@ def _ranks_agree(model: nn.Module, info: DistInfo) -> bool:
     return bool(agree.item())
 
 
+def _output_dir_error(out_dir: Path, why: BaseException | str) -> ConfigError:
+    reason = why if isinstance(why, str) else (getattr(why, 'strerror', None) or str(why))
+    return ConfigError(
+        f'train.output_dir {out_dir}: cannot write there ({reason}); pass --output-dir with a '
+        'writable folder'
+    )
+
+
+def check_output_dir(out_dir: str | Path) -> None:
+    """
+    Raise :class:`ConfigError` where ``out_dir`` cannot be made or written to; creates nothing.
+
+    The nearest existing folder on its path must be a writable folder.
+    """
+    out_dir = Path(out_dir).absolute()
+    existing = next((p for p in (out_dir, *out_dir.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir():
+        raise _output_dir_error(out_dir, f'{existing} is not a folder')
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise _output_dir_error(out_dir, f'{existing} is not writable')
+
+
 def train(
     cfg: TrainConfig | Mapping[str, Any],
     *,
@@ -1050,6 +1113,8 @@ def train(
     seed_everything(cfg.train.seed, info.rank)
     out_dir = Path(cfg.train.output_dir)
     epochs = cfg.train.epochs
+    if info.main:
+        check_output_dir(out_dir)
 
     train_set, val_set = get_datasets(cfg)
     checked = time.perf_counter()
@@ -1111,10 +1176,13 @@ def train(
 
     writer = None
     if info.main:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / 'config.json').write_text(json.dumps(_plain(cfg.to_dict()), indent=2))
+        except OSError as exc:
+            raise _output_dir_error(out_dir, exc) from None
         for stale in remove_stale_temp_files(out_dir):
             print(f'removed {stale}, left by a checkpoint write that was killed', flush=True)
-        (out_dir / 'config.json').write_text(json.dumps(_plain(cfg.to_dict()), indent=2))
         writer = _open_writer(out_dir, state.epoch * len(loader) or None)
 
     interval = cfg.train.eval_interval

@@ -1,0 +1,235 @@
+# Copyright 2026 lightseg_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Hostile training inputs: datasets, classes files, recipes, flags and checkpoints.
+
+Each ends in one :class:`DatasetError`, :class:`ConfigError` or :class:`CheckpointError` that
+names the bad file, key or option and what is accepted, at a bounded cost.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+
+from hostile_inputs import png_claiming
+from lightseg_ros.cli import main
+from lightseg_ros.inference.image_codec import DEFAULT_MAX_INPUT_PIXELS
+from lightseg_ros.training.config import ConfigError, load_config
+from lightseg_ros.training.datasets import build_dataset, DatasetError, read_classes_file
+from lightseg_ros.training.engine import (
+    _restore,
+    _set_rng_state,
+    check_output_dir,
+    CheckpointError,
+    resume_state,
+)
+import numpy as np
+from PIL import Image
+import pytest
+from synthetic_data import make_camvid
+import torch
+
+
+def test_an_image_above_the_pixel_cap_is_refused_from_its_header(tmp_path):
+    root = make_camvid(tmp_path, n=2, size=(48, 64), splits=('train',))
+    (root / 'train' / 'seq_0001.png').write_bytes(png_claiming(6000, 6000))
+    ds = build_dataset('camvid', root, 'train')
+    limit = f'at most {DEFAULT_MAX_INPUT_PIXELS} pixels per image are accepted'
+    with pytest.raises(DatasetError) as info:
+        ds[1]
+    assert 'seq_0001.png is 6000x6000 = 36000000 pixels' in str(info.value)
+    assert limit in str(info.value)
+    with pytest.raises(DatasetError, match=r'seq_0001\.png is 6000x6000 .*at most 33177600'):
+        ds.check('train')
+
+
+def test_a_huge_mask_for_a_small_image_is_a_size_mismatch_without_decoding(tmp_path):
+    root = make_camvid(tmp_path, n=1, size=(48, 64), splits=('train',))
+    Image.new('L', (5000, 5000)).save(root / 'trainannot' / 'seq_0000.png')
+    ds = build_dataset('camvid', root, 'train')
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError, match=r'size mismatch: .*is 5000x5000 \(WxH\)'):
+            ds[0]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000  # decoded and cast to int64 it would be 200 MB
+
+
+@pytest.mark.parametrize(
+    'name, body, message',
+    [
+        ('classes.yaml', b'classes: [a, b\n  c: {', r'not valid YAML \(line \d+\); expected'),
+        ('classes.yaml', b'classes: [a, b]\nignore_index: banana\n', 'ignore_index must be an'),
+        ('classes.yaml', b'classes: [{name: a, color: red}]\n', r"class 'a' must be three int"),
+        ('classes.yaml', b'classes: [{name: a, color: 5}]\n', r'0-255 \[R, G, B\], got 5'),
+        ('classes.yaml', b'classes: [a, b]\nignore_index: 70000\n', r'integer 0-65535'),
+        ('classes.txt', b'a 1 2 x\n', r"classes\.txt:1: expected 'name' or 'name R G B'"),
+        ('classes.txt', b'a 1 2 300\n', r'integers 0-255\), got .a 1 2 300'),
+        ('classes.txt', b'caf\xe9 1 2 3\n', r'not UTF-8 text \(byte 0xe9 at offset 3\)'),
+        ('classes.txt', b'# nothing\n', r'lists 0 classes; 1 to 1024 are accepted'),
+    ],
+)
+def test_a_malformed_classes_file_is_one_dataset_error(tmp_path, name, body, message):
+    path = tmp_path / name
+    path.write_bytes(body)
+    with pytest.raises(DatasetError, match=message) as info:
+        read_classes_file(path)
+    assert str(info.value).startswith(str(path))
+
+
+@pytest.mark.parametrize(
+    'text, overrides, message',
+    [
+        ('', ['optim.lr=-1'], r'--set optim\.lr=-1: optim\.lr must be a number > 0, got -1'),
+        ('', ['optim.momentum=-3'], r'optim\.momentum must be a number from 0 to 1, got -3'),
+        ('', ['optim.weight_decay=-1'], r'optim\.weight_decay must be a number >= 0, got -1'),
+        ('optim: {lr: .nan}\n', [], r'bad\.yaml: optim\.lr must be a finite number, got nan'),
+        (
+            'data: {crop_size: [100000, 100000]}\n',
+            [],
+            r'bad\.yaml: data\.crop_size must be \[H, W\], two integers from 16 to 4096',
+        ),
+        ('', ['train.seed=-1'], r'train\.seed must be an integer from 0 to 2147483647, got -1'),
+        ('data: {mean: [.nan, 0, 0]}\n', [], r'bad\.yaml: data\.mean must hold finite numbers'),
+        ('data: {std: [.inf, 1, 1]}\n', [], r'bad\.yaml: data\.std must hold finite numbers'),
+        ('data: {std: [0.0001, 1, 1]}\n', [], r'data\.std must be three numbers .* 0\.001 to'),
+        ('data: {input_size: [8, 8]}\n', [], r'bad\.yaml: data\.input_size must be null or'),
+        (
+            'model: {options: {x: ' + '[' * 5000 + ']' * 5000 + '}}\n',
+            [],
+            r'bad\.yaml: nests deeper than 16 levels',
+        ),
+        (
+            'model: {options: {x: ' + '[' * 40 + ']' * 40 + '}}\n',
+            [],
+            r'bad\.yaml: model\.options nests deeper than 16 levels',
+        ),
+        (
+            'model:\n  options:\n    a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n'
+            + ''.join(
+                f'    {chr(98 + i)}: &{chr(98 + i)} ['
+                + ', '.join([f'*{chr(97 + i)}'] * 10)
+                + ']\n'
+                for i in range(8)
+            ),
+            [],
+            r'model\.options holds more than 100000 values',
+        ),
+        ('', ['model.options.x=' + '[' * 40 + ']' * 40], r'model\.options\.x nests deeper'),
+        ('', ['model.options.x=' + '[' * 5000 + ']' * 5000], r'\.\.\.: the value nests deeper'),
+        ('optim: {momentum: 0, nesterov: true}\n', [], r'Nesterov momentum needs optim\.momentum'),
+    ],
+)
+def test_config_values_torch_cannot_run_are_config_errors(tmp_path, text, overrides, message):
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(bad, overrides)
+
+
+def test_a_recipe_that_is_not_utf8_is_a_config_error(tmp_path):
+    bad = tmp_path / 'bad.yaml'
+    bad.write_bytes(b'train: {output_dir: caf\xe9}\n')
+    with pytest.raises(ConfigError, match=r'bad\.yaml: not UTF-8 text \(byte 0xe9 at offset 23\)'):
+        load_config(bad)
+
+
+def test_an_exponent_without_a_dot_is_a_number():
+    cfg = load_config(None, ['optim.lr=1e-3', 'optim.weight_decay=5E-4'])
+    assert cfg.optim.lr == pytest.approx(0.001) and cfg.optim.weight_decay == pytest.approx(5e-4)
+
+
+@pytest.mark.parametrize(
+    'argv, message',
+    [
+        (['--benchmark-iters', '-1'], '--benchmark-iters must be an integer >= 1, got -1'),
+        (['--benchmark-iters', '0'], '--benchmark-iters must be an integer >= 1, got 0'),
+        (['--stop-after-epochs', '-1'], '--stop-after-epochs must be an integer >= 0, got -1'),
+        (['--lr', '-1'], 'optim.lr must be a number > 0, got -1'),
+        (['--seed', '-1'], 'train.seed must be an integer from 0 to'),
+    ],
+)
+def test_bad_train_flags_end_in_one_line(argv, message, capsys):
+    assert main(['train', *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and message in err and 'Traceback' not in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='needs a machine without CUDA')
+def test_cuda_without_cuda_is_one_line(capsys):
+    assert main(['train', '--device', 'cuda']) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'CUDA is not available' in err and 'train.device' in err
+
+
+def test_an_unwritable_output_dir_is_named(tmp_path, capsys):
+    afile = tmp_path / 'afile'
+    afile.write_text('x')
+    with pytest.raises(ConfigError, match=r'train\.output_dir .*afile/out: cannot write there'):
+        check_output_dir(afile / 'out')
+    check_output_dir(tmp_path / 'new' / 'run')  # a folder that can be made passes
+    assert not (tmp_path / 'new').exists()  # and is not made by the check
+    rc = main(['train', '--device', 'cpu', '--output-dir', str(afile / 'out')])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count('\n') == 1 and 'afile is not a folder' in err
+
+
+def _checkpoint(path, **fields):
+    ckpt = {
+        'model': {},
+        'optimizer': {},
+        'scheduler': {},
+        'epoch': 1,
+        'best_miou': 0.5,
+        'rng': [{}],
+        'history': [],
+        **fields,
+    }
+    torch.save(ckpt, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    'fields, message',
+    [
+        ({'epoch': 'one'}, r"field 'epoch' must be an integer >= 0 .*got 'one'"),
+        ({'epoch': -5}, r"field 'epoch' must be an integer >= 0 .*got -5"),
+        ({'rng': [1, 2]}, r"field 'rng' must be a list of each rank's RNG states"),
+        ({'history': 'x'}, r"field 'history' must be a list of per-epoch records"),
+        ({'best_miou': float('nan')}, r"field 'best_miou' must be a number from 0 to 1"),
+    ],
+)
+def test_a_crafted_checkpoint_field_is_named(tmp_path, fields, message):
+    path = _checkpoint(tmp_path / 'ck.pth', **fields)
+    with pytest.raises(CheckpointError, match=message) as info:
+        resume_state(path, None, None, None, None, amp=False)
+    assert str(info.value).startswith(str(path))
+
+
+def test_malformed_rng_states_are_a_checkpoint_error(tmp_path):
+    with pytest.raises(CheckpointError, match=r"ck\.pth: field 'rng' is not what"):
+        _restore(tmp_path / 'ck.pth', 'rng', lambda: _set_rng_state({'python': 1}))
+    state = np.random.get_state()
+    _restore(tmp_path / 'ck.pth', 'rng', lambda: None)  # a sound field passes
+    assert np.array_equal(np.random.get_state()[1], state[1])
+
+
+def test_a_split_list_that_is_not_utf8_is_a_dataset_error(tmp_path):
+    root = make_camvid(tmp_path, n=1, size=(48, 64), splits=('train',))
+    (root / 'train.txt').write_bytes(b'seq_0000.png\ncaf\xe9.png\n')
+    with pytest.raises(DatasetError, match=r'train\.txt: not UTF-8 text'):
+        build_dataset('camvid', root, 'train')
