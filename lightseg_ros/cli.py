@@ -53,6 +53,7 @@ INPUT_ERRORS = {
     'lightseg_ros.sources.frames': ('FrameSourceError',),
     'lightseg_ros.inference.image_codec': ('ImageDecodeError',),
     'lightseg_ros.inference.backends': ('BackendError',),
+    'lightseg_ros.inference.export': ('ExportError',),
 }
 
 

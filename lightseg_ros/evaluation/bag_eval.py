@@ -338,7 +338,8 @@ def score_frame(
 
     A label that cannot be read or does not match its image's size is reported (one line per
     kind) and its frame counted as unlabelled; labels whose colours the palette lacks stop the
-    evaluation (a BagError), since every label of the bag will need the same fix.
+    evaluation (a BagError), since every label of the bag will need the same fix; so do class ids
+    that are neither a class of the model nor its ignore index.
     """
     from ..inference.image_codec import ImageDecodeError
 
@@ -361,6 +362,15 @@ def score_frame(
         )
         report.unlabelled += 1
         return
+    n = report.confusion.num_classes
+    bad = (label >= n) & (label != ignore_index)
+    if bad.any():  # as lightseg eval refuses such masks: scored, they would all count as misses
+        values = np.unique(label[bad])[:10].tolist()
+        raise BagError(
+            f'{where} has class ids {values} outside [0, {n - 1}] that are not the ignore index '
+            f'{ignore_index}; labels must hold the class ids of the model ({n} classes) or the '
+            'ignore index'
+        )
     report.confusion.update(mask, label)
     report.labelled += 1
 

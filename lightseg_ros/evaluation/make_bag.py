@@ -32,6 +32,8 @@ import numpy as np
 from ..sources.bags import AtomicBagWriter, BagError, image_message, IMAGE_TYPE
 from ..sources.frames import check_declared_size, FrameSourceError, read_image
 
+MAX_FPS = 1000.0  # make-bag --fps: a stamp per millisecond at most
+
 __all__ = ['MakeBagSummary', 'make_bag', 'IMAGE_SUFFIXES']
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
@@ -90,9 +92,13 @@ def make_bag(
     images, out = Path(images), Path(out)
     if not images.is_dir():
         raise BagError(f'image folder not found: {images}')
-    if fps <= 0:
-        raise BagError(f'fps must be positive, got {fps}')
-    files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
+    if not 0 < fps <= MAX_FPS:  # NaN and inf too (inf would stamp every frame 0)
+        raise BagError(f'fps must be in (0, {MAX_FPS:g}], got {fps}')
+    if limit is not None and limit < 0:
+        raise BagError(f'limit must be a whole number >= 0 (0: every image), got {limit}')
+    files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[
+        : limit or None
+    ]
     if not files:
         raise BagError(f'no images ({", ".join(IMAGE_SUFFIXES)}) in {images}')
     label_files: dict[str, Path] = {}

@@ -63,21 +63,33 @@ def export_onnx(
         axes[0] = 'batch'
     if dynamic:
         axes.update({2: 'height', 3: 'width'})
+    if path.is_dir():
+        raise ExportError(f'{path} is a folder; expected the path of the .onnx file to write')
     tmp = path.with_name(path.name + '.tmp')
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # the exporter's deprecation and tracer warnings
-        torch.onnx.export(
-            model,
-            (dummy,),
-            str(tmp),
-            input_names=['input'],
-            output_names=['logits'],
-            dynamic_axes={'input': axes, 'logits': axes} if axes else None,
-            opset_version=opset,
-            do_constant_folding=True,
-            dynamo=False,
-        )
-    tmp.replace(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # the exporter's deprecation and tracer warnings
+            torch.onnx.export(
+                model,
+                (dummy,),
+                str(tmp),
+                input_names=['input'],
+                output_names=['logits'],
+                dynamic_axes={'input': axes, 'logits': axes} if axes else None,
+                opset_version=opset,
+                do_constant_folding=True,
+                dynamo=False,
+            )
+        tmp.replace(path)
+    except torch.onnx.errors.OnnxExporterError as exc:  # an operator the opset lacks
+        reason = ' '.join(str(exc).split())[:300]
+        raise ExportError(f'cannot export {path} at opset {opset}: {reason}') from None
+    except IsADirectoryError:
+        raise ExportError(
+            f'{path} is a folder; expected the path of the .onnx file to write'
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed export leaves no partial file behind
     return path
 
 

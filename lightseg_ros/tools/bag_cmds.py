@@ -20,6 +20,7 @@ import argparse
 from pathlib import Path
 import sys
 
+from . import cli_args
 from ..sources.bags import BagError
 
 
@@ -114,6 +115,7 @@ def run_bag_eval(args: argparse.Namespace) -> int:
         return 2
     print(report.table())
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(report.to_json())
         print(f'JSON written to {args.json}')
     if args.record:
@@ -125,19 +127,44 @@ def run_bag_eval(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    if args.label_topic and report.processed and not report.labelled:
+        print(
+            f'lightseg bag-eval: error: {_why_unscored(report, args.label_topic)}', file=sys.stderr
+        )
+        return 2
     return 0
+
+
+def _why_unscored(report, label_topic: str) -> str:
+    """One line: why no frame of ``report`` could be scored against ``label_topic``."""
+    label_kinds = sorted(k for k in report.malformed_counts if k.startswith('label_'))
+    if label_kinds:
+        kind = label_kinds[0]
+        return (
+            f'no frame could be scored: {report.malformed_counts[kind]} labels on {label_topic} '
+            f'skipped as {kind} (first: {report.malformed_examples.get(kind, "")}); labels must '
+            "be mono8 class ids (or palette colours) of their image's size"
+        )
+    return (
+        f'no frame could be scored: none of the {report.processed} frames has a label on '
+        f'{label_topic} with its header stamp; labels are paired with frames by header stamp'
+    )
 
 
 def _rate(text: str) -> float | None:
     if text == 'max':
         return None
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("rate must be positive or 'max'")
-    return value
+    try:
+        return cli_args.positive_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"rate must be a positive finite number or 'max', got {text!r}"
+        ) from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..evaluation.make_bag import MAX_FPS
+
     p = sub.add_parser(
         'make-bag', help='build an evaluation rosbag2 from an image folder and a label folder'
     )
@@ -146,12 +173,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         'labels', nargs='?', help="folder of class-id PNG labels with the images' file names"
     )
     p.add_argument('--out', required=True, help='output bag folder (must not exist)')
-    p.add_argument('--fps', type=float, default=15.0)
+    p.add_argument(
+        '--fps',
+        type=cli_args.float_in(0.0, MAX_FPS, lo_open=True),
+        default=15.0,
+        help=f'frame rate of the stamps, in (0, {MAX_FPS:g}] (default 15)',
+    )
     p.add_argument('--image-topic', default='/camera/image_raw')
     p.add_argument('--label-topic', default='/camera/labels')
     p.add_argument('--frame-id', default='camera')
     p.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
-    p.add_argument('--limit', type=int, help='only the first N images')
+    p.add_argument(
+        '--limit', type=cli_args.non_negative_int, help='only the first N images (0: all)'
+    )
     p.set_defaults(func=run_make_bag)
 
     p = sub.add_parser(
@@ -179,7 +213,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="weights file (.safetensors); default: the package's trained "
         "weights for --model; 'random' for an untrained model (latency only)",
     )
-    p.add_argument('--device', default='auto')
+    p.add_argument(
+        '--device', type=cli_args.device, default='auto', help='auto, cpu, cuda, cuda:N'
+    )
     p.add_argument('--mode', choices=('offline', 'node'), default='offline')
     p.add_argument(
         '--rate',
@@ -188,5 +224,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="node mode: replay speed factor of the recorded rate, or 'max' (default 1.0)",
     )
     p.add_argument('--record', help='write mask, color_mask and overlay topics to this new bag')
-    p.add_argument('--json', help='also write the report as JSON to this file')
+    p.add_argument(
+        '--json', type=cli_args.output_file, help='also write the report as JSON to this file'
+    )
     p.set_defaults(func=run_bag_eval)

@@ -28,27 +28,8 @@ import json
 from pathlib import Path
 import sys
 
+from . import cli_args
 from ..ros.dds import DDS_TRANSPORTS
-
-
-def _sizes(text: str) -> list[tuple[int, int]]:
-    try:
-        sizes = [tuple(int(v) for v in s.lower().split('x')) for s in text.split(',')]
-        return sizes  # type: ignore[return-value]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'sizes are HxW,HxW (e.g. 360x480,512x512), got {text!r}'
-        ) from None
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'expected a whole number >= 1, got {text!r}')
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -174,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     result['targets'] = check_targets(result)
     text = json.dumps(result, indent=2)
     if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text)
     if args.json:
         print(text)
@@ -305,8 +287,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         '--backends', default='all', help="comma-separated: torch, onnxruntime, or 'all'"
     )
-    p.add_argument('--sizes', type=_sizes, default=_sizes('360x480,512x512'), help='HxW list')
-    p.add_argument('--device', default='auto')
+    p.add_argument(
+        '--sizes',
+        type=cli_args.network_sizes,
+        default=[(360, 480), (512, 512)],
+        help='network input sizes, HxW list (each side 16-4096)',
+    )
+    p.add_argument(
+        '--device', type=cli_args.device, default='auto', help='auto, cpu, cuda, cuda:N'
+    )
     p.add_argument(
         '--cuda-graphs',
         choices=('on', 'off', 'both'),
@@ -319,13 +308,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         action='store_true',
         help='torch backend: torch.compile every network, ours and the peer (and the node)',
     )
-    p.add_argument('--warmup', type=int, default=10)
+    p.add_argument('--warmup', type=cli_args.non_negative_int, default=10)
     p.add_argument(
-        '--iters', type=int, default=50, help='timed calls of each network (split over the rounds)'
+        '--iters',
+        type=cli_args.positive_int,
+        default=50,
+        help='timed calls of each network (split over the rounds)',
     )
     p.add_argument(
         '--rounds',
-        type=_positive,
+        type=cli_args.positive_int,
         default=10,
         help='rounds in which our network and the peer alternate; the ratio is their median',
     )
@@ -334,18 +326,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument('--node-model', default='ghostnet_aspp_da')
     p.add_argument('--node-backend', default='auto')
-    p.add_argument('--node-frames', type=int, default=30)
+    p.add_argument('--node-frames', type=cli_args.positive_int, default=30)
     p.add_argument(
         '--frames',
-        type=_sizes,
+        type=cli_args.frame_sizes,
         help="also the node's memory and latency by frame size, HxW list (e.g. "
         "480x640,1080x1920,3000x4000): a node process per size, --node-model's shipped weights",
     )
     p.add_argument(
-        '--frames-count', type=int, default=8, help='--frames: timed frames per size and phase'
+        '--frames-count',
+        type=cli_args.positive_int,
+        default=8,
+        help='--frames: timed frames per size and phase',
     )
     p.add_argument(
-        '--frames-threads', type=int, default=1, help="--frames: the node's CPU threads"
+        '--frames-threads',
+        type=cli_args.int_in(1, cli_args.CPU_THREADS[1]),
+        default=1,
+        help="--frames: the node's CPU threads",
     )
     p.add_argument(
         '--frames-dds-transport',
@@ -355,6 +353,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         'transports"); default large_data, so that moving 36 MB frames costs the least',
     )
     p.add_argument('--json', action='store_true', help='print JSON instead of the table')
-    p.add_argument('--out', help='also write the JSON to this file')
+    p.add_argument('--out', type=cli_args.output_file, help='also write the JSON to this file')
     p.add_argument('--quiet', action='store_true')
     p.set_defaults(func=run)

@@ -29,7 +29,12 @@ from typing import Any, NamedTuple
 
 from torch.utils.data import DataLoader
 
+from . import cli_args
+
 __all__ = ['register', 'run', 'Score', 'score_weights']
+
+MAX_SCALE = 4.0  # --scales: a scaled image is resized, so its cost grows with the square
+MAX_WORKERS = 256
 
 
 class Score(NamedTuple):
@@ -219,18 +224,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         '--scales',
-        type=float,
+        type=cli_args.float_in(0.0, MAX_SCALE, lo_open=True),
         nargs='+',
         default=[1.0],
-        help='multi-scale testing, e.g. 0.75 1 1.25',
+        help=f'multi-scale testing, e.g. 0.75 1 1.25 (each in (0, {MAX_SCALE:g}])',
     )
     p.add_argument(
-        '--out', default='outputs/eval', help='folder for metrics.json and the PNG charts'
+        '--out',
+        type=cli_args.output_folder,
+        default='outputs/eval',
+        help='folder for metrics.json and the PNG charts',
     )
-    p.add_argument('--batch-size', type=int, default=1)
-    p.add_argument('--workers', type=int, default=0)
-    p.add_argument('--max-images', type=int, help='score only the first N images')
-    p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto')
+    p.add_argument('--batch-size', type=cli_args.positive_int, default=1)
+    p.add_argument(
+        '--workers',
+        type=cli_args.int_in(0, MAX_WORKERS),
+        default=0,
+        help=f'DataLoader worker processes, 0-{MAX_WORKERS} (0: load in this process)',
+    )
+    p.add_argument(
+        '--max-images',
+        type=cli_args.non_negative_int,
+        help='score only the first N images (0: all)',
+    )
+    p.add_argument(
+        '--device', type=cli_args.device, default='auto', help='auto, cpu, cuda, cuda:N'
+    )
     p.add_argument('--no-progress', action='store_true')
     p.add_argument(
         '--json',

@@ -23,7 +23,25 @@ from __future__ import annotations
 
 import argparse
 
+from . import cli_args
+
 __all__ = ['register', 'run']
+
+
+def _opsets() -> tuple[int, int]:
+    """
+    Return the opsets torch's TorchScript exporter supports with constant folding (9-20 in 2.14).
+
+    Below 9 the exporter cannot fold constants, and it prints the whole graph when an operator is
+    missing.
+    """
+    try:
+        from torch.onnx import _constants as c
+
+        lo, hi = c.ONNX_CONSTANT_FOLDING_MIN_OPSET, c.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
+        return int(lo), int(hi)
+    except (ImportError, AttributeError):  # another torch: the range of torch 2.14
+        return 9, 20
 
 
 def _export_safetensors(args: argparse.Namespace, model, meta, size) -> None:
@@ -68,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         if args.height and args.width
         else tuple(meta.input_size or (512, 512))
     )
+    cli_args.check_network_pixels('lightseg export', '--height/--width', *size)
     if args.safetensors:
         _export_safetensors(args, model, meta, size)
     if args.onnx:
@@ -97,8 +116,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help='export a weights file to ONNX (checked with onnxruntime) or to fp16 safetensors',
     )
     p.add_argument('--weights', required=True)
-    p.add_argument('--onnx', help='output .onnx path')
-    p.add_argument('--safetensors', help='output .safetensors path (same metadata; see --half)')
+    p.add_argument('--onnx', type=cli_args.output_file, help='output .onnx path')
+    p.add_argument(
+        '--safetensors',
+        type=cli_args.output_file,
+        help='output .safetensors path (same metadata; see --half)',
+    )
     p.add_argument(
         '--half',
         action='store_true',
@@ -107,19 +130,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         '--min-agreement',
-        type=float,
+        type=cli_args.float_in(0.0, 1.0),
         default=0.995,
         help='--safetensors: smallest accepted share of pixels whose label is unchanged',
     )
+    lo, hi = cli_args.NETWORK_SIDE
     p.add_argument(
-        '--height', type=int, help="export/check height (default: the weights' input size)"
+        '--height',
+        type=cli_args.network_side,
+        help=f"export/check height, {lo}-{hi} (default: the weights' input size)",
     )
-    p.add_argument('--width', type=int)
-    p.add_argument('--opset', type=int, default=17)
+    p.add_argument('--width', type=cli_args.network_side, help=f'with --height, {lo}-{hi}')
+    p.add_argument(
+        '--opset',
+        type=cli_args.int_in(*_opsets()),
+        default=17,
+        help='ONNX opset, %d-%d (default 17)' % _opsets(),
+    )
     p.add_argument(
         '--static', action='store_true', help='fixed input size instead of dynamic height/width'
     )
     p.add_argument(
-        '--tolerance', type=float, default=1e-3, help='largest accepted |onnxruntime - PyTorch|'
+        '--tolerance',
+        type=cli_args.float_in(0.0),
+        default=1e-3,
+        help='largest accepted |onnxruntime - PyTorch|, >= 0',
     )
     p.set_defaults(func=run)

@@ -29,6 +29,8 @@ import argparse
 import os
 import sys
 
+from . import cli_args
+
 __all__ = ['register', 'run']
 
 PROG = 'lightseg predict'
@@ -67,6 +69,11 @@ def run(args: argparse.Namespace) -> int:
     def say(problem) -> None:
         tqdm.write(f'{PROG}: skipped: {problem.problem}', file=sys.stderr)
 
+    try:  # checked here, not by argparse, for one line without the usage above it
+        cli_args.device(args.device)
+    except argparse.ArgumentTypeError as exc:
+        print(f'{PROG}: error: argument --device: {exc}', file=sys.stderr)
+        return 2
     accepted = ACCEPTED.format(', '.join(IMAGE_SUFFIXES))
     inputs, skipped = collect_inputs(args.inputs, exclude=args.out)
     for problem in skipped:
@@ -151,6 +158,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         '--out',
+        type=cli_args.output_folder,
         default='outputs/predict',
         help='output folder: label/, color/, overlay/, summary.json',
     )
@@ -207,8 +215,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         '--cpu-threads',
-        type=int,
+        type=cli_args.cpu_threads,
         default=0,
-        help='torch CPU threads; 0 = half the cores (as the node)',
+        help='torch CPU threads, %d-%d; 0 = half the cores (as the node)' % cli_args.CPU_THREADS,
     )
     p.set_defaults(func=run)

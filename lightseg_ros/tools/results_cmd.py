@@ -30,6 +30,8 @@ import json
 from pathlib import Path
 import sys
 
+from . import cli_args
+
 __all__ = ['register', 'run', 'results_markdown']
 
 
@@ -97,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f'lightseg results: error: {exc}') from None
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     size = tuple(args.size)
+    cli_args.check_network_pixels('lightseg results', '--size', *size)
     peer = None
     if args.iters:
         peer = bm.bench_peer(
@@ -173,6 +176,9 @@ def run(args: argparse.Namespace) -> int:
         rows.append(row)
     text = results_markdown(rows, peer)
     print(text, end='')
+    for out in (args.json, args.markdown):
+        if out:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
     if args.json:
         Path(args.json).write_text(
             json.dumps(
@@ -203,24 +209,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--split', default='val')
     p.add_argument(
         '--size',
-        type=int,
+        type=cli_args.network_side,
         nargs=2,
         default=[360, 480],
         metavar=('H', 'W'),
-        help="size for GFLOPs and latency (default CamVid's 360 480)",
+        help="size for GFLOPs and latency, each side 16-4096 (default CamVid's 360 480)",
     )
     p.add_argument('--backend', default='auto', help="latency backend (default: the node's, auto)")
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--iters', type=int, default=30, help='timed runs per model (0 = no latency)')
-    p.add_argument('--warmup', type=int, default=5)
+    p.add_argument('--device', type=cli_args.device, default='cpu', help='auto, cpu, cuda, cuda:N')
+    p.add_argument(
+        '--iters',
+        type=cli_args.non_negative_int,
+        default=30,
+        help='timed runs per model (0 = no latency)',
+    )
+    p.add_argument('--warmup', type=cli_args.non_negative_int, default=5)
     p.add_argument(
         '--rounds',
-        type=int,
+        type=cli_args.positive_int,
         default=6,
         help='rounds of timing alternating each model with the peer; "vs peer" is the median '
         "of the rounds' ratios (default 6)",
     )
-    p.add_argument('--json', help='write rows and machine facts as JSON')
-    p.add_argument('--markdown', help='write the tables as Markdown')
+    p.add_argument(
+        '--json', type=cli_args.output_file, help='write rows and machine facts as JSON'
+    )
+    p.add_argument('--markdown', type=cli_args.output_file, help='write the tables as Markdown')
     p.add_argument('--quiet', action='store_true')
     p.set_defaults(func=run)

@@ -1,0 +1,311 @@
+# Copyright 2026 lightseg_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Hostile command-line values, files and output paths: one line naming the bad thing, exit code 2.
+
+Every case here ends at parse time or after a few milliseconds of work, so the file runs in
+seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+from lightseg_ros.cli import input_error_line, main
+from lightseg_ros.evaluation.make_bag import make_bag
+from lightseg_ros.inference import export as export_mod
+from lightseg_ros.inference.predict import _jpeg_ends
+from lightseg_ros.sources.bags import AtomicBagWriter, BagError, image_message, IMAGE_TYPE
+import numpy as np
+import pytest
+import torch
+
+CUDA = torch.cuda.is_available()
+
+
+def run_cli(argv: list[str], capfd) -> tuple[int, str]:
+    """Exit code and stderr (file descriptor 2: libjpeg's and libgomp's lines too)."""
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    return code, capfd.readouterr().err
+
+
+def the_error(err: str, prog: str) -> str:
+    """Return the one error line of ``err``; usage lines argparse prints above it are allowed."""
+    assert 'Traceback' not in err, err
+    errors = [ln for ln in err.splitlines() if ': error: ' in ln]
+    assert len(errors) == 1, err
+    assert errors[0].startswith(f'lightseg {prog}: error: '), err
+    others = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith(('usage:', ' '))]
+    assert others == errors, err  # nothing else: no warning from a library, no skipped line
+    return errors[0]
+
+
+def write_png(path: Path, h: int = 48, w: int = 64) -> Path:
+    rgb = (np.random.default_rng(0).random((h, w, 3)) * 255).astype(np.uint8)
+    cv2.imwrite(str(path), rgb)
+    return path
+
+
+@pytest.fixture
+def image_dir(tmp_path) -> Path:
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    write_png(folder / 'a.png')
+    return folder
+
+
+DEVICE_COMMANDS = {
+    'bench': ['bench', '--models', 'none'],
+    'eval': ['eval', '--data', 'nowhere'],
+    'results': ['results', '--data', 'nowhere'],
+    'predict': ['predict', 'nothing.png'],
+    'bag-eval': ['bag-eval', 'nobag', '--image-topic', '/cam'],
+}
+
+
+@pytest.mark.parametrize('command', sorted(DEVICE_COMMANDS))
+@pytest.mark.parametrize(
+    'device, words',
+    [
+        ('banana', "invalid device 'banana'; accepted: auto, cpu, cuda, cuda:N"),
+        ('cuda:7', "device 'cuda:7' requested but"),
+        pytest.param(
+            'cuda',
+            "device 'cuda' requested but CUDA is not available",
+            marks=pytest.mark.skipif(CUDA, reason='CUDA is available here'),
+        ),
+    ],
+)
+def test_a_device_this_machine_lacks_is_refused_by_every_command(command, device, words, capfd):
+    code, err = run_cli([*DEVICE_COMMANDS[command], '--device', device], capfd)
+    line = the_error(err, command)
+    assert code == 2 and 'argument --device: ' in line and words in line, err
+
+
+BAD_NUMBERS = [
+    ('eval', ['--data', 'd', '--scales', '0'], '--scales', 'in (0, 4]'),
+    ('eval', ['--data', 'd', '--scales', '-1'], '--scales', 'in (0, 4]'),
+    ('eval', ['--data', 'd', '--scales', '1', 'nan'], '--scales', 'in (0, 4]'),
+    ('eval', ['--data', 'd', '--batch-size', '0'], '--batch-size', '>= 1'),
+    ('eval', ['--data', 'd', '--workers', '-1'], '--workers', 'in [0, 256]'),
+    ('eval', ['--data', 'd', '--max-images', '-1'], '--max-images', '>= 0'),
+    ('bench', ['--sizes', '0x0'], '--sizes', 'each side in [16, 4096]'),
+    ('bench', ['--sizes=-5x5'], '--sizes', 'each side in [16, 4096]'),
+    ('bench', ['--sizes', '64'], '--sizes', 'HxW'),
+    ('bench', ['--sizes', '64x64x64'], '--sizes', 'HxW'),
+    ('bench', ['--sizes', '360x480,100000x100000'], '--sizes', "got '100000x100000'"),
+    ('bench', ['--sizes', '4096x4096'], '--sizes', 'at most 4194304 pixels'),
+    ('bench', ['--iters', '0'], '--iters', '>= 1'),
+    ('bench', ['--iters', '-1'], '--iters', '>= 1'),
+    ('bench', ['--warmup', '-3'], '--warmup', '>= 0'),
+    ('bench', ['--models', 'none', '--frames', '0x0'], '--frames', 'each side in [16, 16384]'),
+    ('bench', ['--frames-threads', '0'], '--frames-threads', 'in [1, 256]'),
+    ('results', ['--data', 'd', '--size', '0', '0'], '--size', 'in [16, 4096]'),
+    ('results', ['--data', 'd', '--size', '-5', '5'], '--size', 'in [16, 4096]'),
+    ('results', ['--data', 'd', '--size', '4096', '4096'], '--size', 'at most 4194304 pixels'),
+    ('results', ['--data', 'd', '--iters', '-1'], '--iters', '>= 0'),
+    ('results', ['--data', 'd', '--rounds', '0'], '--rounds', '>= 1'),
+    ('make-bag', ['i', '--out', 'o', '--fps', 'nan'], '--fps', 'in (0, 1000]'),
+    ('make-bag', ['i', '--out', 'o', '--fps', 'inf'], '--fps', 'in (0, 1000]'),
+    ('make-bag', ['i', '--out', 'o', '--limit', '-1'], '--limit', '>= 0'),
+    ('bag-eval', ['b', '--image-topic', '/c', '--rate', 'nan'], '--rate', "or 'max'"),
+    ('predict', ['x.png', '--cpu-threads', '1000000000'], '--cpu-threads', 'in [0, 256]'),
+    ('predict', ['x.png', '--cpu-threads', '-1'], '--cpu-threads', 'in [0, 256]'),
+    ('export', ['--weights', 'w', '--height', '-5', '--width', '64'], '--height', '[16, 4096]'),
+    ('export', ['--weights', 'w', '--height', '64', '--width', '100000'], '--width', '4096]'),
+    ('export', ['--weights', 'w', '--opset', '1'], '--opset', 'in [9, 20]'),
+    ('export', ['--weights', 'w', '--opset', '999'], '--opset', 'in [9, 20]'),
+    ('export', ['--weights', 'w', '--tolerance', '-1'], '--tolerance', '>= 0'),
+    ('export', ['--weights', 'w', '--min-agreement', '2'], '--min-agreement', 'in [0, 1]'),
+]
+
+
+@pytest.mark.parametrize(
+    'command, args, option, accepted', BAD_NUMBERS, ids=[' '.join(c[1]) for c in BAD_NUMBERS]
+)
+def test_a_number_out_of_range_is_refused_naming_the_option_and_the_range(
+    command, args, option, accepted, capfd
+):
+    code, err = run_cli([command, *args], capfd)
+    line = the_error(err, command)
+    assert code == 2 and f'argument {option}' in line and accepted in line, err
+
+
+def test_export_size_above_the_network_pixels_is_one_line(tmp_path, capfd):
+    from lightseg_ros.models import build_model, save_weights, WeightsMeta
+
+    weights = save_weights(
+        tmp_path / 'w.safetensors',
+        build_model('ghostnet_aspp_da', num_classes=3),
+        WeightsMeta(model='ghostnet_aspp_da', num_classes=3, class_names=['a', 'b', 'c']),
+    )
+    code, err = run_cli(
+        ['export', '--weights', str(weights), '--onnx', str(tmp_path / 'x.onnx')]
+        + ['--height', '4096', '--width', '4096'],
+        capfd,
+    )
+    line = the_error(err, 'export')
+    assert code == 2 and '--height/--width' in line and '4194304 pixels' in line, err
+    assert not list(tmp_path.glob('x.onnx*'))
+
+
+@pytest.mark.parametrize(
+    'argv, option',
+    [
+        (['bench', '--models', 'none', '--out', '{dir}'], '--out'),
+        (['bag-eval', 'b', '--image-topic', '/c', '--json', '{dir}'], '--json'),
+        (['results', '--data', 'd', '--json', '{dir}'], '--json'),
+        (['results', '--data', 'd', '--markdown', '{dir}'], '--markdown'),
+        (['export', '--weights', 'w', '--onnx', '{dir}'], '--onnx'),
+        (['export', '--weights', 'w', '--safetensors', '{dir}'], '--safetensors'),
+        (['eval', '--data', 'd', '--out', '{file}'], '--out'),
+        (['predict', 'x.png', '--out', '{file}'], '--out'),
+    ],
+)
+def test_an_output_path_of_the_wrong_kind_is_refused(argv, option, tmp_path, capfd):
+    folder, file = tmp_path / 'folder', tmp_path / 'afile'
+    folder.mkdir()
+    file.write_text('x')
+    argv = [a.format(dir=folder, file=file) for a in argv]
+    code, err = run_cli(argv, capfd)
+    line = the_error(err, argv[0])
+    assert code == 2 and f'argument {option}' in line, err
+    if argv[0] in ('eval', 'predict'):  # their --out is a folder
+        assert f"'{file}' exists and is not a folder; expected a folder" in line, err
+    else:
+        assert f"'{folder}' is a folder; expected the path of a file to write" in line, err
+
+
+def test_export_error_is_an_input_error_and_a_failed_export_leaves_no_temporary_file(
+    tmp_path, monkeypatch
+):
+    assert input_error_line(export_mod.ExportError('x.onnx: differ by 1')) == 'x.onnx: differ by 1'
+    model = torch.nn.Conv2d(3, 2, 1)
+    folder = tmp_path / 'out'
+    folder.mkdir()
+    with pytest.raises(export_mod.ExportError, match='is a folder'):
+        export_mod.export_onnx(model, folder, input_size=(16, 16))
+
+    def fails(model, args, f, **kwargs):
+        Path(f).write_bytes(b'partial')
+        raise torch.onnx.errors.OnnxExporterError('expand is not implemented for opset 9')
+
+    monkeypatch.setattr(torch.onnx, 'export', fails)
+    with pytest.raises(export_mod.ExportError, match='cannot export .* at opset 9: expand'):
+        export_mod.export_onnx(model, tmp_path / 'x.onnx', input_size=(16, 16), opset=9)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['out']
+
+
+def test_make_bag_refuses_fps_that_cannot_stamp_frames_and_a_negative_limit(image_dir, tmp_path):
+    for fps in (float('nan'), float('inf'), 0.0, 1e12):
+        with pytest.raises(BagError, match=r'fps must be in \(0, 1000\]'):
+            make_bag(image_dir, None, tmp_path / 'bag', fps=fps)
+    with pytest.raises(BagError, match='limit must be a whole number >= 0'):
+        make_bag(image_dir, None, tmp_path / 'bag', limit=-1)
+    assert not (tmp_path / 'bag').exists()
+
+
+def write_label_bag(path: Path, labels: dict[int, np.ndarray]) -> Path:
+    """Three 48x64 frames stamped 1, 2, 3 on /cam; ``labels`` by stamp on /lab."""
+    with AtomicBagWriter(path) as w:
+        for stamp in (1, 2, 3):
+            rgb = np.full((48, 64, 3), 40 * stamp, np.uint8)
+            w.write('/cam', image_message(w.store, rgb, 'rgb8', stamp, 'c'), IMAGE_TYPE, stamp)
+        for stamp, label in labels.items():
+            w.write('/lab', image_message(w.store, label, 'mono8', stamp, 'c'), IMAGE_TYPE, stamp)
+    return path
+
+
+@pytest.mark.parametrize(
+    'labels, words',
+    [
+        (
+            {s: np.zeros((10, 10), np.uint8) for s in (1, 2, 3)},
+            'no frame could be scored: 3 labels on /lab skipped as label_size_mismatch',
+        ),
+        (
+            {s + 100: np.zeros((48, 64), np.uint8) for s in (1, 2, 3)},
+            'no frame could be scored: none of the 3 frames has a label on /lab with its header '
+            'stamp',
+        ),
+        (
+            {s: np.full((48, 64), 200, np.uint8) for s in (1, 2, 3)},
+            'label at stamp 1 has class ids [200] outside [0, 10] that are not the ignore index '
+            '255',
+        ),
+    ],
+    ids=['wrong_size', 'no_stamp_matches', 'not_class_ids'],
+)
+def test_bag_eval_that_scores_nothing_or_meets_foreign_ids_exits_2(
+    labels, words, tmp_path, capfd, one_torch_thread
+):
+    bag = write_label_bag(tmp_path / 'bag', labels)
+    argv = ['bag-eval', str(bag), '--image-topic', '/cam', '--label-topic', '/lab']
+    code, err = run_cli(argv + ['--model', 'ghostnet_aspp_da', '--weights', 'random'], capfd)
+    line = the_error(err, 'bag-eval')
+    assert code == 2 and words in line, err
+
+
+def test_bag_eval_still_scores_good_labels(tmp_path, capfd, one_torch_thread):
+    label = np.zeros((48, 64), np.uint8)
+    label[:, 32:] = 1
+    label[0, 0] = 255  # the ignore index is accepted
+    bag = write_label_bag(tmp_path / 'bag', {1: label, 2: label})
+    argv = ['bag-eval', str(bag), '--image-topic', '/cam', '--label-topic', '/lab']
+    code, err = run_cli(argv + ['--model', 'ghostnet_aspp_da', '--weights', 'random'], capfd)
+    assert code == 0 and 'error' not in err, err
+
+
+def jpeg_bytes(progressive: bool) -> bytes:
+    rgb = (np.random.default_rng(1).random((40, 56, 3)) * 255).astype(np.uint8)
+    flags = [cv2.IMWRITE_JPEG_PROGRESSIVE, int(progressive), cv2.IMWRITE_JPEG_RST_INTERVAL, 2]
+    return cv2.imencode('.jpg', rgb, flags)[1].tobytes()
+
+
+@pytest.mark.parametrize('progressive', [False, True])
+def test_a_jpeg_is_complete_only_up_to_its_end_of_image_marker(progressive):
+    data = jpeg_bytes(progressive)
+    assert _jpeg_ends(data) and _jpeg_ends(data + b'trailer \xff\xda\x00')
+    assert not any(_jpeg_ends(data[:n]) for n in (3, 200, len(data) // 2, len(data) - 1))
+    assert _jpeg_ends(b'\x89PNG')  # not a JPEG: left to the decoder
+
+
+def test_predict_refuses_a_truncated_jpeg_alone_and_skips_it_in_a_folder(
+    tmp_path, capfd, one_torch_thread
+):
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    data = jpeg_bytes(False)
+    (folder / 'cut.jpg').write_bytes(data[: len(data) * 2 // 3])
+    common = ['--model', 'ghostnet_aspp_da', '--weights', 'random', '--cpu-threads', '1']
+    code, err = run_cli(
+        ['predict', str(folder / 'cut.jpg'), '--out', str(tmp_path / 'o1'), *common], capfd
+    )
+    # as for any single file that holds no frame (test_predict.py): the file's line, then the end
+    assert code == 2 and 'Traceback' not in err and 'Premature end' not in err, err
+    assert err.strip().splitlines() == [
+        f'lightseg predict: skipped: cannot read image {folder / "cut.jpg"}: truncated JPEG (the '
+        'file ends before its end-of-image marker)',
+        err.strip().splitlines()[-1],
+    ] and err.strip().splitlines()[-1].startswith('lightseg predict: error: no frame could be')
+    write_png(folder / 'good.png')
+    code, err = run_cli(['predict', str(folder), '--out', str(tmp_path / 'o2'), *common], capfd)
+    assert code == 0 and 'Premature end' not in err, err
+    assert f'lightseg predict: skipped: cannot read image {folder / "cut.jpg"}: truncated' in err
+    assert (tmp_path / 'o2' / 'label' / 'good.png').is_file()
