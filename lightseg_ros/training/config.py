@@ -661,7 +661,14 @@ def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
     if path.resolve() in _chain:
         raise ConfigError(f'{path}: _base_ chain loops back to itself')
     try:
-        loaded = _load_yaml(_read_text(path)) or {}
+        loaded = (
+            _load_yaml(
+                read_small_text(
+                    path, MAX_RECIPE_BYTES, ConfigError, 'a recipe is a short YAML file'
+                )
+            )
+            or {}
+        )
     except RecursionError:
         raise ConfigError(f'{path}: nests deeper than {MAX_NESTING} levels') from None
     except yaml.YAMLError as exc:
@@ -683,21 +690,24 @@ def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
     return _merge_sections(parent, loaded)
 
 
-def _read_text(path: Path) -> str:
-    """Return a recipe's text; :class:`ConfigError` if unreadable, too large or not UTF-8."""
+def read_small_text(path: Path, limit: int, error: type[Exception], kind: str) -> str:
+    """
+    Return a short UTF-8 file's text (a recipe, a classes file).
+
+    ``error`` naming the file where it cannot be read, is larger than ``limit`` bytes (``kind``
+    says what such a file is) or is not UTF-8.
+    """
     try:
         with open(path, 'rb') as f:
-            raw = f.read(MAX_RECIPE_BYTES + 1)
+            raw = f.read(limit + 1)
     except OSError as exc:
-        raise ConfigError(f'{path}: cannot read it: {exc.strerror or exc}') from None
-    if len(raw) > MAX_RECIPE_BYTES:
-        raise ConfigError(
-            f'{path}: larger than {MAX_RECIPE_BYTES} bytes; a recipe is a short YAML file'
-        )
+        raise error(f'{path}: cannot read it: {exc.strerror or exc}') from None
+    if len(raw) > limit:
+        raise error(f'{path}: larger than {limit} bytes; {kind}')
     try:
         return raw.decode('utf-8')
     except UnicodeDecodeError as exc:
-        raise ConfigError(
+        raise error(
             f'{path}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); '
             'save it as UTF-8'
         ) from None

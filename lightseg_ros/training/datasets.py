@@ -59,6 +59,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 import yaml
 
+from .config import read_small_text
 from ..classes import (
     CAMVID_CLASSES,
     CAMVID_COLORS,
@@ -512,24 +513,6 @@ class Cityscapes(SegmentationDataset):
         super().__init__(samples, CITYSCAPES_CLASSES, CITYSCAPES_COLORS, 255, transform)
 
 
-def _read_text(path: Path, limit: int = MAX_CLASSES_FILE_BYTES) -> str:
-    """Return a small text file's contents; :class:`DatasetError` if too large or not UTF-8."""
-    try:
-        with open(path, 'rb') as f:
-            raw = f.read(limit + 1)
-    except OSError as exc:
-        raise DatasetError(f'{path}: cannot read it: {exc.strerror or exc}') from None
-    if len(raw) > limit:
-        raise DatasetError(f'{path}: larger than {limit} bytes; a classes file is a short list')
-    try:
-        return raw.decode('utf-8')
-    except UnicodeDecodeError as exc:
-        raise DatasetError(
-            f'{path}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); '
-            'save it as UTF-8'
-        ) from None
-
-
 def _color(path: Path, name: str, value: Any) -> list[int] | None:
     """Return a class's colour as three integers 0-255, or None where none is given."""
     if value is None:
@@ -611,7 +594,9 @@ def read_classes_file(path: str | Path) -> tuple[list[str], list[list[int]], int
     naming it and what is accepted.
     """
     path = Path(path)
-    text = _read_text(path)
+    text = read_small_text(
+        path, MAX_CLASSES_FILE_BYTES, DatasetError, 'a classes file is a short list'
+    )
     ignore = 255
     if path.suffix in ('.yaml', '.yml'):
         names, colors, ignore = _classes_from_yaml(path, text)
