@@ -231,17 +231,17 @@ def compile_cache_dir(cache_dir: str | Path | None = None) -> Path:
     Inductor keeps what it compiled (graphs as pickles, which the next compile loads back, and
     Triton's kernels) under ``$TORCHINDUCTOR_CACHE_DIR``, by default ``/tmp/torchinductor_<user>``.
     Many robots empty /tmp at each boot, so every start paid the whole compile again (the
-    segmenter's first 360x480 frame of ghostnet_aspp_da on a 2-core CPU, one thread, beside a
-    training job: 114 s with the cache empty, 9 s with it full), and in a shared /tmp another user
-    can create that folder first and plant pickles in it. Unless the variable names another folder
-    (the user's choice, or an earlier call's: torch reads it at each compile), it is set to
-    ``torchinductor/`` in the lightseg cache (``cache_dir``, else :func:`default_cache_dir`);
-    torch's own default counts as unset, as importing ``torch._dynamo`` writes it into the
-    variable. The folder is created user-only and checked like the ONNX cache's. One that fails the
-    check (another owner, writable by others) is not used, and the variable is pointed at a new
-    private temporary folder instead, removed at exit (Inductor also loads the code it generates
-    from that folder, and does not overwrite a file already there): each start then compiles in
-    full, and says why, once. Returns the folder used.
+    segmenter's first 360x480 frame of ghostnet_aspp_da on a 2-core CPU: 69 s with the cache empty,
+    7.4 s in a new process with it full), and in a shared /tmp another user can create that folder
+    first and plant pickles in it. Unless the variable names another folder (the user's choice, or
+    an earlier call's: torch reads it at each compile), it is set to ``torchinductor/`` in the
+    lightseg cache (``cache_dir``, else :func:`default_cache_dir`); torch's own default counts as
+    unset, as importing ``torch._dynamo`` writes it into the variable. The folder is created
+    user-only and checked like the ONNX cache's. One that fails the check (another owner, writable
+    by others) is not used, and the variable is pointed at a new private temporary folder instead,
+    removed at exit (Inductor also loads the code it generates from that folder, and does not
+    overwrite a file already there): each start then compiles in full, and says why, once. Returns
+    the folder used.
     """
     chosen = os.environ.get(INDUCTOR_CACHE_VARIABLE)
     if chosen and os.path.abspath(chosen) == _torch_default_compile_cache():
