@@ -259,7 +259,14 @@ IMAGE_CASES: tuple[ImageCase, ...] = (
         'compressed',
         _compressed('jpeg', lambda: _jpeg(BGR)[: len(_jpeg(BGR)) // 2]),
         'corrupt_compressed',
-        'could not decode compressed image',
+        'is a truncated JPEG',
+    ),
+    ImageCase(
+        'compressed: JPEG missing its last 200 bytes (OpenCV would pad it grey)',
+        'compressed',
+        _compressed('jpeg', lambda: _jpeg(BGR)[:-200]),
+        'corrupt_compressed',
+        'is a truncated JPEG: it ends before its end-of-image marker',
     ),
     ImageCase(
         'compressed: PNG cut in half',

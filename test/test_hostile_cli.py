@@ -27,7 +27,7 @@ import cv2
 from lightseg_ros.cli import input_error_line, main
 from lightseg_ros.evaluation.make_bag import make_bag
 from lightseg_ros.inference import export as export_mod
-from lightseg_ros.inference.predict import _jpeg_ends
+from lightseg_ros.inference.image_codec import jpeg_ends
 from lightseg_ros.sources.bags import AtomicBagWriter, BagError, image_message, IMAGE_TYPE
 import numpy as np
 import pytest
@@ -281,9 +281,9 @@ def jpeg_bytes(progressive: bool) -> bytes:
 @pytest.mark.parametrize('progressive', [False, True])
 def test_a_jpeg_is_complete_only_up_to_its_end_of_image_marker(progressive):
     data = jpeg_bytes(progressive)
-    assert _jpeg_ends(data) and _jpeg_ends(data + b'trailer \xff\xda\x00')
-    assert not any(_jpeg_ends(data[:n]) for n in (3, 200, len(data) // 2, len(data) - 1))
-    assert _jpeg_ends(b'\x89PNG')  # not a JPEG: left to the decoder
+    assert jpeg_ends(data) and jpeg_ends(data + b'trailer \xff\xda\x00')
+    assert not any(jpeg_ends(data[:n]) for n in (3, 200, len(data) // 2, len(data) - 1))
+    assert jpeg_ends(b'\x89PNG')  # not a JPEG: left to the decoder
 
 
 def test_predict_refuses_a_truncated_jpeg_alone_and_skips_it_in_a_folder(

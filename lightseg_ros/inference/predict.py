@@ -49,7 +49,7 @@ import time
 import cv2
 import numpy as np
 
-from .image_codec import ImageDecodeError
+from .image_codec import ImageDecodeError, jpeg_ends
 from .segmenter import build_segmenter, Segmenter
 from .visualize import colorize, overlay, palette_lut
 from ..models.shipped import RANDOM
@@ -186,50 +186,6 @@ def count_frames(inputs: Sequence[PredictInput]) -> int | None:
 JPEG_CHECK_BYTES = 256 << 20  # larger files are left to the decoder
 
 
-# Written here: OpenCV's libjpeg only prints a warning for a JPEG cut short and returns the image
-# padded grey, and Pillow, which raises for it, would decode every file a second time; walking the
-# markers is one pass of bytes.find over the file.
-def _jpeg_ends(data: bytes) -> bool:
-    """
-    Return whether the JPEG stream ``data`` reaches its end-of-image marker (True: not a JPEG).
-
-    Walks the marker segments and skips each scan's entropy-coded data (where 0xFF is followed by
-    0x00, a restart marker or more 0xFF); bytes after the end-of-image marker are not looked at.
-    """
-    if not data.startswith(b'\xff\xd8'):
-        return True
-    pos, n = 2, len(data)
-    while pos + 1 < n:
-        if data[pos] != 0xFF:  # not where a marker belongs: the decoder decides
-            return True
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker == 0xD9:  # end of image
-            return True
-        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
-            pos += 2
-            continue
-        if pos + 4 > n:
-            return False
-        pos += 2 + (data[pos + 2] << 8 | data[pos + 3])
-        if marker != 0xDA:  # start of scan: its entropy-coded data follows
-            continue
-        while True:
-            pos = data.find(b'\xff', pos)
-            if pos < 0 or pos + 1 >= n:
-                return False
-            follow = data[pos + 1]
-            if follow == 0xFF:
-                pos += 1
-            elif follow == 0x00 or 0xD0 <= follow <= 0xD7:
-                pos += 2
-            else:
-                break
-    return False
-
-
 def check_jpeg_complete(path: str | Path) -> None:
     """Raise FrameSourceError for a JPEG file cut short (libjpeg warns and pads it grey)."""
     try:
@@ -239,7 +195,7 @@ def check_jpeg_complete(path: str | Path) -> None:
             data = b'\xff\xd8' + f.read()
     except OSError:
         return  # the reader reports a file it cannot open
-    if not _jpeg_ends(data):
+    if not jpeg_ends(data):
         raise FrameSourceError(
             f'cannot read image {path}: truncated JPEG (the file ends before its end-of-image '
             'marker)'
