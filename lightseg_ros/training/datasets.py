@@ -147,23 +147,24 @@ class SegmentationDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def _header_size(self, path: Path, what: str) -> tuple[int, int]:
+    def _open(self, path: Path, what: str) -> Image.Image:
         """
-        Return an image file's (W, H) from its header, without decoding the pixels.
+        Open an image file (``what``: image or mask) with only its header read; close it after use.
 
         :class:`DatasetError` where the file cannot be read or has more than :data:`MAX_PIXELS`.
         """
         try:
-            with Image.open(path) as im:
-                width, height = im.size
+            im = Image.open(path)
         except UNREADABLE as exc:
             raise DatasetError(f'{self.name}: cannot read {what} {path}: {exc}') from None
+        width, height = im.size
         if width * height > MAX_PIXELS:
+            im.close()
             raise DatasetError(
                 f'{self.name}: {what} {path} is {width}x{height} = {width * height} pixels; '
                 f'at most {MAX_PIXELS} pixels per image are accepted'
             )
-        return width, height
+        return im
 
     def _check_sizes(
         self,
@@ -180,13 +181,13 @@ class SegmentationDataset(Dataset):
                 f'{mask_size[0]}x{mask_size[1]} (WxH)'
             )
 
-    def _read_mask(self, path: Path) -> np.ndarray:
-        with Image.open(path) as im:
-            if im.mode in ('RGB', 'RGBA'):
-                return self._colors_to_labels(np.asarray(im.convert('RGB')), path)
-            labels = np.asarray(im)
-            # 8- and 16-bit labels stay as they are (checked, counted); load() widens them
-            return labels if labels.dtype in (np.uint8, np.uint16) else labels.astype(np.int64)
+    def _labels(self, im: Image.Image, path: Path) -> np.ndarray:
+        """Decode the open mask ``im`` (of file ``path``) into class ids."""
+        if im.mode in ('RGB', 'RGBA'):
+            return self._colors_to_labels(np.asarray(im.convert('RGB')), path)
+        labels = np.asarray(im)
+        # 8- and 16-bit labels stay as they are (checked, counted); load() widens them
+        return labels if labels.dtype in (np.uint8, np.uint16) else labels.astype(np.int64)
 
     def _colors_to_labels(self, rgb: np.ndarray, path: Path) -> np.ndarray:
         labels, known = colors_to_ids(rgb, np.asarray(self.colors))
@@ -220,9 +221,9 @@ class SegmentationDataset(Dataset):
                 f'{self.num_classes - 1}] that are not the ignore index {self.ignore_index}'
             )
 
-    def _read_mask_checked(self, mask_path: Path) -> np.ndarray:
+    def _labels_checked(self, im: Image.Image, mask_path: Path) -> np.ndarray:
         try:
-            return self._read_mask(mask_path)
+            return self._labels(im, mask_path)
         except UNREADABLE as exc:
             if isinstance(exc, DatasetError):
                 raise
@@ -235,19 +236,15 @@ class SegmentationDataset(Dataset):
         Same size, labels in [0, num_classes) or ignore.
         """
         image_path, mask_path = self.samples[index]
-        # sizes from the headers first: a huge or mismatched file is refused before decoding
-        self._check_sizes(
-            self._header_size(image_path, 'image'),
-            self._header_size(mask_path, 'mask'),
-            image_path,
-            mask_path,
-        )
-        try:
-            with Image.open(image_path) as im:
+        # each file opened once; the sizes come from the headers first, so a huge or mismatched
+        # file is refused before anything is decoded
+        with self._open(image_path, 'image') as im, self._open(mask_path, 'mask') as mk:
+            self._check_sizes(im.size, mk.size, image_path, mask_path)
+            try:
                 image = np.asarray(im.convert('RGB'))
-        except UNREADABLE as exc:
-            raise DatasetError(f'{self.name}: cannot read image {image_path}: {exc}') from None
-        mask = self._read_mask_checked(mask_path)
+            except UNREADABLE as exc:
+                raise DatasetError(f'{self.name}: cannot read image {image_path}: {exc}') from None
+            mask = self._labels_checked(mk, mask_path)
         self._check_pair((image.shape[1], image.shape[0]), mask, image_path, mask_path)
         return (
             tv_tensors.Image(torch.from_numpy(image.copy()).permute(2, 0, 1)),
@@ -270,23 +267,18 @@ class SegmentationDataset(Dataset):
         self.class_pixels = np.zeros(self.num_classes, dtype=np.int64)
         for image_path, mask_path in self.samples:
             try:
-                try:
-                    with Image.open(image_path) as im:
-                        size = im.size
-                        self.image_sizes[(size[1], size[0])] += 1
-                        # walks the file's structure (PNG chunk checksums) without decoding pixels
+                with self._open(image_path, 'image') as im:
+                    size = im.size
+                    self.image_sizes[(size[1], size[0])] += 1
+                    try:  # walks the file's structure (PNG chunk checksums), decodes no pixel
                         im.verify()
-                except UNREADABLE as exc:
-                    raise DatasetError(
-                        f'{self.name}: cannot read image {image_path}: {exc}'
-                    ) from None
-                self._check_sizes(
-                    self._header_size(image_path, 'image'),
-                    self._header_size(mask_path, 'mask'),
-                    image_path,
-                    mask_path,
-                )
-                mask = self._read_mask_checked(mask_path)
+                    except UNREADABLE as exc:
+                        raise DatasetError(
+                            f'{self.name}: cannot read image {image_path}: {exc}'
+                        ) from None
+                with self._open(mask_path, 'mask') as mk:
+                    self._check_sizes(size, mk.size, image_path, mask_path)
+                    mask = self._labels_checked(mk, mask_path)
                 self._check_pair(size, mask, image_path, mask_path)
                 labelled = mask[mask != self.ignore_index]
                 self.class_pixels += np.bincount(labelled.ravel(), minlength=self.num_classes)
