@@ -560,13 +560,14 @@ class SegmentNodeBase(Node):
         """
         for cam in self._cameras:
             cam.start_input(self)
-        for (
-            cam
-        ) in self._cameras:  # as the last thing SegmentNode's constructor logs (tools wait for it)
-            self.get_logger().info(f'{cam.topic} -> {cam.namespace}/*')
             cam.publish_legend(self._segmenter, self.get_clock().now().to_msg())
         self._input_timer = self.create_timer(1.0, self._check_inputs)
         self._stage = 'active'
+        # the last thing SegmentNode's constructor does: tools and tests wait for these lines, and
+        # a signal after them meets a node that is up (it logs its stop summary); one that came
+        # while the constructor still had work left ended it silently (a test saw it on a busy CI)
+        for cam in self._cameras:
+            self.get_logger().info(f'{cam.topic} -> {cam.namespace}/*')
 
     def _deactivate(self) -> None:
         """Unsubscribe from the cameras; the model, the publishers and the worker stay."""
