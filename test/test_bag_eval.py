@@ -494,9 +494,10 @@ def test_replay_launch_command(tmp_path, bag):
 @pytest.mark.usefixtures('own_domain')
 def test_cli_node_mode_without_fastdds_setting_in_the_environment(tmp_path, weights):
     """
-    Camera-sized frames reach the node even when the shell sets no Fast DDS transport.
+    Camera-sized frames reach the node when the shell sets no Fast DDS transport.
 
-    The default transports lose most large best-effort messages; the CLI must choose for them.
+    The stock transports lose most large best-effort messages; the replay publishes reliable, as
+    camera drivers do, and neither it nor the node sets a DDS variable.
     """
     import os
     import subprocess
