@@ -170,10 +170,10 @@ def test_reliable_stock_camera_gets_every_frame_across(graph):
     assert int(counts['frames_out']) + int(counts['dropped_frames']) >= int(counts['frames_in']), (
         counts
     )
-    assert FRAMES in masks and FRAMES in overlays and len(masks) >= 0.5 * FRAMES, (
-        sorted(masks),
-        sorted(overlays),
-    )
+    # every mask the node published reached the stock subscriber (how many it published depends
+    # on this machine's speed; the last frame it always answers)
+    assert FRAMES in masks and FRAMES in overlays, (sorted(masks), sorted(overlays))
+    assert len(masks) >= 0.9 * int(counts['frames_out']), (sorted(masks), counts)
     mask = next(m for m in probe.messages[f'{OUT}/mask'] if m.header.stamp.sec == 1)
     assert (mask.width, mask.height, mask.encoding, mask.header.frame_id) == (
         640,
