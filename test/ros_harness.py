@@ -111,6 +111,28 @@ class Probe:
                     )
                 self.cond.wait(left)
 
+    def send_until_answered(self, send, topic: str, timeout: float = 30.0, every: float = 1.0):
+        """
+        Call ``send()`` every ``every`` s until ``topic`` has a message stamped as one it sent.
+
+        ``send`` publishes a frame and returns its header stamp's ``sec``; the answer is returned.
+        The node computes an output only for a subscriber its own publisher has matched, which a
+        sleep after the probe's side of discovery does not promise on a loaded machine: an answered
+        frame does.
+        """
+        deadline = time.monotonic() + timeout
+        sent: set[int] = set()
+        while True:
+            sent.add(send())
+            left = deadline - time.monotonic()
+            try:
+                return self.wait_for(
+                    topic, lambda m: m.header.stamp.sec in sent, max(min(every, left), 0.0)
+                )
+            except AssertionError:
+                if time.monotonic() >= deadline:
+                    raise
+
     def wait_until(self, condition, timeout: float = 30.0, what='condition') -> None:
         """
         Wait until ``condition`` holds.

@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 import uuid
 
+import cv2
 from diagnostic_msgs.msg import DiagnosticArray
 from hostile_inputs import craft, IMAGE_CASES, LIMIT, META_CASES, RGB, small_weights
 from lightseg_ros.inference import Segmenter
@@ -151,7 +152,19 @@ def graph(weights):
             if attempt == 2:
                 raise
     try:
-        time.sleep(0.5)
+        # a frame on each topic answered: the node's mask publishers have matched the probe
+        png = cv2.imencode('.png', RGB[..., ::-1])[1].tobytes()
+        for transport, out, fields in (
+            ('raw', OUT_RAW, encode_image(RGB, 'rgb8')),
+            ('compressed', OUT_PACKED, {'format': 'png', 'data': png}),
+        ):
+
+            def send(transport=transport, fields=fields) -> int:
+                msg = message(transport, fields)
+                (probe.raw if transport == 'raw' else probe.packed).publish(msg)
+                return msg.header.stamp.sec
+
+            probe.send_until_answered(send, f'{out}/mask')
         yield probe, node
     finally:
         probe.close()
