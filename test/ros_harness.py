@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any
 
-from lightseg_ros.ros.node_session import NodeSession, start_with_retries
+from lightseg_ros.ros.node_session import NodeSession, send_until_answered, start_with_retries
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -116,22 +116,19 @@ class Probe:
         Call ``send()`` every ``every`` s until ``topic`` has a message stamped as one it sent.
 
         ``send`` publishes a frame and returns its header stamp's ``sec``; the answer is returned.
-        The node computes an output only for a subscriber its own publisher has matched, which a
+        The node computes an output only for subscribers its own publisher has matched, which a
         sleep after the probe's side of discovery does not promise on a loaded machine: an answered
         frame does.
         """
-        deadline = time.monotonic() + timeout
-        sent: set[int] = set()
-        while True:
-            sent.add(send())
-            left = deadline - time.monotonic()
-            try:
-                return self.wait_for(
-                    topic, lambda m: m.header.stamp.sec in sent, max(min(every, left), 0.0)
-                )
-            except AssertionError:
-                if time.monotonic() >= deadline:
-                    raise
+        found = []
+
+        def answered(stamp: int) -> bool:
+            found[:] = [m for m in self.messages[topic] if m.header.stamp.sec == stamp][:1]
+            return bool(found)
+
+        if not send_until_answered(send, answered, self.cond, timeout, every):
+            raise AssertionError(f'no frame sent was answered on {topic} within {timeout} s')
+        return found[0]
 
     def wait_until(self, condition, timeout: float = 30.0, what='condition') -> None:
         """

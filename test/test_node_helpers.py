@@ -122,3 +122,27 @@ def test_weights_without_metadata_are_refused(tmp_path):
     assert 'metadata' in validate_change('weights', str(path))
     (tmp_path / 'junk.safetensors').write_bytes(b'junk')
     assert 'not a readable' in validate_change('weights', str(tmp_path / 'junk.safetensors'))
+
+
+def test_send_until_answered_keeps_every_stamp_sent_a_candidate():
+    """A node slower than the resend period answers an older frame first: that one counts."""
+    from lightseg_ros.ros.node_session import send_until_answered
+
+    cond, answers, sent = threading.Condition(), set(), []
+
+    def publish() -> int:
+        sent.append(len(sent) + 1)
+        return sent[-1]
+
+    def answer_first_frame() -> None:
+        with cond:
+            answers.add(1)
+            cond.notify_all()
+
+    timer = threading.Timer(0.35, answer_first_frame)  # the first frame, after three resends
+    timer.start()
+    assert send_until_answered(publish, answers.__contains__, cond, 10.0, every_s=0.1)
+    timer.join()
+    assert len(sent) >= 3 and answers == {1}
+    # nothing answered: False once the time is up
+    assert not send_until_answered(publish, lambda s: False, cond, 0.3, every_s=0.1)

@@ -39,7 +39,13 @@ from typing import Any, TypeVar
 
 from .dds import use_dds_transport
 
-__all__ = ['NodeSession', 'NodeStartError', 'ros_parameter_args', 'start_with_retries']
+__all__ = [
+    'NodeSession',
+    'NodeStartError',
+    'ros_parameter_args',
+    'send_until_answered',
+    'start_with_retries',
+]
 
 SEGMENT_NODE = 'lightseg_ros.ros.segment_node'
 T = TypeVar('T')
@@ -221,3 +227,29 @@ def start_with_retries(
         f'{what} did not become ready in {attempts} attempts; check that DDS works between '
         "processes here (same ROS_DOMAIN_ID and DDS transport settings; README, 'DDS transports')"
     )
+
+
+def send_until_answered(
+    publish: Callable[[], int],
+    answered: Callable[[int], bool],
+    cond: threading.Condition,
+    timeout_s: float,
+    every_s: float = 1.0,
+) -> bool:
+    """
+    Publish a frame every ``every_s`` until one is answered; False once ``timeout_s`` passed.
+
+    ``publish()`` sends a frame and returns its stamp; ``answered(stamp)``, called holding
+    ``cond`` (which the subscriptions notify), says whether that frame has every output wanted.
+    The node computes an output only for subscribers its own publisher has matched, which this
+    side's view of discovery does not promise on a loaded machine; an answered frame does. Every
+    stamp sent stays a candidate: a node slower than ``every_s`` answers an older one first.
+    """
+    deadline = time.monotonic() + timeout_s
+    sent: list[int] = []
+    while time.monotonic() < deadline:
+        sent.append(publish())
+        with cond:
+            if cond.wait_for(lambda: any(answered(s) for s in sent), timeout=every_s):
+                return True
+    return False

@@ -42,7 +42,7 @@ import time
 import numpy as np
 
 from ..ros.dds import use_dds_transport
-from ..ros.node_session import NodeSession
+from ..ros.node_session import NodeSession, send_until_answered
 
 __all__ = ['measure_frames', 'check_frame_targets', 'format_frames']
 
@@ -117,7 +117,8 @@ class _NodeUnderTest:
         # subscriptions change between phases: never while the executor waits on them (rclpy
         # raises InvalidHandle in the spinning thread, which then stops receiving)
         self.spin_lock, self.spinning = threading.Lock(), True
-        self.subscribe(('mask',))
+        with self.spin_lock:
+            self._subscribe(('mask',))
         threading.Thread(target=self._spin, daemon=True).start()
         self.stamp = 0
         deadline = time.monotonic() + startup_timeout_s
@@ -135,11 +136,23 @@ class _NodeUnderTest:
             with self.spin_lock:
                 self.executor.spin_once(timeout_sec=0.02)
 
-    def subscribe(self, names) -> None:
-        """Subscribe to exactly ``names`` (the node computes only outputs somebody listens to)."""
+    def subscribe(self, names, template: bytearray) -> None:
+        """
+        Subscribe to exactly ``names`` (the node computes only outputs somebody listens to).
+
+        Returns once a frame of ``template`` came back with every one of them (unmeasured).
+        """
         with self.spin_lock:
             self._subscribe(names)
-        time.sleep(1.0)  # discovery of the new subscriptions
+
+        def answered(stamp: int) -> bool:
+            return all((n, stamp) in self.arrivals for n in names)
+
+        if not send_until_answered(lambda: self.publish(template), answered, self.cond, 120.0):
+            raise RuntimeError(
+                f'segment_node answered no frame with {", ".join(names)} in 120 s:\n'
+                + self.session.tail()
+            )
 
     def _subscribe(self, names) -> None:
         for name in [n for n in self.subs if n not in names]:
@@ -176,18 +189,24 @@ class _NodeUnderTest:
             )
         )
 
+    def publish(self, template: bytearray) -> int:
+        """Publish one frame (CDR bytes, the stamp patched to a new one) and return its stamp."""
+        self.stamp += 1
+        # CDR LE: 4-byte encapsulation, then header.stamp.sec
+        template[4:8] = struct.pack('<i', self.stamp)
+        msg = bytes(template)
+        self.sent_at = time.perf_counter()  # after the copy: not part of the latency
+        self.publisher.publish(msg)
+        return self.stamp
+
     def send(self, template: bytearray, names) -> float | None:
         """
         Publish one frame (CDR bytes, stamp patched) and wait for ``names``.
 
         Returns the seconds, None if lost.
         """
-        self.stamp += 1
-        # CDR LE: 4-byte encapsulation, then header.stamp.sec
-        template[4:8] = struct.pack('<i', self.stamp)
-        msg, stamp = bytes(template), self.stamp
-        sent = time.perf_counter()
-        self.publisher.publish(msg)
+        stamp = self.publish(template)
+        sent = self.sent_at
         with self.cond:
             ok = self.cond.wait_for(
                 lambda: all((n, stamp) in self.arrivals for n in names), timeout=120.0
@@ -252,6 +271,7 @@ def measure_frames(
         warm_template = node.serialized(warm_image)
         time.sleep(2.0)  # let start-up settle before reading the idle figure
         idle = node.memory()['VmRSS']
+        node.subscribe(('mask',), warm_template)
         for _ in range(3):
             node.send(warm_template, ('mask',))
         warm = node.memory()['VmHWM']
@@ -260,7 +280,7 @@ def measure_frames(
         phases = (('mask_only', ('mask',)), ('all_outputs', OUTPUTS))
         for size in sizes:  # memory: ascending sizes, mask then all outputs: each peak is its own
             for phase, names in phases:
-                node.subscribe(names)
+                node.subscribe(names, warm_template)
                 lost = sum(node.send(templates[size], names) is None for _ in range(warmup + 2))
                 peak = node.memory()['VmHWM']
                 rows[size][phase] = {
@@ -277,7 +297,7 @@ def measure_frames(
                     'warm)'
                 )
         for phase, names in phases:
-            node.subscribe(names)
+            node.subscribe(names, warm_template)
             times: dict = {size: [] for size in sizes}
             for _ in range(frames):  # latency: sizes interleaved frame by frame
                 for size in sizes:

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..models.shipped import DEFAULT_MODEL
 from ..ros.dds import DDS_TRANSPORTS, use_dds_transport
-from ..ros.node_session import NodeSession, NodeStartError
+from ..ros.node_session import NodeSession, NodeStartError, send_until_answered
 from ..ros.topics import OUTPUTS
 
 __all__ = ['measure_node_latency', 'register']
@@ -136,15 +136,33 @@ def _time_node(
             raise NodeStartError(
                 f'segment_node did not come up within {startup_timeout_s:.0f} s:\n{node.tail()}'
             )
-        time.sleep(1.0)
         stamp = 0
+
+        def frame() -> int:
+            nonlocal stamp
+            stamp += 1
+            msg = to_image_msg(image, 'rgb8', probe.get_clock().now().to_msg(), 'camera')
+            msg.header.stamp.sec = stamp
+            publisher.publish(msg)
+            return stamp
+
         for phase, names in (('mask_only', ('mask',)), ('all_outputs', OUTPUTS)):
             for name in names:
                 if name not in subscriptions:
                     subscriptions[name] = probe.create_subscription(
                         Image, f'{out_ns}/{name}', record(name), reliable
                     )
-            time.sleep(1.0)  # discovery of the new subscriptions
+            # unmeasured: a frame answered with every output (new subscriptions matched)
+            if not send_until_answered(
+                frame,
+                lambda s, names=names: all((n, s) in arrivals for n in names),
+                lock,
+                startup_timeout_s,
+            ):
+                raise NodeStartError(
+                    f'segment_node answered no frame with {", ".join(names)} within '
+                    f'{startup_timeout_s:.0f} s:\n{node.tail()}'
+                )
             latencies, lost = [], 0
             for i in range(warmup + frames):
                 stamp += 1
@@ -152,7 +170,7 @@ def _time_node(
                 msg.header.stamp.sec = stamp
                 sent = time.perf_counter()
                 publisher.publish(msg)
-                with lock:  # the first frame of a size builds the CUDA graph (and compiles)
+                with lock:  # a backend may still capture or compile on a frame after the first
                     ok = lock.wait_for(
                         lambda: all((n, stamp) in arrivals for n in names),
                         timeout=10.0 if i else startup_timeout_s,
