@@ -119,7 +119,7 @@ def test_interleaved_rounds_alternate_on_the_same_input_and_give_the_ratio_per_r
     )
     assert calls == ['a', 'b'] + ['a', 'a', 'b', 'b', 'b', 'b', 'a', 'a'] * 2
     assert len(ours) == len(theirs) == 8 and len(ratios) == 4
-    # 20 ms vs 60 ms: a late wake-up of a few ms on a busy machine moves a ratio by a few hundredths
+    # 20 ms vs 60 ms: a wake-up a few ms late on a busy machine moves a ratio by hundredths
     assert all(0.15 < r < 0.8 for r in ratios)
     stats = RatioStats.from_ratios([0.5, 0.3, 0.4, 0.9])
     assert (stats.median, stats.min, stats.max, stats.rounds) == (0.45, 0.3, 0.9, 4)
