@@ -53,6 +53,27 @@ def test_missing_and_non_bag_paths(tmp_path):
             pass
 
 
+def test_a_file_outside_a_bag_folder_is_named(tmp_path):
+    """A stray file is reported by its own name, not as its folder ('.' from a relative path)."""
+    stray = tmp_path / 'recording.bag'
+    stray.write_bytes(b'\x00' * 100)
+    with pytest.raises(BagError) as err:
+        with open_bag(stray):
+            pass
+    assert str(stray) in str(err.value) and 'is a file' in str(err.value)
+
+
+def test_a_broken_metadata_yaml_is_one_line(tmp_path):
+    """A broken metadata.yaml is one line (PyYAML's error quotes the file over several)."""
+    (tmp_path / 'bag').mkdir()
+    (tmp_path / 'bag' / 'metadata.yaml').write_text('rosbag2_bagfile_information: {version: 9\n')
+    with pytest.raises(BagError, match='cannot read bag') as err:
+        with open_bag(tmp_path / 'bag'):
+            pass
+    assert '\n' not in str(err.value) and str(tmp_path / 'bag') in str(err.value)
+    assert len(str(err.value)) < 300 + len(str(tmp_path)) + 40
+
+
 def test_empty_bag(tmp_path):
     with AtomicBagWriter(tmp_path / 'empty') as w:
         w.writer.add_connection('/camera/image_raw', 'sensor_msgs/msg/Image', typestore=w.store)

@@ -73,6 +73,10 @@ def test_an_unreadable_image_in_a_folder_is_passed_over_with_one_line(tmp_path):
     ]
     with pytest.raises(FrameSourceError, match='b.png'):  # no one to tell: the error stops it
         list(iter_frames(str(tmp_path), loop=False))
+    skipped.clear()
+    looped = iter_frames(str(tmp_path), loop=True, on_skip=skipped.append)
+    assert len([next(looped) for _ in range(8)]) == 8  # four passes over the folder
+    assert len(skipped) == 1 and 'b.png' in skipped[0]  # told once, not once a pass
     for name in ('a.png', 'c.png'):
         (tmp_path / name).write_bytes(b'')
     with pytest.raises(FrameSourceError, match=f'no image in folder {tmp_path} could be read'):

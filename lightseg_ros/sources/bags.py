@@ -58,6 +58,17 @@ IMAGE_TYPE = 'sensor_msgs/msg/Image'
 COMPRESSED_TYPE = 'sensor_msgs/msg/CompressedImage'
 
 
+# the longest reason quoted from a library's error about a bag (its own text can be any length)
+_MAX_REASON = 300
+
+
+def _reason(exc: BaseException) -> str:
+    """Return a library's error as one line of at most ``_MAX_REASON`` characters."""
+    # rosbags quotes a broken metadata.yaml over several lines (PyYAML's error)
+    why = ' '.join(str(exc).split())
+    return why if len(why) <= _MAX_REASON else why[: _MAX_REASON - 3] + '...'
+
+
 class BagError(ValueError):
     """A bag is missing, unreadable, empty, or lacks a requested topic; the message says which."""
 
@@ -83,18 +94,23 @@ def open_bag(path: str | Path):
     """Open a rosbag2 folder (or its .mcap/.db3 file) for reading, with clear errors."""
     from rosbags.rosbag2 import Reader
 
-    path = Path(path)
+    given = path = Path(path)
     if path.is_file():
         path = path.parent
     if not path.exists():
         raise BagError(f'bag not found: {path}')
     if not (path / 'metadata.yaml').is_file():
+        if given.is_file():
+            raise BagError(
+                f'{given} is a file, and its folder has no metadata.yaml: give a rosbag2 folder '
+                '(metadata.yaml beside its .mcap or .db3 files) or one of those files'
+            )
         raise BagError(f'{path} is not a rosbag2 folder (no metadata.yaml)')
     try:
         reader = Reader(path)
         reader.open()
     except Exception as exc:  # noqa: BLE001 - rosbags raises several error types for broken bags
-        raise BagError(f'cannot read bag {path}: {exc}') from exc
+        raise BagError(f'cannot read bag {path}: {_reason(exc)}') from exc
     try:
         if reader.message_count == 0:
             raise BagError(f'bag {path} holds no messages')
@@ -162,7 +178,7 @@ def read_topic(
     except BagError:
         raise
     except Exception as exc:  # noqa: BLE001 - corrupt chunks surface as various errors
-        raise BagError(f'cannot read topic {topic!r} from the bag: {exc}') from exc
+        raise BagError(f'cannot read topic {topic!r} from the bag: {_reason(exc)}') from exc
 
 
 @dataclass(frozen=True)

@@ -98,11 +98,14 @@ def iter_frames(
 
     ``width``/``height`` size the synthetic scene; files keep their own size. ``fps`` sets the
     synthetic scene's clock. In a folder, an image that cannot be read is passed over: ``on_skip``
-    gets one line naming it (without it, the error is raised); a folder where none can be read
-    raises :class:`FrameSourceError`. In a bag, so are a message that cannot be deserialized and
-    the messages of a chunk whose CRC fails (one line for all such chunks).
+    gets one line naming it, once however often the source loops (without it, the error is
+    raised); a folder where none can be read raises :class:`FrameSourceError`. In a bag, so are a
+    message that cannot be deserialized and the messages of a chunk whose CRC fails (one line for
+    all such chunks).
     """
     kind = source_kind(source)
+    if on_skip is not None:
+        on_skip = _once_each(on_skip)  # a looped source meets its bad files again every pass
     if kind == SYNTHETIC:
         return (road_scene(width, height, t=i / fps)[0] for i in itertools.count())
     if kind == 'folder':
@@ -127,6 +130,24 @@ def iter_frames(
             return _bag_frames(source, bag_topic, on_skip, checked)
 
     return _looped(again(), again, loop)
+
+
+# the most distinct skip lines remembered, so that memory stays bounded for any source
+_MAX_REMEMBERED_SKIPS = 4096
+
+
+def _once_each(report: Callable[[str], None]) -> Callable[[str], None]:
+    """Wrap ``report`` so that each distinct line reaches it once (the first 4096 remembered)."""
+    seen: set[str] = set()
+
+    def once(line: str) -> None:
+        if line in seen:
+            return
+        if len(seen) < _MAX_REMEMBERED_SKIPS:
+            seen.add(line)
+        report(line)
+
+    return once
 
 
 def _looped(first: Iterator, again, loop: bool) -> Iterator:
