@@ -167,6 +167,13 @@ IMAGE_CASES: tuple[ImageCase, ...] = (
         'unsupported encoding',
     ),
     ImageCase(
+        'raw: a 100000-character encoding (a log flood)',
+        'raw',
+        _raw(encoding='rgb8' * 25_000),
+        'unknown_encoding',
+        "'rgb8rgb8rgb8rgb8rgb8rgb8rgb8rgb8rgb8rgb8'... (100000 characters); supported",
+    ),
+    ImageCase(
         'raw: step smaller than a row', 'raw', _raw(step=10), 'bad_step', 'step 10 is smaller'
     ),
     ImageCase(
@@ -253,6 +260,16 @@ IMAGE_CASES: tuple[ImageCase, ...] = (
         ),
         'corrupt_compressed',
         'could not decode compressed image',
+    ),
+    ImageCase(
+        'compressed: random bytes with a 50000-character format',
+        'compressed',
+        _compressed(
+            'jpeg' * 12_500,
+            lambda: np.random.default_rng(1).integers(0, 256, 2000, np.uint8).tobytes(),
+        ),
+        'corrupt_compressed',
+        "(format 'jpegjpegjpegjpegjpegjpegjpegjpegjpegjpeg'... (50000 characters), 2000 bytes)",
     ),
     ImageCase(
         'compressed: JPEG cut in half',

@@ -74,6 +74,17 @@ class ImageDecodeError(ValueError):
         self.kind = kind
 
 
+# the longest encoding or format string quoted in full in an error (a message sets its length)
+_MAX_QUOTED = 40
+
+
+def _quoted(text: str) -> str:
+    """Return ``repr(text)``, cut to its first ``_MAX_QUOTED`` characters if longer."""
+    if len(text) <= _MAX_QUOTED:
+        return repr(text)
+    return f'{text[:_MAX_QUOTED]!r}... ({len(text)} characters)'
+
+
 #: 4x a 3840x2160 (4K UHD) frame: 33.2 Mpix
 DEFAULT_MAX_INPUT_PIXELS = 4 * 3840 * 2160
 
@@ -143,7 +154,8 @@ def image_view(msg: Any, max_pixels: int | None = None) -> np.ndarray:
     if layout is None:
         raise ImageDecodeError(
             'unknown_encoding',
-            f'unsupported encoding {encoding!r}; supported: {", ".join(SUPPORTED_ENCODINGS)}',
+            f'unsupported encoding {_quoted(encoding)}; supported: '
+            f'{", ".join(SUPPORTED_ENCODINGS)}',
         )
     bpp, channel_type, channels, _ = layout
     if encoding in ('yuv422', 'uyvy', 'yuv422_yuy2', 'yuyv') and width % 2:
@@ -221,7 +233,8 @@ def compressed_size(data: Any, fmt: str = '', max_pixels: int | None = None) -> 
     identified by content (:func:`declared_size`), so a PNG labelled "jpeg" is measured as the PNG
     it is.
     """
-    what = f'compressed image (format {fmt!r})'
+    shown = _quoted(fmt)
+    what = f'compressed image (format {shown})'
     try:
         width, height = declared_size(io.BytesIO(data))
     except ImageDecodeError as exc:
@@ -233,7 +246,7 @@ def compressed_size(data: Any, fmt: str = '', max_pixels: int | None = None) -> 
             ) from None
         raise ImageDecodeError(
             'corrupt_compressed',
-            f'could not decode compressed image (format {fmt!r}, {len(data)} bytes): corrupt or '
+            f'could not decode compressed image (format {shown}, {len(data)} bytes): corrupt or '
             f'not a format read here (jpeg, png, bmp, tiff, webp, ...): {exc}',
         ) from None
     if width <= 0 or height <= 0:
@@ -301,9 +314,10 @@ def decode_compressed_image(msg: Any, max_pixels: int | None = None) -> np.ndarr
     :class:`ImageDecodeError`.
     """
     fmt = str(getattr(msg, 'format', '') or '')
+    shown = _quoted(fmt)
     if 'compresseddepth' in fmt.lower():
         raise ImageDecodeError(
-            'unsupported_format', f'compressedDepth images are not supported (format {fmt!r})'
+            'unsupported_format', f'compressedDepth images are not supported (format {shown})'
         )
     buffer = _as_buffer(msg.data)
     data = (
@@ -312,12 +326,12 @@ def decode_compressed_image(msg: Any, max_pixels: int | None = None) -> np.ndarr
         else buffer.reshape(-1)
     )
     if data.size == 0:
-        raise ImageDecodeError('empty_data', f'compressed image (format {fmt!r}) has no data')
+        raise ImageDecodeError('empty_data', f'compressed image (format {shown}) has no data')
     compressed_size(data, fmt, max_pixels)
     if data.size > 1 and data[0] == 0xFF and data[1] == 0xD8 and not jpeg_ends(data.tobytes()):
         raise ImageDecodeError(
             'corrupt_compressed',
-            f'compressed image (format {fmt!r}, {data.size} bytes) is a truncated JPEG: it ends '
+            f'compressed image (format {shown}, {data.size} bytes) is a truncated JPEG: it ends '
             'before its end-of-image marker (a camera frame cut short)',
         )
     try:
@@ -325,18 +339,18 @@ def decode_compressed_image(msg: Any, max_pixels: int | None = None) -> np.ndarr
     except cv2.error as exc:  # OpenCV's own limits and decoder failures
         raise ImageDecodeError(
             'corrupt_compressed',
-            f'could not decode compressed image (format {fmt!r}, '
+            f'could not decode compressed image (format {shown}, '
             f'{data.size} bytes): {str(exc).strip().splitlines()[-1][:160]}',
         ) from None
     if bgr is None or bgr.size == 0:
         raise ImageDecodeError(
             'corrupt_compressed',
-            f'could not decode compressed image (format {fmt!r}, {data.size} bytes): corrupt or '
+            f'could not decode compressed image (format {shown}, {data.size} bytes): corrupt or '
             'not a format OpenCV reads (jpeg, png, ...)',
         )
     # OpenCV applies EXIF orientation: a rotated JPEG decodes as height x width, the same pixel
     # count
-    check_size(bgr.shape[1], bgr.shape[0], max_pixels, f'compressed image (format {fmt!r})')
+    check_size(bgr.shape[1], bgr.shape[0], max_pixels, f'compressed image (format {shown})')
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
