@@ -15,8 +15,11 @@
 """
 segment_node on a recorded bag: segment.launch.py plus ``ros2 bag play`` of the image topic.
 
+Example::
+
     ros2 launch lightseg_ros replay.launch.py bag:=/data/drive1 image_topic:=/camera/image_raw
-    rviz:=true
+
+(``rviz:=true`` to watch it, ``loop:=true`` to play it again and again).
 
 The launch ends when the bag has played (unless loop:=true): the node then logs its summary (frames
 in and out, dropped, latency). For figures (mIoU, latency, drops) use ``lightseg bag-eval BAG

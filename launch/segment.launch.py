@@ -15,10 +15,14 @@
 """
 Start lightseg_ros segment_node (and optionally rviz2) with config/segment.yaml.
 
-    ros2 launch lightseg_ros segment.launch.py image_topic:=/camera/image_raw device:=cuda
-    rviz:=true ros2 launch lightseg_ros segment.launch.py lifecycle:=true                  #
-    managed: a lifecycle manager drives it ros2 launch lightseg_ros segment.launch.py
-    lifecycle:=true autostart:=true  # managed, activated by the launch
+Examples::
+
+    ros2 launch lightseg_ros segment.launch.py image_topic:=/camera/image_raw rviz:=true
+    ros2 launch lightseg_ros segment.launch.py device:=cuda model:=mlff_mobilenetv2
+    # managed: a lifecycle manager drives it
+    ros2 launch lightseg_ros segment.launch.py lifecycle:=true
+    # managed, activated by the launch
+    ros2 launch lightseg_ros segment.launch.py lifecycle:=true autostart:=true
 
 Decisions live in lightseg_ros.ros.launch_helpers (tested); this file only wires them to launch.
 When the node or rviz2 exits, the whole launch shuts down (Ctrl-C or SIGTERM stop both).
