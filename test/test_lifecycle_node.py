@@ -221,6 +221,10 @@ def test_failed_configure_stays_unconfigured_then_configures_with_other_weights(
 ):
     probe, node = graph
     assert state(probe) == 'unconfigured'
+    # a model change refused while no model is loaded: answered with the reason, the node lives on
+    result = set_params(probe, model='no_such_model')[0]
+    assert not result.successful and 'accepted models' in result.reason
+    assert state(probe) == 'unconfigured' and 'Traceback' not in node.output
     # accepted when set, missing at configure (as a bad path at start)
     gone = tmp_path / 'gone.safetensors'
     shutil.copy(weights[0], gone)

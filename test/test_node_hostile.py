@@ -23,6 +23,8 @@ and at run time (set_parameters answered with the reason, previous model kept, /
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 import uuid
 
@@ -99,6 +101,85 @@ def test_crafted_weights_end_a_node_process_with_exit_code_2(weights):
         in proc.output
         and 'Traceback' not in proc.output
     ), proc.output
+
+
+def test_a_backend_that_is_not_installed_ends_the_start_with_one_line(
+    weights, monkeypatch, capfd
+):
+    """backend:=onnxruntime where the onnxruntime extra is not installed: exit code 2, one line."""
+    from lightseg_ros.ros.segment_node import main
+
+    monkeypatch.setitem(sys.modules, 'onnxruntime', None)  # 'import onnxruntime' fails, as there
+    argv = ['--ros-args', '-p', 'backend:=onnxruntime', '-p', 'device:=cpu']
+    argv += ['-p', f'weights:={weights[0]}', '-r', f'__node:=no_ort_{uuid.uuid4().hex[:6]}']
+    assert main(argv) == 2
+    err = capfd.readouterr().err
+    errors = [line for line in err.splitlines() if 'cannot start' in line]
+    assert len(errors) == 1 and "backend 'onnxruntime' needs the onnxruntime package" in errors[0]
+    assert 'Traceback' not in err
+
+
+def test_a_model_switch_that_raises_keeps_the_worker_serving_the_previous_model(
+    weights, monkeypatch
+):
+    """
+    A run-time switch to a backend that is not installed fails; the node serves on (over DDS).
+
+    The switch runs in the worker thread, which such an error (a RuntimeError, like CUDA's out of
+    memory) used to end: frames then piled up unanswered while /diagnostics said OK.
+    """
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from lightseg_ros.ros.segment_node import SegmentNode
+
+    monkeypatch.setitem(sys.modules, 'onnxruntime', None)
+    domain, topic = fresh_domain(), f'{NS}/switch/image'
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain)
+    node = SegmentNode(
+        f'switch_{uuid.uuid4().hex[:6]}',
+        context=context,
+        parameter_overrides=[
+            Parameter('weights', value=str(weights[0])),
+            Parameter('device', value='cpu'),
+            Parameter('backend', value='torch'),
+            Parameter('image_topics', value=[topic]),
+            Parameter('outputs', value=['mask']),
+            Parameter('diagnostics_period', value=0.3),
+        ],
+    )
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    probe = Probe(f'switch_probe_{uuid.uuid4().hex[:6]}', domain_id=domain)
+    try:
+        probe.subscribe(Image, f'{NS}/switch/segmentation/mask')
+        probe.subscribe(DiagnosticArray, '/diagnostics')
+        camera = probe.publisher(Image, topic)
+
+        def send() -> int:
+            msg = message('raw', encode_image(RGB, 'rgb8'))
+            camera.publish(msg)
+            return msg.header.stamp.sec
+
+        probe.send_until_answered(send, f'{NS}/switch/segmentation/mask')
+        assert node.set_parameters([Parameter('backend', value='onnxruntime')])[0].successful
+        diagnostics(
+            probe,
+            lambda level, text, v: level == 2 and 'needs the onnxruntime package' in text,
+            timeout=60,
+        )
+        stamp = send()  # answered by the model it had
+        probe.wait_for(f'{NS}/switch/segmentation/mask', lambda m: m.header.stamp.sec == stamp)
+        assert node.segmenter.backend.description.startswith('torch')
+    finally:
+        probe.close()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+        spinner.join(timeout=10)
 
 
 @pytest.fixture(scope='module')

@@ -44,6 +44,7 @@ from rclpy.lifecycle import LifecycleNodeMixin, LifecycleState, TransitionCallba
 from .node_config import PARAMETERS
 from .segment_node import ParameterError, SegmentNodeBase
 from .segment_node import run as _run
+from ..inference.backends import BackendError
 from ..models import UnknownModelError, WeightsError
 
 __all__ = ['SegmentLifecycleNode', 'configure_error', 'run']
@@ -97,7 +98,9 @@ class SegmentLifecycleNode(LifecycleNodeMixin, SegmentNodeBase):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             self._configure()
-        except (ParameterError, UnknownModelError, WeightsError, ValueError, OSError) as exc:
+        except (
+            ParameterError, UnknownModelError, WeightsError, ValueError, OSError, BackendError
+        ) as exc:
             self._cleanup()
             self.get_logger().error(configure_error(exc))
             return TransitionCallbackReturn.FAILURE

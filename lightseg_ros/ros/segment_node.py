@@ -95,6 +95,7 @@ from ..inference import (
     overlay,
     Segmenter,
 )
+from ..inference.backends import BackendError
 from ..inference.memory import return_large_buffers_to_the_system
 from ..inference.segmenter import build_segmenter
 from ..inference.visualize import palette_lut
@@ -454,9 +455,12 @@ class SegmentNodeBase(Node):
 
     def __init__(self, node_name: str = 'segment_node', **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        self._running = False
         self._busy = False
         self._mailbox = LatestFrameMailbox()
+        # set when the worker of this configure must stop: each worker gets its own (with its own
+        # mailbox), so one still busy after a cleanup's join cannot bring its model back or keep
+        # serving beside the next configure's worker
+        self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._stage = 'unconfigured'  # -> inactive (_configure) -> active (_activate)
         self._segmenter: Segmenter | None = None
@@ -531,7 +535,7 @@ class SegmentNodeBase(Node):
         # waiting for the worker, reading the message, the segmenter, making and publishing outputs
         self._stages = {name: LatencyWindow() for name in STAGES}
         self._first_frames, self._first_frame_ms = 0, float('nan')
-        self._bad_frames = 0
+        self._malformed_frames = 0  # dropped as malformed (failed frames are counted apart)
         self._failed_frames = 0
         self._last_bad, self._last_failure = '', ''
         self._single_class = (0, '')  # (consecutive masks with one class everywhere, its name)
@@ -547,8 +551,13 @@ class SegmentNodeBase(Node):
             float(values['diagnostics_period']), self._publish_diagnostics
         )
         self._mailbox = LatestFrameMailbox()
-        self._running = True
-        self._worker = threading.Thread(target=self._work, name='segmentation_worker', daemon=True)
+        self._stop = threading.Event()
+        self._worker = threading.Thread(
+            target=self._work,
+            args=(self._mailbox, self._stop),
+            name='segmentation_worker',
+            daemon=True,
+        )
         self._worker.start()
         self._stage = 'inactive'
 
@@ -607,7 +616,7 @@ class SegmentNodeBase(Node):
         self._stage = 'unconfigured'
 
     def _stop_worker(self) -> None:
-        self._running = False
+        self._stop.set()
         self._mailbox.close()
         if self._worker is not None and self._worker.is_alive():
             self._worker.join(timeout=5.0)
@@ -675,9 +684,10 @@ class SegmentNodeBase(Node):
             if reason:
                 self.get_logger().warning(f'refused {p.name}={p.value!r}: {reason}')
                 if p.name in RELOAD_PARAMETERS:
+                    seg = self._segmenter  # None while a lifecycle node is unconfigured
+                    running = seg.model_name if seg is not None else 'no model (unconfigured)'
                     self._refused = (
-                        f'{p.name}={str(p.value)[:200]!r} ({reason}); '
-                        f'still running {self._segmenter.model_name}'
+                        f'{p.name}={str(p.value)[:200]!r} ({reason}); still running {running}'
                     )
                 return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
@@ -698,10 +708,10 @@ class SegmentNodeBase(Node):
             self._mailbox.wake()
 
     # -- worker thread ---------------------------------------------------------------------------
-    def _work(self) -> None:
-        while self._running:
-            self._reload_if_requested()
-            item = self._mailbox.take(timeout=0.1)
+    def _work(self, mailbox: LatestFrameMailbox, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self._reload_if_requested(stop)
+            item = mailbox.take(timeout=0.1)
             if item is None:
                 continue
             camera, frame = item
@@ -709,7 +719,6 @@ class SegmentNodeBase(Node):
             try:
                 self._process(self._cameras[camera], frame)
             except Exception as exc:  # noqa: BLE001 - one bad frame must not end the worker
-                self._bad_frames += 1
                 self._failed_frames += 1
                 self._last_failure = f'{type(exc).__name__}: {str(exc)[:200]}'
                 log, suppressed = self._throttle.allow('inference_error')
@@ -783,25 +792,33 @@ class SegmentNodeBase(Node):
             camera.publish('confidence', header, result.confidence, '32FC1')
 
     def _warn_bad_frame(self, topic: str, exc: ImageDecodeError) -> None:
-        self._bad_frames += 1
+        self._malformed_frames += 1
         self._last_bad = str(exc)[:300]
         log, suppressed = self._throttle.allow(exc.kind)
         if log:
             more = f' ({suppressed} more like it suppressed)' if suppressed else ''
             self.get_logger().warning(f'dropped a bad frame from {topic}: {exc}{more}')
 
-    def _reload_if_requested(self) -> None:
+    def _reload_if_requested(self, stop: threading.Event) -> None:
         with self._reload_lock:
             config, self._reload_request = self._reload_request, None
         if config is None:
             return
         try:
             segmenter = load_segmenter(config)
-        except (UnknownModelError, WeightsError, ValueError, OSError) as exc:
-            self._model_error = str(exc)
+        except (UnknownModelError, WeightsError, ValueError, OSError, BackendError) as exc:
+            why = str(exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. CUDA out of memory: the worker must live on
+            why = f'{type(exc).__name__}: {" ".join(str(exc).split())[:300]}'
+        else:
+            why = ''
+        if why:
+            self._model_error = why
             self.get_logger().error(
-                f'model switch failed, keeping {self._segmenter.model_name}: {exc}'
+                f'model switch failed, keeping {self._segmenter.model_name}: {why}'
             )
+            return
+        if stop.is_set():  # cleaned up while loading: the node has no model now
             return
         self._segmenter, self._lut, self._model_error = (
             segmenter,
@@ -820,8 +837,7 @@ class SegmentNodeBase(Node):
         status = DiagnosticStatus(
             name=f'{self.get_name()}: segmentation', hardware_id=str(seg.device)
         )
-        failed, out = self._failed_frames, self._output_rate.total
-        bad = self._bad_frames - failed  # dropped as malformed; bad_frames counts failures too
+        failed, out, bad = self._failed_frames, self._output_rate.total, self._malformed_frames
         rss = resident_memory_mb()
         level, status.message = assess(
             HealthSnapshot(
@@ -857,7 +873,7 @@ class SegmentNodeBase(Node):
             'frames_in': str(self._input_rate.total),
             'frames_out': str(self._output_rate.total),
             'dropped_frames': str(self._mailbox.dropped),
-            'bad_frames': str(self._bad_frames),
+            'bad_frames': str(bad + failed),  # malformed or failed
             'failed_frames': str(failed),
             'resident_memory_mb': f'{rss:.0f}' if rss is not None else 'n/a',
             'skipped_no_subscribers': str(self._skipped),
@@ -885,9 +901,10 @@ class SegmentNodeBase(Node):
     def summary(self) -> str:
         """One line of what the node did, logged when it stops."""
         p50, p99 = self._latency.percentiles_ms(50, 99)
+        bad = self._malformed_frames + self._failed_frames
         return (
             f'frames in {self._input_rate.total}, out {self._output_rate.total}, dropped '
-            f'{self._mailbox.dropped}, bad {self._bad_frames}, skipped {self._skipped}; latency '
+            f'{self._mailbox.dropped}, bad {bad}, skipped {self._skipped}; latency '
             f'p50 {p50:.1f} ms, p99 {p99:.1f} ms'
         )
 
@@ -925,7 +942,7 @@ def main(args: list[str] | None = None, node_class: type[SegmentNodeBase] | None
     rclpy.init(args=args)
     try:
         node = (node_class or SegmentNode)()
-    except (UnknownModelError, WeightsError, ValueError) as exc:
+    except (UnknownModelError, WeightsError, ValueError, BackendError) as exc:
         rclpy.logging.get_logger('segment_node').error(f'cannot start: {exc}')
         rclpy.try_shutdown()
         return 2
