@@ -446,6 +446,31 @@ def test_node_mode_holds_only_the_frames_in_flight(tmp_path):
     assert report.confusion.compute().pixel_accuracy == 1.0
 
 
+def test_node_replay_a_repeated_stamp_keeps_frames_processed_plus_dropped(tmp_path):
+    """Two frames with one stamp (a driver that stamps 0): the earlier counts as dropped."""
+    from lightseg_ros.evaluation.bag_eval import LabelStream
+    from lightseg_ros.evaluation.node_replay import _Scorer
+    from lightseg_ros.evaluation.report import BagEvalReport
+    from lightseg_ros.models import WeightsMeta
+    from lightseg_ros.sources.bags import typestore
+
+    store = typestore()
+    with AtomicBagWriter(tmp_path / 'labels') as w:
+        label = np.full((4, 4), 1, np.uint8)
+        w.write('/lab', image_message(w.store, label, 'mono8', 7, 'c'), IMAGE_TYPE, 7)
+    meta = WeightsMeta(model='m', num_classes=NUM_CLASSES, class_names=['a', 'b', 'c'])
+    report = BagEvalReport.for_model('node', 'b', '/cam', '/lab', meta)
+    raw = store.serialize_cdr(image_message(store, label, 'mono8', 7, 'c'), IMAGE_TYPE)
+    with LabelStream(tmp_path / 'labels', '/lab') as labels:
+        scorer = _Scorer(report, labels, None, 255, None, '/cam')
+        scorer.published(7, sent=1.0, log_time_ns=1)
+        scorer.published(7, sent=2.0, log_time_ns=2)
+        scorer.absorb([('mask', 7, 2.5, bytes(raw))])
+        scorer.finish()
+    assert (report.frames, report.processed, report.dropped, report.labelled) == (2, 1, 1, 1)
+    assert report.latency.samples_ms == [pytest.approx(500.0)]  # against the newer frame
+
+
 def test_node_mode_bad_weights_fail_before_starting_a_node(tmp_path, bag):
     from lightseg_ros.evaluation.node_replay import evaluate_node
     from lightseg_ros.models import WeightsError

@@ -226,3 +226,17 @@ def test_the_benchmark_records_the_gpu_memory_the_segmenter_takes():
         'skipped': [],
     }
     assert 'GPU MB' in format_table(result) and f'{mem:7.1f}' in format_table(result)
+
+
+def test_a_seeded_training_sample_leaves_the_gpu_generator_alone(tmp_path):
+    """Per-sample augmentation seeds the CPU generator only, not CUDA's (dropout on the GPU)."""
+    from lightseg_ros.training.datasets import build_dataset
+    from lightseg_ros.training.transforms import train_transform
+    from synthetic_data import make_camvid
+
+    root = make_camvid(tmp_path, n=1)
+    ds = build_dataset('camvid', root, 'train', train_transform([32, 32], 11))
+    torch.cuda.manual_seed(7)
+    before = torch.cuda.get_rng_state()
+    ds[(0, 123)]
+    assert torch.equal(torch.cuda.get_rng_state(), before)

@@ -117,6 +117,12 @@ class _Scorer:
 
     def published(self, stamp_ns: int, sent: float, log_time_ns: int) -> None:
         self.report.frames += 1
+        if stamp_ns in self.in_flight:
+            # a bag that repeats a stamp: a mask names its frame by stamp alone, so the earlier
+            # frame cannot be told apart any more; counted as dropped, so that frames stays
+            # processed + dropped (the newer one is the frame the node keeps anyway)
+            del self.in_flight[stamp_ns]
+            self.report.dropped += 1  # (its label, by the same stamp, is the newer frame's)
         self.in_flight[stamp_ns] = (sent, log_time_ns)
         self.last_published = (stamp_ns, sent)
 

@@ -302,7 +302,9 @@ class SegmentationDataset(Dataset):
             image, mask = self.transform(image, mask)
         else:
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
+                # the CPU generator only (the one fork_rng restores): torch.manual_seed would also
+                # reseed every GPU's, from here on, for dropout in a run with workers: 0 on CUDA
+                torch.random.default_generator.manual_seed(seed)
                 image, mask = self.transform(image, mask)
         return image.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor).long()
 
