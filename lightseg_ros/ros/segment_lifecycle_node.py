@@ -42,10 +42,8 @@ from typing import Any
 from rclpy.lifecycle import LifecycleNodeMixin, LifecycleState, TransitionCallbackReturn
 
 from .node_config import PARAMETERS
-from .segment_node import ParameterError, SegmentNodeBase
+from .segment_node import MODEL_INPUT_ERRORS, ParameterError, SegmentNodeBase
 from .segment_node import run as _run
-from ..inference.backends import BackendError
-from ..models import UnknownModelError, WeightsError
 
 __all__ = ['SegmentLifecycleNode', 'configure_error', 'run']
 
@@ -98,9 +96,7 @@ class SegmentLifecycleNode(LifecycleNodeMixin, SegmentNodeBase):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             self._configure()
-        except (
-            ParameterError, UnknownModelError, WeightsError, ValueError, OSError, BackendError
-        ) as exc:
+        except (ParameterError, *MODEL_INPUT_ERRORS) as exc:
             self._cleanup()
             self.get_logger().error(configure_error(exc))
             return TransitionCallbackReturn.FAILURE

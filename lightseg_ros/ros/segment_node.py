@@ -102,6 +102,9 @@ from ..inference.visualize import palette_lut
 from ..models import no_shipped_weights_note, UnknownModelError, WeightsError
 from ..models.shipped import RANDOM
 
+# what a bad model, weights file, device or backend raises when a model loads (one line each)
+MODEL_INPUT_ERRORS = (UnknownModelError, WeightsError, ValueError, OSError, BackendError)
+
 try:  # vision_msgs is optional (not on PyPI); the JSON legend is always published
     from vision_msgs.msg import LabelInfo, VisionClass
 except ImportError:  # pragma: no cover - depends on the installation
@@ -806,17 +809,16 @@ class SegmentNodeBase(Node):
             return
         try:
             segmenter = load_segmenter(config)
-        except (UnknownModelError, WeightsError, ValueError, OSError, BackendError) as exc:
-            why = str(exc)
-        except Exception as exc:  # noqa: BLE001 - e.g. CUDA out of memory: the worker must live on
-            why = f'{type(exc).__name__}: {" ".join(str(exc).split())[:300]}'
-        else:
-            why = ''
-        if why:
+        except Exception as exc:  # noqa: BLE001 - any failure (CUDA out of memory too) keeps it
+            if isinstance(exc, MODEL_INPUT_ERRORS):
+                why = str(exc) or type(exc).__name__  # input errors: one line naming the problem
+            else:  # a bug or the machine: its type, and one line of its message
+                why = f'{type(exc).__name__}: {" ".join(str(exc).split())[:300]}'
             self._model_error = why
-            self.get_logger().error(
-                f'model switch failed, keeping {self._segmenter.model_name}: {why}'
-            )
+            if not stop.is_set():
+                self.get_logger().error(
+                    f'model switch failed, keeping {self._segmenter.model_name}: {why}'
+                )
             return
         if stop.is_set():  # cleaned up while loading: the node has no model now
             return
@@ -942,7 +944,7 @@ def main(args: list[str] | None = None, node_class: type[SegmentNodeBase] | None
     rclpy.init(args=args)
     try:
         node = (node_class or SegmentNode)()
-    except (UnknownModelError, WeightsError, ValueError, BackendError) as exc:
+    except MODEL_INPUT_ERRORS as exc:
         rclpy.logging.get_logger('segment_node').error(f'cannot start: {exc}')
         rclpy.try_shutdown()
         return 2
