@@ -236,6 +236,61 @@ def test_a_node_stopped_while_it_starts_exits_without_a_traceback(script):
     assert proc.returncode in (0, 130, -signal.SIGINT), (proc.returncode, output)
 
 
+def test_a_sigint_while_a_console_script_imports_raises_nothing_inside_the_import(
+    tmp_path, monkeypatch
+):
+    """A KeyboardInterrupt inside an extension's C++ code can abort the process: none is raised."""
+    import signal
+    import sys
+
+    from lightseg_ros.ros import entry
+
+    (tmp_path / 'slow_to_import.py').write_text(
+        'import os, signal, time\n'
+        'os.kill(os.getpid(), signal.SIGINT)\n'
+        'time.sleep(0.2)  # the interpreter runs the SIGINT handler in here\n'
+        'IMPORTED = True\n'
+        'def run():\n'
+        '    raise AssertionError("ran after a SIGINT")\n'
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(entry, '_interrupted', False)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            entry._start('slow_to_import', 'run')
+        assert stopped.value.code == entry.INTERRUPTED
+        assert sys.modules['slow_to_import'].IMPORTED  # the import ran to its end
+        assert entry.interrupted()
+        # the node's own main reads the flag after rclpy.init
+        assert signal.getsignal(signal.SIGINT) is entry._note_interrupt
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        sys.modules.pop('slow_to_import', None)
+
+
+@pytest.mark.parametrize('module', ['segment_node', 'image_source'])
+def test_a_sigint_before_rclpy_took_over_stops_the_node_before_it_loads(module, monkeypatch):
+    import importlib
+    import threading
+
+    import rclpy
+
+    from lightseg_ros.ros import entry
+
+    main = importlib.import_module(f'lightseg_ros.ros.{module}').main
+    monkeypatch.setattr(entry, '_interrupted', True)
+    safety_net = threading.Timer(20, rclpy.try_shutdown)  # a node that ran on: stop it, then fail
+    safety_net.start()
+    started = time.monotonic()
+    try:
+        assert main(args=[]) == 0
+    finally:
+        safety_net.cancel()
+    assert time.monotonic() - started < 10  # it did not load a model or open a frame source
+    assert not rclpy.ok()
+
+
 def test_torch_compile_launch_argument_is_a_flag():
     assert segment_node_setup({'torch_compile': 'true'}, ROOT).parameters[1] == {
         'torch_compile': True

@@ -18,9 +18,16 @@ The nodes' console scripts, light to import.
 Importing a node's module takes seconds (PyTorch, OpenCV, rclpy). A Ctrl-C or a launch shutdown
 (SIGINT) in that time ended in a KeyboardInterrupt traceback; here it ends the process quietly
 with 130 (interrupted), as the nodes do once they run.
+
+A KeyboardInterrupt raised inside an extension's C++ code (PyTorch and rclpy are pybind11 modules)
+can abort the process (``terminate called after throwing ... error_already_set``) instead of
+unwinding, so these scripts never raise one: SIGINT only sets a flag, read once the import is
+done, and from ``rclpy.init`` on rclpy's own handler (which runs before this one) shuts the
+context down, the nodes' documented way to stop.
 """
 
 import importlib
+import signal
 import sys
 
 __all__ = ['segment_node', 'segment_lifecycle_node', 'image_source']
@@ -28,25 +35,42 @@ __all__ = ['segment_node', 'segment_lifecycle_node', 'image_source']
 INTERRUPTED = 130  # 128 + SIGINT, the shell's code for a process stopped by Ctrl-C
 
 
+_interrupted = False  # a SIGINT came since _start installed _note_interrupt
+
+
+def _note_interrupt(signum: int, frame) -> None:
+    global _interrupted
+    _interrupted = True
+
+
+def interrupted() -> bool:
+    """Return True once the process had a SIGINT (only with a console script's handler)."""
+    return _interrupted
+
+
 def _start(module: str, function: str):
-    """Import ``lightseg_ros.ros.<module>``, call its ``function``; Ctrl-C meanwhile: exit 130."""
+    """Import ``module``, call its ``function``; Ctrl-C meanwhile: exit 130."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where it is ignored
+        signal.signal(signal.SIGINT, _note_interrupt)
     try:
-        target = getattr(importlib.import_module(f'{__package__}.{module}'), function)
-    except KeyboardInterrupt:
+        target = getattr(importlib.import_module(module), function)
+    except KeyboardInterrupt:  # a handler someone else installed
+        sys.exit(INTERRUPTED)
+    if interrupted():
         sys.exit(INTERRUPTED)
     return target()
 
 
 def segment_node() -> None:
     """Console script ``segment_node``."""
-    _start('segment_node', 'run')
+    _start(f'{__package__}.segment_node', 'run')
 
 
 def segment_lifecycle_node() -> None:
     """Console script ``segment_lifecycle_node``."""
-    _start('segment_lifecycle_node', 'run')
+    _start(f'{__package__}.segment_lifecycle_node', 'run')
 
 
 def image_source() -> None:
     """Console script ``image_source``."""
-    sys.exit(_start('image_source', 'main'))
+    sys.exit(_start(f'{__package__}.image_source', 'main'))

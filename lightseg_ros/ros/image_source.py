@@ -40,6 +40,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
+from .entry import interrupted
 from .params import declare
 from .topics import is_compressed_topic
 from ..inference.image_codec import encode_image, SUPPORTED_ENCODINGS
@@ -196,6 +197,9 @@ def main(args: list[str] | None = None) -> int:
     Publish until Ctrl-C, ``count`` frames or the source's end.
     """
     rclpy.init(args=args)
+    if interrupted():  # SIGINT between the console script's import and rclpy's handler
+        rclpy.try_shutdown()
+        return 0
     try:
         node = ImageSource()
     except (FrameSourceError, ValueError) as exc:

@@ -65,6 +65,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import String
 import torch
 
+from .entry import interrupted
 from .frame_mailbox import LatestFrameMailbox
 from .input_qos import (
     choose_reliability,
@@ -942,6 +943,9 @@ def main(args: list[str] | None = None, node_class: type[SegmentNodeBase] | None
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     # handles SIGINT and SIGTERM: the executor stops, the node shuts down cleanly
     rclpy.init(args=args)
+    if interrupted():  # SIGINT between the console script's import and rclpy's handler
+        rclpy.try_shutdown()
+        return 0
     try:
         node = (node_class or SegmentNode)()
     except MODEL_INPUT_ERRORS as exc:
