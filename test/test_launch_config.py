@@ -308,3 +308,33 @@ def test_backend_launch_argument_is_validated(tmp_path):
     assert setup.parameters[1] == {'backend': 'onnxruntime'}
     with pytest.raises(ValueError, match='backend must be one of auto, torch, onnxruntime'):
         segment_node_setup({'backend': 'tflite'}, ROOT)
+
+
+@pytest.mark.parametrize(
+    'module', ['lightseg_ros.ros.segment_node', 'lightseg_ros.ros.segment_lifecycle_node']
+)
+def test_a_node_session_stopped_while_its_node_imports_ends_it_quietly(module):
+    """The tools (bag-eval, node-latency, demo) stop their node with SIGINT, also right away."""
+    import signal
+
+    from lightseg_ros.ros.node_session import NodeSession
+
+    session = NodeSession({}, module=module)
+    time.sleep(0.5)  # still importing PyTorch
+    code = session.stop()
+    assert 'Traceback' not in session.output and 'terminate' not in session.output, session.output
+    assert code in (0, 130, -signal.SIGINT), (code, session.output)
+
+
+def test_the_node_trampoline_names_what_it_runs():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, '-m', 'lightseg_ros.ros.entry', 'lightseg_ros.ros.nope'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert 'lightseg_ros.ros.segment_node' in done.stderr and 'Traceback' not in done.stderr

@@ -61,6 +61,26 @@ def _start(module: str, function: str):
     return target()
 
 
+# what ``python -m lightseg_ros.ros.entry MODULE [ARGS]`` runs for each node module
+_MODULE_SCRIPTS = {
+    f'{__package__}.segment_node': 'segment_node',
+    f'{__package__}.segment_lifecycle_node': 'segment_lifecycle_node',
+    f'{__package__}.image_source': 'image_source',
+}
+
+
+def run_module(argv: list[str]) -> None:
+    """
+    Run a node module as its console script, protected the same way (``NodeSession`` uses this).
+
+    ``argv``: ``[program, MODULE, ARGS...]``; the node sees ``[program, ARGS...]``.
+    """
+    if len(argv) < 2 or argv[1] not in _MODULE_SCRIPTS:
+        sys.exit(f'usage: python -m {__name__} MODULE [ARGS]; MODULE: {sorted(_MODULE_SCRIPTS)}')
+    script = globals()[_MODULE_SCRIPTS[argv.pop(1)]]
+    script()
+
+
 def segment_node() -> None:
     """Console script ``segment_node``."""
     _start(f'{__package__}.segment_node', 'run')
@@ -74,3 +94,10 @@ def segment_lifecycle_node() -> None:
 def image_source() -> None:
     """Console script ``image_source``."""
     sys.exit(_start(f'{__package__}.image_source', 'main'))
+
+
+if __name__ == '__main__':
+    # a trampoline: the flag must live in the module the nodes import, not in this __main__ copy
+    from lightseg_ros.ros import entry
+
+    entry.run_module(sys.argv)

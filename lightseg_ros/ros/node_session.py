@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 SEGMENT_NODE = 'lightseg_ros.ros.segment_node'
+ENTRY = 'lightseg_ros.ros.entry'
 T = TypeVar('T')
 
 
@@ -94,7 +95,7 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 class NodeSession:
     """
-    One node process: ``python -m MODULE --ros-args -r __node:=NAME -p ...``.
+    One node process: ``python -m lightseg_ros.ros.entry MODULE --ros-args -r __node:=NAME ...``.
 
     Its output is kept in ``lines``.
 
@@ -118,7 +119,9 @@ class NodeSession:
             use_dds_transport(dds_transport, environment)
         environment['PYTHONUNBUFFERED'] = '1'  # its log arrives line by line
         environment.update(env or {})
-        self.command = [sys.executable, '-m', module, '--ros-args']
+        # through the console scripts' entry: a SIGINT while the node imports PyTorch (a tool
+        # stopped early) ends it quietly instead of raising inside C++ code
+        self.command = [sys.executable, '-m', ENTRY, module, '--ros-args']
         if node_name:
             self.command += ['-r', f'__node:={node_name}']
         self.command += ros_parameter_args(parameters) + list(ros_args)
