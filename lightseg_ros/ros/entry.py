@@ -61,39 +61,42 @@ def _start(module: str, function: str):
     return target()
 
 
-# what ``python -m lightseg_ros.ros.entry MODULE [ARGS]`` runs for each node module
-_MODULE_SCRIPTS = {
-    f'{__package__}.segment_node': 'segment_node',
-    f'{__package__}.segment_lifecycle_node': 'segment_lifecycle_node',
-    f'{__package__}.image_source': 'image_source',
+# each node module and the function its console script calls
+_NODE_MODULES = {
+    f'{__package__}.segment_node': 'run',
+    f'{__package__}.segment_lifecycle_node': 'run',
+    f'{__package__}.image_source': 'main',
 }
 
 
 def run_module(argv: list[str]) -> None:
     """
-    Run a node module as its console script, protected the same way (``NodeSession`` uses this).
+    Run a node module as its console script does (``NodeSession`` uses this).
 
     ``argv``: ``[program, MODULE, ARGS...]``; the node sees ``[program, ARGS...]``.
     """
-    if len(argv) < 2 or argv[1] not in _MODULE_SCRIPTS:
-        sys.exit(f'usage: python -m {__name__} MODULE [ARGS]; MODULE: {sorted(_MODULE_SCRIPTS)}')
-    script = globals()[_MODULE_SCRIPTS[argv.pop(1)]]
-    script()
+    if len(argv) < 2 or argv[1] not in _NODE_MODULES:
+        sys.exit(f'usage: python -m {__name__} MODULE [ARGS]; MODULE: {sorted(_NODE_MODULES)}')
+    _run(argv.pop(1))
+
+
+def _run(module: str) -> None:
+    sys.exit(_start(module, _NODE_MODULES[module]))
 
 
 def segment_node() -> None:
     """Console script ``segment_node``."""
-    _start(f'{__package__}.segment_node', 'run')
+    _run(f'{__package__}.segment_node')
 
 
 def segment_lifecycle_node() -> None:
     """Console script ``segment_lifecycle_node``."""
-    _start(f'{__package__}.segment_lifecycle_node', 'run')
+    _run(f'{__package__}.segment_lifecycle_node')
 
 
 def image_source() -> None:
     """Console script ``image_source``."""
-    sys.exit(_start(f'{__package__}.image_source', 'main'))
+    _run(f'{__package__}.image_source')
 
 
 if __name__ == '__main__':
