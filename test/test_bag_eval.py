@@ -113,6 +113,28 @@ def test_labels_are_paired_by_stamp_not_order(tmp_path, segmenter):
     assert report.confusion.matrix.tolist() == cm.matrix.tolist()
 
 
+def test_frames_of_a_repeated_stamp_take_its_labels_in_recorded_order(tmp_path, segmenter):
+    """A driver that stamps every frame 0: a stamp's n-th frame is scored with its n-th label."""
+    rng = np.random.default_rng(2)
+    stamps = [0, 0, 9, 0, 0]
+    frames = [(rng.random((32, 40, 3)) * 255).astype(np.uint8) for _ in stamps]
+    labels = [(rng.random((32, 40)) * NUM_CLASSES).astype(np.uint8) for _ in stamps]
+    with AtomicBagWriter(tmp_path / 'zeros') as w:
+        for i, (stamp, rgb) in enumerate(zip(stamps, frames)):
+            w.write('/cam', image_message(w.store, rgb, 'rgb8', stamp, 'cam'), IMAGE_TYPE, 10 + i)
+        for i, (stamp, label) in enumerate(zip(stamps[:4], labels)):  # the last frame has none
+            message = image_message(w.store, label, 'mono8', stamp, 'cam')
+            w.write('/lab', message, IMAGE_TYPE, 50 + i)
+    report = evaluate_offline(tmp_path / 'zeros', '/cam', '/lab', segmenter)
+    assert (report.labelled, report.unlabelled, report.repeated_stamps) == (4, 1, 3)
+    cm = ConfusionMatrix(NUM_CLASSES)
+    for i in range(4):
+        cm.update(segmenter.segment(frames[i]).mask, labels[i])
+    assert report.confusion.matrix.tolist() == cm.matrix.tolist()
+    assert report.as_dict()['repeated_stamps'] == 3
+    assert '3 frames repeat the stamp of an earlier labelled frame' in report.table()
+
+
 def test_colour_coded_labels_with_palette(tmp_path, segmenter):
     from lightseg_ros.evaluation.bag_eval import LabelPalette
 
@@ -263,6 +285,25 @@ def test_labels_recorded_far_from_their_frames_cost_rescans_not_memory(tmp_path)
         assert labels.get(1000 + 38) is None  # a label serves one frame, rescanned or not
         # 0 and 1 were held; 2-38 let go, of which 19 and 29 were never asked for
         assert most == 2 and labels.rescans == 35 and labels.held == 0
+
+
+def test_repeated_stamps_held_let_go_and_discarded_in_order(tmp_path):
+    """Labels of one stamp keep their order through the hold, the rescans and discards."""
+    from lightseg_ros.evaluation.bag_eval import LabelStream
+
+    with AtomicBagWriter(tmp_path / 'rep') as w:
+        for i in range(6):  # stamps 5, 5, 5, 6, 5, 6: labels filled with their index
+            stamp = 6 if i in (3, 5) else 5
+            label = np.full((4, 4), i, np.uint8)
+            w.write('/lab', image_message(w.store, label, 'mono8', stamp, 'c'), IMAGE_TYPE, i)
+    with LabelStream(tmp_path / 'rep', '/lab', max_held=1) as labels:
+        assert labels.get(6).msg.data[0] == 3  # passes 0 (held), 1 and 2 (let go)
+        labels.discard(5)  # the first frame of stamp 5 forgets label 0
+        assert labels.get(5).msg.data[0] == 1  # rescanned
+        assert labels.get(6).msg.data[0] == 5  # passes 4 (held)
+        assert [labels.get(5).msg.data[0] for _ in range(2)] == [2, 4]
+        assert labels.get(5) is None and labels.get(6) is None  # more frames than labels
+        assert labels.repeats == 6 and labels.held == 0
 
 
 def test_record_writes_outputs_with_input_stamps(bag, segmenter, tmp_path):
@@ -456,11 +497,13 @@ def test_node_replay_a_repeated_stamp_keeps_frames_processed_plus_dropped(tmp_pa
 
     store = typestore()
     with AtomicBagWriter(tmp_path / 'labels') as w:
-        label = np.full((4, 4), 1, np.uint8)
-        w.write('/lab', image_message(w.store, label, 'mono8', 7, 'c'), IMAGE_TYPE, 7)
+        for i in (1, 2):  # the two frames' labels: class 1, then class 2
+            label = np.full((4, 4), i, np.uint8)
+            w.write('/lab', image_message(w.store, label, 'mono8', 7, 'c'), IMAGE_TYPE, i)
     meta = WeightsMeta(model='m', num_classes=NUM_CLASSES, class_names=['a', 'b', 'c'])
     report = BagEvalReport.for_model('node', 'b', '/cam', '/lab', meta)
-    raw = store.serialize_cdr(image_message(store, label, 'mono8', 7, 'c'), IMAGE_TYPE)
+    mask = np.full((4, 4), 2, np.uint8)
+    raw = store.serialize_cdr(image_message(store, mask, 'mono8', 7, 'c'), IMAGE_TYPE)
     with LabelStream(tmp_path / 'labels', '/lab') as labels:
         scorer = _Scorer(report, labels, None, 255, None, '/cam')
         scorer.published(7, sent=1.0, log_time_ns=1)
@@ -469,6 +512,8 @@ def test_node_replay_a_repeated_stamp_keeps_frames_processed_plus_dropped(tmp_pa
         scorer.finish()
     assert (report.frames, report.processed, report.dropped, report.labelled) == (2, 1, 1, 1)
     assert report.latency.samples_ms == [pytest.approx(500.0)]  # against the newer frame
+    # the newer frame is scored against the second label of the stamp, the earlier one's let go
+    assert report.confusion.compute().pixel_accuracy == 1.0 and report.repeated_stamps == 1
 
 
 def test_node_mode_bad_weights_fail_before_starting_a_node(tmp_path, bag):

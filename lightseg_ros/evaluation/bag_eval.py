@@ -25,10 +25,11 @@ Two modes:
   processes the newest frame) are counted as dropped.
 
 Ground truth is a label topic of mono8 class-id images (or colour-coded rgb8 images with a
-palette, :class:`LabelPalette`), paired with frames by header stamp; frames without a label are
-counted, not scored. Labels are read as their frames ask for them (:class:`LabelStream`), so
-memory does not grow with the bag's length. A label of the wrong size, or one that cannot be
-read, is counted and its frame left unscored; a label colour outside the palette is an error
+palette, :class:`LabelPalette`), paired with frames by header stamp (the frames of a repeated
+stamp take its labels in recorded order); frames without a label are counted, not scored. Labels
+are read as their frames ask for them (:class:`LabelStream`), so memory does not grow with the
+bag's length. A label of the wrong size, or one that cannot be read, is counted and its frame
+left unscored; a label colour outside the palette is an error
 that lists the colours found.
 
 Malformed frames (undeserializable, undecodable, above ``max_input_pixels``, or in an MCAP chunk
@@ -205,6 +206,11 @@ class LabelStream:
     frame asks (``rescans`` counts them). A bag whose labels were all recorded far from their
     frames costs time, not memory. A label serves one frame; :meth:`discard` forgets the label of
     a frame that will not ask (dropped, or undecodable).
+
+    A stamp may repeat (a driver that stamps every frame 0, or two frames in one clock tick): the
+    frames of one stamp, in the order they ask or are discarded, take that stamp's labels in
+    their recorded order, the n-th frame the n-th label; ``repeats`` counts the frames that asked
+    for a stamp an earlier frame had asked for.
     """
 
     #: labels held ahead of their frames at most (360x480 mono8: 170 KB each, 44 MB in all)
@@ -222,15 +228,21 @@ class LabelStream:
         self._bag, self._topic, self._skip = bag, topic, skip
         self.max_held = self.MAX_HELD if max_held is None else max_held
         self.rescans = 0
-        self._let_go: set[int] = set()  # stamps of labels passed over while the hold was full
+        self.repeats = 0
+        # a label's key: (stamp, how many labels of that stamp the topic holds before it)
+        self._let_go: set[tuple[int, int]] = set()  # passed over while the hold was full
+        self._asked: dict[int, int] = {}  # per labelled stamp, frames that asked or were discarded
         with open_bag(bag) as reader:
             self._wanted = {
-                m.stamp_ns
-                for m in read_topic(
-                    reader, topic, expect=(IMAGE_TYPE,), skip=skip, on_malformed=on_malformed
+                key
+                for key, _ in _numbered(
+                    read_topic(
+                        reader, topic, expect=(IMAGE_TYPE,), skip=skip, on_malformed=on_malformed
+                    )
                 )
             }
-        self._ahead: dict[int, BagMessage] = {}
+        self._labelled = {stamp for stamp, _ in self._wanted}
+        self._ahead: dict[tuple[int, int], BagMessage] = {}
         self._stack = ExitStack()
         self._messages = self._read(self._stack.enter_context(open_bag(bag)))
 
@@ -242,12 +254,14 @@ class LabelStream:
 
     def _read(self, reader):
         # malformed labels were reported by the first pass: skip them quietly now
-        return read_topic(
-            reader,
-            self._topic,
-            expect=(IMAGE_TYPE,),
-            skip=self._skip,
-            on_malformed=lambda why: None,
+        return _numbered(
+            read_topic(
+                reader,
+                self._topic,
+                expect=(IMAGE_TYPE,),
+                skip=self._skip,
+                on_malformed=lambda why: None,
+            )
         )
 
     def close(self) -> None:
@@ -259,46 +273,70 @@ class LabelStream:
         """Labels read ahead of their frames and held now."""
         return len(self._ahead)
 
-    def get(self, stamp_ns: int) -> BagMessage | None:
-        """Return the label of the frame stamped ``stamp_ns``, or None when the bag has none."""
-        if stamp_ns not in self._wanted:
+    def _next_key(self, stamp_ns: int) -> tuple[int, int] | None:
+        """Return the key of the next frame stamped ``stamp_ns``'s label, None if none."""
+        if stamp_ns not in self._labelled:
             return None
-        self._wanted.discard(stamp_ns)
-        found = self._ahead.pop(stamp_ns, None)
+        nth = self._asked.get(stamp_ns, 0)
+        self._asked[stamp_ns] = nth + 1
+        if nth:
+            self.repeats += 1
+        key = (stamp_ns, nth)
+        return key if key in self._wanted else None
+
+    def get(self, stamp_ns: int) -> BagMessage | None:
+        """Return the label of the next frame stamped ``stamp_ns``, or None when it has none."""
+        key = self._next_key(stamp_ns)
+        if key is None:
+            return None
+        self._wanted.discard(key)
+        found = self._ahead.pop(key, None)
         if found is not None:
             return found
-        if stamp_ns in self._let_go:
-            self._let_go.discard(stamp_ns)
-            return self._rescan(stamp_ns)
-        for message in self._messages:
-            if message.stamp_ns == stamp_ns:
+        if key in self._let_go:
+            self._let_go.discard(key)
+            return self._rescan(key)
+        for passed, message in self._messages:
+            if passed == key:
                 return message
-            if message.stamp_ns in self._wanted:
+            if passed in self._wanted:
                 if len(self._ahead) < self.max_held:
-                    self._ahead[message.stamp_ns] = message
+                    self._ahead[passed] = message
                 else:
-                    self._let_go.add(message.stamp_ns)
+                    self._let_go.add(passed)
         return None
 
-    def _rescan(self, stamp_ns: int) -> BagMessage | None:
+    def _rescan(self, key: tuple[int, int]) -> BagMessage | None:
         self.rescans += 1
         with open_bag(self._bag) as reader:
-            for message in self._read(reader):
-                if message.stamp_ns == stamp_ns:
+            for passed, message in self._read(reader):
+                if passed == key:
                     return message
         return None
 
     def discard(self, stamp_ns: int) -> None:
-        """Forget the label of a frame that will not ask for it."""
-        self._wanted.discard(stamp_ns)
-        self._let_go.discard(stamp_ns)
-        self._ahead.pop(stamp_ns, None)
+        """Forget the label of the next frame stamped ``stamp_ns``: that frame will not ask."""
+        key = self._next_key(stamp_ns)
+        if key is not None:
+            self._wanted.discard(key)
+            self._let_go.discard(key)
+            self._ahead.pop(key, None)
+
+
+def _numbered(messages):
+    """Yield ``((stamp, n), message)``: n counts the earlier messages of the same stamp."""
+    counts: dict[int, int] = {}  # as many entries as the first pass's set of labels
+    for message in messages:
+        stamp = message.stamp_ns
+        n = counts.get(stamp, 0)
+        counts[stamp] = n + 1
+        yield (stamp, n), message
 
 
 class _NoLabels:
     """The :class:`LabelStream` of a bag evaluated without a label topic."""
 
-    held = 0
+    held = repeats = 0
 
     def __enter__(self) -> _NoLabels:
         return self
@@ -450,6 +488,7 @@ def evaluate_offline(
                     )
                 if progress:
                     progress(1)
+            report.repeated_stamps = labels.repeats
             seen += report.malformed_counts.get('undeserializable', 0)
             report.note_damaged(damaged, expected - seen)
         report.frames = report.processed + report.malformed

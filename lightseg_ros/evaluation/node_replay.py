@@ -120,9 +120,11 @@ class _Scorer:
         if stamp_ns in self.in_flight:
             # a bag that repeats a stamp: a mask names its frame by stamp alone, so the earlier
             # frame cannot be told apart any more; counted as dropped, so that frames stays
-            # processed + dropped (the newer one is the frame the node keeps anyway)
+            # processed + dropped (the newer one is the frame the node keeps anyway), and its
+            # label, the stamp's next in recorded order, is let go as a dropped frame's is
             del self.in_flight[stamp_ns]
-            self.report.dropped += 1  # (its label, by the same stamp, is the newer frame's)
+            self.report.dropped += 1
+            self.labels.discard(stamp_ns)
         self.in_flight[stamp_ns] = (sent, log_time_ns)
         self.last_published = (stamp_ns, sent)
 
@@ -163,6 +165,7 @@ class _Scorer:
             self.report.dropped += 1
             self.labels.discard(stamp)
         self.in_flight.clear()
+        self.report.repeated_stamps = self.labels.repeats
 
 
 class _ReplaySession:

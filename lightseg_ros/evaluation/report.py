@@ -54,6 +54,8 @@ class BagEvalReport:
     malformed: int = (
         0  # image frames counted and skipped: undecodable, too large, in a damaged chunk, ...
     )
+    # frames that repeat the stamp of an earlier frame with a label: paired in recorded order
+    repeated_stamps: int = 0
     malformed_counts: dict[str, int] = field(default_factory=dict)  # per kind (labels included)
     # the first reason of each kind
     malformed_examples: dict[str, str] = field(default_factory=dict)
@@ -120,6 +122,7 @@ class BagEvalReport:
             'unlabelled': self.unlabelled,
             'dropped': self.dropped,
             'malformed': self.malformed,
+            'repeated_stamps': self.repeated_stamps,
             'malformed_by_kind': {
                 k: {'count': n, 'first': self.malformed_examples.get(k, '')}
                 for k, n in sorted(self.malformed_counts.items())
@@ -152,6 +155,12 @@ class BagEvalReport:
         ]
         for kind, n in sorted(self.malformed_counts.items()):
             lines.append(f'skipped {n} x {kind}, first: {self.malformed_examples.get(kind, "")}')
+        if self.repeated_stamps:
+            lines.append(
+                f'{self.repeated_stamps} frames repeat the stamp of an earlier labelled frame: '
+                'the frames of one stamp take its labels in recorded order (n-th frame, n-th '
+                'label)'
+            )
         scores = self.scores
         if scores is None:
             lines.append('no labelled frames: accuracy not scored')
