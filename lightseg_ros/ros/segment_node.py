@@ -965,6 +965,12 @@ def main(args: list[str] | None = None, node_class: type[SegmentNodeBase] | None
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # rclpy's SIGINT/SIGTERM handler can shut the context down between the executor's check
+        # and its next wait set, which then raises RCLError ('the given context is not valid')
+        # instead of ExternalShutdownException: a clean stop all the same
+        if rclpy.ok():
+            raise
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
