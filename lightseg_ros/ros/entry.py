@@ -48,6 +48,20 @@ def interrupted() -> bool:
     return _interrupted
 
 
+def stopped(exc: BaseException) -> bool:
+    """
+    Return True when ``exc`` means the node was told to stop, not that it failed.
+
+    That is a KeyboardInterrupt, rclpy's ExternalShutdownException, or anything raised once the
+    context is shut down: rclpy's SIGINT/SIGTERM handler can shut it down between an executor's
+    check and its next wait set, which then raises RCLError ('the given context is not valid').
+    """
+    import rclpy  # here, not at the top: this module stays light to import
+    from rclpy.executors import ExternalShutdownException
+
+    return isinstance(exc, (KeyboardInterrupt, ExternalShutdownException)) or not rclpy.ok()
+
+
 def _start(module: str, function: str):
     """Import ``module``, call its ``function``; Ctrl-C meanwhile: exit 130."""
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where it is ignored

@@ -35,12 +35,11 @@ import cv2
 import numpy as np
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
-from .entry import interrupted
+from .entry import interrupted, stopped
 from .params import declare
 from .topics import is_compressed_topic
 from ..inference.image_codec import encode_image, SUPPORTED_ENCODINGS
@@ -209,8 +208,9 @@ def main(args: list[str] | None = None) -> int:
     try:
         while rclpy.ok() and not node.done:
             rclpy.spin_once(node, timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    except BaseException as exc:
+        if not stopped(exc):
+            raise
     finally:
         node.destroy_node()
         rclpy.try_shutdown()

@@ -57,7 +57,7 @@ from rcl_interfaces.msg import (
 )
 import rclpy
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -65,7 +65,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import String
 import torch
 
-from .entry import interrupted
+from .entry import interrupted, stopped
 from .frame_mailbox import LatestFrameMailbox
 from .input_qos import (
     choose_reliability,
@@ -952,24 +952,17 @@ def main(args: list[str] | None = None, node_class: type[SegmentNodeBase] | None
         rclpy.logging.get_logger('segment_node').error(f'cannot start: {exc}')
         rclpy.try_shutdown()
         return 2
-    except (KeyboardInterrupt, ExternalShutdownException):  # stopped while loading the model
+    except BaseException as exc:  # stopped while loading the model: a clean exit
+        if not stopped(exc):
+            raise
         rclpy.try_shutdown()
         return 0
-    except Exception:
-        if rclpy.ok():
-            raise
-        return 0  # SIGINT/SIGTERM during start-up shut the context down under the constructor
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
         executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:
-        # rclpy's SIGINT/SIGTERM handler can shut the context down between the executor's check
-        # and its next wait set, which then raises RCLError ('the given context is not valid')
-        # instead of ExternalShutdownException: a clean stop all the same
-        if rclpy.ok():
+    except BaseException as exc:
+        if not stopped(exc):
             raise
     finally:
         node.destroy_node()
