@@ -95,3 +95,63 @@ def test_segment_node_takes_an_integer_alpha_and_refuses_a_word_in_one_line(capf
         node.destroy_node()
     finally:
         rclpy.try_shutdown()
+
+
+def test_an_empty_list_is_an_empty_list_of_the_parameters_type(node_with):
+    # rclpy leaves `-p name:=[]` declared but unset (it cannot type an empty list): reading it
+    # raised ParameterUninitializedException, a traceback in the node
+    node = node_with('topics:=[]', 'size:=[]', 'cams:=[]')
+    read_only = ParameterDescriptor(description='cameras', read_only=True)
+    assert declare(node, 'topics', ['/camera/image_raw'], read_only) == []
+    param = node.get_parameter('topics')
+    assert param.type_ == Parameter.Type.STRING_ARRAY and param.value == []
+    assert node.describe_parameter('topics').read_only  # made read-only once set
+    refused = node.set_parameters([Parameter('topics', Parameter.Type.STRING_ARRAY, ['/x'])])
+    assert not refused[0].successful
+    assert declare(node, 'size', [0, 0], ParameterDescriptor()) == []
+    assert node.get_parameter('size').type_ == Parameter.Type.INTEGER_ARRAY
+    changed = node.set_parameters([Parameter('size', Parameter.Type.INTEGER_ARRAY, [4, 4])])
+    assert changed[0].successful and list(node.get_parameter('size').value) == [4, 4]
+    # a list parameter given no override keeps its default
+    assert declare(node, 'other', ['/a'], read_only) == ['/a']
+
+
+def test_an_empty_list_for_a_parameter_that_is_not_a_list_is_one_value_error(node_with):
+    node = node_with('model:=[]', 'rate_hz:=[]', 'count:=[]')
+    with pytest.raises(ValueError, match=r'^parameter model must be a string; got an empty list$'):
+        declare(node, 'model', 'ghostnet', ParameterDescriptor(read_only=True))
+    assert not node.has_parameter('model')
+    with pytest.raises(ValueError, match=r'^parameter rate_hz must be a number; got an empty'):
+        declare(node, 'rate_hz', 10.0, descriptor())
+    with pytest.raises(ValueError, match=r'^parameter count must be an integer; got an empty'):
+        declare(node, 'count', 3, ParameterDescriptor())
+
+
+def test_a_read_only_double_given_a_whole_number_is_a_read_only_double(node_with):
+    node = node_with('rate_hz:=15')
+    read_only = descriptor()
+    read_only.read_only = True
+    assert declare(node, 'rate_hz', 10.0, read_only) == 15.0
+    param = node.get_parameter('rate_hz')
+    assert param.type_ == Parameter.Type.DOUBLE and param.value == 15.0
+    assert node.describe_parameter('rate_hz').read_only
+
+
+@pytest.mark.parametrize(
+    'override, message',
+    [
+        ('image_topics:=[]', 'image_topics must list at least one topic'),
+        ('input_size:=[]', 'input_size must be [height, width]'),
+        ('model:=[]', 'parameter model must be a string; got an empty list'),
+    ],
+)
+def test_segment_node_refuses_an_empty_list_in_one_line(capfd, override, message):
+    from lightseg_ros.ros.segment_node import main
+
+    name = f'p_{uuid.uuid4().hex[:6]}'
+    argv = ['--ros-args', '-p', override, '-p', 'weights:=random', '-r', f'__node:={name}']
+    assert main(argv) == 2
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if 'cannot start' in line]
+    assert len(lines) == 1 and message in lines[0], err[-2000:]
+    assert 'Traceback' not in err

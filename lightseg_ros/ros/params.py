@@ -17,8 +17,13 @@ Declaring parameters the way users type them.
 
 ``ros2 run ... -p rate_hz:=15`` (or ``overlay_alpha: 1`` in a params file) gives an INTEGER, and
 rclpy refuses it for a DOUBLE parameter with an exception that would end the node in a traceback.
-:func:`declare` takes a whole number for a double parameter as that number, and turns every other
-type mismatch into a ValueError naming the parameter, which the nodes report in one line.
+``-p image_topics:=[]`` (or ``image_topics: []`` in a params file) is an empty list, whose type
+rclpy cannot tell: it leaves the parameter declared but unset, and the node's first read of it
+raises ParameterUninitializedException.
+:func:`declare` takes a whole number for a double parameter as that number, an empty list for a
+list parameter as an empty list of that parameter's type (the node's own checks then say whether
+empty is acceptable), and turns every other type mismatch, an empty list for a parameter that is
+not a list included, into a ValueError naming the parameter, which the nodes report in one line.
 """
 
 from __future__ import annotations
@@ -46,13 +51,40 @@ def declare(node: Node, name: str, default: Any, descriptor: ParameterDescriptor
     Where the user gave an integer for a double parameter, the parameter is declared with dynamic
     typing (rclpy has no other way to accept it) and set to the same value as a double, so it
     reads and shows as a double; later changes are checked by the node's own validation.
+    Where the user gave an empty list, a list parameter is set to an empty list of its type.
+    A read-only parameter is declared writable and made read-only once its value is settled: rclpy
+    neither sets nor undeclares a read-only parameter, and both fixes above need one of the two.
     """
+    writable = copy.copy(descriptor)
+    writable.read_only = False
     try:
-        return node.declare_parameter(name, default, descriptor).value
+        value = node.declare_parameter(name, default, writable).value
     except InvalidParameterTypeException as exc:
         if not isinstance(default, float):
             raise ValueError(f'parameter {name}: {_expected(exc)}') from None
-    relaxed = copy.copy(descriptor)
+        value = _as_double(node, name, default, writable)
+    if value is None:  # an override rclpy could not type: an empty list
+        if not isinstance(default, (list, tuple)):
+            node.undeclare_parameter(name)
+            raise ValueError(
+                f'parameter {name} must be {_KINDS.get(type(default), type(default).__name__)}; '
+                'got an empty list'
+            )
+        kind = Parameter.Type(node.describe_parameter(name).type)
+        node.set_parameters([Parameter(name, kind, [])])
+        value = []
+    if descriptor.read_only:
+        final = copy.copy(descriptor)
+        final.type = node.get_parameter(name).type_.value  # the type the value settled on
+        node.set_descriptor(name, final)
+    return value
+
+
+_KINDS = {bool: 'true or false', int: 'an integer', float: 'a number', str: 'a string'}
+
+
+def _as_double(node: Node, name: str, default: float, writable: ParameterDescriptor) -> float:
+    relaxed = copy.copy(writable)
     relaxed.dynamic_typing = True
     value = node.declare_parameter(name, default, relaxed).value
     if not is_number(value):
