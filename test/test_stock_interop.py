@@ -236,6 +236,10 @@ def test_node_stops_cleanly_on_sigterm_and_sigint(sig):
         assert time.monotonic() - started < 5.0
         node._reader.join(timeout=2)
         assert code == 0 and 'stopping: frames in 0' in node.output, node.output
+        assert 'latency no frame answered' in node.output, node.output  # not 'p50 nan ms'
         assert 'Traceback' not in node.output
+        # the stop line is logged once the context is gone, to the console only: no stray
+        # "Failed to publish log message to rosout" from a copy to /rosout
+        assert 'rosout' not in node.output, node.output
     finally:
         node.stop()

@@ -42,6 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import gc
 import json
+import math
 import os
 import sys
 import threading
@@ -905,17 +906,27 @@ class SegmentNodeBase(Node):
         """One line of what the node did, logged when it stops."""
         p50, p99 = self._latency.percentiles_ms(50, 99)
         bad = self._malformed_frames + self._failed_frames
+        latency = (
+            'no frame answered' if math.isnan(p50) else f'p50 {p50:.1f} ms, p99 {p99:.1f} ms'
+        )
         return (
             f'frames in {self._input_rate.total}, out {self._output_rate.total}, dropped '
-            f'{self._mailbox.dropped}, bad {bad}, skipped {self._skipped}; latency '
-            f'p50 {p50:.1f} ms, p99 {p99:.1f} ms'
+            f'{self._mailbox.dropped}, bad {bad}, skipped {self._skipped}; latency {latency}'
         )
 
     def destroy_node(self) -> None:
-        if self._stage != 'unconfigured':
-            self.get_logger().info(f'stopping: {self.summary()}')
+        line = f'stopping: {self.summary()}' if self._stage != 'unconfigured' else ''
+        # after a stop signal rclpy has shut the context down, and a node logger's copy to
+        # /rosout then fails with a line of its own on stderr ("Failed to publish log message to
+        # rosout"); a destroyed node's logger writes to the console only
+        if line and self.context.ok():
+            self.get_logger().info(line)
+            line = ''
         self._stop_worker()
+        logger = self.get_logger()
         super().destroy_node()
+        if line:
+            logger.info(line)
 
 
 class SegmentNode(SegmentNodeBase):
