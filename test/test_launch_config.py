@@ -193,9 +193,12 @@ def test_rviz_config_shows_input_overlay_and_colour_mask():
     config = yaml.safe_load((ROOT / 'config' / 'lightseg.rviz').read_text())
     topics = {d['Name']: d['Topic']['Value'] for d in config['Visualization Manager']['Displays']}
     params = check_params_file(ROOT / 'config' / 'segment.yaml')
-    out = output_namespaces(params['image_topics'], params['output_namespace'])[0]
+    # the default camera topic is relative: rviz2 and the node, both in the root namespace unless
+    # the launch's namespace:= moves the node, resolve it under '/'
+    camera = '/' + params['image_topics'][0].lstrip('/')
+    out = output_namespaces([camera], params['output_namespace'])[0]
     assert topics == {
-        'Input': params['image_topics'][0],
+        'Input': camera,
         'Overlay': f'{out}/overlay',
         'Color mask': f'{out}/color_mask',
     }

@@ -62,15 +62,16 @@ class ParamSpec:
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         'image_topics',
-        ['/camera/image_raw'],
-        'camera topics to segment; a name ending in /compressed carries '
-        'sensor_msgs/CompressedImage',
+        ['camera/image_raw'],
+        "camera topics to segment; relative names resolve in the node's namespace (and "
+        'remappings apply); a name ending in /compressed carries sensor_msgs/CompressedImage',
         read_only=True,
     ),
     ParamSpec(
         'transport',
         'auto',
-        'auto (by topic name), raw or compressed',
+        'auto (by topic name), raw or compressed (a topic not ending in /compressed is '
+        "image_transport's base topic: <topic>/compressed is subscribed)",
         read_only=True,
         choices=TRANSPORTS,
     ),

@@ -57,6 +57,7 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -87,7 +88,13 @@ from .node_config import (
 from .node_health import assess, HealthSnapshot, resident_memory_mb
 from .node_stats import LatencyWindow, RateMeter, WarningThrottle
 from .params import declare
-from .topics import camera_info_topic, is_compressed_topic, output_namespaces, OUTPUTS
+from .topics import (
+    camera_info_topic,
+    is_compressed_topic,
+    output_namespaces,
+    OUTPUTS,
+    transport_topic,
+)
 from .wire import header_fields, image_message, read_message
 from ..inference import (
     colorize,
@@ -487,6 +494,7 @@ class SegmentNodeBase(Node):
             reason = validate_change(name, value)
             if reason:
                 raise ParameterError(name, reason)
+        topics = [self._input_topic(t, values['transport']) for t in values['image_topics']]
         torch.set_num_threads(cpu_threads_for(int(values['cpu_threads'])))
         # resident memory follows the frames held (inference/memory.py)
         return_large_buffers_to_the_system()
@@ -508,7 +516,6 @@ class SegmentNodeBase(Node):
             depth=int(values['output_depth']),
             reliability=_RELIABILITY[values['output_reliability']],
         )
-        topics = list(values['image_topics'])
         namespaces = output_namespaces(topics, values['output_namespace'])
         self._cameras = [
             CameraOutputs(
@@ -553,7 +560,7 @@ class SegmentNodeBase(Node):
         # values)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diagnostics_timer = self.create_timer(
-            float(values['diagnostics_period']), self._publish_diagnostics
+            float(values['diagnostics_period']), self._publish_diagnostics, clock=_steady()
         )
         self._mailbox = LatestFrameMailbox()
         self._stop = threading.Event()
@@ -566,6 +573,24 @@ class SegmentNodeBase(Node):
         self._worker.start()
         self._stage = 'inactive'
 
+    def _input_topic(self, topic: str, transport: str) -> str:
+        """
+        Return the topic to subscribe for an ``image_topics`` entry: resolved, then by transport.
+
+        Resolved as rclpy resolves a subscription's name (node namespace, ``~``, remapping), so
+        that the camera_info and output topics derived from it follow ``-r __ns:=/robot1`` and
+        ``-r /camera/image_raw:=/front/image_raw`` as the image does; ``transport: compressed``
+        on a base topic takes image_transport's ``<base>/compressed``.
+        """
+        try:
+            resolved = self.resolve_topic_name(topic)
+        except RuntimeError as exc:  # rclpy's RCLError: "failed to resolve name: why, at file"
+            why = str(exc).split(', at ')[0].removeprefix('failed to resolve name: ')
+            raise ParameterError(
+                'image_topics', f'{topic[:80]!r} is not a valid topic name ({why[:200]})'
+            ) from None
+        return transport_topic(resolved, transport)
+
     def _activate(self) -> None:
         """
         Subscribe to the cameras and publish the class legend.
@@ -575,7 +600,7 @@ class SegmentNodeBase(Node):
         for cam in self._cameras:
             cam.start_input(self)
             cam.publish_legend(self._segmenter, self.get_clock().now().to_msg())
-        self._input_timer = self.create_timer(1.0, self._check_inputs)
+        self._input_timer = self.create_timer(1.0, self._check_inputs, clock=_steady())
         self._stage = 'active'
         # the last thing SegmentNode's constructor does: tools and tests wait for these lines, and
         # a signal after them meets a node that is up (it logs its stop summary); one that came
@@ -940,6 +965,13 @@ class SegmentNode(SegmentNodeBase):
         super().__init__(node_name, **kwargs)
         self._configure()
         self._activate()
+
+
+def _steady() -> Clock:
+    # the node's housekeeping (QoS checks, /diagnostics) runs on the host's steady clock: a timer
+    # on the ROS clock stops while a simulation or `ros2 bag play --start-paused` holds /clock
+    # still under use_sim_time, so a best-effort camera was never followed and nothing reported
+    return Clock(clock_type=ClockType.STEADY_TIME)
 
 
 def main(args: list[str] | None = None, node_class: type[SegmentNodeBase] | None = None) -> int:

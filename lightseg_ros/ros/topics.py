@@ -30,6 +30,7 @@ __all__ = [
     'camera_info_topic',
     'output_namespaces',
     'output_topic',
+    'transport_topic',
 ]
 
 #: image outputs the node can publish, in the order they are computed
@@ -49,6 +50,19 @@ def is_compressed_topic(topic: str, transport: str = 'auto') -> bool:
     if transport == 'auto':
         return topic.rstrip('/').endswith(COMPRESSED_SUFFIX)
     return transport == 'compressed'
+
+
+def transport_topic(topic: str, transport: str) -> str:
+    """
+    Return the topic that carries ``topic``'s images in ``transport``.
+
+    image_transport publishes a camera's compressed images on ``<base topic>/compressed``:
+    ``/cam/image_raw`` in ``compressed`` -> ``/cam/image_raw/compressed``. A name that already
+    ends in ``/compressed``, and every name in ``raw`` or ``auto``, is returned unchanged.
+    """
+    if transport == 'compressed' and not topic.rstrip('/').endswith(COMPRESSED_SUFFIX):
+        return topic.rstrip('/') + COMPRESSED_SUFFIX
+    return topic
 
 
 def _base_topic(topic: str) -> str:

@@ -1,0 +1,196 @@
+# Copyright 2026 lightseg_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Topic names as ROS users give them, against a live node over DDS.
+
+- A namespace and a remapping move the camera_info the node reads and the outputs it publishes
+  with the image topic (the names were derived from the parameter's text: a remapped camera was
+  read, but another camera's camera_info was republished with its masks, on the old topics).
+- ``transport: compressed`` on a base topic reads image_transport's ``<base>/compressed``.
+- Under ``use_sim_time`` with ``/clock`` held still (a paused simulation, ``ros2 bag play
+  --start-paused``), the node still follows a best-effort camera that appears after it and still
+  publishes ``/diagnostics``: its housekeeping timers run on the steady clock.
+"""
+
+import time
+import uuid
+
+import cv2
+from diagnostic_msgs.msg import DiagnosticArray
+from lightseg_ros.ros.node_session import ros_parameter_args
+from lightseg_ros.ros.topics import transport_topic
+import numpy as np
+import pytest
+from ros_harness import start_node_and_probe
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+
+NODE = 'lightseg_ros.ros.segment_node'
+
+
+def _image(stamp: int, frame_id: str) -> Image:
+    msg = Image(height=48, width=64, encoding='rgb8', step=64 * 3)
+    msg.header.stamp.sec, msg.header.frame_id = stamp, frame_id
+    msg.data = np.full((48, 64, 3), 90, np.uint8).tobytes()
+    return msg
+
+
+def _info(stamp: int, fx: float) -> CameraInfo:
+    info = CameraInfo(height=48, width=64, distortion_model='plumb_bob')
+    info.header.stamp.sec = stamp
+    info.k = [fx, 0.0, 32.0, 0.0, fx, 24.0, 0.0, 0.0, 1.0]
+    return info
+
+
+def test_transport_topic_follows_image_transport_naming():
+    assert transport_topic('/cam/image_raw', 'compressed') == '/cam/image_raw/compressed'
+    assert transport_topic('/cam/image_raw/compressed', 'compressed') == (
+        '/cam/image_raw/compressed'
+    )
+    assert transport_topic('/cam/image_raw/', 'compressed') == '/cam/image_raw/compressed'
+    for transport in ('raw', 'auto'):
+        assert transport_topic('/cam/image_raw', transport) == '/cam/image_raw'
+
+
+def test_namespace_and_remapping_move_camera_info_and_outputs_with_the_image():
+    ns = f'/r{uuid.uuid4().hex[:6]}'
+    front = f'{ns}/front'
+
+    def prepare(probe):
+        probe.subscribe(Image, f'{front}/segmentation/mask')
+        probe.subscribe(CameraInfo, f'{front}/segmentation/camera_info')
+        probe.subscribe(Image, f'{ns}/camera/segmentation/mask')  # the old, wrong place
+        probe.image = probe.publisher(Image, f'{front}/image_raw')
+        probe.front_info = probe.publisher(CameraInfo, f'{front}/camera_info')
+        # the camera_info of the name before remapping: never to be passed on
+        probe.decoy_info = probe.publisher(CameraInfo, f'{ns}/camera/camera_info')
+
+    session, probe = start_node_and_probe(
+        NODE,
+        [
+            '-r',
+            f'__node:=seg_{uuid.uuid4().hex[:6]}',
+            '-r',
+            f'__ns:={ns}',
+            '-r',
+            f'{ns}/camera/image_raw:={front}/image_raw',
+            # the default image_topics, camera/image_raw, is relative: under the namespace
+            *ros_parameter_args({'weights': 'random', 'cpu_threads': 1}),
+        ],
+        prepare=prepare,
+        ready=lambda probe: probe.node.count_subscribers(f'{front}/image_raw') > 0,
+    )
+    try:
+        assert probe.node.count_subscribers(f'{ns}/camera/image_raw') == 0
+        probe.wait_until(
+            lambda: probe.node.count_subscribers(f'{front}/camera_info') > 0,
+            30,
+            lambda: f'the node to read {front}/camera_info; log:\n{session.tail()}',
+        )
+        assert probe.node.count_subscribers(f'{ns}/camera/camera_info') == 0
+
+        def send() -> int:
+            send.stamp += 1
+            probe.decoy_info.publish(_info(send.stamp, 999.0))
+            probe.front_info.publish(_info(send.stamp, 500.0))
+            time.sleep(0.05)
+            probe.image.publish(_image(send.stamp, 'front'))
+            return send.stamp
+
+        send.stamp = 0
+        mask = probe.send_until_answered(send, f'{front}/segmentation/mask', timeout=60)
+        assert mask.header.frame_id == 'front'
+        info = probe.wait_for(f'{front}/segmentation/camera_info', timeout=30)
+        assert info.k[0] == 500.0, f'another camera calibration was passed on: {info.k}'
+        assert not probe.messages[f'{ns}/camera/segmentation/mask']
+        assert f'{front}/image_raw -> {front}/segmentation/*' in session.output, session.tail()
+    finally:
+        probe.close()
+        session.stop()
+
+
+def test_compressed_transport_and_a_paused_sim_clock():
+    base = f'/c{uuid.uuid4().hex[:6]}/cam/image_raw'
+    out = base.rsplit('/', 1)[0] + '/segmentation'
+
+    def prepare(probe):
+        probe.subscribe(Image, f'{out}/mask')
+        probe.subscribe(DiagnosticArray, '/diagnostics')
+
+    session, probe = start_node_and_probe(
+        NODE,
+        [
+            '-r',
+            f'__node:=seg_{uuid.uuid4().hex[:6]}',
+            *ros_parameter_args(
+                {
+                    'image_topics': [base],
+                    'transport': 'compressed',
+                    'weights': 'random',
+                    'cpu_threads': 1,
+                    'diagnostics_period': 0.5,
+                    # /clock is never published: the ROS clock stands at 0
+                    'use_sim_time': True,
+                }
+            ),
+        ],
+        prepare=prepare,
+        ready=lambda probe: probe.node.count_subscribers(f'{base}/compressed') > 0,
+    )
+    try:
+        assert probe.node.count_subscribers(base) == 0
+        # the camera appears after the node: best effort, which the node's reliable subscription
+        # (made while nobody published) does not match until its periodic check follows it
+        camera = probe.publisher(CompressedImage, f'{base}/compressed', reliable=False)
+        ok, jpeg = cv2.imencode('.jpg', np.full((48, 64, 3), 90, np.uint8))
+        assert ok
+
+        def send() -> int:
+            send.stamp += 1
+            msg = CompressedImage(format='jpeg', data=jpeg.tobytes())
+            msg.header.stamp.sec, msg.header.frame_id = send.stamp, 'cam'
+            camera.publish(msg)
+            return send.stamp
+
+        send.stamp = 0
+        mask = probe.send_until_answered(send, f'{out}/mask', timeout=60, every=0.5)
+        assert (mask.height, mask.width) == (48, 64)
+        assert 'CompressedImage best_effort' in session.output, session.tail()
+        # /diagnostics keeps coming with the sim clock held still
+        count = len(probe.messages['/diagnostics'])
+        probe.wait_until(
+            lambda: len(probe.messages['/diagnostics']) >= count + 2,
+            20,
+            lambda: f'/diagnostics with /clock held still; log:\n{session.tail()}',
+        )
+    finally:
+        probe.close()
+        session.stop()
+
+
+@pytest.mark.parametrize(
+    'topic, why',
+    [('bad topic!', 'must not contain characters'), ('/a//b', "repeated '/'")],
+)
+def test_an_invalid_topic_name_is_one_line(capfd, topic, why):
+    from lightseg_ros.ros.segment_node import main
+
+    argv = ['--ros-args', *ros_parameter_args({'image_topics': [topic], 'weights': 'random'})]
+    argv += ['-r', f'__node:=p_{uuid.uuid4().hex[:6]}']
+    assert main(argv) == 2
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if 'cannot start' in line]
+    assert len(lines) == 1, err[-2000:]
+    assert f'parameter image_topics: {topic!r} is not a valid topic name' in lines[0]
+    assert why in lines[0] and 'Traceback' not in err
