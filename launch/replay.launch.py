@@ -13,13 +13,17 @@
 # limitations under the License.
 
 """
-segment_node on a recorded bag: segment.launch.py plus ``ros2 bag play`` of the image topic.
+segment_node on a recorded bag: segment.launch.py plus ``ros2 bag play`` of the camera.
+
+The player plays the image topic, its camera_info and /tf, /tf_static; ``use_sim_time:=true``
+adds ``--clock`` and gives the node and rviz2 the bag's time.
 
 Example::
 
     ros2 launch lightseg_ros replay.launch.py bag:=/data/drive1 image_topic:=/camera/image_raw
 
-(``rviz:=true`` to watch it, ``loop:=true`` to play it again and again).
+(``rviz:=true`` to watch it, ``loop:=true`` to play it again and again, ``use_sim_time:=true``
+for the bag's clock).
 
 The launch ends when the bag has played (unless loop:=true): the node then logs its summary (frames
 in and out, dropped, latency). For figures (mIoU, latency, drops) use ``lightseg bag-eval BAG
@@ -50,7 +54,12 @@ from lightseg_ros.ros.replay_launch import bag_play_command, REPLAY_ARGUMENTS
 
 def _player(context):
     args = {name: LaunchConfiguration(name).perform(context) for name, _, _ in REPLAY_ARGUMENTS}
-    cmd = bag_play_command(args, LaunchConfiguration('image_topic').perform(context))
+    use_sim_time = LaunchConfiguration('use_sim_time', default='false').perform(context)
+    cmd = bag_play_command(
+        args,
+        LaunchConfiguration('image_topic').perform(context),
+        use_sim_time.strip().lower() in ('true', '1', 'yes', 'on'),
+    )
     env = dds_environment(LaunchConfiguration('dds_transport').perform(context) or 'default')
     player = ExecuteProcess(cmd=cmd, output='screen', additional_env=env)
     done = RegisterEventHandler(

@@ -67,6 +67,7 @@ def _nodes(context):
             package='rviz2',
             executable='rviz2',
             arguments=['-d', setup.rviz_config],
+            parameters=[{'use_sim_time': setup.use_sim_time}],
             additional_env=setup.environment,
         )
     end_with = [

@@ -546,7 +546,19 @@ def test_replay_launch_command(tmp_path, bag):
         '2',
         '--topics',
         '/camera/image_raw',
+        '/camera/camera_info',
+        '/tf',
+        '/tf_static',
         '--loop',
+    ]
+    # the bag's clock, for use_sim_time:=true
+    cmd = bag_play_command({'bag': str(bag)}, '/cam/front/image_raw/compressed', True)
+    assert cmd[cmd.index('--topics') + 1:] == [
+        '/cam/front/image_raw/compressed',
+        '/cam/front/camera_info',
+        '/tf',
+        '/tf_static',
+        '--clock',
     ]
     with pytest.raises(ValueError, match='needs bag:=PATH'):
         bag_play_command({}, '/camera/image_raw')

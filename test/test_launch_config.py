@@ -61,6 +61,7 @@ def test_launch_file_compiles_and_declares_the_arguments():
         'dds_transport',
         'lifecycle',
         'autostart',
+        'use_sim_time',
     }
     # every process ends the launch when it exits; nothing sets a DDS variable unless dds_transport
     # asks
@@ -147,6 +148,15 @@ def test_launch_setup_overrides_only_given_arguments(tmp_path):
         segment_node_setup({'model': 'yolo'}, '/s')
     with pytest.raises(ValueError, match='true or false'):
         segment_node_setup({'rviz': 'maybe'}, '/s')
+    # the bag's or a simulator's clock: the node's parameter, and rviz2's (the launch file)
+    sim = segment_node_setup({'use_sim_time': 'true'}, '/s')
+    assert sim.use_sim_time
+    assert sim.parameters == ['/s/config/segment.yaml', {'use_sim_time': True}]
+    assert not segment_node_setup({'use_sim_time': 'false'}, '/s').use_sim_time
+    with pytest.raises(ValueError, match='launch argument use_sim_time: expected true or false'):
+        segment_node_setup({'use_sim_time': 'bag'}, '/s')
+    launch_text = (ROOT / 'launch' / 'segment.launch.py').read_text()
+    assert "parameters=[{'use_sim_time': setup.use_sim_time}]" in launch_text
 
 
 def test_lifecycle_launch_arguments():

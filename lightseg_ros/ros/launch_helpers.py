@@ -79,6 +79,12 @@ LAUNCH_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
     ('namespace', '', 'namespace of the node (relative topics resolve under it)'),
     ('rviz', 'false', 'also start rviz2 with config/lightseg.rviz'),
     (
+        'use_sim_time',
+        'false',
+        'the node and rviz2 take their time from /clock (a simulator; replay.launch.py then plays '
+        "the bag with --clock); output stamps are always the input frames' own",
+    ),
+    (
         'lifecycle',
         'false',
         'start segment_lifecycle_node, a managed node that waits unconfigured for its '
@@ -113,6 +119,7 @@ class NodeSetup:
         False  # the launch emits its configure, then (once inactive) activate transitions
     )
     node_name: str = NODE_NAME
+    use_sim_time: bool = False  # the node's parameter and rviz2's
 
     @property
     def executable(self) -> str:
@@ -170,6 +177,9 @@ def segment_node_setup(
         overrides['torch_compile'] = _flag(args, 'torch_compile')
     if args.get('image_topic'):
         overrides['image_topics'] = [args['image_topic']]
+    use_sim_time = _flag(args, 'use_sim_time')
+    if use_sim_time:
+        overrides['use_sim_time'] = True
     for name, value in overrides.items():
         reason = validate_change(name, value)
         if reason:
@@ -196,6 +206,7 @@ def segment_node_setup(
         environment=environment,
         lifecycle=lifecycle,
         autostart=autostart,
+        use_sim_time=use_sim_time,
     )
 
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .topics import camera_info_topic
+
 __all__ = ['REPLAY_ARGUMENTS', 'bag_play_command']
 
 # (name, default, description) of the arguments replay.launch.py adds to segment.launch.py's
@@ -33,8 +35,16 @@ REPLAY_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def bag_play_command(args: dict[str, str], image_topic: str) -> list[str]:
-    """Return the ``ros2 bag play`` command line for ``args`` (the launch arguments as strings)."""
+def bag_play_command(
+    args: dict[str, str], image_topic: str, use_sim_time: bool = False
+) -> list[str]:
+    """
+    Return the ``ros2 bag play`` command line for ``args`` (the launch arguments as strings).
+
+    It plays the camera topic, its camera_info (which the node passes on with each mask, for
+    rviz2's Camera display and 3D projection) and ``/tf``, ``/tf_static`` (a topic the bag lacks
+    is skipped by the player); ``use_sim_time``: with ``--clock``, the bag's time on ``/clock``.
+    """
     bag = args.get('bag', '')
     if not image_topic:
         raise ValueError("replay.launch.py needs image_topic:=TOPIC, the bag's camera topic")
@@ -48,7 +58,10 @@ def bag_play_command(args: dict[str, str], image_topic: str) -> list[str]:
         raise ValueError(f'rate:={args["rate"]} is not a number') from None
     if rate <= 0:
         raise ValueError(f'rate:={rate} must be positive')
-    cmd = ['ros2', 'bag', 'play', bag, '--rate', f'{rate:g}', '--topics', image_topic]
+    topics = [image_topic, camera_info_topic(image_topic), '/tf', '/tf_static']
+    cmd = ['ros2', 'bag', 'play', bag, '--rate', f'{rate:g}', '--topics', *topics]
+    if use_sim_time:
+        cmd.append('--clock')
     if args.get('loop', 'false').lower() in ('1', 'true', 'yes', 'on'):
         cmd.append('--loop')
     return cmd
