@@ -19,6 +19,7 @@ Topic names as ROS users give them, against a live node over DDS.
   with the image topic (the names were derived from the parameter's text: a remapped camera was
   read, but another camera's camera_info was republished with its masks, on the old topics).
 - ``transport: compressed`` on a base topic reads image_transport's ``<base>/compressed``.
+- A camera_info published once, latched (transient local), reaches the node that starts later.
 - Under ``use_sim_time`` with ``/clock`` held still (a paused simulation, ``ros2 bag play
   --start-paused``), the node still follows a best-effort camera that appears after it and still
   publishes ``/diagnostics``: its housekeeping timers run on the steady clock.
@@ -29,10 +30,12 @@ import uuid
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
+from lightseg_ros.ros.input_qos import camera_info_qos, Offer
 from lightseg_ros.ros.node_session import ros_parameter_args
 from lightseg_ros.ros.topics import transport_topic
 import numpy as np
 import pytest
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from ros_harness import start_node_and_probe
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
@@ -174,6 +177,67 @@ def test_compressed_transport_and_a_paused_sim_clock():
             20,
             lambda: f'/diagnostics with /clock held still; log:\n{session.tail()}',
         )
+    finally:
+        probe.close()
+        session.stop()
+
+
+def test_camera_info_qos_follows_latched_publishers():
+    info = 'sensor_msgs/msg/CameraInfo'
+    latched = Offer('reliable', info, 'transient_local')
+    assert camera_info_qos([latched, latched]) == ('reliable', 'transient_local')
+    # anything else: best effort and volatile, which every publisher matches
+    for offers in (
+        [],
+        [Offer('reliable', info)],
+        [latched, Offer('best_effort', info)],
+        [Offer('best_effort', info, 'transient_local')],
+    ):
+        assert camera_info_qos(offers) == ('best_effort', 'volatile'), offers
+
+
+def test_a_latched_camera_info_published_before_the_node_starts_is_passed_on():
+    camera = f'/l{uuid.uuid4().hex[:6]}/cam/image_raw'
+    out = camera.rsplit('/', 1)[0] + '/segmentation'
+
+    def prepare(probe):
+        probe.subscribe(Image, f'{out}/mask')
+        probe.subscribe(CameraInfo, f'{out}/camera_info')
+        probe.image = probe.publisher(Image, camera)
+        latched = QoSProfile(
+            depth=1,
+            reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL,
+        )
+        # published once, while the node process is still starting: only a transient-local
+        # subscription gets it
+        info_topic = camera.rsplit('/', 1)[0] + '/camera_info'
+        probe.info = probe.node.create_publisher(CameraInfo, info_topic, latched)
+        probe.info.publish(_info(0, 321.0))
+
+    session, probe = start_node_and_probe(
+        NODE,
+        [
+            '-r',
+            f'__node:=seg_{uuid.uuid4().hex[:6]}',
+            *ros_parameter_args({'image_topics': [camera], 'weights': 'random', 'cpu_threads': 1}),
+        ],
+        prepare=prepare,
+        ready=lambda probe: probe.node.count_subscribers(camera) > 0,
+    )
+    try:
+
+        def send() -> int:
+            send.stamp += 1
+            probe.image.publish(_image(send.stamp, 'cam'))
+            return send.stamp
+
+        send.stamp = 0
+        mask = probe.send_until_answered(send, f'{out}/mask', timeout=60)
+        info = probe.wait_for(
+            f'{out}/camera_info', lambda m: m.header.stamp.sec >= mask.header.stamp.sec, 30
+        )
+        assert info.k[0] == 321.0 and info.header.frame_id == 'cam'
     finally:
         probe.close()
         session.stop()

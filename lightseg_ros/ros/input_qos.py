@@ -38,6 +38,7 @@ from ..sources.bags import COMPRESSED_TYPE, IMAGE_TYPE
 __all__ = [
     'INPUT_RELIABILITIES',
     'Offer',
+    'camera_info_qos',
     'choose_reliability',
     'choose_transport',
     'loss_reason',
@@ -53,6 +54,22 @@ class Offer:
 
     reliability: str  # "reliable" | "best_effort" | other (unknown, system default)
     topic_type: str  # e.g. "sensor_msgs/msg/Image"
+    durability: str = 'volatile'  # "volatile" | "transient_local" | other
+
+
+def camera_info_qos(offers: list[Offer]) -> tuple[str, str]:
+    """
+    Return the (reliability, durability) of a camera_info subscription for its publishers' offers.
+
+    A driver that publishes camera_info once, latched (reliable, transient local, as static
+    calibration publishers do), reaches only a transient-local subscription, which in turn never
+    matches a volatile publisher: so transient local where there are publishers and every one
+    offers it reliably, else best effort and volatile, which matches every publisher.
+    """
+    latched = [o.durability == 'transient_local' and o.reliability == 'reliable' for o in offers]
+    if latched and all(latched):
+        return 'reliable', 'transient_local'
+    return 'best_effort', 'volatile'
 
 
 def choose_reliability(requested: str, offers: list[Offer]) -> str:

@@ -70,6 +70,7 @@ import torch
 from .entry import interrupted, stopped
 from .frame_mailbox import LatestFrameMailbox
 from .input_qos import (
+    camera_info_qos,
     choose_reliability,
     choose_transport,
     COMPRESSED_TYPE,
@@ -133,6 +134,11 @@ _RELIABILITY = {
     'reliable': ReliabilityPolicy.RELIABLE,
 }
 _OFFERED = {ReliabilityPolicy.BEST_EFFORT: 'best_effort', ReliabilityPolicy.RELIABLE: 'reliable'}
+_DURABILITY = {
+    'volatile': DurabilityPolicy.VOLATILE,
+    'transient_local': DurabilityPolicy.TRANSIENT_LOCAL,
+}
+_OFFERED_DURABILITY = {policy: name for name, policy in _DURABILITY.items()}
 # A frame's time in the node, in order (diagnostics' stages_p50_p99_ms): arrival -> the worker
 # takes it, reading the message, segment(), the outputs made and published
 STAGES = ('wait', 'read', 'segment', 'publish')
@@ -375,6 +381,7 @@ class CameraOutputs:
         self.camera_info: CameraInfo | None = None
         self.camera_info_pub = create(CameraInfo, f'{namespace}/camera_info', output_qos)
         self._camera_info_sub = None
+        self._camera_info_qos = ('', '')  # (reliability, durability) subscribed
         self.input = CameraInput(
             node,
             topic,
@@ -385,17 +392,37 @@ class CameraOutputs:
         )
 
     def start_input(self, node: Node) -> None:
-        # matches any publisher
-        small = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
-        self._camera_info_sub = node.create_subscription(
-            CameraInfo, camera_info_topic(self.topic), self._on_camera_info, small
-        )
+        self.refresh_camera_info(node)
         self.input.refresh()
+
+    def refresh_camera_info(self, node: Node) -> None:
+        """(Re-)subscribe camera_info when its publishers call for another QoS (input_qos)."""
+        topic = camera_info_topic(self.topic)
+        offers = [
+            Offer(
+                _OFFERED.get(info.qos_profile.reliability, 'unknown'),
+                info.topic_type,
+                _OFFERED_DURABILITY.get(info.qos_profile.durability, 'unknown'),
+            )
+            for info in node.get_publishers_info_by_topic(topic)
+        ]
+        choice = camera_info_qos(offers)
+        if self._camera_info_sub is not None and choice == self._camera_info_qos:
+            return
+        if self._camera_info_sub is not None:
+            node.destroy_subscription(self._camera_info_sub)
+        qos = QoSProfile(
+            depth=1, reliability=_RELIABILITY[choice[0]], durability=_DURABILITY[choice[1]]
+        )
+        self._camera_info_sub = node.create_subscription(
+            CameraInfo, topic, self._on_camera_info, qos
+        )
+        self._camera_info_qos = choice
 
     def stop_input(self, node: Node) -> None:
         if self._camera_info_sub is not None:
             node.destroy_subscription(self._camera_info_sub)
-            self._camera_info_sub = None
+            self._camera_info_sub, self._camera_info_qos = None, ('', '')
         self.input.close()
 
     def destroy(self, node: Node) -> None:
@@ -691,6 +718,7 @@ class SegmentNodeBase(Node):
         now = time.monotonic()
         for cam in self._cameras:
             cam.input.refresh()
+            cam.refresh_camera_info(self)
             _, counted, _ = self._losses.get(cam.topic, (0.0, 0, ''))
             # DDS saw samples it could not deliver (fragments lost)
             if cam.input.lost_messages > counted:
