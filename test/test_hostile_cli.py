@@ -133,6 +133,20 @@ BAD_NUMBERS = [
     ('export', ['--weights', 'w', '--opset', '999'], '--opset', 'in [9, 20]'),
     ('export', ['--weights', 'w', '--tolerance', '-1'], '--tolerance', '>= 0'),
     ('export', ['--weights', 'w', '--min-agreement', '2'], '--min-agreement', 'in [0, 1]'),
+    # the tools that publish frames: the image source's ranges, and a count that ends
+    ('demo', ['--rate', '0'], '--rate', 'in [0.1, 1000]'),
+    ('demo', ['--frames', '0'], '--frames', 'in [1, 1000000]'),
+    ('demo', ['--width', '100000'], '--width', 'in [16, 8192]'),
+    ('demo', ['--cpu-threads', '-1'], '--cpu-threads', 'in [0, 256]'),
+    ('node-latency', ['--frames', '0'], '--frames', 'in [1, 1000000]'),
+    ('node-latency', ['--feed-hz', '0'], '--feed-hz', 'in [0.1, 1000]'),
+    ('node-latency', ['--feed-frames', '0'], '--feed-frames', 'in [1, 1000000]'),
+    ('node-latency', ['--height', '0'], '--height', 'in [16, 8192]'),
+    ('node-latency', ['--startup-timeout', '-1'], '--startup-timeout', '> 0'),
+    ('node-latency', ['--cpu-threads', '-1'], '--cpu-threads', 'in [0, 256]'),
+    ('dds-check', ['--rate', '-1'], '--rate', 'in [0.1, 1000]'),
+    ('dds-check', ['--frames', '-1'], '--frames', 'in [1, 1000000]'),
+    ('dds-check', ['--width', '0'], '--width', 'in [16, 8192]'),
 ]
 
 
@@ -145,6 +159,30 @@ def test_a_number_out_of_range_is_refused_naming_the_option_and_the_range(
     code, err = run_cli([command, *args], capfd)
     line = the_error(err, command)
     assert code == 2 and f'argument {option}' in line and accepted in line, err
+
+
+@pytest.mark.parametrize(
+    'argv, option',
+    [
+        (['make-bag', 'i', '--out', 'o', '--image-topic', 'bad topic!'], '--image-topic'),
+        (['make-bag', 'i', '--out', 'o', '--label-topic', ''], '--label-topic'),
+        (['bag-eval', 'b', '--image-topic', '/a//b'], '--image-topic'),
+        (['bag-eval', 'b', '--image-topic', '/c', '--label-topic', '9lives'], '--label-topic'),
+    ],
+)
+def test_a_topic_name_ros_refuses_is_refused_before_anything_is_written(argv, option, capfd):
+    code, err = run_cli(argv, capfd)
+    line = the_error(err, argv[0])
+    assert code == 2 and f'argument {option}' in line and 'not a valid ROS topic name' in line, err
+
+
+def test_make_bag_refuses_one_topic_for_images_and_labels(image_dir, tmp_path):
+    from lightseg_ros.evaluation.make_bag import make_bag
+    from lightseg_ros.sources.bags import BagError
+
+    with pytest.raises(BagError, match='both /cam; give them two names'):
+        make_bag(image_dir, image_dir, tmp_path / 'bag', image_topic='/cam', label_topic='/cam')
+    assert not (tmp_path / 'bag').exists()
 
 
 def test_export_size_above_the_network_pixels_is_one_line(tmp_path, capfd):
@@ -176,6 +214,11 @@ def test_export_size_above_the_network_pixels_is_one_line(tmp_path, capfd):
         (['export', '--weights', 'w', '--safetensors', '{dir}'], '--safetensors'),
         (['eval', '--data', 'd', '--out', '{file}'], '--out'),
         (['predict', 'x.png', '--out', '{file}'], '--out'),
+        (['demo', '--out', '{file}'], '--out'),
+        (['make-bag', 'i', '--out', '{file}'], '--out'),
+        (['bag-eval', 'b', '--image-topic', '/c', '--record', '{file}'], '--record'),
+        (['node-latency', '--json', '{dir}'], '--json'),
+        (['dds-check', '--json', '{dir}'], '--json'),
     ],
 )
 def test_an_output_path_of_the_wrong_kind_is_refused(argv, option, tmp_path, capfd):
@@ -186,7 +229,7 @@ def test_an_output_path_of_the_wrong_kind_is_refused(argv, option, tmp_path, cap
     code, err = run_cli(argv, capfd)
     line = the_error(err, argv[0])
     assert code == 2 and f'argument {option}' in line, err
-    if argv[0] in ('eval', 'predict'):  # their --out is a folder
+    if option in ('--out', '--record') and argv[0] != 'bench':  # a folder
         assert f"'{file}' exists and is not a folder; expected a folder" in line, err
     else:
         assert f"'{folder}' is a folder; expected the path of a file to write" in line, err

@@ -155,3 +155,49 @@ def test_segment_node_refuses_an_empty_list_in_one_line(capfd, override, message
     lines = [line for line in err.splitlines() if 'cannot start' in line]
     assert len(lines) == 1 and message in lines[0], err[-2000:]
     assert 'Traceback' not in err
+
+
+def test_a_value_outside_the_declared_range_is_one_value_error(node_with):
+    # rclpy raised InvalidParameterValueException from declare_parameter: a traceback in the node
+    node = node_with('alpha:=2.0', 'depth:=0', 'rate_hz:=-1', 'ratio:=.nan')
+    with pytest.raises(ValueError, match=r'^parameter alpha must be in \[0.0, 1.0\]; got 2.0$'):
+        declare(node, 'alpha', 0.5, _ranged(0.0, 1.0))
+    with pytest.raises(ValueError, match=r'^parameter depth must be in \[1, 100\]; got 0$'):
+        declare(node, 'depth', 1, _int_ranged(1, 100))
+    # a whole number for a double goes through the relaxed path: the same line
+    with pytest.raises(ValueError, match=r'^parameter rate_hz must be in \[0.1, 1000.0\]; got -1'):
+        declare(node, 'rate_hz', 10.0, descriptor())
+    assert not node.has_parameter('rate_hz')
+    with pytest.raises(ValueError, match=r'^parameter ratio must be in \[0.0, 1.0\]; got nan$'):
+        declare(node, 'ratio', 0.5, _ranged(0.0, 1.0))
+
+
+def _ranged(lo: float, hi: float) -> ParameterDescriptor:
+    ranges = [FloatingPointRange(from_value=lo, to_value=hi)]
+    return ParameterDescriptor(floating_point_range=ranges)
+
+
+def _int_ranged(lo: int, hi: int) -> ParameterDescriptor:
+    from rcl_interfaces.msg import IntegerRange
+
+    return ParameterDescriptor(integer_range=[IntegerRange(from_value=lo, to_value=hi, step=1)])
+
+
+@pytest.mark.parametrize(
+    'override, message',
+    [
+        ('overlay_alpha:=2.0', 'parameter overlay_alpha must be in [0.0, 1.0]; got 2.0'),
+        ('output_depth:=0', 'parameter output_depth must be in [1, '),
+        ('cpu_threads:=-1', 'parameter cpu_threads must be in [0, '),
+    ],
+)
+def test_segment_node_refuses_a_value_out_of_range_in_one_line(capfd, override, message):
+    from lightseg_ros.ros.segment_node import main
+
+    name = f'p_{uuid.uuid4().hex[:6]}'
+    argv = ['--ros-args', '-p', override, '-p', 'weights:=random', '-r', f'__node:={name}']
+    assert main(argv) == 2
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if 'cannot start' in line]
+    assert len(lines) == 1 and message in lines[0], err[-2000:]
+    assert 'Traceback' not in err

@@ -96,6 +96,10 @@ def make_bag(
         raise BagError(f'fps must be in (0, {MAX_FPS:g}], got {fps}')
     if limit is not None and limit < 0:
         raise BagError(f'limit must be a whole number >= 0 (0: every image), got {limit}')
+    if labels is not None and label_topic == image_topic:
+        raise BagError(
+            f'the label topic and the image topic are both {image_topic}; give them two names'
+        )
     files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[
         : limit or None
     ]

@@ -32,7 +32,7 @@ import copy
 from typing import Any
 
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.exceptions import InvalidParameterTypeException
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -59,6 +59,8 @@ def declare(node: Node, name: str, default: Any, descriptor: ParameterDescriptor
     writable.read_only = False
     try:
         value = node.declare_parameter(name, default, writable).value
+    except InvalidParameterValueException as exc:  # outside the descriptor's range
+        raise ValueError(_out_of_range(name, descriptor, exc)) from None
     except InvalidParameterTypeException as exc:
         if not isinstance(default, float):
             raise ValueError(f'parameter {name}: {_expected(exc)}') from None
@@ -91,8 +93,22 @@ def _as_double(node: Node, name: str, default: float, writable: ParameterDescrip
         node.undeclare_parameter(name)
         raise ValueError(f'parameter {name} must be a number; got {str(value)[:80]!r}')
     value = float(value)
-    node.set_parameters([Parameter(name, Parameter.Type.DOUBLE, value)])
+    result = node.set_parameters([Parameter(name, Parameter.Type.DOUBLE, value)])[0]
+    if not result.successful:  # outside the descriptor's range
+        node.undeclare_parameter(name)
+        raise ValueError(_out_of_range(name, writable, result.reason))
     return value
+
+
+def _out_of_range(name: str, descriptor: ParameterDescriptor, why: object) -> str:
+    """One line for a value outside a parameter's declared range."""
+    for ranges in (descriptor.floating_point_range, descriptor.integer_range):
+        if ranges:
+            lo, hi = ranges[0].from_value, ranges[0].to_value
+            # rclpy's reason: "... out of range Min: 0.0, Max: 1.0, value: 2.0: name"
+            got = str(why).rsplit('value: ', 1)[-1].rsplit(':', 1)[0][:80]
+            return f'parameter {name} must be in [{lo}, {hi}]; got {got}'
+    return f'parameter {name}: {str(why)[:200]}'
 
 
 def _expected(exc: InvalidParameterTypeException) -> str:

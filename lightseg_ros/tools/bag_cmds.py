@@ -172,15 +172,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         'labels', nargs='?', help="folder of class-id PNG labels with the images' file names"
     )
-    p.add_argument('--out', required=True, help='output bag folder (must not exist)')
+    p.add_argument(
+        '--out',
+        required=True,
+        type=cli_args.output_folder,
+        help='output bag folder (must not exist)',
+    )
     p.add_argument(
         '--fps',
         type=cli_args.float_in(0.0, MAX_FPS, lo_open=True),
         default=15.0,
         help=f'frame rate of the stamps, in (0, {MAX_FPS:g}] (default 15)',
     )
-    p.add_argument('--image-topic', default='/camera/image_raw')
-    p.add_argument('--label-topic', default='/camera/labels')
+    p.add_argument('--image-topic', type=cli_args.topic_name, default='/camera/image_raw')
+    p.add_argument('--label-topic', type=cli_args.topic_name, default='/camera/labels')
     p.add_argument('--frame-id', default='camera')
     p.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
     p.add_argument(
@@ -193,9 +198,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help='score a model on a rosbag2: mIoU and latency, offline or through the node',
     )
     p.add_argument('bag', help='rosbag2 folder (sqlite3 or MCAP)')
-    p.add_argument('--image-topic', required=True)
+    p.add_argument('--image-topic', type=cli_args.topic_name, required=True)
     p.add_argument(
-        '--label-topic', help='mono8 class-id label images, paired with frames by header stamp'
+        '--label-topic',
+        type=cli_args.topic_name,
+        help='mono8 class-id label images, paired with frames by header stamp',
     )
     p.add_argument(
         '--label-palette',
@@ -223,7 +230,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=1.0,
         help="node mode: replay speed factor of the recorded rate, or 'max' (default 1.0)",
     )
-    p.add_argument('--record', help='write mask, color_mask and overlay topics to this new bag')
+    p.add_argument(
+        '--record',
+        type=cli_args.output_folder,
+        help='write mask, color_mask and overlay topics to this new bag',
+    )
     p.add_argument(
         '--json', type=cli_args.output_file, help='also write the report as JSON to this file'
     )

@@ -49,8 +49,13 @@ __all__ = [
     'non_negative_int',
     'output_file',
     'output_folder',
+    'frame_count',
+    'frame_rate',
+    'optional_output_file',
     'positive_float',
     'positive_int',
+    'source_side',
+    'topic_name',
 ]
 
 # as the weights' input_size (models/weights.py LIMITS.side and LIMITS.network_pixels)
@@ -117,6 +122,11 @@ def float_in(
 
 
 positive_float = float_in(0.0, lo_open=True)
+# what the tools that publish frames take: the image source's sides and rates
+# (ros/image_source.py), and a frame count that ends (the image source's 0 = never stops)
+source_side = int_in(16, 8192)
+frame_rate = float_in(0.1, 1000.0)
+frame_count = int_in(1, 1_000_000)
 
 
 def _sizes(
@@ -200,6 +210,21 @@ def device(text: str) -> str:
     return value
 
 
+# a ROS 2 topic name as written in a bag: tokens of letters, digits and underscores (not starting
+# with a digit) joined by single slashes (REP-144 / the rcl name rules)
+_TOPIC = re.compile(r'/?[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*')
+
+
+def topic_name(text: str) -> str:
+    """Return a valid ROS 2 topic name, e.g. /camera/image_raw."""
+    if not _TOPIC.fullmatch(text):
+        raise Error(
+            f'{text[:80]!r} is not a valid ROS topic name; expected names of letters, digits and '
+            "'_' (not starting with a digit) joined by single '/', e.g. /camera/image_raw"
+        )
+    return text
+
+
 def output_file(text: str) -> str:
     """Return a file path to write: not an existing folder, nor below an existing file."""
     path = Path(text)
@@ -215,6 +240,11 @@ def output_file(text: str) -> str:
                 )
             break
     return text
+
+
+def optional_output_file(text: str) -> str:
+    """Return '' (nothing to write) or a file path to write, as :func:`output_file`."""
+    return text if text == '' else output_file(text)
 
 
 def output_folder(text: str) -> str:

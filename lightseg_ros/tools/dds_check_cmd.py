@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 
+from . import cli_args
 from ..ros.dds import DDS_TRANSPORTS, use_dds_transport
 
 __all__ = ['register', 'PAIRINGS']
@@ -221,10 +222,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         'dds-check',
         help='do camera-sized images cross between processes here? (per DDS transport)',
     )
-    p.add_argument('--frames', type=int, default=50)
-    p.add_argument('--rate', type=float, default=10.0)
-    p.add_argument('--width', type=int, default=640)
-    p.add_argument('--height', type=int, default=480)
+    p.add_argument('--frames', type=cli_args.frame_count, default=50)
+    p.add_argument('--rate', type=cli_args.frame_rate, default=10.0)
+    p.add_argument('--width', type=cli_args.source_side, default=640)
+    p.add_argument('--height', type=cli_args.source_side, default=480)
     p.add_argument(
         '--dds-transport',
         nargs='+',
@@ -232,7 +233,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help='transports to compare (default: all); each applies to both processes',
     )
-    p.add_argument('--json', default='', help='also write the table as JSON here')
+    p.add_argument(
+        '--json',
+        default='',
+        type=cli_args.optional_output_file,
+        help='also write the table as JSON here',
+    )
     # the two sides of one measurement (internal)
     p.add_argument('--publisher', choices=('reliable', 'best_effort'), help=argparse.SUPPRESS)
     p.add_argument('--subscriber', choices=('reliable', 'best_effort'), help=argparse.SUPPRESS)

@@ -32,6 +32,7 @@ import time
 
 import numpy as np
 
+from . import cli_args
 from ..models.shipped import DEFAULT_MODEL, RANDOM
 
 __all__ = ['run_demo', 'register']
@@ -285,12 +286,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         'demo', help='run the image source and the segmentation node together; write overlays'
     )
     p.add_argument(
-        '--out', default='outputs/demo', help='folder for overlay PNGs and latency.json'
+        '--out',
+        default='outputs/demo',
+        type=cli_args.output_folder,
+        help='folder for overlay PNGs and latency.json',
     )
-    p.add_argument('--frames', type=int, default=30, help='frames to publish')
-    p.add_argument('--rate', type=float, default=5.0, help='frames per second')
-    p.add_argument('--width', type=int, default=640)
-    p.add_argument('--height', type=int, default=480)
+    p.add_argument(
+        '--frames', type=cli_args.frame_count, default=30, help='frames to publish'
+    )
+    p.add_argument('--rate', type=cli_args.frame_rate, default=5.0, help='frames per second')
+    p.add_argument('--width', type=cli_args.source_side, default=640)
+    p.add_argument('--height', type=cli_args.source_side, default=480)
     p.add_argument(
         '--model',
         default=DEFAULT_MODEL,
@@ -302,7 +308,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--device', default='auto', help='auto, cpu, cuda')
     p.add_argument(
         '--cpu-threads',
-        type=int,
+        type=cli_args.cpu_threads,
         default=0,
         help='torch CPU threads for the node; 0 = half the cores',
     )

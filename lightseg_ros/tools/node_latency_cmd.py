@@ -36,6 +36,7 @@ import time
 
 import numpy as np
 
+from . import cli_args
 from ..models.shipped import DEFAULT_MODEL
 from ..ros.dds import DDS_TRANSPORTS, use_dds_transport
 from ..ros.node_session import NodeSession, NodeStartError, send_until_answered
@@ -429,10 +430,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument('--model', default=DEFAULT_MODEL)
     p.add_argument('--device', default='auto')
-    p.add_argument('--width', type=int, default=640)
-    p.add_argument('--height', type=int, default=480)
-    p.add_argument('--frames', type=int, default=30)
-    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--width', type=cli_args.source_side, default=640)
+    p.add_argument('--height', type=cli_args.source_side, default=480)
+    p.add_argument('--frames', type=cli_args.frame_count, default=30)
+    p.add_argument('--warmup', type=cli_args.non_negative_int, default=3)
     p.add_argument('--backend', default='auto', help='auto, torch or onnxruntime (node and bare)')
     p.add_argument(
         '--torch-compile',
@@ -447,20 +448,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         '--feed-hz',
-        type=float,
+        type=cli_args.frame_rate,
         default=60.0,
         help='rate of the fed phase (frames published without waiting)',
     )
-    p.add_argument('--feed-frames', type=int, default=120)
+    p.add_argument('--feed-frames', type=cli_args.frame_count, default=120)
     p.add_argument(
         '--startup-timeout',
-        type=float,
+        type=cli_args.positive_float,
         default=120.0,
         help="seconds to wait for the node's topics",
     )
     p.add_argument(
         '--cpu-threads',
-        type=int,
+        type=cli_args.cpu_threads,
         default=0,
         help="torch CPU threads (node and bare); 0 = the node's default, half the cores",
     )
@@ -472,5 +473,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help='DDS transport of the node and of this process (default: as the environment sets '
         'it); several: each measured in turn, in its own process',
     )
-    p.add_argument('--json', default='', help='also write the result as JSON here')
+    p.add_argument(
+        '--json',
+        default='',
+        type=cli_args.optional_output_file,
+        help='also write the result as JSON here',
+    )
     p.set_defaults(func=run)
