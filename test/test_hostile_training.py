@@ -94,7 +94,12 @@ def test_a_malformed_classes_file_is_one_dataset_error(tmp_path, name, body, mes
 @pytest.mark.parametrize(
     'text, overrides, message',
     [
-        ('', ['optim.lr=-1'], r'--set optim\.lr=-1: optim\.lr must be a number > 0, got -1'),
+        ('', ['optim.lr=-1'], r'--set optim\.lr=-1: optim\.lr must be a number above 0, up to'),
+        # an overflow in SGD, a uint8 that cannot hold the grey, a fork bomb
+        ('', ['optim.lr=1e308'], r'optim\.lr must be a number above 0, up to 10, got 1e\+308'),
+        ('', ['augment.pad_value=300'], r'augment\.pad_value must be an integer from 0 to 255'),
+        ('', ['train.workers=999999'], r'train\.workers must be an integer from 0 to 256, got'),
+        ('', ['train.batch_size=100000'], r'train\.batch_size must be an integer from 1 to'),
         ('', ['optim.momentum=-3'], r'optim\.momentum must be a number from 0 to 1, got -3'),
         ('', ['optim.weight_decay=-1'], r'optim\.weight_decay must be a number >= 0, got -1'),
         ('optim: {lr: .nan}\n', [], r'bad\.yaml: optim\.lr must be a finite number, got nan'),
@@ -141,6 +146,19 @@ def test_config_values_torch_cannot_run_are_config_errors(tmp_path, text, overri
         load_config(bad, overrides)
 
 
+def test_class_weights_that_do_not_match_the_classes_are_one_line(tmp_path, capsys):
+    from synthetic_data import make_camvid
+
+    root = make_camvid(tmp_path / 'camvid', n=2, size=(48, 64), splits=('train',))
+    argv = ['train', '--data', str(root), '--output-dir', str(tmp_path / 'run'), '--epochs', '1']
+    argv += ['--set', 'data.dataset=camvid', '--set', 'data.val_split=null']
+    argv += ['--set', 'train.class_weights=[1]']
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'Traceback' not in err, err
+    assert 'train.class_weights has 1 entries; the dataset has 11 classes' in err, err
+
+
 def test_a_recipe_that_is_not_utf8_is_a_config_error(tmp_path):
     bad = tmp_path / 'bad.yaml'
     bad.write_bytes(b'train: {output_dir: caf\xe9}\n')
@@ -159,7 +177,7 @@ def test_an_exponent_without_a_dot_is_a_number():
         (['--benchmark-iters', '-1'], '--benchmark-iters must be an integer >= 1, got -1'),
         (['--benchmark-iters', '0'], '--benchmark-iters must be an integer >= 1, got 0'),
         (['--stop-after-epochs', '-1'], '--stop-after-epochs must be an integer >= 0, got -1'),
-        (['--lr', '-1'], 'optim.lr must be a number > 0, got -1'),
+        (['--lr', '-1'], 'optim.lr must be a number above 0, up to 10, got -1'),
         (['--seed', '-1'], 'train.seed must be an integer from 0 to'),
     ],
 )

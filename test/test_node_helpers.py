@@ -103,6 +103,14 @@ def test_parameter_validation():
     assert 'accepted' in validate_change('device', 'tpu')
     assert 'stretch, letterbox' in validate_change('resize', 'crop')
     assert validate_change('use_sim_time', True) is None
+    # published under the camera namespace: a relative name (an absolute or empty one made
+    # rclpy's InvalidTopicNameException traceback at start)
+    for bad in ('', '/abs/ns', 'a//b', 'bad name!', '9seg', 'seg/'):
+        assert 'output_namespace must be a relative name' in validate_change(
+            'output_namespace', bad
+        ), bad
+    for good in ('segmentation', 'seg/v2', '_x'):
+        assert validate_change('output_namespace', good) is None
     assert cpu_threads_for(3) == 3 and 1 <= cpu_threads_for(0) <= max(1, os.cpu_count() // 2)
     config = ModelConfig.from_values({p.name: p.default for p in PARAMETERS})
     assert (

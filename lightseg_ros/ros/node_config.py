@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import os
+import re
 from typing import Any
 
 from .input_qos import INPUT_RELIABILITIES
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 RELIABILITIES = ('best_effort', 'reliable')
+# the outputs' folder under the camera namespace: relative name tokens (the rcl name rules)
+_RELATIVE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*')
 RESIZE_POLICIES = ('stretch', 'letterbox')
 
 
@@ -344,4 +347,9 @@ def _validate(name: str, value: Any) -> str | None:
             return str(exc)
     if name == 'image_topics' and (not value or any(not t for t in value)):
         return 'image_topics must list at least one topic'
+    if name == 'output_namespace' and not _RELATIVE_NAME.fullmatch(str(value)):
+        return (
+            'output_namespace must be a relative name: letters, digits and _ (not starting with a '
+            f"digit) joined by single '/', e.g. segmentation; got {str(value)[:80]!r}"
+        )
     return None

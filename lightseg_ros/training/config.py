@@ -372,6 +372,7 @@ BOUNDS: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
 # checks beyond the type: (predicate, what is accepted)
 RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ('data', 'crop_size'): (_pair, '[H, W], two positive integers'),
+    ('augment', 'pad_value'): (lambda v: 0 <= v <= 255, 'an integer from 0 to 255 (a uint8 grey)'),
     ('data', 'input_size'): (
         lambda v: v is None or (_sides(v) and v[0] * v[1] <= LIMITS.network_pixels),
         f'null or {_SIDES}, at most {LIMITS.network_pixels} pixels in all',
@@ -384,8 +385,8 @@ RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
         lambda v: _within(v, *LIMITS.std),
         f'three numbers (R, G, B) from {LIMITS.std[0]:g} to {LIMITS.std[1]:g}',
     ),
-    ('optim', 'lr'): (lambda v: v > 0, 'a number > 0'),
-    ('optim', 'min_lr'): (lambda v: v >= 0, 'a number >= 0'),
+    ('optim', 'lr'): (lambda v: 0 < v <= 10, 'a number above 0, up to 10'),
+    ('optim', 'min_lr'): (lambda v: 0 <= v <= 10, 'a number from 0 to 10'),
     ('optim', 'momentum'): (_prob, 'a number from 0 to 1'),
     ('optim', 'weight_decay'): (lambda v: v >= 0, 'a number >= 0'),
     ('optim', 'warmup_epochs'): (lambda v: v >= 0, 'a number >= 0 (0: no warm-up)'),
@@ -406,8 +407,9 @@ RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ('augment', 'hflip'): (_prob, 'a probability, 0 to 1'),
     ('augment', 'blur'): (_prob, 'a probability, 0 to 1'),
     ('train', 'epochs'): (lambda v: v >= 1, 'an integer >= 1'),
-    ('train', 'batch_size'): (lambda v: v >= 1, 'an integer >= 1'),
-    ('train', 'workers'): (lambda v: v >= 0, 'an integer >= 0'),
+    ('train', 'batch_size'): (lambda v: 1 <= v <= 4096, 'an integer from 1 to 4096'),
+    # each worker is a process holding a copy of the dataset's state: a typo forked hundreds
+    ('train', 'workers'): (lambda v: 0 <= v <= 256, 'an integer from 0 to 256'),
     ('train', 'ema_decay'): (
         lambda v: 0 <= v < 1,
         'a number from 0 (off) up to, not including, 1',
@@ -425,7 +427,7 @@ RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ),
     ('distill', 'weight'): (lambda v: v >= 0, 'a number >= 0'),
     ('distill', 'temperature'): (lambda v: v > 0, 'a number > 0'),
-    ('eval', 'batch_size'): (lambda v: v >= 1, 'an integer >= 1'),
+    ('eval', 'batch_size'): (lambda v: 1 <= v <= 4096, 'an integer from 1 to 4096'),
     ('eval', 'scales'): (
         lambda v: len(v) >= 1 and all(x > 0 for x in v),
         'a list of positive numbers',

@@ -1117,6 +1117,12 @@ def train(
         check_output_dir(out_dir)
 
     train_set, val_set = get_datasets(cfg)
+    weights = cfg.train.class_weights
+    if weights is not None and len(weights) != train_set.num_classes:
+        raise ConfigError(
+            f'train.class_weights has {len(weights)} entries; the dataset has '
+            f'{train_set.num_classes} classes (one weight each, or null)'
+        )
     checked = time.perf_counter()
     train_set.check(f'train_split {cfg.data.train_split!r}')
     if val_set is not None:
