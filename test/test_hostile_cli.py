@@ -185,6 +185,34 @@ def test_make_bag_refuses_one_topic_for_images_and_labels(image_dir, tmp_path):
     assert not (tmp_path / 'bag').exists()
 
 
+def test_an_export_that_fails_its_check_writes_nothing_and_never_replaces_its_source(
+    tmp_path, capfd
+):
+    import torch
+
+    from lightseg_ros.models import build_model, save_weights, WeightsMeta
+
+    model = build_model('ghostnet_aspp_da', num_classes=3)
+    with torch.no_grad():  # beyond fp16's largest number (65504): inf in a --half export
+        next(p for p in model.parameters() if p.dim() == 4).fill_(1e6)
+    meta = WeightsMeta(model='ghostnet_aspp_da', num_classes=3, class_names=['a', 'b', 'c'])
+    weights = save_weights(tmp_path / 'w.safetensors', model, meta)
+    source = weights.read_bytes()
+    out = tmp_path / 'out.safetensors'
+    out.write_bytes(b'the previous export')
+    argv = ['export', '--weights', str(weights), '--height', '64', '--width', '64', '--half']
+    code, err = run_cli(argv + ['--safetensors', str(out)], capfd)
+    line = the_error(err, 'export')
+    assert code == 2 and 'was not written' in line and "beyond fp16's range" in line, err
+    # the file was written to a temporary name and removed: the path holds what it held
+    assert out.read_bytes() == b'the previous export'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['out.safetensors', 'w.safetensors']
+    code, err = run_cli(argv + ['--safetensors', str(weights)], capfd)
+    line = the_error(err, 'export')
+    assert code == 2 and 'names the --weights file itself' in line, err
+    assert weights.read_bytes() == source
+
+
 def test_export_size_above_the_network_pixels_is_one_line(tmp_path, capfd):
     from lightseg_ros.models import build_model, save_weights, WeightsMeta
 

@@ -22,6 +22,8 @@ tensors, the form the package ships, checked against the source.
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from . import cli_args
 
@@ -45,17 +47,50 @@ def _opsets() -> tuple[int, int]:
 
 
 def _export_safetensors(args: argparse.Namespace, model, meta, size) -> None:
+    """
+    Write ``--safetensors``: first beside it under a temporary name, checked, then moved in place.
+
+    A file that fails its checks (a tensor beyond fp16's range with --half, labels that change
+    on more pixels than --min-agreement allows) is removed and nothing at the path changes.
+    """
     import torch
 
-    from ..models import load_model, save_weights
+    from ..models import load_model, save_weights, WeightsError
 
-    path = save_weights(args.safetensors, model, meta, half=args.half)
-    reloaded, _ = load_model(path)
-    x = torch.randn(2, 3, int(size[0]), int(size[1]), generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        ref, out = model(x), reloaded(x)
-    agree = float((ref.argmax(1) == out.argmax(1)).float().mean())
-    diff = float((ref - out).abs().max())
+    final = Path(args.safetensors)
+    if final.exists() and final.resolve() == Path(args.weights).resolve():
+        raise SystemExit(
+            'lightseg export: error: --safetensors names the --weights file itself; write the '
+            'export to another path'
+        )
+    partial = final.with_name(f'.{final.stem}.partial{os.getpid()}{final.suffix}')
+    try:
+        path = save_weights(partial, model, meta, half=args.half)
+        try:
+            reloaded, _ = load_model(path)
+        except WeightsError as exc:
+            fp16 = " (a tensor beyond fp16's range, 65504: export without --half)"
+            raise SystemExit(
+                f'lightseg export: error: the export to {final} fails its check, so it was not '
+                f'written: {str(exc).replace(str(path), "the file")}'
+                f'{fp16 if args.half else ""}'
+            ) from None
+        x = torch.randn(
+            2, 3, int(size[0]), int(size[1]), generator=torch.Generator().manual_seed(0)
+        )
+        with torch.no_grad():
+            ref, out = model(x), reloaded(x)
+        agree = float((ref.argmax(1) == out.argmax(1)).float().mean())
+        diff = float((ref - out).abs().max())
+        if agree < args.min_agreement:
+            raise SystemExit(
+                f'lightseg export: error: labels agree on {agree * 100:.3f}% of pixels, below '
+                f'--min-agreement {args.min_agreement * 100:.1f}%; {final} was not written'
+            )
+        os.replace(path, final)
+        path = final
+    finally:
+        partial.unlink(missing_ok=True)
     print(
         f'wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {"fp16" if args.half else "fp32"} '
         f'tensors, {meta.model}, val mIoU {meta.val_miou if meta.val_miou is not None else "n/a"})'
@@ -64,11 +99,6 @@ def _export_safetensors(args: argparse.Namespace, model, meta, size) -> None:
         f'reloaded vs source at {size[0]}x{size[1]}: max abs logit diff {diff:.3g}, labels agree '
         f'on {agree * 100:.3f}% of pixels'
     )
-    if agree < args.min_agreement:
-        raise SystemExit(
-            f'lightseg export: error: labels agree on {agree * 100:.3f}% of pixels, below '
-            f'--min-agreement {args.min_agreement * 100:.1f}%'
-        )
 
 
 def run(args: argparse.Namespace) -> int:
