@@ -147,6 +147,12 @@ BAD_NUMBERS = [
     ('dds-check', ['--rate', '-1'], '--rate', 'in [0.1, 1000]'),
     ('dds-check', ['--frames', '-1'], '--frames', 'in [1, 1000000]'),
     ('dds-check', ['--width', '0'], '--width', 'in [16, 8192]'),
+    ('models', ['--height', '0'], '--height', 'in [16, 4096]'),
+    ('models', ['--height', '-5'], '--height', 'in [16, 4096]'),
+    ('models', ['--width', '100000'], '--width', 'in [16, 4096]'),
+    ('models', ['--height', '4096', '--width', '4096'], '--height/--width', '4194304 pixels'),
+    ('models', ['--num-classes', '0'], '--num-classes', 'in [1, 1024]'),
+    ('models', ['--num-classes', '100000'], '--num-classes', 'in [1, 1024]'),
 ]
 
 

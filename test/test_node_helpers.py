@@ -94,6 +94,7 @@ def test_parameter_validation():
     assert 'accepted models' in validate_change('model', 'yolo')
     assert 'not found' in validate_change('weights', '/no/such.safetensors')
     assert 'unknown outputs' in validate_change('outputs', ['mask', 'depth'])
+    assert 'outputs must list at least one of' in validate_change('outputs', [])
     assert '[0.0, 1.0]' in validate_change('overlay_alpha', -0.1)
     assert 'input_size' in validate_change('input_size', [0, 64])
     assert validate_change('input_size', [360, 480]) is None

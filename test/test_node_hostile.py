@@ -35,9 +35,10 @@ from lightseg_ros.inference import Segmenter
 from lightseg_ros.inference.image_codec import encode_image
 import numpy as np
 import pytest
-from rcl_interfaces.srv import SetParameters
-from ros_harness import fresh_domain, NodeProcess, Probe, set_params
+from rcl_interfaces.srv import GetParameters, SetParameters
+from ros_harness import call, fresh_domain, NodeProcess, Probe, set_params
 from sensor_msgs.msg import CompressedImage, Image
+import torch
 
 NS = f'/h{uuid.uuid4().hex[:8]}'
 RAW, PACKED = f'{NS}/cam/image', f'{NS}/front/image/compressed'
@@ -174,6 +175,18 @@ def test_a_model_switch_that_raises_keeps_the_worker_serving_the_previous_model(
         stamp = send()  # answered by the model it had
         probe.wait_for(f'{NS}/switch/segmentation/mask', lambda m: m.header.stamp.sec == stamp)
         assert node.segmenter.backend.description.startswith('torch')
+        # the parameter names the backend that runs again, not the one that failed
+        probe.wait_until(lambda: node.get_parameter('backend').value == 'torch', 10, 'set back')
+        # a warm-up frame above max_input_pixels fails the same way (only the load can tell)
+        assert node.set_parameters([Parameter('warmup_image_size', value=[4000, 30000])])[
+            0
+        ].successful
+        probe.wait_until(
+            lambda: list(node.get_parameter('warmup_image_size').value) == [0, 0], 60, 'set back'
+        )
+        assert node.segmenter.warmed_up is None
+        stamp = send()
+        probe.wait_for(f'{NS}/switch/segmentation/mask', lambda m: m.header.stamp.sec == stamp)
     finally:
         probe.close()
         executor.shutdown()
@@ -216,6 +229,7 @@ def graph(weights):
             probe.publisher(CompressedImage, PACKED),
         )
         probe.params = probe.node.create_client(SetParameters, f'/{NODE}/set_parameters')
+        probe.get_params = probe.node.create_client(GetParameters, f'/{NODE}/get_parameters')
         try:
             probe.wait_until(
                 lambda: (
@@ -345,6 +359,66 @@ def test_crafted_weights_at_run_time_are_refused_and_the_model_kept(graph, weigh
             level == 1 and f"refused weights='{path}'" in text and case.words in text
         ),
     )
+    assert node.alive()
+
+
+def _nan_weights(good, path):
+    from lightseg_ros.models import save_weights
+    from lightseg_ros.models.weights import load_model
+
+    net, meta = load_model(good)
+    with torch.no_grad():
+        net.classifier.bias[0] = float('nan')
+    return save_weights(path, net, meta)
+
+
+def _wrong_shape_weights(good, path):
+    from lightseg_ros.models import build_model, save_weights, WeightsMeta
+
+    return save_weights(  # the metadata says 3 classes, the tensors are a 5-class model's
+        path,
+        build_model('ghostnet_aspp_da', num_classes=5),
+        WeightsMeta(model='ghostnet_aspp_da', num_classes=3, class_names=['a', 'b', 'c']),
+    )
+
+
+@pytest.mark.parametrize(
+    'make, words',
+    [
+        (_wrong_shape_weights, 'tensor classifier.weight is [5, 48, 1, 1]'),
+        (_nan_weights, 'tensor classifier.bias holds NaN or infinite values'),
+    ],
+    ids=['tensor shapes of another model', 'NaN in a tensor'],
+)
+def test_weights_failing_past_their_metadata_set_the_parameter_back(
+    graph, weights, tmp_path, make, words
+):
+    """
+    Tensors are read by the worker, after set_parameters has accepted the file's metadata.
+
+    The switch fails there, the previous model serves on, and the weights parameter names the
+    model that runs again (it used to keep the bad file, which a restart would then load).
+    """
+    from rcl_interfaces.msg import ParameterType
+
+    probe, node = graph
+    path = make(weights[0], tmp_path / 'bad.safetensors')
+    assert set_params(probe, weights=str(path))[0].successful  # the metadata is fine
+    diagnostics(
+        probe,
+        lambda level, text, v: level == 2 and 'model switch failed' in text and words in text,
+        timeout=60,
+    )
+
+    def weights_parameter() -> str:
+        reply = call(probe, probe.get_params, GetParameters.Request(names=['weights']))
+        assert reply.values[0].type == ParameterType.PARAMETER_STRING
+        return reply.values[0].string_value
+
+    probe.wait_until(lambda: weights_parameter() == str(weights[0]), 30, 'weights set back')
+    serve_good_frame(probe)
+    assert f'model switch failed, keeping ghostnet_aspp_da: {path}' in node.output
+    assert '(weights set back to the running model' in node.output
     assert node.alive()
 
 

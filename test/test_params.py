@@ -143,6 +143,7 @@ def test_a_read_only_double_given_a_whole_number_is_a_read_only_double(node_with
         ('image_topics:=[]', 'image_topics must list at least one topic'),
         ('input_size:=[]', 'input_size must be [height, width]'),
         ('model:=[]', 'parameter model must be a string; got an empty list'),
+        ('outputs:=[]', 'outputs must list at least one of: mask, '),
     ],
 )
 def test_segment_node_refuses_an_empty_list_in_one_line(capfd, override, message):

@@ -321,6 +321,8 @@ def _validate(name: str, value: Any) -> str | None:
         unknown = [v for v in value if v not in OUTPUTS]
         if unknown:
             return f'unknown outputs {unknown}; accepted: {", ".join(OUTPUTS)}'
+        if not list(value):  # a node that would publish nothing (deactivate a lifecycle node)
+            return f'outputs must list at least one of: {", ".join(OUTPUTS)}'
     if name == 'input_size':
         size = list(value)
         lo, hi = LIMITS.side

@@ -39,6 +39,7 @@ and topics: :mod:`lightseg_ros.ros.segment_lifecycle_node`, on the steps of
 
 from __future__ import annotations
 
+import array
 from dataclasses import dataclass
 import gc
 import json
@@ -526,12 +527,16 @@ class SegmentNodeBase(Node):
         # resident memory follows the frames held (inference/memory.py)
         return_large_buffers_to_the_system()
         # errors end the process (main)
-        self._segmenter = load_segmenter(ModelConfig.from_values(values))
+        running_values = {n: values[n] for n in RELOAD_PARAMETERS}
+        self._running = (ModelConfig.from_values(values), running_values)
+        self._segmenter = load_segmenter(self._running[0])
         self._lut = palette_lut(self._segmenter.palette)
         self._alpha = float(values['overlay_alpha'])
         self._enabled = frozenset(values['outputs'])
-        self._reload_request: ModelConfig | None = None
-        self._reload_lock = threading.Lock()
+        # (config, parameter values) of the switch the worker is asked for; the lock is reentrant
+        # because a failed switch sets the parameters back from the worker while holding it
+        self._reload_request: tuple[ModelConfig, dict[str, Any]] | None = None
+        self._reload_lock = threading.RLock()
         self._model_error = ''
         self._refused = (
             ''  # the last refused run-time change (for /diagnostics), until the next model load
@@ -761,8 +766,11 @@ class SegmentNodeBase(Node):
                 self._memory_budget_mb = int(p.value)
         if names & RELOAD_PARAMETERS:
             values = {n: self.get_parameter(n).value for n in RELOAD_PARAMETERS}
+            config = ModelConfig.from_values(values)
             with self._reload_lock:
-                self._reload_request = ModelConfig.from_values(values)
+                # back to what runs (an undo, or the set-back after a failed switch): no load
+                same = config == self._running[0]
+                self._reload_request = None if same else (config, values)
             self._mailbox.wake()
 
     # -- worker thread ---------------------------------------------------------------------------
@@ -859,9 +867,10 @@ class SegmentNodeBase(Node):
 
     def _reload_if_requested(self, stop: threading.Event) -> None:
         with self._reload_lock:
-            config, self._reload_request = self._reload_request, None
-        if config is None:
+            request, self._reload_request = self._reload_request, None
+        if request is None:
             return
+        config, values = request
         try:
             segmenter = load_segmenter(config)
         except Exception as exc:  # noqa: BLE001 - any failure (CUDA out of memory too) keeps it
@@ -871,12 +880,15 @@ class SegmentNodeBase(Node):
                 why = f'{type(exc).__name__}: {" ".join(str(exc).split())[:300]}'
             self._model_error = why
             if not stop.is_set():
+                restored = ', '.join(self._restore_running_parameters())
+                back = f" ({restored} set back to the running model's)" if restored else ''
                 self.get_logger().error(
-                    f'model switch failed, keeping {self._segmenter.model_name}: {why}'
+                    f'model switch failed, keeping {self._segmenter.model_name}: {why}{back}'
                 )
             return
         if stop.is_set():  # cleaned up while loading: the node has no model now
             return
+        self._running = (config, values)
         self._segmenter, self._lut, self._model_error = (
             segmenter,
             palette_lut(segmenter.palette),
@@ -886,6 +898,28 @@ class SegmentNodeBase(Node):
         self._log_model()
         for cam in self._cameras:
             cam.publish_legend(segmenter, self.get_clock().now().to_msg())
+
+    def _restore_running_parameters(self) -> list[str]:
+        """
+        Set the model parameters back to the running model's after a failed switch; return names.
+
+        Checks that need the tensors (their shapes, NaN values) or the warm-up run only fail in the
+        worker, after set_parameters has answered: without this the parameters would name a model
+        that is not running (``ros2 param get`` and a later restart would pick the bad value). A
+        newer request already queued is left to run instead.
+        """
+        with self._reload_lock:
+            if self._reload_request is not None:
+                return []
+            restore = [
+                Parameter(name, value=_plain(value))
+                for name, value in sorted(self._running[1].items())
+                if _plain(self.get_parameter(name).value) != _plain(value)
+            ]
+            if not restore:
+                return []
+            results = self.set_parameters(restore)
+        return [p.name for p, r in zip(restore, results) if r.successful]
 
     # -- diagnostics -----------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
@@ -993,6 +1027,11 @@ class SegmentNode(SegmentNodeBase):
         super().__init__(node_name, **kwargs)
         self._configure()
         self._activate()
+
+
+def _plain(value: Any) -> Any:
+    """Return a parameter value with arrays as lists (a service call gives array.array)."""
+    return list(value) if isinstance(value, (list, tuple, array.array)) else value
 
 
 def _steady() -> Clock:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from . import cli_args
 from ..models import (
     build_model,
     get_model_spec,
@@ -31,6 +32,7 @@ from ..models import (
     read_weights_meta,
     shipped_weights,
 )
+from ..models.weights import LIMITS
 
 
 def _shipped(name: str) -> dict | None:
@@ -81,6 +83,7 @@ def model_table(num_classes: int = 21, size: tuple[int, int] = (512, 512)) -> li
 
 
 def run(args: argparse.Namespace) -> int:
+    cli_args.check_network_pixels('lightseg models', '--height/--width', args.height, args.width)
     rows = model_table(args.num_classes, (args.height, args.width))
     if args.json:
         print(
@@ -115,7 +118,13 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser('models', help='list registered models with parameters and GFLOPs')
     p.add_argument('--json', action='store_true', help='machine-readable output')
-    p.add_argument('--num-classes', type=int, default=21)
-    p.add_argument('--height', type=int, default=512)
-    p.add_argument('--width', type=int, default=512)
+    lo, hi = cli_args.NETWORK_SIDE
+    p.add_argument(
+        '--num-classes',
+        type=cli_args.int_in(*LIMITS.num_classes),
+        default=21,
+        help='classes of the head counted (%(default)s, as Pascal VOC)',
+    )
+    p.add_argument('--height', type=cli_args.network_side, default=512, help=f'{lo}-{hi}')
+    p.add_argument('--width', type=cli_args.network_side, default=512, help=f'{lo}-{hi}')
     p.set_defaults(func=run)
