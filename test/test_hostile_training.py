@@ -143,7 +143,18 @@ def test_config_values_torch_cannot_run_are_config_errors(tmp_path, text, overri
     bad = tmp_path / 'bad.yaml'
     bad.write_text(text)
     with pytest.raises(ConfigError, match=message):
-        load_config(bad, overrides)
+        load_config(bad if text else None, overrides)  # an empty recipe is an error of its own
+
+
+@pytest.mark.parametrize('text', ['', '# only a comment\n', '---\n'])
+def test_an_empty_recipe_is_a_config_error_not_the_defaults(tmp_path, text, capsys):
+    empty = tmp_path / 'empty.yaml'
+    empty.write_text(text)
+    with pytest.raises(ConfigError, match=r'empty\.yaml: the recipe is empty; expected sections'):
+        load_config(empty)
+    assert main(['train', '--config', str(empty), '--data', str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'the recipe is empty' in err and 'Traceback' not in err, err
 
 
 def test_class_weights_that_do_not_match_the_classes_are_one_line(tmp_path, capsys):

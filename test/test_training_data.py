@@ -242,6 +242,10 @@ def test_camvid_splits_combine_and_select_drives(tmp_path):
         build_dataset('camvid', root, 'train+val[CCCC03]')
     with pytest.raises(DatasetError, match='val.*not found'):
         build_dataset('camvid', root, 'train+vall')
+    # an unclosed bracket was "image folder .../train[ not found"
+    for bad in ('train[', 'train[AAAA01', 'tr ain', '../train'):
+        with pytest.raises(DatasetError, match=r"is not a split name; expected names such as"):
+            build_dataset('camvid', root, bad)
 
 
 def test_recipes_inherit_from_their_base(tmp_path):
@@ -346,7 +350,7 @@ def test_config_errors_name_the_file_and_key(tmp_path, text, overrides, message)
     bad = tmp_path / 'bad.yaml'
     bad.write_text(text)
     with pytest.raises(ConfigError, match=message):
-        load_config(bad, overrides)
+        load_config(bad if text else None, overrides)  # an empty recipe is an error of its own
 
 
 def test_the_check_records_the_image_size_the_model_will_learn_at(tmp_path):

@@ -663,13 +663,8 @@ def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
     if path.resolve() in _chain:
         raise ConfigError(f'{path}: _base_ chain loops back to itself')
     try:
-        loaded = (
-            _load_yaml(
-                read_small_text(
-                    path, MAX_RECIPE_BYTES, ConfigError, 'a recipe is a short YAML file'
-                )
-            )
-            or {}
+        loaded = _load_yaml(
+            read_small_text(path, MAX_RECIPE_BYTES, ConfigError, 'a recipe is a short YAML file')
         )
     except RecursionError:
         raise ConfigError(f'{path}: nests deeper than {MAX_NESTING} levels') from None
@@ -679,6 +674,11 @@ def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(
             f'{path}: not valid YAML{at}: {getattr(exc, "problem", None) or exc}'
         ) from None
+    if loaded is None:  # empty, or comments only: most likely the wrong file, not the defaults
+        raise ConfigError(
+            f'{path}: the recipe is empty; expected sections such as model:, data:, train: '
+            '(leave --config out to train with the defaults)'
+        )
     if not isinstance(loaded, dict):
         raise ConfigError(f'{path}: expected a mapping of sections at the top level')
     base = loaded.pop('_base_', None)

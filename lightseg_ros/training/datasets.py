@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from collections import Counter
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -424,7 +425,18 @@ def parse_split(spec: str) -> tuple[list[str], set[str] | None, set[str]]:
     splits = [s.strip() for s in spec.split('+') if s.strip()]
     if not splits:
         raise DatasetError(f'empty split {spec!r}')
+    odd = [s for s in splits if not SPLIT_NAME.fullmatch(s)]
+    if odd:  # an unclosed bracket ('train['), a space, a path: not a split folder's name
+        raise DatasetError(
+            f'split {odd[0]!r} is not a split name; expected names such as train, val or '
+            'train+val, optionally followed by drives in brackets: train[0006R0], '
+            'train+val[-0006R0]'
+        )
     return splits, drives, excluded
+
+
+#: a split is a folder name: letters, digits, '_', '-', '.' (train, val, test, train_extra)
+SPLIT_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
 
 
 class CamVid(SegmentationDataset):
