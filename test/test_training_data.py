@@ -244,7 +244,7 @@ def test_camvid_splits_combine_and_select_drives(tmp_path):
         build_dataset('camvid', root, 'train+vall')
     # an unclosed bracket was "image folder .../train[ not found"
     for bad in ('train[', 'train[AAAA01', 'tr ain', '../train'):
-        with pytest.raises(DatasetError, match=r"is not a split name; expected names such as"):
+        with pytest.raises(DatasetError, match=r'is not a split name; expected names such as'):
             build_dataset('camvid', root, bad)
 
 

@@ -49,8 +49,8 @@ from __future__ import annotations
 
 from collections import Counter
 import os
-import re
 from pathlib import Path
+import re
 from typing import Any, Callable, Sequence
 
 import numpy as np
