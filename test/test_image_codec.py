@@ -140,6 +140,7 @@ def test_bad_compressed_images(data, fmt, kind):
     with pytest.raises(ImageDecodeError) as info:
         decode_compressed_image(msg(format=fmt, data=data))
     assert info.value.kind == kind and str(info.value)
+    assert ' object at 0x' not in str(info.value)  # Pillow's repr of the in-memory data
 
 
 def test_output_fields_use_bytes():

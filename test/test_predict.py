@@ -22,6 +22,7 @@ node for the same frame (the node as a real process over DDS).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 import subprocess
 import sys
@@ -107,6 +108,23 @@ def test_inputs_keep_sub_folders_and_never_collide(tmp_path, monkeypatch):
     # one folder: names relative to it; an output folder inside it is not an input
     inputs, _ = collect_inputs(['data'], exclude='data/sub')
     assert [i.name for i in inputs] == ['a']
+
+
+def test_paths_that_are_not_files_say_what_they_are(tmp_path, monkeypatch):
+    """A FIFO, a loop of links and a dangling link were all "does not exist"."""
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo('pipe')
+    os.symlink('loop_b', 'loop_a')
+    os.symlink('loop_a', 'loop_b')
+    os.symlink('gone.png', 'dangling.png')
+    inputs, skipped = collect_inputs(['pipe', 'loop_a', 'dangling.png', '/dev/null'])
+    assert inputs == []
+    assert [(s.input, s.problem) for s in skipped] == [
+        ('pipe', 'pipe is a named pipe (FIFO), not an image, video or folder'),
+        ('loop_a', 'loop_a cannot be read (Too many levels of symbolic links)'),
+        ('dangling.png', 'dangling.png is a link to gone.png, which does not exist'),
+        ('/dev/null', '/dev/null is a device, not an image, video or folder'),
+    ]
 
 
 def test_folder_and_video_give_labels_colours_overlays_an_overlay_video_and_a_summary(tmp_path):

@@ -222,7 +222,13 @@ def declared_size(source: Any) -> tuple[int, int]:
             'too_large', claimed.group(1) if claimed else 'over 179000000'
         ) from None
     except Exception as exc:  # noqa: BLE001 - Pillow raises several types for unreadable data
-        raise ImageDecodeError('unreadable_header', str(exc)[:120]) from None
+        # Pillow names an in-memory source by its repr ('<_io.BytesIO object at 0x7f...>'),
+        # an address that differs on every frame and says nothing to the reader
+        why = ' '.join(_OBJECT_REPR.sub('', str(exc)).split())
+        raise ImageDecodeError('unreadable_header', why[:120]) from None
+
+
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>|'<[\w.]+ object at 0x[0-9a-fA-F]+>'")
 
 
 def compressed_size(data: Any, fmt: str = '', max_pixels: int | None = None) -> tuple[int, int]:

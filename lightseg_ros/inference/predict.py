@@ -44,6 +44,7 @@ import glob
 import json
 import os
 from pathlib import Path, PurePosixPath
+import stat
 import time
 
 import cv2
@@ -119,7 +120,29 @@ def _expand(spec: str) -> tuple[list[tuple[Path, Path]], str | None]:
             elif found.is_file():
                 pairs.append((found, root))
         return pairs, None if pairs else f'{spec} matches no files'
-    return [], f'{spec} does not exist'
+    return [], f'{spec} {_not_a_file(path)}'
+
+
+def _not_a_file(path: Path) -> str:
+    """Say why a path that is neither a folder nor a regular file cannot be read."""
+    try:
+        mode = path.stat().st_mode  # follows links: a loop or a dangling one raises
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f'is a link to {os.readlink(path)}, which does not exist'
+        return 'does not exist'
+    except OSError as exc:  # a loop of links (ELOOP), a name too long, no permission
+        return f'cannot be read ({exc.strerror or type(exc).__name__})'
+    kind = (
+        'a named pipe (FIFO)'
+        if stat.S_ISFIFO(mode)
+        else 'a socket'
+        if stat.S_ISSOCK(mode)
+        else 'a device'
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else 'not a regular file'
+    )
+    return f'is {kind}, not an image, video or folder'
 
 
 def collect_inputs(
