@@ -182,6 +182,40 @@ def test_a_topic_name_ros_refuses_is_refused_before_anything_is_written(argv, op
     assert code == 2 and f'argument {option}' in line and 'not a valid ROS topic name' in line, err
 
 
+@pytest.mark.parametrize(
+    'argv, words',
+    [
+        (
+            ['bench', '--models', 'none', '--node', '--node-model', 'yolo'],
+            "unknown model 'yolo'; accepted models: deeplabv3plus_mobilenetv2",
+        ),
+        (
+            ['bench', '--models', 'none', '--node', '--node-backend', 'trt'],
+            "argument --node-backend: unknown backend 'trt'; accepted: auto, torch, onnxruntime",
+        ),
+        (
+            ['results', '--data', 'nowhere', '--backend', 'trt'],
+            "argument --backend: unknown backend 'trt'; accepted: auto, torch, onnxruntime",
+        ),
+        (
+            ['eval', '--data', 'nowhere', '--mask-dir', 'SegmentationClassAug'],
+            '--mask-dir is for voc (SegmentationClass or SegmentationClassAug); the dataset is '
+            'camvid',
+        ),
+    ],
+    ids=['bench --node-model', 'bench --node-backend', 'results --backend', 'eval --mask-dir'],
+)
+def test_an_option_is_checked_before_the_run_not_after_it(argv, words, capfd):
+    """
+    These were found only after the measurement or the scoring, or silently ignored.
+
+    --data nowhere: had the scoring run first, its error (no such folder) would be the line.
+    """
+    code, err = run_cli(argv, capfd)
+    line = the_error(err, argv[0])
+    assert code == 2 and words in line, err
+
+
 def test_make_bag_refuses_one_topic_for_images_and_labels(image_dir, tmp_path):
     from lightseg_ros.evaluation.make_bag import make_bag
     from lightseg_ros.sources.bags import BagError

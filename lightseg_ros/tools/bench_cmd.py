@@ -34,7 +34,7 @@ from ..ros.dds import DDS_TRANSPORTS
 
 def run(args: argparse.Namespace) -> int:
     from . import benchmark as bm
-    from ..inference.backends import BackendError, BACKENDS
+    from ..inference.backends import BACKEND_CHOICES, BackendError, BACKENDS
     from ..inference.segmenter import select_device
     from ..models import get_model_spec, list_models
 
@@ -56,6 +56,13 @@ def run(args: argparse.Namespace) -> int:
             f'lightseg bench: error: unknown backend {unknown[0]!r}; accepted: '
             f"{', '.join(BACKENDS)} or 'all'"
         )
+    if args.node or args.frames:  # checked before minutes of network timings, not after
+        get_model_spec(args.node_model)
+        if args.node_backend not in BACKEND_CHOICES:
+            raise SystemExit(
+                f'lightseg bench: error: argument --node-backend: unknown backend '
+                f"{args.node_backend!r}; accepted: {', '.join(BACKEND_CHOICES)}"
+            )
     device = select_device(args.device)
     progress = (
         (lambda m: print(m, file=sys.stderr, flush=True)) if not args.quiet else (lambda m: None)

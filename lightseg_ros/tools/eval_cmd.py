@@ -88,6 +88,13 @@ def score_weights(
 
     model, meta = load_model(weights)
     dataset_name = dataset or meta.dataset
+    if mask_dir and dataset_name != 'voc':  # it was ignored: the score read other masks
+        from ..training.datasets import DatasetError
+
+        raise DatasetError(
+            f'--mask-dir is for voc (SegmentationClass or SegmentationClassAug); the dataset is '
+            f'{dataset_name}, which reads its own mask folders'
+        )
     options = {'mask_dir': mask_dir} if dataset_name == 'voc' else {}
     ds = build_dataset(
         dataset_name,

@@ -97,6 +97,13 @@ def run(args: argparse.Namespace) -> int:
         metas = [read_weights_meta(p) for p in paths]
     except WeightsError as exc:
         raise SystemExit(f'lightseg results: error: {exc}') from None
+    from ..inference.backends import BACKEND_CHOICES
+
+    if args.iters and args.backend not in BACKEND_CHOICES:  # before the scoring, not after it
+        raise SystemExit(
+            f'lightseg results: error: argument --backend: unknown backend {args.backend!r}; '
+            f"accepted: {', '.join(BACKEND_CHOICES)}"
+        )
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     size = tuple(args.size)
     cli_args.check_network_pixels('lightseg results', '--size', *size)
