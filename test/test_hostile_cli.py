@@ -253,6 +253,40 @@ def test_an_export_that_fails_its_check_writes_nothing_and_never_replaces_its_so
     assert weights.read_bytes() == source
 
 
+def test_an_onnx_export_that_fails_its_check_leaves_the_path_as_it_was(
+    tmp_path, capfd, monkeypatch
+):
+    """The ONNX file was written at its path, then checked: a failed check left it there."""
+    from lightseg_ros.models import build_model, save_weights, WeightsMeta
+
+    meta = WeightsMeta(model='ghostnet_aspp_da', num_classes=3, class_names=['a', 'b', 'c'])
+    weights = save_weights(
+        tmp_path / 'w.safetensors', build_model('ghostnet_aspp_da', num_classes=3), meta
+    )
+    out = tmp_path / 'net.onnx'
+    out.write_bytes(b'the previous export')
+    checked = []
+
+    def differs(model, path, **kwargs):  # onnxruntime disagreeing with PyTorch, as a bug would
+        checked.append(Path(path))
+        assert Path(path).stat().st_size > 1000  # the real export, under another name
+        raise export_mod.ExportError(f'{path}: onnxruntime and PyTorch differ by 0.5')
+
+    monkeypatch.setattr(export_mod, 'check_onnx', differs)
+    argv = ['export', '--weights', str(weights), '--height', '64', '--width', '64']
+    code, err = run_cli(argv + ['--onnx', str(out)], capfd)
+    line = the_error(err, 'export')
+    assert code == 2 and f'{out}: onnxruntime and PyTorch differ by 0.5 ({out} was not' in line
+    assert checked and checked[0] != out and checked[0].parent == out.parent
+    assert out.read_bytes() == b'the previous export'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['net.onnx', 'w.safetensors']
+    # and one that passes replaces it
+    monkeypatch.undo()
+    code, err = run_cli(argv + ['--onnx', str(out)], capfd)
+    assert code == 0 and out.stat().st_size > 1000, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['net.onnx', 'w.safetensors']
+
+
 def test_export_size_above_the_network_pixels_is_one_line(tmp_path, capfd):
     from lightseg_ros.models import build_model, save_weights, WeightsMeta
 

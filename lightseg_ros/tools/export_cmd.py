@@ -102,7 +102,7 @@ def _export_safetensors(args: argparse.Namespace, model, meta, size) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inference.export import check_onnx, export_onnx
+    from ..inference.export import check_onnx, export_onnx, ExportError
     from ..models import load_model, WeightsError
 
     if not (args.onnx or args.safetensors):
@@ -120,15 +120,27 @@ def run(args: argparse.Namespace) -> int:
     if args.safetensors:
         _export_safetensors(args, model, meta, size)
     if args.onnx:
-        path = export_onnx(
-            model, args.onnx, input_size=size, opset=args.opset, dynamic=not args.static
-        )
         sizes = (
             [size]
             if args.static
             else [size, (size[0] // 2 + 8, size[1] // 2 + 24), (size[1], size[0])]
         )
-        diff = check_onnx(model, path, sizes=sizes, tolerance=args.tolerance)
+        # written beside its path and checked there, moved in place only if it passes: a file
+        # that fails the check never stands at the path a node or a cache would load
+        path = Path(args.onnx)
+        partial = path.with_name(f'.{path.stem}.partial{os.getpid()}{path.suffix}')
+        try:
+            export_onnx(
+                model, partial, input_size=size, opset=args.opset, dynamic=not args.static
+            )
+            diff = check_onnx(model, partial, sizes=sizes, tolerance=args.tolerance)
+            os.replace(partial, path)
+        except ExportError as exc:
+            raise ExportError(
+                f'{str(exc).replace(str(partial), str(path))} ({path} was not written)'
+            ) from None
+        finally:
+            partial.unlink(missing_ok=True)
         print(
             f'wrote {path} ({meta.model}, {meta.num_classes} classes, opset {args.opset}, '
             f'{"static " + "x".join(map(str, size)) if args.static else "dynamic height/width"})'
