@@ -249,6 +249,11 @@ def test_a_crafted_checkpoint_field_is_named(tmp_path, fields, message):
     assert str(info.value).startswith(str(path))
 
 
+def test_a_folder_to_resume_from_is_named_as_a_folder(tmp_path):
+    with pytest.raises(CheckpointError, match=r'is a folder; --resume takes a checkpoint file'):
+        resume_state(tmp_path, None, None, None, None, amp=False)  # was "checkpoint not found"
+
+
 def test_malformed_rng_states_are_a_checkpoint_error(tmp_path):
     with pytest.raises(CheckpointError, match=r"ck\.pth: field 'rng' is not what"):
         _restore(tmp_path / 'ck.pth', 'rng', lambda: _set_rng_state({'python': 1}))

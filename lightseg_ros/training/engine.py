@@ -805,6 +805,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     :class:`CheckpointError` naming the file where it is missing or unreadable.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(
+            f'{path} is a folder; --resume takes a checkpoint file (a run folder holds '
+            "checkpoint_last.pth) or 'auto' (output_dir's checkpoint_last.pth)"
+        )
     if not path.is_file():
         raise CheckpointError(f'checkpoint not found: {path}')
     try:
