@@ -36,7 +36,8 @@ RELIABLE, BEST_EFFORT = Offer('reliable', IMAGE_TYPE), Offer('best_effort', IMAG
 
 
 def test_auto_matches_the_publishers_like_rosbag2():
-    assert choose_reliability('auto', []) == 'reliable'  # REP-2003: what a driver should offer
+    # no publisher yet: best effort matches whichever comes, without an incompatible-QoS warning
+    assert choose_reliability('auto', []) == 'best_effort'
     assert choose_reliability('auto', [RELIABLE, RELIABLE]) == 'reliable'
     # the only profile matching both
     assert choose_reliability('auto', [RELIABLE, BEST_EFFORT]) == 'best_effort'

@@ -84,7 +84,10 @@ def choose_reliability(requested: str, offers: list[Offer]) -> str:
         )
     if requested != 'auto':
         return requested
-    if any(o.reliability == 'best_effort' for o in offers):
+    # With no publisher yet, wait best effort: it matches whatever publisher comes, where a
+    # reliable reader makes a best-effort driver (sensor-data QoS) log "requesting incompatible
+    # QoS" until the next check. Once every publisher offers reliable, the reader moves to it.
+    if not offers or any(o.reliability == 'best_effort' for o in offers):
         return 'best_effort'
     return 'reliable'
 
