@@ -66,7 +66,7 @@ def _nodes(context):
         processes['rviz2'] = Node(
             package='rviz2',
             executable='rviz2',
-            arguments=['-d', setup.rviz_config],
+            arguments=['-d', setup.write_rviz_config()],
             parameters=[{'use_sim_time': setup.use_sim_time}],
             additional_env=setup.environment,
         )

@@ -25,6 +25,7 @@ Topic names as ROS users give them, against a live node over DDS.
   publishes ``/diagnostics``: its housekeeping timers run on the steady clock.
 """
 
+from pathlib import Path
 import time
 import uuid
 
@@ -258,3 +259,52 @@ def test_an_invalid_topic_name_is_one_line(capfd, topic, why):
     assert len(lines) == 1, err[-2000:]
     assert f'parameter image_topics: {topic!r} is not a valid topic name' in lines[0]
     assert why in lines[0] and 'Traceback' not in err
+
+
+@pytest.mark.parametrize(
+    'launch_args',
+    [
+        {'namespace': 'robotX'},  # the params file's relative camera/image_raw, moved
+        {'namespace': 'robotX', 'image_topic': 'front/image_raw'},
+        {'image_topic': '/robotX/rear/image_raw'},
+    ],
+    ids=['namespace', 'namespace and image_topic', 'absolute image_topic'],
+)
+def test_the_launchs_rviz_displays_name_the_topics_the_node_uses(launch_args, tmp_path):
+    """
+    Rviz2's layout named the default topics: with namespace:= or image_topic:= it showed nothing.
+
+    The launch's rviz topics are checked against a node started as the launch starts it (the
+    namespace, the params file and the launch's overrides), over DDS.
+    """
+    import yaml
+
+    from lightseg_ros.ros.launch_helpers import segment_node_setup
+
+    root = Path(__file__).resolve().parents[1]
+    ns = f'r{uuid.uuid4().hex[:6]}'
+    args = {k: v.replace('robotX', ns) for k, v in launch_args.items()}
+    setup = segment_node_setup({**args, 'rviz': 'true'}, root, installed=lambda name: True)
+    topics = setup.rviz_topics
+    written = yaml.safe_load(Path(setup.write_rviz_config(tmp_path)).read_text())
+    shown = {d['Name']: d['Topic']['Value'] for d in written['Visualization Manager']['Displays']}
+    assert shown == topics and all(t.startswith('/') for t in topics.values()), shown
+    overrides = setup.parameters[1] if len(setup.parameters) > 1 else {}
+    ros_args = ['-r', f'__node:=seg_{uuid.uuid4().hex[:6]}', '--params-file', setup.parameters[0]]
+    if setup.namespace:
+        ros_args += ['-r', f'__ns:=/{setup.namespace}']
+    session, probe = start_node_and_probe(
+        NODE,
+        ros_args + ros_parameter_args({**overrides, 'weights': 'random', 'cpu_threads': 1}),
+        prepare=lambda probe: None,
+        ready=lambda probe: (
+            probe.node.count_subscribers(topics['Input']) > 0
+            and probe.node.count_publishers(topics['Overlay']) > 0
+            and probe.node.count_publishers(topics['Color mask']) > 0
+        ),
+    )
+    try:
+        assert f'{topics["Input"]} -> ' in session.output, session.tail()
+    finally:
+        probe.close()
+        session.stop()

@@ -27,13 +27,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+import hashlib
 from pathlib import Path
+import tempfile
 from typing import Any
 
 import yaml
 
 from .dds import dds_environment, DDS_TRANSPORTS
 from .node_config import PARAMETER_NAMES, PARAMETERS, validate_change
+from .topics import _base_topic, output_namespaces
 
 __all__ = [
     'LAUNCH_ARGUMENTS',
@@ -120,10 +123,35 @@ class NodeSetup:
     )
     node_name: str = NODE_NAME
     use_sim_time: bool = False  # the node's parameter and rviz2's
+    # rviz2's Image displays (display name -> topic): the first camera of this launch, as the node
+    # resolves it in the launch's namespace, and that camera's outputs
+    rviz_topics: dict[str, str] = field(default_factory=dict)
 
     @property
     def executable(self) -> str:
         return 'segment_lifecycle_node' if self.lifecycle else 'segment_node'
+
+    def write_rviz_config(self, folder: str | Path | None = None) -> str:
+        """
+        Write ``rviz_config`` with this launch's topics in its Image displays; return its path.
+
+        The shipped layout names the default topics; with ``image_topic:=``, ``namespace:=`` or a
+        params file naming other cameras, rviz2 would show nothing. The copy goes to ``folder``
+        (default: the temporary folder), named by its content, so launches reuse one file.
+        """
+        config = yaml.safe_load(Path(self.rviz_config).read_text())
+        for display in config['Visualization Manager']['Displays']:
+            topic = self.rviz_topics.get(display.get('Name'))
+            if topic is not None:
+                display['Topic']['Value'] = topic
+        text = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        path = Path(folder or tempfile.gettempdir()) / f'lightseg_{digest}.rviz'
+        if not path.is_file():
+            partial = path.with_name(f'.{path.name}.partial')
+            partial.write_text(text)
+            partial.replace(path)  # two launches at once never read half a file
+        return str(path)
 
 
 def _truthy(text: str) -> bool:
@@ -198,8 +226,9 @@ def segment_node_setup(
             'rviz:=true but rviz2 is not installed (sudo apt install ros-$ROS_DISTRO-rviz2), '
             'or launch with rviz:=false'
         )
+    namespace = args.get('namespace', '')
     return NodeSetup(
-        namespace=args.get('namespace', ''),
+        namespace=namespace,
         parameters=[params_file, overrides] if overrides else [params_file],
         rviz=rviz,
         rviz_config=str(share / 'config' / 'lightseg.rviz'),
@@ -207,7 +236,41 @@ def segment_node_setup(
         lifecycle=lifecycle,
         autostart=autostart,
         use_sim_time=use_sim_time,
+        rviz_topics=rviz_topics(params_file, overrides, namespace) if rviz else {},
     )
+
+
+def _resolve(topic: str, namespace: str, node_name: str = NODE_NAME) -> str:
+    """Return ``topic`` as the node resolves it in ``namespace`` (a launch remaps nothing)."""
+    ns = '/' + namespace.strip('/') if namespace.strip('/') else ''
+    if topic.startswith('/'):
+        return topic
+    if topic.startswith('~'):
+        return f'{ns}/{node_name}{topic[1:]}'
+    return f'{ns}/{topic}'
+
+
+def rviz_topics(params_file: str | Path, overrides: dict[str, Any], namespace: str) -> dict:
+    """
+    Return rviz2's Image displays' topics for a launch: its first camera and that camera's outputs.
+
+    From the params file, with the launch's overrides over it, resolved as the node resolves them.
+    A params file that cannot be read leaves the node to report it: the defaults are shown then.
+    """
+    defaults = {p.name: p.default for p in PARAMETERS}
+    try:
+        params = {**defaults, **check_params_file(params_file)}
+    except (OSError, ValueError, yaml.YAMLError):
+        params = dict(defaults)
+    params.update(overrides)
+    camera = _resolve(str(params['image_topics'][0]), namespace)
+    out = output_namespaces([camera], str(params['output_namespace']))[0]
+    # an Image display reads raw images: a compressed camera is shown by its raw topic's name
+    return {
+        'Input': _base_topic(camera),
+        'Overlay': f'{out}/overlay',
+        'Color mask': f'{out}/color_mask',
+    }
 
 
 def check_params_file(path: str | Path) -> dict[str, Any]:
