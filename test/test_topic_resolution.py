@@ -20,6 +20,7 @@ Topic names as ROS users give them, against a live node over DDS.
   read, but another camera's camera_info was republished with its masks, on the old topics).
 - ``transport: compressed`` on a base topic reads image_transport's ``<base>/compressed``.
 - A camera_info published once, latched (transient local), reaches the node that starts later.
+- ``output_durability: transient_local`` serves latched and volatile subscribers, and a late one.
 - Under ``use_sim_time`` with ``/clock`` held still (a paused simulation, ``ros2 bag play
   --start-paused``), the node still follows a best-effort camera that appears after it and still
   publishes ``/diagnostics``: its housekeeping timers run on the steady clock.
@@ -305,6 +306,68 @@ def test_the_launchs_rviz_displays_name_the_topics_the_node_uses(launch_args, tm
     )
     try:
         assert f'{topics["Input"]} -> ' in session.output, session.tail()
+    finally:
+        probe.close()
+        session.stop()
+
+
+def test_transient_local_outputs_serve_latched_and_volatile_subscribers_and_late_joiners():
+    """
+    ``output_durability: transient_local``: a subscriber asking for latched data is served.
+
+    With the default (volatile) such a subscriber matches nothing; a transient-local publisher
+    serves both kinds, and one that joins after the last frame gets that frame's mask at once.
+    """
+    ns = f'/d{uuid.uuid4().hex[:6]}'
+    camera, out = f'{ns}/cam/image_raw', f'{ns}/cam/segmentation'
+
+    def prepare(probe):
+        probe.subscribe(Image, f'{out}/mask', latched=True)
+        probe.subscribe(Image, f'{out}/overlay')  # volatile, as rviz2's Image display
+        probe.image = probe.publisher(Image, camera)
+
+    session, probe = start_node_and_probe(
+        NODE,
+        [
+            '-r',
+            f'__node:=seg_{uuid.uuid4().hex[:6]}',
+            *ros_parameter_args(
+                {
+                    'image_topics': [camera],
+                    'weights': 'random',
+                    'cpu_threads': 1,
+                    'output_durability': 'transient_local',
+                    'outputs': ['mask', 'overlay'],
+                }
+            ),
+        ],
+        prepare=prepare,
+        ready=lambda probe: probe.node.count_publishers(f'{out}/mask') > 0,
+    )
+    try:
+        offered = probe.node.get_publishers_info_by_topic(f'{out}/mask')
+        assert [i.qos_profile.durability for i in offered] == [DurabilityPolicy.TRANSIENT_LOCAL]
+
+        def send() -> int:
+            send.stamp += 1
+            probe.image.publish(_image(send.stamp, 'cam'))
+            return send.stamp
+
+        send.stamp = 0
+        mask = probe.send_until_answered(send, f'{out}/mask', timeout=60)
+        probe.wait_for(f'{out}/overlay', lambda m: m.header.stamp.sec == mask.header.stamp.sec)
+        time.sleep(1.0)  # the frames still in flight
+        last = max(m.header.stamp.sec for m in probe.messages[f'{out}/mask'])
+        # a subscriber that joins after the last frame (no frame follows) gets its mask
+        late: list = []
+        qos = QoSProfile(
+            depth=1,
+            reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL,
+        )
+        probe.node.create_subscription(Image, f'{out}/mask', late.append, qos)
+        probe.wait_until(lambda: bool(late), 30, 'the late subscriber to get the last mask')
+        assert [m.header.stamp.sec for m in late] == [last]
     finally:
         probe.close()
         session.stop()

@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 RELIABILITIES = ('best_effort', 'reliable')
+DURABILITIES = ('volatile', 'transient_local')
 # the outputs' folder under the camera namespace: relative name tokens (the rcl name rules)
 _RELATIVE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*')
 RESIZE_POLICIES = ('stretch', 'letterbox')
@@ -93,6 +94,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         'output QoS reliability (reliable publishers match best-effort and reliable subscribers)',
         read_only=True,
         choices=RELIABILITIES,
+    ),
+    ParamSpec(
+        'output_durability',
+        'volatile',
+        'output QoS durability: transient_local also serves subscribers that ask for it (a '
+        "latched-data viewer, 'ros2 topic echo --qos-durability transient_local'), and gives one "
+        'that joins late the last output_depth results at once',
+        read_only=True,
+        choices=DURABILITIES,
     ),
     ParamSpec(
         'output_depth',

@@ -547,6 +547,7 @@ class SegmentNodeBase(Node):
         output_qos = QoSProfile(
             depth=int(values['output_depth']),
             reliability=_RELIABILITY[values['output_reliability']],
+            durability=_DURABILITY[values['output_durability']],
         )
         namespaces = output_namespaces(topics, values['output_namespace'])
         self._cameras = [
