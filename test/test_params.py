@@ -16,7 +16,7 @@
 
 import uuid
 
-from lightseg_ros.ros.params import declare
+from lightseg_ros.ros.params import declare, run_time_types
 import pytest
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 import rclpy
@@ -202,3 +202,29 @@ def test_segment_node_refuses_a_value_out_of_range_in_one_line(capfd, override, 
     lines = [line for line in err.splitlines() if 'cannot start' in line]
     assert len(lines) == 1 and message in lines[0], err[-2000:]
     assert 'Traceback' not in err
+
+
+def test_at_run_time_a_whole_number_for_a_double_is_that_double_and_a_mismatch_is_worded(
+    node_with, capfd
+):
+    """``ros2 param set /segment_node overlay_alpha 1`` was "expected '3' got '2'"."""
+    node = node_with()
+    declare(node, 'alpha', 0.5, _ranged(0.0, 1.0))
+    declare(node, 'sizes', [1.5, 2.5], ParameterDescriptor())
+    declare(node, 'name', 'x', ParameterDescriptor())
+    node.add_pre_set_parameters_callback(run_time_types(node))
+    assert node.set_parameters([Parameter('alpha', value=1)])[0].successful
+    assert node.get_parameter('alpha').type_ == Parameter.Type.DOUBLE
+    assert node.get_parameter('alpha').value == 1.0
+    assert node.set_parameters([Parameter('sizes', value=[3, 4])])[0].successful
+    assert node.get_parameter('sizes').value == [3.0, 4.0]
+    # the range still applies to the number it became
+    assert not node.set_parameters([Parameter('alpha', value=2)])[0].successful
+    assert node.get_parameter('alpha').value == 1.0
+    # other mismatches stay refused, and the log says what was expected in words
+    assert not node.set_parameters([Parameter('alpha', value='high')])[0].successful
+    assert not node.set_parameters([Parameter('name', value=3)])[0].successful
+    err = capfd.readouterr().err
+    assert "refused alpha='high': alpha must be a number, got a string" in err, err
+    assert "refused name='3': name must be a string, got an integer" in err, err
+    assert node.get_parameter('name').value == 'x'

@@ -28,6 +28,7 @@ not a list included, into a ValueError naming the parameter, which the nodes rep
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import copy
 from typing import Any
 
@@ -36,7 +37,7 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-__all__ = ['declare', 'is_number']
+__all__ = ['declare', 'is_number', 'run_time_types']
 
 
 def is_number(value: Any) -> bool:
@@ -83,6 +84,53 @@ def declare(node: Node, name: str, default: Any, descriptor: ParameterDescriptor
 
 
 _KINDS = {bool: 'true or false', int: 'an integer', float: 'a number', str: 'a string'}
+_TYPE_WORDS = {
+    Parameter.Type.BOOL: 'true or false',
+    Parameter.Type.INTEGER: 'an integer',
+    Parameter.Type.DOUBLE: 'a number',
+    Parameter.Type.STRING: 'a string',
+    Parameter.Type.BYTE_ARRAY: 'a list of bytes',
+    Parameter.Type.BOOL_ARRAY: 'a list of true/false',
+    Parameter.Type.INTEGER_ARRAY: 'a list of integers',
+    Parameter.Type.DOUBLE_ARRAY: 'a list of numbers',
+    Parameter.Type.STRING_ARRAY: 'a list of strings',
+}
+_WIDENED = {  # what `ros2 param set` gives for a whole number, as the declared type
+    (Parameter.Type.DOUBLE, Parameter.Type.INTEGER): lambda v: float(v),
+    (Parameter.Type.DOUBLE_ARRAY, Parameter.Type.INTEGER_ARRAY): lambda v: [float(x) for x in v],
+}
+
+
+def run_time_types(node: Node) -> Callable[[list[Parameter]], list[Parameter]]:
+    """
+    Return a pre-set-parameters callback for ``node`` that takes values as users type them.
+
+    ``ros2 param set /segment_node overlay_alpha 1`` sends an INTEGER, which rclpy refuses for a
+    DOUBLE parameter with "Wrong parameter type, expected '3' got '2'" (enum numbers): a whole
+    number (or a list of them) for a double (list) is passed on as that double. Any other type
+    mismatch is still refused by rclpy; the node's log then says in words what was expected.
+    """
+
+    def callback(params: list[Parameter]) -> list[Parameter]:
+        passed = []
+        for param in params:
+            if node.has_parameter(param.name) and param.type_ != Parameter.Type.NOT_SET:
+                declared = node.get_parameter(param.name).type_
+                widen = _WIDENED.get((declared, param.type_))
+                if widen is not None:
+                    param = Parameter(param.name, declared, widen(param.value))
+                elif declared != param.type_ and not node.describe_parameter(
+                    param.name
+                ).dynamic_typing:
+                    node.get_logger().warning(
+                        f'refused {param.name}={str(param.value)[:80]!r}: {param.name} must be '
+                        f'{_TYPE_WORDS.get(declared, declared.name)}, got '
+                        f'{_TYPE_WORDS.get(param.type_, param.type_.name)}'
+                    )
+            passed.append(param)
+        return passed
+
+    return callback
 
 
 def _as_double(node: Node, name: str, default: float, writable: ParameterDescriptor) -> float:

@@ -89,7 +89,7 @@ from .node_config import (
 )
 from .node_health import assess, HealthSnapshot, resident_memory_mb
 from .node_stats import LatencyWindow, RateMeter, WarningThrottle
-from .params import declare
+from .params import declare, run_time_types
 from .topics import (
     camera_info_topic,
     is_compressed_topic,
@@ -508,6 +508,7 @@ class SegmentNodeBase(Node):
         self._input_timer = self._diagnostics_timer = self._diagnostics_pub = None
         for spec in PARAMETERS:
             declare(self, spec.name, spec.default, _descriptor(spec))
+        self.add_pre_set_parameters_callback(run_time_types(self))
         self.add_on_set_parameters_callback(self._validate_parameters)
 
     def _configure(self) -> None:
