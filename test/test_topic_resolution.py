@@ -20,6 +20,7 @@ Topic names as ROS users give them, against a live node over DDS.
   read, but another camera's camera_info was republished with its masks, on the old topics).
 - ``transport: compressed`` on a base topic reads image_transport's ``<base>/compressed``.
 - A camera_info published once, latched (transient local), reaches the node that starts later.
+- Each mask's camera_info is its own frame's (by stamp), not the latest received.
 - ``output_durability: transient_local`` serves latched and volatile subscribers, and a late one.
 - Under ``use_sim_time`` with ``/clock`` held still (a paused simulation, ``ros2 bag play
   --start-paused``), the node still follows a best-effort camera that appears after it and still
@@ -368,6 +369,62 @@ def test_transient_local_outputs_serve_latched_and_volatile_subscribers_and_late
         probe.node.create_subscription(Image, f'{out}/mask', late.append, qos)
         probe.wait_until(lambda: bool(late), 30, 'the late subscriber to get the last mask')
         assert [m.header.stamp.sec for m in late] == [last]
+    finally:
+        probe.close()
+        session.stop()
+
+
+def test_each_mask_gets_the_camera_info_of_its_own_frame():
+    """
+    The camera_info passed on with a mask is the one stamped like its frame, where it came.
+
+    It was the latest received: a calibration that changed (a zoom, a self-calibrating rig) while
+    the frame waited for the model was published with the wrong frame.
+    """
+    ns = f'/i{uuid.uuid4().hex[:6]}'
+    camera, out = f'{ns}/cam/image_raw', f'{ns}/cam/segmentation'
+
+    def prepare(probe):
+        probe.subscribe(Image, f'{out}/mask')
+        probe.subscribe(CameraInfo, f'{out}/camera_info')
+        probe.image = probe.publisher(Image, camera)
+        probe.info = probe.publisher(CameraInfo, f'{ns}/cam/camera_info')
+
+    session, probe = start_node_and_probe(
+        NODE,
+        [
+            '-r',
+            f'__node:=seg_{uuid.uuid4().hex[:6]}',
+            *ros_parameter_args(
+                {'image_topics': [camera], 'weights': 'random', 'cpu_threads': 1}
+            ),
+        ],
+        prepare=prepare,
+        ready=lambda probe: (
+            probe.node.count_subscribers(f'{ns}/cam/camera_info') > 0
+            and probe.node.count_publishers(f'{out}/camera_info') > 0
+        ),
+    )
+    try:
+
+        def send() -> int:  # a calibration per frame, the next frame's published before
+            send.stamp += 2
+            probe.info.publish(_info(send.stamp, 100.0 + send.stamp))
+            probe.info.publish(_info(send.stamp + 1, 100.0 + send.stamp + 1))
+            time.sleep(0.2)
+            probe.image.publish(_image(send.stamp, 'cam'))
+            return send.stamp
+
+        send.stamp = 0
+        probe.send_until_answered(send, f'{out}/mask', timeout=60)
+        for _ in range(3):
+            stamp = send()
+            info = probe.wait_for(f'{out}/camera_info', lambda m, s=stamp: m.header.stamp.sec == s)
+            assert info.k[0] == 100.0 + stamp, (stamp, info.k[0])
+        # a frame with no calibration of its own gets the latest
+        probe.image.publish(_image(stamp + 5, 'cam'))
+        info = probe.wait_for(f'{out}/camera_info', lambda m: m.header.stamp.sec == stamp + 5)
+        assert info.k[0] == 100.0 + stamp + 1
     finally:
         probe.close()
         session.stop()

@@ -40,6 +40,7 @@ and topics: :mod:`lightseg_ros.ros.segment_lifecycle_node`, on the steps of
 from __future__ import annotations
 
 import array
+from collections import OrderedDict
 from dataclasses import dataclass
 import gc
 import json
@@ -150,6 +151,7 @@ STAGES = ('wait', 'read', 'segment', 'publish')
 # ms; 490 frames a run, BENCHMARKS.md "Third lease"). The console scripts set it; a node made in
 # another program leaves that program's setting alone.
 SWITCH_INTERVAL_S = 0.0005
+CAMERA_INFOS_KEPT = 8  # recent camera_info messages, to pass on each frame's own by its stamp
 LOSS_MEMORY_S = 10.0  # /diagnostics stays WARN this long after DDS last reported lost input frames
 
 
@@ -379,7 +381,8 @@ class CameraOutputs:
             else None
         )
         # camera_info passes through, stamped like each mask, so masks can be projected into 3D
-        self.camera_info: CameraInfo | None = None
+        self.camera_info: CameraInfo | None = None  # the latest
+        self._infos: OrderedDict[tuple[int, int], CameraInfo] = OrderedDict()  # by stamp
         self.camera_info_pub = create(CameraInfo, f'{namespace}/camera_info', output_qos)
         self._camera_info_sub = None
         self._camera_info_qos = ('', '')  # (reliability, durability) subscribed
@@ -413,7 +416,9 @@ class CameraOutputs:
         if self._camera_info_sub is not None:
             node.destroy_subscription(self._camera_info_sub)
         qos = QoSProfile(
-            depth=1, reliability=_RELIABILITY[choice[0]], durability=_DURABILITY[choice[1]]
+            depth=CAMERA_INFOS_KEPT,
+            reliability=_RELIABILITY[choice[0]],
+            durability=_DURABILITY[choice[1]],
         )
         self._camera_info_sub = node.create_subscription(
             CameraInfo, topic, self._on_camera_info, qos
@@ -439,8 +444,12 @@ class CameraOutputs:
             if pub is not None:
                 destroy(pub)
 
-    def _on_camera_info(self, msg: CameraInfo) -> None:
+    def _on_camera_info(self, msg: CameraInfo) -> None:  # executor thread
         self.camera_info = msg
+        stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        self._infos[stamp] = msg
+        while len(self._infos) > CAMERA_INFOS_KEPT:
+            self._infos.popitem(last=False)
 
     def wanted(self, enabled: frozenset[str]) -> set[str]:
         """Return the enabled outputs that have at least one subscriber right now."""
@@ -456,11 +465,13 @@ class CameraOutputs:
         self.publishers[name].publish(image_message(header, array, encoding))
 
     def publish_camera_info(self, header: Any) -> None:
-        info = self.camera_info
-        if info is None or self.camera_info_pub.get_subscription_count() == 0:
+        if self.camera_info is None or self.camera_info_pub.get_subscription_count() == 0:
             return
         out = CameraInfo()
         sec, nanosec, out.header.frame_id = header_fields(header)
+        # the frame's own calibration where it came (a zooming or self-calibrating camera changes
+        # it between frames, and the frame waited in the mailbox meanwhile), else the latest
+        info = self._infos.get((sec, nanosec)) or self.camera_info
         out.header.stamp.sec, out.header.stamp.nanosec = sec, nanosec
         out.height, out.width, out.distortion_model = (
             info.height,
