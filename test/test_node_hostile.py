@@ -187,6 +187,14 @@ def test_a_model_switch_that_raises_keeps_the_worker_serving_the_previous_model(
         assert node.segmenter.warmed_up is None
         stamp = send()
         probe.wait_for(f'{NS}/switch/segmentation/mask', lambda m: m.header.stamp.sec == stamp)
+        # the same weights file again is read again (a file retrained in place)
+        before = node.segmenter
+        assert node.set_parameters([Parameter('weights', value=str(weights[0]))])[0].successful
+        probe.wait_until(lambda: node.segmenter is not before, 60, 'the file read again')
+        # an empty list, as rclpy and `ros2 param set` send it (no element type), is judged by
+        # the node's own check
+        result = node.set_parameters([Parameter('outputs', value=[])])[0]
+        assert not result.successful and 'outputs must list at least one of' in result.reason
     finally:
         probe.close()
         executor.shutdown()

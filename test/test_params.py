@@ -228,3 +228,8 @@ def test_at_run_time_a_whole_number_for_a_double_is_that_double_and_a_mismatch_i
     assert "refused alpha='high': alpha must be a number, got a string" in err, err
     assert "refused name='3': name must be a string, got an integer" in err, err
     assert node.get_parameter('name').value == 'x'
+    # an empty list of any element type is an empty list of the declared type, for the node's
+    # own check to judge (rclpy's Parameter(value=[]) is a BYTE_ARRAY)
+    assert node.set_parameters([Parameter('sizes', value=[])])[0].successful
+    assert node.get_parameter('sizes').type_ == Parameter.Type.DOUBLE_ARRAY
+    assert list(node.get_parameter('sizes').value) == []

@@ -269,21 +269,34 @@ def test_an_invalid_topic_name_is_one_line(capfd, topic, why):
     assert why in lines[0] and 'Traceback' not in err
 
 
-@pytest.mark.parametrize(
-    'launch_args',
-    [
-        {'namespace': 'robotX'},  # the params file's relative camera/image_raw, moved
-        {'namespace': 'robotX', 'image_topic': 'front/image_raw'},
-        {'image_topic': '/robotX/rear/image_raw'},
-    ],
-    ids=['namespace', 'namespace and image_topic', 'absolute image_topic'],
+# a params file as users write them: keyed by the node's name in any namespace, two cameras in
+# one namespace; and a section for the node in the root namespace only, which rcl does not apply
+# to a node in a namespace (rviz must not either)
+TWO_CAMERAS = (
+    '/**/segment_node:\n  ros__parameters:\n    image_topics: [cam/left, cam/right]\n'
+    '    transport: raw\n'
+    'segment_node:\n  ros__parameters:\n    image_topics: [elsewhere/image_raw]\n'
 )
-def test_the_launchs_rviz_displays_name_the_topics_the_node_uses(launch_args, tmp_path):
+
+
+@pytest.mark.parametrize(
+    'launch_args, params_text',
+    [
+        ({'namespace': 'robotX'}, None),  # the params file's relative camera/image_raw, moved
+        ({'namespace': 'robotX', 'image_topic': 'front/image_raw'}, None),
+        ({'image_topic': '/robotX/rear/image_raw'}, None),
+        ({'namespace': 'robotX'}, TWO_CAMERAS),
+    ],
+    ids=['namespace', 'namespace and image_topic', 'absolute image_topic', 'two cameras'],
+)
+def test_the_launchs_rviz_displays_name_the_topics_the_node_uses(
+    launch_args, params_text, tmp_path
+):
     """
     Rviz2's layout named the default topics: with namespace:= or image_topic:= it showed nothing.
 
-    The launch's rviz topics are checked against a node started as the launch starts it (the
-    namespace, the params file and the launch's overrides), over DDS.
+    The launch's rviz topics are checked against a node started as the launch starts it (its
+    name, the namespace, the params file and the launch's overrides), over DDS.
     """
     import yaml
 
@@ -292,13 +305,17 @@ def test_the_launchs_rviz_displays_name_the_topics_the_node_uses(launch_args, tm
     root = Path(__file__).resolve().parents[1]
     ns = f'r{uuid.uuid4().hex[:6]}'
     args = {k: v.replace('robotX', ns) for k, v in launch_args.items()}
+    if params_text is not None:
+        args['params_file'] = str(tmp_path / 'params.yaml')
+        Path(args['params_file']).write_text(params_text)
     setup = segment_node_setup({**args, 'rviz': 'true'}, root, installed=lambda name: True)
     topics = setup.rviz_topics
     written = yaml.safe_load(Path(setup.write_rviz_config(tmp_path)).read_text())
     shown = {d['Name']: d['Topic']['Value'] for d in written['Visualization Manager']['Displays']}
     assert shown == topics and all(t.startswith('/') for t in topics.values()), shown
     overrides = setup.parameters[1] if len(setup.parameters) > 1 else {}
-    ros_args = ['-r', f'__node:=seg_{uuid.uuid4().hex[:6]}', '--params-file', setup.parameters[0]]
+    # the launch's node name: a params file may key its parameters by it (a fresh DDS domain)
+    ros_args = ['-r', f'__node:={setup.node_name}', '--params-file', setup.parameters[0]]
     if setup.namespace:
         ros_args += ['-r', f'__ns:=/{setup.namespace}']
     session, probe = start_node_and_probe(
@@ -363,8 +380,9 @@ def test_transient_local_outputs_serve_latched_and_volatile_subscribers_and_late
         send.stamp = 0
         mask = probe.send_until_answered(send, f'{out}/mask', timeout=60)
         probe.wait_for(f'{out}/overlay', lambda m: m.header.stamp.sec == mask.header.stamp.sec)
-        time.sleep(1.0)  # the frames still in flight
-        last = max(m.header.stamp.sec for m in probe.messages[f'{out}/mask'])
+        # the last frame sent is always answered (nothing newer replaces it) and is the last mask
+        last = send.stamp
+        probe.wait_for(f'{out}/mask', lambda m: m.header.stamp.sec == last, timeout=30)
         # a subscriber that joins after the last frame (no frame follows) gets its mask
         late: list = []
         qos = QoSProfile(

@@ -28,7 +28,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 import hashlib
+import os
 from pathlib import Path
+import stat
 import tempfile
 from typing import Any
 
@@ -36,7 +38,7 @@ import yaml
 
 from .dds import dds_environment, DDS_TRANSPORTS
 from .node_config import PARAMETER_NAMES, PARAMETERS, validate_change
-from .topics import _base_topic, output_namespaces
+from .topics import _base_topic, output_namespaces, transport_topic
 
 __all__ = [
     'LAUNCH_ARGUMENTS',
@@ -146,12 +148,29 @@ class NodeSetup:
                 display['Topic']['Value'] = topic
         text = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-        path = Path(folder or tempfile.gettempdir()) / f'lightseg_{digest}.rviz'
-        if not path.is_file():
-            partial = path.with_name(f'.{path.name}.partial')
-            partial.write_text(text)
-            partial.replace(path)  # two launches at once never read half a file
+        where = Path(folder) if folder else _private_temp_folder()
+        path = where / f'lightseg_{digest}.rviz'
+        # written anew each launch under a unique name, then renamed: two launches at once never
+        # read half a file, and a file already there is never trusted
+        handle, partial = tempfile.mkstemp(dir=where, prefix='.lightseg_', suffix='.rviz')
+        try:
+            with os.fdopen(handle, 'w') as f:
+                f.write(text)
+            os.replace(partial, path)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
         return str(path)
+
+
+def _private_temp_folder() -> Path:
+    """Return a folder of the temporary folder only this user can write (made if missing)."""
+    folder = Path(tempfile.gettempdir()) / f'lightseg_ros-{os.getuid()}'
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        return Path(tempfile.mkdtemp(prefix='lightseg_ros-'))  # somebody else's: not used
+    return folder
 
 
 def _truthy(text: str) -> bool:
@@ -257,20 +276,60 @@ def rviz_topics(params_file: str | Path, overrides: dict[str, Any], namespace: s
     From the params file, with the launch's overrides over it, resolved as the node resolves them.
     A params file that cannot be read leaves the node to report it: the defaults are shown then.
     """
-    defaults = {p.name: p.default for p in PARAMETERS}
-    try:
-        params = {**defaults, **check_params_file(params_file)}
-    except (OSError, ValueError, yaml.YAMLError):
-        params = dict(defaults)
+    params = {p.name: p.default for p in PARAMETERS}
+    params.update(_node_entries(params_file, namespace))
     params.update(overrides)
-    camera = _resolve(str(params['image_topics'][0]), namespace)
-    out = output_namespaces([camera], str(params['output_namespace']))[0]
+    # every camera, as the node takes them: resolved, on its transport's topic; two cameras in
+    # one namespace get outputs under their own names, so the first camera's depend on the others
+    cameras = [
+        transport_topic(_resolve(str(t), namespace), str(params['transport']))
+        for t in params['image_topics']
+    ]
+    try:
+        out = output_namespaces(cameras, str(params['output_namespace']))[0]
+    except (ValueError, IndexError):  # the node refuses such a list: it reports it, not rviz
+        return {}
     # an Image display reads raw images: a compressed camera is shown by its raw topic's name
     return {
-        'Input': _base_topic(camera),
+        'Input': _base_topic(cameras[0]),
         'Overlay': f'{out}/overlay',
         'Color mask': f'{out}/color_mask',
     }
+
+
+def _node_entries(params_file: str | Path, namespace: str) -> dict[str, Any]:
+    """
+    Return what a params file sets for the launch's node, as rcl applies it.
+
+    Every section whose key matches the node's fully qualified name (``/<namespace>/segment_node``)
+    in file order, each over the ones before: a key without a leading ``/`` is from the root
+    (``segment_node`` is ``/segment_node``, which a node in a namespace does not take), ``*`` is
+    one name, ``**`` any number of them (``/**``, ``/**/segment_node``). A file that cannot be
+    read is the node's to report: nothing is taken from it here.
+    """
+    try:
+        data = yaml.safe_load(Path(params_file).read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    name = [t for t in namespace.split('/') if t] + [NODE_NAME]
+    found: dict[str, Any] = {}
+    for key, section in data.items():
+        pattern = [t for t in str(key).split('/') if t]
+        entries = section.get('ros__parameters') if isinstance(section, dict) else None
+        if isinstance(entries, dict) and _matches(pattern, name):
+            found.update(entries)
+    return found
+
+
+def _matches(pattern: list[str], name: list[str]) -> bool:
+    """Match rcl's node-name wildcards, token by token: ``*`` one, ``**`` zero or more."""
+    if not pattern:
+        return not name
+    if pattern[0] == '**':
+        return any(_matches(pattern[1:], name[i:]) for i in range(len(name) + 1))
+    return bool(name) and pattern[0] in ('*', name[0]) and _matches(pattern[1:], name[1:])
 
 
 def check_params_file(path: str | Path) -> dict[str, Any]:

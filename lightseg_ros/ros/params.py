@@ -95,6 +95,13 @@ _TYPE_WORDS = {
     Parameter.Type.DOUBLE_ARRAY: 'a list of numbers',
     Parameter.Type.STRING_ARRAY: 'a list of strings',
 }
+_ARRAYS = {
+    Parameter.Type.BYTE_ARRAY,
+    Parameter.Type.BOOL_ARRAY,
+    Parameter.Type.INTEGER_ARRAY,
+    Parameter.Type.DOUBLE_ARRAY,
+    Parameter.Type.STRING_ARRAY,
+}
 _WIDENED = {  # what `ros2 param set` gives for a whole number, as the declared type
     (Parameter.Type.DOUBLE, Parameter.Type.INTEGER): lambda v: float(v),
     (Parameter.Type.DOUBLE_ARRAY, Parameter.Type.INTEGER_ARRAY): lambda v: [float(x) for x in v],
@@ -119,6 +126,11 @@ def run_time_types(node: Node) -> Callable[[list[Parameter]], list[Parameter]]:
                 widen = _WIDENED.get((declared, param.type_))
                 if widen is not None:
                     param = Parameter(param.name, declared, widen(param.value))
+                elif declared in _ARRAYS and param.type_ in _ARRAYS and len(param.value) == 0:
+                    # an empty list has no element type: `ros2 param set` sends a BOOL_ARRAY,
+                    # rclpy's Parameter(value=[]) a BYTE_ARRAY; the node's own check says
+                    # whether empty is acceptable
+                    param = Parameter(param.name, declared, [])
                 elif declared != param.type_ and not node.describe_parameter(
                     param.name
                 ).dynamic_typing:

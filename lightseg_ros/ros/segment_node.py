@@ -43,6 +43,7 @@ import array
 from collections import OrderedDict
 from dataclasses import dataclass
 import gc
+import inspect
 import json
 import math
 import os
@@ -151,6 +152,9 @@ STAGES = ('wait', 'read', 'segment', 'publish')
 # ms; 490 frames a run, BENCHMARKS.md "Third lease"). The console scripts set it; a node made in
 # another program leaves that program's setting alone.
 SWITCH_INTERVAL_S = 0.0005
+# rclpy before Iron has no matched event: there the inputs follow their publishers each second
+_MATCHED_EVENTS = 'matched' in inspect.signature(SubscriptionEventCallbacks).parameters
+RECHECK_PERIOD_S = 0.1  # how soon an input follows a publisher that matched or was incompatible
 CAMERA_INFOS_KEPT = 8  # recent camera_info messages, to pass on each frame's own by its stamp
 LOSS_MEMORY_S = 10.0  # /diagnostics stays WARN this long after DDS last reported lost input frames
 
@@ -274,7 +278,8 @@ class CameraInput:
             self.published_since = time.monotonic()
         reliability = choose_reliability(self.requested, offers)
         compressed = choose_transport(self.transport, is_compressed_topic(self.topic), offers)
-        self.recheck = False
+        # a publisher matched before the graph lists it: look again at the next quick check
+        self.recheck = self.recheck and not offers
         if self.subscription is not None and (reliability, compressed) == (
             self.reliability,
             self.compressed,
@@ -289,7 +294,9 @@ class CameraInput:
             durability=DurabilityPolicy.VOLATILE,
         )
         events = SubscriptionEventCallbacks(
-            incompatible_qos=self._incompatible, message_lost=self._lost
+            incompatible_qos=self._incompatible,
+            message_lost=self._lost,
+            **({'matched': self._matched} if _MATCHED_EVENTS else {}),
         )
         msgtype = COMPRESSED_TYPE if compressed else IMAGE_TYPE
         # serialized: a dropped frame is never converted, a kept one is read without copies
@@ -323,6 +330,12 @@ class CameraInput:
         self, info
     ) -> None:  # executor thread; re-created on the next check, not inside the event
         self.recheck = True
+
+    def _matched(self, info) -> None:
+        # a publisher came: its QoS may call for another subscription (a reliable camera found
+        # the best-effort reader that waits for any publisher); the quick check follows it
+        if int(info.current_count_change) > 0:
+            self.recheck = True
 
     def _lost(self, info) -> None:
         self.lost_messages += int(info.total_count_change)
@@ -517,6 +530,7 @@ class SegmentNodeBase(Node):
         self._segmenter: Segmenter | None = None
         self._cameras: list[CameraOutputs] = []
         self._input_timer = self._diagnostics_timer = self._diagnostics_pub = None
+        self._recheck_timer = None
         for spec in PARAMETERS:
             declare(self, spec.name, spec.default, _descriptor(spec))
         self.add_pre_set_parameters_callback(run_time_types(self))
@@ -549,6 +563,7 @@ class SegmentNodeBase(Node):
         # because a failed switch sets the parameters back from the worker while holding it
         self._reload_request: tuple[ModelConfig, dict[str, Any]] | None = None
         self._reload_lock = threading.RLock()
+        self._restoring = False  # True while the worker sets parameters back (under the lock)
         self._model_error = ''
         self._refused = (
             ''  # the last refused run-time change (for /diagnostics), until the next model load
@@ -646,6 +661,10 @@ class SegmentNodeBase(Node):
             cam.start_input(self)
             cam.publish_legend(self._segmenter, self.get_clock().now().to_msg())
         self._input_timer = self.create_timer(1.0, self._check_inputs, clock=_steady())
+        # within 0.1 s of a publisher matching or an incompatible-QoS event, not at the next second
+        self._recheck_timer = self.create_timer(
+            RECHECK_PERIOD_S, self._follow_publishers, clock=_steady()
+        )
         self._stage = 'active'
         # the last thing SegmentNode's constructor does: tools and tests wait for these lines, and
         # a signal after them meets a node that is up (it logs its stop summary); one that came
@@ -655,9 +674,10 @@ class SegmentNodeBase(Node):
 
     def _deactivate(self) -> None:
         """Unsubscribe from the cameras; the model, the publishers and the worker stay."""
-        if self._input_timer is not None:
-            self.destroy_timer(self._input_timer)
-            self._input_timer = None
+        for timer in (self._input_timer, self._recheck_timer):
+            if timer is not None:
+                self.destroy_timer(timer)
+        self._input_timer = self._recheck_timer = None
         for cam in self._cameras:
             cam.stop_input(self)
         self._silence.clear()
@@ -674,7 +694,7 @@ class SegmentNodeBase(Node):
             self.remove_post_set_parameters_callback(self._apply_parameters)
         except ValueError:  # a configure that failed before adding it
             pass
-        for timer in (self._input_timer, self._diagnostics_timer):
+        for timer in (self._input_timer, self._recheck_timer, self._diagnostics_timer):
             if timer is not None:
                 self.destroy_timer(timer)
         for cam in self._cameras:
@@ -682,6 +702,7 @@ class SegmentNodeBase(Node):
         if self._diagnostics_pub is not None:
             self.destroy_publisher(self._diagnostics_pub)
         self._input_timer = self._diagnostics_timer = self._diagnostics_pub = None
+        self._recheck_timer = None
         self._cameras = []
         on_cuda = self._segmenter is not None and self._segmenter.device.type == 'cuda'
         self._segmenter = self._lut = None
@@ -731,6 +752,11 @@ class SegmentNodeBase(Node):
         self._cameras[camera].input.last_frame = now
         self._mailbox.put(camera, Frame(raw, msgtype, now))
 
+    def _follow_publishers(self) -> None:
+        for cam in self._cameras:
+            if cam.input.recheck:
+                cam.input.refresh()
+
     def _check_inputs(self) -> None:
         """Follow the publishers' QoS and type; say why a topic with publishers stays silent."""
         now = time.monotonic()
@@ -778,12 +804,14 @@ class SegmentNodeBase(Node):
             elif p.name == 'memory_budget_mb':
                 self._memory_budget_mb = int(p.value)
         if names & RELOAD_PARAMETERS:
-            values = {n: self.get_parameter(n).value for n in RELOAD_PARAMETERS}
-            config = ModelConfig.from_values(values)
             with self._reload_lock:
-                # back to what runs (an undo, or the set-back after a failed switch): no load
-                same = config == self._running[0]
-                self._reload_request = None if same else (config, values)
+                if self._restoring:  # the worker's own set-back after a failed switch: no load
+                    return
+                # read under the lock: a set-back in progress has finished, and what is read is
+                # what the parameters hold now (the same values again reload: a file replaced in
+                # place is read anew)
+                values = {n: self.get_parameter(n).value for n in RELOAD_PARAMETERS}
+                self._reload_request = (ModelConfig.from_values(values), values)
             self._mailbox.wake()
 
     # -- worker thread ---------------------------------------------------------------------------
@@ -892,12 +920,11 @@ class SegmentNodeBase(Node):
             else:  # a bug or the machine: its type, and one line of its message
                 why = f'{type(exc).__name__}: {" ".join(str(exc).split())[:300]}'
             self._model_error = why
+            running = getattr(self._segmenter, 'model_name', 'no model')  # None after a cleanup
             if not stop.is_set():
-                restored = ', '.join(self._restore_running_parameters())
+                restored = ', '.join(self._restore_running_parameters(values))
                 back = f" ({restored} set back to the running model's)" if restored else ''
-                self.get_logger().error(
-                    f'model switch failed, keeping {self._segmenter.model_name}: {why}{back}'
-                )
+                self.get_logger().error(f'model switch failed, keeping {running}: {why}{back}')
             return
         if stop.is_set():  # cleaned up while loading: the node has no model now
             return
@@ -912,14 +939,16 @@ class SegmentNodeBase(Node):
         for cam in self._cameras:
             cam.publish_legend(segmenter, self.get_clock().now().to_msg())
 
-    def _restore_running_parameters(self) -> list[str]:
+    def _restore_running_parameters(self, failed: dict[str, Any]) -> list[str]:
         """
         Set the model parameters back to the running model's after a failed switch; return names.
 
         Checks that need the tensors (their shapes, NaN values) or the warm-up run only fail in the
         worker, after set_parameters has answered: without this the parameters would name a model
-        that is not running (``ros2 param get`` and a later restart would pick the bad value). A
-        newer request already queued is left to run instead.
+        that is not running (``ros2 param get`` and a later restart would pick the bad value).
+        Only parameters that still hold the failed switch's values are set back, at once: a newer
+        request already queued is left to run, and a value a user has set since (its request may
+        not be queued yet) is left to its own request.
         """
         with self._reload_lock:
             if self._reload_request is not None:
@@ -927,12 +956,16 @@ class SegmentNodeBase(Node):
             restore = [
                 Parameter(name, value=_plain(value))
                 for name, value in sorted(self._running[1].items())
-                if _plain(self.get_parameter(name).value) != _plain(value)
+                if _plain(self.get_parameter(name).value) == _plain(failed[name]) != _plain(value)
             ]
             if not restore:
                 return []
-            results = self.set_parameters(restore)
-        return [p.name for p, r in zip(restore, results) if r.successful]
+            self._restoring = True
+            try:
+                result = self.set_parameters_atomically(restore)
+            finally:
+                self._restoring = False
+        return [p.name for p in restore] if result.successful else []
 
     # -- diagnostics -----------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
