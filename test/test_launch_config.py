@@ -351,3 +351,55 @@ def test_the_node_trampoline_names_what_it_runs():
     )
     assert done.returncode == 1
     assert 'lightseg_ros.ros.segment_node' in done.stderr and 'Traceback' not in done.stderr
+
+
+@pytest.mark.parametrize(
+    'text, expected_input',
+    [
+        # sections as rcl applies them to /r1/segment_node: nested namespaces, wildcards
+        ('r1:\n  segment_node:\n    ros__parameters:\n      image_topics: [nested/image]\n',
+         '/r1/nested/image'),
+        ('/*/segment_node:\n  ros__parameters:\n    image_topics: [star/image]\n',
+         '/r1/star/image'),
+        # the root namespace's node only: not this one
+        ('segment_node:\n  ros__parameters:\n    image_topics: [root/image]\n',
+         '/r1/camera/image_raw'),
+        # values the node refuses: rviz keeps its shipped layout (the node reports the problem)
+        ('/**:\n  ros__parameters:\n    image_topics: 5\n', None),
+        ('/**:\n  ros__parameters:\n    image_topics: ~\n', None),
+        ('/**:\n  ros__parameters:\n    image_topics: /cam\n', None),
+        ('/**:\n  ros__parameters:\n    output_namespace: /x\n', None),
+        ('/**:\n  ros__parameters:\n    transport: h264\n', None),
+        ('{1: 2, a: [1]}\n', '/r1/camera/image_raw'),
+        ('[not, a, mapping]\n', '/r1/camera/image_raw'),
+    ],
+)
+def test_rviz_topics_read_params_files_as_rcl_does_and_never_raise(
+    tmp_path, text, expected_input
+):
+    from lightseg_ros.ros.launch_helpers import rviz_topics
+
+    params = tmp_path / 'p.yaml'
+    params.write_text(text)
+    topics = rviz_topics(params, {}, 'r1')
+    assert topics.get('Input') == expected_input, topics
+
+
+def test_the_rviz_copy_goes_to_a_private_folder_even_when_its_name_is_taken(tmp_path, monkeypatch):
+    import os
+    import stat
+    import tempfile
+
+    from lightseg_ros.ros import launch_helpers
+
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))
+    (tmp_path / f'lightseg_ros-{os.getuid()}').write_text('somebody else put a file here')
+    setup = launch_helpers.segment_node_setup(
+        {'rviz': 'true', 'namespace': 'r1'}, ROOT, installed=lambda name: True
+    )
+    path = Path(setup.write_rviz_config())
+    folder = path.parent
+    assert path.is_file() and folder != tmp_path / f'lightseg_ros-{os.getuid()}'
+    assert stat.S_IMODE(folder.stat().st_mode) & 0o077 == 0
+    assert '/r1/camera/segmentation/overlay' in path.read_text()
+    assert [p.name for p in folder.iterdir()] == [path.name]  # no temporary file left

@@ -328,8 +328,12 @@ def test_the_launchs_rviz_displays_name_the_topics_the_node_uses(
             and probe.node.count_publishers(topics['Color mask']) > 0
         ),
     )
-    try:
-        assert f'{topics["Input"]} -> ' in session.output, session.tail()
+    try:  # the node logs the line after its subscriptions exist: it may come a moment later
+        probe.wait_until(
+            lambda: f'{topics["Input"]} -> ' in session.output,
+            30,
+            lambda: f'the node to name its camera; log:\n{session.tail()}',
+        )
     finally:
         probe.close()
         session.stop()

@@ -166,8 +166,11 @@ class NodeSetup:
 def _private_temp_folder() -> Path:
     """Return a folder of the temporary folder only this user can write (made if missing)."""
     folder = Path(tempfile.gettempdir()) / f'lightseg_ros-{os.getuid()}'
-    folder.mkdir(mode=0o700, exist_ok=True)
-    info = folder.lstat()
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.lstat()
+    except OSError:  # a file of that name, or no permission
+        return Path(tempfile.mkdtemp(prefix='lightseg_ros-'))
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
         return Path(tempfile.mkdtemp(prefix='lightseg_ros-'))  # somebody else's: not used
     return folder
@@ -279,6 +282,14 @@ def rviz_topics(params_file: str | Path, overrides: dict[str, Any], namespace: s
     params = {p.name: p.default for p in PARAMETERS}
     params.update(_node_entries(params_file, namespace))
     params.update(overrides)
+    for name in ('image_topics', 'transport', 'output_namespace'):
+        value = params[name]
+        if name == 'image_topics' and not (
+            isinstance(value, list) and value and all(isinstance(t, str) for t in value)
+        ):
+            return {}  # the node refuses it and says why; rviz keeps its own layout
+        if validate_change(name, value):
+            return {}
     # every camera, as the node takes them: resolved, on its transport's topic; two cameras in
     # one namespace get outputs under their own names, so the first camera's depend on the others
     cameras = [
@@ -315,12 +326,23 @@ def _node_entries(params_file: str | Path, namespace: str) -> dict[str, Any]:
         return {}
     name = [t for t in namespace.split('/') if t] + [NODE_NAME]
     found: dict[str, Any] = {}
-    for key, section in data.items():
-        pattern = [t for t in str(key).split('/') if t]
-        entries = section.get('ros__parameters') if isinstance(section, dict) else None
-        if isinstance(entries, dict) and _matches(pattern, name):
+    for pattern, entries in _sections(data, []):
+        if _matches(pattern, name):
             found.update(entries)
     return found
+
+
+def _sections(data: dict, above: list[str], depth: int = 0):
+    """(key tokens, parameters) of every section; nested keys are namespaces (as rcl reads)."""
+    for key, value in data.items():
+        if not isinstance(value, dict) or depth > 16:
+            continue
+        tokens = above + [t for t in str(key).split('/') if t]
+        entries = value.get('ros__parameters')
+        if isinstance(entries, dict):
+            yield tokens, entries
+        else:
+            yield from _sections(value, tokens, depth + 1)
 
 
 def _matches(pattern: list[str], name: list[str]) -> bool:

@@ -61,7 +61,7 @@ from rcl_interfaces.msg import (
 )
 import rclpy
 from rclpy.clock import Clock, ClockType
-from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.event_handler import SubscriptionEventCallbacks, UnsupportedEventTypeError
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -253,7 +253,7 @@ class CameraInput:
         self.published_since: float | None = (
             None  # when the topic last went from no publisher to some
         )
-        self.recheck = False
+        self.recheck, self.matched_at = False, 0.0
 
     def offers(self) -> list[Offer]:
         return [
@@ -278,8 +278,9 @@ class CameraInput:
             self.published_since = time.monotonic()
         reliability = choose_reliability(self.requested, offers)
         compressed = choose_transport(self.transport, is_compressed_topic(self.topic), offers)
-        # a publisher matched before the graph lists it: look again at the next quick check
-        self.recheck = self.recheck and not offers
+        # a publisher matched before the graph lists it: look again at the next quick checks, for
+        # a second at most (one that matched and left at once is not looked for ten times a second)
+        self.recheck = self.recheck and not offers and time.monotonic() - self.matched_at < 1.0
         if self.subscription is not None and (reliability, compressed) == (
             self.reliability,
             self.compressed,
@@ -293,21 +294,27 @@ class CameraInput:
             reliability=_RELIABILITY[reliability],
             durability=DurabilityPolicy.VOLATILE,
         )
-        events = SubscriptionEventCallbacks(
-            incompatible_qos=self._incompatible,
-            message_lost=self._lost,
-            **({'matched': self._matched} if _MATCHED_EVENTS else {}),
-        )
         msgtype = COMPRESSED_TYPE if compressed else IMAGE_TYPE
-        # serialized: a dropped frame is never converted, a kept one is read without copies
-        self.subscription = self.node.create_subscription(
-            CompressedImage if compressed else Image,
-            self.topic,
-            lambda raw: self._on_frame(raw, msgtype),
-            qos,
-            event_callbacks=events,
-            raw=True,
-        )
+        global _MATCHED_EVENTS
+        for matched in (True, False) if _MATCHED_EVENTS else (False,):
+            events = SubscriptionEventCallbacks(
+                incompatible_qos=self._incompatible,
+                message_lost=self._lost,
+                **({'matched': self._matched} if matched else {}),
+            )
+            try:
+                # serialized: a dropped frame is never converted, a kept one is read without copies
+                self.subscription = self.node.create_subscription(
+                    CompressedImage if compressed else Image,
+                    self.topic,
+                    lambda raw: self._on_frame(raw, msgtype),
+                    qos,
+                    event_callbacks=events,
+                    raw=True,
+                )
+                break
+            except UnsupportedEventTypeError:  # a middleware without matched events
+                _MATCHED_EVENTS = False
         self.reliability, self.compressed, self.since = reliability, compressed, time.monotonic()
         offered = (
             ', '.join(
@@ -335,7 +342,7 @@ class CameraInput:
         # a publisher came: its QoS may call for another subscription (a reliable camera found
         # the best-effort reader that waits for any publisher); the quick check follows it
         if int(info.current_count_change) > 0:
-            self.recheck = True
+            self.recheck, self.matched_at = True, time.monotonic()
 
     def _lost(self, info) -> None:
         self.lost_messages += int(info.total_count_change)
@@ -531,6 +538,13 @@ class SegmentNodeBase(Node):
         self._cameras: list[CameraOutputs] = []
         self._input_timer = self._diagnostics_timer = self._diagnostics_pub = None
         self._recheck_timer = None
+        # model switches: the lock guards the request, the set-back after a failed one, and the
+        # count of model-parameter sets rclpy has validated but not yet written (it writes between
+        # the validation and the post-set callbacks, under no lock of its own). Reentrant: the
+        # worker's set-back runs those callbacks in its own thread while holding it.
+        self._reload_lock = threading.RLock()
+        self._restoring = False  # True while the worker sets parameters back (under the lock)
+        self._pending_sets = 0
         for spec in PARAMETERS:
             declare(self, spec.name, spec.default, _descriptor(spec))
         self.add_pre_set_parameters_callback(run_time_types(self))
@@ -562,8 +576,9 @@ class SegmentNodeBase(Node):
         # (config, parameter values) of the switch the worker is asked for; the lock is reentrant
         # because a failed switch sets the parameters back from the worker while holding it
         self._reload_request: tuple[ModelConfig, dict[str, Any]] | None = None
-        self._reload_lock = threading.RLock()
-        self._restoring = False  # True while the worker sets parameters back (under the lock)
+        with self._reload_lock:
+            self._restoring = False
+            self._pending_sets = 0
         self._model_error = ''
         self._refused = (
             ''  # the last refused run-time change (for /diagnostics), until the next model load
@@ -792,6 +807,10 @@ class SegmentNodeBase(Node):
                         f'{p.name}={str(p.value)[:200]!r} ({reason}); still running {running}'
                     )
                 return SetParametersResult(successful=False, reason=reason)
+        if self._stage != 'unconfigured' and any(p.name in RELOAD_PARAMETERS for p in params):
+            with self._reload_lock:
+                if not self._restoring:  # rclpy writes the values next, then _apply_parameters
+                    self._pending_sets += 1
         return SetParametersResult(successful=True)
 
     def _apply_parameters(self, params: list[Parameter]) -> None:
@@ -807,6 +826,7 @@ class SegmentNodeBase(Node):
             with self._reload_lock:
                 if self._restoring:  # the worker's own set-back after a failed switch: no load
                     return
+                self._pending_sets = max(0, self._pending_sets - 1)
                 # read under the lock: a set-back in progress has finished, and what is read is
                 # what the parameters hold now (the same values again reload: a file replaced in
                 # place is read anew)
@@ -951,7 +971,8 @@ class SegmentNodeBase(Node):
         not be queued yet) is left to its own request.
         """
         with self._reload_lock:
-            if self._reload_request is not None:
+            # a newer request queued, or a user's set validated and about to be written: theirs
+            if self._reload_request is not None or self._pending_sets:
                 return []
             restore = [
                 Parameter(name, value=_plain(value))
