@@ -126,10 +126,16 @@ def test_ctrl_c_ends_a_command_with_one_line_and_130():
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a suite started in the background of a script has SIGINT ignored,
+        # which the command would inherit and run on
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(8.0)  # past the imports and the peak measurement, into the timed calls
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # never left running (a no-op once it has ended)
     assert proc.returncode == 130, (proc.returncode, err)
     assert err.strip().splitlines()[-1] == 'lightseg: interrupted' and 'Traceback' not in err, err
 

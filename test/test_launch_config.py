@@ -239,10 +239,15 @@ def test_a_node_stopped_while_it_starts_exits_without_a_traceback(script):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # as launch starts it: a suite started in the background of a script has SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(1.0)  # still importing: torch alone takes 2 s here
     proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=60)
+    try:
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # never left running (a no-op once it has ended)
     assert 'Traceback' not in output and 'KeyboardInterrupt' not in output, output
     # 130: stopped while importing; 0: stopped after; -SIGINT: on a loaded machine, before the
     # interpreter had set up its handler (nothing printed either)

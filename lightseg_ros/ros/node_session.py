@@ -87,6 +87,9 @@ def ros_parameter_args(parameters: Mapping[str, Any]) -> list[str]:
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
+    # SIGINT is how stop() ends the node: a tool started in the background of a script (a
+    # non-interactive shell's `&`) has it ignored, and the node would inherit that and run on
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:  # not glibc Linux: the caller's stop() is the only guard
