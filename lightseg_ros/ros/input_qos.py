@@ -84,10 +84,11 @@ def choose_reliability(requested: str, offers: list[Offer]) -> str:
         )
     if requested != 'auto':
         return requested
-    # With no publisher yet, wait best effort: it matches whatever publisher comes, where a
-    # reliable reader makes a best-effort driver (sensor-data QoS) log "requesting incompatible
-    # QoS" until the next check. Once every publisher offers reliable, the reader moves to it.
-    if not offers or any(o.reliability == 'best_effort' for o in offers):
+    # With no publisher yet, wait reliable (REP-2003's default, and our image_source's): waiting
+    # best effort, then moving to reliable once a reliable camera came, lost its first frames in
+    # the swap (the demo received 29 of 30). A best-effort driver that comes later logs one
+    # "requesting incompatible QoS" warning; the node follows it within 0.1 s of that event.
+    if any(o.reliability == 'best_effort' for o in offers):
         return 'best_effort'
     return 'reliable'
 
