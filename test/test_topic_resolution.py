@@ -59,6 +59,18 @@ def _info(stamp: int, fx: float) -> CameraInfo:
     return info
 
 
+def _sender(probe):
+    """Return send(): publish the next frame on ``probe.image``, return its stamp (send.stamp)."""
+
+    def send() -> int:
+        send.stamp += 1
+        probe.image.publish(_image(send.stamp, 'cam'))
+        return send.stamp
+
+    send.stamp = 0
+    return send
+
+
 def test_transport_topic_follows_image_transport_naming():
     assert transport_topic('/cam/image_raw', 'compressed') == '/cam/image_raw/compressed'
     assert transport_topic('/cam/image_raw/compressed', 'compressed') == (
@@ -231,12 +243,7 @@ def test_a_latched_camera_info_published_before_the_node_starts_is_passed_on():
     )
     try:
 
-        def send() -> int:
-            send.stamp += 1
-            probe.image.publish(_image(send.stamp, 'cam'))
-            return send.stamp
-
-        send.stamp = 0
+        send = _sender(probe)
         mask = probe.send_until_answered(send, f'{out}/mask', timeout=60)
         info = probe.wait_for(
             f'{out}/camera_info', lambda m: m.header.stamp.sec >= mask.header.stamp.sec, 30
@@ -371,12 +378,7 @@ def test_transient_local_outputs_serve_latched_and_volatile_subscribers_and_late
         offered = probe.node.get_publishers_info_by_topic(f'{out}/mask')
         assert [i.qos_profile.durability for i in offered] == [DurabilityPolicy.TRANSIENT_LOCAL]
 
-        def send() -> int:
-            send.stamp += 1
-            probe.image.publish(_image(send.stamp, 'cam'))
-            return send.stamp
-
-        send.stamp = 0
+        send = _sender(probe)
         mask = probe.send_until_answered(send, f'{out}/mask', timeout=60)
         probe.wait_for(f'{out}/overlay', lambda m: m.header.stamp.sec == mask.header.stamp.sec)
         # the last frame sent is always answered (nothing newer replaces it) and is the last mask

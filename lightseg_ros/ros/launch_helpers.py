@@ -38,7 +38,7 @@ import yaml
 
 from .dds import dds_environment, DDS_TRANSPORTS
 from .node_config import PARAMETER_NAMES, PARAMETERS, validate_change
-from .topics import _base_topic, output_namespaces, transport_topic
+from .topics import base_topic, output_namespaces, transport_topic
 
 __all__ = [
     'LAUNCH_ARGUMENTS',
@@ -302,7 +302,7 @@ def rviz_topics(params_file: str | Path, overrides: dict[str, Any], namespace: s
         return {}
     # an Image display reads raw images: a compressed camera is shown by its raw topic's name
     return {
-        'Input': _base_topic(cameras[0]),
+        'Input': base_topic(cameras[0]),
         'Overlay': f'{out}/overlay',
         'Color mask': f'{out}/color_mask',
     }

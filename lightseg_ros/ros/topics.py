@@ -25,6 +25,7 @@ from __future__ import annotations
 
 __all__ = [
     'OUTPUTS',
+    'base_topic',
     'is_compressed_topic',
     'camera_namespace',
     'camera_info_topic',
@@ -65,7 +66,8 @@ def transport_topic(topic: str, transport: str) -> str:
     return topic
 
 
-def _base_topic(topic: str) -> str:
+def base_topic(topic: str) -> str:
+    """Return an image topic without image_transport's ``/compressed`` (and a trailing ``/``)."""
     topic = topic.rstrip('/')
     return topic[: -len(COMPRESSED_SUFFIX)] if topic.endswith(COMPRESSED_SUFFIX) else topic
 
@@ -76,7 +78,7 @@ def camera_namespace(topic: str) -> str:
 
     ``/cam/image_raw`` -> ``/cam``; ``/image`` -> ``""`` (root); ``image`` -> ``""`` (relative).
     """
-    base = _base_topic(topic)
+    base = base_topic(topic)
     return base.rsplit('/', 1)[0] if '/' in base else ''
 
 
@@ -100,7 +102,7 @@ def output_namespaces(topics: list[str], suffix: str = 'segmentation') -> list[s
     result = []
     for topic, ns in zip(topics, namespaces):
         if namespaces.count(ns) > 1:
-            ns = _base_topic(topic)
+            ns = base_topic(topic)
         joined = f'{ns}/{suffix}' if ns else suffix
         result.append(('/' + suffix) if ns == '' and topic.startswith('/') else joined)
     return result
