@@ -558,6 +558,31 @@ def small_weights(path):
 # -- the README table -----------------------------------------------------------------------------
 
 
+def short_video(path, frames: int, size: tuple[int, int]) -> int:
+    """
+    Write an MJPG AVI of ``frames`` street frames of ``size`` (w, h), cut at half its bytes.
+
+    Its header still declares ``frames``; the index and the later frames are gone. Returns how
+    many frames OpenCV still reads from it (checked to be some, and short of the count).
+    """
+    from lightseg_ros.sources import road_scene
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 10.0, size)
+    for i in range(frames):
+        writer.write(cv2.cvtColor(road_scene(*size, t=i * 0.2)[0], cv2.COLOR_RGB2BGR))
+    writer.release()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    video = cv2.VideoCapture(str(path))
+    declared = int(video.get(cv2.CAP_PROP_FRAME_COUNT))
+    read = 0
+    while video.read()[0]:
+        read += 1
+    video.release()
+    assert declared == frames and 0 < read < frames - 1, (declared, read)
+    return read
+
+
 def _cell(text: str, limit: int = 110) -> str:
     text = text.replace('|', '/')
     return text if len(text) <= limit else text[: limit - 3] + '...'

@@ -61,6 +61,8 @@ def test_demo_writes_overlays_and_a_latency_summary(tmp_path):
     assert summary['frames_published'] == 6
     assert summary['overlays_received'] == len(list(out.glob('overlay_*.png'))) >= 1
     assert summary['latency_ms']['p50'] > 0
+    # the size segmented, read off the overlays (a file source keeps its own)
+    assert summary['image_size'] == [64, 80] and 'frames 80x64 at 10.0 Hz' in result.stdout
     # a newcomer's first command ends clean: no rclpy task error printed at shutdown
     assert 'never retrieved' not in result.stdout + result.stderr, result.stderr
 

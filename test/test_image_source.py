@@ -59,6 +59,23 @@ def test_folder_and_video_sources(tmp_path):
     assert len(got) == 3 and got[0].shape == (48, 64, 3)
 
 
+def test_a_truncated_video_plays_what_it_has_and_is_named_once_however_often_it_loops(tmp_path):
+    from hostile_inputs import short_video
+
+    video = tmp_path / 'short.avi'
+    read = short_video(video, 10, (96, 72))
+    said = []
+    assert len(list(iter_frames(str(video), loop=False, on_skip=said.append))) == read
+    assert said == [
+        f'video {video} ended after {read} of the 10 frames it declares (truncated or damaged); '
+        'the frames read were used'
+    ]
+    said.clear()
+    looped = iter_frames(str(video), loop=True, on_skip=said.append)
+    assert len([next(looped) for _ in range(3 * read + 1)]) == 3 * read + 1
+    assert len(said) == 1 and 'short.avi' in said[0]
+
+
 def test_an_unreadable_image_in_a_folder_is_passed_over_with_one_line(tmp_path):
     good = road_scene(64, 48, t=0)[0]
     cv2.imwrite(str(tmp_path / 'a.png'), cv2.cvtColor(good, cv2.COLOR_RGB2BGR))

@@ -216,6 +216,46 @@ def test_folder_and_video_give_labels_colours_overlays_an_overlay_video_and_a_su
     assert not summary['random_weights'] and summary['model'] == 'ghostnet_aspp_da'
 
 
+def test_a_truncated_video_is_segmented_as_far_as_it_reads_with_one_warning(tmp_path):
+    """No FFmpeg lines without the file's name: one line of ours, and the frames it has."""
+    from hostile_inputs import short_video
+
+    read = short_video(tmp_path / 'short.avi', 12, (W, H))
+    out = tmp_path / 'out'
+    result = subprocess.run(
+        [sys.executable, '-m', 'lightseg_ros.cli', 'predict', 'short.avi', '--out', str(out)]
+        + ['--outputs', 'label', '--video-frames', '--cpu-threads', '1'],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if not k.startswith('OPENCV_')},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f'lightseg predict: warning: video {tmp_path / "short.avi"} ended after {read} of the 12 '
+        'frames it '
+        'declares (truncated or damaged); the frames read were used'
+    ]
+    assert f'{read} frames (0 images, 1 videos, 0 inputs skipped)' in result.stdout
+    assert len(list((out / 'label' / 'short').iterdir())) == read
+    (video,) = json.loads((out / 'summary.json').read_text())['videos']
+    assert (video['frames'], video['declared_frames']) == (read, 12)
+    assert video['problem'].startswith(f'video {tmp_path / "short.avi"} ended after')
+
+
+def test_a_short_video_line_leaves_estimated_counts_alone():
+    from lightseg_ros.sources import short_video_line
+
+    assert short_video_line('a.mkv', 99, 100) is None  # an estimate a frame high
+    assert short_video_line('a.mkv', 990, 1000) is None  # within 1%
+    assert short_video_line('a.mkv', 5, 0) is None  # no count declared
+    assert short_video_line('a.mkv', 97, 100) == (
+        'video a.mkv ended after 97 of the 100 frames it declares (truncated or damaged); '
+        'the frames read were used'
+    )
+
+
 @pytest.mark.parametrize(
     'args, words',
     [

@@ -297,8 +297,9 @@ class _Run:
         wanted = per_frame | ({'overlay'} if 'overlay' in self.outputs else set())
         writer = None
         frames = 0
+        short: list[str] = []  # the line for a video that ends before the count it declares
         try:
-            for image in video_frames(item.path):
+            for image in video_frames(item.path, on_short=short.append):
                 mask = self.segment(image)
                 views = self.views(image, mask, wanted)
                 if 'overlay' in views:
@@ -325,8 +326,10 @@ class _Run:
         return {
             'input': str(item.path),
             'frames': frames,
+            'declared_frames': info.frames,  # 0 where the container does not say
             'fps': fps,
             'overlay': str(target) if writer is not None else None,
+            'problem': short[0] if short else None,
         }
 
 
@@ -353,12 +356,15 @@ def predict(
     skipped: Sequence[Skipped] = (),
     progress: Callable[[int], None] = lambda n: None,
     report: Callable[[Skipped], None] = lambda s: None,
+    warn: Callable[[str], None] = lambda line: None,
 ) -> dict:
     """
     Segment every input and write the outputs asked for (module docstring) and ``summary.json``.
 
     A file that cannot be read is reported through ``report``, listed in the summary and skipped;
-    the run goes on. OSError only when an output cannot be written. Returns the summary.
+    the run goes on. A video that ends well short of the frames it declares is segmented as far
+    as it reads, and ``warn`` gets one line naming it (kept as the video's ``problem`` in the
+    summary). OSError only when an output cannot be written. Returns the summary.
     """
     unknown = sorted(set(outputs) - set(OUTPUT_KINDS))
     if unknown:
@@ -376,6 +382,8 @@ def predict(
                 images += 1
             else:
                 videos.append(run.video(item, video_frames, progress))
+                if videos[-1]['problem']:
+                    warn(videos[-1]['problem'])
         except (FrameSourceError, ImageDecodeError) as exc:  # one line each, skipped
             problems.append(Skipped(str(item.path), str(exc)))
             report(problems[-1])

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import itertools
+import os
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -46,6 +47,7 @@ __all__ = [
     'check_declared_size',
     'video_info',
     'video_frames',
+    'short_video_line',
     'IMAGE_SUFFIXES',
     'IMAGE_MSGTYPES',
 ]
@@ -101,7 +103,8 @@ def iter_frames(
     gets one line naming it, once however often the source loops (without it, the error is
     raised); a folder where none can be read raises :class:`FrameSourceError`. In a bag, so are a
     message that cannot be deserialized and the messages of a chunk whose CRC fails (one line for
-    all such chunks).
+    all such chunks). A video that ends well short of the frames it declares plays what it has;
+    ``on_skip`` gets one line naming it.
     """
     kind = source_kind(source)
     if on_skip is not None:
@@ -121,7 +124,7 @@ def iter_frames(
     elif kind == 'video':
 
         def again() -> Iterator[np.ndarray]:
-            return video_frames(source)
+            return video_frames(source, on_short=on_skip)
 
     else:
         checked: list = []  # the damaged chunks, found once (a pass over the whole bag)
@@ -246,6 +249,10 @@ class VideoInfo:
 
 
 def _open_video(path: str | Path) -> cv2.VideoCapture:
+    # FFmpeg prints its own lines for damaged streams ("[mjpeg @ 0x...] overread 8"), without the
+    # file's name; a short video gets our one line instead (video_frames). OpenCV reads the level
+    # when it opens its first video; a level the user set in the environment wins.
+    os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', '-8')  # AV_LOG_QUIET
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise FrameSourceError(f'cannot open video {path} (OpenCV reads mp4, avi, mkv, ...)')
@@ -271,14 +278,35 @@ def video_info(path: str | Path) -> VideoInfo:
         capture.release()
 
 
-def video_frames(path: str | Path) -> Iterator[np.ndarray]:
+def short_video_line(path: str | Path, read: int, declared: int) -> str | None:
+    """
+    Word a video that ended before the frame count its container declares; None if it did not.
+
+    Where the container gives no count, OpenCV estimates one from duration and rate, which can be
+    a frame or so high: a shortfall of 1 frame, or of 1% of the count, is not reported.
+    """
+    missing = declared - read
+    if declared <= 0 or missing <= max(1, declared // 100):
+        return None
+    return (
+        f'video {path} ended after {read} of the {declared} frames it declares '
+        '(truncated or damaged); the frames read were used'
+    )
+
+
+def video_frames(
+    path: str | Path, on_short: Callable[[str], None] | None = None
+) -> Iterator[np.ndarray]:
     """
     Yield the RGB frames of a video file (OpenCV).
 
-    :class:`FrameSourceError` if it cannot be opened or has none.
+    :class:`FrameSourceError` if it cannot be opened or has none. A video that ends well before
+    the frame count it declares (truncated, a damaged stream) gives what it has and, with
+    ``on_short``, one line naming it (:func:`short_video_line`).
     """
     capture = _open_video(path)
     try:
+        declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         count = 0
         while True:
             ok, bgr = capture.read()
@@ -288,6 +316,9 @@ def video_frames(path: str | Path) -> Iterator[np.ndarray]:
             yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         if count == 0:
             raise FrameSourceError(f'video {path} has no frames')
+        line = short_video_line(path, count, declared)
+        if line and on_short is not None:
+            on_short(line)
     finally:
         capture.release()
 

@@ -24,6 +24,7 @@ it receives as PNG and a latency summary (publish -> overlay received) as JSON.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 from pathlib import Path
@@ -106,6 +107,7 @@ def run_demo(
     }
     latencies: list[float] = []
     received: list[int] = []
+    sizes: collections.Counter = collections.Counter()  # (height, width) of the overlays received
     node_stats: dict[str, str] = {}
 
     def on_overlay(msg: Image) -> None:
@@ -114,6 +116,7 @@ def run_demo(
         latencies.append(now - stamp)
         index = len(received)
         received.append(index)
+        sizes[(msg.height, msg.width)] += 1
         rgb = decode_image(msg)
         cv2.imwrite(
             str(out_dir / f'overlay_{index:04d}.png'), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
@@ -217,7 +220,8 @@ def run_demo(
             'mean': round(float(values.mean()), 1) if values.size else None,
             'max': round(float(values.max()), 1) if values.size else None,
         },
-        'image_size': [height, width],
+        # what was segmented: files keep their own size (the most common one of a folder)
+        'image_size': list(sizes.most_common(1)[0][0]) if sizes else None,
         'source': source,
         'rate_hz': rate,
         'model': node_stats.get('model', model),
@@ -233,14 +237,16 @@ def run_demo(
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
+    from ..sources import FrameSourceError, source_kind
+    from ..sources.frames import SYNTHETIC
+
+    size = f' {args.width}x{args.height}' if args.source == SYNTHETIC else ''  # files: their own
     print(
-        f'lightseg demo: {args.source} frames {args.width}x{args.height} at {args.rate} Hz -> '
+        f'lightseg demo: {args.source} frames{size} at {args.rate} Hz -> '
         f'segment_node ({args.model if not args.weights else args.weights}, device {args.device}) '
         'over DDS ...',
         flush=True,
     )
-    from ..sources import FrameSourceError, source_kind
-
     try:
         source_kind(args.source)  # a path that does not exist: one line, nothing started
         summary = run_demo(
@@ -295,8 +301,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         '--frames', type=cli_args.frame_count, default=30, help='frames to publish'
     )
     p.add_argument('--rate', type=cli_args.frame_rate, default=5.0, help='frames per second')
-    p.add_argument('--width', type=cli_args.source_side, default=640)
-    p.add_argument('--height', type=cli_args.source_side, default=480)
+    p.add_argument(
+        '--width',
+        type=cli_args.source_side,
+        default=640,
+        help='the synthetic scene\'s width; files keep their own size',
+    )
+    p.add_argument(
+        '--height',
+        type=cli_args.source_side,
+        default=480,
+        help='the synthetic scene\'s height; files keep their own size',
+    )
     p.add_argument(
         '--model',
         default=DEFAULT_MODEL,

@@ -48,10 +48,9 @@ def _alpha(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    # OpenCV and FFmpeg print their own lines (without the file's name) for files they cannot
-    # decode; each bad input gets our one line instead. FFmpeg's level is read when OpenCV opens
-    # the first video. Levels the user set in the environment win.
-    os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', '-8')  # AV_LOG_QUIET
+    # OpenCV prints its own lines (without the file's name) for files it cannot decode; each bad
+    # input gets our one line instead (FFmpeg's lines are quieted where videos are opened,
+    # sources/frames.py). A level the user set in the environment wins.
     import cv2
 
     if 'OPENCV_LOG_LEVEL' not in os.environ:
@@ -109,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
                 skipped=skipped,
                 progress=bar.update,
                 report=say,
+                warn=lambda line: tqdm.write(f'{PROG}: warning: {line}', file=sys.stderr),
             )
     except OSError as exc:
         print(f'{PROG}: error: {exc}', file=sys.stderr)
