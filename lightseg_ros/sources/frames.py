@@ -282,11 +282,12 @@ def short_video_line(path: str | Path, read: int, declared: int) -> str | None:
     """
     Word a video that ended before the frame count its container declares; None if it did not.
 
-    Where the container gives no count, OpenCV estimates one from duration and rate, which can be
-    a frame or so high: a shortfall of 1 frame, or of 1% of the count, is not reported.
+    Where the container gives no count (mkv, webm), OpenCV estimates one from duration and
+    average rate, which can be high for a variable-rate stream: a shortfall of up to 2 frames or
+    5% of the count is not reported. A cut-off copy loses far more.
     """
     missing = declared - read
-    if declared <= 0 or missing <= max(1, declared // 100):
+    if declared <= 0 or missing <= max(2, declared // 20):
         return None
     return (
         f'video {path} ended after {read} of the {declared} frames it declares '
