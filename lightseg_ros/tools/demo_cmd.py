@@ -305,13 +305,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         '--width',
         type=cli_args.source_side,
         default=640,
-        help='the synthetic scene\'s width; files keep their own size',
+        help="the synthetic scene's width; files keep their own size",
     )
     p.add_argument(
         '--height',
         type=cli_args.source_side,
         default=480,
-        help='the synthetic scene\'s height; files keep their own size',
+        help="the synthetic scene's height; files keep their own size",
     )
     p.add_argument(
         '--model',
