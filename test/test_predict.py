@@ -244,6 +244,27 @@ def test_a_truncated_video_is_segmented_as_far_as_it_reads_with_one_warning(tmp_
     assert video['problem'].startswith(f'video {tmp_path / "short.avi"} ended after')
 
 
+def test_a_truncated_video_ends_the_progress_at_its_declared_count(tmp_path, one_torch_thread):
+    from hostile_inputs import short_video
+    from lightseg_ros.inference import Segmenter
+    from lightseg_ros.inference.predict import count_frames, predict
+
+    read = short_video(tmp_path / 'short.avi', 12, (64, 48))
+    inputs, _ = collect_inputs([str(tmp_path / 'short.avi')])
+    steps, warned = [], []
+    segmenter = Segmenter(model='ghostnet_aspp_da', device='cpu', backend='torch')
+    summary = predict(
+        inputs,
+        segmenter,
+        tmp_path / 'out',
+        outputs=['label'],
+        progress=steps.append,
+        warn=warned.append,
+    )
+    assert summary['frames'] == read and len(warned) == 1 and 'short.avi' in warned[0]
+    assert sum(steps) == count_frames(inputs) == 12  # the bar reaches its total
+
+
 def test_a_short_video_line_leaves_estimated_counts_alone():
     from lightseg_ros.sources import short_video_line
 

@@ -323,6 +323,8 @@ class _Run:
         finally:
             if writer is not None:
                 writer.release()
+            if info.frames > frames:  # the bar counted what it declares: end it at its total
+                progress(info.frames - frames)
         return {
             'input': str(item.path),
             'frames': frames,
