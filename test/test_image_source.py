@@ -21,7 +21,14 @@ import uuid
 import cv2
 from lightseg_ros.classes import CAMVID_CLASSES
 from lightseg_ros.inference import decode_image
-from lightseg_ros.sources import BagFrame, FrameSourceError, iter_frames, road_scene, source_kind
+from lightseg_ros.sources import (
+    BagFrame,
+    FrameSourceError,
+    iter_frames,
+    playback_rate,
+    road_scene,
+    source_kind,
+)
 import numpy as np
 import pytest
 from ros_harness import NodeProcess, Probe
@@ -74,6 +81,34 @@ def test_a_truncated_video_plays_what_it_has_and_is_named_once_however_often_it_
     looped = iter_frames(str(video), loop=True, on_skip=said.append)
     assert len([next(looped) for _ in range(3 * read + 1)]) == 3 * read + 1
     assert len(said) == 1 and 'short.avi' in said[0]
+
+
+def write_video(path, fps, frames=3, size=(64, 48)):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), fps, size)
+    for i in range(frames):
+        writer.write(cv2.cvtColor(road_scene(*size, t=i)[0], cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def test_rate_zero_plays_a_source_at_its_own_rate(tmp_path):
+    video = write_video(tmp_path / 'clip.avi', 25)
+    assert playback_rate(str(video), 15.0) == (15.0, '15 Hz')  # a rate given wins
+    assert playback_rate(str(video), 0.0) == (25.0, '25 Hz (the video declares)')
+    # three frames recorded one second apart on the image topic
+    bag = write_bag(tmp_path / 'bag', [11, 12, 13], other_topic='/recorded/aaa_other')
+    rate, words = playback_rate(str(bag), 0.0, '/recorded/image')
+    assert rate == pytest.approx(1.0, rel=1e-6) and words == '1 Hz (its average rate in the bag)'
+    assert playback_rate('synthetic', 0.0) == (
+        10.0,
+        '10 Hz (the synthetic source has no rate of its own)',
+    )
+    # a one-frame bag has no span, a video at one frame a minute a rate outside 0.1-1000 Hz:
+    # both play at 10 Hz
+    assert playback_rate(str(write_bag(tmp_path / 'one', [3])), 0.0)[0] == 10.0
+    assert playback_rate(str(write_video(tmp_path / 'slow.avi', 1 / 60)), 0.0)[0] == 10.0
+    with pytest.raises(FrameSourceError, match='nothing.avi'):
+        playback_rate(str(tmp_path / 'nothing.avi'), 0.0)
 
 
 def test_an_unreadable_image_in_a_folder_is_passed_over_with_one_line(tmp_path):
@@ -251,5 +286,21 @@ def test_image_source_replays_a_bag_unchanged(probe, tmp_path):
             and msg.encoding == 'rgb8'
         )
         assert np.array_equal(decode_image(msg), road_scene(32, 24, t=2)[0])
+    finally:
+        node.stop()
+
+
+def test_image_source_plays_a_video_at_its_own_rate_when_rate_hz_is_zero(probe, tmp_path):
+    video = write_video(tmp_path / 'clip.avi', 25, size=(80, 64))
+    topic = f'/v{uuid.uuid4().hex[:8]}/camera/image_raw'
+    probe.subscribe(Image, topic)
+    node = NodeProcess(
+        'lightseg_ros.ros.image_source',
+        ['-p', f'topic:={topic}', '-p', f'source:={video}', '-p', 'rate_hz:=0'],
+    )
+    try:
+        msg = probe.wait_for(topic, timeout=30)
+        assert (msg.width, msg.height) == (80, 64)
+        assert f'publishing {video} on {topic} at 25 Hz (the video declares)' in node.tail()
     finally:
         node.stop()

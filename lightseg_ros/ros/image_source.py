@@ -23,7 +23,8 @@ bytes are published unchanged, original stamps included). Frames from the other 
 with the current time and ``frame_id``. A topic ending in ``/compressed`` gets ``CompressedImage``
 (jpeg).
 
-Run: ``ros2 run lightseg_ros image_source --ros-args -p source:=/data/clip.mp4 -p rate_hz:=15``.
+Run: ``ros2 run lightseg_ros image_source --ros-args -p source:=/data/clip.mp4 -p rate_hz:=15``
+(``rate_hz:=0``: the video's own frame rate, or a bag's recorded rate).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from .entry import interrupted, stopped
 from .params import declare
 from .topics import is_compressed_topic
 from ..inference.image_codec import encode_image, SUPPORTED_ENCODINGS
-from ..sources import BagFrame, FrameSourceError, iter_frames
+from ..sources import BagFrame, FrameSourceError, iter_frames, playback_rate
 
 __all__ = ['ImageSource', 'main', 'to_image_msg', 'to_compressed_msg']
 
@@ -100,8 +101,8 @@ class ImageSource(Node):
         rate = param(
             'rate_hz',
             10.0,
-            'frames per second',
-            floating_point_range=[FloatingPointRange(from_value=0.1, to_value=1000.0)],
+            "frames per second; 0 = the source's own: a video's frame rate, a bag's recorded rate",
+            floating_point_range=[FloatingPointRange(from_value=0.0, to_value=1000.0)],
         )
         width = param('width', 640, 'synthetic frame width', **size_range)
         height = param('height', 480, 'synthetic frame height', **size_range)
@@ -125,6 +126,7 @@ class ImageSource(Node):
                 f'{", ".join(SUPPORTED_ENCODINGS)}'
             )
         self.compressed = is_compressed_topic(self.topic)
+        rate, rate_words = playback_rate(source, rate, bag_topic)
         self._frames = iter_frames(
             source,
             width=width,
@@ -142,7 +144,7 @@ class ImageSource(Node):
         self._publisher = None
         self.published = 0
         self.done = False
-        self.get_logger().info(f'publishing {source} on {self.topic} at {rate} Hz')
+        self.get_logger().info(f'publishing {source} on {self.topic} at {rate_words}')
         self.create_timer(1.0 / rate, self._tick)
 
     def _publisher_for(self, frame: np.ndarray | BagFrame):

@@ -48,6 +48,8 @@ __all__ = [
     'video_info',
     'video_frames',
     'short_video_line',
+    'playback_rate',
+    'DEFAULT_RATE_HZ',
     'IMAGE_SUFFIXES',
     'IMAGE_MSGTYPES',
 ]
@@ -55,6 +57,7 @@ __all__ = [
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 IMAGE_MSGTYPES = (IMAGE_TYPE, COMPRESSED_TYPE)
 SYNTHETIC = 'synthetic'
+DEFAULT_RATE_HZ = 10.0  # what a source with no rate of its own plays at
 
 
 class FrameSourceError(ValueError):
@@ -322,6 +325,43 @@ def video_frames(
             on_short(line)
     finally:
         capture.release()
+
+
+def playback_rate(source: str, rate_hz: float, bag_topic: str = '') -> tuple[float, str]:
+    """
+    Return the rate to play ``source`` at, and words saying where that rate comes from.
+
+    ``rate_hz`` > 0 is used as given. 0 asks for the source's own rate: the frame rate a video
+    declares, or a bag's average rate on its image topic (``bag_topic``, else its first), its
+    messages over the bag's recorded span. A source without one (the synthetic scene, a folder, a
+    video or bag that does not say, or says a rate outside 0.1-1000 Hz) plays at 10 Hz, and the
+    words say so.
+    :class:`FrameSourceError` where the source cannot be opened.
+    """
+    if rate_hz > 0:
+        return rate_hz, f'{rate_hz:g} Hz'
+    kind = source_kind(source)
+    own = 0.0
+    if kind == 'video':
+        own, what = video_info(source).fps, 'the video declares'
+    elif kind == 'bag':
+        own, what = _bag_rate(source, bag_topic), 'its average rate in the bag'
+    if 0.1 <= own <= 1000.0:  # the range rate_hz accepts; a damaged header can say anything
+        return own, f'{own:g} Hz ({what})'
+    return DEFAULT_RATE_HZ, f'{DEFAULT_RATE_HZ:g} Hz (the {kind} source has no rate of its own)'
+
+
+def _bag_rate(path: str, bag_topic: str) -> float:
+    from .bags import BagError, open_bag, topic_count
+
+    try:
+        with open_bag(path) as reader:
+            images = [c.topic for c in reader.connections if c.msgtype in IMAGE_MSGTYPES]
+            topic = bag_topic or (images[0] if images else '')
+            count, span_ns = topic_count(reader, topic), reader.duration
+    except BagError as exc:
+        raise FrameSourceError(str(exc)) from None
+    return (count - 1) / (span_ns * 1e-9) if count > 1 and span_ns > 0 else 0.0
 
 
 def _bag_frames(
