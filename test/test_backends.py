@@ -15,6 +15,7 @@
 """Every backend this machine has gives the same masks; exports are cached; errors are clear."""
 
 import os
+import sys
 
 from lightseg_ros.inference.backends import BackendError, BACKENDS, OnnxRuntimeBackend
 from lightseg_ros.inference.segmenter import Segmenter
@@ -77,6 +78,24 @@ def test_unknown_backend_and_missing_provider():
             num_classes=3,
             providers=['NoSuchExecutionProvider'],
         )
+
+
+def test_without_onnx_auto_runs_torch_and_onnxruntime_says_what_is_missing(monkeypatch):
+    # a robot's rosdep install gives onnxruntime but not onnx (no rosdep key), which the export
+    # needs: 'auto' used to pick onnxruntime there, and the node ended in ModuleNotFoundError
+    from lightseg_ros.inference.backends import resolve_backend
+
+    cpu = torch.device('cpu')
+    assert resolve_backend('auto', cpu) == 'onnxruntime'  # both are installed here
+    monkeypatch.setitem(sys.modules, 'onnx', None)  # 'import onnx' fails, as there
+    assert resolve_backend('auto', cpu) == 'torch'
+    model = build_model('ghostnet_aspp_da', num_classes=11).eval()
+    with pytest.raises(BackendError) as err:
+        OnnxRuntimeBackend(model, cpu, num_classes=11, model_name='ghostnet_aspp_da')
+    assert str(err.value) == (
+        "backend 'onnxruntime' needs the onnxruntime and onnx packages; onnx cannot be imported "
+        "(pip install onnx), or use backend 'torch'"
+    )
 
 
 def test_onnx_cache_is_private_checked_and_rebuilt_when_tampered(tmp_path, caplog):

@@ -305,6 +305,20 @@ def test_export_size_above_the_network_pixels_is_one_line(tmp_path, capfd):
     assert not list(tmp_path.glob('x.onnx*'))
 
 
+def test_an_onnx_export_without_the_onnx_package_is_one_line(tmp_path, capfd, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, 'onnx', None)  # a robot's rosdep install has no onnx
+    code, err = run_cli(
+        ['export', '--weights', 'unread.safetensors', '--onnx', str(tmp_path / 'x.onnx')], capfd
+    )
+    assert code == 2 and the_error(err, 'export') == (
+        'lightseg export: error: --onnx needs the onnx and onnxruntime packages; onnx cannot be '
+        'imported (pip install onnx)'
+    ), err
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize(
     'argv, option',
     [

@@ -116,7 +116,10 @@ def test_a_backend_that_is_not_installed_ends_the_start_with_one_line(
     assert main(argv) == 2
     err = capfd.readouterr().err
     errors = [line for line in err.splitlines() if 'cannot start' in line]
-    assert len(errors) == 1 and "backend 'onnxruntime' needs the onnxruntime package" in errors[0]
+    assert len(errors) == 1 and (
+        "backend 'onnxruntime' needs the onnxruntime and onnx packages; onnxruntime cannot"
+        in errors[0]
+    )
     assert 'Traceback' not in err
 
 
@@ -169,7 +172,8 @@ def test_a_model_switch_that_raises_keeps_the_worker_serving_the_previous_model(
         assert node.set_parameters([Parameter('backend', value='onnxruntime')])[0].successful
         diagnostics(
             probe,
-            lambda level, text, v: level == 2 and 'needs the onnxruntime package' in text,
+            lambda level, text, v: level == 2
+            and 'needs the onnxruntime and onnx packages' in text,
             timeout=60,
         )
         stamp = send()  # answered by the model it had

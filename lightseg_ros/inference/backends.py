@@ -438,12 +438,14 @@ class OnnxRuntimeBackend:
         threads: int | None = None,
         providers: list[str | tuple[str, dict]] | None = None,
     ) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
+        missing = onnxruntime_missing()
+        if missing:
+            install = missing.replace(' and ', ' ')
             raise BackendError(
-                "backend 'onnxruntime' needs the onnxruntime package (pip install onnxruntime)"
-            ) from exc
+                f"backend 'onnxruntime' needs the onnxruntime and onnx packages; {missing} cannot "
+                f"be imported (pip install {install}), or use backend 'torch'"
+            )
+        import onnxruntime as ort
 
         model = model.float().cpu().eval()
         path = cached_export(model, model_name, cache_dir)
@@ -507,13 +509,22 @@ def resolve_backend(kind: str, device: torch.device) -> str:
     """
     if kind != 'auto':
         return kind
-    if device.type == 'cpu':
-        try:
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            return 'torch'
+    if device.type == 'cpu' and onnxruntime_missing() is None:
         return 'onnxruntime'
     return 'torch'
+
+
+def onnxruntime_missing() -> str | None:
+    """
+    Name what the ONNX Runtime backend needs and cannot import, None where both are there.
+
+    It needs onnxruntime to run and onnx to export (``cached_export``): on a robot, rosdep
+    installs onnxruntime (``python3-onnxruntime-pip``), but no rosdep key gives onnx.
+    """
+    from importlib.util import find_spec
+
+    missing = [name for name in ('onnxruntime', 'onnx') if find_spec(name) is None]
+    return ' and '.join(missing) or None
 
 
 def make_backend(

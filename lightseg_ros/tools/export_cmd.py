@@ -102,11 +102,18 @@ def _export_safetensors(args: argparse.Namespace, model, meta, size) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..inference.backends import onnxruntime_missing
     from ..inference.export import check_onnx, export_onnx, ExportError
     from ..models import load_model, WeightsError
 
     if not (args.onnx or args.safetensors):
         raise SystemExit('lightseg export: error: give --onnx PATH and/or --safetensors PATH')
+    missing = args.onnx and onnxruntime_missing()
+    if missing:  # both write and check the export
+        raise SystemExit(
+            f'lightseg export: error: --onnx needs the onnx and onnxruntime packages; {missing} '
+            f'cannot be imported (pip install {missing.replace(" and ", " ")})'
+        )
     try:
         model, meta = load_model(args.weights)
     except WeightsError as exc:  # one line naming the file and the field, no traceback
