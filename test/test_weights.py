@@ -82,10 +82,46 @@ def test_missing_file(tmp_path):
 
 
 def test_pickle_file_is_refused_not_unpickled(tmp_path):
+    import pickle
+
     path = tmp_path / 'evil.safetensors'
     torch.save({'x': torch.zeros(1)}, path)
-    with pytest.raises(WeightsError, match='not a readable safetensors file'):
+    tail = "; lightseg_ros loads .safetensors files written by 'lightseg train' or 'lightseg export'"
+    with pytest.raises(WeightsError) as err:
         load_model(path)
+    assert str(err.value) == (
+        f'{path} is not a readable safetensors file (a zip archive, as a PyTorch .pt/.pth '
+        f'checkpoint is: it holds pickles, never loaded){tail}'
+    )
+    old = tmp_path / 'old.pth'
+    old.write_bytes(pickle.dumps({'x': 1}, protocol=2))  # torch.save before PyTorch 1.6
+    with pytest.raises(WeightsError, match=r'\(a Python pickle, as an older PyTorch checkpoint'):
+        load_model(old)
+    onnx = tmp_path / 'model.onnx'
+    onnx.write_bytes(b'\x08\x08\x12\x07pytorch')
+    with pytest.raises(WeightsError, match=r'\(an ONNX model: the node exports and caches ONNX'):
+        load_model(onnx)
+
+
+def test_an_unreadable_weights_file_says_so_not_that_it_is_missing(tmp_path, small_weights):
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / 'locked.safetensors'
+    path.write_bytes(small_weights[0].read_bytes())
+    path.chmod(0)
+    # root reads a file of mode 0: the loader then runs without the capabilities that allow it
+    root = os.geteuid() == 0
+    drop = ['setpriv', '--bounding-set', '-dac_override,-dac_read_search'] if root else []
+    code = (
+        'import sys; from lightseg_ros.models import load_model, WeightsError\n'
+        'try:\n    load_model(sys.argv[1])\nexcept WeightsError as exc:\n    print(exc)'
+    )
+    out = subprocess.run(
+        [*drop, sys.executable, '-c', code, str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.strip() == f'cannot read weights file {path}: Permission denied', out.stderr
 
 
 def test_file_without_metadata(tmp_path):

@@ -334,12 +334,29 @@ def _open_checked(path: Path):
             raise WeightsError(f'{path} is not a regular file; weights are .safetensors files')
         raise WeightsError(f'weights file not found: {path}')
     try:
+        with open(path, 'rb') as f:  # safetensors words an unreadable file as a missing one
+            head = f.read(8)
+    except OSError as exc:
+        raise WeightsError(f'cannot read weights file {path}: {exc.strerror}') from None
+    try:
         return safe_open(str(path), framework='pt')
     except (SafetensorError, OSError, ValueError) as exc:
+        why = _what_it_is(path, head) or _first_line(exc)
         raise WeightsError(
-            f'{path} is not a readable safetensors file ({_first_line(exc)}); lightseg_ros loads '
+            f'{path} is not a readable safetensors file ({why}); lightseg_ros loads '
             ".safetensors files written by 'lightseg train' or 'lightseg export'"
         ) from None
+
+
+def _what_it_is(path: Path, head: bytes) -> str:
+    """Name the kinds of file users give as weights by mistake, from their first bytes."""
+    if head.startswith(b'PK\x03\x04'):  # torch.save's format since PyTorch 1.6
+        return 'a zip archive, as a PyTorch .pt/.pth checkpoint is: it holds pickles, never loaded'
+    if len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5:  # pickle protocols 2-5
+        return 'a Python pickle, as an older PyTorch checkpoint is: pickles are never loaded'
+    if path.suffix.lower() == '.onnx':
+        return 'an ONNX model: the node exports and caches ONNX itself from a .safetensors file'
+    return ''
 
 
 def _first_line(exc: BaseException) -> str:
