@@ -305,6 +305,28 @@ def test_export_size_above_the_network_pixels_is_one_line(tmp_path, capfd):
     assert not list(tmp_path.glob('x.onnx*'))
 
 
+def test_predict_refuses_a_model_the_weights_file_does_not_hold(tmp_path, capfd):
+    from lightseg_ros.models import build_model, save_weights, WeightsMeta
+
+    weights = save_weights(
+        tmp_path / 'g.safetensors',
+        build_model('ghostnet_aspp_da', num_classes=3),
+        WeightsMeta(model='ghostnet_aspp_da', num_classes=3, class_names=['a', 'b', 'c']),
+    )
+    image = tmp_path / 'a.png'
+    cv2.imwrite(str(image), np.zeros((48, 64, 3), np.uint8))
+    out = tmp_path / 'out'
+    argv = ['predict', str(image), '--out', str(out), '--weights', str(weights)]
+    code, err = run_cli([*argv, '--model', 'mlff_mobilenetv2'], capfd)  # it ran ghostnet, silently
+    assert code == 2 and the_error(err, 'predict') == (
+        f"lightseg predict: error: {weights} holds weights for 'ghostnet_aspp_da', not the "
+        "requested 'mlff_mobilenetv2'; give one of --model and --weights"
+    )
+    assert not out.exists()
+    code, err = run_cli([*argv, '--model', 'ghostnet_aspp_da', '--cpu-threads', '1'], capfd)
+    assert code == 0, err  # the model the file holds, named as well
+
+
 def test_an_onnx_export_without_the_onnx_package_is_one_line(tmp_path, capfd, monkeypatch):
     import sys
 

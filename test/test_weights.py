@@ -86,7 +86,9 @@ def test_pickle_file_is_refused_not_unpickled(tmp_path):
 
     path = tmp_path / 'evil.safetensors'
     torch.save({'x': torch.zeros(1)}, path)
-    tail = "; lightseg_ros loads .safetensors files written by 'lightseg train' or 'lightseg export'"
+    tail = (
+        "; lightseg_ros loads .safetensors files written by 'lightseg train' or 'lightseg export'"
+    )
     with pytest.raises(WeightsError) as err:
         load_model(path)
     assert str(err.value) == (

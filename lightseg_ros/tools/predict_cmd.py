@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..inference.backends import BackendError
     from ..inference.predict import build_segmenter, collect_inputs, count_frames, predict
-    from ..models import no_shipped_weights_note
-    from ..models.shipped import RANDOM
+    from ..models import no_shipped_weights_note, read_weights_meta
+    from ..models.shipped import DEFAULT_MODEL, RANDOM
     from ..ros.node_config import cpu_threads_for
     from ..sources.frames import IMAGE_SUFFIXES
 
@@ -83,9 +83,16 @@ def run(args: argparse.Namespace) -> int:
     # before the model: ONNX Runtime takes the count too
     torch.set_num_threads(cpu_threads_for(args.cpu_threads))
     try:
+        if args.model and args.weights.strip() not in ('', RANDOM):
+            found = read_weights_meta(args.weights).model  # the file names its model
+            if found != args.model:
+                raise ValueError(
+                    f'{args.weights} holds weights for {found!r}, not the requested '
+                    f'{args.model!r}; give one of --model and --weights'
+                )
         segmenter = build_segmenter(
             args.weights,
-            args.model,
+            args.model or DEFAULT_MODEL,
             device=args.device,
             backend=args.backend,
             input_size=tuple(args.input_size) if any(args.input_size) else None,
@@ -130,10 +137,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if segmenter.random_weights:
         asked = args.weights.strip() == RANDOM  # read as the node reads its 'weights' parameter
-        print(
-            'NOTE: '
-            + ('RANDOM weights, as asked' if asked else no_shipped_weights_note(args.model))
-        )
+        note = no_shipped_weights_note(args.model or DEFAULT_MODEL)
+        print('NOTE: ' + ('RANDOM weights, as asked' if asked else note))
     else:
         print(f'weights: {segmenter.weights_path}')
     return 0
@@ -176,9 +181,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         '--model',
-        default=DEFAULT_MODEL,
-        help='model name; runs with the weights the package ships '
-        "for it unless --weights (as the node's 'model')",
+        help=f'model name (default {DEFAULT_MODEL}); runs with the weights the package ships '
+        "for it unless --weights, whose file names its model (as the node's 'model')",
     )
     p.add_argument(
         '--weights',
