@@ -153,6 +153,8 @@ BAD_NUMBERS = [
     ('models', ['--height', '4096', '--width', '4096'], '--height/--width', '4194304 pixels'),
     ('models', ['--num-classes', '0'], '--num-classes', 'in [1, 1024]'),
     ('models', ['--num-classes', '100000'], '--num-classes', 'in [1, 1024]'),
+    ('predict', ['x.png', '--alpha', 'abc'], '--alpha', "in [0, 1], got 'abc'"),
+    ('predict', ['x.png', '--alpha', '1.5'], '--alpha', 'in [0, 1]'),
 ]
 
 

@@ -40,13 +40,6 @@ ACCEPTED = (
 )
 
 
-def _alpha(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f'must be in [0, 1], got {text}')
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
     # OpenCV prints its own lines (without the file's name) for files it cannot decode; each bad
     # input gets our one line instead (FFmpeg's lines are quieted where videos are opened,
@@ -199,7 +192,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--device', default='auto', help='auto, cpu, cuda, cuda:N')
     p.add_argument(
         '--alpha',
-        type=_alpha,
+        type=cli_args.float_in(0.0, 1.0),
         default=0.5,
         help='overlay weight of the colour mask, 0..1 (node: overlay_alpha)',
     )
