@@ -583,6 +583,73 @@ def short_video(path, frames: int, size: tuple[int, int]) -> int:
     return read
 
 
+# -- files: MCAP chunks, images whose header gives no size ----------------------------------------
+
+
+def mcap_chunk(
+    records: bytes, *, compression: str = '', uncompressed: int | None = None, crc: int = 0
+) -> bytes:
+    """
+    Return an MCAP chunk record holding ``records`` (already compressed as ``compression`` says).
+
+    ``uncompressed``: the size the chunk declares (default: ``len(records)``).
+    """
+    name = compression.encode()
+    body = (
+        struct.pack('<QQQI', 1, 2, len(records) if uncompressed is None else uncompressed, crc)
+        + struct.pack('<I', len(name))
+        + name
+        + struct.pack('<Q', len(records))
+        + records
+    )
+    return b'\x06' + struct.pack('<Q', len(body)) + body
+
+
+def mcap_file(*records: bytes) -> bytes:
+    """
+    Return an MCAP file's data section: the magic, ``records``, then a DataEnd record.
+
+    Enough for the chunk walk of ``sources.bags`` (it stops at DataEnd); no summary follows.
+    """
+    return b'\x89MCAP0\r\n' + b''.join(records) + b'\x0f' + struct.pack('<QI', 4, 0)
+
+
+def zstd_zeros(size: int) -> bytes:
+    """
+    Return one zstd frame of ``size`` zero bytes that does not declare its size.
+
+    Compressed a MiB at a time, so that building a bomb costs no more memory than reading one
+    should; 256 MiB of zeros is about 8 KB.
+    """
+    try:
+        from backports import zstd
+    except ImportError:  # pragma: no cover - Python 3.14
+        from compression import zstd
+
+    compressor, block = zstd.ZstdCompressor(), bytes(1 << 20)
+    parts = [compressor.compress(block) for _ in range(size >> 20)]
+    parts.append(compressor.compress(bytes(size & ((1 << 20) - 1))))
+    return b''.join(parts) + compressor.flush()
+
+
+def radiance_hdr(width: int, height: int) -> bytes:
+    """
+    Return a Radiance HDR (RGBE, run-length coded) image of one colour.
+
+    Pillow cannot read its header; OpenCV decodes it (as float, whatever the file's suffix). Each
+    row takes 20 bytes for up to 127 pixels: 1000x1000 is 165 KB and decodes to 12 MB of float.
+    """
+    head = f'#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y {height} +X {width}\n'.encode()
+    row = bytes([2, 2, width >> 8, width & 255])
+    for channel in range(4):
+        left = width
+        while left > 0:
+            run = min(127, left)
+            row += bytes([128 + run, 100 if channel < 3 else 128])
+            left -= run
+    return head + row * height
+
+
 def _cell(text: str, limit: int = 110) -> str:
     text = text.replace('|', '/')
     return text if len(text) <= limit else text[: limit - 3] + '...'

@@ -14,6 +14,9 @@
 
 """Bag I/O: make-bag in both storage formats, reading back, and the clear errors."""
 
+import struct
+import zlib
+
 from bag_fixtures import write_dataset
 from lightseg_ros.evaluation.make_bag import make_bag
 from lightseg_ros.sources.bags import AtomicBagWriter, BagError, open_bag, read_topic
@@ -166,3 +169,167 @@ def test_an_image_or_label_claiming_a_huge_size_is_refused_undecoded(tmp_path):
     with pytest.raises(BagError, match=r'image .*frame_001\.png declares 9000x9000 = 81000000'):
         make_bag(images, None, tmp_path / 'bag')
     assert not (tmp_path / 'bag').exists()
+
+
+def _zstd_bag(path, frames: int = 4):
+    """Write ``frames`` 360x480 frames (a chunk per two) as rosbag2 does with zstd chunks."""
+    from lightseg_ros.sources.bags import IMAGE_TYPE, image_message
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode
+
+    writer = AtomicBagWriter(path)
+    writer.writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    with writer as w:
+        for i in range(frames):
+            rgb = np.full((360, 480, 3), i, np.uint8)
+            w.write('/cam', image_message(w.store, rgb, 'rgb8', i + 1, 'c'), IMAGE_TYPE, i + 1)
+    return path / f'{path.name}.mcap'
+
+
+def test_zstd_chunks_are_checked_and_a_lying_size_is_damage_not_a_bomb(tmp_path):
+    """
+    A few KB of zstd that declare 805 MB took 1.6 GB: the declared size is capped, never exceeded.
+
+    The CRC check still works for compressed chunks; their messages are then skipped, not read.
+    """
+    from lightseg_ros.sources import iter_frames
+    from lightseg_ros.sources.bags import _mcap_chunks, damaged_chunks, MAX_CHUNK_BYTES
+
+    try:
+        from backports import zstd
+    except ImportError:  # pragma: no cover - Python 3.14
+        from compression import zstd
+
+    mcap = _zstd_bag(tmp_path / 'bag')
+    chunks = list(_mcap_chunks(mcap))
+    assert len(chunks) >= 2 and {c[4] for c in chunks} == {'zstd'}
+    assert damaged_chunks(tmp_path / 'bag') == []  # CRC 0 (rosbags writes none): sizes checked
+    good = bytearray(mcap.read_bytes())
+
+    def with_field(chunk, at: int, fmt: str, value: int) -> None:
+        data = bytearray(good)
+        struct.pack_into(fmt, data, chunk[0] + 9 + at, value)
+        mcap.write_bytes(bytes(data))
+
+    offset, start, end, _, _, records_at, size, uncompressed = chunks[1]
+    records = zstd.decompress(bytes(good[records_at:][:size]))
+    with_field(chunks[1], 24, '<I', zlib.crc32(records))  # the CRC a recorder writes
+    assert damaged_chunks(tmp_path / 'bag') == []
+    with_field(chunks[1], 24, '<I', zlib.crc32(records) ^ 1)
+    damaged = damaged_chunks(tmp_path / 'bag')
+    assert [(d.offset, d.start_ns, d.end_ns) for d in damaged] == [(offset, start, end)]
+    assert '!= recorded' in damaged[0].reason
+    # the size a chunk declares: above the cap it is not decompressed, below what it holds the
+    # decompression stops there
+    with_field(chunks[1], 16, '<Q', 805_306_368)
+    (damaged,) = damaged_chunks(tmp_path / 'bag')
+    assert damaged.reason == (
+        f'declares 805306368 bytes of records uncompressed, above the {MAX_CHUNK_BYTES} '
+        'accepted; not decompressed'
+    )
+    skipped: list[str] = []
+    frames = list(iter_frames(str(tmp_path / 'bag'), loop=False, on_skip=skipped.append))
+    assert len(frames) == sum(not start <= t <= end for t in (1, 2, 3, 4)) < 4
+    assert len(skipped) == 1 and 'not decompressed' in skipped[0]
+    with_field(chunks[1], 16, '<Q', 1000)
+    (damaged,) = damaged_chunks(tmp_path / 'bag')
+    assert damaged.reason == 'its zstd data holds more than the 1000 bytes it declares'
+    with_field(chunks[1], 16, '<Q', uncompressed + 1)
+    (damaged,) = damaged_chunks(tmp_path / 'bag')
+    assert damaged.reason == (
+        f'its zstd data holds {uncompressed} bytes, not the {uncompressed + 1} it declares'
+    )
+    data = bytearray(good)
+    data[slice(records_at + 5, records_at + 25)] = b'\xff' * 20  # not zstd's compressed data
+    mcap.write_bytes(bytes(data))
+    (damaged,) = damaged_chunks(tmp_path / 'bag')
+    assert damaged.reason.startswith('its zstd data cannot be decompressed (')
+
+
+def test_a_zstd_bomb_is_read_a_piece_at_a_time(tmp_path):
+    """256 MiB of zeros in 8 KB of zstd, declaring 64 MiB: found out in a MiB of memory or so."""
+    import tracemalloc
+
+    from hostile_inputs import mcap_chunk, mcap_file, zstd_zeros
+    from lightseg_ros.sources.bags import damaged_chunks
+
+    bomb = zstd_zeros(256 << 20)
+    (tmp_path / 'bag').mkdir()
+    (tmp_path / 'bag' / 'bag.mcap').write_bytes(
+        mcap_file(mcap_chunk(bomb, compression='zstd', uncompressed=64 << 20))
+    )
+    tracemalloc.start()
+    try:
+        (damaged,) = damaged_chunks(tmp_path / 'bag')
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert damaged.reason == f'its zstd data holds more than the {64 << 20} bytes it declares'
+    assert damaged.offset == 8 and peak < 8 << 20, peak
+
+
+def test_lz4_chunks_are_checked_too(tmp_path):
+    import lz4.frame
+    from hostile_inputs import mcap_chunk, mcap_file
+    from lightseg_ros.sources.bags import damaged_chunks
+
+    records = bytes(range(256)) * 64
+    packed = lz4.frame.compress(records)
+    (tmp_path / 'bag').mkdir()
+    mcap = tmp_path / 'bag' / 'bag.mcap'
+    crc = zlib.crc32(records)
+    mcap.write_bytes(
+        mcap_file(mcap_chunk(packed, compression='lz4', uncompressed=len(records), crc=crc))
+    )
+    assert damaged_chunks(tmp_path / 'bag') == []
+    mcap.write_bytes(mcap_file(mcap_chunk(packed, compression='lz4', uncompressed=100, crc=1)))
+    (damaged,) = damaged_chunks(tmp_path / 'bag')
+    assert damaged.reason == 'its lz4 data holds more than the 100 bytes it declares'
+
+
+@pytest.mark.parametrize(
+    'record, words',
+    [
+        (
+            b'\x06' + struct.pack('<Q', 4) + b'\x00' * 4,
+            '(4 bytes; a chunk header takes at least 40)',
+        ),
+        (  # a compression name of 4 GB
+            b'\x06' + struct.pack('<Q', 48) + struct.pack('<QQQII', 1, 2, 3, 0, 2**32 - 1),
+            '(its compression name of 4294967295 bytes runs past its record)',
+        ),
+    ],
+)
+def test_a_chunk_shorter_than_its_header_is_one_clear_error(tmp_path, record, words):
+    """It was ``struct.error: unpack requires a buffer of 28 bytes`` from bag-eval and replay."""
+    from hostile_inputs import mcap_file
+    from lightseg_ros.sources import FrameSourceError, iter_frames
+    from lightseg_ros.sources.bags import damaged_chunks
+
+    images, labels = write_dataset(tmp_path, n=2)
+    make_bag(images, labels, tmp_path / 'bag')
+    mcap = tmp_path / 'bag' / 'bag.mcap'
+    mcap.write_bytes(mcap_file(record + b'\x00' * 16))  # padding: the record fits in the file
+    expected = f'{mcap} is damaged: the chunk at byte 8 is shorter than its header {words}'
+    with pytest.raises(BagError) as err:
+        damaged_chunks(tmp_path / 'bag')
+    assert str(err.value) == expected
+    with pytest.raises(FrameSourceError) as err:
+        next(iter_frames(str(tmp_path / 'bag'), on_skip=lambda line: None))
+    assert str(err.value) == expected
+
+
+def test_a_bag_path_too_long_or_with_a_newline_is_one_line(tmp_path):
+    from lightseg_ros.sources.bags import damaged_chunks
+
+    long = tmp_path / ('b' * 300)
+    with pytest.raises(BagError, match=r'^cannot read bag .*b{300}: File name too long$'):
+        with open_bag(long):
+            pass
+    with pytest.raises(BagError, match=r'^cannot read bag .*b{300}: File name too long$'):
+        damaged_chunks(long)
+    forged = tmp_path / 'x\nlightseg bag-eval: error: forged'
+    forged.mkdir()
+    with pytest.raises(BagError) as err:
+        with open_bag(forged):
+            pass
+    assert str(err.value) == f'{str(forged)!r} is not a rosbag2 folder (no metadata.yaml)'

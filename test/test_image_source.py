@@ -304,3 +304,56 @@ def test_image_source_plays_a_video_at_its_own_rate_when_rate_hz_is_zero(probe, 
         assert f'publishing {video} on {topic} at 25 Hz (the video declares)' in node.tail()
     finally:
         node.stop()
+
+
+def test_an_image_whose_header_gives_no_size_is_refused_undecoded(tmp_path, monkeypatch):
+    """
+    Radiance HDR named .png: Pillow reads no size from it, OpenCV decodes it as float.
+
+    A 9 MB one took 3 GB. It is refused before decoding; the formats Pillow reads still decode.
+    """
+    from hostile_inputs import radiance_hdr
+    from lightseg_ros.sources import read_image
+    from PIL import Image as PILImage
+
+    scene = road_scene(64, 48, t=0)[0]
+    bgr = cv2.cvtColor(scene, cv2.COLOR_RGB2BGR)
+    files = {'grey.png': cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), 'deep.png': bgr.astype(np.uint16)}
+    files.update({f'plain.{s}': bgr for s in ('png', 'jpg', 'bmp', 'tif', 'webp')})
+    for name, array in files.items():
+        assert cv2.imwrite(str(tmp_path / name), array)
+    PILImage.fromarray(scene).convert('CMYK').save(tmp_path / 'cmyk.jpg')
+    (tmp_path / 'hdr.png').write_bytes(radiance_hdr(64, 48))
+    assert cv2.imread(str(tmp_path / 'hdr.png')) is not None  # OpenCV would decode it
+    skipped: list[str] = []
+    frames = list(iter_frames(str(tmp_path), loop=False, on_skip=skipped.append))
+    assert len(frames) == len(files) + 1 and all(f.shape == (48, 64, 3) for f in frames)
+    assert skipped == [
+        f'skipped: cannot read image {tmp_path / "hdr.png"}: its header gives no size to check '
+        'before decoding (accepted: PNG, JPEG, BMP, TIFF, WebP and the other formats Pillow '
+        'reads); not decoded'
+    ]
+    monkeypatch.setattr(cv2, 'imread', lambda *a: pytest.fail('decoded'))
+    with pytest.raises(FrameSourceError, match='hdr.png: its header gives no size'):
+        read_image(tmp_path / 'hdr.png')
+
+
+def test_a_source_name_too_long_or_with_a_newline_is_one_line(tmp_path):
+    """A 300-character name was ``OSError: [Errno 36]``; a newline could forge a line."""
+    long = str(tmp_path / ('s' * 300))
+    with pytest.raises(FrameSourceError) as err:
+        source_kind(long)
+    assert str(err.value) == (
+        f"source {long!r} cannot be read (File name too long); give 'synthetic', a folder of "
+        'images, a video file or a rosbag2'
+    )
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    forged = folder / 'a\nimage_source: error: forged.png'
+    forged.write_bytes(b'not a png')
+    cv2.imwrite(str(folder / 'b.png'), np.zeros((8, 8, 3), np.uint8))
+    skipped: list[str] = []
+    assert len(list(iter_frames(str(folder), loop=False, on_skip=skipped.append))) == 1
+    assert skipped == [
+        f'skipped: cannot read image {str(forged)!r} (not an image OpenCV decodes, or corrupt)'
+    ]

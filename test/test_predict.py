@@ -329,7 +329,7 @@ def test_no_usable_input_exits_2_naming_each_file(tmp_path, capsys, one_torch_th
     ] and err[1].startswith('lightseg predict: error: no frame could be read')
     with pytest.raises(SystemExit) as exit_info:  # argparse: usage and one error line
         main(['predict', str(tmp_path / 'fake.jpg'), '--alpha', '1.5'])
-    assert exit_info.value.code == 2 and 'must be in [0, 1]' in capsys.readouterr().err
+    assert exit_info.value.code == 2 and 'a number in [0, 1]' in capsys.readouterr().err
 
 
 def test_predict_writes_exactly_what_the_node_publishes_for_the_same_frame(
@@ -442,3 +442,68 @@ def test_a_file_claiming_a_huge_image_is_refused_undecoded_and_the_rest_still_ru
     assert read_image(folder / 'c_good.png', max_pixels=W * H).shape == (H, W, 3)
     with pytest.raises(FrameSourceError, match=f'above the {W * H - 1} accepted'):
         read_image(folder / 'c_good.png', max_pixels=W * H - 1)
+
+
+def test_a_video_above_the_pixel_limit_is_refused_undecoded_naming_it(
+    tmp_path, capsys, monkeypatch, one_torch_thread
+):
+    """
+    A 6000x6000 MJPG was decoded frame by frame, each refused in words naming no file.
+
+    The words also named a setting predict does not have. The size the video declares is
+    checked first; the next input still runs.
+    """
+    import lightseg_ros.inference.predict as predict_module
+
+    write_video(tmp_path / 'big.mp4', 3, 10.0)
+    write_rgb(tmp_path / 'small.png', road_scene(W // 2, H // 2)[0])
+    build = predict_module.build_segmenter
+    monkeypatch.setattr(  # the limit just under the video's frames, as 33.2 Mpix is under 36
+        predict_module,
+        'build_segmenter',
+        lambda *a, **k: build(*a, **k, max_input_pixels=W * H - 1),
+    )
+    monkeypatch.setattr(
+        predict_module, 'video_frames', lambda *a, **k: pytest.fail('a frame was decoded')
+    )
+    argv = [str(tmp_path / 'big.mp4'), str(tmp_path / 'small.png'), '--out', str(tmp_path / 'out')]
+    assert main(['predict', *argv, '--outputs', 'label', '--cpu-threads', '1']) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f'lightseg predict: skipped: video {tmp_path / "big.mp4"} is {W}x{H} = {W * H} pixels a '
+        f'frame, above the {W * H - 1} accepted; not segmented'
+    ]
+    summary = json.loads((tmp_path / 'out' / 'summary.json').read_text())
+    assert (summary['images'], summary['videos'], len(summary['skipped'])) == (1, [], 1)
+
+
+def test_a_name_too_long_or_with_a_newline_is_one_line_naming_it(
+    tmp_path, capsys, monkeypatch, one_torch_thread
+):
+    """
+    A 300-character name ended in ``OSError: [Errno 36]``; a newline in a name forged a line.
+
+    A name with a control character is shown quoted, with escapes; other names as they are.
+    """
+    monkeypatch.chdir(tmp_path)
+    long = 'n' * 300
+    inputs, skipped = collect_inputs([long, f'{long}/*.png'])
+    assert inputs == [] and [(s.input, s.problem) for s in skipped] == [
+        (long, f'{long} cannot be read (File name too long)'),
+        (f'{long}/*.png', f'{long}/*.png cannot be read (File name too long)'),
+    ]
+    (tmp_path / 'in').mkdir()
+    forged = 'in/a\nlightseg predict: error: forged.png'
+    Path(forged).write_bytes(b'no png')
+    os.symlink('gone\nlightseg predict: error: forged', 'in/link\nx')
+    write_rgb(tmp_path / 'in' / 'b.png', road_scene(W, H)[0])
+    argv = ['in', 'in/link\nx', '--out', 'out', '--outputs', 'label', '--cpu-threads', '1']
+    assert main(['predict', *argv]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "lightseg predict: skipped: 'in/link\\nx' is a link to "
+        "'gone\\nlightseg predict: error: forged', which does not exist",
+        "lightseg predict: skipped: cannot read image '"
+        + str(tmp_path / 'in' / 'a\\nlightseg predict: error: forged.png')
+        + "' (not an image OpenCV decodes, or corrupt)",
+    ]

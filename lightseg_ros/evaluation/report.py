@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from ..metrics import ConfusionMatrix, SegmentationScores
+from ..sources.bags import shown_path
 
 __all__ = ['BagEvalReport', 'LatencyStats']
 
@@ -92,12 +93,13 @@ class BagEvalReport:
             self.malformed += count
 
     def note_damaged(self, damaged, lost: int) -> None:
-        """Count ``lost`` frames not read because they lie in ``damaged`` chunks (CRC failed)."""
+        """Count ``lost`` frames not read: they lie in ``damaged`` chunks (CRC or size failed)."""
         if lost > 0 and damaged:
             first = damaged[0]
             self.note_malformed(
                 'damaged_chunk',
-                f'{len(damaged)} chunks fail their CRC, the first in {first.file} at byte '
+                f'{len(damaged)} chunks fail their CRC or size check, the first in '
+                f'{shown_path(first.file)} at byte '
                 f'{first.offset} ({first.reason})',
                 lost,
             )

@@ -54,6 +54,7 @@ from .image_codec import ImageDecodeError, jpeg_ends
 from .segmenter import build_segmenter, Segmenter
 from .visualize import colorize, overlay, palette_lut
 from ..models.shipped import RANDOM
+from ..sources.bags import shown_path
 from ..sources.frames import (
     FrameSourceError,
     image_files,
@@ -103,12 +104,17 @@ def _glob_root(pattern: str) -> Path:
 def _expand(spec: str) -> tuple[list[tuple[Path, Path]], str | None]:
     """(file, root) pairs an input names, or a problem. Folders give their images, recursively."""
     path = Path(spec).expanduser()
-    if path.is_dir():
+    shown = shown_path(spec)
+    try:
+        is_dir, is_file = path.is_dir(), path.is_file()
+    except OSError:  # a name too long, a folder on the way that cannot be searched
+        return [], f'{shown} {_not_a_file(path)}'
+    if is_dir:
         files = image_files(path, recursive=True)
         if not files:
-            return [], f'folder {spec} holds no images ({", ".join(IMAGE_SUFFIXES)})'
+            return [], f'folder {shown} holds no images ({", ".join(IMAGE_SUFFIXES)})'
         return [(f, path) for f in files], None
-    if path.is_file():
+    if is_file:
         return [(path, path.parent)], None
     if glob.has_magic(spec):
         root = _glob_root(str(path))
@@ -119,8 +125,8 @@ def _expand(spec: str) -> tuple[list[tuple[Path, Path]], str | None]:
                 pairs += [(f, root) for f in image_files(found, recursive=True)]
             elif found.is_file():
                 pairs.append((found, root))
-        return pairs, None if pairs else f'{spec} matches no files'
-    return [], f'{spec} {_not_a_file(path)}'
+        return pairs, None if pairs else f'{shown} matches no files'
+    return [], f'{shown} {_not_a_file(path)}'
 
 
 def _not_a_file(path: Path) -> str:
@@ -129,7 +135,7 @@ def _not_a_file(path: Path) -> str:
         mode = path.stat().st_mode  # follows links: a loop or a dangling one raises
     except FileNotFoundError:
         if path.is_symlink():
-            return f'is a link to {os.readlink(path)}, which does not exist'
+            return f'is a link to {shown_path(os.readlink(path))}, which does not exist'
         return 'does not exist'
     except OSError as exc:  # a loop of links (ELOOP), a name too long, no permission
         return f'cannot be read ({exc.strerror or type(exc).__name__})'
@@ -220,8 +226,8 @@ def check_jpeg_complete(path: str | Path) -> None:
         return  # the reader reports a file it cannot open
     if not jpeg_ends(data):
         raise FrameSourceError(
-            f'cannot read image {path}: truncated JPEG (the file ends before its end-of-image '
-            'marker)'
+            f'cannot read image {shown_path(path)}: truncated JPEG (the file ends before its '
+            'end-of-image marker)'
         )
 
 
@@ -230,7 +236,7 @@ def _write(path: Path, image: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     if not cv2.imwrite(str(path), data):
-        raise OSError(f'cannot write {path}')
+        raise OSError(f'cannot write {shown_path(path)}')
 
 
 class _Run:
@@ -287,6 +293,19 @@ class _Run:
         for kind, view in self.views(image, mask, self.outputs).items():
             self.write(kind, item.name, view)
 
+    def check_frame_size(self, item: PredictInput, width: int, height: int, what: str) -> None:
+        """
+        Refuse a video whose frames are above the segmenter's ``max_input_pixels``, naming it.
+
+        The segmenter's own refusal names neither the file nor a setting predict has.
+        """
+        limit = self.segmenter.max_input_pixels
+        if limit is not None and width * height > limit:
+            raise FrameSourceError(
+                f'video {shown_path(item.path)} {what} {width}x{height} = {width * height} '
+                f'pixels a frame, above the {limit} accepted; not segmented'
+            )
+
     def video(
         self, item: PredictInput, video_frames_too: bool, progress: Callable[[int], None]
     ) -> dict:
@@ -299,7 +318,12 @@ class _Run:
         frames = 0
         short: list[str] = []  # the line for a video that ends before the count it declares
         try:
+            # refused by the size it declares, before a frame is decoded: a 6000x6000 MJPG costs
+            # 108 MB a frame
+            self.check_frame_size(item, info.width, info.height, 'is')
             for image in video_frames(item.path, on_short=short.append):
+                # a container that gives no size, or another than its frames have
+                self.check_frame_size(item, image.shape[1], image.shape[0], 'has a frame of')
                 mask = self.segment(image)
                 views = self.views(image, mask, wanted)
                 if 'overlay' in views:
@@ -313,7 +337,7 @@ class _Run:
                             (image.shape[1], image.shape[0]),
                         )
                         if not writer.isOpened():
-                            raise OSError(f'cannot write video {target}')
+                            raise OSError(f'cannot write video {shown_path(target)}')
                         self.written['overlay'] += 1
                     writer.write(cv2.cvtColor(views['overlay'], cv2.COLOR_RGB2BGR))
                 for kind in per_frame:
@@ -386,8 +410,11 @@ def predict(
                 videos.append(run.video(item, video_frames, progress))
                 if videos[-1]['problem']:
                     warn(videos[-1]['problem'])
-        except (FrameSourceError, ImageDecodeError) as exc:  # one line each, skipped
+        except FrameSourceError as exc:  # one line each, naming the file; skipped
             problems.append(Skipped(str(item.path), str(exc)))
+            report(problems[-1])
+        except ImageDecodeError as exc:  # the decoder's words do not name the file
+            problems.append(Skipped(str(item.path), f'{item.kind} {shown_path(item.path)}: {exc}'))
             report(problems[-1])
         finally:
             if item.kind == 'image':  # a video advances per frame

@@ -50,7 +50,9 @@ __all__ = [
     'COMPRESSED_TYPE',
     'DamagedChunk',
     'damaged_chunks',
+    'MAX_CHUNK_BYTES',
     'seal_mcap_crcs',
+    'shown_path',
     'topic_count',
 ]
 
@@ -67,6 +69,23 @@ def _reason(exc: BaseException) -> str:
     # rosbags quotes a broken metadata.yaml over several lines (PyYAML's error)
     why = ' '.join(str(exc).split())
     return why if len(why) <= _MAX_REASON else why[: _MAX_REASON - 3] + '...'
+
+
+def shown_path(path: str | Path) -> str:
+    """
+    Return ``path`` as it goes into a one-line message: as is, or quoted with escapes.
+
+    A name may hold a newline or another control character (any byte but ``/`` and NUL is
+    allowed), which printed as is would start a line of its own, one that reads like the tool's
+    own output. Such a name is shown as ``repr`` shows it; any other name is shown unchanged.
+    """
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def _os_reason(exc: OSError) -> str:
+    """Return what the system said about a path (``File name too long``), without the path."""
+    return exc.strerror or type(exc).__name__
 
 
 class BagError(ValueError):
@@ -95,25 +114,30 @@ def open_bag(path: str | Path):
     from rosbags.rosbag2 import Reader
 
     given = path = Path(path)
-    if path.is_file():
-        path = path.parent
-    if not path.exists():
-        raise BagError(f'bag not found: {path}')
-    if not (path / 'metadata.yaml').is_file():
+    try:
+        if path.is_file():
+            path = path.parent
+        if not path.exists():
+            raise BagError(f'bag not found: {shown_path(path)}')
+        has_metadata = (path / 'metadata.yaml').is_file()
+    except OSError as exc:  # a name too long, a folder on the way that cannot be searched
+        raise BagError(f'cannot read bag {shown_path(given)}: {_os_reason(exc)}') from None
+    if not has_metadata:
         if given.is_file():
             raise BagError(
-                f'{given} is a file, and its folder has no metadata.yaml: give a rosbag2 folder '
-                '(metadata.yaml beside its .mcap or .db3 files) or one of those files'
+                f'{shown_path(given)} is a file, and its folder has no metadata.yaml: give a '
+                'rosbag2 folder (metadata.yaml beside its .mcap or .db3 files) or one of those '
+                'files'
             )
-        raise BagError(f'{path} is not a rosbag2 folder (no metadata.yaml)')
+        raise BagError(f'{shown_path(path)} is not a rosbag2 folder (no metadata.yaml)')
     try:
         reader = Reader(path)
         reader.open()
     except Exception as exc:  # noqa: BLE001 - rosbags raises several error types for broken bags
-        raise BagError(f'cannot read bag {path}: {_reason(exc)}') from exc
+        raise BagError(f'cannot read bag {shown_path(path)}: {_reason(exc)}') from exc
     try:
         if reader.message_count == 0:
-            raise BagError(f'bag {path} holds no messages')
+            raise BagError(f'bag {shown_path(path)} holds no messages')
         yield reader
     finally:
         reader.close()
@@ -192,6 +216,22 @@ class DamagedChunk:
 
 _MCAP_MAGIC = b'\x89MCAP0\r\n'
 
+# A chunk header: start, end, uncompressed size (u64 each), CRC (u32), the compression's name
+# (u32 length, then its bytes) and the records' size (u64): 40 bytes with an empty name.
+_CHUNK_HEAD_MIN = 8 + 8 + 8 + 4 + 4 + 8
+
+#: The most bytes a compressed chunk may declare its records take, uncompressed. A reader holds a
+#: chunk's records whole in memory (rosbags does), so a few KB of zstd that declare 800 MB would
+#: cost 800 MB; such a chunk is reported damaged and its messages are not read. A chunk holds whole
+#: messages (writers close one at about 1 MB: rosbag2's 768 KB, rosbags' 1 MiB), so only a single
+#: message larger than this would need more: twice the largest frame the node accepts (33.2 Mpix
+#: bgra8 is 133 MB).
+MAX_CHUNK_BYTES = 256 << 20
+
+# decompressed a piece at a time: the CRC runs over the pieces, so a chunk never lies whole in
+# memory here
+_PIECE = 1 << 20
+
 
 def _mcap_chunks(path: Path):
     """
@@ -202,88 +242,166 @@ def _mcap_chunks(path: Path):
 
     Hand-written record walk (the format is a magic string then ``opcode u8, length u64, body``
     records): rosbags reads MCAP but exposes no chunk access, and the ``mcap`` package is not a
-    dependency of this project.
+    dependency of this project. Every length read is checked against the record that holds it, so
+    a damaged file is a BagError naming the byte, never a read past a record.
     """
+    shown = shown_path(path)
     with open(path, 'rb') as f:
         if f.read(8) != _MCAP_MAGIC:
-            raise BagError(f'{path} is not an MCAP file (bad magic)')
+            raise BagError(f'{shown} is not an MCAP file (bad magic)')
         size = path.stat().st_size
         while True:
             offset = f.tell()
             head = f.read(9)
             if len(head) < 9:
                 raise BagError(
-                    f'{path} is damaged: the data section ends without a DataEnd record (byte '
+                    f'{shown} is damaged: the data section ends without a DataEnd record (byte '
                     f'{offset})'
                 )
             opcode, length = head[0], struct.unpack('<Q', head[1:])[0]
             if offset + 9 + length > size:
                 raise BagError(
-                    f'{path} is damaged: a record at byte {offset} runs past the end of the file'
+                    f'{shown} is damaged: a record at byte {offset} runs past the end of the file'
                 )
             if opcode == 0x0F:  # DataEnd: the summary follows
                 return
             if opcode != 0x06:
                 f.seek(length, 1)
                 continue
-            body = f.read(28)
-            start, end, uncompressed, crc = struct.unpack('<QQQI', body)
-            (name_len,) = struct.unpack('<I', f.read(4))
+            if length < _CHUNK_HEAD_MIN:
+                raise BagError(
+                    f'{shown} is damaged: the chunk at byte {offset} is shorter than its header '
+                    f'({length} bytes; a chunk header takes at least {_CHUNK_HEAD_MIN})'
+                )
+            start, end, uncompressed, crc, name_len = struct.unpack('<QQQII', f.read(32))
+            if _CHUNK_HEAD_MIN + name_len > length:
+                raise BagError(
+                    f'{shown} is damaged: the chunk at byte {offset} is shorter than its header '
+                    f'(its compression name of {name_len} bytes runs past its record)'
+                )
             compression = f.read(name_len).decode(errors='replace')
             (records_size,) = struct.unpack('<Q', f.read(8))
             records_at = f.tell()
             if records_at + records_size > offset + 9 + length:
                 raise BagError(
-                    f'{path} is damaged: the chunk at byte {offset} is longer than its record'
+                    f'{shown} is damaged: the chunk at byte {offset} is longer than its record'
                 )
             yield offset, start, end, crc, compression, records_at, records_size, uncompressed
             f.seek(offset + 9 + length)
 
 
-def _chunk_records(
-    f, compression: str, records_at: int, records_size: int, uncompressed: int
-) -> bytes | None:
-    f.seek(records_at)
-    data = f.read(records_size)
-    if compression == '':
-        return data
+def _decompressor(compression: str):
+    """Return a new streaming decompressor for a chunk's compression; None where not read here."""
     if compression == 'zstd':
         try:
             from backports import zstd  # rosbags' own dependency for zstd chunks
         except ImportError:  # pragma: no cover - Python 3.14 has compression.zstd
             from compression import zstd  # type: ignore[no-redef]
+        return zstd.ZstdDecompressor()
+    if compression == 'lz4':
+        from lz4.frame import LZ4FrameDecompressor  # rosbags' own dependency for lz4 chunks
+
+        return LZ4FrameDecompressor()
+    return None
+
+
+def _decompressed(compression: str, data: bytes, limit: int) -> Iterator[bytes]:
+    """
+    Yield ``data`` decompressed, a piece of at most ``_PIECE`` bytes at a time.
+
+    Frame after frame (a writer may emit several); it stops once more than ``limit`` bytes came
+    out, so a bomb costs ``limit`` bytes of work and one piece of memory. ValueError where the
+    data ends inside a frame.
+    """
+    total = 0
+    while True:
+        decompressor = _decompressor(compression)
+        piece = decompressor.decompress(data, min(_PIECE, limit + 1 - total))
+        while True:
+            total += len(piece)
+            yield piece
+            if total > limit or decompressor.eof:
+                break
+            if decompressor.needs_input or not piece:
+                raise ValueError('the compressed data ends inside a frame')
+            piece = decompressor.decompress(b'', min(_PIECE, limit + 1 - total))
+        data = decompressor.unused_data
+        if total > limit or not data:
+            return
+
+
+def _chunk_problem(f, chunk: tuple) -> str | None:
+    """
+    Say what is wrong with a chunk, or None: a size it cannot have, records that fail its CRC.
+
+    A compressed chunk's declared size is checked whatever its CRC (a reader allocates it), and
+    its records are decompressed no further than that size. An uncompressed chunk with CRC 0
+    (unset), and a compression not read here, are not read.
+    """
+    _, _, _, crc, compression, records_at, records_size, uncompressed = chunk
+    if compression == '':
+        if records_size != uncompressed:
+            return f'holds {records_size} bytes of records but declares {uncompressed}'
+        if crc == 0:
+            return None
+        f.seek(records_at)
+        found, left = 0, records_size
+        while left:
+            piece = f.read(min(_PIECE, left))
+            if not piece:  # the file was cut while read: what is there fails the CRC
+                break
+            found, left = zlib.crc32(piece, found), left - len(piece)
+    else:
+        if uncompressed > MAX_CHUNK_BYTES:
+            return (
+                f'declares {uncompressed} bytes of records uncompressed, above the '
+                f'{MAX_CHUNK_BYTES} accepted; not decompressed'
+            )
+        if compression not in ('zstd', 'lz4'):
+            return None  # the reader says it cannot read it
+        f.seek(records_at)
+        found, size = 0, 0
         try:
-            return zstd.decompress(data)
-        except Exception:  # noqa: BLE001 - damaged compressed data
-            return b''
-    return None  # lz4 and others: not checked here
+            for piece in _decompressed(compression, f.read(records_size), uncompressed):
+                found, size = zlib.crc32(piece, found), size + len(piece)
+        except Exception as exc:  # noqa: BLE001 - damaged compressed data raises several types
+            return f'its {compression} data cannot be decompressed ({_reason(exc)[:120]})'
+        if size > uncompressed:
+            return f'its {compression} data holds more than the {uncompressed} bytes it declares'
+        if size < uncompressed:
+            return f'its {compression} data holds {size} bytes, not the {uncompressed} it declares'
+        if crc == 0:
+            return None
+    if found != crc:
+        return f'CRC {found:08x} != recorded {crc:08x}'
+    return None
 
 
 def damaged_chunks(bag: str | Path) -> list[DamagedChunk]:
     """
-    Return the chunks of a bag's MCAP files whose CRC is set and does not match their records.
+    Return the chunks of a bag's MCAP files that a reader must not read.
 
-    None for sqlite3 bags, which carry no checksums. Chunks with CRC 0 (unset) are not checked.
+    Those whose CRC is set and does not match their records, and those whose records are not the
+    size they declare or (compressed) declare more than :data:`MAX_CHUNK_BYTES`: a few KB of zstd
+    can declare, or hold, gigabytes. None for sqlite3 bags, which carry no checksums. Chunks with
+    CRC 0 (unset) have their sizes checked only. Memory stays at one compressed chunk and a MiB of
+    its records, whatever the file holds. A file whose records cannot be walked is a
+    :class:`BagError`.
     """
     bag = Path(bag)
-    folder = bag.parent if bag.is_file() else bag
+    try:
+        folder = bag.parent if bag.is_file() else bag
+        paths = sorted(folder.glob('*.mcap'))
+    except OSError as exc:  # a name too long, a folder on the way that cannot be searched
+        raise BagError(f'cannot read bag {shown_path(bag)}: {_os_reason(exc)}') from None
     damaged = []
-    for path in sorted(folder.glob('*.mcap')):
+    for path in paths:
         with open(path, 'rb') as f:
-            for offset, start, end, crc, compression, at, size, uncompressed in _mcap_chunks(path):
-                if crc == 0:
-                    continue
-                records = _chunk_records(f, compression, at, size, uncompressed)
-                if records is not None and zlib.crc32(records) != crc:
-                    damaged.append(
-                        DamagedChunk(
-                            path.name,
-                            offset,
-                            start,
-                            end,
-                            f'CRC {zlib.crc32(records):08x} != recorded {crc:08x}',
-                        )
-                    )
+            for chunk in _mcap_chunks(path):
+                problem = _chunk_problem(f, chunk)
+                if problem is not None:
+                    offset, start, end = chunk[:3]
+                    damaged.append(DamagedChunk(path.name, offset, start, end, problem))
     return damaged
 
 

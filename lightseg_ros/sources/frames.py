@@ -33,7 +33,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from .bags import COMPRESSED_TYPE, IMAGE_TYPE
+from .bags import COMPRESSED_TYPE, IMAGE_TYPE, shown_path
 from .synthetic import road_scene
 
 __all__ = [
@@ -76,13 +76,16 @@ def source_kind(source: str) -> str:
     if source in ('', SYNTHETIC):
         return SYNTHETIC
     path = Path(source)
-    if not path.exists():
+    accepted = "give 'synthetic', a folder of images, a video file or a rosbag2"
+    try:
+        if not path.exists():
+            raise FrameSourceError(f'source {source!r} does not exist; {accepted}')
+        if path.is_dir():
+            return 'bag' if (path / 'metadata.yaml').is_file() else 'folder'
+    except OSError as exc:  # a name too long, a folder on the way that cannot be searched
         raise FrameSourceError(
-            f"source {source!r} does not exist; give 'synthetic', a folder of images, "
-            'a video file or a rosbag2'
-        )
-    if path.is_dir():
-        return 'bag' if (path / 'metadata.yaml').is_file() else 'folder'
+            f'source {source!r} cannot be read ({exc.strerror or type(exc).__name__}); {accepted}'
+        ) from None
     if path.suffix in ('.mcap', '.db3'):
         return 'bag'
     return 'video'
@@ -118,7 +121,7 @@ def iter_frames(
         files = image_files(source)
         if not files:
             raise FrameSourceError(
-                f'folder {source} holds no images ({", ".join(IMAGE_SUFFIXES)})'
+                f'folder {shown_path(source)} holds no images ({", ".join(IMAGE_SUFFIXES)})'
             )
 
         def again() -> Iterator[np.ndarray]:
@@ -177,9 +180,10 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     """
     Read (H, W, 3) uint8 RGB from an image file.
 
-    Grey, 16-bit and alpha images are converted by OpenCV. The size the file's header declares is
-    read first: an image above ``max_pixels`` (default: the node's ``max_input_pixels`` default,
-    4x a 4K frame) is refused undecoded, so a small file that claims a huge image costs nothing.
+    Grey, 16-bit, CMYK and alpha images are converted by OpenCV. The size the file's header
+    declares is read first: an image above ``max_pixels`` (default: the node's
+    ``max_input_pixels`` default, 4x a 4K frame), or one whose header gives no size, is refused
+    undecoded, so a small file that claims a huge image costs nothing.
     """
     from ..inference.image_codec import DEFAULT_MAX_INPUT_PIXELS
 
@@ -189,23 +193,30 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     except cv2.error as exc:  # OpenCV's own size limit, decoder failures
         reason = str(exc).strip().splitlines()[-1][:160]
-        raise FrameSourceError(f'cannot read image {path}: {reason}') from None
+        raise FrameSourceError(f'cannot read image {shown_path(path)}: {reason}') from None
     if bgr is None:
+        raise FrameSourceError(_not_decoded(path))
+    # Pillow and OpenCV each tell the format by content; where they disagree on a crafted file,
+    # the decoded size is still bounded here
+    if bgr.shape[0] * bgr.shape[1] > limit:
         raise FrameSourceError(
-            f'cannot read image {path} (not an image OpenCV decodes, or corrupt)'
-        )
-    if bgr.shape[0] * bgr.shape[1] > limit:  # a header Pillow could not read
-        raise FrameSourceError(
-            f'image {path} is {bgr.shape[1]}x{bgr.shape[0]} pixels, above the {limit} accepted'
+            f'image {shown_path(path)} is {bgr.shape[1]}x{bgr.shape[0]} pixels, above the '
+            f'{limit} accepted'
         )
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _not_decoded(path: str | Path) -> str:
+    return f'cannot read image {shown_path(path)} (not an image OpenCV decodes, or corrupt)'
 
 
 def check_declared_size(path: str | Path, limit: int) -> None:
     """
     Refuse (FrameSourceError) an image file whose header declares more than ``limit`` pixels.
 
-    Nothing is decoded. A header Pillow cannot read passes: the decoder then decides.
+    Nothing is decoded. A file whose header Pillow cannot read is refused too: its size is known
+    only once decoded, and OpenCV decodes formats Pillow does not read (Radiance HDR, PFM) as
+    float, whatever the file's suffix; a 9 MB HDR file named .png took 3 GB.
     """
     from ..inference.image_codec import declared_size, ImageDecodeError
 
@@ -213,15 +224,30 @@ def check_declared_size(path: str | Path, limit: int) -> None:
         width, height = declared_size(path)
     except ImageDecodeError as exc:
         if exc.kind != 'too_large':
-            return
+            if not _has_reader(path):  # not an image at all: said as the decoder would say it
+                raise FrameSourceError(_not_decoded(path)) from None
+            raise FrameSourceError(
+                f'cannot read image {shown_path(path)}: its header gives no size to check '
+                'before decoding (accepted: PNG, JPEG, BMP, TIFF, WebP and the other formats '
+                'Pillow reads); not decoded'
+            ) from None
         declared = f'{exc} pixels'
     else:
         if width * height <= limit:
             return
         declared = f'{width}x{height} = {width * height} pixels'
     raise FrameSourceError(
-        f'image {path} declares {declared} in its header, above the {limit} accepted; not decoded'
+        f'image {shown_path(path)} declares {declared} in its header, above the {limit} '
+        'accepted; not decoded'
     )
+
+
+def _has_reader(path: str | Path) -> bool:
+    """Return whether OpenCV has a decoder for the file's content (its first bytes only)."""
+    try:
+        return bool(cv2.haveImageReader(str(path)))
+    except cv2.error:
+        return False
 
 
 def _folder_frames(
@@ -239,7 +265,7 @@ def _folder_frames(
         read += 1
         yield image
     if not read:
-        raise FrameSourceError(f'no image in folder {folder} could be read')
+        raise FrameSourceError(f'no image in folder {shown_path(folder)} could be read')
 
 
 @dataclass(frozen=True)
@@ -258,7 +284,9 @@ def _open_video(path: str | Path) -> cv2.VideoCapture:
     os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', '-8')  # AV_LOG_QUIET
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
-        raise FrameSourceError(f'cannot open video {path} (OpenCV reads mp4, avi, mkv, ...)')
+        raise FrameSourceError(
+            f'cannot open video {shown_path(path)} (OpenCV reads mp4, avi, mkv, ...)'
+        )
     return capture
 
 
@@ -293,7 +321,7 @@ def short_video_line(path: str | Path, read: int, declared: int) -> str | None:
     if declared <= 0 or missing <= max(2, declared // 20):
         return None
     return (
-        f'video {path} ended after {read} of the {declared} frames it declares '
+        f'video {shown_path(path)} ended after {read} of the {declared} frames it declares '
         '(truncated or damaged); the frames read were used'
     )
 
@@ -319,7 +347,7 @@ def video_frames(
             count += 1
             yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         if count == 0:
-            raise FrameSourceError(f'video {path} has no frames')
+            raise FrameSourceError(f'video {shown_path(path)} has no frames')
         line = short_video_line(path, count, declared)
         if line and on_short is not None:
             on_short(line)
@@ -388,9 +416,11 @@ def _bag_frames(
             if checked is not None:
                 checked.append(damaged)
             if damaged:
+                first = damaged[0]
                 on_skip(
-                    f'skipped: {len(damaged)} chunks of bag {path} fail their CRC (the first in '
-                    f'{damaged[0].file} at byte {damaged[0].offset}); their messages are not read'
+                    f'skipped: {len(damaged)} chunks of bag {shown_path(path)} fail their CRC or '
+                    f'size check (the first, in {shown_path(first.file)} at byte {first.offset}: '
+                    f'{first.reason}); their messages are not read'
                 )
         with open_bag(path) as reader:
             images = [c.topic for c in reader.connections if c.msgtype in IMAGE_MSGTYPES]
@@ -398,7 +428,7 @@ def _bag_frames(
             if topic not in images:
                 available = sorted({f'{c.topic} ({c.msgtype})' for c in reader.connections})
                 raise FrameSourceError(
-                    f'bag {path} has no image topic {bag_topic!r}; it holds: '
+                    f'bag {shown_path(path)} has no image topic {bag_topic!r}; it holds: '
                     f'{", ".join(available)}'
                 )
             for message in read_topic(
@@ -412,4 +442,4 @@ def _bag_frames(
     except BagError as exc:
         raise FrameSourceError(str(exc)) from None
     if not read:
-        raise FrameSourceError(f'no message of bag {path} could be read')
+        raise FrameSourceError(f'no message of bag {shown_path(path)} could be read')
