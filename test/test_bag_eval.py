@@ -169,6 +169,40 @@ def test_colour_coded_labels_with_palette(tmp_path, segmenter):
     assert gt_counts == [int((ids == k).sum()) - (1 if k == 1 else 0) for k in range(3)]
 
 
+def test_single_channel_label_encodings_score_alike(tmp_path, segmenter):
+    """cv_bridge writes a uint8 mask as 8UC1 (mono8's layout); 16-bit ids as mono16 or 16UC1."""
+    rng = np.random.default_rng(4)
+    frames = [(rng.random((16, 24, 3)) * 255).astype(np.uint8) for _ in range(2)]
+    labels = [(rng.random((16, 24)) * NUM_CLASSES).astype(np.uint8) for _ in range(2)]
+    labels[0][0, :3] = 255  # the ignore index
+    matrices = {}
+    for encoding, dtype in [
+        ('mono8', '<u1'),
+        ('8UC1', '<u1'),
+        ('mono16', '<u2'),
+        ('16UC1', '<u2'),
+        ('16UC1', '>u2'),
+    ]:
+        bag = tmp_path / f'{encoding}{dtype[0] == ">"}'
+        with AtomicBagWriter(bag) as w:
+            for stamp, (rgb, label) in enumerate(zip(frames, labels), 1):
+                w.write('/cam', image_message(w.store, rgb, 'rgb8', stamp, 'c'), IMAGE_TYPE, stamp)
+                message = image_message(w.store, label.astype(dtype), encoding, stamp, 'c')
+                message.is_bigendian = int(dtype[0] == '>')
+                w.write('/lab', message, IMAGE_TYPE, stamp)
+        report = evaluate_offline(bag, '/cam', '/lab', segmenter)
+        assert (report.labelled, report.malformed) == (2, 0), (encoding, dtype)
+        matrices[encoding, dtype] = report.confusion.matrix.tolist()
+    assert all(m == matrices['mono8', '<u1'] for m in matrices.values()), matrices
+    # a 16-bit id beyond the classes is refused as an 8-bit one is
+    with AtomicBagWriter(tmp_path / 'wide') as w:
+        w.write('/cam', image_message(w.store, frames[0], 'rgb8', 1, 'c'), IMAGE_TYPE, 1)
+        wide = np.full((16, 24), 300, '<u2')
+        w.write('/lab', image_message(w.store, wide, '16UC1', 1, 'c'), IMAGE_TYPE, 1)
+    with pytest.raises(BagError, match=r'label at stamp 1 has class ids \[300\] outside \[0, 2\]'):
+        evaluate_offline(tmp_path / 'wide', '/cam', '/lab', segmenter)
+
+
 def test_cli_palette_errors_list_colours_with_counts(tmp_path, weights, capsys):
     from lightseg_ros.classes import CAMVID_COLORS
 

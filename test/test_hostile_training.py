@@ -170,6 +170,77 @@ def test_class_weights_that_do_not_match_the_classes_are_one_line(tmp_path, caps
     assert 'train.class_weights has 1 entries; the dataset has 11 classes' in err, err
 
 
+def test_a_config_that_is_no_file_says_what_it_is(tmp_path, capsys):
+    """A folder or a device exists: 'config file not found' sent users looking for it."""
+    (tmp_path / 'gone.yaml').symlink_to(tmp_path / 'nothing.yaml')
+    (tmp_path / 'base.yaml').write_text('_base_: .\n')
+    cases = [
+        (tmp_path, 'is a folder, not a YAML file; a recipe is a YAML file such as config/train/'),
+        ('/dev/zero', '/dev/zero is not a regular file; a recipe is a YAML file such as'),
+        (tmp_path / 'gone.yaml', 'gone.yaml is a link to a missing file; a recipe is a YAML'),
+        (tmp_path / 'nothing.yaml', 'config file not found: '),
+        (tmp_path / 'base.yaml', '(the _base_ of '),
+        (tmp_path / ('a' * 5000 + '.yaml'), 'aaa...: cannot read it: File name too long'),
+    ]
+    for path, message in cases:
+        assert main(['train', '--config', str(path), '--print-config']) == 2
+        err = capsys.readouterr().err
+        assert err.count('\n') == 1 and message in err and 'Traceback' not in err, err
+
+
+def test_a_damaged_pretrained_backbone_is_one_line_naming_it(tmp_path, capsys):
+    """Each refusal names the file and what is accepted; never torch's weights_only advice."""
+    import pickle
+
+    from lightseg_ros.models import build_model, PretrainedWeightsError
+    from safetensors.torch import save_file
+
+    good = tmp_path / 'good.safetensors'
+    save_file({'conv_stem.weight': torch.zeros(16, 3, 3, 3)}, str(good))
+    torch.save({'epoch': 3}, tmp_path / 'plain.pth')
+
+    class Evil:
+
+        def __reduce__(self):
+            return (print, ('pwned',))
+
+    # protocol 2, as torch.save writes: a later protocol fails on its first opcode instead
+    (tmp_path / 'evil.pth').write_bytes(pickle.dumps({'conv_stem.weight': Evil()}, protocol=2))
+    (tmp_path / 'zeros.pth').write_bytes(bytes(50))
+    (tmp_path / 'empty.pth').write_bytes(b'')
+    (tmp_path / 'cut.safetensors').write_bytes(good.read_bytes()[:-20])
+    (tmp_path / 'zeros.safetensors').write_bytes(bytes(50))
+    cases = {
+        'cut.safetensors': r'not a readable safetensors file \(Error while deserializing header',
+        'zeros.safetensors': r'not a readable safetensors file \(.*: invalid JSON in header',
+        'evil.pth': r'holds a Python object \((builtins\.)?print\) besides tensors .* not loaded',
+        'zeros.pth': r'not readable: its contents are not a state dict of tensors',
+        'empty.pth': r'not readable: the file is empty or cut short',
+        'plain.pth': r'holds a dict without tensors, not a state dict of tensors by name',
+        '.': r' is a folder, not a file',
+    }
+    accepted = (
+        'accepted: a .safetensors file, or a state dict of tensors saved with torch.save (.pth)'
+    )
+    for name, message in cases.items():
+        path = tmp_path / name
+        with pytest.raises(PretrainedWeightsError, match=message) as info:
+            build_model('ghostnet_aspp_da', num_classes=3, pretrained_backbone=str(path))
+        text = str(info.value)
+        assert text.startswith(f'backbone weights {path}') and text.endswith(accepted), text
+        assert '\n' not in text and 'weights_only' not in text, text
+        assert len(text) - len(str(path)) < 250, text
+    assert 'pwned' not in capsys.readouterr().out  # the pickle was never run
+    # through `lightseg train`: one line, before the first epoch
+    root = make_camvid(tmp_path / 'camvid', n=2, size=(48, 64), splits=('train',))
+    argv = ['train', '--data', str(root), '--output-dir', str(tmp_path / 'run'), '--epochs', '1']
+    argv += ['--set', 'data.dataset=camvid', '--set', 'data.val_split=null', '--device', 'cpu']
+    argv += ['--set', f'model.pretrained_backbone={tmp_path / "cut.safetensors"}']
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'cut.safetensors: not a readable safetensors' in err, err
+
+
 def test_a_recipe_that_is_not_utf8_is_a_config_error(tmp_path):
     bad = tmp_path / 'bad.yaml'
     bad.write_bytes(b'train: {output_dir: caf\xe9}\n')

@@ -502,3 +502,46 @@ def test_a_file_claiming_a_huge_image_is_one_dataset_error(tmp_path):
         ds[0]
     with pytest.raises(DatasetError, match=r'cannot read image .*seq_0001\.png'):
         ds[1]
+
+
+def test_16_bit_grey_images_keep_their_high_byte_as_predict_reads_them(tmp_path):
+    """Pillow's convert('RGB') clipped 16-bit grey at 255: most of a frame came out white."""
+    from lightseg_ros.sources.frames import read_image
+
+    root = make_folder(tmp_path, n=1, size=(32, 48), classes='txt')
+    grey = np.linspace(0, 65535, 32 * 48).astype(np.uint16).reshape(32, 48)
+    (root / 'images' / 'val' / 'img0.jpg').unlink()
+    path = root / 'images' / 'val' / 'img0.png'
+    Image.fromarray(grey).save(path)  # mode I;16
+    with Image.open(path) as im:
+        assert im.mode.startswith('I;16')
+    ds = build_dataset('folder', root, 'val')
+    ds.check('val')
+    image, _ = ds.load(0)
+    expected = (grey >> 8).astype(np.uint8)
+    assert np.array_equal(image.numpy(), np.stack([expected] * 3))
+    assert np.array_equal(image.permute(1, 2, 0).numpy(), read_image(path))  # as predict sees it
+    # a float image is refused by the check, naming the file and what is accepted
+    Image.fromarray(grey.astype(np.float32)).save(path.with_suffix('.tif'))
+    path.unlink()
+    with pytest.raises(DatasetError, match=r'img0\.tif has floating-point pixels .*accepted: '):
+        build_dataset('folder', root, 'val').check('val')
+
+
+def test_16_bit_label_images_hold_class_ids(tmp_path):
+    root = make_folder(tmp_path, n=1, size=(32, 48), classes='txt')
+    mask_path = root / 'masks' / 'val' / 'img0.png'
+    ids = np.asarray(Image.open(mask_path)).astype(np.uint16)
+    ids[0, :4] = 255  # the ignore index
+    Image.fromarray(ids).save(mask_path)  # mode I;16
+    ds = build_dataset('folder', root, 'val')
+    ds.check('val')
+    assert np.array_equal(ds.load(0)[1].numpy(), ids)
+    ids[1, 1] = 1000  # a 16-bit value beyond the classes: the error every bad label gets
+    Image.fromarray(ids).save(mask_path)
+    with pytest.raises(DatasetError, match=r'img0\.png has label values \[1000\] outside \[0, 2'):
+        ds.load(0)
+    Image.fromarray(ids.astype(np.float32)).save(mask_path.with_suffix('.tif'))
+    mask_path.with_suffix('.tif').rename(mask_path)  # a float TIFF under the mask's name
+    with pytest.raises(DatasetError, match=r'img0\.png has floating-point values \(Pillow mode F'):
+        ds.load(0)

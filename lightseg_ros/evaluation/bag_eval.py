@@ -24,13 +24,13 @@ Two modes:
   are collected; latency is publish -> mask received, and frames the node skipped (it only ever
   processes the newest frame) are counted as dropped.
 
-Ground truth is a label topic of mono8 class-id images (or colour-coded rgb8 images with a
-palette, :class:`LabelPalette`), paired with frames by header stamp (the frames of a repeated
-stamp take its labels in recorded order); frames without a label are counted, not scored. Labels
-are read as their frames ask for them (:class:`LabelStream`), so memory does not grow with the
-bag's length. A label of the wrong size, or one that cannot be read, is counted and its frame
-left unscored; a label colour outside the palette is an error
-that lists the colours found.
+Ground truth is a label topic of class-id images (mono8, 8UC1, mono16 or 16UC1; or colour-coded
+rgb8 images with a palette, :class:`LabelPalette`), paired with frames by header stamp (the frames
+of a repeated stamp take its labels in recorded order); frames without a label are counted, not
+scored. Labels are read as their frames ask for them (:class:`LabelStream`), so memory does not
+grow with the bag's length. A label of the wrong size, or one that cannot be read, is counted and
+its frame left unscored; a label colour outside the palette is an error that lists the colours
+found.
 
 Malformed frames (undeserializable, undecodable, above ``max_input_pixels``, or in an MCAP chunk
 whose CRC does not match) are counted and skipped, and the report lists how many of each kind.
@@ -140,21 +140,27 @@ def _as_palette(palette) -> LabelPalette | None:
 
 
 Progress = Callable[[int], None]
+#: single-channel label encodings read as class ids (8UC1 and 16UC1 share mono8's and mono16's
+#: layouts)
+MONO_LABELS = ('mono8', '8UC1', 'mono16', '16UC1')
 
 
 def label_array(msg, palette, ignore_index: int, where: str = 'label') -> np.ndarray:
     """
     Return the class ids (H, W) of a label message.
 
-    Labels are mono8 ids, or rgb8/bgr8 colours mapped through ``palette`` (a :class:`LabelPalette`
-    or an (N, 3) RGB array). A colour outside the palette is a BagError that lists the colours
-    found, with pixel counts, and how to map them.
+    Labels are class ids (mono8, 8UC1, mono16, 16UC1), or rgb8/bgr8 colours mapped through
+    ``palette`` (a :class:`LabelPalette` or an (N, 3) RGB array). A colour outside the palette is
+    a BagError that lists the colours found, with pixel counts, and how to map them.
     """
     from ..inference.image_codec import image_view
 
     arr = image_view(msg)
-    if msg.encoding == 'mono8':
-        return arr if arr.ndim == 2 else arr[..., 0]
+    if msg.encoding in MONO_LABELS:
+        # 8UC1 is what cv_bridge writes for a single-channel uint8 mask: mono8's layout. 16-bit
+        # ids come back in native byte order; ids beyond the model's classes are refused by
+        # score_frame, as 8-bit ones are
+        return arr.astype(arr.dtype.newbyteorder('='), copy=False)
     palette = _as_palette(palette)
     if msg.encoding in ('rgb8', 'bgr8') and palette is not None:
         rgb = arr if msg.encoding == 'rgb8' else arr[..., ::-1]
@@ -180,8 +186,8 @@ def label_array(msg, palette, ignore_index: int, where: str = 'label') -> np.nda
         ids = palette.ids[index]
         return ids.astype(np.uint8 if int(ids.max(initial=0)) < 256 else np.int32)
     raise BagError(
-        f'label encoding {msg.encoding!r} is not supported: use mono8 class ids, or rgb8/bgr8 '
-        'colours with a palette'
+        f'label encoding {msg.encoding!r} is not supported: use class ids in '
+        f'{", ".join(MONO_LABELS)}, or rgb8/bgr8 colours with a palette'
     )
 
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 import os
 from pathlib import Path
+import pickle
+import re
 
 import torch
 from torch import nn
@@ -80,24 +82,92 @@ def _dilate(module: nn.Module, dilation: int) -> None:
             conv.padding = (d * (k - 1) // 2, d * (k - 1) // 2)
 
 
+#: what a pretrained_backbone file may be, said with every refusal
+ACCEPTED_BACKBONE_FILES = (
+    'accepted: a .safetensors file, or a state dict of tensors saved with torch.save (.pth)'
+)
+
+
+def torch_load_failure(exc: BaseException, contents: str) -> str:
+    """
+    Say why ``torch.load(weights_only=True)`` failed, in a few words.
+
+    ``contents`` is what the file should have held (``'a PyTorch checkpoint'``). Never torch's
+    advice to load with ``weights_only=False``: that would run whatever the file's pickle says.
+    """
+    text = str(exc).strip()
+    if 'unsupported global' in text.lower():  # torch's wording differs between releases
+        found = re.search(r'GLOBAL ([\w.]+)', text)
+        what = f' ({found.group(1)})' if found else ''
+        return (
+            f'it holds a Python object{what} besides tensors and plain values, and such files '
+            'are not loaded'
+        )
+    if isinstance(exc, EOFError) or not text:
+        return 'the file is empty or cut short'
+    # a file that is no pickle at all fails on its first bytes (as an unknown opcode, or a
+    # KeyError naming the byte): that says nothing about where it went wrong
+    if isinstance(exc, (pickle.UnpicklingError, KeyError)) or 'weights_only' in text:
+        return f'its contents are not {contents}'
+    return f'it is truncated or corrupt: {text.split(". ")[0][:160]}'
+
+
 def _read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """
+    Return the tensors of a backbone weights file by name.
+
+    A ``.safetensors`` file, or a (possibly ``{'state_dict': ...}``-wrapped) dict of tensors saved
+    with ``torch.save``, read with ``weights_only=True``: nothing else is unpickled. Anything else
+    is a :class:`PretrainedWeightsError` of one line naming the file and what is accepted.
+    """
     path = Path(path)
     if not path.is_file():
+        if path.is_dir():
+            raise PretrainedWeightsError(
+                f'backbone weights {path} is a folder, not a file; {ACCEPTED_BACKBONE_FILES}'
+            )
+        if path.exists():  # a device or a pipe: never opened (it could block, or never end)
+            raise PretrainedWeightsError(
+                f'backbone weights {path} is not a regular file; {ACCEPTED_BACKBONE_FILES}'
+            )
         raise PretrainedWeightsError(f'backbone weights file not found: {path}')
-    if path.suffix == '.safetensors':
+    if path.suffix.lower() == '.safetensors':
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        return load_file(str(path))
-    try:
-        # never unpickle arbitrary objects
-        state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-        raise PretrainedWeightsError(f'cannot read backbone weights {path}: {exc}') from exc
-    if isinstance(state, dict) and 'state_dict' in state:
+        try:
+            state = load_file(str(path))
+        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+            why = ' '.join(str(exc).split())[:160] or type(exc).__name__
+            raise PretrainedWeightsError(
+                f'backbone weights {path}: not a readable safetensors file ({why}); '
+                f'{ACCEPTED_BACKBONE_FILES}'
+            ) from None
+    else:
+        try:
+            state = torch.load(path, map_location='cpu', weights_only=True)  # never unpickled
+        except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged file
+            raise PretrainedWeightsError(
+                f'backbone weights {path}: not readable: '
+                f'{torch_load_failure(exc, "a state dict of tensors")}; '
+                f'{ACCEPTED_BACKBONE_FILES}'
+            ) from None
+    if isinstance(state, dict) and isinstance(state.get('state_dict'), dict):
         state = state['state_dict']
-    if not isinstance(state, dict):
-        raise PretrainedWeightsError(f'{path} does not hold a state dict')
-    return state
+    # a checkpoint's other entries (an epoch, a name) are not weights; callers compare names
+    # and shapes, so only named tensors go on
+    tensors = (
+        {k: v for k, v in state.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
+        if isinstance(state, dict)
+        else {}
+    )
+    if not tensors:
+        held = 'a dict without tensors' if isinstance(state, dict) else f'a {type(state).__name__}'
+        raise PretrainedWeightsError(
+            f'backbone weights {path} holds {held}, not a state dict of tensors by name; '
+            f'{ACCEPTED_BACKBONE_FILES}'
+        )
+    return tensors
 
 
 def _load_into(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
@@ -115,7 +185,13 @@ def _load_into(module: nn.Module, state: dict[str, torch.Tensor], source: str) -
         raise PretrainedWeightsError(
             f'{source}: shape mismatch for {bad[0]}: {tuple(matched[bad[0]].shape)}'
         )
-    module.load_state_dict(matched, strict=False)
+    try:
+        module.load_state_dict(matched, strict=False)
+    except RuntimeError as exc:  # a tensor torch cannot copy into a parameter (sparse, complex)
+        raise PretrainedWeightsError(
+            f'{source}: its tensors cannot be loaded into this backbone: '
+            f'{" ".join(str(exc).split())[:160]}'
+        ) from None
 
 
 class MobileNetV2Backbone(Backbone):

@@ -143,7 +143,7 @@ def _why_unscored(report, label_topic: str) -> str:
         return (
             f'no frame could be scored: {report.malformed_counts[kind]} labels on {label_topic} '
             f'skipped as {kind} (first: {report.malformed_examples.get(kind, "")}); labels must '
-            "be mono8 class ids (or palette colours) of their image's size"
+            "be class ids (mono8, 8UC1, mono16 or 16UC1) or palette colours, of their image's size"
         )
     return (
         f'no frame could be scored: none of the {report.processed} frames has a label on '

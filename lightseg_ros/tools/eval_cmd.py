@@ -27,8 +27,6 @@ import sys
 import time
 from typing import Any, NamedTuple
 
-from torch.utils.data import DataLoader
-
 from . import cli_args
 
 __all__ = ['register', 'run', 'Score', 'score_weights']
@@ -83,7 +81,7 @@ def score_weights(
     from ..inference import select_device
     from ..models import load_model
     from ..training.datasets import build_dataset, seen_in_training
-    from ..training.evaluate import evaluate
+    from ..training.evaluate import evaluate, native_loader
     from ..training.transforms import eval_transform
 
     model, meta = load_model(weights)
@@ -114,7 +112,8 @@ def score_weights(
     seen = seen_in_training(meta, ds, dataset_name, Path(data).expanduser(), **options)
     dev = select_device(device)
     model.to(dev)
-    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers)
+    # batches of one image size each: a split may mix sizes (scored at native resolution)
+    loader = native_loader(ds, batch_size, workers)
     start = time.perf_counter()
     cm = evaluate(
         model,

@@ -656,10 +656,9 @@ def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
 
     Recursively. Each file is checked on its own, so an error names the file that has it.
     """
-    if not path.is_file():
-        raise ConfigError(
-            f'config file not found: {path}' + (f' (the _base_ of {_chain[-1]})' if _chain else '')
-        )
+    problem = _not_a_recipe_file(path)
+    if problem:
+        raise ConfigError(problem + (f' (the _base_ of {_chain[-1]})' if _chain else ''))
     if path.resolve() in _chain:
         raise ConfigError(f'{path}: _base_ chain loops back to itself')
     try:
@@ -690,6 +689,26 @@ def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(f'{path}: _base_ must be the path of another recipe, got {base!r}')
     parent = _read_recipe(path.parent / base, _chain + (path.resolve(),))
     return _merge_sections(parent, loaded)
+
+
+def _not_a_recipe_file(path: Path) -> str | None:
+    """Return why ``path`` cannot be read as a recipe file, in a few words; None if it can."""
+    accepted = 'a recipe is a YAML file such as config/train/camvid_ghostnet_aspp_da.yaml'
+    try:
+        if path.is_file():
+            return None
+        # a folder or a device exists: "not found" would send users looking for it; a device
+        # such as /dev/zero or a pipe is never opened (it could block, or never end)
+        if path.is_dir():
+            return f'{path} is a folder, not a YAML file; {accepted}'
+        if path.exists():
+            return f'{path} is not a regular file; {accepted}'
+        if path.is_symlink():
+            return f'{path} is a link to a missing file; {accepted}'
+    except OSError as exc:  # a name too long for the file system, a folder not to be entered
+        shown = str(path) if len(str(path)) <= 200 else str(path)[:100] + '...'
+        return f'{shown}: cannot read it: {exc.strerror or exc}'
+    return f'config file not found: {path}'
 
 
 def read_small_text(path: Path, limit: int, error: type[Exception], kind: str) -> str:

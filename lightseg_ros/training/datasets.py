@@ -23,6 +23,8 @@ Each dataset yields ``(image, mask)``: a float (3, H, W) tensor after its transf
 ``colors`` (RGB) and ``ignore_index``. Missing files, image/mask size mismatches and label values
 out of range raise :class:`DatasetError` naming the file, as do images or masks whose header
 claims more than :data:`MAX_PIXELS` (``lightseg predict``'s limit; refused before decoding).
+16-bit grey images keep their high byte, as ``lightseg predict`` and the node read them; images of
+32-bit or floating-point pixels are refused.
 
 Layouts (``root`` is what ``data.root`` / ``--data`` points at):
 
@@ -182,10 +184,35 @@ class SegmentationDataset(Dataset):
                 f'{mask_size[0]}x{mask_size[1]} (WxH)'
             )
 
+    def _check_image_mode(self, im: Image.Image, path: Path) -> None:
+        """Raise :class:`DatasetError` for an image :meth:`_rgb` cannot bring to 8 bits."""
+        if im.mode in ('I', 'F') and not _sixteen_bit(im):
+            kind = 'floating-point' if im.mode == 'F' else '32-bit integer'
+            raise DatasetError(
+                f'{self.name}: image {path} has {kind} pixels (Pillow mode {im.mode}); accepted: '
+                '8-bit or 16-bit grey, RGB, RGBA or palette images'
+            )
+
+    def _rgb(self, im: Image.Image, path: Path) -> np.ndarray:
+        """Decode the open image ``im`` (of file ``path``) into (H, W, 3) uint8 RGB."""
+        self._check_image_mode(im, path)
+        if not _sixteen_bit(im):
+            return np.asarray(im.convert('RGB'))
+        # Pillow's convert('RGB') clips 16-bit grey at 255 (most pixels of a camera frame come
+        # out white); keep the high byte instead, as `lightseg predict` (OpenCV) and the node
+        # (mono16) do, so a model is trained and scored on the pixels it is later shown
+        grey = (np.asarray(im).astype(np.uint16) >> 8).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+
     def _labels(self, im: Image.Image, path: Path) -> np.ndarray:
         """Decode the open mask ``im`` (of file ``path``) into class ids."""
         if im.mode in ('RGB', 'RGBA'):
             return self._colors_to_labels(np.asarray(im.convert('RGB')), path)
+        if im.mode == 'F':  # cast to ids, 0.5 would silently become class 0
+            raise DatasetError(
+                f'{self.name}: mask {path} has floating-point values (Pillow mode F); masks '
+                'hold integer class ids (8- or 16-bit grey or palette PNG) or class colours (RGB)'
+            )
         labels = np.asarray(im)
         # 8- and 16-bit labels stay as they are (checked, counted); load() widens them
         return labels if labels.dtype in (np.uint8, np.uint16) else labels.astype(np.int64)
@@ -242,8 +269,10 @@ class SegmentationDataset(Dataset):
         with self._open(image_path, 'image') as im, self._open(mask_path, 'mask') as mk:
             self._check_sizes(im.size, mk.size, image_path, mask_path)
             try:
-                image = np.asarray(im.convert('RGB'))
+                image = self._rgb(im, image_path)
             except UNREADABLE as exc:
+                if isinstance(exc, DatasetError):
+                    raise
                 raise DatasetError(f'{self.name}: cannot read image {image_path}: {exc}') from None
             mask = self._labels_checked(mk, mask_path)
         self._check_pair((image.shape[1], image.shape[0]), mask, image_path, mask_path)
@@ -264,13 +293,16 @@ class SegmentationDataset(Dataset):
         """
         problems = []
         self.image_sizes = Counter()
+        sizes = []  # each sample's (H, W), for batches of one size (sample_sizes)
         # labelled pixels per class, counted on the way (class weights from the data)
         self.class_pixels = np.zeros(self.num_classes, dtype=np.int64)
         for image_path, mask_path in self.samples:
             try:
                 with self._open(image_path, 'image') as im:
                     size = im.size
+                    self._check_image_mode(im, image_path)
                     self.image_sizes[(size[1], size[0])] += 1
+                    sizes.append((size[1], size[0]))
                     try:  # walks the file's structure (PNG chunk checksums), decodes no pixel
                         im.verify()
                     except UNREADABLE as exc:
@@ -293,6 +325,7 @@ class SegmentationDataset(Dataset):
                 f'{self.name}{where}: {len(problems)} of {len(self)} samples are unusable: '
                 f'{listed}{more}'
             )
+        self._sizes = (list(self.samples), sizes)
 
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         index, seed = key if isinstance(key, tuple) else (key, None)
@@ -324,6 +357,21 @@ class SegmentationDataset(Dataset):
         w = 1.0 / np.log(c + p)
         return [round(float(x), 4) for x in w * len(w) / w.sum()]
 
+    def sample_sizes(self) -> list[tuple[int, int]]:
+        """
+        Return each sample's image size (H, W), in sample order.
+
+        As :meth:`check` read them, else from the image headers (no pixel is decoded).
+        """
+        cached = getattr(self, '_sizes', None)
+        if cached is not None and cached[0] == self.samples:
+            return cached[1]
+        sizes = []
+        for image_path, _ in self.samples:
+            with self._open(image_path, 'image') as im:
+                sizes.append((im.size[1], im.size[0]))
+        return sizes
+
     def common_image_size(self) -> list[int] | None:
         """Return the [H, W] most of the samples have (after :meth:`check`), else None."""
         sizes = getattr(self, 'image_sizes', None)
@@ -336,6 +384,12 @@ class SegmentationDataset(Dataset):
             'class_names': self.class_names,
             'ignore_index': self.ignore_index,
         }
+
+
+def _sixteen_bit(im: Image.Image) -> bool:
+    """Whether ``im`` is 16-bit grey: Pillow's I;16 modes, or mode I from a (16-bit) PNG."""
+    # older Pillow releases open a 16-bit grey PNG as mode I (32-bit); a PNG holds no wider grey
+    return im.mode.startswith('I;16') or (im.mode == 'I' and im.format == 'PNG')
 
 
 def _read_list(path: Path) -> list[str]:

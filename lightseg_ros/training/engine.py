@@ -48,9 +48,7 @@ import json
 import math
 import os
 from pathlib import Path
-import pickle
 import random
-import re
 import sys
 import time
 from typing import Any, Iterator
@@ -60,12 +58,12 @@ import torch
 from torch import nn
 import torch.distributed as dist
 from torch.optim.swa_utils import AveragedModel
-from torch.utils.data import DataLoader, DistributedSampler, Sampler, Subset
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from .aux_head import AuxiliaryHead
 from .config import ConfigError, OptimConfig, resolve_data_root, TrainConfig
 from .datasets import build_dataset, seen_in_training, SegmentationDataset
-from .evaluate import evaluate
+from .evaluate import evaluate, native_loader
 from .losses import build_loss, DistillationLoss
 from .transforms import eval_transform, train_transform
 from ..metrics import SegmentationScores
@@ -78,6 +76,7 @@ from ..models import (
     WeightsError,
     WeightsMeta,
 )
+from ..models.backbones import torch_load_failure
 from ..models.shipped import shipped_weights
 
 __all__ = [
@@ -664,12 +663,8 @@ def validate(
 ) -> SegmentationScores:
     """Each rank scores its shard of the validation set; the confusion matrices are summed."""
     indices = list(range(info.rank, len(val_set), info.world_size))
-    loader = DataLoader(
-        Subset(val_set, indices),
-        batch_size=cfg.eval.batch_size,
-        shuffle=False,
-        num_workers=cfg.train.workers,
-    )
+    # eval.batch_size > 1 batches the images of each size apart: the split is at native size
+    loader = native_loader(val_set, cfg.eval.batch_size, cfg.train.workers, indices)
     cm = evaluate(
         _unwrap(model),
         loader,
@@ -783,19 +778,7 @@ def remove_stale_temp_files(out_dir: str | Path) -> list[Path]:
 
 def _load_failure(exc: BaseException) -> str:
     """Why torch.load failed, in a few words; never torch's advice to load unsafely."""
-    text = str(exc).strip()
-    if 'Unsupported global' in text:
-        found = re.search(r'GLOBAL ([\w.]+)', text)
-        what = f' ({found.group(1)})' if found else ''
-        return (
-            f'it holds a Python object{what} besides tensors and plain values, and such files '
-            'are not loaded'
-        )
-    if isinstance(exc, pickle.UnpicklingError) or 'weights_only' in text:
-        return 'its contents are not a PyTorch checkpoint'
-    if isinstance(exc, EOFError) or not text:
-        return 'the file is empty or cut short'
-    return f'it is truncated or corrupt: {text.split(". ")[0][:160]}'
+    return torch_load_failure(exc, 'a PyTorch checkpoint')
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -29,11 +29,14 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
+from torch.utils.data import DataLoader, Subset
 
 from ..metrics import ConfusionMatrix, SegmentationScores
 
 __all__ = [
     'predict_probabilities',
+    'size_batches',
+    'native_loader',
     'evaluate',
     'write_report',
     'plot_per_class_iou',
@@ -70,6 +73,44 @@ def predict_probabilities(
             total = prob if total is None else total + prob
             passes += 1
     return total / passes
+
+
+def size_batches(sizes: Sequence[tuple[int, int]], batch_size: int) -> list[list[int]]:
+    """
+    Return batches of positions into ``sizes``, at most ``batch_size`` each, of one size each.
+
+    Images scored at native resolution are stacked into one tensor per batch, which needs them
+    all of one size: each size's images are batched on their own, in their order (the sizes in
+    the order they first appear). The confusion matrix does not depend on the order.
+    """
+    groups: dict[tuple[int, int], list[int]] = {}
+    for position, size in enumerate(sizes):
+        groups.setdefault(tuple(size), []).append(position)
+    return [
+        group[start:start + batch_size]
+        for group in groups.values()
+        for start in range(0, len(group), batch_size)
+    ]
+
+
+def native_loader(
+    dataset, batch_size: int, workers: int = 0, indices: Sequence[int] | None = None
+) -> DataLoader:
+    """
+    Return a loader of ``dataset`` (or of its samples ``indices``) for :func:`evaluate`.
+
+    With ``batch_size`` above 1, each batch holds images of one size
+    (:meth:`~lightseg_ros.training.datasets.SegmentationDataset.sample_sizes`, read by its
+    ``check()``), so a split that mixes sizes is scored as it is, not stopped by a batch that
+    cannot be stacked.
+    """
+    indices = list(range(len(dataset))) if indices is None else list(indices)
+    subset = Subset(dataset, indices)
+    if batch_size == 1:
+        return DataLoader(subset, batch_size=1, shuffle=False, num_workers=workers)
+    sizes = dataset.sample_sizes()
+    batches = size_batches([sizes[i] for i in indices], batch_size)
+    return DataLoader(subset, batch_sampler=batches, num_workers=workers)
 
 
 @torch.no_grad()
