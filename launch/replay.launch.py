@@ -16,7 +16,9 @@
 segment_node on a recorded bag: segment.launch.py plus ``ros2 bag play`` of the camera.
 
 The player plays the image topic, its camera_info and /tf, /tf_static; ``use_sim_time:=true``
-adds ``--clock`` and gives the node and rviz2 the bag's time.
+adds ``--clock`` and gives the node and rviz2 the bag's time. It starts once the node has
+subscribed to the camera, i.e. has loaded its model (``wait_timeout``, 300 s: then it plays
+anyway), and ``start_delay`` (1 s) later.
 
 Example::
 
@@ -41,7 +43,6 @@ from launch.actions import (
     IncludeLaunchDescription,
     OpaqueFunction,
     RegisterEventHandler,
-    TimerAction,
 )
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
@@ -67,7 +68,7 @@ def _player(context):
             target_action=player, on_exit=[EmitEvent(event=Shutdown(reason='the bag has played'))]
         )
     )
-    return [done, TimerAction(period=float(args['start_delay']), actions=[player])]
+    return [done, player]  # it waits for the node to subscribe (lightseg_ros.ros.wait_then_play)
 
 
 def generate_launch_description():

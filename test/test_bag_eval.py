@@ -570,14 +570,27 @@ def test_replay_launch_command(tmp_path, bag):
 
     from lightseg_ros.ros.replay_launch import bag_play_command
 
+    import sys
+
     cmd = bag_play_command({'bag': str(bag), 'rate': '2', 'loop': 'true'}, '/camera/image_raw')
+    # ros2 bag play, started by the waiter once the node subscribes to the camera
     assert cmd == [
+        sys.executable,
+        '-m',
+        'lightseg_ros.ros.wait_then_play',
+        '--topic',
+        '/camera/image_raw',
+        '--timeout',
+        '300',
+        '--',
         'ros2',
         'bag',
         'play',
         str(bag),
         '--rate',
         '2',
+        '--delay',
+        '1',
         '--topics',
         '/camera/image_raw',
         '/camera/camera_info',
@@ -586,7 +599,12 @@ def test_replay_launch_command(tmp_path, bag):
         '--loop',
     ]
     # the bag's clock, for use_sim_time:=true
-    cmd = bag_play_command({'bag': str(bag)}, '/cam/front/image_raw/compressed', True)
+    cmd = bag_play_command(
+        {'bag': str(bag), 'start_delay': '0', 'wait_timeout': '20'},
+        '/cam/front/image_raw/compressed',
+        True,
+    )
+    assert cmd[cmd.index('--timeout') + 1] == '20' and cmd[cmd.index('--delay') + 1] == '0'
     assert cmd[cmd.index('--topics') + 1:] == [
         '/cam/front/image_raw/compressed',
         '/cam/front/camera_info',
@@ -594,6 +612,13 @@ def test_replay_launch_command(tmp_path, bag):
         '/tf_static',
         '--clock',
     ]
+    for bad, words in (
+        ({'start_delay': '-1'}, '0 or more seconds'),
+        ({'wait_timeout': 'soon'}, 'wait_timeout:=soon is not a number'),
+        ({'rate': 'inf'}, 'rate:=inf is not a finite number'),
+    ):
+        with pytest.raises(ValueError, match=words):
+            bag_play_command({'bag': str(bag), **bad}, '/camera/image_raw')
     with pytest.raises(ValueError, match='needs bag:=PATH'):
         bag_play_command({}, '/camera/image_raw')
     with pytest.raises(ValueError, match='not a rosbag2 folder'):

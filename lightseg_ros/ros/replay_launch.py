@@ -21,6 +21,7 @@ Pure functions (no launch import), so the decisions are tested without a ROS 2 i
 from __future__ import annotations
 
 from pathlib import Path
+import sys
 
 from .topics import camera_info_topic
 
@@ -31,7 +32,12 @@ REPLAY_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
     ('bag', '', 'rosbag2 folder to play (sqlite3 or MCAP); required'),
     ('rate', '1.0', 'playback speed factor of the recorded rate'),
     ('loop', 'false', 'play the bag again and again'),
-    ('start_delay', '3.0', 'seconds to wait before playing, so the node has loaded its model'),
+    (
+        'start_delay',
+        '1.0',
+        'seconds the player waits once the node has subscribed (discovery of its publishers)',
+    ),
+    ('wait_timeout', '300.0', 'seconds to wait for the node to subscribe; then play anyway'),
 )
 
 
@@ -39,7 +45,10 @@ def bag_play_command(
     args: dict[str, str], image_topic: str, use_sim_time: bool = False
 ) -> list[str]:
     """
-    Return the ``ros2 bag play`` command line for ``args`` (the launch arguments as strings).
+    Return the command line that plays the bag for ``args`` (the launch arguments as strings).
+
+    ``ros2 bag play``, started by :mod:`~lightseg_ros.ros.wait_then_play` once the node has
+    subscribed to ``image_topic``, i.e. has loaded its model.
 
     It plays the camera topic, its camera_info (which the node passes on with each mask, for
     rviz2's Camera display and 3D projection) and ``/tf``, ``/tf_static`` (a topic the bag lacks
@@ -52,16 +61,29 @@ def bag_play_command(
         raise ValueError('replay.launch.py needs bag:=PATH (a rosbag2 folder)')
     if not (Path(bag) / 'metadata.yaml').is_file() and not Path(bag).is_file():
         raise ValueError(f'bag:={bag} is not a rosbag2 folder (no metadata.yaml)')
-    try:
-        rate = float(args.get('rate', '1.0'))
-    except ValueError:
-        raise ValueError(f'rate:={args["rate"]} is not a number') from None
+    rate = _number(args, 'rate', '1.0')
     if rate <= 0:
-        raise ValueError(f'rate:={rate} must be positive')
+        raise ValueError(f'rate:={rate:g} must be positive')
+    delay, timeout = _number(args, 'start_delay', '1.0'), _number(args, 'wait_timeout', '300.0')
+    if delay < 0 or timeout < 0:
+        raise ValueError('start_delay and wait_timeout must be 0 or more seconds')
     topics = [image_topic, camera_info_topic(image_topic), '/tf', '/tf_static']
-    cmd = ['ros2', 'bag', 'play', bag, '--rate', f'{rate:g}', '--topics', *topics]
+    play = ['ros2', 'bag', 'play', bag, '--rate', f'{rate:g}', '--delay', f'{delay:g}']
+    play += ['--topics', *topics]
     if use_sim_time:
-        cmd.append('--clock')
+        play.append('--clock')
     if args.get('loop', 'false').lower() in ('1', 'true', 'yes', 'on'):
-        cmd.append('--loop')
-    return cmd
+        play.append('--loop')
+    # the player starts once the node subscribes to the camera, i.e. has loaded its model
+    waiter = [sys.executable, '-m', 'lightseg_ros.ros.wait_then_play', '--topic', image_topic]
+    return [*waiter, '--timeout', f'{timeout:g}', '--', *play]
+
+
+def _number(args: dict[str, str], name: str, default: str) -> float:
+    try:
+        value = float(args.get(name, default))
+    except ValueError:
+        raise ValueError(f'{name}:={args[name]} is not a number') from None
+    if value != value or value in (float('inf'), float('-inf')):
+        raise ValueError(f'{name}:={args[name]} is not a finite number')
+    return value
