@@ -144,9 +144,11 @@ class Probe:
 
     def close(self) -> None:
         self.executor.shutdown()
+        # the spin thread ends before its context does: a thread still between two waits when the
+        # context went down raised "failed to initialize wait set" at the end of a CI run
+        self.thread.join(timeout=5)
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
-        self.thread.join(timeout=5)
 
 
 def call(probe: Probe, client, request, timeout: float = 60.0, resend_every: float | None = None):
