@@ -46,6 +46,22 @@ def test_missing_topic_names_what_the_bag_has(tmp_path):
         list(read_topic(reader, '/front/image'))
 
 
+def test_a_topic_name_with_a_newline_cannot_forge_a_line(tmp_path):
+    from lightseg_ros.sources import FrameSourceError, iter_frames
+    from lightseg_ros.sources.bags import IMAGE_TYPE, image_message
+
+    forged = '/cam\nlightseg bag-eval: error: forged'
+    with AtomicBagWriter(tmp_path / 'bag') as w:
+        rgb = np.zeros((24, 32, 3), np.uint8)
+        w.write(forged, image_message(w.store, rgb, 'rgb8', 1, 'c'), IMAGE_TYPE, 1)
+    with open_bag(tmp_path / 'bag') as reader, pytest.raises(BagError) as err:
+        list(read_topic(reader, '/front/image'))
+    assert '\n' not in str(err.value) and repr(f'{forged} [{IMAGE_TYPE}]') in str(err.value)
+    with pytest.raises(FrameSourceError) as err:
+        next(iter_frames(str(tmp_path / 'bag'), bag_topic='/front/image', on_skip=print))
+    assert '\n' not in str(err.value) and 'forged' in str(err.value)
+
+
 def test_missing_and_non_bag_paths(tmp_path):
     with pytest.raises(BagError, match='not found'):
         with open_bag(tmp_path / 'nope'):

@@ -165,7 +165,8 @@ def read_topic(
     """
     conns = [c for c in reader.connections if c.topic == topic]
     if not conns:
-        have = ', '.join(f'{c.topic} [{c.msgtype}]' for c in reader.connections)
+        # a crafted bag's names may hold newlines: shown escaped, so they cannot forge a line
+        have = ', '.join(shown_path(f'{c.topic} [{c.msgtype}]') for c in reader.connections)
         raise BagError(f'topic {topic!r} is not in the bag; it has: {have}')
     if conns[0].msgtype not in expect:
         raise BagError(f'topic {topic!r} has type {conns[0].msgtype}; expected one of {expect}')

@@ -426,7 +426,9 @@ def _bag_frames(
             images = [c.topic for c in reader.connections if c.msgtype in IMAGE_MSGTYPES]
             topic = bag_topic or (images[0] if images else '')
             if topic not in images:
-                available = sorted({f'{c.topic} ({c.msgtype})' for c in reader.connections})
+                available = sorted(
+                    {shown_path(f'{c.topic} ({c.msgtype})') for c in reader.connections}
+                )
                 raise FrameSourceError(
                     f'bag {shown_path(path)} has no image topic {bag_topic!r}; it holds: '
                     f'{", ".join(available)}'
