@@ -18,6 +18,7 @@ import struct
 import zlib
 
 from bag_fixtures import write_dataset
+import cv2
 from lightseg_ros.evaluation.make_bag import make_bag
 from lightseg_ros.sources.bags import AtomicBagWriter, BagError, open_bag, read_topic
 import numpy as np
@@ -37,6 +38,24 @@ def test_make_bag_round_trip(tmp_path, storage):
     assert frames[0].msg.encoding == 'rgb8' and frames[0].msg.header.frame_id == 'camera'
     label = labs[0].msg.data.reshape(labs[0].msg.height, labs[0].msg.width)
     assert label[0, 0] == 255 and label[5, -1] == 1
+
+
+def test_make_bag_writes_16_bit_labels_as_mono16_that_bag_eval_reads(tmp_path):
+    from lightseg_ros.evaluation.bag_eval import label_array
+
+    images, labels = write_dataset(tmp_path, n=1)
+    ids = np.zeros((48, 64), np.uint16)
+    ids[:, 32:] = 300  # a class id beyond 8 bits (a label set of more than 256 classes)
+    png = next(labels.iterdir())
+    cv2.imwrite(str(png), ids)
+    make_bag(images, labels, tmp_path / 'bag')
+    with open_bag(tmp_path / 'bag') as reader:
+        (lab,) = read_topic(reader, '/camera/labels')
+    assert (lab.msg.encoding, lab.msg.step, lab.msg.is_bigendian) == ('mono16', 128, 0)
+    assert np.array_equal(label_array(lab.msg, None, 255), ids)
+    cv2.imwrite(str(png), np.zeros((48, 64, 3), np.uint8))  # colours: refused, naming the file
+    with pytest.raises(BagError, match=f'label {png} must be a single-channel 8- or 16-bit'):
+        make_bag(images, labels, tmp_path / 'bag2')
 
 
 def test_missing_topic_names_what_the_bag_has(tmp_path):

@@ -16,7 +16,8 @@
 Build an evaluation bag from an image folder and a label folder (e.g. a dataset split).
 
 Each image becomes a ``sensor_msgs/Image`` (rgb8) on the image topic; its label (same file stem,
-a single-channel PNG of class ids) becomes a mono8 ``sensor_msgs/Image`` on the label topic with
+a single-channel 8- or 16-bit PNG of class ids) becomes a mono8 or mono16 ``sensor_msgs/Image``
+on the label topic with
 the same header stamp, which is how ``lightseg bag-eval`` pairs them. Images without a label are
 written without one (and counted).
 """
@@ -29,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..sources.bags import AtomicBagWriter, BagError, image_message, IMAGE_TYPE
+from ..sources.bags import AtomicBagWriter, BagError, image_message, IMAGE_TYPE, shown_path
 from ..sources.frames import check_declared_size, FrameSourceError, read_image
 
 MAX_FPS = 1000.0  # make-bag --fps: a stamp per millisecond at most
@@ -54,23 +55,28 @@ def _read_rgb(path: Path) -> np.ndarray:
         raise BagError(str(exc)) from None
 
 
+# what bag-eval reads as class ids; 16 bits for label sets of more than 256 classes
+_LABEL_ENCODING = {np.dtype(np.uint8): 'mono8', np.dtype(np.uint16): 'mono16'}
+
+
 def _read_label(path: Path, shape: tuple[int, int]) -> np.ndarray:
     try:
         # a label is its image's size: anything larger by its header is refused undecoded
         check_declared_size(path, shape[0] * shape[1])
         label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     except (FrameSourceError, cv2.error) as exc:
-        raise BagError(f'cannot read label {path}: {str(exc).strip().splitlines()[-1]}') from None
+        reason = str(exc).strip().splitlines()[-1]
+        raise BagError(f'cannot read label {shown_path(path)}: {reason}') from None
     if label is None:
-        raise BagError(f'cannot read label {path}')
-    if label.ndim != 2 or label.dtype != np.uint8:
+        raise BagError(f'cannot read label {shown_path(path)}')
+    if label.ndim != 2 or label.dtype not in (np.uint8, np.uint16):
         raise BagError(
-            f'label {path} must be a single-channel 8-bit image of class ids, got {label.dtype} '
-            f'{label.shape}'
+            f'label {shown_path(path)} must be a single-channel 8- or 16-bit image of class ids, '
+            f'got {label.dtype} {label.shape}'
         )
     if label.shape != shape:
         raise BagError(
-            f'label {path} is {label.shape[1]}x{label.shape[0]} but its image is '
+            f'label {shown_path(path)} is {label.shape[1]}x{label.shape[0]} but its image is '
             f'{shape[1]}x{shape[0]}'
         )
     return label
@@ -128,7 +134,9 @@ def make_bag(
                 label = _read_label(label_path, rgb.shape[:2])
                 writer.write(
                     label_topic,
-                    image_message(writer.store, label, 'mono8', stamp, frame_id),
+                    image_message(
+                        writer.store, label, _LABEL_ENCODING[label.dtype], stamp, frame_id
+                    ),
                     IMAGE_TYPE,
                     stamp,
                 )

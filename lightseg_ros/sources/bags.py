@@ -427,7 +427,7 @@ def seal_mcap_crcs(path: str | Path) -> int:
 
 
 def image_message(store, array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str):
-    """Return a rosbags ``sensor_msgs/Image`` holding ``array`` (H, W[, C]) uint8."""
+    """Return a rosbags ``sensor_msgs/Image`` holding ``array`` (H, W[, C]) uint8 or uint16."""
     t = store.types
     header = t['std_msgs/msg/Header'](
         stamp=t['builtin_interfaces/msg/Time'](
@@ -442,7 +442,7 @@ def image_message(store, array: np.ndarray, encoding: str, stamp_ns: int, frame_
         height=h,
         width=w,
         encoding=encoding,
-        is_bigendian=0,
+        is_bigendian=int(array.dtype.byteorder == '>' or array.dtype.str[0] == '>'),
         step=array.strides[0],
         data=array.reshape(-1).view(np.uint8),
     )
