@@ -442,7 +442,7 @@ def image_message(store, array: np.ndarray, encoding: str, stamp_ns: int, frame_
         height=h,
         width=w,
         encoding=encoding,
-        is_bigendian=int(array.dtype.byteorder == '>' or array.dtype.str[0] == '>'),
+        is_bigendian=int(array.dtype.str[0] == '>'),  # '<', '|' (bytes) or '>'
         step=array.strides[0],
         data=array.reshape(-1).view(np.uint8),
     )

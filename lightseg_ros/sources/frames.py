@@ -379,13 +379,18 @@ def playback_rate(source: str, rate_hz: float, bag_topic: str = '') -> tuple[flo
     return DEFAULT_RATE_HZ, f'{DEFAULT_RATE_HZ:g} Hz (the {kind} source has no rate of its own)'
 
 
+def _image_topic(reader, bag_topic: str) -> tuple[str, list[str]]:
+    """Return the topic to play (``bag_topic``, else the bag's first image topic) and them all."""
+    images = [c.topic for c in reader.connections if c.msgtype in IMAGE_MSGTYPES]
+    return bag_topic or (images[0] if images else ''), images
+
+
 def _bag_rate(path: str, bag_topic: str) -> float:
     from .bags import BagError, open_bag, topic_count
 
     try:
         with open_bag(path) as reader:
-            images = [c.topic for c in reader.connections if c.msgtype in IMAGE_MSGTYPES]
-            topic = bag_topic or (images[0] if images else '')
+            topic, _ = _image_topic(reader, bag_topic)
             count, span_ns = topic_count(reader, topic), reader.duration
     except BagError as exc:
         raise FrameSourceError(str(exc)) from None
@@ -423,8 +428,7 @@ def _bag_frames(
                     f'{first.reason}); their messages are not read'
                 )
         with open_bag(path) as reader:
-            images = [c.topic for c in reader.connections if c.msgtype in IMAGE_MSGTYPES]
-            topic = bag_topic or (images[0] if images else '')
+            topic, images = _image_topic(reader, bag_topic)
             if topic not in images:
                 available = sorted(
                     {shown_path(f'{c.topic} ({c.msgtype})') for c in reader.connections}
