@@ -21,6 +21,7 @@ Model registry and the papers' architectures.
 from . import deeplabv3plus, ghostnet_aspp_da, lraspp, mlff  # noqa: F401  (registers the models)
 from .backbones import PretrainedWeightsError
 from .complexity import Complexity, measure
+from .plugins import load_plugins, plugin_problems
 from .registry import (
     build_model,
     get_model_spec,
@@ -55,6 +56,8 @@ __all__ = [
     'get_model_spec',
     'list_models',
     'measure',
+    'load_plugins',
+    'plugin_problems',
     'register_model',
     'WeightsError',
     'WeightsMeta',
@@ -69,3 +72,6 @@ __all__ = [
     'shipped_weights',
     'trained_weights',
 ]
+
+# after every name above exists: a plugin imports register_model from this package
+load_plugins()

@@ -16,7 +16,9 @@
 Model registry: every part of lightseg_ros (node, trainer, benchmark, tests) builds models by name.
 
 Adding a model is adding one file that decorates its builder with :func:`register_model` and
-importing that file in ``lightseg_ros/models/__init__.py``.
+importing that file in ``lightseg_ros/models/__init__.py``, or, without touching this package,
+declaring that file as a ``lightseg_ros.models`` entry point of another installed package
+(:mod:`.plugins`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from torch import nn
+
+from .plugins import plugin_problems
 
 __all__ = [
     'ModelSpec',
@@ -90,8 +94,10 @@ def get_model_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
+        # a model of a plugin that did not load is "unknown": say why that plugin is missing
+        missing = ''.join(f'; {line}' for line in plugin_problems())
         raise UnknownModelError(
-            f'unknown model {name!r}; accepted models: {", ".join(list_models())}'
+            f'unknown model {name!r}; accepted models: {", ".join(list_models())}{missing}'
         ) from None
 
 

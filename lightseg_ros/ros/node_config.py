@@ -31,7 +31,7 @@ from .input_qos import INPUT_RELIABILITIES
 from .topics import OUTPUTS, TRANSPORTS
 from ..inference.backends import BACKEND_CHOICES
 from ..inference.image_codec import DEFAULT_MAX_INPUT_PIXELS
-from ..models import list_models
+from ..models import get_model_spec, list_models, UnknownModelError
 from ..models.shipped import DEFAULT, DEFAULT_MODEL, RANDOM
 from ..models.weights import LIMITS, weights_problem
 
@@ -323,7 +323,10 @@ def _validate(name: str, value: Any) -> str | None:
     if spec.int_range is not None and not spec.int_range[0] <= int(value) <= spec.int_range[1]:
         return f'{name} must be in [{spec.int_range[0]}, {spec.int_range[1]}]; got {value}'
     if name == 'model' and value not in list_models():
-        return f'unknown model {value!r}; accepted models: {", ".join(list_models())}'
+        try:
+            get_model_spec(value)
+        except UnknownModelError as exc:  # names the accepted models and any plugin that failed
+            return str(exc)
     if name == 'weights' and str(value).strip() not in ('', DEFAULT, RANDOM):
         # the schema check of models.weights (header only; the full load is in the worker)
         return weights_problem(os.path.expanduser(str(value).strip()))
