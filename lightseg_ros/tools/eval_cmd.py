@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from . import cli_args
 
-__all__ = ['register', 'run', 'Score', 'score_weights']
+__all__ = ['class_names_warning', 'register', 'run', 'Score', 'score_weights']
 
 MAX_SCALE = 4.0  # --scales: a scaled image is resized, so its cost grows with the square
 MAX_WORKERS = 256
@@ -55,6 +55,25 @@ def seen_warning(seen: int | None, images: int, split: str, meta) -> str | None:
         f'warning: {seen} of the {images} images of {split!r} are in the split these weights '
         f'were trained on ({meta.recipe["train_split"]!r}): the score measures fit, not accuracy '
         'on unseen frames'
+    )
+
+
+def class_names_warning(weights, trained: list[str], dataset: str, found: list[str]) -> str | None:
+    """
+    One line where the dataset names its classes otherwise than the weights (same count).
+
+    Scoring goes by class index, so a dataset whose class 1 is 'car' where the weights' class 1
+    is 'road' would be scored silently against the wrong classes.
+    """
+    differ = [i for i, (a, b) in enumerate(zip(trained, found)) if a.casefold() != b.casefold()]
+    if not differ:
+        return None
+    i = differ[0]
+    return (
+        f'warning: {len(differ)} of the {len(trained)} class names of the {dataset} dataset '
+        f'differ from those {weights} was trained on (class {i} is {found[i]!r} there, '
+        f'{trained[i]!r} in the weights); scores go by class index, under the names of the '
+        'weights'
     )
 
 
@@ -106,6 +125,9 @@ def score_weights(
             f'{weights} predicts {meta.num_classes} classes but the {dataset_name} dataset '
             f'has {ds.num_classes}'
         )
+    renamed = class_names_warning(weights, meta.class_names, dataset_name, ds.class_names)
+    if renamed:
+        print(renamed, file=sys.stderr)
     if max_images:
         ds.samples = ds.samples[:max_images]
     ds.check(f'split {split!r}')  # a bad file stops here, not minutes into scoring

@@ -62,7 +62,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from .aux_head import AuxiliaryHead
 from .config import ConfigError, OptimConfig, resolve_data_root, TrainConfig
-from .datasets import build_dataset, seen_in_training, SegmentationDataset
+from .datasets import build_dataset, DatasetError, seen_in_training, SegmentationDataset
 from .evaluate import evaluate, native_loader
 from .losses import build_loss, DistillationLoss
 from .transforms import eval_transform, train_transform
@@ -237,15 +237,57 @@ def get_datasets(
     return train_set, probe
 
 
+def check_batch(cfg: TrainConfig, info: DistInfo) -> None:
+    """
+    Raise :class:`ConfigError` where the global batch does not split into processes of 2 or more.
+
+    Batch normalisation in training needs two samples per process: with one, the models' image
+    pooling branches (a 1x1 map) stop in PyTorch's "Expected more than 1 value per channel".
+    """
+    batch, world = cfg.train.batch_size, info.world_size
+    if batch % world:
+        raise ConfigError(
+            f'train.batch_size {batch} (global) is not divisible by {world} processes'
+        )
+    if batch // world < 2:
+        share = f' over {world} processes gives {batch // world} per process' if world > 1 else ''
+        raise ConfigError(
+            f'train.batch_size {batch}{share}: batch normalisation needs at least 2 images per '
+            f'process; use --batch-size {2 * world} or more'
+        )
+    if cfg.train.sync_bn and world > 1 and info.device.type != 'cuda':
+        raise ConfigError(
+            "train.sync_bn needs CUDA processes (PyTorch's SyncBatchNorm runs on GPUs only); "
+            'set train.sync_bn=false for CPU processes'
+        )
+
+
+def stop_together(info: DistInfo, error: BaseException | None) -> None:
+    """
+    Under torchrun, stop every process where one of them failed a check; else raise ``error``.
+
+    Without it, a process whose check passed runs on into the first collective operation and
+    dies there in a connection-closed traceback after the failed one has printed its line. Every
+    process calls this at the same point (it is a collective operation).
+    """
+    if info.distributed:
+        failed = torch.tensor([0 if error is None else 1], device=info.device)
+        dist.all_reduce(failed, op=dist.ReduceOp.MAX)
+        if error is None and failed.item():
+            error = ConfigError(
+                f'process {info.rank} stops: another process failed its checks (its line says '
+                'why)'
+            )
+    if error is not None:
+        raise error
+
+
 def build_loader(
     train_set: SegmentationDataset, cfg: TrainConfig, info: DistInfo
 ) -> tuple[SeededSampler, DataLoader]:
     """Return this rank's share of each global batch, in a (seed, epoch)-determined order."""
     batch, workers = cfg.train.batch_size, cfg.train.workers
-    if batch % info.world_size:
-        raise ConfigError(
-            f'train.batch_size {batch} (global) is not divisible by {info.world_size} processes'
-        )
+    check_batch(cfg, info)
     sampler = SeededSampler(
         train_set, seed=cfg.train.seed, rank=info.rank, world_size=info.world_size
     )
@@ -835,11 +877,16 @@ def resume_state(
     rank: int = 0,
     ema: AveragedModel | None = None,
     aux: nn.Module | None = None,
+    batch_size: int | None = None,
+    world_size: int = 1,
 ) -> TrainState:
     """
     Load a checkpoint into the run's objects and this rank's RNGs; returns the run's state.
 
     A checkpoint without an average (``train.ema_decay`` was 0) starts ``ema`` afresh.
+    ``batch_size`` (global) must be the checkpoint's: the learning-rate schedule counts steps, and
+    another batch size would make it jump. Another number of processes (``world_size``) keeps the
+    schedule; the first process then says that the run is no longer bit-exact.
     """
     ckpt = load_checkpoint(path)
     missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
@@ -848,6 +895,21 @@ def resume_state(
             f'{path}: not a lightseg training checkpoint (no {", ".join(missing)})'
         )
     epoch, best_miou, history = _checked_fields(path, ckpt)
+    saved_train = (ckpt.get('config') or {}).get('train') or {}
+    saved_batch = saved_train.get('batch_size')
+    if batch_size is not None and isinstance(saved_batch, int) and saved_batch != batch_size:
+        raise CheckpointError(
+            f'{path}: it was trained with train.batch_size {saved_batch} (global), this run has '
+            f'{batch_size}; resume with --batch-size {saved_batch} (the learning-rate schedule '
+            'counts steps of that batch)'
+        )
+    if rank == 0 and len(ckpt['rng']) != world_size:
+        print(
+            f'resuming on {world_size} process(es) a run saved by {len(ckpt["rng"])}: the same '
+            "batch and schedule, but not bit-exact (each process's share of a batch and its "
+            'random streams change)',
+            flush=True,
+        )
     if (aux is None) != ('aux' not in ckpt):
         had = 'with' if 'aux' in ckpt else 'without'
         raise CheckpointError(
@@ -1101,21 +1163,25 @@ def train(
     seed_everything(cfg.train.seed, info.rank)
     out_dir = Path(cfg.train.output_dir)
     epochs = cfg.train.epochs
-    if info.main:
+    failure = None
+    try:
         check_output_dir(out_dir)
-
-    train_set, val_set = get_datasets(cfg)
-    weights = cfg.train.class_weights
-    if weights is not None and len(weights) != train_set.num_classes:
-        raise ConfigError(
-            f'train.class_weights has {len(weights)} entries; the dataset has '
-            f'{train_set.num_classes} classes (one weight each, or null)'
-        )
-    checked = time.perf_counter()
-    train_set.check(f'train_split {cfg.data.train_split!r}')
-    if val_set is not None:
-        val_set.check(f'val_split {cfg.data.val_split!r}')
-    weights_from_data = _class_weights_from_data(cfg, train_set)
+        check_batch(cfg, info)
+        train_set, val_set = get_datasets(cfg)
+        weights = cfg.train.class_weights
+        if weights is not None and len(weights) != train_set.num_classes:
+            raise ConfigError(
+                f'train.class_weights has {len(weights)} entries; the dataset has '
+                f'{train_set.num_classes} classes (one weight each, or null)'
+            )
+        checked = time.perf_counter()
+        train_set.check(f'train_split {cfg.data.train_split!r}')
+        if val_set is not None:
+            val_set.check(f'val_split {cfg.data.val_split!r}')
+        weights_from_data = _class_weights_from_data(cfg, train_set)
+    except (ConfigError, DatasetError) as exc:
+        failure = exc
+    stop_together(info, failure)
     if info.main:
         validation = (
             f'{len(val_set)} validation samples'
@@ -1163,18 +1229,23 @@ def train(
             rank=info.rank,
             ema=ema,
             aux=aux,
+            batch_size=cfg.train.batch_size,
+            world_size=info.world_size,
         )
         if resume
         else TrainState()
     )
 
     writer = None
+    failure = None
     if info.main:
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
             (out_dir / 'config.json').write_text(json.dumps(_plain(cfg.to_dict()), indent=2))
         except OSError as exc:
-            raise _output_dir_error(out_dir, exc) from None
+            failure = _output_dir_error(out_dir, exc)
+    stop_together(info, failure)  # only the first process writes: the others wait for its word
+    if info.main:
         for stale in remove_stale_temp_files(out_dir):
             print(f'removed {stale}, left by a checkpoint write that was killed', flush=True)
         writer = _open_writer(out_dir, state.epoch * len(loader) or None)
