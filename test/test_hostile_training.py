@@ -81,6 +81,48 @@ def test_a_huge_mask_for_a_small_image_is_a_size_mismatch_without_decoding(tmp_p
         ('classes.txt', b'a 1 2 300\n', r'integers 0-255\), got .a 1 2 300'),
         ('classes.txt', b'caf\xe9 1 2 3\n', r'not UTF-8 text \(byte 0xe9 at offset 3\)'),
         ('classes.txt', b'# nothing\n', r'lists 0 classes; 1 to 1024 are accepted'),
+        # names a weights file refuses (the run failed saving its first weights, an epoch in)
+        (
+            'classes.yaml',
+            b'classes: [{name: "road\\tside", color: [1, 2, 3]}]\n',
+            r"class 0 name must be printable text, got 'road\\tside' \(character U\+0009\); "
+            r'a class name is at most 256 printable characters',
+        ),
+        (
+            'classes.yaml',
+            b'classes: [a, ' + b'x' * 257 + b']\n',
+            r'class 1 name is longer than 256 characters \(257\); a class name is at most',
+        ),
+        ('classes.txt', b'a\nro\x01ad 1 2 3\n', r'classes\.txt:2: class 1 name must be printable'),
+        # keys a classes.yaml does not read: said, not ignored
+        (
+            'classes.yaml',
+            b'classes: [{name: a, colour: [0, 0, 0]}]\n',
+            r"unknown key colour in class 0 \('a'\); a class accepts: name, color$",
+        ),
+        (
+            'classes.yaml',
+            b'classes: [a, b]\nignore: 0\n',
+            r'unknown key ignore; classes\.yaml accepts: classes, ignore_index$',
+        ),
+        # a repeated name is ambiguous, a repeated colour labels only its first class in RGB masks
+        ('classes.yaml', b'classes: [a, b, a]\n', r"class 2 name 'a' repeats class 0's; names"),
+        ('classes.txt', b'a 1 2 3\nb\na 4 5 6\n', r"classes\.txt:3: class 2 name 'a' repeats"),
+        (
+            'classes.yaml',
+            b'classes: [{name: a, color: [9, 9, 9]}, {name: b, color: [9, 9, 9]}]\n',
+            r"colour \[9, 9, 9\] of class 1 \('b'\) is class 0's \('a'\); each class needs",
+        ),
+        (
+            'classes.txt',
+            b'a 0 0 0\nb 1 1 1\nc 0 0 0\n',
+            r"classes\.txt:3: colour \[0, 0, 0\] of class 2 \('c'\) is class 0's \('a'\)",
+        ),
+        (  # a class without a colour gets the default palette's, here class 0's colour
+            'classes.yaml',
+            b'classes: [{name: a, color: [128, 0, 0]}, b]\n',
+            r"\[128, 0, 0\] of class 1 \('b'\), the default as it gives none, is class 0's",
+        ),
     ],
 )
 def test_a_malformed_classes_file_is_one_dataset_error(tmp_path, name, body, message):
@@ -88,7 +130,18 @@ def test_a_malformed_classes_file_is_one_dataset_error(tmp_path, name, body, mes
     path.write_bytes(body)
     with pytest.raises(DatasetError, match=message) as info:
         read_classes_file(path)
-    assert str(info.value).startswith(str(path))
+    assert str(info.value).startswith(str(path)) and '\n' not in str(info.value)
+
+
+def test_every_class_name_a_classes_file_takes_is_one_weights_files_take(tmp_path):
+    """The longest name, and names with spaces or accents, are saved in a weights file."""
+    from lightseg_ros.models.weights import WeightsMeta
+
+    path = tmp_path / 'classes.yaml'
+    path.write_text('classes: [' + 'x' * 256 + ', "road side", café]\n', encoding='utf-8')
+    names, colors, ignore = read_classes_file(path)
+    meta = WeightsMeta('m', len(names), names, colors, ignore_index=ignore)
+    assert meta.class_names == ['x' * 256, 'road side', 'café']
 
 
 @pytest.mark.parametrize(

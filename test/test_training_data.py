@@ -545,3 +545,176 @@ def test_16_bit_label_images_hold_class_ids(tmp_path):
     mask_path.with_suffix('.tif').rename(mask_path)  # a float TIFF under the mask's name
     with pytest.raises(DatasetError, match=r'img0\.png has floating-point values \(Pillow mode F'):
         ds.load(0)
+
+
+@pytest.mark.parametrize('cut', ['half', 'last 200 bytes'])
+def test_a_truncated_jpeg_is_found_by_the_check_not_in_an_epoch(tmp_path, cut):
+    """Pillow's verify() reads no JPEG data: the check looks for the end-of-image marker."""
+    root = make_folder(tmp_path, n=3)
+    path = root / 'images' / 'val' / 'img1.jpg'
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if cut == 'half' else data[:-200])
+    ds = build_dataset('folder', root, 'val')
+    with pytest.raises(DatasetError) as info:
+        ds.check("val_split 'val'")
+    message = str(info.value)
+    assert message.startswith("folder val_split 'val': 1 of 3 samples are unusable: ")
+    assert message.endswith(
+        f'cannot read image {path}: truncated JPEG (the file ends before its end-of-image '
+        'marker)'
+    )
+
+
+def test_jpegs_with_bytes_after_their_end_pass_the_check(tmp_path):
+    root = make_folder(tmp_path, n=2)
+    images = root / 'images' / 'train'
+    # a camera's trailer after the end-of-image marker, longer than the tail read first
+    with open(images / 'img0.jpg', 'ab') as f:
+        f.write(bytes(100_000))
+    with open(images / 'img1.jpg', 'ab') as f:  # a trailer that holds a start-of-scan marker
+        f.write(b'\xff\xda\x00\x02' + bytes(50))
+    build_dataset('folder', root, 'train').check('train')
+
+
+def _with_orientation(image: np.ndarray, path, orientation: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(image).save(path, exif=exif.tobytes())
+
+
+@pytest.mark.parametrize('orientation', range(1, 9))
+def test_images_are_trained_as_predict_reads_them_exif_orientation_applied(
+    tmp_path, orientation
+):
+    """A phone's JPEG with Orientation=6 was trained on unrotated and predicted on rotated."""
+    from lightseg_ros.sources.frames import read_image
+
+    root = make_folder(tmp_path, n=1, size=(32, 48), classes='txt')
+    (root / 'images' / 'val' / 'img0.jpg').unlink()
+    stored = np.random.default_rng(1).integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    path = root / 'images' / 'val' / 'img0.png'
+    _with_orientation(stored, path, orientation)
+    upright = read_image(path)  # OpenCV, as `lightseg predict` and the demo read it
+    height, width = upright.shape[:2]
+    mask_path = root / 'masks' / 'val' / 'img0.png'
+    mask = np.arange(height * width).reshape(height, width) % 3  # no symmetry to hide a rotation
+    # a label map is not rotated, even where it carries an orientation of its own
+    _with_orientation(mask.astype(np.uint8), mask_path, 6)
+    ds = build_dataset('folder', root, 'val')
+    ds.check('val')
+    assert ds.common_image_size() == [height, width] and ds.sample_sizes() == [(height, width)]
+    del ds._sizes  # from the headers again
+    assert ds.sample_sizes() == [(height, width)]
+    image, labels = ds.load(0)
+    assert np.array_equal(image.permute(1, 2, 0).numpy(), upright)
+    assert np.array_equal(labels.numpy(), mask)
+
+
+def test_a_mask_drawn_on_the_unrotated_pixels_is_told_so(tmp_path):
+    root = make_folder(tmp_path, n=1, size=(32, 48))
+    path = root / 'images' / 'train' / 'img0.jpg'
+    _with_orientation(np.asarray(Image.open(path)), path, 6)  # the mask stays 48x32 (WxH)
+    ds = build_dataset('folder', root, 'train')
+    expected = (
+        f'size mismatch: image {path} is 32x48 once its EXIF orientation (6) rotates it, as '
+        f'`lightseg predict` and the node read it, but mask {root}/masks/train/img0.png is '
+        '48x32 (WxH): the size of the unrotated pixels'
+    )
+    with pytest.raises(DatasetError) as info:
+        ds.check('train')
+    assert str(info.value).endswith(expected) and '\n' not in str(info.value)
+    with pytest.raises(DatasetError) as info:
+        ds.load(0)
+    assert str(info.value) == f'folder: {expected}'
+
+
+@pytest.mark.parametrize('layout', ['sub-folder', 'split list', 'camvid', 'cityscapes'])
+def test_an_empty_split_names_the_split_and_where_it_was_looked_for(tmp_path, layout):
+    if layout == 'camvid':
+        root = make_camvid(tmp_path, n=1, splits=('train',))
+        (root / 'train.txt').write_text('')
+        with pytest.raises(DatasetError, match=r"^camvid: split 'train\[0006R0\]' has no images "):
+            build_dataset('camvid', root, 'train[0006R0]')
+        (root / 'train.txt').unlink()
+        (root / 'train' / 'seq_0000.png').unlink()
+        with pytest.raises(DatasetError) as info:
+            build_dataset('camvid', root, 'train')
+        assert str(info.value) == f"camvid: split 'train' has no images (looked in {root}/train/)"
+        return
+    if layout == 'cityscapes':
+        root = make_cityscapes(tmp_path)
+        for image in (root / 'leftImg8bit' / 'val' / 'aachen').iterdir():
+            image.unlink()
+        with pytest.raises(DatasetError) as info:
+            build_dataset('cityscapes', root, 'val')
+        assert str(info.value) == (
+            f"cityscapes: split 'val' has no images: no CITY/*_leftImg8bit.png in "
+            f'{root}/leftImg8bit/val'
+        )
+        return
+    root = make_folder(tmp_path, n=1)
+    if layout == 'sub-folder':
+        (root / 'images' / 'val' / 'img0.jpg').unlink()
+        where = f"folder: split 'val' has no images in {root}/images/val; accepted: "
+    else:
+        (root / 'images' / 'val' / 'img0.jpg').rename(root / 'images' / 'img0.jpg')
+        (root / 'images' / 'val').rmdir()
+        (root / 'val.txt').write_text('# nothing yet\n')
+        where = f"folder: split 'val': {root}/val.txt lists no images"
+    with pytest.raises(DatasetError) as info:
+        build_dataset('folder', root, 'val')
+    assert str(info.value).startswith(where)
+
+
+def test_an_rgb_mask_colour_of_no_class_lists_the_class_colours(tmp_path):
+    root = make_folder(tmp_path, n=1, rgb_masks=True, classes='txt')
+    mask_path = root / 'masks' / 'train' / 'img0.png'
+    rgb = np.asarray(Image.open(mask_path)).copy()
+    rgb[:2] = 255  # white, which marks 'ignore' in some tools
+    Image.fromarray(rgb).save(mask_path)
+    with pytest.raises(DatasetError) as info:
+        build_dataset('folder', root, 'train').check('train')
+    assert str(info.value).endswith(
+        f'{mask_path}: RGB mask has colours that match no class: [(255, 255, 255)]; the '
+        'classes.txt colours are background (40, 40, 40), box (220, 40, 40), disk (40, 200, 60)'
+    )
+
+
+def _png_chunks(data: bytes) -> list[bytes]:
+    chunks, pos = [], 8
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 4], 'big')
+        chunks.append(data[pos:pos + 12 + length])
+        pos += 12 + length
+    return chunks
+
+
+@pytest.mark.parametrize('exif', ['after the pixels', 'malformed'])
+def test_a_png_exif_chunk_after_the_pixels_or_malformed_is_read_as_opencv_reads_it(
+    tmp_path, exif
+):
+    """Pillow's getexif() decodes a PNG to reach an eXIf chunk after IDAT; the check does not."""
+    import zlib
+
+    from lightseg_ros.sources.frames import read_image
+
+    root = make_folder(tmp_path, n=1, size=(32, 48), classes='txt')
+    (root / 'images' / 'val' / 'img0.jpg').unlink()
+    path = root / 'images' / 'val' / 'img0.png'
+    _with_orientation(np.random.default_rng(2).integers(0, 256, (32, 48, 3), np.uint8), path, 6)
+    chunks = _png_chunks(path.read_bytes())
+    (chunk,) = [c for c in chunks if c[4:8] == b'eXIf']
+    if exif == 'malformed':
+        body = b'eXIf' + b'MM\x00\x2a\xff\xff\xff\xff' + bytes(8)
+        chunk = chunk[:4] + body + zlib.crc32(body).to_bytes(4, 'big')
+        chunk = (len(body) - 4).to_bytes(4, 'big') + chunk[4:]
+    rest = [c for c in chunks if c[4:8] != b'eXIf']
+    path.write_bytes(b'\x89PNG\r\n\x1a\n' + b''.join(rest[:-1]) + chunk + rest[-1])
+    upright = read_image(path)
+    height, width = upright.shape[:2]
+    assert (height, width) == ((48, 32) if exif == 'after the pixels' else (32, 48))
+    Image.fromarray(np.zeros((height, width), np.uint8)).save(root / 'masks' / 'val' / 'img0.png')
+    ds = build_dataset('folder', root, 'val')
+    ds.check('val')
+    assert ds.common_image_size() == [height, width]
+    assert np.array_equal(ds.load(0)[0].permute(1, 2, 0).numpy(), upright)

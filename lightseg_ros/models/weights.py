@@ -48,6 +48,7 @@ __all__ = [
     'weights_problem',
     'METADATA_KEY',
     'LIMITS',
+    'text_problem',
 ]
 
 METADATA_KEY = 'lightseg'
@@ -85,6 +86,7 @@ class _FieldError(ValueError):
     def __init__(self, field_name: str, problem: str) -> None:
         super().__init__(f"'{field_name}' {problem}")
         self.field_name = field_name
+        self.problem = problem
 
 
 def _int(name: str, value: Any, lo: int, hi: int) -> int:
@@ -118,6 +120,21 @@ def _text(name: str, value: Any, *, empty: bool = True) -> str:
             name, f'must be printable text, got {_show(value)} (character U+{ord(bad):04X})'
         )
     return value
+
+
+def text_problem(value: Any) -> str | None:
+    """
+    Return what the metadata finds wrong with ``value`` as a text field (a class name), else None.
+
+    For the files whose text ends up in the metadata (a dataset's classes file): they refuse what
+    a weights file would, before a training run spends an epoch and fails saving its weights.
+    The answer reads after the field's name: ``must be printable text, got ...``.
+    """
+    try:
+        _text('text', value)
+    except _FieldError as exc:
+        return exc.problem
+    return None
 
 
 def _list(name: str, value: Any, length: int | None = None, what: str = '') -> list:

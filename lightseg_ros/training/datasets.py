@@ -24,7 +24,10 @@ Each dataset yields ``(image, mask)``: a float (3, H, W) tensor after its transf
 out of range raise :class:`DatasetError` naming the file, as do images or masks whose header
 claims more than :data:`MAX_PIXELS` (``lightseg predict``'s limit; refused before decoding).
 16-bit grey images keep their high byte, as ``lightseg predict`` and the node read them; images of
-32-bit or floating-point pixels are refused.
+32-bit or floating-point pixels are refused. An image's EXIF orientation is applied, as OpenCV
+applies it for ``lightseg predict`` and the node, and its mask must match the image shown upright
+(masks are label maps, never rotated). :meth:`SegmentationDataset.check` finds all of these, and
+JPEG files cut short, before a run's first epoch.
 
 Layouts (``root`` is what ``data.root`` / ``--data`` points at):
 
@@ -43,8 +46,10 @@ Layouts (``root`` is what ``data.root`` / ``--data`` points at):
 * ``folder`` (your own data): ``images/`` and ``masks/`` (mask = image stem + ``.png``), each
   either flat with a ``{split}.txt`` listing stems, or with ``{split}/`` sub-folders; and a classes
   file, ``classes.yaml`` (``classes: [{name: road, color: [128, 64, 128]}, ...]``, optional
-  ``ignore_index``, default 255) or ``classes.txt`` (one class a line: ``name R G B``).
-  Masks are single-channel class indices, or RGB images in the classes' colours.
+  ``ignore_index``, default 255; no other key) or ``classes.txt`` (one class a line:
+  ``name R G B``). Names and colours are unique, and a name is text a weights file stores (at
+  most 256 printable characters). Masks are single-channel class indices, or RGB images in the
+  classes' colours.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ import os
 from pathlib import Path
 import re
 from typing import Any, Callable, Sequence
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -72,8 +78,8 @@ from ..classes import (
     default_palette,
     VOC_CLASSES,
 )
-from ..inference.image_codec import DEFAULT_MAX_INPUT_PIXELS
-from ..models.weights import LIMITS
+from ..inference.image_codec import DEFAULT_MAX_INPUT_PIXELS, jpeg_ends
+from ..models.weights import LIMITS, text_problem
 
 __all__ = [
     'DatasetError',
@@ -104,6 +110,28 @@ UNREADABLE = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 MAX_PIXELS = DEFAULT_MAX_INPUT_PIXELS
 # a classes file is a short list (at most LIMITS.num_classes classes): larger files are refused
 MAX_CLASSES_FILE_BYTES = 1_000_000
+# the keys a classes.yaml holds, at its top and in each class
+CLASSES_YAML_KEYS = ('classes', 'ignore_index')
+CLASS_KEYS = ('name', 'color')
+# the end of a JPEG file read to find its end-of-image marker; a file whose tail holds none (cut
+# short, or bytes appended after the marker) is read whole, up to JPEG_CHECK_BYTES (as predict)
+JPEG_TAIL_BYTES = 4096
+JPEG_CHECK_BYTES = 256 << 20
+# EXIF Orientation values 2-8 and the transpose of an (H, W, ...) array that shows the image
+# upright, as OpenCV (`lightseg predict`, the node, the demo) and PIL.ImageOps.exif_transpose
+# apply them; 5-8 swap width and height
+EXIF_ORIENTATION = 0x0112
+_UPRIGHT: dict[int, Callable[[np.ndarray], np.ndarray]] = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+# the most bytes of a PNG's eXIf chunk read (EXIF in a JPEG is at most 64 KiB)
+MAX_EXIF_BYTES = 1 << 20
 Transform = Callable[[tv_tensors.Image, tv_tensors.Mask], tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -138,6 +166,8 @@ class SegmentationDataset(Dataset):
         self.colors = [list(map(int, c)) for c in colors]
         self.ignore_index = int(ignore_index)
         self.transform = transform
+        # where the class colours come from, for an RGB mask's colour that matches none
+        self.colors_from = f'{self.name} class'
         if len(self.colors) != len(self.class_names):
             raise DatasetError(
                 f'{self.name}: {len(self.class_names)} class names but {len(self.colors)} colours'
@@ -175,14 +205,28 @@ class SegmentationDataset(Dataset):
         mask_size: tuple[int, int],
         image_path: Path,
         mask_path: Path,
+        orientation: int = 1,
     ) -> None:
-        """Raise :class:`DatasetError` unless the (W, H) sizes of image and mask agree."""
-        if tuple(mask_size) != tuple(image_size):
+        """
+        Raise :class:`DatasetError` unless the (W, H) sizes of image and mask agree.
+
+        ``image_size`` is the image's upright size, once its EXIF ``orientation`` is applied.
+        """
+        if tuple(mask_size) == tuple(image_size):
+            return
+        width, height = image_size
+        if orientation >= 5 and tuple(mask_size) == (height, width):
+            # the mask fits the pixels as stored: drawn in a tool that ignores the orientation
             raise DatasetError(
-                f'{self.name}: size mismatch: image {image_path} is '
-                f'{image_size[0]}x{image_size[1]} but mask {mask_path} is '
-                f'{mask_size[0]}x{mask_size[1]} (WxH)'
+                f'{self.name}: size mismatch: image {image_path} is {width}x{height} once its '
+                f'EXIF orientation ({orientation}) rotates it, as `lightseg predict` and the node '
+                f'read it, but mask {mask_path} is {height}x{width} (WxH): the size of the '
+                'unrotated pixels'
             )
+        raise DatasetError(
+            f'{self.name}: size mismatch: image {image_path} is {width}x{height} but mask '
+            f'{mask_path} is {mask_size[0]}x{mask_size[1]} (WxH)'
+        )
 
     def _check_image_mode(self, im: Image.Image, path: Path) -> None:
         """Raise :class:`DatasetError` for an image :meth:`_rgb` cannot bring to 8 bits."""
@@ -221,9 +265,15 @@ class SegmentationDataset(Dataset):
         labels, known = colors_to_ids(rgb, np.asarray(self.colors))
         if not known.all():
             bad = np.unique(rgb[~known], axis=0)[:5]
+            listed = ', '.join(
+                f'{name} ({r}, {g}, {b})'
+                for name, (r, g, b) in zip(self.class_names[:20], self.colors)
+            )
+            more = f' and {self.num_classes - 20} more' if self.num_classes > 20 else ''
             raise DatasetError(
                 f'{path}: RGB mask has colours that match no class: '
-                f'{[tuple(int(v) for v in c) for c in bad]}'
+                f'{[tuple(int(v) for v in c) for c in bad]}; the {self.colors_from} colours are '
+                f'{listed}{more}'
             )
         return labels
 
@@ -267,14 +317,21 @@ class SegmentationDataset(Dataset):
         # each file opened once; the sizes come from the headers first, so a huge or mismatched
         # file is refused before anything is decoded
         with self._open(image_path, 'image') as im, self._open(mask_path, 'mask') as mk:
-            self._check_sizes(im.size, mk.size, image_path, mask_path)
+            orientation = _orientation(im, image_path)
+            self._check_sizes(
+                _upright_size(im.size, orientation), mk.size, image_path, mask_path, orientation
+            )
             try:
                 image = self._rgb(im, image_path)
             except UNREADABLE as exc:
                 if isinstance(exc, DatasetError):
                     raise
                 raise DatasetError(f'{self.name}: cannot read image {image_path}: {exc}') from None
+            # a mask is a label map drawn on the image as shown upright: never rotated, whatever
+            # orientation tag it carries (an editor may copy its photo's EXIF into it)
             mask = self._labels_checked(mk, mask_path)
+        if orientation in _UPRIGHT:  # trained on the pixels `lightseg predict` will be shown
+            image = _UPRIGHT[orientation](image)
         self._check_pair((image.shape[1], image.shape[0]), mask, image_path, mask_path)
         return (
             tv_tensors.Image(torch.from_numpy(image.copy()).permute(2, 0, 1)),
@@ -285,8 +342,9 @@ class SegmentationDataset(Dataset):
         """
         Check every sample without decoding the images.
 
-        Each image's header is read and its file structure verified, each mask decoded and checked
-        as :meth:`load` does (size, label values).
+        Each image's header is read and its file structure verified (a JPEG's end-of-image marker
+        looked for in the file's tail), each mask decoded and checked as :meth:`load` does (size
+        against the image shown upright, label values).
 
         Raises one :class:`DatasetError` naming ``what`` (e.g. the split) and the first
         ``max_listed`` problems, so that a bad file stops a run before its first epoch, not in it.
@@ -299,7 +357,8 @@ class SegmentationDataset(Dataset):
         for image_path, mask_path in self.samples:
             try:
                 with self._open(image_path, 'image') as im:
-                    size = im.size
+                    orientation = _orientation(im, image_path)
+                    size = _upright_size(im.size, orientation)
                     self._check_image_mode(im, image_path)
                     self.image_sizes[(size[1], size[0])] += 1
                     sizes.append((size[1], size[0]))
@@ -309,8 +368,14 @@ class SegmentationDataset(Dataset):
                         raise DatasetError(
                             f'{self.name}: cannot read image {image_path}: {exc}'
                         ) from None
+                    # verify() reads no JPEG data: a JPEG cut short failed in the epoch
+                    if im.format in ('JPEG', 'MPO') and _jpeg_cut_short(image_path):
+                        raise DatasetError(
+                            f'{self.name}: cannot read image {image_path}: truncated JPEG (the '
+                            'file ends before its end-of-image marker)'
+                        )
                 with self._open(mask_path, 'mask') as mk:
-                    self._check_sizes(size, mk.size, image_path, mask_path)
+                    self._check_sizes(size, mk.size, image_path, mask_path, orientation)
                     mask = self._labels_checked(mk, mask_path)
                 self._check_pair(size, mask, image_path, mask_path)
                 labelled = mask[mask != self.ignore_index]
@@ -369,7 +434,8 @@ class SegmentationDataset(Dataset):
         sizes = []
         for image_path, _ in self.samples:
             with self._open(image_path, 'image') as im:
-                sizes.append((im.size[1], im.size[0]))
+                width, height = _upright_size(im.size, _orientation(im, image_path))
+                sizes.append((height, width))
         return sizes
 
     def common_image_size(self) -> list[int] | None:
@@ -390,6 +456,82 @@ def _sixteen_bit(im: Image.Image) -> bool:
     """Whether ``im`` is 16-bit grey: Pillow's I;16 modes, or mode I from a (16-bit) PNG."""
     # older Pillow releases open a 16-bit grey PNG as mode I (32-bit); a PNG holds no wider grey
     return im.mode.startswith('I;16') or (im.mode == 'I' and im.format == 'PNG')
+
+
+def _orientation(im: Image.Image, path: Path) -> int:
+    """
+    Return the EXIF orientation (1-8) of the open image ``im`` of file ``path``; nothing decoded.
+
+    From the EXIF block OpenCV reads too: a JPEG's or WebP's, a PNG's eXIf chunk (also one after
+    the pixel data), a TIFF's own tag; not the XMP or text copies Pillow's ``getexif`` also
+    consults. An absent, malformed or out-of-range value is 1 (upright), as OpenCV takes it.
+    """
+    try:
+        if im.format == 'TIFF':
+            value = im.tag_v2.get(EXIF_ORIENTATION, 1)
+        else:
+            data = im.info.get('exif')
+            if data is None and im.format == 'PNG':
+                # Pillow's getexif() would decode the PNG to reach a chunk after the pixels
+                data = _png_exif(path)
+            if not data:
+                return 1
+            exif = Image.Exif()
+            # Pillow warns of a corrupt block, in every epoch: it is read as upright instead
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                exif.load(data)
+            value = exif.get(EXIF_ORIENTATION, 1)
+    except Exception:  # noqa: BLE001 - Pillow raises several types for malformed EXIF
+        return 1
+    return value if isinstance(value, int) and value in _UPRIGHT else 1
+
+
+def _png_exif(path: Path) -> bytes | None:
+    """Return the data of the PNG file's eXIf chunk, else None; only chunk headers are read."""
+    try:
+        with open(path, 'rb') as f:
+            f.seek(8)  # the signature
+            while len(head := f.read(8)) == 8:
+                length, kind = int.from_bytes(head[:4], 'big'), head[4:]
+                if kind == b'eXIf':
+                    return f.read(min(length, MAX_EXIF_BYTES))
+                if kind == b'IEND':
+                    break
+                f.seek(length + 4, os.SEEK_CUR)  # the data and its checksum
+    except OSError:
+        pass  # an unreadable file is reported by its decoding
+    return None
+
+
+def _upright_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """Return the (W, H) ``size`` of an image once its EXIF ``orientation`` is applied."""
+    return (size[1], size[0]) if orientation >= 5 else (size[0], size[1])
+
+
+def _jpeg_cut_short(path: Path) -> bool:
+    """
+    Return whether the JPEG file ``path`` ends before its end-of-image marker.
+
+    The test ``lightseg predict`` and the node apply (:func:`jpeg_ends`), without reading every
+    file whole: its first step, an end-of-image marker after the last start-of-scan marker, is
+    as sound on the file's tail as on the whole file, and settles a sound file in one small read.
+    """
+    try:
+        with open(path, 'rb') as f:
+            size = os.fstat(f.fileno()).st_size
+            if f.read(2) != b'\xff\xd8':
+                return False
+            f.seek(max(size - JPEG_TAIL_BYTES, 2))
+            tail = f.read()
+            if tail.rfind(b'\xff\xd9') > tail.rfind(b'\xff\xda'):
+                return False
+            if size > JPEG_CHECK_BYTES:
+                return False  # left to the decoder
+            f.seek(0)
+            return not jpeg_ends(f.read())
+    except OSError:
+        return False  # an unreadable file is reported by its decoding
 
 
 def _read_list(path: Path) -> list[str]:
@@ -513,6 +655,12 @@ class CamVid(SegmentationDataset):
         samples = []
         for one in splits:
             samples += self._split_samples(root, one)
+        if not samples:  # said before any drive is looked for: there is none
+            looked = ', '.join(
+                str(root / f'{s}.txt') if (root / f'{s}.txt').is_file() else f'{root / s}/'
+                for s in splits
+            )
+            raise DatasetError(f'camvid: split {split!r} has no images (looked in {looked})')
         found = {camvid_drive(image.name) for image, _ in samples}
         unknown = sorted(((drives or set()) | excluded) - found)
         if unknown:
@@ -570,6 +718,11 @@ class Cityscapes(SegmentationDataset):
                     / f'{stem}_gtFine_labelTrainIds.png',
                 )
             )
+        if not samples:
+            raise DatasetError(
+                f'cityscapes: split {split!r} has no images: no CITY/*_leftImg8bit.png in '
+                f'{image_dir}'
+            )
         super().__init__(samples, CITYSCAPES_CLASSES, CITYSCAPES_COLORS, 255, transform)
 
 
@@ -597,7 +750,18 @@ def _ignore_index(path: Path, value: Any) -> int:
     return value
 
 
-def _classes_from_yaml(path: Path, text: str) -> tuple[list[str], list[Any], int]:
+def _shown(value: Any) -> str:
+    """Return ``value`` as a short repr (a classes file may hold anything)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + '...'
+
+
+def _key(key: Any) -> str:
+    """Return a YAML key as an error names it: as written where it is short plain text."""
+    return key if isinstance(key, str) and key.isprintable() and len(key) <= 60 else _shown(key)
+
+
+def _classes_from_yaml(path: Path, text: str) -> tuple[list[str], list[Any], int, list[str]]:
     accepted = "expected 'classes: [{name: ..., color: [R, G, B]}, ...]'"
     try:
         data = yaml.safe_load(text) or {}
@@ -607,6 +771,13 @@ def _classes_from_yaml(path: Path, text: str) -> tuple[list[str], list[Any], int
         raise DatasetError(f'{path}: not valid YAML{at}; {accepted}') from None
     except RecursionError:
         raise DatasetError(f'{path}: nested too deeply; {accepted}') from None
+    # a misspelt key ('colour', 'ignore') would be read as absent: a default taken in silence
+    unknown = [k for k in data if k not in CLASSES_YAML_KEYS] if isinstance(data, dict) else []
+    if unknown:
+        raise DatasetError(
+            f'{path}: unknown key {_key(unknown[0])}; {path.name} accepts: '
+            f'{", ".join(CLASSES_YAML_KEYS)}'
+        )
     entries = data.get('classes') if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:
         raise DatasetError(f'{path}: {accepted}')
@@ -619,17 +790,24 @@ def _classes_from_yaml(path: Path, text: str) -> tuple[list[str], list[Any], int
             colors.append(None)
         elif isinstance(entry, dict) and isinstance(entry.get('name'), (str, int)):
             names.append(str(entry['name']))
+            unknown = [k for k in entry if k not in CLASS_KEYS]
+            if unknown:
+                raise DatasetError(
+                    f'{path}: unknown key {_key(unknown[0])} in class {i} ({_shown(names[-1])}); '
+                    f'a class accepts: {", ".join(CLASS_KEYS)}'
+                )
             colors.append(_color(path, names[-1], entry.get('color')))
         else:
             raise DatasetError(
                 f'{path}: class entry {i} must be a name or {{name: ..., color: [R, G, B]}}'
             )
-    return names, colors, ignore
+    return names, colors, ignore, [str(path)] * len(names)
 
 
-def _classes_from_text(path: Path, text: str) -> tuple[list[str], list[Any]]:
+def _classes_from_text(path: Path, text: str) -> tuple[list[str], list[Any], list[str]]:
     names: list[str] = []
     colors: list[Any] = []
+    lines: list[str] = []  # where each class is, for its errors: FILE:LINE
     for lineno, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if not parts or parts[0].startswith('#'):
@@ -643,7 +821,8 @@ def _classes_from_text(path: Path, text: str) -> tuple[list[str], list[Any]]:
             )
         names.append(parts[0])
         colors.append([int(v) for v in values] if values else None)
-    return names, colors
+        lines.append(f'{path}:{lineno}')
+    return names, colors, lines
 
 
 def read_classes_file(path: str | Path) -> tuple[list[str], list[list[int]], int]:
@@ -659,14 +838,53 @@ def read_classes_file(path: str | Path) -> tuple[list[str], list[list[int]], int
     )
     ignore = 255
     if path.suffix in ('.yaml', '.yml'):
-        names, colors, ignore = _classes_from_yaml(path, text)
+        names, colors, ignore, where = _classes_from_yaml(path, text)
     else:
-        names, colors = _classes_from_text(path, text)
+        names, colors, where = _classes_from_text(path, text)
     lo, hi = LIMITS.num_classes
     if not lo <= len(names) <= hi:
         raise DatasetError(f'{path}: lists {len(names)} classes; {lo} to {hi} are accepted')
     palette = default_palette(len(names)).tolist()
+    _check_classes(names, colors, palette, where)
     return names, [c if c is not None else palette[i] for i, c in enumerate(colors)], ignore
+
+
+def _check_classes(
+    names: list[str], colors: list[Any], palette: list[list[int]], where: list[str]
+) -> None:
+    """
+    Raise :class:`DatasetError` for a name a weights file refuses, or a repeated name or colour.
+
+    ``colors`` holds None where the file gives none (the ``palette`` colour is taken); ``where``
+    names each class's file (and line).
+    """
+    first_of_name: dict[str, int] = {}
+    first_of_color: dict[tuple[int, ...], int] = {}
+    for i, name in enumerate(names):
+        # the weights metadata's own rule, so the run does not fail saving its first weights
+        problem = text_problem(name)
+        if problem is not None:
+            raise DatasetError(
+                f'{where[i]}: class {i} name {problem}; a class name is at most '
+                f'{LIMITS.text_chars} printable characters (no tab, newline or other control '
+                'character), as a weights file stores it'
+            )
+        j = first_of_name.setdefault(name, i)
+        if j != i:
+            raise DatasetError(
+                f"{where[i]}: class {i} name {_shown(name)} repeats class {j}'s; names must be "
+                'unique'
+            )
+        rgb = colors[i] if colors[i] is not None else palette[i]
+        j = first_of_color.setdefault(tuple(rgb), i)
+        if j != i:
+            default = ', the default as it gives none,' if colors[i] is None else ''
+            default_j = ', its default' if colors[j] is None else ''
+            raise DatasetError(
+                f"{where[i]}: colour {rgb} of class {i} ({_shown(name)}){default} is class {j}'s "
+                f'({_shown(names[j])}{default_j}); each class needs its own colour (an RGB mask '
+                f'labels a shared colour class {j})'
+            )
 
 
 class FolderDataset(SegmentationDataset):
@@ -699,9 +917,20 @@ class FolderDataset(SegmentationDataset):
         if (images / split).is_dir():
             images, masks = images / split, masks / split
             files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+            if not files:
+                raise DatasetError(
+                    f'folder: split {split!r} has no images in {images}; accepted: '
+                    f'{", ".join(IMAGE_EXTENSIONS)} files (any case)'
+                )
         elif (root / f'{split}.txt').is_file():
             files = []
-            for stem in map(_stem, _read_list(root / f'{split}.txt')):
+            stems = list(map(_stem, _read_list(root / f'{split}.txt')))
+            if not stems:
+                raise DatasetError(
+                    f'folder: split {split!r}: {root / f"{split}.txt"} lists no images (one '
+                    f'image file name or stem a line, found in {images})'
+                )
+            for stem in stems:
                 found = [
                     images / (stem + e)
                     for e in IMAGE_EXTENSIONS
@@ -720,6 +949,7 @@ class FolderDataset(SegmentationDataset):
             )
         samples = [(f, masks / (f.stem + '.png')) for f in files]
         super().__init__(samples, names, colors, ignore, transform)
+        self.colors_from = classes_file.name
 
 
 DATASETS: dict[str, type[SegmentationDataset]] = {
