@@ -38,7 +38,7 @@ from lightseg_ros.training.engine import (
 import numpy as np
 from PIL import Image
 import pytest
-from synthetic_data import make_camvid
+from synthetic_data import make_camvid, make_folder
 import torch
 
 
@@ -391,3 +391,13 @@ def test_a_split_list_that_is_not_utf8_is_a_dataset_error(tmp_path):
     (root / 'train.txt').write_bytes(b'seq_0000.png\ncaf\xe9.png\n')
     with pytest.raises(DatasetError, match=r'train\.txt: not UTF-8 text'):
         build_dataset('camvid', root, 'train')
+
+
+def test_eval_of_weights_for_other_classes_is_one_line(tmp_path, capsys):
+    root = make_folder(tmp_path / 'data', n=1, size=(32, 48))  # three classes
+    argv = ['eval', '--model', 'ghostnet_aspp_da', '--dataset', 'folder', '--data', str(root)]
+    assert main(argv + ['--no-progress', '--out', str(tmp_path / 'eval')]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('lightseg eval: error: ') and err.count('\n') == 1
+    assert 'predicts 11 classes but the folder dataset at' in err and 'has 3' in err
+    assert not (tmp_path / 'eval').exists()

@@ -718,3 +718,35 @@ def test_a_png_exif_chunk_after_the_pixels_or_malformed_is_read_as_opencv_reads_
     ds.check('val')
     assert ds.common_image_size() == [height, width]
     assert np.array_equal(ds.load(0)[0].permute(1, 2, 0).numpy(), upright)
+
+
+@pytest.mark.parametrize('layout', ['sub-folder', 'split list'])
+def test_two_images_of_one_stem_are_refused_not_trained_on_one_mask(tmp_path, layout):
+    root = make_folder(tmp_path, n=2, size=(32, 48))
+    images = root / 'images' / 'train'
+    Image.open(images / 'img1.jpg').save(images / 'img1.png')
+    if layout == 'split list':
+        for f in images.iterdir():
+            f.rename(root / 'images' / f.name)
+        images.rmdir()
+        (root / 'train.txt').write_text('img0\nimg1\n')
+        expected = "image 'img1' listed in"
+    else:
+        expected = "share the stem 'img1' and so the mask"
+    with pytest.raises(DatasetError, match=expected) as info:
+        build_dataset('folder', root, 'train')
+    assert 'img1.jpg' in str(info.value) and 'img1.png' in str(info.value)
+
+
+def test_mask_dir_outside_the_voc_layout_is_refused_not_ignored(tmp_path):
+    from lightseg_ros.training.engine import get_datasets
+
+    root = make_folder(tmp_path, n=2, size=(32, 48))
+    cfg = load_config(
+        None, ['data.dataset=folder', f'data.root={root}', 'data.mask_dir=labels']
+    )
+    with pytest.raises(ConfigError, match=r"data\.mask_dir \('labels'\) is read by the voc"):
+        get_datasets(cfg)
+    cfg = load_config(None, ['data.dataset=folder', f'data.root={root}'])
+    train_set, val_set = get_datasets(cfg)
+    assert len(train_set) == 2 and len(val_set) == 2

@@ -186,7 +186,15 @@ def test_export_matches_onnxruntime(overfit_run, capsys):
         )
         == 0
     )
-    assert 'max abs diff' in capsys.readouterr().out
+    assert 'onnxruntime vs PyTorch at 64x96, 40x72, 96x64: max abs diff' in (
+        capsys.readouterr().out
+    )
+    square = tmp / 'square.onnx'
+    weights = str(tmp / 'run' / 'model_final.safetensors')
+    args = ['export', '--weights', weights, '--onnx', str(square)]
+    assert main(args + ['--height', '64', '--width', '64']) == 0
+    # a square size transposed is itself: checked once
+    assert 'onnxruntime vs PyTorch at 64x64, 40x56: max abs diff' in capsys.readouterr().out
     model, _ = load_model(tmp / 'run' / 'model_final.safetensors')
     diff = check_onnx(model, onnx_path, sizes=[(64, 96), (96, 64), (72, 120)], batch=2)
     assert diff < 1e-3

@@ -120,10 +120,12 @@ def score_weights(
         eval_transform(meta.mean, meta.std),
         **options,
     )
-    if ds.num_classes != meta.num_classes:
-        raise SystemExit(
-            f'{weights} predicts {meta.num_classes} classes but the {dataset_name} dataset '
-            f'has {ds.num_classes}'
+    if ds.num_classes != meta.num_classes:  # a score by class index would mean nothing
+        from ..training.datasets import DatasetError
+
+        raise DatasetError(
+            f'{weights} predicts {meta.num_classes} classes but the {dataset_name} dataset at '
+            f'{data} has {ds.num_classes}: score weights trained on its classes'
         )
     renamed = class_names_warning(weights, meta.class_names, dataset_name, ds.class_names)
     if renamed:

@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
             if args.static
             else [size, (size[0] // 2 + 8, size[1] // 2 + 24), (size[1], size[0])]
         )
+        sizes = list(dict.fromkeys(sizes))  # a square size transposed is itself: checked once
         # written beside its path and checked there, moved in place only if it passes: a file
         # that fails the check never stands at the path a node or a cache would load
         path = Path(args.onnx)

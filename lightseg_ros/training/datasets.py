@@ -922,6 +922,14 @@ class FolderDataset(SegmentationDataset):
                     f'folder: split {split!r} has no images in {images}; accepted: '
                     f'{", ".join(IMAGE_EXTENSIONS)} files (any case)'
                 )
+            by_stem: dict[str, Path] = {}
+            for f in files:  # a.jpg and a.png would both be trained on the one mask a.png
+                other = by_stem.setdefault(f.stem, f)
+                if other is not f:
+                    raise DatasetError(
+                        f'folder: images {other} and {f} share the stem {f.stem!r} and so the '
+                        f'mask {masks / (f.stem + ".png")}; keep one'
+                    )
         elif (root / f'{split}.txt').is_file():
             files = []
             stems = list(map(_stem, _read_list(root / f'{split}.txt')))
@@ -940,6 +948,11 @@ class FolderDataset(SegmentationDataset):
                     raise DatasetError(
                         f'folder: image {images / stem}.* listed in {root / f"{split}.txt"} not '
                         'found'
+                    )
+                if len(found) > 1:
+                    raise DatasetError(
+                        f'folder: image {stem!r} listed in {root / f"{split}.txt"} is ambiguous: '
+                        f'{found[0]} and {found[1]} share its stem and so one mask; keep one'
                     )
                 files.append(found[0])
         else:

@@ -211,6 +211,13 @@ def seed_everything(seed: int, rank: int = 0) -> None:
 def _data_source(cfg: TrainConfig) -> tuple[Path, dict[str, Any]]:
     """Return the dataset root the recipe names and the options its layout takes."""
     data = cfg.data
+    if data.mask_dir is not None and data.dataset != 'voc':
+        # read by the voc layout only: elsewhere it would be ignored, and the masks read from
+        # another folder than the one the user named
+        raise ConfigError(
+            f'data.mask_dir ({data.mask_dir!r}) is read by the voc layout only; the '
+            f'{data.dataset} layout finds its masks itself (README, dataset table): remove it'
+        )
     options = {'mask_dir': data.mask_dir} if data.dataset == 'voc' else {}
     return resolve_data_root(data.root, cfg.config_dir), options
 
