@@ -294,6 +294,21 @@ def test_a_damaged_pretrained_backbone_is_one_line_naming_it(tmp_path, capsys):
     assert err.count('\n') == 1 and 'cut.safetensors: not a readable safetensors' in err, err
 
 
+def test_a_huge_backbone_file_is_refused_from_its_size(tmp_path):
+    from lightseg_ros.models import build_model, PretrainedWeightsError
+
+    for name in ('huge.pth', 'huge.safetensors'):
+        path = tmp_path / name
+        with open(path, 'wb') as f:  # sparse: no disk written, nothing read
+            f.truncate(3 << 30)
+        with pytest.raises(PretrainedWeightsError) as info:
+            build_model('ghostnet_aspp_da', num_classes=3, pretrained_backbone=str(path))
+        assert str(info.value) == (
+            f'backbone weights {path} is 3.0 GiB; at most 1 GiB is accepted (an ImageNet '
+            'backbone is 10-30 MB)'
+        )
+
+
 def test_a_recipe_that_is_not_utf8_is_a_config_error(tmp_path):
     bad = tmp_path / 'bad.yaml'
     bad.write_bytes(b'train: {output_dir: caf\xe9}\n')

@@ -86,6 +86,9 @@ def _dilate(module: nn.Module, dilation: int) -> None:
 ACCEPTED_BACKBONE_FILES = (
     'accepted: a .safetensors file, or a state dict of tensors saved with torch.save (.pth)'
 )
+# ImageNet backbones are 10-30 MB, a whole training checkpoint a few hundred: a larger file is
+# refused from its size, before torch.load or safetensors copies it into memory
+MAX_BACKBONE_FILE_BYTES = 1 << 30
 
 
 def torch_load_failure(exc: BaseException, contents: str) -> str:
@@ -131,6 +134,17 @@ def _read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
                 f'backbone weights {path} is not a regular file; {ACCEPTED_BACKBONE_FILES}'
             )
         raise PretrainedWeightsError(f'backbone weights file not found: {path}')
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise PretrainedWeightsError(
+            f'backbone weights {path}: cannot read it: {exc.strerror or exc}'
+        ) from None
+    if size > MAX_BACKBONE_FILE_BYTES:
+        raise PretrainedWeightsError(
+            f'backbone weights {path} is {size / (1 << 30):.1f} GiB; at most '
+            f'{MAX_BACKBONE_FILE_BYTES >> 30} GiB is accepted (an ImageNet backbone is 10-30 MB)'
+        )
     if path.suffix.lower() == '.safetensors':
         from safetensors import SafetensorError
         from safetensors.torch import load_file
