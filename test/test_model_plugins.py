@@ -164,6 +164,11 @@ def test_a_broken_or_clashing_plugin_is_one_line_and_the_rest_still_work(tmp_pat
         """
         from lightseg_ros.models import register_model
 
+        @register_model('clash_first', paper='x', output_strides=(8,),
+                        default_output_stride=8, description='registered before the clash')
+        def first(**kwargs):
+            raise AssertionError('never built')
+
         @register_model('ghostnet_aspp_da', paper='x', output_strides=(8,),
                         default_output_stride=8, description='a second ghostnet')
         def clash(**kwargs):
@@ -186,6 +191,7 @@ def test_a_broken_or_clashing_plugin_is_one_line_and_the_rest_still_work(tmp_pat
     assert done.returncode == 0, done.stderr[-2000:]
     names, strides = json.loads(done.stdout.splitlines()[0])
     assert 'tiny_plug' in names and 'lraspp_mobilenet_v3_large' in names
+    assert 'clash_first' not in names  # a plugin that fails loads none of its models
     assert strides == [16, 32]  # the built-in ghostnet, not the clashing one
     warnings, bench = done.stderr.split('-- bench --\n')
     lines = warnings.strip().splitlines()

@@ -608,6 +608,15 @@ def test_images_are_trained_as_predict_reads_them_exif_orientation_applied(
     image, labels = ds.load(0)
     assert np.array_equal(image.permute(1, 2, 0).numpy(), upright)
     assert np.array_equal(labels.numpy(), mask)
+    # the same read without check() (which keeps each orientation for load())
+    image, _ = build_dataset('folder', root, 'val').load(0)
+    assert np.array_equal(image.permute(1, 2, 0).numpy(), upright)
+    note = ds.exif_note('validation')
+    if orientation == 1:
+        assert note is None
+    else:  # a half turn or a mirror keeps the sizes: only this line can tell the user
+        assert note.startswith('note: 1 validation image(s) carry an EXIF orientation')
+        assert str(path) in note and 'masks must be drawn on the upright image' in note
 
 
 def test_a_mask_drawn_on_the_unrotated_pixels_is_told_so(tmp_path):
@@ -726,9 +735,10 @@ def test_two_images_of_one_stem_are_refused_not_trained_on_one_mask(tmp_path, la
     images = root / 'images' / 'train'
     Image.open(images / 'img1.jpg').save(images / 'img1.png')
     if layout == 'split list':
-        for f in images.iterdir():
-            f.rename(root / 'images' / f.name)
-        images.rmdir()
+        for folder in (images, root / 'masks' / 'train'):
+            for f in folder.iterdir():
+                f.rename(folder.parent / f.name)
+            folder.rmdir()
         (root / 'train.txt').write_text('img0\nimg1\n')
         expected = "image 'img1' listed in"
     else:
@@ -736,6 +746,10 @@ def test_two_images_of_one_stem_are_refused_not_trained_on_one_mask(tmp_path, la
     with pytest.raises(DatasetError, match=expected) as info:
         build_dataset('folder', root, 'train')
     assert 'img1.jpg' in str(info.value) and 'img1.png' in str(info.value)
+    if layout == 'split list':  # a name given with its extension is not ambiguous
+        (root / 'train.txt').write_text('img0\nimg1.png\n')
+        ds = build_dataset('folder', root, 'train')
+        assert [image.name for image, _ in ds.samples] == ['img0.jpg', 'img1.png']
 
 
 def test_mask_dir_outside_the_voc_layout_is_refused_not_ignored(tmp_path):

@@ -65,10 +65,17 @@ def load_plugins() -> list[str]:
     except Exception as exc:  # noqa: BLE001 - a broken installed distribution's metadata
         entry_points = []
         _problems.append(f'model plugins could not be listed: {_one_line(exc)}')
+    from .registry import _REGISTRY
+
     for ep in entry_points:
+        before = dict(_REGISTRY)
         try:
             ep.load()
         except Exception as exc:  # noqa: BLE001 - third-party code: any error is that plugin's
+            # all or nothing: models it registered before failing are taken out again, so that
+            # "was not loaded" holds and no half-imported module's builder is ever called
+            _REGISTRY.clear()
+            _REGISTRY.update(before)
             dist = getattr(ep, 'dist', None)
             owner = f' from {dist.name} {dist.version}' if dist is not None else ''
             _problems.append(

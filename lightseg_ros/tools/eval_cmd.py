@@ -133,6 +133,9 @@ def score_weights(
     if max_images:
         ds.samples = ds.samples[:max_images]
     ds.check(f'split {split!r}')  # a bad file stops here, not minutes into scoring
+    note = ds.exif_note(f'split {split!r}')
+    if note:
+        print(note, file=sys.stderr)
     seen = seen_in_training(meta, ds, dataset_name, Path(data).expanduser(), **options)
     dev = select_device(device)
     model.to(dev)

@@ -168,6 +168,9 @@ class SegmentationDataset(Dataset):
         self.transform = transform
         # where the class colours come from, for an RGB mask's colour that matches none
         self.colors_from = f'{self.name} class'
+        # each image's EXIF orientation, as check() found it: load() reads it from here
+        self._orientations: dict[Path, int] = {}
+        self.exif_turned: list[Path] = []  # the images check() found an orientation turns
         if len(self.colors) != len(self.class_names):
             raise DatasetError(
                 f'{self.name}: {len(self.class_names)} class names but {len(self.colors)} colours'
@@ -317,7 +320,7 @@ class SegmentationDataset(Dataset):
         # each file opened once; the sizes come from the headers first, so a huge or mismatched
         # file is refused before anything is decoded
         with self._open(image_path, 'image') as im, self._open(mask_path, 'mask') as mk:
-            orientation = _orientation(im, image_path)
+            orientation = self._orientations.get(image_path) or _orientation(im, image_path)
             self._check_sizes(
                 _upright_size(im.size, orientation), mk.size, image_path, mask_path, orientation
             )
@@ -348,8 +351,11 @@ class SegmentationDataset(Dataset):
 
         Raises one :class:`DatasetError` naming ``what`` (e.g. the split) and the first
         ``max_listed`` problems, so that a bad file stops a run before its first epoch, not in it.
+        Each image's EXIF orientation is kept for :meth:`load` (a PNG's may need a second read of
+        its chunks), and the images it turns are listed in :attr:`exif_turned`.
         """
         problems = []
+        self.exif_turned: list[Path] = []
         self.image_sizes = Counter()
         sizes = []  # each sample's (H, W), for batches of one size (sample_sizes)
         # labelled pixels per class, counted on the way (class weights from the data)
@@ -358,6 +364,9 @@ class SegmentationDataset(Dataset):
             try:
                 with self._open(image_path, 'image') as im:
                     orientation = _orientation(im, image_path)
+                    self._orientations[image_path] = orientation
+                    if orientation != 1:
+                        self.exif_turned.append(image_path)
                     size = _upright_size(im.size, orientation)
                     self._check_image_mode(im, image_path)
                     self.image_sizes[(size[1], size[0])] += 1
@@ -391,6 +400,21 @@ class SegmentationDataset(Dataset):
                 f'{listed}{more}'
             )
         self._sizes = (list(self.samples), sizes)
+
+    def exif_note(self, what: str) -> str | None:
+        """
+        Return a line on the images :meth:`check` found an EXIF orientation turns, else None.
+
+        Their masks must fit the image as shown upright; where a labelling tool ignored the tag
+        and the sizes still agree (a half turn, a mirror, a square image), nothing else can tell.
+        """
+        if not self.exif_turned:
+            return None
+        return (
+            f'note: {len(self.exif_turned)} {what} image(s) carry an EXIF orientation that turns '
+            f'them (first: {self.exif_turned[0]}); they are trained upright, as `lightseg '
+            'predict` and the node read them: their masks must be drawn on the upright image'
+        )
 
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         index, seed = key if isinstance(key, tuple) else (key, None)
@@ -932,13 +956,17 @@ class FolderDataset(SegmentationDataset):
                     )
         elif (root / f'{split}.txt').is_file():
             files = []
-            stems = list(map(_stem, _read_list(root / f'{split}.txt')))
+            listed = _read_list(root / f'{split}.txt')
+            stems = list(map(_stem, listed))
             if not stems:
                 raise DatasetError(
                     f'folder: split {split!r}: {root / f"{split}.txt"} lists no images (one '
                     f'image file name or stem a line, found in {images})'
                 )
-            for stem in stems:
+            for name, stem in zip(listed, stems):
+                if stem != name and (images / name).is_file():  # named with its extension
+                    files.append(images / name)
+                    continue
                 found = [
                     images / (stem + e)
                     for e in IMAGE_EXTENSIONS

@@ -893,7 +893,8 @@ def resume_state(
     A checkpoint without an average (``train.ema_decay`` was 0) starts ``ema`` afresh.
     ``batch_size`` (global) must be the checkpoint's: the learning-rate schedule counts steps, and
     another batch size would make it jump. Another number of processes (``world_size``) keeps the
-    schedule; the first process then says that the run is no longer bit-exact.
+    batch; the first process then says that the run is no longer bit-exact (and, where the frames
+    do not split evenly, that an epoch's step count and so the schedule's end may move a little).
     """
     ckpt = load_checkpoint(path)
     missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
@@ -913,8 +914,9 @@ def resume_state(
     if rank == 0 and len(ckpt['rng']) != world_size:
         print(
             f'resuming on {world_size} process(es) a run saved by {len(ckpt["rng"])}: the same '
-            "batch and schedule, but not bit-exact (each process's share of a batch and its "
-            'random streams change)',
+            "global batch, but not bit-exact (each process's share of a batch and its random "
+            'streams change; where the frames do not split evenly between processes, an epoch '
+            'can count a step more or fewer, which moves the learning-rate schedule slightly)',
             flush=True,
         )
     if (aux is None) != ('aux' not in ckpt):
@@ -1200,6 +1202,10 @@ def train(
             f'({time.perf_counter() - checked:.1f} s)',
             flush=True,
         )
+        for ds, what in ((train_set, 'training'), (val_set, 'validation')):
+            note = ds.exif_note(what) if ds is not None else None
+            if note:
+                print(note, flush=True)
     if weights_from_data and info.main:
         print(weights_from_data, flush=True)
     model, output_stride = build_train_model(cfg, train_set.num_classes, info)
