@@ -99,15 +99,13 @@ def score_weights(
     """
     from ..inference import select_device
     from ..models import load_model
-    from ..training.datasets import build_dataset, seen_in_training
+    from ..training.datasets import build_dataset, DatasetError, seen_in_training
     from ..training.evaluate import evaluate, native_loader
     from ..training.transforms import eval_transform
 
     model, meta = load_model(weights)
     dataset_name = dataset or meta.dataset
     if mask_dir and dataset_name != 'voc':  # it was ignored: the score read other masks
-        from ..training.datasets import DatasetError
-
         raise DatasetError(
             f'--mask-dir is for voc (SegmentationClass or SegmentationClassAug); the dataset is '
             f'{dataset_name}, which reads its own mask folders'
@@ -121,8 +119,6 @@ def score_weights(
         **options,
     )
     if ds.num_classes != meta.num_classes:  # a score by class index would mean nothing
-        from ..training.datasets import DatasetError
-
         raise DatasetError(
             f'{weights} predicts {meta.num_classes} classes but the {dataset_name} dataset at '
             f'{data} has {ds.num_classes}: score weights trained on its classes'
