@@ -20,6 +20,7 @@ Pure, no ROS graph.
 
 from lightseg_ros.ros.dds import dds_environment, DDS_TRANSPORTS, use_dds_transport
 from lightseg_ros.ros.input_qos import (
+    choose_durability,
     choose_reliability,
     choose_transport,
     COMPRESSED_TYPE,
@@ -47,6 +48,14 @@ def test_auto_matches_the_publishers_like_rosbag2():
     assert choose_reliability('reliable', [BEST_EFFORT]) == 'reliable'
     with pytest.raises(ValueError, match='accepted: auto, reliable, best_effort'):
         choose_reliability('sensor_data', [])
+
+
+def test_durability_is_transient_local_only_when_every_publisher_latches():
+    latched = Offer('reliable', IMAGE_TYPE, 'transient_local')
+    assert choose_durability([]) == 'volatile'
+    assert choose_durability([latched, latched]) == 'transient_local'
+    # a transient-local subscription never matches a volatile publisher
+    assert choose_durability([latched, RELIABLE]) == 'volatile'
 
 
 def test_auto_transport_follows_the_publishers_type_then_the_name():

@@ -248,3 +248,84 @@ def test_node_stops_cleanly_on_sigterm_and_sigint(sig):
         assert 'rosout' not in node.output, node.output
     finally:
         node.stop()
+
+
+def test_a_stop_signal_while_a_frame_is_in_the_network_is_no_failed_frame():
+    """
+    SIGINT while the worker segments a frame: a clean stop, no "frame failed" error.
+
+    rclpy's signal handler shuts the context down before the node stops its worker, so that
+    frame's publish fails ("publisher's context is invalid"); it was logged as a failed frame.
+    """
+    topic, out = f'{NS}/busy/image_raw', f'{NS}/busy/segmentation'
+
+    def prepare(probe):
+        probe.subscribe(Image, f'{out}/overlay', qos=STOCK_QOS)
+        probe.camera = probe.publisher(Image, topic)
+
+    node, probe = start_node_and_probe(
+        'lightseg_ros.ros.segment_node',
+        ['-r', f'__node:=busy_{uuid.uuid4().hex[:6]}']
+        + ros_parameter_args({'image_topics': [topic], 'weights': 'random', 'cpu_threads': 1}),
+        prepare=prepare,
+        ready=lambda probe: probe.node.count_subscribers(topic) > 0,
+    )
+    try:
+        frame = Image(height=480, width=640, encoding='rgb8', step=640 * 3)
+        frame.header.frame_id = 'busy'
+        frame.data = bytes(640 * 480 * 3)
+
+        def feed_until(done, timeout: float) -> None:
+            end = time.monotonic() + timeout
+            while not done() and time.monotonic() < end:
+                probe.camera.publish(frame)
+                time.sleep(0.02)
+
+        feed_until(lambda: len(probe.messages[f'{out}/overlay']) >= 3, 60)
+        assert len(probe.messages[f'{out}/overlay']) >= 3, node.tail()
+        # frames keep coming while the signal lands: the worker is busy with one
+        feed_until(lambda: False, 0.3)
+        node.proc.send_signal(signal.SIGINT)
+        feed_until(lambda: node.proc.poll() is not None, 10)
+        code = node.proc.wait(timeout=10)
+        node._reader.join(timeout=2)
+        assert code == 0 and 'stopping: frames in' in node.output, node.output[-3000:]
+        assert 'failed' not in node.output and 'Traceback' not in node.output, node.output[-3000:]
+    finally:
+        probe.close()
+        node.stop()
+
+
+def test_an_image_latched_before_the_node_started_is_segmented():
+    """A publisher that sends one image, transient local, before the node subscribes."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    topic, out = f'{NS}/latched/image_raw', f'{NS}/latched/segmentation'
+    latched = QoSProfile(
+        depth=1,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    )
+
+    def prepare(probe):
+        probe.subscribe(Image, f'{out}/mask', qos=STOCK_QOS)
+        probe.still = probe.node.create_publisher(Image, topic, latched)
+        frame = Image(height=48, width=64, encoding='rgb8', step=64 * 3, data=bytes(64 * 48 * 3))
+        frame.header.stamp.sec, frame.header.frame_id = 7, 'still'
+        probe.still.publish(frame)  # before the node exists: only a latched reader gets it
+
+    node, probe = start_node_and_probe(
+        'lightseg_ros.ros.segment_node',
+        ['-r', f'__node:=still_{uuid.uuid4().hex[:6]}']
+        + ros_parameter_args({'image_topics': [topic], 'weights': 'random', 'cpu_threads': 1}),
+        prepare=prepare,
+        ready=lambda probe: probe.node.count_subscribers(topic) > 0,
+    )
+    try:
+        mask = probe.wait_for(f'{out}/mask', timeout=30)
+        assert (mask.header.stamp.sec, mask.header.frame_id) == (7, 'still')
+        assert (mask.height, mask.width) == (48, 64)
+        assert 'subscribed Image reliable transient_local' in node.output, node.tail()
+    finally:
+        probe.close()
+        node.stop()

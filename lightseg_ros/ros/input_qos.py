@@ -25,6 +25,8 @@ the system-default (reliable) QoS; some publish sensor-data (best-effort) QoS.
 
 ``auto`` follows rosbag2's rule (``adapt_request_to_offers``): reliable when every publisher offers
 reliable, best effort otherwise. With no publisher yet, reliable: what drivers should offer. The
+durability follows the same rule: transient local when every publisher offers it (an image
+published once, latched, before the node came), volatile otherwise. The
 node re-checks the offers periodically and when DDS reports an incompatible QoS, and re-creates the
 subscription when the choice changes.
 """
@@ -39,6 +41,7 @@ __all__ = [
     'INPUT_RELIABILITIES',
     'Offer',
     'camera_info_qos',
+    'choose_durability',
     'choose_reliability',
     'choose_transport',
     'loss_reason',
@@ -91,6 +94,19 @@ def choose_reliability(requested: str, offers: list[Offer]) -> str:
     if any(o.reliability == 'best_effort' for o in offers):
         return 'best_effort'
     return 'reliable'
+
+
+def choose_durability(offers: list[Offer]) -> str:
+    """
+    Return the input subscription's durability for its publishers' offers.
+
+    Transient local when there are publishers and every one offers it: a latched image published
+    before the node subscribed then arrives (the newest of it is segmented, as any frame). A
+    transient-local subscription never matches a volatile publisher, so volatile otherwise.
+    """
+    if offers and all(o.durability == 'transient_local' for o in offers):
+        return 'transient_local'
+    return 'volatile'
 
 
 def choose_transport(transport: str, by_name: bool, offers: list[Offer]) -> bool:

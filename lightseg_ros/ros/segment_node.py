@@ -74,6 +74,7 @@ from .entry import interrupted, stopped
 from .frame_mailbox import LatestFrameMailbox
 from .input_qos import (
     camera_info_qos,
+    choose_durability,
     choose_reliability,
     choose_transport,
     COMPRESSED_TYPE,
@@ -246,7 +247,7 @@ class CameraInput:
         )
         self._on_frame = on_frame
         self.subscription = None
-        self.reliability = ''
+        self.reliability = self.durability = ''
         self.compressed = False
         self.lost_messages = 0
         self.last_frame = self.since = time.monotonic()
@@ -257,7 +258,11 @@ class CameraInput:
 
     def offers(self) -> list[Offer]:
         return [
-            Offer(_OFFERED.get(info.qos_profile.reliability, 'unknown'), info.topic_type)
+            Offer(
+                _OFFERED.get(info.qos_profile.reliability, 'unknown'),
+                info.topic_type,
+                _OFFERED_DURABILITY.get(info.qos_profile.durability, 'unknown'),
+            )
             for info in self.node.get_publishers_info_by_topic(self.topic)
         ]
 
@@ -277,12 +282,14 @@ class CameraInput:
         elif self.published_since is None:
             self.published_since = time.monotonic()
         reliability = choose_reliability(self.requested, offers)
+        durability = choose_durability(offers)
         compressed = choose_transport(self.transport, is_compressed_topic(self.topic), offers)
         # a publisher matched before the graph lists it: look again at the next quick checks, for
         # a second at most (one that matched and left at once is not looked for ten times a second)
         self.recheck = self.recheck and not offers and time.monotonic() - self.matched_at < 1.0
-        if self.subscription is not None and (reliability, compressed) == (
+        if self.subscription is not None and (reliability, durability, compressed) == (
             self.reliability,
+            self.durability,
             self.compressed,
         ):
             return
@@ -292,7 +299,7 @@ class CameraInput:
             depth=self.depth,
             history=HistoryPolicy.KEEP_LAST,
             reliability=_RELIABILITY[reliability],
-            durability=DurabilityPolicy.VOLATILE,
+            durability=_DURABILITY[durability],
         )
         msgtype = COMPRESSED_TYPE if compressed else IMAGE_TYPE
         global _MATCHED_EVENTS
@@ -315,16 +322,19 @@ class CameraInput:
                 break
             except UnsupportedEventTypeError:  # a middleware without matched events
                 _MATCHED_EVENTS = False
-        self.reliability, self.compressed, self.since = reliability, compressed, time.monotonic()
+        self.reliability, self.durability = reliability, durability
+        self.compressed, self.since = compressed, time.monotonic()
         offered = (
             ', '.join(
                 sorted({f'{o.topic_type.rsplit("/", 1)[-1]} {o.reliability}' for o in offers})
             )
             or 'none yet'
         )
+        latched = ' transient_local' if durability == 'transient_local' else ''
         self.node.get_logger().info(
             f'{self.topic}: subscribed {self.subscribed_type.rsplit("/", 1)[-1]} '
-            f'{reliability} (input_reliability {self.requested}; publishers offer: {offered})'
+            f'{reliability}{latched} (input_reliability {self.requested}; publishers offer: '
+            f'{offered})'
         )
 
     def close(self) -> None:
@@ -846,6 +856,10 @@ class SegmentNodeBase(Node):
             try:
                 self._process(self._cameras[camera], frame)
             except Exception as exc:  # noqa: BLE001 - one bad frame must not end the worker
+                if self._stopping(stop):
+                    # a stop signal shuts the context down before destroy_node stops this thread:
+                    # the frame's publish then fails, and that is no failed frame
+                    return
                 self._failed_frames += 1
                 self._last_failure = f'{type(exc).__name__}: {str(exc)[:200]}'
                 log, suppressed = self._throttle.allow('inference_error')
@@ -856,6 +870,10 @@ class SegmentNodeBase(Node):
                     )
             finally:
                 self._busy = False
+
+    def _stopping(self, stop: threading.Event) -> bool:
+        """Whether this worker is being stopped: asked to, or the context is shut down."""
+        return stop.is_set() or not self.context.ok()
 
     def _process(self, camera: CameraOutputs, frame: Frame) -> None:
         """Convert, infer, publish the outputs somebody listens to."""
@@ -920,8 +938,9 @@ class SegmentNodeBase(Node):
 
     def _warn_bad_frame(self, topic: str, exc: ImageDecodeError) -> None:
         self._malformed_frames += 1
-        self._last_bad = str(exc)[:300]
-        log, suppressed = self._throttle.allow(exc.kind)
+        self._last_bad = f'{topic}: {str(exc)[:300]}'
+        # per camera: one camera's bad frames do not silence another's for the period
+        log, suppressed = self._throttle.allow(f'{exc.kind} {topic}')
         if log:
             more = f' ({suppressed} more like it suppressed)' if suppressed else ''
             self.get_logger().warning(f'dropped a bad frame from {topic}: {exc}{more}')
@@ -956,8 +975,12 @@ class SegmentNodeBase(Node):
         )
         self._refused, self._single_class = '', (0, '')
         self._log_model()
-        for cam in self._cameras:
-            cam.publish_legend(segmenter, self.get_clock().now().to_msg())
+        try:
+            for cam in self._cameras:
+                cam.publish_legend(segmenter, self.get_clock().now().to_msg())
+        except Exception as exc:  # noqa: BLE001 - the worker outlives a failed legend
+            if not self._stopping(stop):  # a load that finished as the node was stopping
+                self.get_logger().error(f'publishing the class legend failed: {exc!r}')
 
     def _restore_running_parameters(self, failed: dict[str, Any]) -> list[str]:
         """
