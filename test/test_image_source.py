@@ -357,3 +357,19 @@ def test_a_source_name_too_long_or_with_a_newline_is_one_line(tmp_path):
     assert skipped == [
         f'skipped: cannot read image {str(forged)!r} (not an image OpenCV decodes, or corrupt)'
     ]
+
+
+def test_a_short_finite_run_arrives_whole(probe):
+    """count:=3 delivered nothing: the frames went out before the subscriber had matched."""
+    topic = f'/f{uuid.uuid4().hex[:8]}/camera/image_raw'
+    probe.subscribe(Image, topic)
+    node = NodeProcess(
+        'lightseg_ros.ros.image_source',
+        ['-p', f'topic:={topic}', '-p', 'width:=64', '-p', 'height:=48', '-p', 'count:=3'],
+    )
+    try:
+        assert node.proc.wait(timeout=60) == 0, node.tail()
+        probe.wait_until(lambda: len(probe.messages[topic]) >= 3, 10, lambda: node.tail())
+        assert len(probe.messages[topic]) == 3
+    finally:
+        node.stop()

@@ -269,3 +269,15 @@ def test_failed_configure_stays_unconfigured_then_configures_with_other_weights(
         probe, Transition.TRANSITION_CLEANUP
     )
     assert state(probe) == 'unconfigured'
+
+
+def test_a_refused_read_only_parameter_says_to_restart_not_to_set_it():
+    from lightseg_ros.ros.segment_lifecycle_node import configure_error
+    from lightseg_ros.ros.segment_node import ParameterError
+
+    # rclpy refuses a set of a read-only parameter: "set it and configure again" cannot be done
+    line = configure_error(ParameterError('transport', "unknown transport 'compresed'"))
+    assert line.endswith('transport is read-only: restart the node with a valid one'), line
+    assert 'configure again' not in line and 'accepted transport' in line
+    line = configure_error(ParameterError('overlay_alpha', 'must be in [0.0, 1.0]; got 2.0'))
+    assert line.endswith('; set overlay_alpha and configure again'), line

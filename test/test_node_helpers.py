@@ -42,6 +42,15 @@ def test_topic_names():
     assert output_namespaces(['image']) == ['segmentation'] and output_namespaces(['/image']) == [
         '/segmentation'
     ]
+    # a camera moved to its own name meets another camera's namespace: that one moves too
+    assert output_namespaces(['/a/image', '/a/b/image', '/a/b']) == [
+        '/a/image/segmentation',
+        '/a/b/image/segmentation',
+        '/a/b/segmentation',
+    ]
+    # one camera in two transports would publish both streams on one set of outputs
+    with pytest.raises(ValueError, match=r'^image_topics lists one camera twice: /c/image_raw '):
+        output_namespaces(['/c/image_raw', '/c/image_raw/compressed'])
     assert is_compressed_topic('/cam/image_raw/compressed') and not is_compressed_topic(
         '/cam/image_raw'
     )

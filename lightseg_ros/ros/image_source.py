@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
@@ -120,6 +121,13 @@ class ImageSource(Node):
             True,
             'reliable QoS (matches best-effort and reliable subscribers), else best effort',
         )
+        self._wait = param(
+            'wait_for_subscriber',
+            True,
+            'hold the first frame until something subscribes to the topic, so that a finite run '
+            '(count, loop:=false) arrives whole; false: publish from the start, as a camera '
+            'driver does',
+        )
         if self.encoding not in SUPPORTED_ENCODINGS:
             raise ValueError(
                 f'encoding {self.encoding!r} not supported; accepted: '
@@ -141,20 +149,23 @@ class ImageSource(Node):
             depth=1,
             reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
         )
-        self._publisher = None
+        # created now, not at the first frame: discovery starts at once (a publisher created at
+        # the first tick sent its first 0.8 s of frames before any subscriber had matched it)
+        first = self._first
+        if isinstance(first, BagFrame):
+            msg_type = CompressedImage if first.msgtype.endswith('CompressedImage') else Image
+        else:
+            msg_type = CompressedImage if self.compressed else Image
+        self._publisher = self.create_publisher(msg_type, self.topic, self._qos)
+        self._told_waiting = False
         self.published = 0
         self.done = False
         self.get_logger().info(f'publishing {source} on {self.topic} at {rate_words}')
         self.create_timer(1.0 / rate, self._tick)
 
-    def _publisher_for(self, frame: np.ndarray | BagFrame):
-        if self._publisher is None:
-            if isinstance(frame, BagFrame):
-                msg_type = CompressedImage if frame.msgtype.endswith('CompressedImage') else Image
-            else:
-                msg_type = CompressedImage if self.compressed else Image
-            self._publisher = self.create_publisher(msg_type, self.topic, self._qos)
-        return self._publisher
+    def flush(self, timeout_s: float = 2.0) -> bool:
+        """Wait until reliable subscribers have acknowledged every frame (true when they have)."""
+        return self._publisher.wait_for_all_acked(Duration(seconds=timeout_s))
 
     def next_message(self) -> Any:
         """
@@ -174,6 +185,11 @@ class ImageSource(Node):
     def _tick(self) -> None:
         if self.done:
             return
+        if self._wait and not self.published and not self._publisher.get_subscription_count():
+            if not self._told_waiting:
+                self._told_waiting = True
+                self.get_logger().info(f'waiting for a subscriber on {self.topic}')
+            return
         try:
             item = self.next_message()
         except FrameSourceError as exc:  # e.g. a bag damaged past its first frames
@@ -184,8 +200,7 @@ class ImageSource(Node):
             self.done = True
             self.get_logger().info(f'source ended after {self.published} frames')
             return
-        publisher = self._publisher_for(item)
-        publisher.publish(item.data if isinstance(item, BagFrame) else item)
+        self._publisher.publish(item.data if isinstance(item, BagFrame) else item)
         self.published += 1
         if self.count and self.published >= self.count:
             self.done = True
@@ -210,6 +225,8 @@ def main(args: list[str] | None = None) -> int:
     try:
         while rclpy.ok() and not node.done:
             rclpy.spin_once(node, timeout_sec=0.1)
+        if node.done:  # the last frames reach a reliable subscriber before the node goes
+            node.flush()
     except BaseException as exc:
         if not stopped(exc):
             raise

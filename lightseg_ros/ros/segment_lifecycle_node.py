@@ -59,7 +59,10 @@ def configure_error(exc: Exception) -> str:
         spec = next(p for p in PARAMETERS if p.name == exc.name)
         if 'accepted' not in exc.reason:
             line += f'; accepted {exc.name}: {spec.description}'
-        line += f'; set {exc.name} and configure again'
+        if spec.read_only:  # rclpy refuses a set of it: only a restart changes it
+            line += f'; {exc.name} is read-only: restart the node with a valid one'
+        else:
+            line += f'; set {exc.name} and configure again'
     return line
 
 

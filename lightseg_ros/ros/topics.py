@@ -95,14 +95,33 @@ def camera_info_topic(topic: str) -> str:
 
 
 def output_namespaces(topics: list[str], suffix: str = 'segmentation') -> list[str]:
-    """Return the output namespace of each input topic, unique even when cameras share one."""
+    """
+    Return the output namespace of each input topic, unique even when cameras share one.
+
+    A camera's outputs go under its namespace; cameras that would share one go under their own
+    topic names instead. ValueError when two topics still meet (one camera listed twice, or in
+    two transports: ``/cam/image_raw`` and ``/cam/image_raw/compressed``).
+    """
     if len(set(topics)) != len(topics):
         raise ValueError(f'image_topics lists a topic twice: {topics}')
-    namespaces = [camera_namespace(t) for t in topics]
+    bases = [base_topic(t) for t in topics]
+    for i, base in enumerate(bases):
+        if base in bases[:i]:
+            raise ValueError(
+                f'image_topics lists one camera twice: {topics[bases.index(base)]} and '
+                f'{topics[i]} carry the same images in two transports; list one of them'
+            )
+    chosen = [camera_namespace(t) for t in topics]
+    # a camera that shares its namespace moves to its own name, which may meet another's
+    # namespace (/a/image, /a/b/image and /a/b: /a/b twice); the base names are all different, so
+    # at most one pass per topic ends it
+    for _ in topics:
+        shared = {ns for ns in chosen if chosen.count(ns) > 1}
+        if not shared:
+            break
+        chosen = [base if ns in shared else ns for ns, base in zip(chosen, bases)]
     result = []
-    for topic, ns in zip(topics, namespaces):
-        if namespaces.count(ns) > 1:
-            ns = base_topic(topic)
+    for topic, ns in zip(topics, chosen):
         joined = f'{ns}/{suffix}' if ns else suffix
         result.append(('/' + suffix) if ns == '' and topic.startswith('/') else joined)
     return result
