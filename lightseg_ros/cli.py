@@ -117,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:
         line = input_error_line(exc)
+        if line is None and isinstance(exc, OSError) and exc.filename and exc.strerror:
+            # a path the system refuses wherever it is first touched (a name over 255 bytes, a
+            # symlink loop, no permission, a full disk): the path and the system's reason
+            from .sources.bags import shown_path
+
+            line = f'{shown_path(exc.filename)}: {exc.strerror}'
         if line is None:
             raise
         print(f'{command}: error: {line}', file=sys.stderr)

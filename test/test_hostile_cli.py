@@ -253,6 +253,44 @@ def test_an_export_that_fails_its_check_writes_nothing_and_never_replaces_its_so
     line = the_error(err, 'export')
     assert code == 2 and 'names the --weights file itself' in line, err
     assert weights.read_bytes() == source
+    # --onnx at the weights' path replaced them with the ONNX file, and said it wrote it
+    code, err = run_cli(argv + ['--onnx', str(weights), '--static'], capfd)
+    line = the_error(err, 'export')
+    assert code == 2 and '--onnx names the --weights file itself' in line, err
+    assert weights.read_bytes() == source
+    code, err = run_cli(argv + ['--onnx', str(out), '--safetensors', str(out)], capfd)
+    assert code == 2 and 'name the same file' in the_error(err, 'export'), err
+    # --height alone was ignored without a word
+    code, err = run_cli(argv[:3] + ['--height', '64', '--safetensors', str(out)], capfd)
+    assert code == 2 and 'give --height and --width together' in the_error(err, 'export'), err
+    assert out.read_bytes() == b'the previous export'
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_in_one_line(tmp_path, capfd):
+    """The binding of OpenCV crashed the process (SIGSEGV, no message) on such a name."""
+    import os
+
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    write_png(folder / 'good.png')
+    odd = os.fsdecode(bytes(folder) + b'/odd\xff.png')
+    Path(odd).write_bytes((folder / 'good.png').read_bytes())
+    argv = ['predict', str(folder), '--device', 'cpu', '--out', str(tmp_path / 'o')]
+    code, err = run_cli(argv, capfd)
+    assert code == 0, err
+    skipped = [line for line in err.splitlines() if 'not valid UTF-8' in line]
+    assert len(skipped) == 1 and "odd\\udcff.png'" in skipped[0], err
+    assert sorted(p.name for p in (tmp_path / 'o' / 'label').iterdir()) == ['good.png']
+    code, err = run_cli(['make-bag', str(folder), '--out', str(tmp_path / 'b.mcap')], capfd)
+    assert code == 2 and 'not valid UTF-8; rename it' in the_error(err, 'make-bag'), err
+
+
+def test_a_path_the_system_refuses_is_one_line_naming_it(tmp_path, capfd):
+    long = str(tmp_path / ('a' * 300))  # a name over 255 bytes: OSError from Path.is_file()
+    code, err = run_cli(['eval', '--data', str(tmp_path), '--weights', long + '.x'], capfd)
+    line = the_error(err, 'eval')
+    assert code == 2 and line.endswith(f'{long}.x: File name too long'), err
+    assert 'Traceback' not in err
 
 
 def test_an_onnx_export_that_fails_its_check_leaves_the_path_as_it_was(

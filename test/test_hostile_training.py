@@ -190,6 +190,33 @@ def test_every_class_name_a_classes_file_takes_is_one_weights_files_take(tmp_pat
         ('', ['model.options.x=' + '[' * 40 + ']' * 40], r'model\.options\.x nests deeper'),
         ('', ['model.options.x=' + '[' * 5000 + ']' * 5000], r'\.\.\.: the value nests deeper'),
         ('optim: {momentum: 0, nesterov: true}\n', [], r'Nesterov momentum needs optim\.momentum'),
+        # ColorJitter's and the aspect distortion's own errors were tracebacks at the first batch
+        ('', ['augment.hue=0.9'], r'augment\.hue must be a number from 0 \(off\) to 0\.5, got'),
+        ('', ['augment.saturation=-1'], r'augment\.saturation must be a number from 0 \(off\)'),
+        ('', ['augment.aspect=-5'], r'augment\.aspect must be a number from 0 \(no distortion'),
+        # a sample decoded at 60x its size, a validation at 1000x (49 GB asked of the allocator)
+        ('', ['augment.scale=[0.5, 60]'], r'augment\.scale must be \[low, high\] with .* <= 8,'),
+        ('', ['eval.scales=[1000]'], r'eval\.scales must be a list of 1 to 16 numbers, each'),
+        # a section that is an alias bomb: the message shows a few items, not billions
+        (
+            'a: &a [x, x, x, x, x, x, x, x, x, x]\n'
+            + ''.join(
+                f'{chr(98 + i)}: &{chr(98 + i)} [' + ', '.join([f'*{chr(97 + i)}'] * 10) + ']\n'
+                for i in range(8)
+            )
+            + 'train: *i\n',
+            [],
+            r"unknown section 'a'",
+        ),
+        (
+            'train:\n  - &a [x, x, x, x, x, x, x, x, x, x]\n'
+            + ''.join(
+                f'  - &{chr(98 + i)} [' + ', '.join([f'*{chr(97 + i)}'] * 10) + ']\n'
+                for i in range(7)
+            ),
+            [],
+            r"section 'train' must be a mapping of keys, got \[\['x', 'x', .{0,80}$",
+        ),
     ],
 )
 def test_config_values_torch_cannot_run_are_config_errors(tmp_path, text, overrides, message):
@@ -416,3 +443,27 @@ def test_eval_of_weights_for_other_classes_is_one_line(tmp_path, capsys):
     assert err.startswith('lightseg eval: error: ') and err.count('\n') == 1
     assert 'predicts 11 classes but the folder dataset at' in err and 'has 3' in err
     assert not (tmp_path / 'eval').exists()
+
+
+@pytest.mark.parametrize('name', ['runs/exp1 #baseline', '2024', '@runs', 'true', '[a]'])
+def test_an_output_dir_flag_is_taken_as_written_not_as_yaml(name):
+    """'runs/exp1 #baseline' lost its comment, '2024' was refused as a number, '@runs' as YAML."""
+    from lightseg_ros.cli import build_parser
+    from lightseg_ros.tools.train_cmd import config_from_args
+
+    args = build_parser().parse_args(['train', '--output-dir', name, '--device', 'cpu'])
+    cfg = config_from_args(args)
+    assert cfg.train.output_dir == name and cfg.train.device == 'cpu'
+
+
+def test_a_model_option_of_the_wrong_type_stops_before_training():
+    """A truthy string for a bool switch trained the whole run, then no reader took its file."""
+    from lightseg_ros.training.config import ConfigError, load_config
+    from lightseg_ros.training.engine import build_train_model, DistInfo
+
+    cfg = load_config(
+        None,
+        ['model.name=mlff_mobilenetv2', 'model.options.feature_enhancement=yes please'],
+    )
+    with pytest.raises(ConfigError, match=r"option 'feature_enhancement' must be a bool, got"):
+        build_train_model(cfg, 3, DistInfo())

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from ..sources.bags import AtomicBagWriter, BagError, image_message, IMAGE_TYPE, shown_path
-from ..sources.frames import check_declared_size, FrameSourceError, read_image
+from ..sources.frames import check_declared_size, FrameSourceError, opencv_path, read_image
 
 MAX_FPS = 1000.0  # make-bag --fps: a stamp per millisecond at most
 
@@ -63,7 +63,7 @@ def _read_label(path: Path, shape: tuple[int, int]) -> np.ndarray:
     try:
         # a label is its image's size: anything larger by its header is refused undecoded
         check_declared_size(path, shape[0] * shape[1])
-        label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        label = cv2.imread(opencv_path(path), cv2.IMREAD_UNCHANGED)
     except (FrameSourceError, cv2.error) as exc:
         reason = str(exc).strip().splitlines()[-1]
         raise BagError(f'cannot read label {shown_path(path)}: {reason}') from None

@@ -59,6 +59,7 @@ from ..sources.frames import (
     FrameSourceError,
     image_files,
     IMAGE_SUFFIXES,
+    opencv_path,
     read_image,
     video_frames,
     video_info,
@@ -235,7 +236,11 @@ def _write(path: Path, image: np.ndarray) -> None:
     """PNG via OpenCV (RGB -> BGR; one channel as is); OSError when it cannot be written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    if not cv2.imwrite(str(path), data):
+    try:
+        name = opencv_path(path)
+    except FrameSourceError as exc:
+        raise OSError(str(exc)) from None
+    if not cv2.imwrite(name, data):
         raise OSError(f'cannot write {shown_path(path)}')
 
 
@@ -330,8 +335,12 @@ class _Run:
                     # opened at the first frame, so a video that cannot be read leaves no file
                     if writer is None:
                         target.parent.mkdir(parents=True, exist_ok=True)
+                        try:
+                            name = opencv_path(target)
+                        except FrameSourceError as exc:
+                            raise OSError(str(exc)) from None
                         writer = cv2.VideoWriter(
-                            str(target),
+                            name,
                             cv2.VideoWriter_fourcc(*VIDEO_FOURCC),
                             fps,
                             (image.shape[1], image.shape[0]),

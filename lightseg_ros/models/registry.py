@@ -24,7 +24,8 @@ declaring that file as a ``lightseg_ros.models`` entry point of another installe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+import inspect
+from typing import Any, Callable
 
 from torch import nn
 
@@ -37,6 +38,8 @@ __all__ = [
     'get_model_spec',
     'build_model',
     'list_models',
+    'architecture_switches',
+    'option_type_problem',
 ]
 
 
@@ -101,6 +104,31 @@ def get_model_spec(name: str) -> ModelSpec:
         ) from None
 
 
+def architecture_switches(builder: Callable[..., nn.Module]) -> dict[str, Any]:
+    """
+    Return a builder's keyword options that a recipe or a weights file may set, with defaults.
+
+    Not ``pretrained_backbone``: a file must not make the loader read another file.
+    """
+    reserved = {'num_classes', 'output_stride', 'pretrained_backbone'}
+    return {
+        name: p.default
+        for name, p in inspect.signature(builder).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in reserved
+    }
+
+
+def option_type_problem(default: Any, value: Any) -> str | None:
+    """Say why ``value`` cannot be an option whose default is ``default``; None if it can."""
+    if default is None or type(value) is type(default):
+        return None
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return None
+    from ..messages import shown_value
+
+    return f'must be a {type(default).__name__}, got {shown_value(value)}'
+
+
 def build_model(
     name: str,
     *,
@@ -119,6 +147,11 @@ def build_model(
     clear error when offline) or a path to a local backbone weights file (.safetensors or .pth).
     """
     spec = get_model_spec(name)
+    switches = architecture_switches(spec.builder)
+    for key, value in options.items():
+        wrong = key in switches and option_type_problem(switches[key], value)
+        if wrong:  # a truthy string for a bool switch built the other architecture, silently
+            raise ValueError(f'model {name!r} option {key!r} {wrong}')
     if output_stride is None:
         output_stride = spec.default_output_stride
     if output_stride not in spec.output_strides:

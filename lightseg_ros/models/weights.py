@@ -23,7 +23,6 @@ Nothing is unpickled: safetensors holds raw tensors only.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-import inspect
 import json
 import math
 import numbers
@@ -35,7 +34,13 @@ import unicodedata
 import torch
 from torch import nn
 
-from .registry import build_model, get_model_spec, list_models
+from .registry import (
+    architecture_switches,
+    build_model,
+    get_model_spec,
+    list_models,
+    option_type_problem,
+)
 from ..classes import default_palette, IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = [
@@ -406,42 +411,19 @@ def _meta_of(path: Path, header: dict[str, str] | None) -> WeightsMeta:
             f"{path}: invalid '{METADATA_KEY}' metadata: 'output_stride' must be one of "
             f'{list(spec.output_strides)} for {meta.model}, got {meta.output_stride}'
         )
-    switches = _architecture_switches(spec.builder)
+    switches = architecture_switches(spec.builder)
     for key, value in meta.model_options.items():
         if key not in switches:
             raise WeightsError(
                 f"{path}: invalid '{METADATA_KEY}' metadata: 'model_options' names {key!r}, which "
                 f'{meta.model} does not take; accepted: {sorted(switches) or "none"}'
             )
-        default = switches[key]
-        if (
-            default is not None
-            and type(value) is not type(default)
-            and not (
-                isinstance(default, float)
-                and isinstance(value, int)
-                and not isinstance(value, bool)
-            )
-        ):
+        wrong = option_type_problem(switches[key], value)
+        if wrong:
             raise WeightsError(
-                f"{path}: invalid '{METADATA_KEY}' metadata: 'model_options.{key}' must be a "
-                f'{type(default).__name__}, got {_show(value)}'
+                f"{path}: invalid '{METADATA_KEY}' metadata: 'model_options.{key}' {wrong}"
             )
     return meta
-
-
-def _architecture_switches(builder) -> dict[str, Any]:
-    """
-    Return a builder's keyword options that a weights file may set, with their defaults.
-
-    Not ``pretrained_backbone``: a file must not make the loader read another file.
-    """
-    reserved = {'num_classes', 'output_stride', 'pretrained_backbone'}
-    return {
-        name: p.default
-        for name, p in inspect.signature(builder).parameters.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in reserved
-    }
 
 
 def read_weights_meta(path: str | os.PathLike) -> WeightsMeta:

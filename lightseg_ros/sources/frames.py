@@ -44,6 +44,7 @@ __all__ = [
     'iter_frames',
     'image_files',
     'read_image',
+    'opencv_path',
     'check_declared_size',
     'video_info',
     'video_frames',
@@ -176,6 +177,25 @@ def image_files(folder: str | Path, *, recursive: bool = False) -> list[Path]:
     return sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
+def opencv_path(path: str | Path) -> str:
+    """
+    Return ``path`` as OpenCV's functions take it; FrameSourceError when they cannot.
+
+    OpenCV's Python binding encodes a name to UTF-8, and a name that is not valid UTF-8 (Python
+    holds its bytes as lone surrogates) crashed the whole process in that encoding (SIGSEGV, no
+    message), in imread, imwrite, haveImageReader and VideoCapture alike.
+    """
+    name = os.fspath(path)
+    try:
+        name.encode('utf-8')
+    except UnicodeEncodeError:
+        raise FrameSourceError(
+            f'{shown_path(path)}: OpenCV cannot open a file whose name is not valid UTF-8; '
+            'rename it'
+        ) from None
+    return name
+
+
 def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     """
     Read (H, W, 3) uint8 RGB from an image file.
@@ -188,9 +208,10 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     from ..inference.image_codec import DEFAULT_MAX_INPUT_PIXELS
 
     limit = DEFAULT_MAX_INPUT_PIXELS if max_pixels is None else int(max_pixels)
+    name = opencv_path(path)
     check_declared_size(path, limit)
     try:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        bgr = cv2.imread(name, cv2.IMREAD_COLOR)
     except cv2.error as exc:  # OpenCV's own size limit, decoder failures
         reason = str(exc).strip().splitlines()[-1][:160]
         raise FrameSourceError(f'cannot read image {shown_path(path)}: {reason}') from None
@@ -245,8 +266,8 @@ def check_declared_size(path: str | Path, limit: int) -> None:
 def _has_reader(path: str | Path) -> bool:
     """Return whether OpenCV has a decoder for the file's content (its first bytes only)."""
     try:
-        return bool(cv2.haveImageReader(str(path)))
-    except cv2.error:
+        return bool(cv2.haveImageReader(opencv_path(path)))
+    except (cv2.error, FrameSourceError):
         return False
 
 
@@ -282,7 +303,7 @@ def _open_video(path: str | Path) -> cv2.VideoCapture:
     # file's name; a short video gets our one line instead (video_frames). OpenCV reads the level
     # when it opens its first video; a level the user set in the environment wins.
     os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', '-8')  # AV_LOG_QUIET
-    capture = cv2.VideoCapture(str(path))
+    capture = cv2.VideoCapture(opencv_path(path))
     if not capture.isOpened():
         raise FrameSourceError(
             f'cannot open video {shown_path(path)} (OpenCV reads mp4, avi, mkv, ...)'

@@ -58,11 +58,6 @@ def _export_safetensors(args: argparse.Namespace, model, meta, size) -> None:
     from ..models import load_model, save_weights, WeightsError
 
     final = Path(args.safetensors)
-    if final.exists() and final.resolve() == Path(args.weights).resolve():
-        raise SystemExit(
-            'lightseg export: error: --safetensors names the --weights file itself; write the '
-            'export to another path'
-        )
     partial = final.with_name(f'.{final.stem}.partial{os.getpid()}{final.suffix}')
     try:
         path = save_weights(partial, model, meta, half=args.half)
@@ -101,6 +96,24 @@ def _export_safetensors(args: argparse.Namespace, model, meta, size) -> None:
     )
 
 
+def _check_output_paths(args: argparse.Namespace) -> None:
+    """Refuse an output that would replace the --weights file, or the other output."""
+    weights = Path(args.weights).resolve() if args.weights else None
+    outputs = [(flag, getattr(args, flag[2:])) for flag in ('--safetensors', '--onnx')]
+    outputs = [(flag, Path(value).resolve()) for flag, value in outputs if value]
+    for flag, path in outputs:
+        if path == weights:
+            raise SystemExit(
+                f'lightseg export: error: {flag} names the --weights file itself; write the '
+                'export to another path'
+            )
+    if len(outputs) == 2 and outputs[0][1] == outputs[1][1]:
+        raise SystemExit(
+            'lightseg export: error: --safetensors and --onnx name the same file; give each '
+            'its own path'
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from ..inference.backends import onnxruntime_missing
     from ..inference.export import check_onnx, export_onnx, ExportError
@@ -108,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
 
     if not (args.onnx or args.safetensors):
         raise SystemExit('lightseg export: error: give --onnx PATH and/or --safetensors PATH')
+    _check_output_paths(args)
+    if bool(args.height) != bool(args.width):
+        raise SystemExit(
+            'lightseg export: error: give --height and --width together (or neither: the size '
+            'the weights were trained at)'
+        )
     missing = args.onnx and onnxruntime_missing()
     if missing:  # both write and check the export
         raise SystemExit(

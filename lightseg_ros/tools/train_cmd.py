@@ -58,7 +58,13 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         'train.workers': args.workers,
         'train.seed': args.seed,
     }
-    overrides += [f'{k}={v}' for k, v in flags.items() if v is not None]
+    # a flag's string is that string, not YAML: JSON's quoted form is YAML that reads back as it
+    # ('runs/exp1 #baseline' lost its comment, '2024' became a number)
+    overrides += [
+        f'{k}={json.dumps(v) if isinstance(v, str) else v}'
+        for k, v in flags.items()
+        if v is not None
+    ]
     if args.no_progress:
         overrides.append('train.progress=false')
     cfg = load_config(args.config, overrides)

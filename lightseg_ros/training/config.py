@@ -47,6 +47,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from ..messages import shown_value
 from ..models.weights import LIMITS
 
 __all__ = [
@@ -80,6 +81,10 @@ class ConfigError(ValueError):
 MAX_RECIPE_BYTES = 1_000_000
 MAX_NESTING = LIMITS.nesting
 MAX_VALUES = 100_000
+# the largest random scale of a training sample, and of a validation's multi-scale pass (as
+# ``lightseg eval --scales`` takes): each costs memory with its square
+MAX_AUGMENT_SCALE = 8.0
+MAX_EVAL_SCALE = 4.0
 # a training seed feeds numpy's seeding, which takes 0 to 2**32 - 1 (each rank adds its rank)
 MAX_SEED = 2**31 - 1
 
@@ -396,10 +401,16 @@ RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
         lambda v: v is None or all(x >= 0 for x in v),
         'null or a list of numbers >= 0',
     ),
+    # a sample is decoded at the scale before it is cropped: its memory grows with the square
     ('augment', 'scale'): (
-        lambda v: len(v) == 2 and 0 < v[0] <= v[1],
-        '[low, high] with 0 < low <= high',
+        lambda v: len(v) == 2 and 0 < v[0] <= v[1] <= MAX_AUGMENT_SCALE,
+        f'[low, high] with 0 < low <= high <= {MAX_AUGMENT_SCALE:g}',
     ),
+    # log(1 + aspect) bounds the distortion; ColorJitter's own ranges for the HSV strengths
+    ('augment', 'aspect'): (lambda v: 0 <= v <= 3, 'a number from 0 (no distortion) to 3'),
+    ('augment', 'hue'): (lambda v: 0 <= v <= 0.5, 'a number from 0 (off) to 0.5'),
+    ('augment', 'saturation'): (lambda v: 0 <= v <= 10, 'a number from 0 (off) to 10'),
+    ('augment', 'value'): (lambda v: 0 <= v <= 10, 'a number from 0 (off) to 10'),
     ('augment', 'blur_sigma'): (
         lambda v: len(v) == 2 and 0 < v[0] <= v[1],
         '[low, high] with 0 < low <= high',
@@ -429,8 +440,8 @@ RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ('distill', 'temperature'): (lambda v: v > 0, 'a number > 0'),
     ('eval', 'batch_size'): (lambda v: 1 <= v <= 4096, 'an integer from 1 to 4096'),
     ('eval', 'scales'): (
-        lambda v: len(v) >= 1 and all(x > 0 for x in v),
-        'a list of positive numbers',
+        lambda v: 1 <= len(v) <= 16 and all(0 < x <= MAX_EVAL_SCALE for x in v),
+        f'a list of 1 to 16 numbers, each above 0 and at most {MAX_EVAL_SCALE:g}',
     ),
 }
 
@@ -486,8 +497,7 @@ def _describe(tp: Any) -> str:
 
 def _show(value: Any) -> str:
     """Return a short rendering of a value for a message (a crafted one may be long)."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + '...'
+    return shown_value(value, 80)
 
 
 def check_plain(value: Any, where: str) -> None:
@@ -538,7 +548,8 @@ def check_value(section: str, key: str, value: Any, source: str) -> None:
     choices = CHOICES.get((section, key))
     if choices is not None and value not in choices():
         raise ConfigError(
-            f'{source}: {section}.{key} {value!r} is not known; accepted: {", ".join(choices())}'
+            f'{source}: {section}.{key} {_show(value)} is not known; accepted: '
+            f'{", ".join(choices())}'
         )
 
 
@@ -546,7 +557,7 @@ def check_recipe(raw: Any, source: str) -> None:
     """Check a recipe's sections and keys (types included) without applying it."""
     if not isinstance(raw, Mapping):
         raise ConfigError(
-            f'{source}: expected a mapping of sections ({", ".join(SECTIONS)}), got {raw!r}'
+            f'{source}: expected a mapping of sections ({", ".join(SECTIONS)}), got {_show(raw)}'
         )
     for section, values in raw.items():
         if section not in SECTION_TYPES:
@@ -557,7 +568,7 @@ def check_recipe(raw: Any, source: str) -> None:
             continue
         if not isinstance(values, Mapping):
             raise ConfigError(
-                f'{source}: section {section!r} must be a mapping of keys, got {values!r}'
+                f'{source}: section {section!r} must be a mapping of keys, got {_show(values)}'
             )
         for key, value in values.items():
             check_value(section, str(key), value, source)
@@ -686,7 +697,9 @@ def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
     if base is None:
         return loaded
     if not isinstance(base, str):
-        raise ConfigError(f'{path}: _base_ must be the path of another recipe, got {base!r}')
+        raise ConfigError(
+            f'{path}: _base_ must be the path of another recipe, got {_show(base)}'
+        )
     parent = _read_recipe(path.parent / base, _chain + (path.resolve(),))
     return _merge_sections(parent, loaded)
 

@@ -79,6 +79,7 @@ from ..classes import (
     VOC_CLASSES,
 )
 from ..inference.image_codec import DEFAULT_MAX_INPUT_PIXELS, jpeg_ends
+from ..messages import shown_value
 from ..models.weights import LIMITS, text_problem
 
 __all__ = [
@@ -759,9 +760,9 @@ def _color(path: Path, name: str, value: Any) -> list[int] | None:
         or len(value) != 3
         or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value)
     ):
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + '...'
         raise DatasetError(
-            f'{path}: colour of class {name!r} must be three integers 0-255 [R, G, B], got {shown}'
+            f'{path}: colour of class {name!r} must be three integers 0-255 [R, G, B], got '
+            f'{shown_value(value)}'
         )
     return [int(v) for v in value]
 
@@ -769,15 +770,15 @@ def _color(path: Path, name: str, value: Any) -> list[int] | None:
 def _ignore_index(path: Path, value: Any) -> int:
     lo, hi = LIMITS.ignore_index
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + '...'
-        raise DatasetError(f'{path}: ignore_index must be an integer {lo}-{hi}, got {shown}')
+        raise DatasetError(
+            f'{path}: ignore_index must be an integer {lo}-{hi}, got {shown_value(value)}'
+        )
     return value
 
 
 def _shown(value: Any) -> str:
     """Return ``value`` as a short repr (a classes file may hold anything)."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + '...'
+    return shown_value(value)
 
 
 def _key(key: Any) -> str:

@@ -66,6 +66,7 @@ from .datasets import build_dataset, DatasetError, seen_in_training, Segmentatio
 from .evaluate import evaluate, native_loader
 from .losses import build_loss, DistillationLoss
 from .transforms import eval_transform, train_transform
+from ..messages import shown_value
 from ..metrics import SegmentationScores
 from ..models import (
     build_model,
@@ -949,10 +950,9 @@ def resume_state(
 
 
 def _field_error(path: str | Path, name: str, accepted: str, value: Any) -> CheckpointError:
-    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + '...'
     return CheckpointError(
-        f'{path}: field {name!r} must be {accepted}, got {shown}; resume from another '
-        'checkpoint or start afresh'
+        f'{path}: field {name!r} must be {accepted}, got {shown_value(value)}; resume from '
+        'another checkpoint or start afresh'
     )
 
 
@@ -1395,16 +1395,16 @@ def benchmark_training(
     info = setup_distributed(loop.device)
     torch.manual_seed(loop.seed)
     num_classes = _dataset_num_classes(cfg)
-    model = (
-        build_model(
+    try:
+        model = build_model(
             mcfg.name,
             num_classes=num_classes,
             output_stride=mcfg.output_stride,
             **(mcfg.options or {}),
         )
-        .to(info.device)
-        .train()
-    )
+    except ValueError as exc:  # an option or output stride the model does not take
+        raise ConfigError(str(exc)) from None
+    model = model.to(info.device).train()
     criterion = build_loss(loop.loss, ignore_index=255)
     optimizer = build_optimizer(model, cfg.optim)
     amp = loop.amp and info.device.type == 'cuda'
