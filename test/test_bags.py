@@ -368,3 +368,68 @@ def test_a_bag_path_too_long_or_with_a_newline_is_one_line(tmp_path):
         with open_bag(forged):
             pass
     assert str(err.value) == f'{str(forged)!r} is not a rosbag2 folder (no metadata.yaml)'
+
+
+def _file_compressed_bag(path, frames: int = 3):
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
+    from rosbags.typesys import get_typestore, Stores
+
+    store = get_typestore(Stores.ROS2_KILTED)
+    Img = store.types['sensor_msgs/msg/Image']
+    writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
+    writer.set_compression(CompressionMode.FILE, CompressionFormat.ZSTD)
+    with writer:
+        conn = writer.add_connection('/cam', Img.__msgtype__, typestore=store)
+        for i in range(frames):
+            msg = Img(
+                header=store.types['std_msgs/msg/Header'](
+                    stamp=store.types['builtin_interfaces/msg/Time'](sec=i, nanosec=0),
+                    frame_id='cam',
+                ),
+                height=48,
+                width=64,
+                encoding='rgb8',
+                is_bigendian=0,
+                step=64 * 3,
+                data=np.zeros(48 * 64 * 3, np.uint8),
+            )
+            writer.write(conn, i + 1, store.serialize_cdr(msg, Img.__msgtype__))
+    return path
+
+
+def test_a_bag_compressed_per_file_is_read_unless_it_would_fill_the_temporary_folder(
+    tmp_path, monkeypatch
+):
+    """The rosbags reader decompresses such a bag whole into /tmp: 32 KB wrote 1 GB."""
+    from lightseg_ros.sources import bags
+
+    bag = _file_compressed_bag(tmp_path / 'bag')
+    assert any(p.name.endswith('.zstd') for p in bag.iterdir())
+    with open_bag(bag) as reader:
+        assert reader.message_count == 3
+    # as if the temporary folder had 1000 bytes to spare: the 27 KB of frames do not fit
+    monkeypatch.setattr(bags, '_free_bytes', lambda folder: bags._KEEP_FREE_BYTES + 1000)
+    with pytest.raises(BagError, match=r'is compressed per file and decompresses to more than'):
+        with open_bag(bag):
+            pass
+
+
+def test_a_metadata_file_whose_aliases_multiply_is_refused_before_rosbags_reads_it(tmp_path):
+    """The rosbags reader quoted a bad field whole: a 1.4 KB metadata.yaml took 55 s, 9 GB."""
+    bag = tmp_path / 'bag'
+    bag.mkdir()
+    (bag / 'b.mcap').write_bytes(b'')
+    levels = ''.join(
+        f'  {chr(98 + i)}: &{chr(98 + i)} [' + ', '.join([f'*{chr(97 + i)}'] * 10) + ']\n'
+        for i in range(8)
+    )
+    (bag / 'metadata.yaml').write_text(
+        'rosbag2_bagfile_information:\n  version: 9\n  storage_identifier: mcap\n'
+        '  relative_file_paths: [b.mcap]\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n'
+        + levels
+        # rosbags quotes this field whole when it is not 'zstd'
+        + '  compression_format: *i\n  compression_mode: message\n'
+    )
+    with pytest.raises(BagError, match=r'metadata\.yaml holds more than 100000 values'):
+        with open_bag(bag):
+            pass

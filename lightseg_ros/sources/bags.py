@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 import shutil
 import struct
 from typing import Any
@@ -130,6 +130,7 @@ def open_bag(path: str | Path):
                 'files'
             )
         raise BagError(f'{shown_path(path)} is not a rosbag2 folder (no metadata.yaml)')
+    _check_metadata(path)
     try:
         reader = Reader(path)
         reader.open()
@@ -141,6 +142,88 @@ def open_bag(path: str | Path):
         yield reader
     finally:
         reader.close()
+
+
+# metadata.yaml: its size, and how many values it may hold once its YAML aliases are followed
+MAX_METADATA_BYTES = 4 << 20
+_MAX_METADATA_VALUES = 100_000
+# free space a whole-file decompression must leave in the temporary folder
+_KEEP_FREE_BYTES = 1 << 30
+
+
+def _check_metadata(folder: Path) -> None:
+    """
+    Refuse (BagError) what rosbags would take without a bound, before it reads the bag.
+
+    A metadata.yaml whose aliases multiply (rosbags quotes a bad field whole: a 1.4 KB file took
+    55 s and 9 GB to report), and a bag compressed per file (``compression_mode: file``), which
+    rosbags decompresses whole into the temporary folder: 32 KB of zstd wrote 1 GB. Such a bag's
+    files are decompressed here first as a stream, without writing, and refused when they would
+    leave less than 1 GiB free there. A metadata.yaml that does not parse is left to rosbags.
+    """
+    import yaml
+
+    meta = folder / 'metadata.yaml'
+    try:
+        size = meta.stat().st_size
+        if size > MAX_METADATA_BYTES:
+            raise BagError(
+                f'{shown_path(meta)} is {size} bytes; a rosbag2 metadata.yaml is at most '
+                f'{MAX_METADATA_BYTES >> 20} MiB here'
+            )
+        data = yaml.safe_load(meta.read_bytes())
+    except (OSError, yaml.YAMLError, RecursionError):
+        return  # rosbags reports it in its own words
+    stack, count = [data], 0
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > _MAX_METADATA_VALUES:
+            raise BagError(
+                f'{shown_path(meta)} holds more than {_MAX_METADATA_VALUES} values (YAML aliases '
+                'that multiply?); not a metadata.yaml rosbag2 writes'
+            )
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    info = data.get('rosbag2_bagfile_information') if isinstance(data, dict) else None
+    mode = info.get('compression_mode') if isinstance(info, dict) else None
+    files = info.get('relative_file_paths') if isinstance(info, dict) else None
+    if not (isinstance(mode, str) and mode.lower() == 'file' and isinstance(files, list)):
+        return
+    _check_decompressed_room(folder, [PurePath(str(name)).name for name in files])
+
+
+def _check_decompressed_room(folder: Path, names: list[str]) -> None:
+    """Refuse a per-file compressed bag that would not fit the temporary folder decompressed."""
+    import tempfile
+
+    try:
+        from backports import zstd  # rosbags' own dependency for zstd bags
+    except ImportError:  # pragma: no cover - Python 3.14 has compression.zstd
+        from compression import zstd  # type: ignore[no-redef]
+
+    tmp = tempfile.gettempdir()
+    room = _free_bytes(tmp) - _KEEP_FREE_BYTES
+    total = 0
+    for name in names:
+        try:
+            with (folder / name).open('rb') as raw, zstd.open(raw, 'rb') as stream:
+                while total <= room and (piece := stream.read(_PIECE)):
+                    total += len(piece)
+        except (OSError, EOFError, ValueError, zstd.ZstdError):
+            return  # not zstd, missing, damaged: rosbags reports it in its own words
+        if total > room:
+            raise BagError(
+                f'bag {shown_path(folder)} is compressed per file and decompresses to more than '
+                f'the {max(room, 0) >> 20} MiB {tmp} can take (1 GiB kept free); decompress it '
+                'where there is room (zstd -d) and give that copy'
+            )
+
+
+def _free_bytes(folder: str) -> int:
+    return shutil.disk_usage(folder).free
 
 
 def topic_count(reader, topic: str) -> int:
