@@ -530,3 +530,18 @@ def test_predict_refuses_a_truncated_jpeg_alone_and_skips_it_in_a_folder(
     assert code == 0 and 'Premature end' not in err, err
     assert f'lightseg predict: skipped: cannot read image {folder / "cut.jpg"}: truncated' in err
     assert (tmp_path / 'o2' / 'label' / 'good.png').is_file()
+
+
+def test_an_output_file_in_a_folder_nothing_can_be_written_in_is_refused_before_the_work(
+    tmp_path, capfd
+):
+    """``results --json /proc/x.json`` scored every model, then failed its write in a traceback."""
+    code, err = run_cli(['results', '--data', str(tmp_path), '--json', '/proc/x.json'], capfd)
+    line = the_error(err, 'results')
+    assert code == 2 and "argument --json: cannot write a file in '/proc'" in line, err
+    from lightseg_ros.cli import build_parser
+
+    argv = ['results', '--data', 'd', '--json', str(tmp_path / 'r.json')]
+    args = build_parser().parse_args(argv)
+    assert args.json == str(tmp_path / 'r.json')
+    assert not list(tmp_path.iterdir())  # the probe file written there is gone

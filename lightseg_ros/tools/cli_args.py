@@ -238,8 +238,25 @@ def output_file(text: str) -> str:
                 raise Error(
                     f'{str(parent)!r} is not a folder; expected the path of a file to write'
                 )
+            _check_writable(parent)
             break
     return text
+
+
+def _check_writable(folder: Path) -> None:
+    """
+    Refuse a folder no file can be written in, before the command's work rather than after it.
+
+    By writing one (and removing it): permissions do not tell (root may write anywhere, yet not
+    in /proc), and ``lightseg results --json`` scored every model before its write failed.
+    """
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix='.lightseg-probe-'):
+            pass
+    except OSError as exc:
+        raise Error(f'cannot write a file in {str(folder)!r}: {exc.strerror}') from None
 
 
 def optional_output_file(text: str) -> str:
