@@ -79,6 +79,12 @@ def test_missing_file(tmp_path):
     for path in (tmp_path / 'folder.safetensors', '/dev/zero'):
         with pytest.raises(WeightsError, match=f'^{path} is not a regular file; weights are'):
             load_model(path)
+    # a link to a file that is gone, and a loop: there, but not found; said as such
+    (tmp_path / 'gone.safetensors').symlink_to(tmp_path / 'moved.safetensors')
+    (tmp_path / 'loop.safetensors').symlink_to(tmp_path / 'loop.safetensors')
+    for name in ('gone', 'loop'):
+        with pytest.raises(WeightsError, match=r'is a symbolic link whose target is missing \('):
+            load_model(tmp_path / f'{name}.safetensors')
 
 
 def test_pickle_file_is_refused_not_unpickled(tmp_path):

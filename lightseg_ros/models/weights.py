@@ -354,6 +354,10 @@ def _open_checked(path: Path):
     if not path.is_file():
         if path.exists():  # a folder, a device, a pipe: "not found" would send users looking
             raise WeightsError(f'{path} is not a regular file; weights are .safetensors files')
+        if path.is_symlink():  # there, but leading nowhere: "not found" would be as misleading
+            raise WeightsError(
+                f'weights file {path} is a symbolic link whose target is missing (or that loops)'
+            )
         raise WeightsError(f'weights file not found: {path}')
     try:
         with open(path, 'rb') as f:  # safetensors words an unreadable file as a missing one
