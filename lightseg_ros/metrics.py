@@ -79,9 +79,10 @@ class ConfusionMatrix:
             counts = torch.from_numpy(np.bincount(index, minlength=n * n).reshape(n, n))
         else:
             pred = torch.as_tensor(pred)
-            target = torch.as_tensor(target, device=pred.device)
+            # int64 before comparing: torch compares a uint8 tensor with 256 in uint8 (wrapped)
+            target = torch.as_tensor(target, device=pred.device).long()
             valid = (target >= 0) & (target < n) & (target != self.ignore_index)
-            index = target[valid].long() * n + pred[valid].long().clamp(0, n - 1)
+            index = target[valid] * n + pred[valid].long().clamp(0, n - 1)
             counts = torch.bincount(index, minlength=n * n).reshape(n, n)
         self.matrix += counts.cpu()
 

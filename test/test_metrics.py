@@ -57,6 +57,13 @@ def test_numpy_and_torch_inputs_count_the_same():
     a.update(pred, target)
     b.update(torch.from_numpy(pred), torch.from_numpy(target))
     assert a.matrix.tolist() == b.matrix.tolist() and a.matrix.sum() < pred.size
+    # uint8 labels with more than 255 classes, or an ignore index of 256: torch compared in uint8
+    labels = np.array([[0, 1], [2, 3]], np.uint8)
+    for classes, ignore, counted in ((256, 255, 4), (4, 256, 4)):
+        a, b = ConfusionMatrix(classes, ignore), ConfusionMatrix(classes, ignore)
+        a.update(labels, labels)
+        b.update(torch.from_numpy(labels), torch.from_numpy(labels))
+        assert a.matrix.sum() == b.matrix.sum() == counted
 
 
 def test_colors_to_ids_marks_unknown_colours():

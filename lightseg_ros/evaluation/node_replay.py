@@ -91,7 +91,8 @@ class _Collector:
         """Return what arrived since the last call, oldest first."""
         with self.lock:
             items, self.inbox = self.inbox, []
-        return items
+        # by arrival: callbacks of several threads may append out of the order they were called in
+        return sorted(items, key=lambda item: item[2])
 
 
 class _Scorer:
@@ -109,37 +110,50 @@ class _Scorer:
         self.report, self.labels, self.palette = report, labels, palette
         self.ignore_index, self.writer = ignore_index, writer
         self.topics = {o: node_output_topic(image_topic, o) for o in RECORDED}
-        self.in_flight: OrderedDict[int, tuple[float, int]] = OrderedDict()  # sent, log time
+        # frames published and not answered yet, in publication order: sequence number -> stamp,
+        # sent, log time. Keyed by order, not by stamp: a bag may repeat a stamp (a driver that
+        # stamps every frame 0), and a mask then belongs to the oldest frame of its stamp that
+        # was sent before it arrived (keyed by stamp, a mask that came back while the next frame
+        # of the same stamp went out was paired with that frame: its label and its send time)
+        self.in_flight: OrderedDict[int, tuple[int, float, int]] = OrderedDict()
+        self.sequence = 0
         self.recent: OrderedDict[int, int] = OrderedDict()  # answered: log time
         self.last_mask_arrival: float | None = None
-        self.last_published: tuple[int, float] | None = None  # stamp, sent
+        self.last_published: tuple[int, float] | None = None  # sequence number, sent
         self.store = typestore()
 
     def published(self, stamp_ns: int, sent: float, log_time_ns: int) -> None:
         self.report.frames += 1
-        if stamp_ns in self.in_flight:
-            # a bag that repeats a stamp: a mask names its frame by stamp alone, so the earlier
-            # frame cannot be told apart any more; counted as dropped, so that frames stays
-            # processed + dropped (the newer one is the frame the node keeps anyway), and its
-            # label, the stamp's next in recorded order, is let go as a dropped frame's is
-            del self.in_flight[stamp_ns]
-            self.report.dropped += 1
-            self.labels.discard(stamp_ns)
-        self.in_flight[stamp_ns] = (sent, log_time_ns)
-        self.last_published = (stamp_ns, sent)
+        self.sequence += 1
+        self.in_flight[self.sequence] = (stamp_ns, sent, log_time_ns)
+        self.last_published = (self.sequence, sent)
 
-    def answered(self, stamp_ns: int) -> bool:
-        return stamp_ns not in self.in_flight
+    def answered(self, sequence: int) -> bool:
+        """Whether the frame published ``sequence``-th has been answered or dropped."""
+        return sequence not in self.in_flight
+
+    def _frame_of(self, stamp: int, arrival: float) -> int | None:
+        """Return the in-flight frame a mask stamped ``stamp`` answers, None if none."""
+        for sequence, (sent_stamp, sent, _) in self.in_flight.items():
+            if sent_stamp == stamp and sent <= arrival:
+                return sequence
+        return None
+
+    def _log_time_in_flight(self, stamp: int) -> int | None:
+        return next((log for s, _, log in self.in_flight.values() if s == stamp), None)
 
     def absorb(self, items) -> None:
         from ..inference.image_codec import image_view
 
         report = self.report
         for output, stamp, arrival, raw in items:
-            if output == 'mask' and stamp in self.in_flight:
+            answers = self._frame_of(stamp, arrival) if output == 'mask' else None
+            if answers is not None:
+                # the node answers in order and skips to the newest: every earlier frame in
+                # flight was dropped (its label, the next of its stamp, is let go)
                 while True:
-                    earlier, (sent, log_time) = self.in_flight.popitem(last=False)
-                    if earlier == stamp:
+                    sequence, (earlier, sent, log_time) = self.in_flight.popitem(last=False)
+                    if sequence == answers:
                         break
                     report.dropped += 1
                     self.labels.discard(earlier)
@@ -154,14 +168,14 @@ class _Scorer:
             if self.writer is None:
                 continue
             log_time = self.recent.get(stamp)
-            if log_time is None and stamp in self.in_flight:
-                log_time = self.in_flight[stamp][1]
+            if log_time is None:
+                log_time = self._log_time_in_flight(stamp)
             if log_time is not None:
                 self.writer.write_raw(self.topics[output], IMAGE_TYPE, raw, log_time)
 
     def finish(self) -> None:
         """Count the frames never answered as dropped."""
-        for stamp in self.in_flight:
+        for stamp, _, _ in self.in_flight.values():
             self.report.dropped += 1
             self.labels.discard(stamp)
         self.in_flight.clear()
@@ -344,10 +358,10 @@ def evaluate_node(
             # newest, so the last frame's mask is the end; without it, give up once nothing
             # arrived for settle_s, but never before answer_timeout_s after the last publish (a
             # loaded machine may take seconds per frame)
-            last_stamp, last_sent = scorer.last_published
+            last_frame, last_sent = scorer.last_published
             while True:
                 scorer.absorb(collector.take())
-                if scorer.answered(last_stamp):
+                if scorer.answered(last_frame):
                     break
                 now = time.monotonic()
                 with collector.lock:

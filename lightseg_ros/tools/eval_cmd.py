@@ -142,7 +142,7 @@ def score_weights(
         model,
         loader,
         meta.num_classes,
-        meta.ignore_index,
+        ds.ignore_index,  # the labels' own void value (training's validation scores with it too)
         device=dev,
         scales=scales,
         flip=flip,
