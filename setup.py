@@ -60,6 +60,7 @@ setup(
         'safetensors>=0.4',
         'pyyaml>=6',
         'opencv-python-headless>=4.8',
+        'pillow>=9',
         'tqdm>=4.60',
         'rosbags>=0.10',
     ],

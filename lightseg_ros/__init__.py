@@ -14,4 +14,4 @@
 
 """lightseg_ros: lightweight semantic segmentation for ROS 2 robots and drones."""
 
-__version__ = '0.1.0'
+__version__ = '0.2.0'

@@ -58,6 +58,9 @@ def test_versions_licence_and_changelog_agree():
     package = parse_package(str(ROOT / 'package.xml'))
     setup_py = (ROOT / 'setup.py').read_text()
     assert f"version='{package.version}'" in setup_py
+    from lightseg_ros import __version__
+
+    assert __version__ == package.version  # it said 0.1.0 beside 0.2.0
     assert package.licenses == ['Apache-2.0'] and "license='Apache-2.0'" in setup_py
     licence = (ROOT / 'LICENSE').read_text()
     assert 'Apache License' in licence and 'Version 2.0, January 2004' in licence

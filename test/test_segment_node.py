@@ -423,3 +423,51 @@ def test_the_console_script_shortens_the_interpreters_switch_interval():
         assert segment_node.SWITCH_INTERVAL_S < 0.005
     finally:
         sys.setswitchinterval(before)
+
+
+def test_without_post_set_callbacks_a_change_is_applied_once_written(weights, monkeypatch):
+    """
+    Before Iron (Humble) rclpy has only the on-set callback: changes apply from a timer.
+
+    Humble's rclpy cannot be installed here; this runs the node's fallback on this rclpy, with
+    the pre- and post-set callbacks left unused, through real set_parameters calls.
+    """
+    import threading
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+
+    from lightseg_ros.ros import segment_node
+
+    monkeypatch.setattr(segment_node, '_SET_PHASES', False)
+    context = rclpy.Context()
+    rclpy.init(context=context, args=['--ros-args', '-p', f'weights:={weights[0]}'])
+    node = segment_node.SegmentNode(f'humble_{uuid.uuid4().hex[:6]}', context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        # nothing registered where Humble has no registry (rclpy's own lists, read as a check)
+        assert not node._pre_set_parameters_callbacks and not node._post_set_parameters_callbacks
+        result = node.set_parameters([Parameter('overlay_alpha', value=0.25)])[0]
+        assert result.successful
+        deadline = time.monotonic() + 10
+        while node._alpha != 0.25 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert node._alpha == 0.25
+        # a model switch: the 3-class file is loaded by the worker once the value is written
+        assert node.set_parameters([Parameter('weights', value=str(weights[1]))])[0].successful
+        deadline = time.monotonic() + 60
+        while len(node.segmenter.class_names) != 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert node.segmenter.class_names == ['x', 'y', 'z']
+        # a refused value is refused by the on-set callback alone, and nothing is applied
+        assert not node.set_parameters([Parameter('overlay_alpha', value=2.0)])[0].successful
+        time.sleep(0.1)
+        assert node._alpha == 0.25
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from pathlib import Path
+import sys
 
 __all__ = [
     'DDS_TRANSPORTS',
@@ -63,7 +64,9 @@ def shm_profile_path() -> Path:
     """
     here = Path(__file__).resolve()
     candidates = [
-        here.parents[1] / 'config' / _PROFILE,  # inside the package (pip, colcon)
+        here.parents[1] / 'config' / _PROFILE,  # inside the package
+        # a pip install (wheel or not editable) puts the data files under the prefix's share/
+        Path(sys.prefix) / 'share' / 'lightseg_ros' / 'config' / _PROFILE,
         here.parents[2] / 'config' / _PROFILE,  # the source checkout
     ]
     try:  # a colcon install keeps config/ in share/lightseg_ros

@@ -61,7 +61,10 @@ from rcl_interfaces.msg import (
 )
 import rclpy
 from rclpy.clock import Clock, ClockType
-from rclpy.event_handler import SubscriptionEventCallbacks, UnsupportedEventTypeError
+try:
+    from rclpy.event_handler import SubscriptionEventCallbacks, UnsupportedEventTypeError
+except ImportError:  # Humble: the module's name before Iron
+    from rclpy.qos_event import SubscriptionEventCallbacks, UnsupportedEventTypeError
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -155,6 +158,10 @@ STAGES = ('wait', 'read', 'segment', 'publish')
 SWITCH_INTERVAL_S = 0.0005
 # rclpy before Iron has no matched event: there the inputs follow their publishers each second
 _MATCHED_EVENTS = 'matched' in inspect.signature(SubscriptionEventCallbacks).parameters
+# rclpy before Iron (Humble) has no pre-set and post-set parameter callbacks, only the on-set one
+# that validates: there a whole number for a double is refused by rclpy, as ever, and a change is
+# applied from a timer that fires once the values are written
+_SET_PHASES = hasattr(Node, 'add_post_set_parameters_callback')
 RECHECK_PERIOD_S = 0.1  # how soon an input follows a publisher that matched or was incompatible
 CAMERA_INFOS_KEPT = 8  # recent camera_info messages, to pass on each frame's own by its stamp
 LOSS_MEMORY_S = 10.0  # /diagnostics stays WARN this long after DDS last reported lost input frames
@@ -557,8 +564,10 @@ class SegmentNodeBase(Node):
         self._pending_sets = 0
         for spec in PARAMETERS:
             declare(self, spec.name, spec.default, _descriptor(spec))
-        self.add_pre_set_parameters_callback(run_time_types(self))
+        if _SET_PHASES:
+            self.add_pre_set_parameters_callback(run_time_types(self))
         self.add_on_set_parameters_callback(self._validate_parameters)
+        self._apply_after_set = False  # without post-set callbacks: apply from a timer
 
     def _configure(self) -> None:
         """
@@ -640,7 +649,10 @@ class SegmentNodeBase(Node):
         self._reported = (0, 0, 0)
         self._skipped = 0
         self._throttle = WarningThrottle(5.0)
-        self.add_post_set_parameters_callback(self._apply_parameters)
+        if _SET_PHASES:
+            self.add_post_set_parameters_callback(self._apply_parameters)
+        else:
+            self._apply_after_set = True
         # not a lifecycle publisher: an inactive node still reports (its lifecycle state among the
         # values)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
@@ -715,8 +727,10 @@ class SegmentNodeBase(Node):
         Stop the worker, destroy the publishers, drop the model and free its GPU memory.
         """
         self._stop_worker()
+        self._apply_after_set = False
         try:
-            self.remove_post_set_parameters_callback(self._apply_parameters)
+            if _SET_PHASES:
+                self.remove_post_set_parameters_callback(self._apply_parameters)
         except ValueError:  # a configure that failed before adding it
             pass
         for timer in (self._input_timer, self._recheck_timer, self._diagnostics_timer):
@@ -821,7 +835,30 @@ class SegmentNodeBase(Node):
             with self._reload_lock:
                 if not self._restoring:  # rclpy writes the values next, then _apply_parameters
                     self._pending_sets += 1
+        if self._apply_after_set and not self._restoring:
+            self._apply_when_written(params)
         return SetParametersResult(successful=True)
+
+    def _apply_when_written(self, params: list[Parameter]) -> None:
+        """Run :meth:`_apply_parameters` once rclpy has written ``params`` (rclpy before Iron)."""
+        timer, tries = None, 0
+
+        def fire() -> None:
+            nonlocal tries
+            tries += 1
+            # a set from another thread than the executor's may still be writing
+            written = all(
+                _plain(self.get_parameter(p.name).value) == _plain(p.value) for p in params
+            )
+            if not written and tries < 100:
+                return
+            self.destroy_timer(timer)
+            if self._apply_after_set:  # not cleaned up meanwhile
+                self._apply_parameters(params)
+
+        # on the executor, after this set's service call has returned, so after the write; on
+        # the steady clock, which runs while a simulation holds /clock still
+        timer = self.create_timer(0.001, fire, clock=_steady())
 
     def _apply_parameters(self, params: list[Parameter]) -> None:
         names = {p.name for p in params}
