@@ -66,6 +66,11 @@ def test_onnx_export_is_cached(tmp_path):
         model.classifier.bias += 1  # other weights -> another export
     third = OnnxRuntimeBackend(model, torch.device('cpu'), num_classes=3, cache_dir=tmp_path)
     assert third.path != first.path
+    # the same tensors at another output stride (dilations only): another export, not the first
+    stride16 = build_model('ghostnet_aspp_da', num_classes=3, output_stride=16)
+    stride16.load_state_dict(model.state_dict())
+    fourth = OnnxRuntimeBackend(stride16, torch.device('cpu'), num_classes=3, cache_dir=tmp_path)
+    assert fourth.path not in (first.path, third.path)
 
 
 def test_unknown_backend_and_missing_provider():

@@ -269,3 +269,14 @@ def cv2_resize(image, size):
     import cv2
 
     return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+
+
+@pytest.mark.parametrize('width, to', [(1999, 400), (1279, 320), (4000, 500)])
+def test_a_large_shrink_keeps_each_network_pixel_over_its_part_of_the_frame(width, to):
+    """Cropping to a multiple of the integer factor shifted pixels by up to 3.3 (1999 -> 400)."""
+    from lightseg_ros.inference.segmenter import _resize_host
+
+    columns = np.tile(np.arange(width, dtype=np.float32), (40, 1))  # each pixel its column
+    shrunk = _resize_host(columns, (8, to))[0]
+    centres = (np.arange(to) + 0.5) * width / to - 0.5
+    assert np.abs(shrunk - centres).max() < 0.5

@@ -261,8 +261,18 @@ def compile_cache_dir(cache_dir: str | Path | None = None) -> Path:
 
 
 def _fingerprint(model: nn.Module) -> str:
-    """sha256 of the model's class, tensor names and tensor bytes: the key of its cached export."""
-    h = hashlib.sha256(type(model).__name__.encode())
+    """
+    Return the key of the model's cached export: a sha256 of what the exported graph depends on.
+
+    The tensors (names and bytes), the modules as ``repr`` lists them (their dilations and
+    paddings: an output stride or a model option changes them and no tensor; the same weights at
+    output stride 8 ran the stride-16 export), and this package's version and export opset (code
+    that changes a forward pass comes with a new version).
+    """
+    from .. import __version__
+    from .export import DEFAULT_OPSET
+
+    h = hashlib.sha256(f'{__version__} opset {DEFAULT_OPSET}\n{model!r}'.encode())
     for name, tensor in model.state_dict().items():
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
