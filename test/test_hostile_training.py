@@ -190,6 +190,12 @@ def test_every_class_name_a_classes_file_takes_is_one_weights_files_take(tmp_pat
         ('', ['model.options.x=' + '[' * 40 + ']' * 40], r'model\.options\.x nests deeper'),
         ('', ['model.options.x=' + '[' * 5000 + ']' * 5000], r'\.\.\.: the value nests deeper'),
         ('optim: {momentum: 0, nesterov: true}\n', [], r'Nesterov momentum needs optim\.momentum'),
+        # dice ignored the class weights it printed and recorded
+        (
+            '',
+            ['train.loss=dice', 'train.class_weight_c=1.02'],
+            r'train\.loss is dice, which takes no class weights',
+        ),
         # ColorJitter's and the aspect distortion's own errors were tracebacks at the first batch
         ('', ['augment.hue=0.9'], r'augment\.hue must be a number from 0 \(off\) to 0\.5, got'),
         ('', ['augment.saturation=-1'], r'augment\.saturation must be a number from 0 \(off\)'),

@@ -170,3 +170,24 @@ def test_ohem_weights_its_mean_like_cross_entropy_and_trains_only_hard_pixels():
         assert all_kept(logits, target).item() == pytest.approx(torch_ce.item(), rel=1e-6)
     with pytest.raises(ValueError, match='0 < thresh <= 1'):
         OhemCrossEntropy(IGNORE, thresh=0.0)
+
+
+def test_cross_entropy_is_torchs_weighted_mean_and_zero_on_a_batch_of_void_only():
+    """torch's mean is NaN on a crop with no labelled pixel: the epoch's logged loss was NaN."""
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 5, 4, requires_grad=True)
+    target = torch.randint(0, 3, (2, 5, 4))
+    target[0, 0] = 255
+    weights = torch.tensor([0.5, 2.0, 1.0])
+    for w in (None, weights):
+        ours = build_loss('ce', class_weights=w)(logits, target)
+        theirs = torch.nn.CrossEntropyLoss(weight=w, ignore_index=255)(logits, target)
+        assert torch.allclose(ours, theirs)
+    void = torch.full_like(target, 255)
+    for name in ('ce', 'ce_dice'):
+        loss = build_loss(name, class_weights=weights)(logits, void)
+        assert torch.isfinite(loss) and loss.item() == pytest.approx(0.0, abs=1e-6)
+        loss.backward()
+        assert torch.isfinite(logits.grad).all()
+    with pytest.raises(ValueError, match='the dice loss takes no class weights'):
+        build_loss('dice', class_weights=weights)

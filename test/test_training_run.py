@@ -239,6 +239,16 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, ema_decay, aux_weight):
     hb = json.loads((tmp_path / 'part' / 'summary.json').read_text())['history']
     assert [h['loss'] for h in ha] == pytest.approx([h['loss'] for h in hb], abs=1e-6)
     assert [h['val_miou'] for h in ha] == pytest.approx([h['val_miou'] for h in hb], abs=1e-6)
+    # TensorBoard: the resumed run's curves hold every step, as the uninterrupted run's do (the
+    # purge on resuming removed the last step done)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    def steps(run):
+        events = EventAccumulator(str(tmp_path / run / 'tensorboard'))
+        events.Reload()
+        return sorted({e.step for e in events.Scalars('train/loss')})
+
+    assert steps('part') == steps('full') and len(steps('full')) > 3
 
 
 def test_weight_average_warms_up_and_copies_integer_buffers():

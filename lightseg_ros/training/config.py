@@ -637,6 +637,12 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         cfg = TrainConfig.from_dict(_read_recipe(path), source=str(path))
         cfg.config_dir = str(path.resolve().parent)
     cfg = apply_overrides(cfg, overrides)
+    if cfg.train.loss == 'dice' and (cfg.train.class_weights or cfg.train.class_weight_c):
+        raise ConfigError(
+            f'{path or "config"}: train.loss is dice, which takes no class weights, but '
+            'train.class_weights or train.class_weight_c is set; set them to null, or use '
+            'train.loss: ce_dice'
+        )
     if cfg.optim.nesterov and cfg.optim.momentum <= 0:
         raise ConfigError(
             f'{path or "config"}: optim.nesterov is true but optim.momentum is '

@@ -1261,7 +1261,9 @@ def train(
     if info.main:
         for stale in remove_stale_temp_files(out_dir):
             print(f'removed {stale}, left by a checkpoint write that was killed', flush=True)
-        writer = _open_writer(out_dir, state.epoch * len(loader) or None)
+        # steps run 1..N (the scheduler's count after each): what a resume repeats starts at the
+        # step after the last one done (purging from that step itself lost one point)
+        writer = _open_writer(out_dir, state.epoch * len(loader) + 1 if state.epoch else None)
 
     interval = cfg.train.eval_interval
     last_epoch = (

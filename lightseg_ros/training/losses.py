@@ -29,6 +29,7 @@ from torch import nn
 import torch.nn.functional as F
 
 __all__ = [
+    'CrossEntropy',
     'DiceLoss',
     'CEDiceLoss',
     'FocalLoss',
@@ -60,6 +61,33 @@ def _true_class_log_prob(
     safe = torch.where(valid, target, torch.zeros_like(target))
     logp_t = F.log_softmax(logits.float(), dim=1).gather(1, safe.unsqueeze(1)).squeeze(1)
     return logp_t, valid, safe
+
+
+class CrossEntropy(nn.Module):
+    """
+    :class:`torch.nn.CrossEntropyLoss`'s (class-weighted) mean, 0 on a batch with no labelled pixel.
+
+    torch's mean divides by the labelled pixels' weight, 0 when a batch holds none (a crop of
+    void only), and gives NaN: the gradient stays finite, but the epoch's logged loss was NaN.
+    Written as torch's sum over the pixels' weight, clamped, without a host sync.
+    """
+
+    def __init__(self, ignore_index: int = 255, class_weights: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.ignore_index, self.class_weights = ignore_index, class_weights
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        weights = None if self.class_weights is None else self.class_weights.to(logits.device)
+        total = F.cross_entropy(
+            logits, target, weight=weights, ignore_index=self.ignore_index, reduction='sum'
+        )
+        valid = target != self.ignore_index
+        if weights is None:
+            count = valid.sum().to(total.dtype)
+        else:
+            safe = torch.where(valid, target, torch.zeros_like(target))
+            count = (weights[safe] * valid).sum().to(total.dtype)
+        return total / count.clamp(min=1e-12)
 
 
 class DiceLoss(nn.Module):
@@ -103,7 +131,7 @@ class CEDiceLoss(nn.Module):
         ce: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.ce = ce or nn.CrossEntropyLoss(weight=class_weights, ignore_index=ignore_index)
+        self.ce = ce or CrossEntropy(ignore_index, class_weights)
         self.dice = DiceLoss(ignore_index)
         self.ce_weight, self.dice_weight = ce_weight, dice_weight
 
@@ -207,9 +235,7 @@ class DistillationLoss(nn.Module):
 
 
 LOSSES: dict[str, Callable[..., nn.Module]] = {
-    'ce': lambda ignore_index, class_weights=None, **_: nn.CrossEntropyLoss(
-        weight=class_weights, ignore_index=ignore_index
-    ),
+    'ce': lambda ignore_index, class_weights=None, **_: CrossEntropy(ignore_index, class_weights),
     'dice': lambda ignore_index, class_weights=None, **_: DiceLoss(ignore_index),
     'ce_dice': lambda ignore_index, class_weights=None, **_: CEDiceLoss(
         ignore_index, class_weights=class_weights
@@ -237,4 +263,10 @@ def build_loss(
     """Build loss ``name``; the ``ohem_*`` settings apply to ``ohem`` and ``ohem_dice`` only."""
     if name not in LOSSES:
         raise ValueError(f'unknown loss {name!r}; accepted: {", ".join(sorted(LOSSES))}')
+    if name == 'dice' and class_weights is not None:
+        # Dice is a mean over classes already: the weights were printed and recorded, and ignored
+        raise ValueError(
+            'the dice loss takes no class weights; set train.class_weights and '
+            'train.class_weight_c to null, or use ce_dice'
+        )
     return LOSSES[name](ignore_index, class_weights, thresh=ohem_thresh, min_kept=ohem_min_kept)
