@@ -173,7 +173,7 @@ def test_ohem_weights_its_mean_like_cross_entropy_and_trains_only_hard_pixels():
 
 
 def test_cross_entropy_is_torchs_weighted_mean_and_zero_on_a_batch_of_void_only():
-    """torch's mean is NaN on a crop with no labelled pixel: the epoch's logged loss was NaN."""
+    """The mean of torch is NaN on a crop with no labelled pixel: the epoch's loss was NaN."""
     torch.manual_seed(0)
     logits = torch.randn(2, 3, 5, 4, requires_grad=True)
     target = torch.randint(0, 3, (2, 5, 4))

@@ -65,7 +65,7 @@ def _true_class_log_prob(
 
 class CrossEntropy(nn.Module):
     """
-    :class:`torch.nn.CrossEntropyLoss`'s (class-weighted) mean, 0 on a batch with no labelled pixel.
+    The (class-weighted) mean of :class:`torch.nn.CrossEntropyLoss`; 0 with no labelled pixel.
 
     torch's mean divides by the labelled pixels' weight, 0 when a batch holds none (a crop of
     void only), and gives NaN: the gradient stays finite, but the epoch's logged loss was NaN.
