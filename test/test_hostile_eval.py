@@ -107,3 +107,14 @@ def test_training_validation_scores_a_split_of_mixed_sizes(mixed_sizes, one_torc
         for b in (1, 4)
     ]
     assert scores[0] == scores[1] and sum(map(sum, scores[0])) == 3 * 48 * 64 + 2 * 64 * 64
+
+
+def test_eval_scores_with_the_datasets_ignore_index_not_the_weights(tmp_path, one_torch_thread):
+    """A dataset that voids class 2 (its classes.yaml ignore_index): 2 scored as a class before."""
+    data = make_folder(tmp_path / 'd', n=2)
+    classes = data / 'classes.yaml'
+    classes.write_text(classes.read_text().replace('ignore_index: 255', 'ignore_index: 2'))
+    weights = small_weights(tmp_path / 'w.safetensors')  # its own ignore index: 255
+    score = score_weights(weights, data, dataset='folder', device='cpu', progress=False)
+    confusion = score.scores.confusion
+    assert sum(confusion[2]) == 0 and sum(map(sum, confusion)) > 0  # no pixel labelled 2 counted
