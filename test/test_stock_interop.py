@@ -250,6 +250,17 @@ def test_node_stops_cleanly_on_sigterm_and_sigint(sig):
         node.stop()
 
 
+def random_weights_node(name: str, topic: str, prepare):
+    """Start a node (random weights) on ``topic`` and a probe that ``prepare`` sets up."""
+    return start_node_and_probe(
+        'lightseg_ros.ros.segment_node',
+        ['-r', f'__node:={name}_{uuid.uuid4().hex[:6]}']
+        + ros_parameter_args({'image_topics': [topic], 'weights': 'random', 'cpu_threads': 1}),
+        prepare=prepare,
+        ready=lambda probe: probe.node.count_subscribers(topic) > 0,
+    )
+
+
 def test_a_stop_signal_while_a_frame_is_in_the_network_is_no_failed_frame():
     """
     SIGINT while the worker segments a frame: a clean stop, no "frame failed" error.
@@ -263,13 +274,7 @@ def test_a_stop_signal_while_a_frame_is_in_the_network_is_no_failed_frame():
         probe.subscribe(Image, f'{out}/overlay', qos=STOCK_QOS)
         probe.camera = probe.publisher(Image, topic)
 
-    node, probe = start_node_and_probe(
-        'lightseg_ros.ros.segment_node',
-        ['-r', f'__node:=busy_{uuid.uuid4().hex[:6]}']
-        + ros_parameter_args({'image_topics': [topic], 'weights': 'random', 'cpu_threads': 1}),
-        prepare=prepare,
-        ready=lambda probe: probe.node.count_subscribers(topic) > 0,
-    )
+    node, probe = random_weights_node('busy', topic, prepare)
     try:
         frame = Image(height=480, width=640, encoding='rgb8', step=640 * 3)
         frame.header.frame_id = 'busy'
@@ -314,13 +319,7 @@ def test_an_image_latched_before_the_node_started_is_segmented():
         frame.header.stamp.sec, frame.header.frame_id = 7, 'still'
         probe.still.publish(frame)  # before the node exists: only a latched reader gets it
 
-    node, probe = start_node_and_probe(
-        'lightseg_ros.ros.segment_node',
-        ['-r', f'__node:=still_{uuid.uuid4().hex[:6]}']
-        + ros_parameter_args({'image_topics': [topic], 'weights': 'random', 'cpu_threads': 1}),
-        prepare=prepare,
-        ready=lambda probe: probe.node.count_subscribers(topic) > 0,
-    )
+    node, probe = random_weights_node('still', topic, prepare)
     try:
         mask = probe.wait_for(f'{out}/mask', timeout=30)
         assert (mask.header.stamp.sec, mask.header.frame_id) == (7, 'still')

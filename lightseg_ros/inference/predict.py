@@ -232,15 +232,19 @@ def check_jpeg_complete(path: str | Path) -> None:
         )
 
 
+def _output_name(path: Path) -> str:
+    """Return an output path as OpenCV takes it; OSError (a file not written) when it cannot."""
+    try:
+        return opencv_path(path)
+    except FrameSourceError as exc:
+        raise OSError(str(exc)) from None
+
+
 def _write(path: Path, image: np.ndarray) -> None:
     """PNG via OpenCV (RGB -> BGR; one channel as is); OSError when it cannot be written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    try:
-        name = opencv_path(path)
-    except FrameSourceError as exc:
-        raise OSError(str(exc)) from None
-    if not cv2.imwrite(name, data):
+    if not cv2.imwrite(_output_name(path), data):
         raise OSError(f'cannot write {shown_path(path)}')
 
 
@@ -335,12 +339,8 @@ class _Run:
                     # opened at the first frame, so a video that cannot be read leaves no file
                     if writer is None:
                         target.parent.mkdir(parents=True, exist_ok=True)
-                        try:
-                            name = opencv_path(target)
-                        except FrameSourceError as exc:
-                            raise OSError(str(exc)) from None
                         writer = cv2.VideoWriter(
-                            name,
+                            _output_name(target),
                             cv2.VideoWriter_fourcc(*VIDEO_FOURCC),
                             fps,
                             (image.shape[1], image.shape[0]),

@@ -234,6 +234,18 @@ class Frame:
     received: float  # time.monotonic() at arrival
 
 
+def publisher_offers(node: Node, topic: str) -> list[Offer]:
+    """Return what each publisher of ``topic`` offers, as :mod:`input_qos` reads it."""
+    return [
+        Offer(
+            _OFFERED.get(info.qos_profile.reliability, 'unknown'),
+            info.topic_type,
+            _OFFERED_DURABILITY.get(info.qos_profile.durability, 'unknown'),
+        )
+        for info in node.get_publishers_info_by_topic(topic)
+    ]
+
+
 class CameraInput:
     """
     One camera topic's subscription, re-created when its publishers call for another QoS or type.
@@ -264,14 +276,7 @@ class CameraInput:
         self.recheck, self.matched_at = False, 0.0
 
     def offers(self) -> list[Offer]:
-        return [
-            Offer(
-                _OFFERED.get(info.qos_profile.reliability, 'unknown'),
-                info.topic_type,
-                _OFFERED_DURABILITY.get(info.qos_profile.durability, 'unknown'),
-            )
-            for info in self.node.get_publishers_info_by_topic(self.topic)
-        ]
+        return publisher_offers(self.node, self.topic)
 
     @property
     def subscribed_type(self) -> str:
@@ -439,15 +444,7 @@ class CameraOutputs:
     def refresh_camera_info(self, node: Node) -> None:
         """(Re-)subscribe camera_info when its publishers call for another QoS (input_qos)."""
         topic = camera_info_topic(self.topic)
-        offers = [
-            Offer(
-                _OFFERED.get(info.qos_profile.reliability, 'unknown'),
-                info.topic_type,
-                _OFFERED_DURABILITY.get(info.qos_profile.durability, 'unknown'),
-            )
-            for info in node.get_publishers_info_by_topic(topic)
-        ]
-        choice = camera_info_qos(offers)
+        choice = camera_info_qos(publisher_offers(node, topic))
         if self._camera_info_sub is not None and choice == self._camera_info_qos:
             return
         if self._camera_info_sub is not None:

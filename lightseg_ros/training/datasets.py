@@ -776,14 +776,11 @@ def _ignore_index(path: Path, value: Any) -> int:
     return value
 
 
-def _shown(value: Any) -> str:
-    """Return ``value`` as a short repr (a classes file may hold anything)."""
-    return shown_value(value)
-
-
 def _key(key: Any) -> str:
     """Return a YAML key as an error names it: as written where it is short plain text."""
-    return key if isinstance(key, str) and key.isprintable() and len(key) <= 60 else _shown(key)
+    if isinstance(key, str) and key.isprintable() and len(key) <= 60:
+        return key
+    return shown_value(key)
 
 
 def _classes_from_yaml(path: Path, text: str) -> tuple[list[str], list[Any], int, list[str]]:
@@ -818,7 +815,8 @@ def _classes_from_yaml(path: Path, text: str) -> tuple[list[str], list[Any], int
             unknown = [k for k in entry if k not in CLASS_KEYS]
             if unknown:
                 raise DatasetError(
-                    f'{path}: unknown key {_key(unknown[0])} in class {i} ({_shown(names[-1])}); '
+                    f'{path}: unknown key {_key(unknown[0])} in class {i} '
+                    f'({shown_value(names[-1])}); '
                     f'a class accepts: {", ".join(CLASS_KEYS)}'
                 )
             colors.append(_color(path, names[-1], entry.get('color')))
@@ -897,8 +895,8 @@ def _check_classes(
         j = first_of_name.setdefault(name, i)
         if j != i:
             raise DatasetError(
-                f"{where[i]}: class {i} name {_shown(name)} repeats class {j}'s; names must be "
-                'unique'
+                f"{where[i]}: class {i} name {shown_value(name)} repeats class {j}'s; names "
+                'must be unique'
             )
         rgb = colors[i] if colors[i] is not None else palette[i]
         j = first_of_color.setdefault(tuple(rgb), i)
@@ -906,9 +904,9 @@ def _check_classes(
             default = ', the default as it gives none,' if colors[i] is None else ''
             default_j = ', its default' if colors[j] is None else ''
             raise DatasetError(
-                f"{where[i]}: colour {rgb} of class {i} ({_shown(name)}){default} is class {j}'s "
-                f'({_shown(names[j])}{default_j}); each class needs its own colour (an RGB mask '
-                f'labels a shared colour class {j})'
+                f'{where[i]}: colour {rgb} of class {i} ({shown_value(name)}){default} is '
+                f"class {j}'s ({shown_value(names[j])}{default_j}); each class needs its own "
+                f'colour (an RGB mask labels a shared colour class {j})'
             )
 
 
