@@ -143,3 +143,55 @@ def test_mlff_ablation_switch_removes_feature_enhancement():
     assert not any('context' in n for n, _ in without.named_parameters())
     with pytest.raises(ValueError, match='does not accept options'):
         build_model('deeplabv3plus_mobilenetv2', num_classes=21, feature_enhancement=False)
+
+
+def test_dilated_ghostnet_keeps_the_convs_before_the_stride_at_their_own_rate():
+    # the first ghost module of a strided bottleneck runs at the resolution before the stride, so
+    # at output stride 16 its 3x3 cheap op keeps dilation 1, like the strided conv itself; the
+    # ghost module after the stride works at the dilated rate (2)
+    os32 = build_model('ghostnet_aspp_da', num_classes=3, output_stride=32).backbone
+    os16 = build_model('ghostnet_aspp_da', num_classes=3, output_stride=16).backbone
+    checked = 0
+    for b32, b16 in zip(os32.blocks.modules(), os16.blocks.modules()):
+        dw = getattr(b32, 'conv_dw', None)
+        if not isinstance(dw, torch.nn.Conv2d) or dw.stride != (2, 2):
+            continue
+        if b16.conv_dw.stride == (2, 2):  # a stride outside the dilated levels: untouched
+            assert b16.ghost1.cheap_operation[0].dilation == (1, 1)
+            continue
+        checked += 1
+        assert b16.conv_dw.dilation == (1, 1)
+        assert b16.ghost1.cheap_operation[0].dilation == (1, 1)
+        assert b16.ghost2.cheap_operation[0].dilation == (2, 2)
+        assert b16.shortcut[0].dilation == (1, 1)
+    assert checked == 1
+
+
+def test_position_attention_in_row_blocks_equals_the_whole_matrix():
+    from lightseg_ros.models.blocks import PositionAttention
+
+    torch.manual_seed(0)
+    whole = PositionAttention(16).eval()
+    with torch.no_grad():
+        whole.gamma.fill_(1.0)
+    blocks = PositionAttention(16).eval()
+    blocks.load_state_dict(whole.state_dict())
+    # 7 x 9 = 63 positions: 63 * 10 elements a block, so 7 blocks, the last one short
+    blocks.max_affinity_elements = 63 * 10
+    x = torch.randn(2, 16, 7, 9)
+    largest = []
+    real_softmax = torch.softmax
+
+    def softmax(t, dim):  # the affinities of one block are what the softmax sees
+        largest.append(t[0].numel())
+        return real_softmax(t, dim=dim)
+
+    with torch.no_grad(), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(torch, 'softmax', softmax)
+        expected = whole(x)
+        assert largest == [63 * 63]
+        largest.clear()
+        got = blocks(x)
+    assert len(largest) == 7 and max(largest) <= 63 * 10
+    assert not torch.equal(expected, x)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)

@@ -62,21 +62,25 @@ class Backbone(nn.Module):
 
 def _dilate(module: nn.Module, dilation: int) -> None:
     """
-    Replace the first stride-2 conv of ``module`` by stride 1 and dilate its 3x3+ convs.
+    Replace the stride-2 convs of ``module`` by stride 1 and dilate its 3x3+ convs.
 
-    The strided depthwise conv keeps the dilation of the level before (dilation // 2); every other
-    spatial conv gets ``dilation`` so that the receptive field is unchanged (DeepLab's atrous
-    trick).
+    DeepLab's atrous trick, so that the receptive field is unchanged: the strided convs, and the
+    convs that run before them (a GhostNet bottleneck's first ghost module works at the
+    resolution before its strided depthwise conv), keep the dilation of the level before
+    (``dilation // 2``); every spatial conv after the stride gets ``dilation``. Registration
+    order is taken as execution order, which holds for torchvision's and timm's blocks.
     """
-    for conv in module.modules():
-        if not isinstance(conv, nn.Conv2d):
-            continue
+    convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+    before = max(dilation // 2, 1)
+    past_stride = not any(conv.stride == (2, 2) for conv in convs)
+    for conv in convs:
         k = conv.kernel_size[0]
         if conv.stride == (2, 2):
             conv.stride = (1, 1)
-            d = max(dilation // 2, 1)
+            d = before
+            past_stride = True
         else:
-            d = dilation
+            d = dilation if past_stride else before
         if k > 1:
             conv.dilation = (d, d)
             conv.padding = (d * (k - 1) // 2, d * (k - 1) // 2)

@@ -119,14 +119,31 @@ class PositionAttention(nn.Module):
         self.value = nn.Conv2d(channels, channels, 1)
         self.gamma = nn.Parameter(torch.zeros(1))  # starts as identity
 
+    #: the most elements of the N x N affinity matrix held at once, per image (64 MiB in float32).
+    #: Up to it (N <= 4096: a 2048x2048 input at output stride 32) the matrix is made whole;
+    #: beyond it the queries go in row blocks, whose softmax rows are independent, so that memory
+    #: grows with N rather than N^2 (N = 16384 at output stride 16 would need 1 GiB twice over)
+    max_affinity_elements = 1 << 24
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
+        n = h * w
         q = self.query(x).flatten(2).transpose(1, 2)  # B, N, C'
         k = self.key(x).flatten(2)  # B, C', N
-        attn = torch.softmax(torch.bmm(q, k), dim=-1)  # B, N, N
         v = self.value(x).flatten(2)  # B, C, N
-        out = torch.bmm(v, attn.transpose(1, 2)).view(b, c, h, w)
-        return self.gamma * out + x
+        rows = max(1, self.max_affinity_elements // n)
+        if rows >= n:
+            attn = torch.softmax(torch.bmm(q, k), dim=-1)  # B, N, N
+            out = torch.bmm(v, attn.transpose(1, 2))
+        else:
+            out = torch.cat(
+                [
+                    torch.bmm(v, torch.softmax(torch.bmm(q[:, i:i + rows], k), dim=-1).mT)
+                    for i in range(0, n, rows)
+                ],
+                dim=2,
+            )
+        return self.gamma * out.view(b, c, h, w) + x
 
 
 class ChannelAttention(nn.Module):

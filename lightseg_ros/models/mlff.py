@@ -29,7 +29,8 @@ Choices where the paper is silent (its figures are not available):
 * The /8 enhanced features are resized to /4; [ASPP output, FE(/4), FE(/8)] are concatenated
   (256 + 48 + 48 channels) and refined by two 3x3 conv-BN-ReLU layers of 256 as in DeepLabV3+.
 * ``feature_enhancement=False`` replaces each FE by the baseline's plain 1x1 projection to 48
-  channels (paper A's ablation rows without FE).
+  channels and keeps the /8 level: FE alone is switched off. Paper A's rows without FE are the
+  plain DeepLabV3+ baseline, which has no /8 level either (``deeplabv3plus_mobilenetv2``).
 """
 
 from __future__ import annotations
