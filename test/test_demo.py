@@ -112,6 +112,8 @@ def test_node_latency_tool_reports_both_measurements(tmp_path):
     data = json.loads(out.read_text())
     assert data['segmenter_segment']['n'] == 3 and data['segmenter_segment']['p50_ms'] > 0
     assert data['node_warmed_up'] is True and data['image'] == [64, 80]
+    # the bare side runs the node's weights (the shipped file), not a random model of that name
+    assert data['weights'].endswith('ghostnet_aspp_da.safetensors'), data['weights']
     for phase in ('mask_only', 'all_outputs'):
         assert (
             data['node_publish_to_received'][phase]['n'] == 3
@@ -121,6 +123,26 @@ def test_node_latency_tool_reports_both_measurements(tmp_path):
     # fed without waiting, the node answers or drops each frame, and always answers the last one
     assert fed['sent'] == 30 and fed['n'] + fed['dropped'] == 30 and fed['last_frame_answered']
     assert 'Segmenter.segment (bare)' in result.stdout
+
+
+def test_a_phase_that_lost_every_frame_is_reported_not_a_crash(capsys):
+    from lightseg_ros.tools.node_latency_cmd import _print, _summary
+
+    assert _summary([]) == {'n': 0, 'p50_ms': None, 'p99_ms': None, 'mean_ms': None}
+    lost = {**_summary([]), 'lost': 3}
+    result = {
+        'model': 'm', 'device': 'cpu', 'backend': 'torch', 'torch_threads': 1,
+        'dds_transport': 'default', 'segmenter_segment': _summary([0.01]),
+        'node_publish_to_received': {
+            'mask_only': {
+                **lost, 'node_internal_p50_ms': float('nan'), 'node_internal_p99_ms': 1.0,
+                'dds_p50_ms': None, 'node_first_frame_ms': 1.0, 'node_stages_p50_p99_ms': '',
+            },
+        },
+    }
+    _print(result, 80, 64)
+    out = capsys.readouterr().out
+    assert '(mask_only  ) p50       - ms' in out and 'n=0, lost 3' in out
 
 
 def test_a_source_that_cannot_be_read_is_one_line_and_exit_2(tmp_path, capsys):

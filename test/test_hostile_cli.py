@@ -204,8 +204,25 @@ def test_a_topic_name_ros_refuses_is_refused_before_anything_is_written(argv, op
             '--mask-dir is for voc (SegmentationClass or SegmentationClassAug); the dataset is '
             'camvid',
         ),
+        (
+            ['bench', '--models', 'none', '--frames', '480x640', '--node-model',
+             'lraspp_mobilenet_v3_large'],
+            "no trained weights ship for 'lraspp_mobilenet_v3_large', and --frames runs a model "
+            'on its shipped weights; accepted: deeplabv3plus_mobilenetv2',
+        ),
+        (
+            ['node-latency', '--model', 'yolo', '--dds-transport', 'default', 'shm'],
+            "unknown model 'yolo'; accepted models: deeplabv3plus_mobilenetv2",
+        ),
     ],
-    ids=['bench --node-model', 'bench --node-backend', 'results --backend', 'eval --mask-dir'],
+    ids=[
+        'bench --node-model',
+        'bench --node-backend',
+        'results --backend',
+        'eval --mask-dir',
+        'bench --frames --node-model without weights',
+        'node-latency --model',
+    ],
 )
 def test_an_option_is_checked_before_the_run_not_after_it(argv, words, capfd):
     """

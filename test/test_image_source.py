@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import cv2
@@ -286,6 +287,28 @@ def test_image_source_replays_a_bag_unchanged(probe, tmp_path):
             and msg.encoding == 'rgb8'
         )
         assert np.array_equal(decode_image(msg), road_scene(32, 24, t=2)[0])
+    finally:
+        node.stop()
+
+
+def test_image_source_restamps_a_bags_frames_when_asked(probe, tmp_path):
+    # the demo's latency is now - stamp: a bag's recorded stamps (seconds 11-13 after 1970) would
+    # make it the bag's age
+    bag = write_bag(tmp_path / 'bag', [11, 12, 13])
+    topic = f'/r{uuid.uuid4().hex[:8]}/image'
+    probe.subscribe(Image, topic)
+    before = time.time()
+    node = NodeProcess(
+        'lightseg_ros.ros.image_source',
+        ['-p', f'topic:={topic}', '-p', f'source:={bag}', '-p', 'rate_hz:=20.0',
+         '-p', 'restamp:=true'],
+    )
+    try:
+        msg = probe.wait_for(topic, lambda m: True, timeout=30)
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        assert before - 1 <= stamp <= time.time() + 1
+        assert msg.header.frame_id == 'bag_cam' and msg.encoding == 'rgb8'
+        assert decode_image(msg).shape == (24, 32, 3)
     finally:
         node.stop()
 

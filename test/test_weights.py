@@ -327,7 +327,15 @@ def test_eval_and_results_flag_images_the_weights_were_trained_on(tmp_path, caps
     argv = ['results', '--data', str(data), '--split', 'train', '--iters', '0', '--quiet']
     assert main(argv + ['--json', str(out), '--weights', str(paths['train'])]) == 0
     text = capsys.readouterr().out
-    assert json.loads(out.read_text())['rows'][0]['seen_in_training'] == 2
+
+    def not_json(word):
+        raise AssertionError(f'{word} is not JSON')
+
+    written = json.loads(out.read_text(), parse_constant=not_json)
+    assert written['rows'][0]['seen_in_training'] == 2
+    # nothing timed with --iters 0: null in the JSON, '-' in the table, the device it ran on
+    assert written['rows'][0]['latency_p50_ms'] is None and written['machine']['device'] == 'cpu'
+    assert '| CPU p50 ms @360x480 |' in text and '| - | - |' in text
     assert '* scored on images these weights were trained on' in text
 
 

@@ -19,9 +19,9 @@ So the node runs on a fresh machine.
 
 Sources (parameter ``source``): ``synthetic`` (default: a procedural street scene the package
 draws), a folder of images, a video file, or a rosbag2 (folder, .mcap or .db3; the bag's raw CDR
-bytes are published unchanged, original stamps included). Frames from the other sources are stamped
-with the current time and ``frame_id``. A topic ending in ``/compressed`` gets ``CompressedImage``
-(jpeg).
+bytes are published unchanged, original stamps included, unless ``restamp`` is true). Frames from
+the other sources are stamped with the current time and ``frame_id``. A topic ending in
+``/compressed`` gets ``CompressedImage`` (jpeg).
 
 Run: ``ros2 run lightseg_ros image_source --ros-args -p source:=/data/clip.mp4 -p rate_hz:=15``
 (``rate_hz:=0``: the video's own frame rate, or a bag's recorded rate).
@@ -39,6 +39,7 @@ import rclpy
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image
 
 from .entry import interrupted, stopped
@@ -128,6 +129,13 @@ class ImageSource(Node):
             '(count, loop:=false) arrives whole; false: publish from the start, as a camera '
             'driver does',
         )
+        self._restamp = param(
+            'restamp',
+            False,
+            "a bag's frames: stamp each with the time it is published (its frame_id and pixels "
+            'kept), so that stamp-based latency means publish -> result; false: the recorded '
+            'stamps, as ros2 bag play does',
+        )
         if self.encoding not in SUPPORTED_ENCODINGS:
             raise ValueError(
                 f'encoding {self.encoding!r} not supported; accepted: '
@@ -175,9 +183,20 @@ class ImageSource(Node):
         """
         frame = self._first if self._first is not None else next(self._frames, None)
         self._first = None
-        if frame is None or isinstance(frame, BagFrame):
+        if frame is None or (isinstance(frame, BagFrame) and not self._restamp):
             return frame
         stamp = self.get_clock().now().to_msg()
+        if isinstance(frame, BagFrame):
+            msg_type = CompressedImage if frame.msgtype.endswith('CompressedImage') else Image
+            try:
+                msg = deserialize_message(frame.data, msg_type)
+            except Exception as exc:  # noqa: BLE001 - the CDR reader's errors vary by release
+                raise FrameSourceError(
+                    f'frame {self.published + 1} of {frame.topic} is not a valid '
+                    f'{frame.msgtype}: {exc}'
+                ) from None
+            msg.header.stamp = stamp
+            return msg
         if self.compressed:
             return to_compressed_msg(frame, stamp, self.frame_id)
         return to_image_msg(frame, self.encoding, stamp, self.frame_id)

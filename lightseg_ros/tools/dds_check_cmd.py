@@ -200,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
                 {'dds_transport': transport, 'publisher': publisher, 'subscriber': subscriber, **r}
             )
             lat = f'p50 {r["p50_ms"]} ms, p99 {r["p99_ms"]} ms' if r['received'] else '-'
+            if r['publisher_rc']:  # frames that were never sent are no transport's loss
+                lat += f'  (the publisher process failed: exit status {r["publisher_rc"]})'
             print(
                 f'{transport:10s} {publisher:11s} -> {subscriber:11s}: '
                 f'{r["received"]:3d}/{r["sent"]} arrived  {lat}',

@@ -177,6 +177,8 @@ def run_demo(
                 Parameter('height', value=height),
                 Parameter('count', value=frames),
                 Parameter('loop', value=True),
+                # a bag's recorded stamps would make the latency below the bag's age
+                Parameter('restamp', value=True),
             ],
         )
         side.executor.add_node(src)

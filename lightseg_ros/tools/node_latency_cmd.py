@@ -47,6 +47,8 @@ __all__ = ['measure_node_latency', 'register']
 
 def _summary(seconds: list[float]) -> dict:
     ms = np.asarray(seconds) * 1e3
+    if not ms.size:  # every frame of the phase lost: no percentile to take
+        return {'n': 0, 'p50_ms': None, 'p99_ms': None, 'mean_ms': None}
     return {
         'n': int(ms.size),
         'p50_ms': round(float(np.percentile(ms, 50)), 1),
@@ -195,7 +197,8 @@ def _time_node(
                 results[phase]['node_internal_p99_ms'] = round(
                     float(node_stats.get('latency_p99_ms', 'nan')), 1
                 )
-                results[phase]['dds_p50_ms'] = round(results[phase]['p50_ms'] - inside, 1)
+                p50 = results[phase]['p50_ms']
+                results[phase]['dds_p50_ms'] = None if p50 is None else round(p50 - inside, 1)
                 # where those frames' time went inside the node (wait, read, segment, publish)
                 results[phase]['node_stages_p50_p99_ms'] = node_stats.get('stages_p50_p99_ms', '')
                 # the frame that built the CUDA graph (and compiled): outside the window above
@@ -265,7 +268,7 @@ def measure_node_latency(
     """
     import torch
 
-    from ..inference import Segmenter
+    from ..inference import build_segmenter
     from ..ros.node_config import cpu_threads_for
     from ..sources import road_scene
 
@@ -285,7 +288,11 @@ def measure_node_latency(
         warm_up=warm_up,
     )
     torch.set_num_threads(cpu_threads_for(cpu_threads))  # as the node does
-    segmenter = Segmenter(model=model, device=device, backend=backend, torch_compile=torch_compile)
+    # the weights the node loads for 'model' (its 'weights' parameter left empty): their
+    # max_inference_pixels sets the size the network runs at, so both sides do the same work
+    segmenter = build_segmenter(
+        '', model, device=device, backend=backend, torch_compile=torch_compile
+    )
     times = []
     for i in range(warmup + frames):
         start = time.perf_counter()
@@ -298,6 +305,7 @@ def measure_node_latency(
         'model': model,
         'backend': segmenter.backend.description,
         'device': str(segmenter.device),
+        'weights': segmenter.weights_path or 'random',  # the node's too: it loads the same
         'image': [height, width],
         'node_warmed_up': warm_up,
         'torch_threads': torch.get_num_threads(),
@@ -316,6 +324,11 @@ def measure_node_latency(
     }
 
 
+def _ms(value: float | None) -> str:
+    """Format a figure in ms for the table: ``-`` where a phase lost every frame."""
+    return '      -' if value is None else f'{value:7.1f}'
+
+
 def _print(result: dict, width: int, height: int) -> None:
     seg = result['segmenter_segment']
     print(
@@ -323,20 +336,20 @@ def _print(result: dict, width: int, height: int) -> None:
         f'({result["torch_threads"]} threads), DDS transport {result["dds_transport"]}'
     )
     print(
-        f'  Segmenter.segment (bare)             p50 {seg["p50_ms"]:7.1f} ms  p99 '
-        f'{seg["p99_ms"]:7.1f} ms'
+        f'  Segmenter.segment (bare)             p50 {_ms(seg["p50_ms"])} ms  p99 '
+        f'{_ms(seg["p99_ms"])} ms'
     )
     for phase, r in result['node_publish_to_received'].items():
         lost = f'lost {r["lost"]}' if 'lost' in r else f'dropped {r["dropped"]} of {r["sent"]}'
         print(
-            f'  node publish -> received ({phase:11s}) p50 {r["p50_ms"]:7.1f} ms  p99 '
-            f'{r["p99_ms"]:7.1f} ms  (n={r["n"]}, {lost})'
+            f'  node publish -> received ({phase:11s}) p50 {_ms(r["p50_ms"])} ms  p99 '
+            f'{_ms(r["p99_ms"])} ms  (n={r["n"]}, {lost})'
         )
     mask = result['node_publish_to_received']['mask_only']
     print(
         f'  inside the node (arrival -> published) p50 {mask["node_internal_p50_ms"]:.1f} ms, p99 '
         f'{mask["node_internal_p99_ms"]:.1f} ms; the rest, DDS (frame in, mask out; a difference '
-        f'of medians): {mask["dds_p50_ms"]:.1f} ms; the first frame (not in those) '
+        f'of medians): {_ms(mask["dds_p50_ms"]).strip()} ms; the first frame (not in those) '
         f'{mask["node_first_frame_ms"]:.1f} ms'
     )
     print(f'  inside the node by stage, p50/p99 ms: {mask["node_stages_p50_p99_ms"]}')
@@ -365,6 +378,9 @@ def _one(args: argparse.Namespace, transport: str | None) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..models import get_model_spec
+
+    get_model_spec(args.model)  # a typo: one line now, not after the node's start-up
     transports = args.dds_transport or [None]
     if len(transports) == 1:
         results = [_one(args, transports[0])]
@@ -393,11 +409,13 @@ def run(args: argparse.Namespace) -> int:
             str(args.startup_timeout),
             '--cpu-threads',
             str(args.cpu_threads),
+            *(['--torch-compile'] if args.torch_compile else []),
+            *(['--warm-up'] if args.warm_up else []),
         ]
         with tempfile.TemporaryDirectory() as tmp:
             for transport in transports:
                 out = Path(tmp) / f'{transport}.json'
-                subprocess.run(
+                child = subprocess.run(
                     [
                         sys.executable,
                         '-m',
@@ -409,9 +427,15 @@ def run(args: argparse.Namespace) -> int:
                         '--json',
                         str(out),
                     ],
-                    check=True,
                     stdout=subprocess.DEVNULL,
                 )
+                if child.returncode:  # its own error line is on stderr already
+                    print(
+                        f'lightseg node-latency: the {transport} run failed (exit status '
+                        f'{child.returncode}); nothing written',
+                        file=sys.stderr,
+                    )
+                    return child.returncode
                 results.append(json.loads(out.read_text()))
     for result in results:
         _print(result, args.width, args.height)

@@ -42,10 +42,16 @@ def _label(meta) -> str:
     return meta.model + (f' ({", ".join(bits)})' if bits else '')
 
 
-def results_markdown(rows: list[dict], peer: dict | None) -> str:
+def _ms(value: float | None, spec: str) -> str:
+    """Format a latency cell: ``-`` where none was timed (``--iters 0``)."""
+    return '-' if value is None else format(value, spec)
+
+
+def results_markdown(rows: list[dict], peer: dict | None, device: str = 'cpu') -> str:
     size = 'x'.join(map(str, rows[0]['size'])) if rows else ''
+    where = 'CPU' if device == 'cpu' else device
     lines = [
-        f'| model | params | GFLOPs @{size} | val mIoU | pixel acc. | CPU p50 ms @{size} | vs '
+        f'| model | params | GFLOPs @{size} | val mIoU | pixel acc. | {where} p50 ms @{size} | vs '
         'peer | epochs | weights |',
         '|---|---:|---:|---:|---:|---:|---:|---:|---|',
     ]
@@ -53,7 +59,8 @@ def results_markdown(rows: list[dict], peer: dict | None) -> str:
         seen = '*' if r.get('seen_in_training') else ''
         lines.append(
             f'| {r["label"]} | {r["params"]:,} | {r["gflops"]:.2f} | {r["miou"]:.2f}{seen} | '
-            f'{r["pixel_acc"]:.2f} | {r["latency_p50_ms"]:.1f} | {r["ratio_to_peer"]:.2f}x | '
+            f'{r["pixel_acc"]:.2f} | {_ms(r["latency_p50_ms"], ".1f")} | '
+            f'{_ms(r["ratio_to_peer"], ".2f")}{"" if r["ratio_to_peer"] is None else "x"} | '
             f'{r["epochs_trained"]} | `{r["weights_name"]}` |'
         )
     if peer:
@@ -76,8 +83,6 @@ def results_markdown(rows: list[dict], peer: dict | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from . import benchmark as bm
     from .eval_cmd import score_weights, seen_warning
     from ..models import read_weights_meta, shipped_models, shipped_weights, WeightsError
@@ -105,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
             f"accepted: {', '.join(BACKEND_CHOICES)}"
         )
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    from ..inference.segmenter import select_device
+
+    device = select_device(args.device)  # what the timings ran on, for the table and the JSON
     size = tuple(args.size)
     cli_args.check_network_pixels('lightseg results', '--size', *size)
     peer = None
@@ -170,18 +178,18 @@ def run(args: argparse.Namespace) -> int:
                 ratio_to_peer_range=[case.ratio_spread.min, case.ratio_spread.max],
             )
         else:
-            row.update(
-                latency_p50_ms=float('nan'),
-                latency_p99_ms=float('nan'),
+            row.update(  # null in the JSON (NaN is not JSON), '-' in the table
+                latency_p50_ms=None,
+                latency_p99_ms=None,
                 backend='',
-                ratio_to_peer=float('nan'),
+                ratio_to_peer=None,
             )
         warning = seen_warning(seen, images, args.split, meta)
         if warning:
             print(f'lightseg results: {path}: {warning}', file=sys.stderr)
-        say(f'{row["label"]}: mIoU {row["miou"]:.2f}, p50 {row["latency_p50_ms"]:.1f} ms')
+        say(f'{row["label"]}: mIoU {row["miou"]:.2f}, p50 {_ms(row["latency_p50_ms"], ".1f")} ms')
         rows.append(row)
-    text = results_markdown(rows, peer)
+    text = results_markdown(rows, peer, str(device))
     print(text, end='')
     for out in (args.json, args.markdown):
         if out:
@@ -189,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(
             json.dumps(
-                {'machine': bm.machine_info(torch.device('cpu')), 'peer': peer, 'rows': rows},
+                {'machine': bm.machine_info(device), 'peer': peer, 'rows': rows},
                 indent=2,
             )
             + '\n'
