@@ -30,7 +30,7 @@ done && tar cJf - ./*.whl) > .whl/wheels.tar.xz
   'ros-ament-pep257==0.19.2' 'flake8==7.5.0' 'flake8-blind-except==0.2.1' 'flake8-builtins==3.1.0' \
   'flake8-class-newline==1.6.0' 'flake8-comprehensions==3.17.0' 'flake8-deprecated==2.4.0' \
   'flake8-docstrings==1.7.0' 'flake8-import-order==0.19.2' 'flake8-quotes==3.4.0' \
-  'pydocstyle==6.3.0'
+  'pydocstyle==6.3.0' 'pytest-xdist>=3' 'pytest-timeout>=2'
 rm -f .whl/test/{pytest,pytest_cov,coverage,pyyaml,PyYAML,packaging,setuptools,pluggy,iniconfig}-*.whl \
   .whl/test/{pygments,pyparsing,python_dateutil,typing_extensions}-*.whl
 "$PY" -m pip download -q --no-deps "${TARGET[@]}" -d .whl/test apsw
