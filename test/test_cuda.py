@@ -240,3 +240,68 @@ def test_a_seeded_training_sample_leaves_the_gpu_generator_alone(tmp_path):
     before = torch.cuda.get_rng_state()
     ds[(0, 123)]
     assert torch.equal(torch.cuda.get_rng_state(), before)
+
+
+def test_a_segmenter_on_the_last_gpu_captures_its_graph_from_another_thread():
+    # the node's worker thread starts with GPU 0 current: the capture must still be on the
+    # segmenter's own GPU (with one GPU this is cuda:0, and the test still proves the thread)
+    import threading
+
+    device = f'cuda:{torch.cuda.device_count() - 1}'
+    seg = Segmenter(shipped_weights('ghostnet_aspp_da'), device=device, backend='torch')
+    eager = Segmenter(
+        shipped_weights('ghostnet_aspp_da'), device=device, backend='torch', cuda_graphs=False
+    )
+    image = road_scene(480, 360, t=0.2)[0]
+    out = {}
+    worker = threading.Thread(target=lambda: out.update(mask=seg.segment(image).mask))
+    worker.start()
+    worker.join()
+    assert seg.backend.cuda_graphs and len(seg.backend._graphs) == 1
+    assert agreement(out['mask'], eager.segment(image).mask) > 0.999
+
+
+def test_rng_states_saved_on_more_gpus_than_are_visible_restore():
+    from lightseg_ros.training.engine import _rng_state, _set_rng_state
+
+    state = _rng_state()
+    assert len(state['cuda']) == 1  # this process's GPU only
+    many = {**state, 'cuda': state['cuda'] * (torch.cuda.device_count() + 7)}  # an 8+-GPU run
+    _set_rng_state(many)
+    a = torch.randn(4, device='cuda')
+    _set_rng_state(state)
+    assert torch.equal(a, torch.randn(4, device='cuda'))
+
+
+def test_one_visible_gpu_serves_any_local_rank(monkeypatch):
+    from lightseg_ros.training.engine import setup_distributed
+
+    monkeypatch.setenv('LOCAL_RANK', '3')
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 1)
+    assert setup_distributed('cuda').device == torch.device('cuda', 0)
+
+
+def test_a_gpu_index_past_the_last_is_refused_by_the_node_check_in_one_line():
+    from lightseg_ros.ros.node_config import validate_change
+
+    count = torch.cuda.device_count()
+    line = validate_change('device', f'cuda:{count}')
+    assert line == (
+        f"device 'cuda:{count}' requested but this machine has {count} CUDA device"
+        f'{"s" if count != 1 else ""}; accepted: auto, cpu, cuda, cuda:0 to cuda:{count - 1}'
+    )
+    assert validate_change('device', f'cuda:{count - 1}') is None
+
+
+def test_masks_scaled_up_on_the_gpu_match_the_hosts_exact_upsampling():
+    from lightseg_ros.inference.segmenter import upsample_labels
+
+    seg = Segmenter(shipped_weights('ghostnet_aspp_da'), device='cuda', backend='torch')
+    image = road_scene(1920, 1080, t=0.4)[0]  # above the weights' cap: the network runs smaller
+    with torch.inference_mode():
+        out = seg._network_logits(image).float().clone()
+    assert out.shape[-2:] != (1080, 1920)
+    host = upsample_labels(
+        out[0].cpu().numpy(), out[0].argmax(0).to(torch.uint8).cpu().numpy(), 1080, 1920
+    )
+    assert agreement(seg.segment(image).mask, host) >= 0.999

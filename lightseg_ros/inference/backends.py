@@ -177,6 +177,12 @@ class TorchBackend:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if not self.cuda_graphs:
             return self._eager(x)
+        # CUDA's current device is per thread and starts at 0: the node's worker thread capturing
+        # for cuda:1 would otherwise capture on a stream of GPU 0 while the kernels ran on GPU 1
+        with torch.cuda.device(self.device):
+            return self._graphed(x)
+
+    def _graphed(self, x: torch.Tensor) -> torch.Tensor:
         key = tuple(x.shape)
         entry = self._graphs.get(key)
         if entry is None:
@@ -207,7 +213,9 @@ class TorchBackend:
                 self._eager(static_in)
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # on this model's own stream: torch's default capture stream is made once per process, on
+        # whichever GPU was current at the first capture
+        with torch.cuda.graph(graph, stream=side):
             static_out = self._eager(static_in)
         return graph, static_in, static_out
 

@@ -89,6 +89,9 @@ DATASET_IMAGE_SIZES = {'camvid': (360, 480), 'cityscapes': (1024, 2048), 'voc': 
 FALLBACK_INFERENCE_PIXELS = 1_000_000
 #: output pixels per band when masks are scaled up (bounds the exact-interpolation temporaries)
 BAND_PIXELS = 1 << 17
+#: on a GPU, masks are scaled up there (full-size logits, then their argmax) while those logits
+#: take at most this much; beyond it, as on the CPU, by :func:`upsample_labels` on the host
+DEVICE_UPSAMPLE_BYTES = 256 << 20
 
 
 def default_inference_pixels(meta: WeightsMeta) -> int:
@@ -272,6 +275,12 @@ def select_device(device: str = 'auto') -> torch.device:
     if chosen.type == 'cuda' and not torch.cuda.is_available():
         raise ValueError(
             f"device {device!r} requested but CUDA is not available; use 'auto' or 'cpu'"
+        )
+    count = torch.cuda.device_count() if chosen.type == 'cuda' else 0
+    if chosen.index is not None and chosen.index >= count:  # cuda:3 on a one-GPU robot
+        raise ValueError(
+            f'device {device!r} requested but this machine has {count} CUDA device'
+            f'{"s" if count != 1 else ""}; accepted: auto, cpu, cuda, cuda:0 to cuda:{count - 1}'
         )
     return chosen
 
@@ -483,7 +492,7 @@ class Segmenter:
         buffer.numpy()[...] = image
         tensor = buffer.to(self.device, non_blocking=True)
         done = torch.cuda.Event()
-        done.record()
+        done.record(torch.cuda.current_stream(self.device))  # the copy's stream, on its GPU
         self._staging = (buffer, done)
         return tensor
 
@@ -534,9 +543,22 @@ class Segmenter:
             conf = torch.exp(out - top.unsqueeze(1)).sum(dim=1).reciprocal()[0].cpu().numpy()
         if out.shape[-2:] == (height, width):
             return Segmentation(mask=labels[0].to(torch.uint8).cpu().numpy(), confidence=conf)
-        mask = upsample_labels(
-            out[0].float().cpu().numpy(), labels[0].to(torch.uint8).cpu().numpy(), height, width
-        )
+        if (
+            self.device.type == 'cuda'
+            and out.shape[1] * height * width * out.element_size() <= DEVICE_UPSAMPLE_BYTES
+        ):
+            # the same definition (argmax of the bilinearly resized logits) on the GPU: one uint8
+            # mask comes back instead of the C x h x w logits, and the host's exact upsampling
+            # (10 ms for a 1280x720 frame on one CPU core) is not paid on a robot's slow CPU
+            full = F.interpolate(out, size=(height, width), mode='bilinear', align_corners=False)
+            mask = full.argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
+        else:
+            mask = upsample_labels(
+                out[0].float().cpu().numpy(),
+                labels[0].to(torch.uint8).cpu().numpy(),
+                height,
+                width,
+            )
         if conf is not None:
             conf = cv2.resize(conf, (width, height), interpolation=cv2.INTER_LINEAR)
         return Segmentation(mask=mask, confidence=conf)

@@ -148,8 +148,19 @@ def setup_distributed(device: str = 'auto') -> DistInfo:
     use_cuda = torch.cuda.is_available() if device == 'auto' else device == 'cuda'
     world = int(os.environ.get('WORLD_SIZE', '1'))
     rank, local = int(os.environ.get('RANK', '0')), int(os.environ.get('LOCAL_RANK', '0'))
-    dev = torch.device('cuda', local) if use_cuda else torch.device('cpu')
+    dev = torch.device('cpu')
     if use_cuda:
+        visible = torch.cuda.device_count()
+        # a launcher that gives each process one GPU through CUDA_VISIBLE_DEVICES (SLURM's
+        # --gpus-per-task=1) leaves one visible device whatever LOCAL_RANK says
+        index = local if local < visible else 0 if visible == 1 else None
+        if index is None:
+            raise ConfigError(
+                f'LOCAL_RANK is {local} but this process sees {visible} GPU(s); start at most '
+                'one process per visible GPU (torchrun --nproc_per_node), or give each process '
+                'one GPU with CUDA_VISIBLE_DEVICES'
+            )
+        dev = torch.device('cuda', index)
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group('nccl' if use_cuda else 'gloo')
@@ -749,7 +760,10 @@ def _rng_state() -> dict[str, Any]:
             float(np_state[4]),
         ],
         'torch': torch.get_rng_state(),
-        'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        # this process's own GPU only (setup_distributed made it current): the states of every
+        # visible GPU could not be put back where fewer are visible (an 8-GPU node's run resumed
+        # with CUDA_VISIBLE_DEVICES=0 or on a 1-GPU box), and the other GPUs are not this rank's
+        'cuda': [torch.cuda.get_rng_state()] if torch.cuda.is_available() else [],
     }
 
 
@@ -759,8 +773,12 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     n = state['numpy']
     np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), n[2], n[3], n[4]))
     torch.set_rng_state(state['torch'])
-    if state['cuda'] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state['cuda'])
+    cuda = state['cuda']
+    if cuda and torch.cuda.is_available():
+        # one state (this format), or one per GPU the saving process saw (older checkpoints):
+        # the one of the GPU now current where there is one, else the first
+        here = torch.cuda.current_device()
+        torch.cuda.set_rng_state(cuda[here] if len(cuda) > 1 and here < len(cuda) else cuda[0])
 
 
 def _gather_rng_states(info: DistInfo) -> list[Any]:
