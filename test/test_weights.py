@@ -175,6 +175,14 @@ def test_local_pretrained_backbone_file_is_loaded(tmp_path):
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
     model = build_model('deeplabv3plus_mobilenetv2', num_classes=3, pretrained_backbone=str(path))
     assert torch.equal(model.backbone.stages['c2'][0][0].weight, net.features[0][0].weight)
+    # the stages the backbone keeps are enough: no last 1x1 conv, no ImageNet classifier (or
+    # one for another number of classes)
+    kept = {k: v.contiguous() for k, v in net.state_dict().items() if k.startswith('features.')}
+    kept = {k: v for k, v in kept.items() if not k.startswith('features.18.')}
+    save_file({**kept, 'classifier.1.weight': torch.zeros(10, 1280)}, str(path))
+    model = build_model('deeplabv3plus_mobilenetv2', num_classes=3, pretrained_backbone=str(path))
+    last = model.backbone.stages['c5'][-1].conv[-2].weight
+    assert torch.equal(last, net.features[17].conv[-2].weight)
 
 
 def test_backbone_file_that_does_not_fit(tmp_path):
@@ -182,8 +190,25 @@ def test_backbone_file_that_does_not_fit(tmp_path):
 
     path = tmp_path / 'other.safetensors'
     save_file({'fc.weight': torch.zeros(2, 2)}, str(path))
-    with pytest.raises(PretrainedWeightsError, match='does not fit this backbone'):
+    with pytest.raises(PretrainedWeightsError, match='does not fit this backbone') as info:
         build_model('ghostnet_aspp_da', num_classes=3, pretrained_backbone=str(path))
+    assert str(info.value).endswith(
+        "accepted: timm's ghostnet_100 weights (conv_stem, bn1 and blocks.0 to blocks.8 at least)"
+    )
+    # right names, wrong kind of values: complex (torch would keep the real part, with a
+    # warning) or integer tensors are refused, naming the tensor
+    import timm
+
+    ghost = timm.create_model('ghostnet_100').state_dict()
+    for dtype in (torch.complex64, torch.int32):
+        save_file(
+            {**ghost, 'conv_stem.weight': ghost['conv_stem.weight'].to(dtype)}, str(path)
+        )
+        with pytest.raises(PretrainedWeightsError) as info:
+            build_model('ghostnet_aspp_da', num_classes=3, pretrained_backbone=str(path))
+        assert f'conv_stem.weight holds {str(dtype)[6:]} values where the backbone takes ' in str(
+            info.value
+        )
     with pytest.raises(PretrainedWeightsError, match='not found'):
         build_model(
             'ghostnet_aspp_da', num_classes=3, pretrained_backbone=str(tmp_path / 'missing.pth')

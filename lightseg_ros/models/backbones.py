@@ -188,20 +188,37 @@ def _read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def _load_into(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load the keys of ``state`` that belong to ``module``; every module key must be present."""
+def _load_into(
+    module: nn.Module, state: dict[str, torch.Tensor], source: str, accepted: str
+) -> None:
+    """
+    Load the keys of ``state`` that belong to ``module``; every module key must be present.
+
+    ``accepted`` says which file fits (``"torchvision's mobilenet_v2 ..."``), with every refusal.
+    """
     own = module.state_dict()
     matched = {k: v for k, v in state.items() if k in own}
     missing = [k for k in own if k not in matched and not k.endswith('num_batches_tracked')]
     if missing:
         raise PretrainedWeightsError(
             f'{source} does not fit this backbone: {len(missing)} tensors missing (first: '
-            f'{missing[0]})'
+            f'{missing[0]}); accepted: {accepted}'
         )
     bad = [k for k, v in matched.items() if v.shape != own[k].shape]
     if bad:
         raise PretrainedWeightsError(
-            f'{source}: shape mismatch for {bad[0]}: {tuple(matched[bad[0]].shape)}'
+            f'{source}: shape mismatch for {bad[0]}: {tuple(matched[bad[0]].shape)} where the '
+            f'backbone has {tuple(own[bad[0]].shape)}; accepted: {accepted}'
+        )
+    # copy_ would take a complex tensor's real part with only a warning, an integer one silently
+    kinds = [
+        k for k, v in matched.items()
+        if own[k].is_floating_point() and (v.is_complex() or not v.is_floating_point())
+    ]
+    if kinds:
+        raise PretrainedWeightsError(
+            f'{source}: {kinds[0]} holds {str(matched[kinds[0]].dtype).removeprefix("torch.")} '
+            f'values where the backbone takes floating point ones; accepted: {accepted}'
         )
     try:
         module.load_state_dict(matched, strict=False)
@@ -242,8 +259,14 @@ class MobileNetV2Backbone(Backbone):
                     'instead.'
                 ) from exc
         elif pretrained:
-            state = _read_state_dict(pretrained)
-            _load_into(net, state, str(pretrained))
+            # the stages this backbone keeps (features 0-17), by torchvision's names: the last
+            # 1x1 conv and the ImageNet classifier are not needed in the file
+            _load_into(
+                nn.ModuleDict({'features': net.features[:18]}),
+                _read_state_dict(pretrained),
+                str(pretrained),
+                "torchvision's mobilenet_v2 weights (features.0 to features.17 at least)",
+            )
         features = net.features
         self.stages = nn.ModuleDict({name: features[a:b] for name, a, b, _, _ in self._STAGES})
         self.feature_info = []
@@ -293,6 +316,8 @@ class GhostNetBackbone(Backbone):
                     ),
                     _read_state_dict(pretrained),
                     str(pretrained),
+                    "timm's ghostnet_100 weights (conv_stem, bn1 and blocks.0 to blocks.8 at "
+                    'least)',
                 )
         self.stem = nn.Sequential(net.conv_stem, net.bn1, net.act1)
         self.blocks = net.blocks[:9]

@@ -67,7 +67,12 @@ class LRASPPMobileNetV3(nn.Module):
                 k.removeprefix('features.'): v
                 for k, v in _read_state_dict(pretrained_backbone).items()
             }
-            _load_into(self.net.backbone, state, str(pretrained_backbone))
+            _load_into(
+                self.net.backbone,
+                state,
+                str(pretrained_backbone),
+                "torchvision's mobilenet_v3_large weights (its features.* tensors)",
+            )
         self.net.backbone.feature_info = [FeatureInfo('low', 40, 8), FeatureInfo('high', 960, 16)]
         self.num_classes = num_classes
 
