@@ -70,6 +70,17 @@ def test_mailbox_keeps_only_the_newest_frame_per_camera():
     assert box.take(0) == ('a', 2) and box.take(0) == ('b', 3) and box.take(0.01) is None
 
 
+def test_mailbox_is_idle_only_when_no_frame_waits_or_is_in_hand():
+    box = LatestFrameMailbox()
+    assert box.idle()
+    box.put('a', 1)
+    assert not box.idle()
+    assert box.take(0) == ('a', 1)
+    assert not box.idle()  # taken, not yet handled: the frame is in neither place
+    box.done()
+    assert box.idle()
+
+
 def test_mailbox_wakes_a_waiting_worker():
     box, got = LatestFrameMailbox(), []
     t = threading.Thread(target=lambda: got.append(box.take(5)))

@@ -486,3 +486,66 @@ def test_one_class_everywhere_and_memory_budget_reach_diagnostics(graph, weights
     probe.packed.publish(packed)
     probe.wait_for(f'{OUT_PACKED}/mask', lambda m: m.header.stamp.sec == packed.header.stamp.sec)
     diagnostics(probe, lambda level, text, v: level == 0 and text == 'ok')
+
+
+def test_a_switch_failing_after_a_cleanup_does_not_mark_the_next_configuration(monkeypatch):
+    """
+    A worker still loading when cleanup stopped waiting for it fails later: that is not news.
+
+    Its failure used to set the node's model error, so the configuration made since reported
+    "model switch failed" in /diagnostics until its next load.
+    """
+    import rclpy
+    from rclpy.parameter import Parameter
+    import lightseg_ros.ros.segment_node as segment_node
+    from lightseg_ros.ros.segment_lifecycle_node import SegmentLifecycleNode
+
+    real_load = segment_node.load_segmenter
+    started, release = threading.Event(), threading.Event()
+
+    def slow_failing_load(config):
+        if config.num_classes == 5:
+            started.set()
+            release.wait(30)  # fails once the next configuration is up
+            raise ValueError('a load that fails late')
+        return real_load(config)
+
+    monkeypatch.setattr(segment_node, 'load_segmenter', slow_failing_load)
+    monkeypatch.setattr(segment_node.SegmentNode, 'WORKER_STOP_WAIT_S', 0.1)
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=fresh_domain())
+    node = SegmentLifecycleNode(
+        f'late_{uuid.uuid4().hex[:6]}',
+        context=context,
+        parameter_overrides=[
+            Parameter('weights', value='random'),
+            Parameter('device', value='cpu'),
+            Parameter('backend', value='torch'),
+            Parameter('image_topics', value=[f'{NS}/late/image']),
+            Parameter('cpu_threads', value=1),
+        ],
+    )
+    try:
+        node.trigger_configure()
+        node.trigger_activate()
+        assert node.set_parameters([Parameter('num_classes', value=5)])[0].successful
+        assert started.wait(30)  # the old worker is inside its slow load
+        node.trigger_deactivate()
+        node.trigger_cleanup()  # waits 0.1 s, then goes on without that worker
+        assert node.set_parameters([Parameter('num_classes', value=4)])[0].successful
+        node.trigger_configure()
+        assert len(node.segmenter.class_names) == 4
+        workers = [t for t in threading.enumerate() if t.name == 'segmentation_worker']
+        assert len(workers) == 2  # the old one is still in its load
+        release.set()
+        for worker in workers:
+            worker.join(0.1)
+        deadline = time.monotonic() + 20
+        while sum(t.is_alive() for t in workers) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sum(t.is_alive() for t in workers) == 1  # the old one has failed and ended
+        assert not node._model_error, node._model_error
+        assert len(node.segmenter.class_names) == 4
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)

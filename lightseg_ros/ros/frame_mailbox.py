@@ -40,6 +40,7 @@ class LatestFrameMailbox:
         self._slots: OrderedDict[Hashable, Any] = OrderedDict()
         self._cond = threading.Condition()
         self._closed = False
+        self._in_hand = False  # a frame taken and not yet marked done
         self.dropped = 0
 
     def put(self, key: Hashable, frame: Any) -> bool:
@@ -65,7 +66,18 @@ class LatestFrameMailbox:
                 self._cond.wait(timeout)
             if not self._slots:
                 return None
+            self._in_hand = True  # under the lock: idle() never sees the frame in neither place
             return self._slots.popitem(last=False)
+
+    def done(self) -> None:
+        """Mark the frame last taken as handled."""
+        with self._cond:
+            self._in_hand = False
+
+    def idle(self) -> bool:
+        """No frame waiting and none taken and not yet done."""
+        with self._cond:
+            return not self._slots and not self._in_hand
 
     def wake(self) -> None:
         """Wake a waiting ``take`` (e.g. to apply a model switch promptly)."""

@@ -540,7 +540,6 @@ class SegmentNodeBase(Node):
 
     def __init__(self, node_name: str = 'segment_node', **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        self._busy = False
         self._mailbox = LatestFrameMailbox()
         # set when the worker of this configure must stop: each worker gets its own (with its own
         # mailbox), so one still busy after a cleanup's join cannot bring its model back or keep
@@ -747,11 +746,16 @@ class SegmentNodeBase(Node):
             torch.cuda.empty_cache()
         self._stage = 'unconfigured'
 
+    #: how long a stop waits for the worker; one still loading a model after it (a torch.compile
+    #: warm-up takes about 25 s) ends on its own, and its own stop event keeps it from touching
+    #: the node again
+    WORKER_STOP_WAIT_S = 5.0
+
     def _stop_worker(self) -> None:
         self._stop.set()
         self._mailbox.close()
         if self._worker is not None and self._worker.is_alive():
-            self._worker.join(timeout=5.0)
+            self._worker.join(timeout=self.WORKER_STOP_WAIT_S)
         self._worker = None
 
     def _log_model(self) -> None:
@@ -779,7 +783,7 @@ class SegmentNodeBase(Node):
 
     def idle(self) -> bool:
         """No frame waiting and none being processed."""
-        return not self._busy and len(self._mailbox) == 0
+        return self._mailbox.idle()
 
     # -- executor thread -------------------------------------------------------------------------
     def _on_frame(self, camera: int, raw: bytes, msgtype: str) -> None:
@@ -886,7 +890,6 @@ class SegmentNodeBase(Node):
             if item is None:
                 continue
             camera, frame = item
-            self._busy = True
             try:
                 self._process(self._cameras[camera], frame)
             except Exception as exc:  # noqa: BLE001 - one bad frame must not end the worker
@@ -903,7 +906,7 @@ class SegmentNodeBase(Node):
                         + (f' ({suppressed} more suppressed)' if suppressed else '')
                     )
             finally:
-                self._busy = False
+                mailbox.done()
 
     def _stopping(self, stop: threading.Event) -> bool:
         """Whether this worker is being stopped: asked to, or the context is shut down."""
@@ -992,12 +995,15 @@ class SegmentNodeBase(Node):
                 why = str(exc) or type(exc).__name__  # input errors: one line naming the problem
             else:  # a bug or the machine: its type, and one line of its message
                 why = f'{type(exc).__name__}: {" ".join(str(exc).split())[:300]}'
+            if stop.is_set():
+                # a worker stopped by a cleanup while it loaded (past the 5 s its stop waits):
+                # the node, maybe configured anew since, is no longer its to report on
+                return
             self._model_error = why
             running = getattr(self._segmenter, 'model_name', 'no model')  # None after a cleanup
-            if not stop.is_set():
-                restored = ', '.join(self._restore_running_parameters(values))
-                back = f" ({restored} set back to the running model's)" if restored else ''
-                self.get_logger().error(f'model switch failed, keeping {running}: {why}{back}')
+            restored = ', '.join(self._restore_running_parameters(values))
+            back = f" ({restored} set back to the running model's)" if restored else ''
+            self.get_logger().error(f'model switch failed, keeping {running}: {why}{back}')
             return
         if stop.is_set():  # cleaned up while loading: the node has no model now
             return
