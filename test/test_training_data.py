@@ -23,7 +23,7 @@ from lightseg_ros.training.transforms import eval_transform, train_transform
 import numpy as np
 from PIL import Image
 import pytest
-from synthetic_data import make_camvid, make_cityscapes, make_folder, make_voc
+from synthetic_data import CLASS_COLORS, make_camvid, make_cityscapes, make_folder, make_voc
 import torch
 
 
@@ -764,3 +764,63 @@ def test_mask_dir_outside_the_voc_layout_is_refused_not_ignored(tmp_path):
     cfg = load_config(None, ['data.dataset=folder', f'data.root={root}'])
     train_set, val_set = get_datasets(cfg)
     assert len(train_set) == 2 and len(val_set) == 2
+
+
+def test_a_classes_file_whose_ignore_index_is_a_class_is_refused(tmp_path):
+    path = tmp_path / 'classes.yaml'
+    path.write_text('classes: [background, road]\nignore_index: 0\n')
+    with pytest.raises(DatasetError) as info:
+        read_classes_file(path)
+    assert str(info.value) == (
+        f"{path}: the ignore index 0 is also class 0 ('background') of the 2 classes; the ignore "
+        'index must be 2 or more'
+    )
+    text = tmp_path / 'classes.txt'  # 256 classes and the default 255: class c255 would be void
+    text.write_text(''.join(f'c{i}\n' for i in range(256)))
+    with pytest.raises(DatasetError, match=r"is also class 255 \('c255'\) .* in a classes\.yaml"):
+        read_classes_file(text)
+    path.write_text('classes: [background, road]\nignore_index: 2\n')
+    assert read_classes_file(path)[2] == 2
+
+
+def test_a_classes_file_with_a_byte_order_mark_or_a_yaml_boolean_name(tmp_path):
+    text = tmp_path / 'classes.txt'
+    text.write_bytes('background\nroad\n'.encode('utf-8-sig'))  # as Windows editors save it
+    assert read_classes_file(text)[0] == ['background', 'road']
+    path = tmp_path / 'classes.yaml'
+    path.write_text('classes:\n  - {name: road}\n  - {name: off}\n')
+    with pytest.raises(DatasetError, match=r'class 1 name reads as the boolean False in YAML'):
+        read_classes_file(path)
+    path.write_text("classes:\n  - {name: road}\n  - {name: 'off'}\n")
+    assert read_classes_file(path)[0] == ['road', 'off']
+
+
+def test_transparent_pixels_of_an_rgba_mask_are_unlabelled(tmp_path):
+    root = make_folder(tmp_path, n=1, size=(8, 8), rgb_masks=True)
+    rgba = np.zeros((8, 8, 4), np.uint8)  # transparent black everywhere: no class
+    rgba[:4] = [*CLASS_COLORS[1], 255]  # the top half opaque, class 1 ('box')
+    Image.fromarray(rgba, 'RGBA').save(root / 'masks' / 'train' / 'img0.png')
+    data = build_dataset('folder', root, 'train', None)
+    data.check()
+    assert data.class_pixels.tolist() == [0, 32, 0]
+    _, mask = data[0]
+    mask = np.asarray(mask)
+    assert (mask[:4] == 1).all() and (mask[4:] == 255).all()
+
+
+def test_a_list_naming_two_images_of_one_stem_is_refused(tmp_path):
+    root = make_folder(tmp_path, n=2, size=(32, 48))
+    images = root / 'images'
+    for folder in (images / 'train', root / 'masks' / 'train'):  # the flat layout + train.txt
+        for f in folder.iterdir():
+            f.rename(folder.parent / f.name)
+        folder.rmdir()
+    for name in ('a', 'b'):
+        (images / name).mkdir()
+        Image.open(images / 'img0.jpg').save(images / name / 'x.jpg')
+    (root / 'train.txt').write_text('a/x.jpg\nb/x.jpg\n')
+    with pytest.raises(DatasetError, match=r"share the stem 'x' and so the mask .*x\.png"):
+        build_dataset('folder', root, 'train')
+    (root / 'train.txt').write_text('img0\nimg0\n')
+    with pytest.raises(DatasetError, match=r'img0\.jpg and .*img0\.jpg, which share the stem'):
+        build_dataset('folder', root, 'train')

@@ -364,6 +364,14 @@ def test_a_teacher_trained_on_the_validation_images_is_named_in_a_warning(
         )
         assert ('warning: the teacher' in err) is warned, err
         assert not warned or line in err, err
+        # validating on the training split: said once, whatever the teacher
+        assert err.count(
+            "warning: 4 of the 4 validation images (val_split 'train') are also training images "
+            "(train_split 'train')"
+        ) == 1, err
+    # held-out validation: no such line
+    assert main(['train', '--config', str(cfg)]) == 0
+    assert 'are also training images' not in capsys.readouterr().err
 
 
 def test_a_teacher_that_cannot_teach_stops_the_run_in_one_line(overfit_run, tmp_path, capsys):

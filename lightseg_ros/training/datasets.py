@@ -255,7 +255,10 @@ class SegmentationDataset(Dataset):
     def _labels(self, im: Image.Image, path: Path) -> np.ndarray:
         """Decode the open mask ``im`` (of file ``path``) into class ids."""
         if im.mode in ('RGB', 'RGBA'):
-            return self._colors_to_labels(np.asarray(im.convert('RGB')), path)
+            # a fully transparent pixel (alpha 0) is unlabelled: the ignore index, whatever
+            # colour it holds (a labelling tool's empty canvas is transparent black)
+            clear = np.asarray(im.getchannel('A')) == 0 if im.mode == 'RGBA' else None
+            return self._colors_to_labels(np.asarray(im.convert('RGB')), path, clear)
         if im.mode == 'F':  # cast to ids, 0.5 would silently become class 0
             raise DatasetError(
                 f'{self.name}: mask {path} has floating-point values (Pillow mode F); masks '
@@ -265,8 +268,13 @@ class SegmentationDataset(Dataset):
         # 8- and 16-bit labels stay as they are (checked, counted); load() widens them
         return labels if labels.dtype in (np.uint8, np.uint16) else labels.astype(np.int64)
 
-    def _colors_to_labels(self, rgb: np.ndarray, path: Path) -> np.ndarray:
+    def _colors_to_labels(
+        self, rgb: np.ndarray, path: Path, clear: np.ndarray | None = None
+    ) -> np.ndarray:
         labels, known = colors_to_ids(rgb, np.asarray(self.colors))
+        if clear is not None and clear.any():
+            known = known | clear
+            labels = np.where(clear, np.int64(self.ignore_index), labels)
         if not known.all():
             bad = np.unique(rgb[~known], axis=0)[:5]
             listed = ', '.join(
@@ -810,6 +818,12 @@ def _classes_from_yaml(path: Path, text: str) -> tuple[list[str], list[Any], int
         if isinstance(entry, str):
             names.append(entry)
             colors.append(None)
+        elif isinstance(entry, dict) and isinstance(entry.get('name'), bool):
+            # YAML 1.1 reads a bare off / on / yes / no as a bool: 'False' was stored as the name
+            raise DatasetError(
+                f'{path}: class {i} name reads as the boolean {entry["name"]} in YAML; quote it '
+                "(name: 'off')"
+            )
         elif isinstance(entry, dict) and isinstance(entry.get('name'), (str, int)):
             names.append(str(entry['name']))
             unknown = [k for k in entry if k not in CLASS_KEYS]
@@ -858,7 +872,7 @@ def read_classes_file(path: str | Path) -> tuple[list[str], list[list[int]], int
     path = Path(path)
     text = read_small_text(
         path, MAX_CLASSES_FILE_BYTES, DatasetError, 'a classes file is a short list'
-    )
+    ).removeprefix('\ufeff')  # a byte-order mark (Windows editors) is no part of the first name
     ignore = 255
     if path.suffix in ('.yaml', '.yml'):
         names, colors, ignore, where = _classes_from_yaml(path, text)
@@ -867,6 +881,15 @@ def read_classes_file(path: str | Path) -> tuple[list[str], list[list[int]], int
     lo, hi = LIMITS.num_classes
     if not lo <= len(names) <= hi:
         raise DatasetError(f'{path}: lists {len(names)} classes; {lo} to {hi} are accepted')
+    if ignore < len(names):
+        # its pixels would be void: that class would never be trained, and score nothing
+        raise DatasetError(
+            f'{path}: the ignore index {ignore} is also class {ignore} '
+            f'({shown_value(names[ignore])}) of the {len(names)} classes; the ignore index must '
+            f'be {len(names)} or more'
+            + (' (set ignore_index in a classes.yaml)' if path.suffix not in ('.yaml', '.yml')
+               else '')
+        )
     palette = default_palette(len(names)).tolist()
     _check_classes(names, colors, palette, where)
     return names, [c if c is not None else palette[i] for i, c in enumerate(colors)], ignore
@@ -982,6 +1005,17 @@ class FolderDataset(SegmentationDataset):
                         f'{found[0]} and {found[1]} share its stem and so one mask; keep one'
                     )
                 files.append(found[0])
+            # a mask is masks/<stem>.png: two listed images of one stem (a/x.png, b/x.png, or x
+            # twice) would be trained on one mask, or twice as often
+            by_stem = {}
+            for f in files:
+                other = by_stem.setdefault(f.stem, f)
+                if other is not f:
+                    raise DatasetError(
+                        f'folder: {root / f"{split}.txt"} lists images {other} and {f}, which '
+                        f'share the stem {f.stem!r} and so the mask '
+                        f'{masks / (f.stem + ".png")}; list each image once, with unique stems'
+                    )
         else:
             raise DatasetError(
                 f'folder: split {split!r} not found: neither {images / split}/ nor '

@@ -1004,6 +1004,16 @@ def _restore(path: str | Path, name: str, load: Callable[[], Any]) -> None:
         ) from None
 
 
+def _validation_overlap(
+    train_set: SegmentationDataset, val_set: SegmentationDataset | None
+) -> int:
+    """Count the validation images that are training images too (by resolved path)."""
+    if val_set is None:
+        return 0
+    trained = {Path(image).resolve() for image, _ in train_set.samples}
+    return sum(Path(image).resolve() in trained for image, _ in val_set.samples)
+
+
 def _make_meta(
     cfg: TrainConfig,
     dataset: SegmentationDataset,
@@ -1266,6 +1276,16 @@ def train(
         if resume
         else TrainState()
     )
+    overlap = _validation_overlap(train_set, val_set) if info.main else 0
+    if overlap:  # after every check that can stop the run: an error stays its one line
+        print(
+            f'warning: {overlap} of the {len(val_set)} validation images '
+            f'(val_split {cfg.data.val_split!r}) are also training images (train_split '
+            f"{cfg.data.train_split!r}): 'val mIoU' then measures fit, not images the model "
+            'never saw, and the best checkpoint is picked on it',
+            file=sys.stderr,
+            flush=True,
+        )
 
     writer = None
     failure = None
