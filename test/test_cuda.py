@@ -305,3 +305,22 @@ def test_masks_scaled_up_on_the_gpu_match_the_hosts_exact_upsampling():
         out[0].cpu().numpy(), out[0].argmax(0).to(torch.uint8).cpu().numpy(), 1080, 1920
     )
     assert agreement(seg.segment(image).mask, host) >= 0.999
+
+
+def test_a_capture_out_of_memory_at_one_size_keeps_graphs_for_the_others(monkeypatch):
+    seg = Segmenter(shipped_weights('ghostnet_aspp_da'), device='cuda', backend='torch')
+    backend = seg.backend
+    real_capture = backend._capture
+
+    def capture(x):
+        if x.shape[-1] == 480:
+            raise torch.cuda.OutOfMemoryError('CUDA out of memory (a test)')
+        return real_capture(x)
+
+    monkeypatch.setattr(backend, '_capture', capture)
+    large, small = road_scene(480, 360, t=0.1)[0], road_scene(320, 240, t=0.1)[0]
+    seg.segment(large)
+    seg.segment(large)  # eager again, not another capture
+    seg.segment(small)
+    assert backend.cuda_graphs and list(backend._graphs) == [(1, 3, 240, 320)]
+    assert list(backend._eager_shapes) == [(1, 3, 360, 480)]

@@ -149,6 +149,8 @@ class TorchBackend:
             self.model = torch.compile(self.model, dynamic=False)
         self.cuda_graphs = device.type == 'cuda' and (cuda_graphs is None or cuda_graphs)
         self._graphs: OrderedDict[tuple[int, ...], tuple] = OrderedDict()
+        # shapes whose capture ran out of GPU memory: eager for them, graphs for the rest
+        self._eager_shapes: OrderedDict[tuple[int, ...], None] = OrderedDict()
         self._describe()
 
     def _describe(self) -> None:
@@ -184,10 +186,21 @@ class TorchBackend:
 
     def _graphed(self, x: torch.Tensor) -> torch.Tensor:
         key = tuple(x.shape)
+        if key in self._eager_shapes:
+            return self._eager(x)
         entry = self._graphs.get(key)
         if entry is None:
             try:
                 entry = self._capture(x)
+            except torch.cuda.OutOfMemoryError as exc:
+                # one large size did not fit beside the graphs kept: that size runs eager (not
+                # captured again at each frame), the others keep theirs
+                LOG.warning('CUDA graph for input %s: out of memory, running eager: %s', key, exc)
+                self._eager_shapes[key] = None
+                if len(self._eager_shapes) > 64:
+                    self._eager_shapes.popitem(last=False)
+                torch.cuda.empty_cache()
+                return self._eager(x)
             except RuntimeError as exc:  # an op that cannot be captured: eager from now on
                 LOG.warning('CUDA graph capture failed, running eager: %s', exc)
                 self.cuda_graphs = False
