@@ -99,6 +99,21 @@ def test_bench_json_small_run(tmp_path, capsys):
     assert sum(line.endswith('       -       -') for line in rows) == len(rows) - 1
 
 
+def test_a_case_above_the_inference_cap_records_the_size_its_pipeline_ran_at():
+    from lightseg_ros.models import shipped_weights
+    from lightseg_ros.tools.benchmark import bench_segmenter
+
+    weights = str(shipped_weights('ghostnet_aspp_da'))  # cap 345,600 pixels: 2x 360x480
+    big = bench_segmenter(
+        'ghostnet_aspp_da', 'torch', (720, 960), device='cpu', warmup=0, iters=1, weights=weights
+    )
+    assert big.extra['pipeline_network_size'] == [509, 678]
+    small = bench_segmenter(
+        'ghostnet_aspp_da', 'torch', (64, 96), device='cpu', warmup=0, iters=1, weights=weights
+    )
+    assert 'pipeline_network_size' not in small.extra
+
+
 def test_interleaved_rounds_alternate_on_the_same_input_and_give_the_ratio_per_round():
     import time
 

@@ -23,11 +23,15 @@ a round alike instead of skewing one whole measurement against the other. Two la
 
 * ``network``: the backend alone on a prepared normalised tensor (what the peer comparison uses);
 * ``pipeline``: :meth:`Segmenter.segment` from a uint8 RGB image to the uint8 mask at input
-  resolution (upload, normalise, network, resize, argmax, download).
+  resolution (upload, normalise, network, resize, argmax, download). As in the node, a frame
+  above the weights' ``max_inference_pixels`` is shrunk before the network: the case then
+  records ``pipeline_network_size`` (``extra``), and its pipeline may take less than its network.
 
-The theoretical floor is the model's FLOPs (papers' convention) over the machine's measured peak
-(fp32 matrix multiply on the same threads): no backend can beat it, and the gap says how much
-a faster kernel library could still give.
+The theoretical floor is the model's FLOPs (papers' convention) at the case's size over the
+machine's measured peak (a matrix multiply on the same threads: fp32 on the CPU, fp16 on CUDA):
+no backend can beat it on the CPU, and the gap says how much a faster kernel library could still
+give. On CUDA a 1024 x 1024 product is a rough peak (launch-bound on a large GPU), so the floor
+there is indicative, not a bound.
 """
 
 from __future__ import annotations
@@ -307,6 +311,9 @@ def bench_segmenter(
                 lambda: seg.backend(x), device=seg.device, warmup=warmup, iters=iters
             )
     extra = {}
+    shrunk = tuple(seg.network_size(*size)[0])
+    if shrunk != tuple(size):
+        extra['pipeline_network_size'] = list(shrunk)
     if seg.device.type == 'cuda':
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(seg.device)
