@@ -110,11 +110,21 @@ def test_training_validation_scores_a_split_of_mixed_sizes(mixed_sizes, one_torc
 
 
 def test_eval_scores_with_the_datasets_ignore_index_not_the_weights(tmp_path, one_torch_thread):
-    """A dataset that voids class 2 (its classes.yaml ignore_index): 2 scored as a class before."""
+    """A dataset whose void is 3 (its classes.yaml ignore_index), not the weights' 255."""
+    import numpy as np
+    from PIL import Image
+
     data = make_folder(tmp_path / 'd', n=2)
     classes = data / 'classes.yaml'
-    classes.write_text(classes.read_text().replace('ignore_index: 255', 'ignore_index: 2'))
+    classes.write_text(classes.read_text().replace('ignore_index: 255', 'ignore_index: 3'))
+    labelled = 0
+    for path in (data / 'masks' / 'val').glob('*.png'):  # class 2's pixels made void
+        mask = np.array(Image.open(path))
+        mask[mask == 2] = 3
+        Image.fromarray(mask).save(path)
+        labelled += int((mask != 3).sum())
     weights = small_weights(tmp_path / 'w.safetensors')  # its own ignore index: 255
     score = score_weights(weights, data, dataset='folder', device='cpu', progress=False)
     confusion = score.scores.confusion
-    assert sum(confusion[2]) == 0 and sum(map(sum, confusion)) > 0  # no pixel labelled 2 counted
+    # every labelled pixel counted, no void one (label 3 was out of range for the weights' 255)
+    assert sum(confusion[2]) == 0 and sum(map(sum, confusion)) == labelled > 0

@@ -824,3 +824,19 @@ def test_a_list_naming_two_images_of_one_stem_is_refused(tmp_path):
     (root / 'train.txt').write_text('img0\nimg0\n')
     with pytest.raises(DatasetError, match=r'img0\.jpg and .*img0\.jpg, which share the stem'):
         build_dataset('folder', root, 'train')
+
+
+def test_8_bit_labels_are_augmented_as_uint8_and_come_out_as_int64_unchanged(tmp_path):
+    from torchvision import tv_tensors
+
+    root = make_camvid(tmp_path / 'camvid', n=1, size=(48, 64), splits=('train',))
+    image, mask = build_dataset('camvid', root, 'train', None)[0]
+    assert mask.dtype == torch.uint8  # an eighth of int64's memory through the augmentation
+    transform = train_transform((40, 40), 11, scale=(1.5, 2.0), blur=0, hue=0)
+    out = {}
+    for dtype in (torch.uint8, torch.int64):
+        torch.manual_seed(3)
+        out[dtype] = transform(image, tv_tensors.Mask(mask.to(dtype)))
+    assert out[torch.uint8][1].dtype == torch.int64
+    assert torch.equal(out[torch.uint8][1], out[torch.int64][1])
+    assert torch.equal(out[torch.uint8][0], out[torch.int64][0])
