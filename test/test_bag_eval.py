@@ -838,3 +838,41 @@ def test_cli_a_bag_of_malformed_frames_only_exits_1(tmp_path, weights, capsys):
         'lightseg bag-eval: error: none of the 3 frames on /cam could be segmented (see the '
         'skipped lines above)'
     )
+
+
+def test_node_mode_replays_jpeg_frames_recorded_under_any_name(tmp_path, weights):
+    """
+    CompressedImage recorded on /cam/jpeg is replayed where the node listens.
+
+    The node's compressed transport listens on /cam/jpeg/compressed; the replay sent to /cam/jpeg
+    and every start timed out.
+    """
+    import cv2
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import CompressedImage
+
+    from lightseg_ros.evaluation.node_replay import evaluate_node
+    from lightseg_ros.sources.bags import COMPRESSED_TYPE
+
+    rng = np.random.default_rng(5)
+    step = 500_000_000
+    with AtomicBagWriter(tmp_path / 'jpeg') as w:
+        for i in range(3):
+            rgb = (rng.random((24, 32, 3)) * 255).astype(np.uint8)
+            msg = CompressedImage(format='jpeg')
+            msg.header.stamp.nanosec, msg.header.frame_id = 100 + i, 'cam'  # as the labels'
+            msg.data = cv2.imencode('.jpg', rgb[..., ::-1])[1].tobytes()
+            w.write_raw('/cam/jpeg', COMPRESSED_TYPE, serialize_message(msg), (i + 1) * step)
+            label = np.zeros((24, 32), np.uint8)
+            w.write('/lab', image_message(w.store, label, 'mono8', 100 + i, 'cam'), IMAGE_TYPE, 1)
+    report = evaluate_node(
+        tmp_path / 'jpeg',
+        '/cam/jpeg',
+        '/lab',
+        weights=str(weights),
+        device='cpu',
+        rate=1.0,
+        settle_s=1.0,
+    )
+    assert report.frames == 3 and report.processed + report.dropped == 3
+    assert report.processed >= 1 and report.labelled == report.processed

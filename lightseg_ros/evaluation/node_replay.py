@@ -33,7 +33,7 @@ from .bag_eval import open_labels, score_frame
 from .report import BagEvalReport
 from ..models.shipped import RANDOM
 from ..ros.node_session import NodeSession, NodeStartError, start_with_retries
-from ..ros.topics import OUTPUTS
+from ..ros.topics import OUTPUTS, transport_topic
 from ..sources.bags import (
     AtomicBagWriter,
     BagError,
@@ -206,7 +206,14 @@ class _ReplaySession:
         # reliable, as REP-2003 asks of camera drivers: camera-sized frames arrive whole with stock
         # DDS settings
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.pub = self.node.create_publisher(msg_class, image_topic, reliable)
+        # compressed frames go where the node's 'compressed' transport listens (image_transport's
+        # <topic>/compressed), whatever the name they were recorded under (/cam/jpeg)
+        published = (
+            transport_topic(image_topic, 'compressed')
+            if msg_class.__name__ == 'CompressedImage'
+            else image_topic
+        )
+        self.pub = self.node.create_publisher(msg_class, published, reliable)
         for output in outputs:
             self.node.create_subscription(
                 Image,
@@ -313,7 +320,8 @@ def evaluate_node(
     parameters = {
         'image_topics': [image_topic],
         'device': device,
-        # the node subscribes to what the bag holds, whatever the topic's name
+        # the node subscribes to what the bag holds: raw on the topic, compressed on
+        # <topic>/compressed (where the replay publishes it)
         'transport': 'compressed' if compressed else 'raw',
         # no file = random weights, said explicitly (an empty value would load the shipped weights)
         'weights': str(Path(weights).resolve()) if weights else RANDOM,
