@@ -842,7 +842,7 @@ def test_cli_a_bag_of_malformed_frames_only_exits_1(tmp_path, weights, capsys):
 
 def test_node_mode_replays_jpeg_frames_recorded_under_any_name(tmp_path, weights):
     """
-    CompressedImage recorded on /cam/jpeg is replayed where the node listens.
+    JPEG frames recorded on /cam/jpeg are replayed where the node listens.
 
     The node's compressed transport listens on /cam/jpeg/compressed; the replay sent to /cam/jpeg
     and every start timed out.
