@@ -179,7 +179,8 @@ def label_array(msg, palette, ignore_index: int, where: str = 'label') -> np.nda
             raise BagError(
                 f'{where} has {len(codes)} colour{"s" if len(codes) > 1 else ""} outside '
                 f"--label-palette: {found}{more}; map them with a palette file of 'R G B' lines "
-                "(class id = line number) plus 'R G B id' lines for the extra colours, e.g. "
+                '(class id = their order from 0, comments and blank lines not counted) plus '
+                "'R G B id' lines for the extra colours, e.g. "
                 f"'{first >> 16} {(first >> 8) & 255} {first & 255} {ignore_index}' to leave a "
                 f'colour unscored (ignore index {ignore_index})'
             )
@@ -428,11 +429,20 @@ def evaluate_offline(
     label_palette: np.ndarray | None = None,
     record: str | Path | None = None,
     record_storage: str = 'mcap',
-    output_prefix: str = '/segmentation',
+    output_prefix: str | None = None,
     overlay_alpha: float = 0.5,
     progress: Progress | None = None,
 ) -> BagEvalReport:
-    """Run every image of ``image_topic`` through ``segmenter`` and score it against the labels."""
+    """
+    Run every image of ``image_topic`` through ``segmenter`` and score it against the labels.
+
+    ``record`` topics are the node's for that camera (``/camera/image_raw`` ->
+    ``/camera/segmentation/mask``), as node mode records them, unless ``output_prefix`` is given.
+    """
+    if output_prefix is None:
+        from ..ros.topics import output_namespaces
+
+        output_prefix = output_namespaces([image_topic])[0]
     from ..inference.image_codec import ImageDecodeError
     from ..inference.visualize import colorize, overlay
 
@@ -482,7 +492,10 @@ def evaluate_offline(
                     if len(warmed) >= 64:  # bounded whatever sizes a bag holds
                         warmed.clear()
                     warmed.add(rgb.shape[:2])
+                    t_warm = time.perf_counter()
                     segmenter.warm_up(rgb.shape[:2])
+                    # out of the throughput too: node mode starts its clock after the warm-up
+                    start += time.perf_counter() - t_warm
                 t1 = time.perf_counter()
                 mask = segmenter.segment(rgb).mask
                 report.latency.add(1000 * (decoded + time.perf_counter() - t1))

@@ -381,10 +381,12 @@ def playback_rate(source: str, rate_hz: float, bag_topic: str = '') -> tuple[flo
     Return the rate to play ``source`` at, and words saying where that rate comes from.
 
     ``rate_hz`` > 0 is used as given. 0 asks for the source's own rate: the frame rate a video
-    declares, or a bag's average rate on its image topic (``bag_topic``, else its first), its
-    messages over the bag's recorded span. A source without one (the synthetic scene, a folder, a
-    video or bag that does not say, or says a rate outside 0.1-1000 Hz) plays at 10 Hz, and the
-    words say so.
+    declares, or a bag's average rate on its image topic (``bag_topic``, else its first): its
+    messages over the bag's whole recorded span, every topic's (the index gives no per-topic
+    span without reading the messages), so a camera that starts late beside other topics plays
+    slower than it recorded; give ``rate_hz`` then. A source without one (the synthetic scene, a
+    folder, a video or bag that does not say, or says a rate outside 0.1-1000 Hz) plays at 10 Hz,
+    and the words say so.
     :class:`FrameSourceError` where the source cannot be opened.
     """
     if rate_hz > 0:

@@ -206,9 +206,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         '--label-palette',
-        help="labels are colour images: 'camvid', or a file of 'R G B' lines (class id = line "
-        "number) and 'R G B id' lines (e.g. '0 0 0 11' maps black to id 11); a colour outside the "
-        'palette is an error listing the colours found',
+        help="labels are colour images: 'camvid', or a file of 'R G B' lines (class ids 0, 1, ... "
+        "in their order; comments and blank lines not counted) and 'R G B id' lines (e.g. "
+        "'0 0 0 11' maps black to id 11); a colour outside the palette is an error listing the "
+        'colours found',
     )
     p.add_argument(
         '--model',
