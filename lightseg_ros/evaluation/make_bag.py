@@ -55,6 +55,20 @@ def _read_rgb(path: Path) -> np.ndarray:
         raise BagError(str(exc)) from None
 
 
+def _palette_indices(path: Path) -> np.ndarray | None:
+    """
+    Return an indexed (palette) PNG's indices, the class ids; None for any other file.
+
+    OpenCV expands a palette to its colours, so such labels were refused as 3-channel.
+    """
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.format != 'PNG' or im.mode != 'P':
+            return None
+        return np.asarray(im).copy()
+
+
 # what bag-eval reads as class ids; 16 bits for label sets of more than 256 classes
 _LABEL_ENCODING = {np.dtype(np.uint8): 'mono8', np.dtype(np.uint16): 'mono16'}
 
@@ -63,8 +77,16 @@ def _read_label(path: Path, shape: tuple[int, int]) -> np.ndarray:
     try:
         # a label is its image's size: anything larger by its header is refused undecoded
         check_declared_size(path, shape[0] * shape[1])
-        label = cv2.imread(opencv_path(path), cv2.IMREAD_UNCHANGED)
-    except (FrameSourceError, cv2.error) as exc:
+    except FrameSourceError:
+        raise BagError(
+            f'label {shown_path(path)} is larger than its image ({shape[1]}x{shape[0]}) by its '
+            "header; a label is its image's size; not decoded"
+        ) from None
+    try:
+        label = _palette_indices(path)  # an indexed PNG (VOC's, many tools'): its class ids
+        if label is None:
+            label = cv2.imread(opencv_path(path), cv2.IMREAD_UNCHANGED)
+    except (FrameSourceError, cv2.error, OSError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[-1]
         raise BagError(f'cannot read label {shown_path(path)}: {reason}') from None
     if label is None:
