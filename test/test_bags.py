@@ -450,3 +450,42 @@ def test_a_metadata_file_whose_aliases_multiply_is_refused_before_rosbags_reads_
     with pytest.raises(BagError, match=r'metadata\.yaml holds more than 100000 values'):
         with open_bag(bag):
             pass
+
+
+def test_a_damaged_chunk_of_labels_costs_the_frames_nothing(tmp_path):
+    """
+    Frames and labels written one topic after the other share log times, not chunks.
+
+    A damaged label chunk skipped its time range on every topic: 14 intact frames were lost.
+    """
+    from lightseg_ros.sources.bags import (
+        _mcap_chunks,
+        damaged_chunks,
+        IMAGE_TYPE,
+        image_message,
+        seal_mcap_crcs,
+    )
+
+    with AtomicBagWriter(tmp_path / 'bag') as w:
+        for topic in ('/cam', '/lab'):
+            for i in range(6):  # 518 KB messages: a chunk per two
+                array = np.full((360, 480, 3), i, np.uint8)
+                w.write(topic, image_message(w.store, array, 'rgb8', i, 'c'), IMAGE_TYPE, i)
+    mcap = tmp_path / 'bag' / 'bag.mcap'
+    seal_mcap_crcs(mcap)
+    chunks = list(_mcap_chunks(mcap))
+    label_chunk = next(  # the first chunk of labels: the next to start at time 0
+        c for c in chunks[1:] if c[1] == 0
+    )
+    offset, _, _, _, _, records_at, size, _ = label_chunk
+    data = bytearray(mcap.read_bytes())
+    data[records_at + size // 2] ^= 0x10
+    mcap.write_bytes(bytes(data))
+    (damaged,) = damaged_chunks(tmp_path / 'bag')
+    assert damaged.offset == offset and damaged.topics == frozenset({'/lab'})
+    with open_bag(tmp_path / 'bag') as reader:
+        frames = list(read_topic(reader, '/cam', skip=[damaged]))
+        labels = list(read_topic(reader, '/lab', skip=[damaged]))
+    assert [m.stamp_ns for m in frames] == list(range(6))
+    kept = [i for i in range(6) if not damaged.start_ns <= i <= damaged.end_ns]
+    assert [m.stamp_ns for m in labels] == kept and 0 < len(kept) < 6  # its own labels lost

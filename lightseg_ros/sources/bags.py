@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 import shutil
 import struct
@@ -256,7 +256,9 @@ def read_topic(
     store = typestore()
     windows, start = [], 0
     # read around the damaged time ranges
-    for chunk in sorted(skip or [], key=lambda c: c.start_ns):
+    # a damaged chunk of other topics costs this one nothing: another chunk holds its messages
+    relevant = [c for c in skip or [] if c.topics is None or topic in c.topics]
+    for chunk in sorted(relevant, key=lambda c: c.start_ns):
         if chunk.start_ns > start:
             windows.append((start, chunk.start_ns))
         start = max(start, chunk.end_ns + 1)
@@ -296,6 +298,9 @@ class DamagedChunk:
     start_ns: int  # log-time range of its messages
     end_ns: int
     reason: str
+    # the topics its messages are on (its MessageIndex records, named by the file's Channel
+    # records); None where the file does not say, and then every topic skips its time range
+    topics: frozenset[str] | None = None
 
 
 _MCAP_MAGIC = b'\x89MCAP0\r\n'
@@ -372,6 +377,49 @@ def _mcap_chunks(path: Path):
                 )
             yield offset, start, end, crc, compression, records_at, records_size, uncompressed
             f.seek(offset + 9 + length)
+
+
+def _mcap_chunk_topics(path: Path, wanted: set[int]) -> dict[int, frozenset[str] | None]:
+    """
+    Return the topics of the chunks at offsets ``wanted``, None for a chunk the file leaves unsaid.
+
+    The MessageIndex records that follow a chunk give its channel ids; the Channel records outside
+    chunks (the data section's, the summary's) give their topics. The same hand-written record
+    walk as :func:`_mcap_chunks`, headers only (rosbags exposes neither); any surprise ends it,
+    leaving the chunks it had not settled as None.
+    """
+    names: dict[int, str] = {}
+    ids: dict[int, set[int]] = {offset: set() for offset in wanted}
+    size = path.stat().st_size
+    current = None
+    with open(path, 'rb') as f:
+        f.seek(len(_MCAP_MAGIC))
+        while True:
+            offset = f.tell()
+            head = f.read(9)
+            if len(head) < 9:
+                break
+            opcode, length = head[0], struct.unpack('<Q', head[1:])[0]
+            if offset + 9 + length > size or opcode == 0x02:  # past the end, or the Footer
+                break
+            if opcode == 0x06:
+                current = offset if offset in ids else None
+            elif opcode == 0x07:  # MessageIndex: channel id (u16), then the index
+                if current is not None and length >= 2:
+                    ids[current].add(struct.unpack('<H', f.read(2))[0])
+            else:
+                current = None
+                if opcode == 0x04 and length >= 8:  # Channel: id, schema id, topic (u32 + bytes)
+                    cid, _, n = struct.unpack('<HHI', f.read(8))
+                    if 8 + n <= length and n <= 4096:
+                        names[cid] = f.read(n).decode(errors='replace')
+            f.seek(offset + 9 + length)
+    return {
+        offset: frozenset(names[c] for c in channels)
+        if channels and all(c in names for c in channels)
+        else None
+        for offset, channels in ids.items()
+    }
 
 
 def _decompressor(compression: str):
@@ -480,12 +528,17 @@ def damaged_chunks(bag: str | Path) -> list[DamagedChunk]:
         raise BagError(f'cannot read bag {shown_path(bag)}: {_os_reason(exc)}') from None
     damaged = []
     for path in paths:
+        found = []
         with open(path, 'rb') as f:
             for chunk in _mcap_chunks(path):
                 problem = _chunk_problem(f, chunk)
                 if problem is not None:
                     offset, start, end = chunk[:3]
-                    damaged.append(DamagedChunk(path.name, offset, start, end, problem))
+                    found.append(DamagedChunk(path.name, offset, start, end, problem))
+        if found:
+            topics = _mcap_chunk_topics(path, {d.offset for d in found})
+            found = [replace(d, topics=topics.get(d.offset)) for d in found]
+        damaged += found
     return damaged
 
 
