@@ -549,3 +549,20 @@ def test_stale_temp_files_of_a_killed_write_are_removed_at_the_next_start(tmp_pa
     assert f'removed {stale}' in capsys.readouterr().out
     assert load_checkpoint(run / 'checkpoint_last.pth')['epoch'] == 1
     assert not list(run.glob(f'.checkpoint_*.{os.getpid()}.tmp'))
+
+
+def test_resuming_with_a_changed_recipe_says_what_changed(tmp_path, capsys):
+    root = make_camvid(tmp_path / 'camvid', n=4, size=(48, 64), splits=('train', 'val'))
+    cfg = write_config(tmp_path / 'c.yaml', root, tmp_path / 'run', epochs=3, batch=2)
+    args = ['train', '--config', str(cfg), '--set', 'train.device=cpu']
+    assert main([*args, '--stop-after-epochs', '1']) == 0
+    assert main([*args, '--stop-after-epochs', '2', '--resume', 'auto']) == 0
+    assert 'differs from the one it recorded' not in capsys.readouterr().err  # the same recipe
+    assert main([*args, '--resume', 'auto', '--lr', '0.5', '--set', 'train.loss=dice']) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"warning: resuming {tmp_path / 'run'} with a recipe that differs from the one it "
+        'recorded: optim.lr 0.05 -> 0.5, train.loss ' in err
+    ), err
+    previous = json.loads((tmp_path / 'run' / 'config.previous.json').read_text())
+    assert previous['optim']['lr'] == 0.05

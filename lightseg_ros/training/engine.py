@@ -1057,6 +1057,56 @@ def _make_meta(
     )
 
 
+#: recipe keys that may change between a run and its resumption without changing what it trains
+_RESUME_FREE = {
+    '_config_dir',
+    'data.root',
+    'train.output_dir',
+    'train.device',
+    'train.workers',
+    'train.progress',
+}
+
+
+def _flat(tree: Any, prefix: str = '') -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(_flat(value, f'{prefix}.{key}' if prefix else str(key)))
+    return out
+
+
+def _say_recipe_changes(out_dir: Path, recipe: dict) -> None:
+    """
+    Warn, in one line, where a resumed run's recipe differs from the one its folder recorded.
+
+    The checkpoint's optimiser and learning-rate schedule go on as saved, so such a run mixes the
+    two recipes. The recorded one is kept as ``config.previous.json``.
+    """
+    try:
+        before = json.loads((out_dir / 'config.json').read_text())
+    except (OSError, ValueError):  # none recorded (an older run), or unreadable: nothing to say
+        return
+    old, new = _flat(before), _flat(recipe)
+    changed = [
+        f'{k} {shown_value(old.get(k))} -> {shown_value(new.get(k))}'
+        for k in sorted(set(old) | set(new))
+        if k not in _RESUME_FREE and old.get(k) != new.get(k)
+    ]
+    if not changed:
+        return
+    (out_dir / 'config.previous.json').write_text(json.dumps(before, indent=2))
+    more = f' and {len(changed) - 4} more' if len(changed) > 4 else ''
+    print(
+        f'warning: resuming {out_dir} with a recipe that differs from the one it recorded: '
+        f'{", ".join(changed[:4])}{more}; the checkpoint\'s optimiser and learning-rate schedule '
+        'go on as saved, so the run mixes both (the recorded recipe is now config.previous.json)',
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def _plain(obj: Any) -> Any:
     """JSON-like primitives (so ``weights_only`` loading accepts them)."""
     return json.loads(json.dumps(obj))
@@ -1292,7 +1342,10 @@ def train(
     if info.main:
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
-            (out_dir / 'config.json').write_text(json.dumps(_plain(cfg.to_dict()), indent=2))
+            recipe = _plain(cfg.to_dict())
+            if resume:
+                _say_recipe_changes(out_dir, recipe)
+            (out_dir / 'config.json').write_text(json.dumps(recipe, indent=2))
         except OSError as exc:
             failure = _output_dir_error(out_dir, exc)
     stop_together(info, failure)  # only the first process writes: the others wait for its word
