@@ -562,3 +562,15 @@ def test_an_output_file_in_a_folder_nothing_can_be_written_in_is_refused_before_
     args = build_parser().parse_args(argv)
     assert args.json == str(tmp_path / 'r.json')
     assert not list(tmp_path.iterdir())  # the probe file written there is gone
+
+
+def test_an_output_dir_with_a_character_beyond_the_basic_plane_is_taken_as_written(
+    tmp_path, capfd
+):
+    """An emoji in --output-dir came back from JSON-in-YAML as two lone surrogates: a traceback."""
+    import yaml
+
+    out = tmp_path / 'runs' / 'exp \U0001f600'
+    argv = ['train', '--print-config', '--data', str(tmp_path), '--output-dir', str(out)]
+    assert main(argv) == 0
+    assert yaml.safe_load(capfd.readouterr().out)['train']['output_dir'] == str(out)

@@ -190,6 +190,12 @@ def test_every_class_name_a_classes_file_takes_is_one_weights_files_take(tmp_pat
         ('', ['model.options.x=' + '[' * 40 + ']' * 40], r'model\.options\.x nests deeper'),
         ('', ['model.options.x=' + '[' * 5000 + ']' * 5000], r'\.\.\.: the value nests deeper'),
         ('optim: {momentum: 0, nesterov: true}\n', [], r'Nesterov momentum needs optim\.momentum'),
+        # the cosine "decay" raised the learning rate (a --lr below the recipe's min_lr)
+        (
+            'optim: {lr: 0.02, min_lr: 0.0002}\n',
+            ['optim.lr=0.0001'],
+            r'optim\.min_lr \(0\.0002\) is above optim\.lr \(0\.0001\)',
+        ),
         # dice ignored the class weights it printed and recorded
         (
             '',

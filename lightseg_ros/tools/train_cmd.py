@@ -61,7 +61,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     # a flag's string is that string, not YAML: JSON's quoted form is YAML that reads back as it
     # ('runs/exp1 #baseline' lost its comment, '2024' became a number)
     overrides += [
-        f'{k}={json.dumps(v) if isinstance(v, str) else v}'
+        f'{k}={json.dumps(v, ensure_ascii=False) if isinstance(v, str) else v}'
         for k, v in flags.items()
         if v is not None
     ]

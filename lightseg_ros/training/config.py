@@ -15,9 +15,10 @@
 """
 Training recipes: typed sections with defaults, YAML files that inherit from each other, overrides.
 
-A run is described by six sections, one dataclass each: ``model`` (:class:`ModelConfig`), ``data``
-(:class:`DataConfig`), ``augment`` (:class:`AugmentConfig`), ``optim`` (:class:`OptimConfig`),
-``train`` (:class:`LoopConfig`) and ``eval`` (:class:`EvalConfig`), gathered in
+A run is described by seven sections, one dataclass each: ``model`` (:class:`ModelConfig`),
+``data`` (:class:`DataConfig`), ``augment`` (:class:`AugmentConfig`), ``optim``
+(:class:`OptimConfig`), ``train`` (:class:`LoopConfig`), ``eval`` (:class:`EvalConfig`) and
+``distill`` (:class:`DistillConfig`), gathered in
 :class:`TrainConfig`. The defaults are the papers' recipe: crop 512, SGD with momentum 0.9 and
 weight decay 1e-4, a linear warm-up then cosine decay 0.007 -> 0.0007, batch 8, 200 epochs.
 
@@ -275,7 +276,7 @@ SECTIONS = tuple(SECTION_TYPES)
 @dataclass(eq=False)
 class TrainConfig(_Section):
     """
-    A whole run: the six sections, and the folder of the recipe file.
+    A whole run: the seven sections, and the folder of the recipe file.
 
     The folder is for relative data roots.
     """
@@ -642,6 +643,12 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
             f'{path or "config"}: train.loss is dice, which takes no class weights, but '
             'train.class_weights or train.class_weight_c is set; set them to null, or use '
             'train.loss: ce_dice'
+        )
+    if cfg.optim.min_lr > cfg.optim.lr:  # the cosine "decay" would raise the learning rate
+        raise ConfigError(
+            f'{path or "config"}: optim.min_lr ({cfg.optim.min_lr:g}) is above optim.lr '
+            f'({cfg.optim.lr:g}); the schedule decays from lr to min_lr, so min_lr must be at '
+            'most lr'
         )
     if cfg.optim.nesterov and cfg.optim.momentum <= 0:
         raise ConfigError(
