@@ -507,3 +507,33 @@ def test_a_name_too_long_or_with_a_newline_is_one_line_naming_it(
         + str(tmp_path / 'in' / 'a\\nlightseg predict: error: forged.png')
         + "' (not an image OpenCV decodes, or corrupt)",
     ]
+
+
+def test_a_damaged_frame_in_a_video_is_passed_over_and_the_rest_read(tmp_path):
+    """One frame's damage failed one read, and the video ended there (10 of 30 frames)."""
+    from lightseg_ros.sources.frames import video_frames
+
+    rng = np.random.default_rng(0)
+    mjpg = cv2.VideoWriter_fourcc(*'MJPG')
+    writer = cv2.VideoWriter(str(tmp_path / 'v.avi'), mjpg, 10, (64, 48))
+    for _ in range(30):  # noise: large JPEGs, one a chunk of the file
+        writer.write((rng.random((48, 64, 3)) * 255).astype(np.uint8))
+    writer.release()
+    data = (tmp_path / 'v.avi').read_bytes()
+    for offset in range(2000, len(data) - 4000, 1500):  # a spot whose damage fails one read
+        damaged = bytearray(data)
+        damaged[offset:offset + 512] = bytes(512)
+        (tmp_path / 'd.avi').write_bytes(bytes(damaged))
+        capture = cv2.VideoCapture(str(tmp_path / 'd.avi'))
+        reads = ''.join('1' if capture.read()[0] else '0' for _ in range(32))
+        capture.release()
+        if '01' in reads:
+            break
+    assert '01' in reads, 'no damage fails a single read: the test needs another spot'
+    lines = []
+    frames = list(video_frames(tmp_path / 'd.avi', on_short=lines.append))
+    assert len(frames) == reads.count('1') > reads.index('0')
+    assert lines == [
+        f'video {tmp_path / "d.avi"}: 1 of its frames could not be decoded (damaged) and were '
+        'passed over'
+    ]

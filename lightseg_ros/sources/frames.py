@@ -330,6 +330,10 @@ def video_info(path: str | Path) -> VideoInfo:
         capture.release()
 
 
+#: failed reads in a row after which a video is taken to have ended (a damaged frame fails one)
+MAX_FAILED_READS_IN_A_ROW = 8
+
+
 def short_video_line(path: str | Path, read: int, declared: int) -> str | None:
     """
     Word a video that ended before the frame count its container declares; None if it did not.
@@ -360,18 +364,31 @@ def video_frames(
     capture = _open_video(path)
     try:
         declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        count = 0
+        count = failed = run = 0  # frames read, frames passed over, failed reads in a row
         while True:
             ok, bgr = capture.read()
             if not ok:
-                break
+                # one damaged frame fails one read and the next ones decode: read on while the
+                # container declares more frames, up to a few failures in a row (the end, or a
+                # stream damaged past saving); only failures a good frame follows were frames
+                run += 1
+                if run > MAX_FAILED_READS_IN_A_ROW or count + failed + run >= declared:
+                    break
+                continue
+            failed, run = failed + run, 0
             count += 1
             yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         if count == 0:
             raise FrameSourceError(f'video {shown_path(path)} has no frames')
-        line = short_video_line(path, count, declared)
-        if line and on_short is not None:
-            on_short(line)
+        if on_short is not None:
+            if failed:
+                on_short(
+                    f'video {shown_path(path)}: {failed} of its frames could not be decoded '
+                    '(damaged) and were passed over'
+                )
+            line = short_video_line(path, count + failed, declared)
+            if line:
+                on_short(line)
     finally:
         capture.release()
 
