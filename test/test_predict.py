@@ -537,3 +537,20 @@ def test_a_damaged_frame_in_a_video_is_passed_over_and_the_rest_read(tmp_path):
         f'video {tmp_path / "d.avi"}: 1 of its frames could not be decoded (damaged) and were '
         'passed over'
     ]
+
+
+def test_a_video_declaring_an_absurd_frame_rate_is_written_at_the_fallback_rate(
+    tmp_path, monkeypatch, one_torch_thread
+):
+    """A header saying 100000 fps ended the whole run: the writer refuses more than 65535."""
+    from dataclasses import replace
+
+    import lightseg_ros.inference.predict as predict
+
+    real = predict.video_info
+    monkeypatch.setattr(predict, 'video_info', lambda path: replace(real(path), fps=100000.0))
+    write_video(tmp_path / 'fast.avi', 3, 25.0)
+    out = tmp_path / 'out'
+    assert main(['predict', str(tmp_path / 'fast.avi'), '--out', str(out)]) == 0
+    (video,) = json.loads((out / 'summary.json').read_text())['videos']
+    assert video['fps'] == predict.FALLBACK_FPS and (out / 'overlay' / 'fast.mp4').is_file()

@@ -319,7 +319,9 @@ class _Run:
         self, item: PredictInput, video_frames_too: bool, progress: Callable[[int], None]
     ) -> dict:
         info = video_info(item.path)
-        fps = info.fps or FALLBACK_FPS
+        # a damaged or odd header can declare anything (100000 fps, NaN): the writer refuses a
+        # rate above 65535, and that ended the whole run as an output error; 0.1-1000 Hz is kept
+        fps = info.fps if 0.1 <= info.fps <= 1000.0 else FALLBACK_FPS
         target = self.out_dir / 'overlay' / f'{item.name}.mp4'
         per_frame = (self.outputs - {'overlay'}) if video_frames_too else set()
         wanted = per_frame | ({'overlay'} if 'overlay' in self.outputs else set())
