@@ -554,3 +554,25 @@ def test_a_video_declaring_an_absurd_frame_rate_is_written_at_the_fallback_rate(
     assert main(['predict', str(tmp_path / 'fast.avi'), '--out', str(out)]) == 0
     (video,) = json.loads((out / 'summary.json').read_text())['videos']
     assert video['fps'] == predict.FALLBACK_FPS and (out / 'overlay' / 'fast.mp4').is_file()
+
+
+def test_kept_suffixes_never_meet_another_inputs_name(tmp_path, monkeypatch):
+    """
+    Every input gets its own output names.
+
+    x.png, x.jpg and x.png.jpg wrote two files for three images, and y.png.mp4's frame folder was
+    y.png's label file.
+    """
+    files = ['x.png', 'x.jpg', 'x.png.jpg', 'y.png', 'y.png.mp4']
+    for name in files:
+        (tmp_path / name).write_bytes(b'x')
+    monkeypatch.chdir(tmp_path)
+    inputs, _ = collect_inputs(files)
+    names = {i.path.name: i.name for i in inputs}
+    assert names == {
+        'x.jpg': 'x.jpg',
+        'x.png': 'x.png',
+        'x.png.jpg': 'x.png.jpg',
+        'y.png': 'y',
+        'y.png.mp4': 'y.png.mp4',
+    }

@@ -193,7 +193,21 @@ def collect_inputs(
         if stems[name] > 1 or (kind == 'video' and name in folders):
             name = str(r)  # keep the suffix: x.jpg and x.png stay apart
         inputs.append(PredictInput(file, kind, name))
-    return inputs, skipped
+    # a kept suffix can meet another file's stem (x.png and x.png.jpg both 'x.png'), and a
+    # video's frame folder an image's file (x.png.mp4's label/x.png/ and x.png's label/x.png):
+    # those take their whole relative names, which are unique
+    while True:
+        taken = Counter(i.name for i in inputs)
+        files = {i.name + '.png' for i in inputs if i.kind == 'image'}
+        clash = [
+            k for k, i in enumerate(inputs)
+            if taken[i.name] > 1 or (i.kind == 'video' and i.name in files)
+        ]
+        clash = [k for k in clash if inputs[k].name != str(rel[k])]
+        if not clash:
+            return inputs, skipped
+        for k in clash:
+            inputs[k] = PredictInput(inputs[k].path, inputs[k].kind, str(rel[k]))
 
 
 def count_frames(inputs: Sequence[PredictInput]) -> int | None:
