@@ -190,6 +190,13 @@ def test_every_class_name_a_classes_file_takes_is_one_weights_files_take(tmp_pat
         ('', ['model.options.x=' + '[' * 40 + ']' * 40], r'model\.options\.x nests deeper'),
         ('', ['model.options.x=' + '[' * 5000 + ']' * 5000], r'\.\.\.: the value nests deeper'),
         ('optim: {momentum: 0, nesterov: true}\n', [], r'Nesterov momentum needs optim\.momentum'),
+        # PyYAML kept the last silently: the first section's epochs and seed were dropped
+        (
+            'train: {epochs: 3, seed: 5}\ntrain: {output_dir: runs/dup}\n',
+            [],
+            r"not valid YAML \(line 2\): key 'train' appears twice in one mapping",
+        ),
+        ('train: {epochs: 3, epochs: 400}\n', [], r"key 'epochs' appears twice"),
         # the cosine "decay" raised the learning rate (a --lr below the recipe's min_lr)
         (
             'optim: {lr: 0.02, min_lr: 0.0002}\n',

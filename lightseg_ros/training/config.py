@@ -94,8 +94,25 @@ class _Loader(yaml.SafeLoader):
     """
     YAML as PyYAML's safe loader reads it, but ``1e-3`` is a number (YAML 1.2), not a string.
 
-    YAML 1.1 needs a dot (``1.0e-3``) for an exponent to make a float.
+    YAML 1.1 needs a dot (``1.0e-3``) for an exponent to make a float. A key given twice in one
+    mapping is an error (PyYAML keeps the last silently: a second ``train:`` section dropped the
+    first one's values).
     """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                repeated = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the base class says so
+                break
+            if repeated:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f'key {key!r} appears twice in one mapping', key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {
