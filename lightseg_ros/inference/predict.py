@@ -183,27 +183,29 @@ def collect_inputs(
         return [], skipped
     common = Path(os.path.commonpath([str(root) for _, root in unique]))
     rel = [PurePosixPath(file.relative_to(common).as_posix()) for file, _ in unique]
-    stems = Counter(str(r.with_suffix('')) for r in rel)
     # a video's frame folder must not be one
     folders = {str(parent) for r in rel for parent in r.parents}
-    inputs = []
-    for (file, _), r in zip(unique, rel):
-        kind = 'image' if file.suffix.lower() in IMAGE_SUFFIXES else 'video'
-        name = str(r.with_suffix(''))
-        if stems[name] > 1 or (kind == 'video' and name in folders):
-            name = str(r)  # keep the suffix: x.jpg and x.png stay apart
-        inputs.append(PredictInput(file, kind, name))
-    # a kept suffix can meet another file's stem (x.png and x.png.jpg both 'x.png'), and a
-    # video's frame folder an image's file (x.png.mp4's label/x.png/ and x.png's label/x.png):
-    # those take their whole relative names, which are unique
+    inputs = [
+        PredictInput(
+            file,
+            'image' if file.suffix.lower() in IMAGE_SUFFIXES else 'video',
+            str(r.with_suffix('')),
+        )
+        for (file, _), r in zip(unique, rel)
+    ]
+    # names that would meet keep their suffix (x.jpg and x.png stay apart); a kept suffix can in
+    # turn meet another file's stem (x.png and x.png.jpg both 'x.png'), and a video's frame folder
+    # an image's file (y.png.mp4's label/y.png/ and y.png's label/y.png): repeated until none do,
+    # each pass giving at least one input its whole relative name, which is unique
     while True:
         taken = Counter(i.name for i in inputs)
         files = {i.name + '.png' for i in inputs if i.kind == 'image'}
         clash = [
-            k for k, i in enumerate(inputs)
-            if taken[i.name] > 1 or (i.kind == 'video' and i.name in files)
+            k
+            for k, i in enumerate(inputs)
+            if i.name != str(rel[k])
+            and (taken[i.name] > 1 or i.kind == 'video' and (i.name in folders or i.name in files))
         ]
-        clash = [k for k in clash if inputs[k].name != str(rel[k])]
         if not clash:
             return inputs, skipped
         for k in clash:

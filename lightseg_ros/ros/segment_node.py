@@ -991,14 +991,14 @@ class SegmentNodeBase(Node):
         try:
             segmenter = load_segmenter(config)
         except Exception as exc:  # noqa: BLE001 - any failure (CUDA out of memory too) keeps it
+            if stop.is_set():
+                # a worker stopped by a cleanup while it loaded (past the wait of its stop): the
+                # node, maybe configured anew since, is no longer its to report on
+                return
             if isinstance(exc, MODEL_INPUT_ERRORS):
                 why = str(exc) or type(exc).__name__  # input errors: one line naming the problem
             else:  # a bug or the machine: its type, and one line of its message
                 why = f'{type(exc).__name__}: {" ".join(str(exc).split())[:300]}'
-            if stop.is_set():
-                # a worker stopped by a cleanup while it loaded (past the 5 s its stop waits):
-                # the node, maybe configured anew since, is no longer its to report on
-                return
             self._model_error = why
             running = getattr(self._segmenter, 'model_name', 'no model')  # None after a cleanup
             restored = ', '.join(self._restore_running_parameters(values))

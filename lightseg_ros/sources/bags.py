@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+import os
 from pathlib import Path, PurePath
 import shutil
 import struct
@@ -338,24 +339,12 @@ def _mcap_chunks(path: Path):
     with open(path, 'rb') as f:
         if f.read(8) != _MCAP_MAGIC:
             raise BagError(f'{shown} is not an MCAP file (bad magic)')
-        size = path.stat().st_size
-        while True:
-            offset = f.tell()
-            head = f.read(9)
-            if len(head) < 9:
-                raise BagError(
-                    f'{shown} is damaged: the data section ends without a DataEnd record (byte '
-                    f'{offset})'
-                )
-            opcode, length = head[0], struct.unpack('<Q', head[1:])[0]
-            if offset + 9 + length > size:
-                raise BagError(
-                    f'{shown} is damaged: a record at byte {offset} runs past the end of the file'
-                )
+        end = len(_MCAP_MAGIC)  # where the next record starts
+        for offset, opcode, length in _mcap_records(f, shown):
+            end = offset + 9 + length
             if opcode == 0x0F:  # DataEnd: the summary follows
                 return
             if opcode != 0x06:
-                f.seek(length, 1)
                 continue
             if length < _CHUNK_HEAD_MIN:
                 raise BagError(
@@ -376,7 +365,31 @@ def _mcap_chunks(path: Path):
                     f'{shown} is damaged: the chunk at byte {offset} is longer than its record'
                 )
             yield offset, start, end, crc, compression, records_at, records_size, uncompressed
-            f.seek(offset + 9 + length)
+        raise BagError(
+            f'{shown} is damaged: the data section ends without a DataEnd record (byte {end})'
+        )
+
+
+def _mcap_records(f, shown: str) -> Iterator[tuple[int, int, int]]:
+    """
+    Yield (offset, opcode, body length) of an MCAP file's records, from the file's position.
+
+    The file is at the record's body when each is yielded, whatever the caller reads of it. Ends
+    at the end of the file; a record that runs past it is a :class:`BagError`.
+    """
+    size = os.fstat(f.fileno()).st_size
+    while True:
+        offset = f.tell()
+        head = f.read(9)
+        if len(head) < 9:
+            return
+        opcode, length = head[0], struct.unpack('<Q', head[1:])[0]
+        if offset + 9 + length > size:
+            raise BagError(
+                f'{shown} is damaged: a record at byte {offset} runs past the end of the file'
+            )
+        yield offset, opcode, length
+        f.seek(offset + 9 + length)
 
 
 def _mcap_chunk_topics(path: Path, wanted: set[int]) -> dict[int, frozenset[str] | None]:
@@ -390,30 +403,26 @@ def _mcap_chunk_topics(path: Path, wanted: set[int]) -> dict[int, frozenset[str]
     """
     names: dict[int, str] = {}
     ids: dict[int, set[int]] = {offset: set() for offset in wanted}
-    size = path.stat().st_size
     current = None
     with open(path, 'rb') as f:
         f.seek(len(_MCAP_MAGIC))
-        while True:
-            offset = f.tell()
-            head = f.read(9)
-            if len(head) < 9:
-                break
-            opcode, length = head[0], struct.unpack('<Q', head[1:])[0]
-            if offset + 9 + length > size or opcode == 0x02:  # past the end, or the Footer
-                break
-            if opcode == 0x06:
-                current = offset if offset in ids else None
-            elif opcode == 0x07:  # MessageIndex: channel id (u16), then the index
-                if current is not None and length >= 2:
-                    ids[current].add(struct.unpack('<H', f.read(2))[0])
-            else:
-                current = None
-                if opcode == 0x04 and length >= 8:  # Channel: id, schema id, topic (u32 + bytes)
-                    cid, _, n = struct.unpack('<HHI', f.read(8))
-                    if 8 + n <= length and n <= 4096:
-                        names[cid] = f.read(n).decode(errors='replace')
-            f.seek(offset + 9 + length)
+        try:
+            for offset, opcode, length in _mcap_records(f, shown_path(path)):
+                if opcode == 0x02:  # the Footer
+                    break
+                if opcode == 0x06:
+                    current = offset if offset in ids else None
+                elif opcode == 0x07:  # MessageIndex: channel id (u16), then the index
+                    if current is not None and length >= 2:
+                        ids[current].add(struct.unpack('<H', f.read(2))[0])
+                else:
+                    current = None
+                    if opcode == 0x04 and length >= 8:  # Channel: id, schema, topic (u32, bytes)
+                        cid, _, n = struct.unpack('<HHI', f.read(8))
+                        if 8 + n <= length and n <= 4096:
+                            names[cid] = f.read(n).decode(errors='replace')
+        except BagError:  # a damaged summary: the chunks not settled stay None
+            pass
     return {
         offset: frozenset(names[c] for c in channels)
         if channels and all(c in names for c in channels)

@@ -42,9 +42,9 @@ def _label(meta) -> str:
     return meta.model + (f' ({", ".join(bits)})' if bits else '')
 
 
-def _ms(value: float | None, spec: str) -> str:
-    """Format a latency cell: ``-`` where none was timed (``--iters 0``)."""
-    return '-' if value is None else format(value, spec)
+def _cell(value: float | None, form: str) -> str:
+    """Format a latency cell with ``form`` (``'{:.1f}'``): ``-`` where none was timed."""
+    return '-' if value is None else form.format(value)
 
 
 def results_markdown(rows: list[dict], peer: dict | None, device: str = 'cpu') -> str:
@@ -59,8 +59,8 @@ def results_markdown(rows: list[dict], peer: dict | None, device: str = 'cpu') -
         seen = '*' if r.get('seen_in_training') else ''
         lines.append(
             f'| {r["label"]} | {r["params"]:,} | {r["gflops"]:.2f} | {r["miou"]:.2f}{seen} | '
-            f'{r["pixel_acc"]:.2f} | {_ms(r["latency_p50_ms"], ".1f")} | '
-            f'{_ms(r["ratio_to_peer"], ".2f")}{"" if r["ratio_to_peer"] is None else "x"} | '
+            f'{r["pixel_acc"]:.2f} | {_cell(r["latency_p50_ms"], "{:.1f}")} | '
+            f'{_cell(r["ratio_to_peer"], "{:.2f}x")} | '
             f'{r["epochs_trained"]} | `{r["weights_name"]}` |'
         )
     if peer:
@@ -187,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
         warning = seen_warning(seen, images, args.split, meta)
         if warning:
             print(f'lightseg results: {path}: {warning}', file=sys.stderr)
-        say(f'{row["label"]}: mIoU {row["miou"]:.2f}, p50 {_ms(row["latency_p50_ms"], ".1f")} ms')
+        p50 = _cell(row['latency_p50_ms'], '{:.1f}')
+        say(f'{row["label"]}: mIoU {row["miou"]:.2f}, p50 {p50} ms')
         rows.append(row)
     text = results_markdown(rows, peer, str(device))
     print(text, end='')

@@ -92,6 +92,7 @@ __all__ = [
     'DATASETS',
     'build_dataset',
     'seen_in_training',
+    'shared_images',
     'read_classes_file',
     'camvid_drive',
     'parse_split',
@@ -974,14 +975,6 @@ class FolderDataset(SegmentationDataset):
                     f'folder: split {split!r} has no images in {images}; accepted: '
                     f'{", ".join(IMAGE_EXTENSIONS)} files (any case)'
                 )
-            by_stem: dict[str, Path] = {}
-            for f in files:  # a.jpg and a.png would both be trained on the one mask a.png
-                other = by_stem.setdefault(f.stem, f)
-                if other is not f:
-                    raise DatasetError(
-                        f'folder: images {other} and {f} share the stem {f.stem!r} and so the '
-                        f'mask {masks / (f.stem + ".png")}; keep one'
-                    )
         elif (root / f'{split}.txt').is_file():
             files = []
             listed = _read_list(root / f'{split}.txt')
@@ -1011,22 +1004,21 @@ class FolderDataset(SegmentationDataset):
                         f'{found[0]} and {found[1]} share its stem and so one mask; keep one'
                     )
                 files.append(found[0])
-            # a mask is masks/<stem>.png: two listed images of one stem (a/x.png, b/x.png, or x
-            # twice) would be trained on one mask, or twice as often
-            by_stem = {}
-            for f in files:
-                other = by_stem.setdefault(f.stem, f)
-                if other is not f:
-                    raise DatasetError(
-                        f'folder: {root / f"{split}.txt"} lists images {other} and {f}, which '
-                        f'share the stem {f.stem!r} and so the mask '
-                        f'{masks / (f.stem + ".png")}; list each image once, with unique stems'
-                    )
         else:
             raise DatasetError(
                 f'folder: split {split!r} not found: neither {images / split}/ nor '
                 f'{root / f"{split}.txt"}'
             )
+        # a mask is masks/<stem>.png: two images of one stem (a.jpg and a.png; a/x.png and
+        # b/x.png in a list, or x listed twice) would be trained on one mask
+        by_stem: dict[str, Path] = {}
+        for f in files:
+            other = by_stem.setdefault(f.stem, f)
+            if other is not f:
+                raise DatasetError(
+                    f'folder: images {other} and {f}, which share the stem {f.stem!r} and so the '
+                    f'mask {masks / (f.stem + ".png")}; keep one, and list each image once'
+                )
         samples = [(f, masks / (f.stem + '.png')) for f in files]
         super().__init__(samples, names, colors, ignore, transform)
         self.colors_from = classes_file.name
@@ -1071,5 +1063,10 @@ def seen_in_training(
         trained = build_dataset(dataset_name, Path(root), split, None, **options)
     except (DatasetError, OSError):
         return None
+    return shared_images(trained, scored)
+
+
+def shared_images(trained: SegmentationDataset, scored: SegmentationDataset) -> int:
+    """Count the images of ``scored`` that ``trained`` holds too (by resolved path)."""
     names = {Path(image).resolve() for image, _ in trained.samples}
     return sum(Path(image).resolve() in names for image, _ in scored.samples)

@@ -62,7 +62,13 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from .aux_head import AuxiliaryHead
 from .config import ConfigError, OptimConfig, resolve_data_root, TrainConfig
-from .datasets import build_dataset, DatasetError, seen_in_training, SegmentationDataset
+from .datasets import (
+    build_dataset,
+    DatasetError,
+    seen_in_training,
+    SegmentationDataset,
+    shared_images,
+)
 from .evaluate import evaluate, native_loader
 from .losses import build_loss, DistillationLoss
 from .transforms import eval_transform, train_transform
@@ -1004,16 +1010,6 @@ def _restore(path: str | Path, name: str, load: Callable[[], Any]) -> None:
         ) from None
 
 
-def _validation_overlap(
-    train_set: SegmentationDataset, val_set: SegmentationDataset | None
-) -> int:
-    """Count the validation images that are training images too (by resolved path)."""
-    if val_set is None:
-        return 0
-    trained = {Path(image).resolve() for image, _ in train_set.samples}
-    return sum(Path(image).resolve() in trained for image, _ in val_set.samples)
-
-
 def _make_meta(
     cfg: TrainConfig,
     dataset: SegmentationDataset,
@@ -1326,7 +1322,7 @@ def train(
         if resume
         else TrainState()
     )
-    overlap = _validation_overlap(train_set, val_set) if info.main else 0
+    overlap = shared_images(train_set, val_set) if info.main and val_set is not None else 0
     if overlap:  # after every check that can stop the run: an error stays its one line
         print(
             f'warning: {overlap} of the {len(val_set)} validation images '
