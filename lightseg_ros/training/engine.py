@@ -1197,9 +1197,32 @@ def _epoch_line(
     return msg
 
 
+def _share_rank0_buffers(
+    model: nn.Module, ema: AveragedModel | None, aux: nn.Module | None
+) -> None:
+    """
+    Give every rank rank 0's buffers: the BatchNorm statistics rank 0 saves.
+
+    DDP hands rank 0's buffers to the others at the start of each forward pass, and each rank's
+    pass then moves them by its own batch, so after an epoch's last step the ranks hold different
+    running statistics (and averages of them). Without this, each rank scored its share of the
+    validation set with its own statistics, not those of the file rank 0 writes.
+    """
+    modules = [_unwrap(model)]
+    if ema is not None:
+        modules.append(ema)
+    if aux is not None:
+        modules.append(_unwrap(aux))
+    for module in modules:
+        for buffer in module.buffers():
+            dist.broadcast(buffer, 0)
+
+
 def _ranks_agree(model: nn.Module, info: DistInfo) -> bool:
-    """Whether every rank ends with rank 0's parameters (DDP kept them in step)."""
-    flat = torch.cat([p.detach().reshape(-1) for p in _unwrap(model).parameters()])
+    """Whether every rank ends with rank 0's parameters and buffers (DDP kept them in step)."""
+    module = _unwrap(model)
+    tensors = [*module.parameters(), *(b for b in module.buffers() if b.is_floating_point())]
+    flat = torch.cat([t.detach().reshape(-1).float() for t in tensors])
     ref = flat.clone()
     dist.broadcast(ref, 0)
     agree = torch.tensor([int(torch.equal(flat, ref))], device=info.device)
@@ -1378,6 +1401,8 @@ def train(
             aux_weight=cfg.train.aux_weight,
         )
         record = {'epoch': epoch + 1, **stats}
+        if info.distributed:
+            _share_rank0_buffers(model, ema, aux)
         scores = raw = None
         due = (interval and (epoch + 1) % interval == 0) or epoch + 1 == epochs
         if due and val_set is not None:
