@@ -75,6 +75,16 @@ def test_focal_by_hand_and_gamma_zero_is_ce():
     )
 
 
+def test_weighted_focal_at_gamma_zero_is_weighted_ce():
+    logits = torch.randn(2, 3, 4, 5)
+    target = torch.randint(0, 3, (2, 4, 5))
+    target[0, 0] = IGNORE
+    weights = torch.tensor([0.2, 1.0, 3.0])
+    ce = torch.nn.functional.cross_entropy(logits, target, weight=weights, ignore_index=IGNORE)
+    focal = FocalLoss(IGNORE, gamma=0.0, class_weights=weights)(logits, target)
+    assert focal.item() == pytest.approx(ce.item(), rel=1e-5)
+
+
 def test_perfect_prediction_has_zero_dice_loss():
     target = torch.tensor([[[0, 1], [1, 0]]])
     logits = torch.nn.functional.one_hot(target, 2).permute(0, 3, 1, 2).float() * 100

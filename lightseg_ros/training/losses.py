@@ -95,7 +95,11 @@ class DiceLoss(nn.Module):
     1 - mean over classes of (2 tp + eps) / (2 tp + fp + fn + eps).
 
     tp, fp and fn are soft counts (softmax probabilities) summed per class over the batch and all
-    valid pixels.
+    valid pixels. A class with no labelled pixel in the batch has tp 0 and scores about 0, so the
+    loss cannot fall below (absent classes) / (classes): its logged value tracks how many classes
+    a batch holds. Such a class gives (almost) no gradient, so training is unaffected; averaging
+    over present classes only would instead scale the Dice term's gradient by batch content, and
+    the recipes' results were measured with this form.
     """
 
     def __init__(self, ignore_index: int = 255, eps: float = 1e-5) -> None:
@@ -142,7 +146,13 @@ class CEDiceLoss(nn.Module):
 
 
 class FocalLoss(nn.Module):
-    """Focal loss (Lin et al., ICCV 2017): mean over valid pixels of -(1 - p_t)^gamma log p_t."""
+    """
+    Focal loss (Lin et al., ICCV 2017): mean over valid pixels of -(1 - p_t)^gamma log p_t.
+
+    With ``class_weights`` the mean is weighted as :class:`CrossEntropy`'s and
+    :class:`OhemCrossEntropy`'s are (divided by the pixels' summed weights), so the three losses
+    keep one scale for one set of weights, and gamma 0 gives weighted cross-entropy.
+    """
 
     def __init__(
         self,
@@ -157,10 +167,13 @@ class FocalLoss(nn.Module):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logp_t, valid, safe = _true_class_log_prob(logits, target, self.ignore_index)
         loss = -((1 - logp_t.exp()) ** self.gamma) * logp_t
-        if self.class_weights is not None:
-            loss = loss * self.class_weights.to(loss.device)[safe]
-        n = valid.sum()
-        return (loss * valid).sum() / n.clamp(min=1)
+        if self.class_weights is None:
+            count = valid.sum().to(loss.dtype)
+        else:
+            weight = self.class_weights.to(loss.device, loss.dtype)[safe]
+            loss = loss * weight
+            count = (weight * valid).sum()
+        return (loss * valid).sum() / count.clamp(min=1e-12)
 
 
 class OhemCrossEntropy(nn.Module):
