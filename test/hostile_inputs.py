@@ -244,6 +244,10 @@ IMAGE_CASES: tuple[ImageCase, ...] = (
         'raw: bgra8 with row padding', 'raw', _encoded('bgra8', step=80 * 4 + 12), 'segmented'
     ),
     ImageCase('raw: yuv422_yuy2', 'raw', _encoded('yuv422_yuy2'), 'segmented'),
+    ImageCase(
+        "raw: 8UC3 (cv_bridge's passthrough of a BGR array)", 'raw', _encoded('8UC3'), 'segmented'
+    ),
+    ImageCase('raw: bayer_rggb8 mosaic', 'raw', _encoded('bayer_rggb8'), 'segmented'),
     # sensor_msgs/CompressedImage
     ImageCase(
         'compressed: empty data',

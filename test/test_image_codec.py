@@ -14,6 +14,7 @@
 
 """Message <-> numpy conversions, without any ROS graph (duck-typed messages)."""
 
+import io
 from types import SimpleNamespace
 
 import cv2
@@ -39,7 +40,7 @@ def msg(**fields):
     return SimpleNamespace(**fields)
 
 
-@pytest.mark.parametrize('encoding', ['rgb8', 'bgr8', 'rgba8', 'bgra8'])
+@pytest.mark.parametrize('encoding', ['rgb8', 'bgr8', 'rgba8', 'bgra8', '8UC3', '8UC4'])
 @pytest.mark.parametrize('pad', [0, 5])
 def test_colour_round_trip_exact_with_step_padding(encoding, pad):
     fields = encode_image(RGB, encoding)
@@ -77,6 +78,58 @@ def test_yuv422_round_trip_close(encoding):
     flat[:] = (200, 120, 40)  # chroma constant over pixel pairs
     out = decode_image(msg(**encode_image(flat, encoding)))
     assert np.abs(out.astype(int) - flat).max() <= 2
+
+
+def test_8uc3_is_read_as_bgr_like_cv_bridge_passthrough():
+    bgr = np.zeros((2, 2, 3), np.uint8)
+    bgr[..., 0] = 255  # blue in OpenCV's order
+    m = msg(height=2, width=2, encoding='8UC3', is_bigendian=0, step=6, data=bgr.tobytes())
+    assert decode_image(m)[0, 0].tolist() == [0, 0, 255]
+
+
+# ROS names a Bayer pattern by its first row, left to right: rggb has R G / G B tiles
+BAYER_TILES = {
+    'bayer_rggb8': ('R', 'G', 'G', 'B'),
+    'bayer_bggr8': ('B', 'G', 'G', 'R'),
+    'bayer_gbrg8': ('G', 'B', 'R', 'G'),
+    'bayer_grbg8': ('G', 'R', 'B', 'G'),
+}
+
+
+@pytest.mark.parametrize('encoding', sorted(BAYER_TILES))
+def test_bayer_mosaic_built_by_hand_demosaics_to_its_colour(encoding):
+    colour = {'R': 200, 'G': 100, 'B': 30}
+    tile = np.array([colour[c] for c in BAYER_TILES[encoding]], np.uint8).reshape(2, 2)
+    mosaic = np.tile(tile, (4, 5))  # 8x10 pixels
+    m = msg(height=8, width=10, encoding=encoding, is_bigendian=0, step=10, data=mosaic.tobytes())
+    out = decode_image(m)
+    assert out.shape == (8, 10, 3)
+    # away from the border every pixel is the flat colour; red and blue swapped fails
+    assert np.abs(out[2:-2, 2:-2].astype(int) - [200, 100, 30]).max() <= 1
+
+
+@pytest.mark.parametrize('encoding', sorted(BAYER_TILES))
+def test_bayer_round_trip_of_a_smooth_image(encoding):
+    y, x = np.mgrid[0:12, 0:16]
+    smooth = np.stack([x * 10, y * 12, np.full_like(x, 90)], -1).astype(np.uint8)
+    out = decode_image(msg(**encode_image(smooth, encoding, step=16 + 3)))
+    assert np.abs(out[2:-2, 2:-2].astype(int) - smooth[2:-2, 2:-2]).max() <= 1
+
+
+def test_compressed_jpeg_ignores_exif_orientation_like_image_transport():
+    from PIL import Image
+
+    stored = np.zeros((32, 48, 3), np.uint8)  # 48 wide, 32 high as stored
+    stored[:, :24] = 255
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    buffer = io.BytesIO()
+    image.save(buffer, format='JPEG', exif=exif, quality=95)
+    m = msg(format='jpeg', data=buffer.getvalue())
+    out = decode_compressed_image(m)
+    assert out.shape == (32, 48, 3)  # as stored: camera_info's width and height
+    assert out[16, 4].min() > 200 and out[16, 44].max() < 50
 
 
 def test_rgb8_decoding_is_zero_copy():

@@ -22,8 +22,10 @@ tested without a ROS graph, as cv_bridge's core is. Every malformed message rais
 Decoding (``sensor_msgs/Image`` -> RGB uint8, what the segmenter takes):
 
 * ``rgb8`` is a zero-copy view of ``msg.data`` (row padding in ``step`` honoured through strides);
-* ``bgr8``, ``rgba8``, ``bgra8``, ``mono8``, ``yuv422``/``uyvy``, ``yuv422_yuy2``/``yuyv`` are
-  converted by one OpenCV call from a zero-copy view;
+* ``bgr8``, ``rgba8``, ``bgra8``, ``mono8``, ``yuv422``/``uyvy``, ``yuv422_yuy2``/``yuyv``,
+  ``8UC3``/``8UC4`` (read as BGR/BGRA, what cv_bridge's passthrough gives an OpenCV array) and the
+  8-bit Bayer mosaics (``bayer_rggb8``, ``bayer_bggr8``, ``bayer_gbrg8``, ``bayer_grbg8``,
+  demosaiced) are converted by one OpenCV call from a zero-copy view;
 * ``mono16`` (either endianness, ``is_bigendian`` honoured) keeps its high byte (``v >> 8``), i.e.
   the full 16-bit range maps linearly onto 0..255, then grey to RGB.
 
@@ -118,6 +120,22 @@ _LAYOUTS: dict[str, tuple[int, str, int, int | None]] = {
     'uyvy': (2, 'u1', 2, cv2.COLOR_YUV2RGB_UYVY),
     'yuv422_yuy2': (2, 'u1', 2, cv2.COLOR_YUV2RGB_YUY2),
     'yuyv': (2, 'u1', 2, cv2.COLOR_YUV2RGB_YUY2),
+    # cv_bridge's passthrough labels an OpenCV array 8UC3 / 8UC4, and OpenCV arrays are BGR(A)
+    '8UC3': (3, 'u1', 3, cv2.COLOR_BGR2RGB),
+    '8UC4': (4, 'u1', 4, cv2.COLOR_BGRA2RGB),
+    # Bayer mosaics (the raw output of many machine-vision drivers). OpenCV names a pattern by the
+    # second row's first two pixels, ROS by the first row's: ROS rggb is OpenCV's BG, and so on
+    'bayer_rggb8': (1, 'u1', 1, cv2.COLOR_BayerBG2RGB),
+    'bayer_bggr8': (1, 'u1', 1, cv2.COLOR_BayerRG2RGB),
+    'bayer_gbrg8': (1, 'u1', 1, cv2.COLOR_BayerGR2RGB),
+    'bayer_grbg8': (1, 'u1', 1, cv2.COLOR_BayerGB2RGB),
+}
+#: where each colour sits in a 2x2 Bayer tile, row-major, as ROS names the pattern
+_BAYER_TILES = {
+    'bayer_rggb8': 'RGGB',
+    'bayer_bggr8': 'BGGR',
+    'bayer_gbrg8': 'GBRG',
+    'bayer_grbg8': 'GRBG',
 }
 SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_LAYOUTS)
 
@@ -341,7 +359,9 @@ def decode_compressed_image(msg: Any, max_pixels: int | None = None) -> np.ndarr
             'before its end-of-image marker (a camera frame cut short)',
         )
     try:
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        # EXIF orientation ignored, as image_transport's compressed decoder ignores it: the mask
+        # keeps the frame's width and height, which camera_info and other subscribers assume
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     except cv2.error as exc:  # OpenCV's own limits and decoder failures
         raise ImageDecodeError(
             'corrupt_compressed',
@@ -354,8 +374,6 @@ def decode_compressed_image(msg: Any, max_pixels: int | None = None) -> np.ndarr
             f'could not decode compressed image (format {shown}, {data.size} bytes): corrupt or '
             'not a format OpenCV reads (jpeg, png, ...)',
         )
-    # OpenCV applies EXIF orientation: a rotated JPEG decodes as height x width, the same pixel
-    # count
     check_size(bgr.shape[1], bgr.shape[0], max_pixels, f'compressed image (format {shown})')
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
@@ -381,6 +399,15 @@ def image_fields(array: np.ndarray, encoding: str, *, data: bool = True) -> dict
         'step': width * (array.itemsize * (array.shape[2] if array.ndim == 3 else 1)),
         **({'data': array.tobytes()} if data else {}),
     }
+
+
+def _mosaic(rgb: np.ndarray, tile: str) -> np.ndarray:
+    """Sample RGB through a Bayer colour filter: one channel per pixel, as the sensor sees it."""
+    out = np.empty(rgb.shape[:2], np.uint8)
+    for index, colour in enumerate(tile):
+        row, col = divmod(index, 2)
+        out[row::2, col::2] = rgb[row::2, col::2, 'RGB'.index(colour)]
+    return out
 
 
 def encode_image(
@@ -412,14 +439,17 @@ def encode_image(
         'uyvy': cv2.COLOR_RGB2YUV_UYVY,
         'yuv422_yuy2': cv2.COLOR_RGB2YUV_YUY2,
         'yuyv': cv2.COLOR_RGB2YUV_YUY2,
+        '8UC3': cv2.COLOR_RGB2BGR,
+        '8UC4': cv2.COLOR_RGB2BGRA,
     }
-    if (
-        to_native[encoding] is not None
-        and encoding in ('yuv422', 'uyvy', 'yuv422_yuy2', 'yuyv')
-        and rgb.shape[1] % 2
-    ):
+    if encoding in ('yuv422', 'uyvy', 'yuv422_yuy2', 'yuyv') and rgb.shape[1] % 2:
         raise ValueError(f'{encoding} needs an even width')
-    native = rgb if to_native[encoding] is None else cv2.cvtColor(rgb, to_native[encoding])
+    if encoding in _BAYER_TILES:
+        native = _mosaic(rgb, _BAYER_TILES[encoding])
+    elif to_native.get(encoding) is None:
+        native = rgb
+    else:
+        native = cv2.cvtColor(rgb, to_native[encoding])
     if encoding in ('mono16', '16UC1'):
         native = (native.astype(np.uint16) * np.uint16(257)).astype(
             np.dtype('>u2' if bigendian else '<u2')
