@@ -49,19 +49,16 @@ from launch.events import Shutdown
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from lightseg_ros.ros.dds import dds_environment
-from lightseg_ros.ros.launch_helpers import PACKAGE
-from lightseg_ros.ros.replay_launch import bag_play_command, REPLAY_ARGUMENTS
+from lightseg_ros.ros.launch_helpers import LAUNCH_ARGUMENTS, PACKAGE
+from lightseg_ros.ros.replay_launch import REPLAY_ARGUMENTS, replay_command
 
 
 def _player(context):
-    args = {name: LaunchConfiguration(name).perform(context) for name, _, _ in REPLAY_ARGUMENTS}
-    use_sim_time = LaunchConfiguration('use_sim_time', default='false').perform(context)
-    cmd = bag_play_command(
-        args,
-        LaunchConfiguration('image_topic').perform(context),
-        use_sim_time.strip().lower() in ('true', '1', 'yes', 'on'),
-    )
-    env = dds_environment(LaunchConfiguration('dds_transport').perform(context) or 'default')
+    names = [name for name, _, _ in LAUNCH_ARGUMENTS + REPLAY_ARGUMENTS]
+    args = {name: LaunchConfiguration(name).perform(context) for name in names}
+    # the topic the node subscribes to (namespace, transport), as segment.launch.py starts it
+    cmd = replay_command(args, get_package_share_directory(PACKAGE))
+    env = dds_environment(args.get('dds_transport') or 'default')
     player = ExecuteProcess(cmd=cmd, output='screen', additional_env=env)
     done = RegisterEventHandler(
         OnProcessExit(

@@ -644,7 +644,8 @@ def test_replay_launch_command(tmp_path, bag):
         '/cam/front/image_raw/compressed',
         True,
     )
-    assert cmd[cmd.index('--timeout') + 1] == '20' and cmd[cmd.index('--delay') + 1] == '0'
+    # ros2 bag play takes positive delays only: start_delay:=0 leaves the flag out
+    assert cmd[cmd.index('--timeout') + 1] == '20' and '--delay' not in cmd
     assert cmd[cmd.index('--topics') + 1:] == [
         '/cam/front/image_raw/compressed',
         '/cam/front/camera_info',
@@ -670,6 +671,38 @@ def test_replay_launch_command(tmp_path, bag):
     py_compile.compile(
         str(Path(__file__).parents[1] / 'launch' / 'replay.launch.py'), doraise=True
     )
+
+
+def test_replay_plays_and_waits_for_the_topic_the_node_subscribes_to(tmp_path, bag):
+    from pathlib import Path
+
+    from lightseg_ros.ros.replay_launch import replay_command
+
+    root = Path(__file__).parents[1]
+
+    def played(args):
+        cmd = replay_command({'bag': str(bag), **args}, root, installed=lambda name: True)
+        waited = cmd[cmd.index('--topic') + 1]
+        topics = cmd[cmd.index('--topics') + 1:]
+        return waited, topics[:2]
+
+    # a relative name in a namespace: the node reads /robot1/camera/image_raw
+    assert played({'image_topic': 'camera/image_raw', 'namespace': 'robot1'}) == (
+        '/robot1/camera/image_raw',
+        ['/robot1/camera/image_raw', '/robot1/camera/camera_info'],
+    )
+    # transport: compressed in the params file: the node reads <topic>/compressed
+    params = tmp_path / 'params.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    transport: compressed\n')
+    assert played({'image_topic': '/cam/image_raw', 'params_file': str(params)}) == (
+        '/cam/image_raw/compressed',
+        ['/cam/image_raw/compressed', '/cam/camera_info'],
+    )
+    # no image_topic: the params file's first camera, as the node takes it
+    assert played({}) == ('/camera/image_raw', ['/camera/image_raw', '/camera/camera_info'])
+    with pytest.raises(ValueError, match='needs image_topic'):
+        params.write_text('/**:\n  ros__parameters:\n    image_topics: []\n')
+        replay_command({'bag': str(bag), 'params_file': str(params)}, root)
 
 
 @pytest.mark.usefixtures('own_domain')

@@ -390,6 +390,30 @@ def test_rviz_topics_read_params_files_as_rcl_does_and_never_raise(
     assert topics.get('Input') == expected_input, topics
 
 
+def test_rviz_displays_ask_for_the_reliability_the_node_and_its_camera_offer(tmp_path):
+    import yaml
+
+    from lightseg_ros.ros import launch_helpers
+
+    params = tmp_path / 'p.yaml'
+    params.write_text(
+        '/**:\n  ros__parameters:\n    input_reliability: reliable\n'
+        '    output_reliability: best_effort\n'
+    )
+    best = 'Best Effort'
+    for params_file, expected in (
+        ('', {'Input': best, 'Overlay': 'Reliable', 'Color mask': 'Reliable'}),
+        (str(params), {'Input': 'Reliable', 'Overlay': best, 'Color mask': best}),
+    ):
+        setup = launch_helpers.segment_node_setup(
+            {'rviz': 'true', 'params_file': params_file}, ROOT, installed=lambda name: True
+        )
+        written = yaml.safe_load(Path(setup.write_rviz_config(tmp_path)).read_text())
+        displays = written['Visualization Manager']['Displays']
+        shown = {d['Name']: d['Topic']['Reliability Policy'] for d in displays if 'Topic' in d}
+        assert shown == expected
+
+
 def test_the_rviz_copy_goes_to_a_private_folder_even_when_its_name_is_taken(tmp_path, monkeypatch):
     import os
     import stat

@@ -280,6 +280,10 @@ TWO_CAMERAS = (
     'segment_node:\n  ros__parameters:\n    image_topics: [elsewhere/image_raw]\n'
 )
 
+# a compressed camera: rviz2 shows it by its /compressed topic (image_transport picks the decoder
+# by that name), and a best-effort camera is matched by the Input display's best effort
+COMPRESSED = '/**:\n  ros__parameters:\n    transport: compressed\n'
+
 
 @pytest.mark.parametrize(
     'launch_args, params_text',
@@ -288,8 +292,15 @@ TWO_CAMERAS = (
         ({'namespace': 'robotX', 'image_topic': 'front/image_raw'}, None),
         ({'image_topic': '/robotX/rear/image_raw'}, None),
         ({'namespace': 'robotX'}, TWO_CAMERAS),
+        ({'image_topic': '/robotX/cam/image_raw'}, COMPRESSED),
     ],
-    ids=['namespace', 'namespace and image_topic', 'absolute image_topic', 'two cameras'],
+    ids=[
+        'namespace',
+        'namespace and image_topic',
+        'absolute image_topic',
+        'two cameras',
+        'compressed transport',
+    ],
 )
 def test_the_launchs_rviz_displays_name_the_topics_the_node_uses(
     launch_args, params_text, tmp_path
@@ -313,8 +324,12 @@ def test_the_launchs_rviz_displays_name_the_topics_the_node_uses(
     setup = segment_node_setup({**args, 'rviz': 'true'}, root, installed=lambda name: True)
     topics = setup.rviz_topics
     written = yaml.safe_load(Path(setup.write_rviz_config(tmp_path)).read_text())
-    shown = {d['Name']: d['Topic']['Value'] for d in written['Visualization Manager']['Displays']}
+    displays = written['Visualization Manager']['Displays']
+    shown = {d['Name']: d['Topic']['Value'] for d in displays}
     assert shown == topics and all(t.startswith('/') for t in topics.values()), shown
+    assert topics['Input'] == setup.cameras[0]  # what the replay launch plays and waits for
+    policies = {d['Name']: d['Topic']['Reliability Policy'] for d in displays}
+    assert policies == {'Input': 'Best Effort', 'Overlay': 'Reliable', 'Color mask': 'Reliable'}
     overrides = setup.parameters[1] if len(setup.parameters) > 1 else {}
     # the launch's node name: a params file may key its parameters by it (a fresh DDS domain)
     ros_args = ['-r', f'__node:={setup.node_name}', '--params-file', setup.parameters[0]]

@@ -38,7 +38,7 @@ import yaml
 
 from .dds import dds_environment, DDS_TRANSPORTS
 from .node_config import PARAMETER_NAMES, PARAMETERS, validate_change
-from .topics import base_topic, output_namespaces, transport_topic
+from .topics import output_namespaces, transport_topic
 
 __all__ = [
     'LAUNCH_ARGUMENTS',
@@ -128,6 +128,12 @@ class NodeSetup:
     # rviz2's Image displays (display name -> topic): the first camera of this launch, as the node
     # resolves it in the launch's namespace, and that camera's outputs
     rviz_topics: dict[str, str] = field(default_factory=dict)
+    # the topics the node will subscribe to, resolved (namespace, transport) as it resolves them;
+    # empty when the node will refuse its image_topics (it says why)
+    cameras: list[str] = field(default_factory=list)
+    # rviz2's reliability per display: an Input display asks for best effort, which any camera
+    # matches, unless the node is told the camera is reliable; the outputs follow the node's
+    rviz_reliability: dict[str, str] = field(default_factory=dict)
 
     @property
     def executable(self) -> str:
@@ -146,6 +152,9 @@ class NodeSetup:
             topic = self.rviz_topics.get(display.get('Name'))
             if topic is not None:
                 display['Topic']['Value'] = topic
+            reliability = self.rviz_reliability.get(display.get('Name'))
+            if reliability is not None:
+                display['Topic']['Reliability Policy'] = reliability
         text = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         where = Path(folder) if folder else _private_temp_folder()
@@ -249,6 +258,8 @@ def segment_node_setup(
             'or launch with rviz:=false'
         )
     namespace = args.get('namespace', '')
+    params = _effective_params(params_file, overrides, namespace)
+    cameras = subscribed_topics(params, namespace)
     return NodeSetup(
         namespace=namespace,
         parameters=[params_file, overrides] if overrides else [params_file],
@@ -258,7 +269,9 @@ def segment_node_setup(
         lifecycle=lifecycle,
         autostart=autostart,
         use_sim_time=use_sim_time,
-        rviz_topics=rviz_topics(params_file, overrides, namespace) if rviz else {},
+        rviz_topics=_rviz_topics(params, cameras) if rviz else {},
+        cameras=cameras,
+        rviz_reliability=_rviz_reliability(params),
     )
 
 
@@ -272,39 +285,74 @@ def _resolve(topic: str, namespace: str, node_name: str = NODE_NAME) -> str:
     return f'{ns}/{topic}'
 
 
+def _effective_params(
+    params_file: str | Path, overrides: dict[str, Any], namespace: str
+) -> dict[str, Any]:
+    """
+    Return the node's parameters: its defaults, the params file's entries, the launch's overrides.
+
+    A params file that cannot be read leaves the node to report it: the defaults stand then.
+    """
+    params = {p.name: p.default for p in PARAMETERS}
+    params.update(_node_entries(params_file, namespace))
+    params.update(overrides)
+    return params
+
+
+def subscribed_topics(params: dict[str, Any], namespace: str) -> list[str]:
+    """
+    Return every camera topic the node subscribes to: resolved, on its transport's topic.
+
+    Empty when the node will refuse its ``image_topics`` or ``transport`` (it says why).
+    """
+    topics = params.get('image_topics')
+    if not (isinstance(topics, list) and topics and all(isinstance(t, str) for t in topics)):
+        return []
+    transport = params['transport']
+    if validate_change('image_topics', topics) or validate_change('transport', transport):
+        return []
+    return [transport_topic(_resolve(t, namespace), str(transport)) for t in topics]
+
+
 def rviz_topics(params_file: str | Path, overrides: dict[str, Any], namespace: str) -> dict:
     """
     Return rviz2's Image displays' topics for a launch: its first camera and that camera's outputs.
 
     From the params file, with the launch's overrides over it, resolved as the node resolves them.
-    A params file that cannot be read leaves the node to report it: the defaults are shown then.
     """
-    params = {p.name: p.default for p in PARAMETERS}
-    params.update(_node_entries(params_file, namespace))
-    params.update(overrides)
-    for name in ('image_topics', 'transport', 'output_namespace'):
-        value = params[name]
-        if name == 'image_topics' and not (
-            isinstance(value, list) and value and all(isinstance(t, str) for t in value)
-        ):
-            return {}  # the node refuses it and says why; rviz keeps its own layout
-        if validate_change(name, value):
-            return {}
-    # every camera, as the node takes them: resolved, on its transport's topic; two cameras in
-    # one namespace get outputs under their own names, so the first camera's depend on the others
-    cameras = [
-        transport_topic(_resolve(str(t), namespace), str(params['transport']))
-        for t in params['image_topics']
-    ]
+    params = _effective_params(params_file, overrides, namespace)
+    return _rviz_topics(params, subscribed_topics(params, namespace))
+
+
+def _rviz_topics(params: dict[str, Any], cameras: list[str]) -> dict[str, str]:
+    if not cameras or validate_change('output_namespace', params['output_namespace']):
+        return {}  # the node refuses it and says why; rviz keeps its own layout
+    # two cameras in one namespace get outputs under their own names, so the first camera's
+    # depend on the others
     try:
         out = output_namespaces(cameras, str(params['output_namespace']))[0]
     except (ValueError, IndexError):  # the node refuses such a list: it reports it, not rviz
         return {}
-    # an Image display reads raw images: a compressed camera is shown by its raw topic's name
+    # rviz2's Image display picks image_transport's transport by the topic's last name, so a
+    # compressed camera is shown by its /compressed topic, the one its driver publishes
     return {
-        'Input': base_topic(cameras[0]),
+        'Input': cameras[0],
         'Overlay': f'{out}/overlay',
         'Color mask': f'{out}/color_mask',
+    }
+
+
+def _rviz_reliability(params: dict[str, Any]) -> dict[str, str]:
+    """Return rviz2's reliability policy per display, matching what the node's peers offer."""
+    names = {'reliable': 'Reliable', 'best_effort': 'Best Effort'}
+    camera = params.get('input_reliability')
+    output = params.get('output_reliability')
+    return {
+        # a best-effort display matches a reliable camera too; a reliable one misses a
+        # best-effort camera (SensorDataQoS drivers, bags recorded so)
+        'Input': 'Reliable' if camera == 'reliable' else 'Best Effort',
+        'Overlay': names.get(output, 'Reliable'),
+        'Color mask': names.get(output, 'Reliable'),
     }
 
 

@@ -20,12 +20,14 @@ Pure functions (no launch import), so the decisions are tested without a ROS 2 i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 import sys
 
+from .launch_helpers import package_installed, segment_node_setup
 from .topics import camera_info_topic
 
-__all__ = ['REPLAY_ARGUMENTS', 'bag_play_command']
+__all__ = ['REPLAY_ARGUMENTS', 'bag_play_command', 'replay_command']
 
 # (name, default, description) of the arguments replay.launch.py adds to segment.launch.py's
 REPLAY_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
@@ -68,7 +70,9 @@ def bag_play_command(
     if delay < 0 or timeout < 0:
         raise ValueError('start_delay and wait_timeout must be 0 or more seconds')
     topics = [image_topic, camera_info_topic(image_topic), '/tf', '/tf_static']
-    play = ['ros2', 'bag', 'play', bag, '--rate', f'{rate:g}', '--delay', f'{delay:g}']
+    play = ['ros2', 'bag', 'play', bag, '--rate', f'{rate:g}']
+    if delay > 0:  # ros2 bag play refuses --delay 0 (it takes positive values only)
+        play += ['--delay', f'{delay:g}']
     play += ['--topics', *topics]
     if use_sim_time:
         play.append('--clock')
@@ -77,6 +81,30 @@ def bag_play_command(
     # the player starts once the node subscribes to the camera, i.e. has loaded its model
     waiter = [sys.executable, '-m', 'lightseg_ros.ros.wait_then_play', '--topic', image_topic]
     return [*waiter, '--timeout', f'{timeout:g}', '--', *play]
+
+
+def replay_command(
+    args: dict[str, str],
+    share_dir: str | Path,
+    installed: Callable[[str], bool] = package_installed,
+) -> list[str]:
+    """
+    Return :func:`bag_play_command` for the launch's arguments (segment.launch.py's and replay's).
+
+    The player plays, and waits for, the topic the node subscribes to: ``image_topic`` (or the
+    params file's first camera) resolved in ``namespace`` and moved to ``<topic>/compressed`` by
+    ``transport: compressed``, as the node resolves it. The typed name would miss a relative name,
+    a namespace or a compressed transport: the player then waited its whole ``wait_timeout`` and
+    played a topic the node does not read.
+    """
+    setup = segment_node_setup(args, share_dir, installed)
+    if not setup.cameras:
+        raise ValueError(
+            "replay.launch.py needs image_topic:=TOPIC, the bag's camera topic (the node's "
+            'image_topics are refused; it says why)'
+        )
+    use_sim_time = args.get('use_sim_time', 'false').strip().lower() in ('true', '1', 'yes', 'on')
+    return bag_play_command(args, setup.cameras[0], use_sim_time)
 
 
 def _number(args: dict[str, str], name: str, default: str) -> float:
