@@ -167,6 +167,20 @@ def test_eval_writes_json_and_charts(overfit_run, capsys):
         assert (out / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
+def test_eval_without_matplotlib_writes_the_json_and_one_line(overfit_run, capsys, monkeypatch):
+    import sys
+
+    tmp, root = overfit_run
+    out = tmp / 'eval_no_charts'
+    monkeypatch.setitem(sys.modules, 'matplotlib', None)  # import matplotlib raises ImportError
+    args = ['eval', '--weights', str(tmp / 'run' / 'model_final.safetensors'), '--data']
+    assert main([*args, str(root), '--split', 'train', '--out', str(out), '--no-progress']) == 0
+    err = capsys.readouterr().err
+    assert 'charts left out: matplotlib is not installed' in err and 'Traceback' not in err
+    assert json.loads((out / 'metrics.json').read_text())['images'] == 8
+    assert not (out / 'per_class_iou.png').exists()
+
+
 def test_export_matches_onnxruntime(overfit_run, capsys):
     tmp, _ = overfit_run
     onnx_path = tmp / 'model.onnx'

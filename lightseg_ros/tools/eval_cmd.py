@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     from .train_cmd import one_line
     from ..models import read_weights_meta, trained_weights, WeightsError
     from ..training.datasets import DatasetError
-    from ..training.evaluate import write_report
+    from ..training.evaluate import charts_available, CHARTS_SKIPPED, write_report
 
     try:
         weights = trained_weights(args.weights, args.model)
@@ -221,6 +221,8 @@ def run(args: argparse.Namespace) -> int:
     for n, v in zip(meta.class_names, scores.per_class_iou):
         print(f'  {n:20s} {"n/a" if v != v else f"{v * 100:6.2f}"}', file=text)
     print('wrote ' + ', '.join(str(p) for p in out.values()), file=text)
+    if not charts_available():
+        print(f'lightseg eval: {CHARTS_SKIPPED}', file=sys.stderr)
     if args.json:
         print(json.dumps(json.loads(Path(out['json']).read_text())))
     return 0

@@ -252,7 +252,9 @@ def write_report(
     """
     Write the evaluation report into ``out_dir``.
 
-    ``metrics.json``, ``per_class_iou.png`` and ``confusion_matrix.png``.
+    ``metrics.json``, and ``per_class_iou.png`` and ``confusion_matrix.png`` where matplotlib is
+    installed (the ``train`` extra; a robot's ROS install may lack it): without it the charts are
+    left out, the figures are all in the JSON, and :data:`CHARTS_SKIPPED` says why.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -262,10 +264,29 @@ def write_report(
         'class_names': list(class_names),
     }
     (out_dir / 'metrics.json').write_text(json.dumps(report, indent=2))
-    return {
-        'json': out_dir / 'metrics.json',
-        'iou_chart': plot_per_class_iou(
-            scores, class_names, colors, out_dir / 'per_class_iou.png'
-        ),
-        'confusion_chart': plot_confusion(scores, class_names, out_dir / 'confusion_matrix.png'),
-    }
+    written = {'json': out_dir / 'metrics.json'}
+    if not charts_available():
+        return written
+    written['iou_chart'] = plot_per_class_iou(
+        scores, class_names, colors, out_dir / 'per_class_iou.png'
+    )
+    written['confusion_chart'] = plot_confusion(
+        scores, class_names, out_dir / 'confusion_matrix.png'
+    )
+    return written
+
+
+#: why :func:`write_report` leaves its charts out where matplotlib is missing
+CHARTS_SKIPPED = (
+    'charts left out: matplotlib is not installed (pip install matplotlib, or sudo apt install '
+    'python3-matplotlib); every figure is in metrics.json'
+)
+
+
+def charts_available() -> bool:
+    """Whether matplotlib can be imported, so that :func:`write_report` draws its charts."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
