@@ -397,13 +397,13 @@ def test_rviz_displays_ask_for_the_reliability_the_node_and_its_camera_offer(tmp
 
     params = tmp_path / 'p.yaml'
     params.write_text(
-        '/**:\n  ros__parameters:\n    input_reliability: reliable\n'
+        '/**:\n  ros__parameters:\n    input_reliability: best_effort\n'
         '    output_reliability: best_effort\n'
     )
     best = 'Best Effort'
     for params_file, expected in (
-        ('', {'Input': best, 'Overlay': 'Reliable', 'Color mask': 'Reliable'}),
-        (str(params), {'Input': 'Reliable', 'Overlay': best, 'Color mask': best}),
+        ('', {'Input': 'Reliable', 'Overlay': 'Reliable', 'Color mask': 'Reliable'}),
+        (str(params), {'Input': best, 'Overlay': best, 'Color mask': best}),
     ):
         setup = launch_helpers.segment_node_setup(
             {'rviz': 'true', 'params_file': params_file}, ROOT, installed=lambda name: True

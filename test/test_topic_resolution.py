@@ -281,7 +281,7 @@ TWO_CAMERAS = (
 )
 
 # a compressed camera: rviz2 shows it by its /compressed topic (image_transport picks the decoder
-# by that name), and a best-effort camera is matched by the Input display's best effort
+# by that name)
 COMPRESSED = '/**:\n  ros__parameters:\n    transport: compressed\n'
 
 
@@ -329,7 +329,7 @@ def test_the_launchs_rviz_displays_name_the_topics_the_node_uses(
     assert shown == topics and all(t.startswith('/') for t in topics.values()), shown
     assert topics['Input'] == setup.cameras[0]  # what the replay launch plays and waits for
     policies = {d['Name']: d['Topic']['Reliability Policy'] for d in displays}
-    assert policies == {'Input': 'Best Effort', 'Overlay': 'Reliable', 'Color mask': 'Reliable'}
+    assert policies == {'Input': 'Reliable', 'Overlay': 'Reliable', 'Color mask': 'Reliable'}
     overrides = setup.parameters[1] if len(setup.parameters) > 1 else {}
     # the launch's node name: a params file may key its parameters by it (a fresh DDS domain)
     ros_args = ['-r', f'__node:={setup.node_name}', '--params-file', setup.parameters[0]]

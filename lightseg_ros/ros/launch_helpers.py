@@ -131,8 +131,8 @@ class NodeSetup:
     # the topics the node will subscribe to, resolved (namespace, transport) as it resolves them;
     # empty when the node will refuse its image_topics (it says why)
     cameras: list[str] = field(default_factory=list)
-    # rviz2's reliability per display: an Input display asks for best effort, which any camera
-    # matches, unless the node is told the camera is reliable; the outputs follow the node's
+    # rviz2's reliability per display: the Input display follows input_reliability (reliable for
+    # auto), the outputs follow output_reliability
     rviz_reliability: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -348,9 +348,10 @@ def _rviz_reliability(params: dict[str, Any]) -> dict[str, str]:
     camera = params.get('input_reliability')
     output = params.get('output_reliability')
     return {
-        # a best-effort display matches a reliable camera too; a reliable one misses a
-        # best-effort camera (SensorDataQoS drivers, bags recorded so)
-        'Input': 'Reliable' if camera == 'reliable' else 'Best Effort',
+        # a best-effort display would match a reliable camera too, but under stock DDS settings it
+        # loses most camera-sized frames (README, DDS transports): it is asked for only where the
+        # node is told the camera is best effort (input_reliability: auto keeps rviz2 reliable)
+        'Input': 'Best Effort' if camera == 'best_effort' else 'Reliable',
         'Overlay': names.get(output, 'Reliable'),
         'Color mask': names.get(output, 'Reliable'),
     }
