@@ -168,6 +168,11 @@ def test_lifecycle_launch_arguments():
     # same parameters as segment_node
     assert not managed.autostart and managed.parameters == setup.parameters
     assert segment_node_setup({'lifecycle': 'true', 'autostart': 'true'}, '/s').autostart
+    # the launch's own participant (which sends configure and activate) keeps the shell's DDS
+    with pytest.raises(ValueError, match='export FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA in the'):
+        segment_node_setup(
+            {'lifecycle': 'true', 'autostart': 'true', 'dds_transport': 'large_data'}, '/s'
+        )
     with pytest.raises(ValueError, match='autostart:=true needs lifecycle:=true'):
         segment_node_setup({'autostart': 'true'}, '/s')
     with pytest.raises(ValueError, match='launch argument lifecycle: expected true or false'):

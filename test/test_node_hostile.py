@@ -88,6 +88,27 @@ def test_crafted_weights_at_start_exit_2_with_one_line(weights, case, capfd):
     assert 'Traceback' not in err
 
 
+def test_one_camera_in_two_transports_is_refused_before_the_model_loads(capfd, monkeypatch):
+    """The image_topics refusal comes first: loading a model (25 s compiled) is not needed."""
+    from lightseg_ros.ros import segment_node
+
+    def load(config):
+        raise MemoryError('the model was loaded')
+
+    monkeypatch.setattr(segment_node, 'load_segmenter', load)
+    argv = ['--ros-args', '-p', 'image_topics:=[/c/image_raw, /c/image_raw/compressed]']
+    argv += ['-p', 'weights:=random', '-r', f'__node:=twice_{uuid.uuid4().hex[:6]}']
+    try:
+        code = segment_node.main(argv)
+    except MemoryError:
+        code = None
+    err = capfd.readouterr().err
+    errors = [line for line in err.splitlines() if 'cannot start' in line]
+    assert code == 2 and len(errors) == 1, err
+    assert 'parameter image_topics: image_topics lists one camera' in errors[0]
+    assert 'was loaded' not in err and 'Traceback' not in err
+
+
 def test_crafted_weights_end_a_node_process_with_exit_code_2(weights):
     path = weights[1][META_CASES[0].name]
     proc = NodeProcess(

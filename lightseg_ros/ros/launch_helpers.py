@@ -252,6 +252,15 @@ def segment_node_setup(
         raise ValueError(
             'autostart:=true needs lifecycle:=true (segment_node is not managed: it starts active)'
         )
+    if autostart and args.get('dds_transport') == 'large_data':
+        # the configure and activate requests come from the launch process's own participant,
+        # which keeps the shell's settings: a LARGE_DATA node and it never see each other
+        raise ValueError(
+            'autostart:=true with dds_transport:=large_data: the launch itself could never reach '
+            'the node to configure it (LARGE_DATA and stock participants do not see each other); '
+            'export FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA in the shell instead, so that the '
+            'launch and everything it starts share it, and leave dds_transport at default'
+        )
     if rviz and not installed('rviz2'):
         raise ValueError(
             'rviz:=true but rviz2 is not installed (sudo apt install ros-$ROS_DISTRO-rviz2), '

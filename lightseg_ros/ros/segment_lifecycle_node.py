@@ -20,7 +20,9 @@ Same parameters, topics and behaviour as :mod:`lightseg_ros.ros.segment_node` (t
 (``<node>/change_state``, ``<node>/get_state``, ...) drive it, as nav2's lifecycle_manager or
 launch's lifecycle events do:
 
-* start: unconfigured; the parameters are declared and can be set;
+* start: unconfigured; the parameters are declared, and those that can change at run time can be
+  set (the read-only ones, such as ``image_topics``, ``transport`` and the QoS, only at start: a
+  configure they fail says to restart the node);
 * configure: check the parameters, load the model, create the publishers, start the worker (a bad
   model or weights: the transition fails with one log line, the node stays unconfigured);
 * activate: subscribe to the cameras, publish the class legend; outputs are published only while

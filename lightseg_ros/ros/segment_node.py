@@ -578,6 +578,10 @@ class SegmentNodeBase(Node):
             if reason:
                 raise ParameterError(name, reason)
         topics = [self._input_topic(t, values['transport']) for t in values['image_topics']]
+        try:  # before the model loads (25 s with torch_compile on a GPU), which it does not need
+            namespaces = output_namespaces(topics, values['output_namespace'])
+        except ValueError as exc:  # one camera listed twice, or in two transports
+            raise ParameterError('image_topics', str(exc)) from None
         torch.set_num_threads(cpu_threads_for(int(values['cpu_threads'])))
         # resident memory follows the frames held (inference/memory.py)
         return_large_buffers_to_the_system()
@@ -606,7 +610,6 @@ class SegmentNodeBase(Node):
             reliability=_RELIABILITY[values['output_reliability']],
             durability=_DURABILITY[values['output_durability']],
         )
-        namespaces = output_namespaces(topics, values['output_namespace'])
         self._cameras = [
             CameraOutputs(
                 self,
