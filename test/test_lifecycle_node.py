@@ -209,6 +209,10 @@ def test_transitions_gate_subscriptions_and_outputs(graph, weights):  # noqa: F8
     probe.wait_until(
         lambda: probe.node.count_publishers(f'{OUT}/mask') == 0, 10, 'the publishers to go'
     )
+    # what the configured node did is said before its counters go (a nav2 bringdown said nothing)
+    probe.wait_until(
+        lambda: 'released; frames in ' in node.output, 10, lambda: f'the summary:\n{node.tail()}'
+    )
     # activate needs a configured node
     assert not transition(probe, Transition.TRANSITION_ACTIVATE)
     assert state(probe) == 'unconfigured' and node.alive()

@@ -64,6 +64,13 @@ def test_each_reason_and_its_level():
             'the last 5 masks hold one class on every pixel (road)',
         ),
         (HealthSnapshot(random_weights=True), WARN, 'random weights (untrained)'),
+        (HealthSnapshot(stalled_s=4.9), OK, 'ok'),
+        (HealthSnapshot(stalled_s=12.4), WARN, 'no frame processed for 12 s while frames wait'),
+        (
+            HealthSnapshot(worker_alive=False, stalled_s=30),
+            ERROR,
+            'the inference thread has stopped',
+        ),
     ]
     for snapshot, level, words in cases:
         got_level, message = assess(snapshot)
@@ -117,3 +124,16 @@ def test_large_buffers_go_back_to_the_system_after_use():
     assert run('default') == [20, 20]  # the case the fix is for: 20 MB stays resident
     grew, kept = run('fixed')
     assert grew == 20 and kept <= 1
+
+
+def test_a_young_rate_meter_divides_by_its_age():
+    from lightseg_ros.ros.node_stats import RateMeter
+
+    meter = RateMeter(window=5.0, start=100.0)
+    for i in range(10):  # 10 Hz for the first second
+        meter.tick(100.05 + i * 0.1)
+    assert abs(meter.rate(101.0) - 10.0) < 0.5  # it read 2.0: ten ticks over the whole window
+    assert meter.rate(100.0) == 0.0
+    for i in range(40):
+        meter.tick(101.05 + i * 0.1)
+    assert abs(meter.rate(105.0) - 10.0) < 0.5 and abs(meter.rate(110.0)) < 1e-9

@@ -18,14 +18,16 @@ What the node's ``/diagnostics`` level and message say, as a pure function (no r
 The node fills a :class:`HealthSnapshot` once per diagnostics period and publishes what
 :func:`assess` returns. Levels are ``diagnostic_msgs/DiagnosticStatus``'s: OK 0, WARN 1, ERROR 2.
 
-* ERROR: the last model switch failed (the previous model keeps running); every frame of the period
-  failed in inference; resident memory above the budget (``memory_budget_mb``).
-* WARN: a run-time change refused (e.g. a weights file that fails the schema; the previous model
+* ERROR: the inference thread has stopped; the last model switch failed (the previous model
+  keeps running); every frame of the period failed in inference; resident memory above the budget
+  (``memory_budget_mb``).
+* WARN: the worker has held one frame or model load for :data:`STALL_WARN_S` or more while frames
+  wait; a run-time change refused (e.g. a weights file that fails the schema; the previous model
   keeps running) until the next successful model load; a camera topic with publishers but no
   frames, or frames lost in transport (with the likely cause and fix); bad frames dropped in the
-  period (malformed, oversized, undecodable); some frames failed in inference; the last masks held
-  one class on every pixel (a model that outputs one class everywhere is broken or sees nothing it
-  knows); random (untrained) weights.
+  period (malformed, oversized, undecodable); some frames failed in inference; a camera's last
+  masks held one class on every pixel (a model that outputs one class everywhere is broken or sees
+  nothing it knows); random (untrained) weights.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = [
     'WARN',
     'ERROR',
     'SINGLE_CLASS_STREAK',
+    'STALL_WARN_S',
     'HealthSnapshot',
     'assess',
     'resident_memory_mb',
@@ -69,11 +72,28 @@ class HealthSnapshot:
     input_problems: tuple[
         str, ...
     ] = ()  # why a camera with publishers is silent, or loses frames in transport
+    stalled_s: float = 0.0  # how long the worker has held one frame or load while frames wait
+    worker_alive: bool = True  # the inference thread runs
+
+
+#: seconds the worker may hold one frame or model load while frames wait before a WARN (a first
+#: frame's CUDA graph takes about 3 s on an H100; torch_compile's about 25 s, which is reported)
+STALL_WARN_S = 5.0
 
 
 def assess(s: HealthSnapshot) -> tuple[int, str]:
     """(level, message): the worst level found, and every reason for it, most severe first."""
     reasons: list[tuple[int, str]] = []
+    if not s.worker_alive:
+        reasons.append((ERROR, 'the inference thread has stopped: no frame is processed'))
+    elif s.stalled_s >= STALL_WARN_S:
+        reasons.append(
+            (
+                WARN,
+                f'no frame processed for {s.stalled_s:.0f} s while frames wait (a model load or '
+                'compile in progress, or a stuck device)',
+            )
+        )
     if s.model_error:
         reasons.append((ERROR, f'model switch failed, previous model kept: {s.model_error}'))
     if s.failed_frames and not s.frames_out:

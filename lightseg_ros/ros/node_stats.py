@@ -28,11 +28,14 @@ __all__ = ['RateMeter', 'LatencyWindow', 'WarningThrottle']
 class RateMeter:
     """Events per second over the last ``window`` seconds."""
 
-    def __init__(self, window: float = 5.0) -> None:
+    def __init__(self, window: float = 5.0, start: float | None = None) -> None:
         self.window = window
         self._times: deque[float] = deque()
         self._lock = threading.Lock()
         self.total = 0
+        # a meter younger than its window divides by its age: one second after a start, a 10 Hz
+        # camera reads 10 Hz, not 2
+        self._start = time.monotonic() if start is None else start
 
     def tick(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
@@ -49,13 +52,15 @@ class RateMeter:
         now = time.monotonic() if now is None else now
         with self._lock:
             self._trim(now)
-            return len(self._times) / self.window
+            span = min(self.window, now - self._start)
+            return len(self._times) / span if span > 0 else 0.0
 
 
 class LatencyWindow:
     """The last ``size`` latencies (seconds); percentiles in milliseconds."""
 
     def __init__(self, size: int = 500) -> None:
+        self.size = size
         self._values: deque[float] = deque(maxlen=size)
         self._lock = threading.Lock()
         self.total = 0  # latencies ever added

@@ -124,8 +124,9 @@ class SegmentLifecycleNode(LifecycleNodeMixin, SegmentNodeBase):
 
     @_logged
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        ran = self.summary()  # the counters go with the model: said before they are dropped
         self._cleanup()
-        self.get_logger().info('unconfigured: model and publishers released')
+        self.get_logger().info(f'unconfigured: model and publishers released; {ran}')
         return super().on_cleanup(state)
 
     @_logged
@@ -145,6 +146,8 @@ class SegmentLifecycleNode(LifecycleNodeMixin, SegmentNodeBase):
         if self._stage == 'active':
             self._deactivate()
         if self._stage != 'unconfigured':
+            # destroy_node says it only for a configured node, which this no longer is
+            self.get_logger().info(f'stopping: {self.summary()}')
             self._cleanup()
 
 

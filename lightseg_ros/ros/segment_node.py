@@ -643,7 +643,11 @@ class SegmentNodeBase(Node):
         self._malformed_frames = 0  # dropped as malformed (failed frames are counted apart)
         self._failed_frames = 0
         self._last_bad, self._last_failure = '', ''
-        self._single_class = (0, '')  # (consecutive masks with one class everywhere, its name)
+        # per camera: (consecutive masks with one class everywhere, its name, when the last mask
+        # came); one camera's varied masks do not hide another's uniform ones, and a camera that
+        # stopped no_input_warning_s ago no longer counts
+        self._single_class: dict[str, tuple[int, str, float]] = {}
+        self._busy_since: float | None = None  # the worker's current frame or load began
         # dropped as malformed, failed, published: at the last /diagnostics
         self._reported = (0, 0, 0)
         self._skipped = 0
@@ -717,6 +721,7 @@ class SegmentNodeBase(Node):
         for cam in self._cameras:
             cam.stop_input(self)
         self._silence.clear()
+        self._single_class = {}
         self._stage = 'inactive'
 
     def _cleanup(self) -> None:
@@ -888,11 +893,14 @@ class SegmentNodeBase(Node):
     # -- worker thread ---------------------------------------------------------------------------
     def _work(self, mailbox: LatestFrameMailbox, stop: threading.Event) -> None:
         while not stop.is_set():
+            self._busy_since = time.monotonic()  # a model switch, while frames may wait
             self._reload_if_requested(stop)
+            self._busy_since = None
             item = mailbox.take(timeout=0.1)
             if item is None:
                 continue
             camera, frame = item
+            self._busy_since = time.monotonic()
             try:
                 self._process(self._cameras[camera], frame)
             except Exception as exc:  # noqa: BLE001 - one bad frame must not end the worker
@@ -909,6 +917,7 @@ class SegmentNodeBase(Node):
                         + (f' ({suppressed} more suppressed)' if suppressed else '')
                     )
             finally:
+                self._busy_since = None
                 mailbox.done()
 
     def _stopping(self, stop: threading.Event) -> bool:
@@ -935,9 +944,11 @@ class SegmentNodeBase(Node):
         inferred = time.monotonic()
         first = int(result.mask.flat[0])
         uniform = bool((result.mask == first).all())
-        self._single_class = (
-            self._single_class[0] + 1 if uniform else 0,
+        streak = self._single_class.get(camera.topic, (0, '', 0.0))[0]
+        self._single_class[camera.topic] = (
+            streak + 1 if uniform else 0,
             segmenter.class_names[first] if uniform and first < len(segmenter.class_names) else '',
+            inferred,
         )
         self._publish_outputs(camera, header, image, result, wanted, lut, alpha)
         camera.publish_camera_info(header)
@@ -1016,7 +1027,8 @@ class SegmentNodeBase(Node):
             palette_lut(segmenter.palette),
             '',
         )
-        self._refused, self._single_class = '', (0, '')
+        self._refused = ''
+        self._single_class = {}
         self._log_model()
         try:
             for cam in self._cameras:
@@ -1058,11 +1070,18 @@ class SegmentNodeBase(Node):
     def _publish_diagnostics(self) -> None:
         p50, p99 = self._latency.percentiles_ms(50, 99)
         seg = self._segmenter
-        status = DiagnosticStatus(
-            name=f'{self.get_name()}: segmentation', hardware_id=str(seg.device)
-        )
+        # the namespace in the name: /robot1/segment_node and /robot2/segment_node share the
+        # absolute /diagnostics, and a monitor keys its rows by name
+        status = DiagnosticStatus(name=self.diagnostics_name, hardware_id=str(seg.device))
         failed, out, bad = self._failed_frames, self._output_rate.total, self._malformed_frames
         rss = resident_memory_mb()
+        now = time.monotonic()
+        streaks = [
+            (streak, f'{name} from {topic}' if name else topic)
+            for topic, (streak, name, when) in list(self._single_class.items())
+            if now - when < self._silence_after
+        ]
+        streak, uniform_class = max(streaks, default=(0, ''))
         level, status.message = assess(
             HealthSnapshot(
                 model_error=self._model_error,
@@ -1073,11 +1092,13 @@ class SegmentNodeBase(Node):
                 failed_frames=failed - self._reported[1],
                 last_failure=self._last_failure,
                 frames_out=out - self._reported[2],
-                single_class_streak=self._single_class[0],
-                single_class_name=self._single_class[1],
+                single_class_streak=streak,
+                single_class_name=uniform_class,
                 rss_mb=rss,
                 memory_budget_mb=self._memory_budget_mb,
                 input_problems=(*self._silence.values(), *self._recent_losses()),
+                stalled_s=self._stall_s(),
+                worker_alive=self._worker is not None and self._worker.is_alive(),
             )
         )
         status.level = bytes([level])
@@ -1118,6 +1139,18 @@ class SegmentNodeBase(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(msg)
 
+    @property
+    def diagnostics_name(self) -> str:
+        """Return the name of this node's ``/diagnostics`` status: ``robot1/segment_node: ...``."""
+        return f'{self.get_fully_qualified_name().lstrip("/")}: segmentation'
+
+    def _stall_s(self) -> float:
+        """Return how long the worker has been busy on one frame or load while frames wait."""
+        since = self._busy_since
+        if since is None or not len(self._mailbox):
+            return 0.0
+        return time.monotonic() - since
+
     def _recent_losses(self) -> list[str]:
         now = time.monotonic()
         return [why for when, _, why in self._losses.values() if now - when < LOSS_MEMORY_S]
@@ -1126,8 +1159,11 @@ class SegmentNodeBase(Node):
         """One line of what the node did, logged when it stops."""
         p50, p99 = self._latency.percentiles_ms(50, 99)
         bad = self._malformed_frames + self._failed_frames
+        window = min(self._latency.total, self._latency.size)
         latency = (
-            'no frame answered' if math.isnan(p50) else f'p50 {p50:.1f} ms, p99 {p99:.1f} ms'
+            'no frame answered'
+            if math.isnan(p50)
+            else f'p50 {p50:.1f} ms, p99 {p99:.1f} ms (the last {window} frames)'
         )
         return (
             f'frames in {self._input_rate.total}, out {self._output_rate.total}, dropped '
