@@ -103,6 +103,26 @@ def test_without_onnx_auto_runs_torch_and_onnxruntime_says_what_is_missing(monke
     )
 
 
+def test_export_writes_through_its_own_temporary_file(tmp_path):
+    from lightseg_ros.inference.export import export_onnx
+
+    model = build_model('ghostnet_aspp_da', num_classes=3).eval()
+    (tmp_path / 'm.onnx.tmp').write_text('another export in progress')
+    out = export_onnx(model, tmp_path / 'm.onnx', input_size=(64, 64))
+    # the fixed name m.onnx.tmp was another run's: it is left alone, and nothing else remains
+    assert (tmp_path / 'm.onnx.tmp').read_text() == 'another export in progress'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['m.onnx', 'm.onnx.tmp']
+    assert out.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def test_onnx_cache_is_private_checked_and_rebuilt_when_tampered(tmp_path, caplog):
     import logging
     import os
@@ -142,12 +162,23 @@ def test_onnx_cache_is_private_checked_and_rebuilt_when_tampered(tmp_path, caplo
         cached_export(model, 'g', cache)
         assert 'is not a regular file' in caplog.text and not path.is_symlink()
 
+        for record in (b'', b'\xff\xfe not ascii'):  # cut short by a power cut, or garbled
+            digest.write_bytes(record)
+            caplog.clear()
+            assert cached_export(model, 'g', cache) == path  # exported again, no IndexError
+            assert 'its record says nothing' in caplog.text or 'exporting it again' in caplog.text
+            assert digest.read_text().split()[0] == _cache_problem.__globals__['_file_sha256'](
+                path
+            )
+
         os.chmod(cache, 0o777)
         caplog.clear()
         other = cached_export(model, 'g', cache)
         assert (
             'not using the ONNX cache' in caplog.text and other.parent != cache and other.is_file()
         )
+        again = cached_export(model, 'g', cache)  # a reload: the same private folder, not another
+        assert again.parent == other.parent
     from lightseg_ros.inference.export import check_onnx
 
     assert check_onnx(model, path, sizes=[(64, 64)]) < 1e-3  # the rebuilt export is the model

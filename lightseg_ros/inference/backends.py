@@ -336,7 +336,10 @@ def _cache_problem(path: Path, digest_path: Path) -> str | None:
             return f'{p.name} belongs to another user (uid {info.st_uid})'
         if info.st_mode & 0o022:
             return f'{p.name} is writable by other users (mode {info.st_mode & 0o777:o})'
-    expected = digest_path.read_text().split()[0] if digest_path.stat().st_size < 1024 else ''
+    # a record cut short (a power cut before the rename reached the disk) or garbled is a record
+    # that does not match, not an error: the export is made again
+    record = digest_path.read_bytes()[:1024].decode('ascii', 'replace').split()
+    expected = record[0] if record and digest_path.stat().st_size < 1024 else ''
     actual = _file_sha256(path)
     if actual != expected:
         return (
@@ -344,6 +347,23 @@ def _cache_problem(path: Path, digest_path: Path) -> str | None:
             '(changed since it was written)'
         )
     return None
+
+
+_export_dir: Path | None = None
+
+
+def _process_export_dir() -> Path:
+    """
+    Return this process's private folder for exports (0700), removed when the process ends.
+
+    Used where the cache folder is refused: one folder per process, not one per export, so that
+    a node reloading its model does not leave a folder per reload behind.
+    """
+    global _export_dir
+    if _export_dir is None or not _export_dir.is_dir():
+        _export_dir = Path(tempfile.mkdtemp(prefix='lightseg-onnx-'))  # 0700 by construction
+        atexit.register(shutil.rmtree, _export_dir, ignore_errors=True)
+    return _export_dir
 
 
 def cached_export(model: nn.Module, model_name: str, cache_dir: str | Path | None = None) -> Path:
@@ -363,7 +383,7 @@ def cached_export(model: nn.Module, model_name: str, cache_dir: str | Path | Non
     )
     unsafe = _private_dir(cache)
     if unsafe:
-        cache = Path(tempfile.mkdtemp(prefix='lightseg-onnx-'))  # 0700 by construction
+        cache = _process_export_dir()
         LOG.warning('not using the ONNX cache: %s; exporting to %s for this run', unsafe, cache)
     path, digest_path = cache / name, cache / (name + '.sha256')
     if path.exists() or digest_path.exists():
@@ -386,6 +406,10 @@ def cached_export(model: nn.Module, model_name: str, cache_dir: str | Path | Non
         fd = os.open(digest_tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, 'w') as f:
             f.write(f'{digest}  {name}\n')
+            f.flush()
+            os.fsync(f.fileno())
+        with open(tmp, 'rb') as f:  # on disk before the renames make it the cached export
+            os.fsync(f.fileno())
         os.replace(tmp, path)  # rename replaces a planted symlink itself, never its target
         os.replace(digest_tmp, digest_path)
     finally:
