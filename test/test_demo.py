@@ -20,6 +20,7 @@ It runs source and node over DDS and writes its outputs.
 
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
 
@@ -153,3 +154,68 @@ def test_a_source_that_cannot_be_read_is_one_line_and_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"lightseg demo: error: source '{missing}' does")
     assert 'Traceback' not in ''.join(err)
+
+
+def test_a_source_without_a_usable_frame_is_refused_before_the_node_starts(tmp_path, capsys):
+    import time
+
+    from lightseg_ros.cli import main
+
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'latency.json').write_text('{"from": "an earlier run"}')
+    empty = tmp_path / 'no_images'
+    empty.mkdir()
+    (empty / 'notes.txt').write_text('not an image')
+    (empty / '._IMG_0001.JPG').write_bytes(b'\x00\x05\x16\x07')  # a macOS resource fork
+    video = tmp_path / 'clip.mp4'
+    video.write_text('not a video')
+    for source, words in ((empty, 'holds no images'), (video, 'cannot open video')):
+        started = time.monotonic()
+        assert main(['demo', '--source', str(source), '--out', str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0], err
+        assert time.monotonic() - started < 10  # no node was started (its model load)
+    # nothing was written, and the earlier run's summary is still the earlier run's
+    assert (out / 'latency.json').read_text() == '{"from": "an earlier run"}'
+
+
+def test_a_node_that_dies_mid_run_or_a_run_past_its_time_is_an_error(tmp_path, capsys):
+    """The node's end mid-run was hidden (exit 0, 'received 10'); a run past its time likewise."""
+    import signal
+    import threading
+    import time
+
+    from lightseg_ros.tools import demo_cmd
+
+    options = {'width': 64, 'height': 48, 'model': 'ghostnet_aspp_da', 'weights': 'random'}
+    options.update(device='cpu', source='synthetic', cpu_threads=1)
+    # past its time: 40 frames at 2 Hz cannot be answered within 3 s
+    summary = demo_cmd.run_demo(tmp_path / 'slow', frames=40, rate=2.0, timeout=3.0, **options)
+    assert summary['timed_out'] and summary['node_ended_mid_run'] is None
+    assert json.loads((tmp_path / 'slow' / 'latency.json').read_text())['timed_out']
+
+    out = tmp_path / 'dies'
+    marker = f'__node:=lightseg_demo_segment_node_{os.getpid()}'
+    stop = threading.Event()
+
+    def kill_after_first_overlay():
+        while not stop.is_set():
+            if (out / 'overlay_0000.png').exists():
+                for proc in Path('/proc').glob('[0-9]*'):
+                    try:
+                        if marker in (proc / 'cmdline').read_bytes().decode(errors='replace'):
+                            os.kill(int(proc.name), signal.SIGKILL)
+                            return
+                    except OSError:
+                        continue
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_after_first_overlay, daemon=True)
+    killer.start()
+    try:
+        summary = demo_cmd.run_demo(out, frames=200, rate=5.0, **options)
+    finally:
+        stop.set()
+    assert summary['node_ended_mid_run'] == -signal.SIGKILL and not summary['timed_out']
+    assert 1 <= summary['overlays_received'] < 200

@@ -92,6 +92,18 @@ def write_video(path, fps, frames=3, size=(64, 48)):
     return path
 
 
+def test_a_folder_plays_in_natural_order_without_hidden_files(tmp_path):
+    from lightseg_ros.sources.frames import image_files, source_kind
+
+    for i, name in enumerate(['frame_10.png', 'frame_2.png', 'Frame_1.PNG', 'frame_9.jpg']):
+        cv2.imwrite(str(tmp_path / name), np.full((4, 4, 3), i, np.uint8))
+    (tmp_path / '._frame_3.png').write_bytes(b'\x00\x05\x16\x07')  # a macOS resource fork
+    names = [p.name for p in image_files(tmp_path)]
+    assert names == ['Frame_1.PNG', 'frame_2.png', 'frame_9.jpg', 'frame_10.png']
+    (tmp_path / 'drive.MCAP').write_bytes(b'')
+    assert source_kind(str(tmp_path / 'drive.MCAP')) == 'bag'
+
+
 def test_rate_zero_plays_a_source_at_its_own_rate(tmp_path):
     video = write_video(tmp_path / 'clip.avi', 25)
     assert playback_rate(str(video), 15.0) == (15.0, '15 Hz')  # a rate given wins

@@ -142,6 +142,18 @@ def test_dds_choices_set_only_what_they_name():
         use_dds_transport('cyclone', env)
 
 
+def test_string_parameters_reach_rcl_whole_whatever_they_hold():
+    import yaml
+
+    odd = ['/data/my run #2/w.safetensors', 'v2: final', "it's", '1e3', 'null', '[x]', 'true']
+    for text in odd:
+        (value,) = ros_parameter_args({'weights': text})[1:]
+        # rcl reads the value after := as YAML: the string must come back unchanged, as a string
+        assert yaml.safe_load(value.split(':=', 1)[1]) == text, value
+    listed = ros_parameter_args({'image_topics': odd})[1].split(':=', 1)[1]
+    assert yaml.safe_load(listed) == odd
+
+
 def test_node_command_line_and_camera_info_topics():
     assert ros_parameter_args(
         {

@@ -61,8 +61,10 @@ def _yaml_scalar(value: Any) -> str:
         return 'true' if value else 'false'
     if isinstance(value, (int, float)):
         return repr(value)
-    text = str(value)
-    return f"'{text}'" if text == '' or text[0] in '[{\'"' or text in ('true', 'false') else text
+    # a string always single-quoted (YAML's quote doubled inside): unquoted, rcl's YAML reading
+    # cut '/data/run #2/w.safetensors' at its ' #' (a comment), refused 'v2: final' (a mapping)
+    # and typed '1e3' or 'null' as no string at all
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def ros_parameter_args(parameters: Mapping[str, Any]) -> list[str]:
@@ -75,11 +77,7 @@ def ros_parameter_args(parameters: Mapping[str, Any]) -> list[str]:
     args: list[str] = []
     for name, value in parameters.items():
         if isinstance(value, (list, tuple)):
-            text = (
-                '['
-                + ', '.join(_yaml_scalar(v) if not isinstance(v, str) else f"'{v}'" for v in value)
-                + ']'
-            )
+            text = '[' + ', '.join(_yaml_scalar(v) for v in value) + ']'
         else:
             text = _yaml_scalar(value)
         args += ['-p', f'{name}:={text}']

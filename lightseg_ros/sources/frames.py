@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import itertools
 import os
 from pathlib import Path
+import re
 from typing import Callable, Iterator
 
 import cv2
@@ -87,7 +88,7 @@ def source_kind(source: str) -> str:
         raise FrameSourceError(
             f'source {source!r} cannot be read ({exc.strerror or type(exc).__name__}); {accepted}'
         ) from None
-    if path.suffix in ('.mcap', '.db3'):
+    if path.suffix.lower() in ('.mcap', '.db3'):
         return 'bag'
     return 'video'
 
@@ -142,6 +143,26 @@ def iter_frames(
     return _looped(again(), again, loop)
 
 
+def first_frame(source: str, *, bag_topic: str = '') -> None:
+    """
+    Read ``source``'s first frame; FrameSourceError when it has none that can be read.
+
+    What a command checks before it starts anything slow (a node loading its model): a folder
+    without a readable image, a video that cannot be opened, a bag without an image topic.
+    """
+    frames = iter_frames(
+        source, width=16, height=16, loop=False, bag_topic=bag_topic, on_skip=lambda line: None
+    )
+    try:
+        next(frames)
+    except StopIteration:
+        raise FrameSourceError(f'source {shown_path(source)} holds no frame') from None
+    finally:
+        close = getattr(frames, 'close', None)
+        if close is not None:
+            close()
+
+
 # the most distinct skip lines remembered, so that memory stays bounded for any source
 _MAX_REMEMBERED_SKIPS = 4096
 
@@ -168,13 +189,32 @@ def _looped(first: Iterator, again, loop: bool) -> Iterator:
 
 def image_files(folder: str | Path, *, recursive: bool = False) -> list[Path]:
     """
-    Return the image files (``IMAGE_SUFFIXES``, any case) in ``folder``, sorted by path.
+    Return the image files (``IMAGE_SUFFIXES``, any case) in ``folder``, in natural order.
 
-    With ``recursive``, below it too.
+    With ``recursive``, below it too. Natural order puts ``frame_2`` before ``frame_10`` (a video
+    dumped to numbered files plays in order) and ignores case. Hidden files (``.name``, such as
+    the ``._IMG.JPG`` resource forks macOS leaves on shared drives) are not images.
     """
     root = Path(folder)
     found = root.rglob('*') if recursive else root.iterdir()
-    return sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return sorted(
+        (
+            p
+            for p in found
+            if p.suffix.lower() in IMAGE_SUFFIXES
+            and not p.name.startswith('.')
+            and p.is_file()
+        ),
+        key=_natural_key,
+    )
+
+
+def _natural_key(path: Path) -> list:
+    """Sort key: the path's runs of digits as numbers, the rest case-folded."""
+    return [
+        (0, int(part), part) if part.isdigit() else (1, part.casefold(), part)
+        for part in re.split(r'(\d+)', str(path))
+    ]
 
 
 def opencv_path(path: str | Path) -> str:

@@ -62,7 +62,7 @@ def run_demo(
     device: str,
     source: str,
     cpu_threads: int = 0,
-    timeout: float = 90.0,
+    timeout: float | None = None,
     startup_timeout: float = 60.0,
 ) -> dict:
     """
@@ -85,10 +85,14 @@ def run_demo(
     from ..inference import decode_image
     from ..ros.image_source import ImageSource
     from ..ros.node_session import NodeSession, start_with_retries
+    from ..sources.frames import source_kind, SYNTHETIC
 
+    if timeout is None:  # the frames' own time at the rate, and as long again to answer them
+        timeout = 90.0 + 2 * frames / rate
     out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob('overlay_*.png'):
-        old.unlink()
+    # a previous run's outputs, its summary among them: never left beside this run's
+    for old in [*out_dir.glob('overlay_*.png'), out_dir / 'latency.json']:
+        old.unlink(missing_ok=True)
     ns = f'/lightseg_demo_{os.getpid()}'
     camera_topic = f'{ns}/camera/image_raw'
     overlay_topic, mask_topic = (
@@ -105,6 +109,8 @@ def run_demo(
         'cpu_threads': cpu_threads,
         'diagnostics_period': 0.5,
     }
+    if source_kind(source) == SYNTHETIC:  # its frames' size is known: warm up for it
+        parameters['warmup_image_size'] = [height, width]
     latencies: list[float] = []
     received: list[int] = []
     sizes: collections.Counter = collections.Counter()  # (height, width) of the overlays received
@@ -184,8 +190,12 @@ def run_demo(
         side.executor.add_node(src)
         started = time.monotonic()
         quiet_since, seen = None, None
+        timed_out = True
         while time.monotonic() - started < timeout:
             side.executor.spin_once(timeout_sec=0.05)
+            if not side.node.alive():  # it ended mid-run (out of memory, a crash): say so
+                timed_out = False
+                break
             if src.done:
                 # After the last frame, stop once every frame is answered or counted as dropped
                 # by the node, or once the node is idle (all it took in is accounted for) and
@@ -198,10 +208,12 @@ def run_demo(
                     quiet_since, seen = time.monotonic(), now_seen
                 dropped = counts['dropped_frames']
                 if len(received) + dropped >= src.published:
+                    timed_out = False
                     break
                 answered = counts['frames_out'] + dropped + counts['bad_frames']
                 idle = answered + counts['skipped_no_subscribers'] >= counts['frames_in']
                 if idle and time.monotonic() - quiet_since > 3.0:
+                    timed_out = False
                     break
         for _ in range(20):  # the node's diagnostics after the last frame
             side.executor.spin_once(timeout_sec=0.05)
@@ -209,6 +221,7 @@ def run_demo(
         side.executor.shutdown()
         src.destroy_node()
     finally:
+        node_ended = None if side.node.alive() else side.node.proc.returncode
         side.close()
     values = np.asarray(latencies) * 1e3
     summary = {
@@ -231,16 +244,26 @@ def run_demo(
         'random_weights': node_stats.get('weights') == RANDOM,
         'device': node_stats.get('device', device),
         'topics': {'input': camera_topic, 'overlay': overlay_topic},
+        'bad_frames': int(node_stats.get('bad_frames', '0')),
         'node_process': {'pid': side.node.proc.pid, 'exit_code': side.node.proc.returncode},
+        # the node process ended during the run (its exit code), else null
+        'node_ended_mid_run': node_ended,
+        'timed_out': timed_out,
+        'timeout_s': round(timeout, 1),
     }
-    (out_dir / 'latency.json').write_text(json.dumps(summary, indent=2) + '\n')
+    if node_ended is not None:
+        errors = [line.strip() for line in side.node.lines if 'ERROR' in line or 'Error' in line]
+        summary['node_last_error'] = errors[-1] if errors else side.node.tail(300).strip()
+    partial = out_dir / f'.latency.json.{os.getpid()}.tmp'
+    partial.write_text(json.dumps(summary, indent=2) + '\n')
+    partial.replace(out_dir / 'latency.json')  # whole or absent, never half a summary
     return summary
 
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    from ..sources import FrameSourceError, source_kind
-    from ..sources.frames import SYNTHETIC
+    from ..sources import FrameSourceError
+    from ..sources.frames import first_frame, SYNTHETIC
 
     size = f' {args.width}x{args.height}' if args.source == SYNTHETIC else ''  # files: their own
     print(
@@ -250,7 +273,9 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        source_kind(args.source)  # a path that does not exist: one line, nothing started
+        # a source with no usable frame (a path that does not exist, a folder without images, a
+        # video that cannot be opened): one line, before the node's model loads
+        first_frame(args.source)
         summary = run_demo(
             out,
             frames=args.frames,
@@ -266,6 +291,22 @@ def run(args: argparse.Namespace) -> int:
     except FrameSourceError as exc:
         print(f'lightseg demo: error: {exc}', file=sys.stderr)
         return 2
+    if summary['node_ended_mid_run'] is not None:
+        print(
+            f'lightseg demo: error: the node exited with code {summary["node_ended_mid_run"]} '
+            f'after {summary["overlays_received"]} overlays: {summary["node_last_error"]}',
+            file=sys.stderr,
+        )
+        return 1
+    if summary['timed_out']:
+        print(
+            f'lightseg demo: error: stopped after {summary["timeout_s"]} s with '
+            f'{summary["overlays_received"]} of {summary["frames_published"]} frames answered '
+            f'(the node reports {summary["frames_dropped_by_node"]} dropped, '
+            f'{summary["bad_frames"]} bad)',
+            file=sys.stderr,
+        )
+        return 1
     lat = summary['latency_ms']
     print(
         f'published {summary["frames_published"]} frames, received {summary["overlays_received"]} '
