@@ -7,7 +7,17 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 
-if [ ! -x "$VENV/bin/python" ]; then
+# a .venv that cannot run pip (python3 -m venv failed half-way where python3-venv is missing, and
+# left bin/python behind) or that another Python made is made again, not reused: it failed every
+# later run with "No module named pip"
+wanted=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+if [ -x "$VENV/bin/python" ]; then
+  have=$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
+  if [ "$have" != "$wanted" ] || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    echo "$VENV is broken or made by another Python (${have:-none}, want $wanted): making it again"
+    "$PYTHON" -m venv --clear "$VENV"
+  fi
+else
   "$PYTHON" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
