@@ -100,6 +100,9 @@ def test_a_folder_plays_in_natural_order_without_hidden_files(tmp_path):
     (tmp_path / '._frame_3.png').write_bytes(b'\x00\x05\x16\x07')  # a macOS resource fork
     names = [p.name for p in image_files(tmp_path)]
     assert names == ['Frame_1.PNG', 'frame_2.png', 'frame_9.jpg', 'frame_10.png']
+    # a character that is a digit but no decimal number
+    cv2.imwrite(str(tmp_path / 'frame_\u00b2.png'), np.zeros((4, 4, 3), np.uint8))
+    assert len(image_files(tmp_path)) == 5
     (tmp_path / 'drive.MCAP').write_bytes(b'')
     assert source_kind(str(tmp_path / 'drive.MCAP')) == 'bag'
 

@@ -417,6 +417,10 @@ def test_rviz_displays_ask_for_the_reliability_the_node_and_its_camera_offer(tmp
         displays = written['Visualization Manager']['Displays']
         shown = {d['Name']: d['Topic']['Reliability Policy'] for d in displays if 'Topic' in d}
         assert shown == expected
+    # a value the node will refuse is the node's to report, not a traceback of the launch
+    params.write_text('/**:\n  ros__parameters:\n    output_reliability: [reliable]\n')
+    setup = launch_helpers.segment_node_setup({'params_file': str(params)}, ROOT)
+    assert setup.rviz_reliability['Overlay'] == 'Reliable'
 
 
 def test_the_rviz_copy_goes_to_a_private_folder_even_when_its_name_is_taken(tmp_path, monkeypatch):

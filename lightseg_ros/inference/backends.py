@@ -72,6 +72,7 @@ __all__ = [
     'compile_cache_dir',
     'BackendError',
     'cached_export',
+    'remove_process_export_dir',
 ]
 
 LOG = logging.getLogger(__name__)
@@ -338,8 +339,10 @@ def _cache_problem(path: Path, digest_path: Path) -> str | None:
             return f'{p.name} is writable by other users (mode {info.st_mode & 0o777:o})'
     # a record cut short (a power cut before the rename reached the disk) or garbled is a record
     # that does not match, not an error: the export is made again
-    record = digest_path.read_bytes()[:1024].decode('ascii', 'replace').split()
-    expected = record[0] if record and digest_path.stat().st_size < 1024 else ''
+    with open(digest_path, 'rb') as f:
+        head = f.read(1024)
+    record = head.decode('ascii', 'replace').split()
+    expected = record[0] if record and len(head) < 1024 else ''
     actual = _file_sha256(path)
     if actual != expected:
         return (
@@ -357,13 +360,22 @@ def _process_export_dir() -> Path:
     Return this process's private folder for exports (0700), removed when the process ends.
 
     Used where the cache folder is refused: one folder per process, not one per export, so that
-    a node reloading its model does not leave a folder per reload behind.
+    a node reloading its model does not leave a folder per reload behind. Removed at exit, and by
+    :func:`remove_process_export_dir` for a process that ends in ``os._exit`` (the node).
     """
     global _export_dir
     if _export_dir is None or not _export_dir.is_dir():
         _export_dir = Path(tempfile.mkdtemp(prefix='lightseg-onnx-'))  # 0700 by construction
-        atexit.register(shutil.rmtree, _export_dir, ignore_errors=True)
+        atexit.register(remove_process_export_dir)
     return _export_dir
+
+
+def remove_process_export_dir() -> None:
+    """Remove this process's private export folder, if it made one."""
+    global _export_dir
+    if _export_dir is not None:
+        shutil.rmtree(_export_dir, ignore_errors=True)
+        _export_dir = None
 
 
 def cached_export(model: nn.Module, model_name: str, cache_dir: str | Path | None = None) -> Path:

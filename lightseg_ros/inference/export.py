@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-import tempfile
+import secrets
 from typing import Sequence
 import warnings
 
@@ -67,10 +67,15 @@ def export_onnx(
         axes.update({2: 'height', 3: 'width'})
     if path.is_dir():
         raise ExportError(f'{path} is a folder; expected the path of the .onnx file to write')
-    # a name of its own: two exports to one path never write, move or delete each other's file
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    os.close(handle)
-    tmp = Path(name)
+    # a name of its own: two exports to one path never write, move or delete each other's file;
+    # made with the mode a plain write gives (0666 less the umask, which the kernel applies)
+    while True:
+        tmp = path.with_name(f'.{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp')
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # the exporter's deprecation and tracer warnings
@@ -85,7 +90,6 @@ def export_onnx(
                 do_constant_folding=True,
                 dynamo=False,
             )
-        tmp.chmod(0o666 & ~_umask())  # mkstemp's 0600 would not be what a plain write gives
         tmp.replace(path)
     except torch.onnx.errors.OnnxExporterError as exc:  # an operator the opset lacks
         reason = ' '.join(str(exc).split())[:300]
@@ -97,13 +101,6 @@ def export_onnx(
     finally:
         tmp.unlink(missing_ok=True)  # a failed export leaves no partial file behind
     return path
-
-
-def _umask() -> int:
-    """Return the process's file-creation mask (read by setting it, then put back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def check_onnx(

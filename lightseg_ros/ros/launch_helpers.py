@@ -354,8 +354,11 @@ def _rviz_topics(params: dict[str, Any], cameras: list[str]) -> dict[str, str]:
 def _rviz_reliability(params: dict[str, Any]) -> dict[str, str]:
     """Return rviz2's reliability policy per display, matching what the node's peers offer."""
     names = {'reliable': 'Reliable', 'best_effort': 'Best Effort'}
-    camera = params.get('input_reliability')
-    output = params.get('output_reliability')
+    # a value the node will refuse (a list, a number) is the node's to report
+    camera, output = (
+        value if isinstance(value, str) else ''
+        for value in (params.get('input_reliability'), params.get('output_reliability'))
+    )
     return {
         # a best-effort display would match a reliable camera too, but under stock DDS settings it
         # loses most camera-sized frames (README, DDS transports): it is asked for only where the

@@ -99,9 +99,13 @@ def replay_command(
     """
     setup = segment_node_setup(args, share_dir, installed)
     if not setup.cameras:
+        given = args.get('image_topic')
         raise ValueError(
-            "replay.launch.py needs image_topic:=TOPIC, the bag's camera topic (the node's "
-            'image_topics are refused; it says why)'
+            f'replay.launch.py: the node would refuse image_topic:={given} or the transport of '
+            'the params file (it says why)'
+            if given
+            else "replay.launch.py needs image_topic:=TOPIC, the bag's camera topic (the params "
+            "file's image_topics are refused; the node says why)"
         )
     use_sim_time = args.get('use_sim_time', 'false').strip().lower() in ('true', '1', 'yes', 'on')
     return bag_play_command(args, setup.cameras[0], use_sim_time)

@@ -112,7 +112,7 @@ from ..inference import (
     overlay,
     Segmenter,
 )
-from ..inference.backends import BackendError
+from ..inference.backends import BackendError, remove_process_export_dir
 from ..inference.memory import return_large_buffers_to_the_system
 from ..inference.segmenter import build_segmenter
 from ..inference.visualize import palette_lut
@@ -891,16 +891,21 @@ class SegmentNodeBase(Node):
             self._mailbox.wake()
 
     # -- worker thread ---------------------------------------------------------------------------
+    def _busy(self, mailbox: LatestFrameMailbox, since: float | None) -> None:
+        """Set when the worker's current frame or load began; a stopped worker's say is ignored."""
+        if mailbox is self._mailbox:  # a worker left from before a cleanup has another mailbox
+            self._busy_since = since
+
     def _work(self, mailbox: LatestFrameMailbox, stop: threading.Event) -> None:
         while not stop.is_set():
-            self._busy_since = time.monotonic()  # a model switch, while frames may wait
+            self._busy(mailbox, time.monotonic())  # a model switch, while frames may wait
             self._reload_if_requested(stop)
-            self._busy_since = None
+            self._busy(mailbox, None)
             item = mailbox.take(timeout=0.1)
             if item is None:
                 continue
             camera, frame = item
-            self._busy_since = time.monotonic()
+            self._busy(mailbox, time.monotonic())
             try:
                 self._process(self._cameras[camera], frame)
             except Exception as exc:  # noqa: BLE001 - one bad frame must not end the worker
@@ -917,7 +922,7 @@ class SegmentNodeBase(Node):
                         + (f' ({suppressed} more suppressed)' if suppressed else '')
                     )
             finally:
-                self._busy_since = None
+                self._busy(mailbox, None)
                 mailbox.done()
 
     def _stopping(self, stop: threading.Event) -> bool:
@@ -1076,10 +1081,13 @@ class SegmentNodeBase(Node):
         failed, out, bad = self._failed_frames, self._output_rate.total, self._malformed_frames
         rss = resident_memory_mb()
         now = time.monotonic()
+        # a streak counts while its camera sends frames (its last frame, not its last mask: on a
+        # slow device masks come further apart than no_input_warning_s)
+        arrived = {c.topic: c.input.last_frame for c in self._cameras}
         streaks = [
             (streak, f'{name} from {topic}' if name else topic)
             for topic, (streak, name, when) in list(self._single_class.items())
-            if now - when < self._silence_after
+            if now - max(when, arrived.get(topic, when)) < self._silence_after
         ]
         streak, uniform_class = max(streaks, default=(0, ''))
         level, status.message = assess(
@@ -1258,6 +1266,8 @@ def run(node_class: type[SegmentNodeBase] | None = None) -> None:
     SIGKILL.
     """
     code = main(node_class=node_class)
+    # os._exit skips atexit: what it would have removed is removed here
+    remove_process_export_dir()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

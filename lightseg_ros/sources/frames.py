@@ -150,8 +150,11 @@ def first_frame(source: str, *, bag_topic: str = '') -> None:
     What a command checks before it starts anything slow (a node loading its model): a folder
     without a readable image, a video that cannot be opened, a bag without an image topic.
     """
+    # a bag's damaged chunks are looked for only where a skip is reported: here its first
+    # message is read, not the whole file (its player checks it all)
+    on_skip = None if source_kind(source) == 'bag' else (lambda line: None)
     frames = iter_frames(
-        source, width=16, height=16, loop=False, bag_topic=bag_topic, on_skip=lambda line: None
+        source, width=16, height=16, loop=False, bag_topic=bag_topic, on_skip=on_skip
     )
     try:
         next(frames)
@@ -212,8 +215,8 @@ def image_files(folder: str | Path, *, recursive: bool = False) -> list[Path]:
 def _natural_key(path: Path) -> list:
     """Sort key: the path's runs of digits as numbers, the rest case-folded."""
     return [
-        (0, int(part), part) if part.isdigit() else (1, part.casefold(), part)
-        for part in re.split(r'(\d+)', str(path))
+        (0, int(part), part) if part.isdecimal() else (1, part.casefold(), part)
+        for part in re.split(r'([0-9]+)', str(path))
     ]
 
 

@@ -1209,8 +1209,8 @@ def _share_rank0_buffers(
     validation set with its own statistics, not those of the file rank 0 writes.
     """
     modules = [_unwrap(model)]
-    if ema is not None:
-        modules.append(ema)
+    if ema is not None:  # its module's buffers: n_averaged is on the CPU, which NCCL cannot send,
+        modules.append(ema.module)  # and it is the same on every rank
     if aux is not None:
         modules.append(_unwrap(aux))
     for module in modules:
