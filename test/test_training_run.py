@@ -444,6 +444,8 @@ def test_two_process_gloo_ddp_ranks_agree(tmp_path):
             str(cfg),
             '--device',
             'cpu',
+            '--set',
+            'train.ema_decay=0.9',  # the average's buffers are shared from rank 0 too
         ],
         env=env,
         capture_output=True,
