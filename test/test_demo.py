@@ -196,7 +196,7 @@ def test_a_node_that_dies_mid_run_or_a_run_past_its_time_is_an_error(tmp_path, c
     assert json.loads((tmp_path / 'slow' / 'latency.json').read_text())['timed_out']
 
     out = tmp_path / 'dies'
-    marker = f'__node:=lightseg_demo_segment_node_{os.getpid()}'
+    marker = f'__node:=lightseg_demo_segment_node_{os.getpid()}_'
     stop = threading.Event()
 
     def kill_after_first_overlay():

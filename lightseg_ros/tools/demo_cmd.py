@@ -28,6 +28,7 @@ import collections
 import json
 import os
 from pathlib import Path
+import secrets
 import sys
 import time
 
@@ -93,13 +94,16 @@ def run_demo(
     # a previous run's outputs, its summary among them: never left beside this run's
     for old in [*out_dir.glob('overlay_*.png'), out_dir / 'latency.json']:
         old.unlink(missing_ok=True)
-    ns = f'/lightseg_demo_{os.getpid()}'
+    # the process id alone repeats across containers (each starts its own count), and two demos
+    # on one network and domain would then segment and count each other's frames
+    tag = f'{os.getpid()}_{secrets.token_hex(3)}'
+    ns = f'/lightseg_demo_{tag}'
     camera_topic = f'{ns}/camera/image_raw'
     overlay_topic, mask_topic = (
         f'{ns}/camera/segmentation/overlay',
         f'{ns}/camera/segmentation/mask',
     )
-    node_name = f'lightseg_demo_segment_node_{os.getpid()}'
+    node_name = f'lightseg_demo_segment_node_{tag}'
     parameters = {
         'image_topics': [camera_topic],
         'model': model,
