@@ -40,6 +40,52 @@ def test_make_bag_round_trip(tmp_path, storage):
     assert label[0, 0] == 255 and label[5, -1] == 1
 
 
+def test_make_bag_is_readable_by_humble_and_reads_folders_as_the_sources_do(tmp_path):
+    import yaml
+
+    images, labels = write_dataset(tmp_path, n=3)
+    for i, old in enumerate(sorted(images.iterdir())):  # numbered as a video dump is
+        old.rename(images / f'frame_{[2, 10, 9][i]}{old.suffix}')
+    for i, old in enumerate(sorted(labels.iterdir())):
+        old.rename(labels / f'frame_{[2, 10, 9][i]}{old.suffix}')
+    (images / '._frame_1.png').write_bytes(b'\x00\x05\x16\x07')  # a macOS resource fork
+    summary = make_bag(images, labels, tmp_path / 'bag', limit=2)
+    assert (summary.frames, summary.labelled) == (2, 2)  # frame_2 and frame_9, not frame_10
+    meta = yaml.safe_load((tmp_path / 'bag' / 'metadata.yaml').read_text())
+    info = meta['rosbag2_bagfile_information']
+    # format 8: rosbag2 before format 9 (Humble, Iron) reads each topic's offered_qos_profiles
+    # as a string; format 9's list stops `ros2 bag info` there
+    assert info['version'] == 8
+    for topic in info['topics_with_message_count']:
+        assert isinstance(topic['topic_metadata']['offered_qos_profiles'], str)
+
+
+def test_make_bag_refuses_labels_that_match_no_image_and_reads_low_bit_labels(tmp_path):
+    from PIL import Image
+
+    images, labels = write_dataset(tmp_path, n=2)
+    names = sorted(p.name for p in labels.iterdir())
+    for p in labels.iterdir():
+        p.rename(p.with_name(p.stem + '_L.png'))  # CamVid's colour-label names
+    with pytest.raises(BagError, match='no label in .* shares a name with an image'):
+        make_bag(images, labels, tmp_path / 'bag')
+    for p in labels.iterdir():
+        p.unlink()
+    ids = np.zeros((48, 64), np.uint8)
+    ids[:, 40:] = 1
+    Image.fromarray(ids.astype(bool)).save(labels / names[0])  # a 1-bit PNG of 0/1
+    four = np.zeros((48, 64), np.uint8)
+    four[10:, :] = 3
+    Image.fromarray(four * 17, 'L').convert('L').save(labels / names[1], bits=4)
+    make_bag(images, labels, tmp_path / 'bag')
+    with open_bag(tmp_path / 'bag') as reader:
+        labs = list(read_topic(reader, '/camera/labels'))
+    first = labs[0].msg.data.reshape(48, 64)
+    assert np.array_equal(first, ids)  # 0/1, not 0/255
+    second = labs[1].msg.data.reshape(48, 64)
+    assert set(np.unique(second)) <= {0, 3}
+
+
 def test_make_bag_writes_16_bit_labels_as_mono16_that_bag_eval_reads(tmp_path):
     from lightseg_ros.evaluation.bag_eval import label_array
 

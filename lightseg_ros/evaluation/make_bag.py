@@ -31,13 +31,18 @@ import cv2
 import numpy as np
 
 from ..sources.bags import AtomicBagWriter, BagError, image_message, IMAGE_TYPE, shown_path
-from ..sources.frames import check_declared_size, FrameSourceError, opencv_path, read_image
+from ..sources.frames import (
+    check_declared_size,
+    FrameSourceError,
+    image_files,
+    IMAGE_SUFFIXES,
+    opencv_path,
+    read_image,
+)
 
 MAX_FPS = 1000.0  # make-bag --fps: a stamp per millisecond at most
 
 __all__ = ['MakeBagSummary', 'make_bag', 'IMAGE_SUFFIXES']
-
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
 
 
 @dataclass
@@ -64,9 +69,28 @@ def _palette_indices(path: Path) -> np.ndarray | None:
     from PIL import Image
 
     with Image.open(path) as im:
-        if im.format != 'PNG' or im.mode != 'P':
+        if im.format != 'PNG':
             return None
-        return np.asarray(im).copy()
+        if im.mode == 'P':
+            return np.asarray(im).copy()
+        # a grey PNG of 1, 2 or 4 bits holds class ids that decoders stretch to 0-255 (a 0/1 mask
+        # saved from a bool array read as 0/255): read back as stored
+        depth = _png_grey_bit_depth(path)
+        if depth not in (1, 2, 4):
+            return None
+        ids = np.asarray(im).astype(np.uint8)
+        top = (1 << depth) - 1
+        return ids // (255 // top) if ids.max() > top else ids
+
+
+def _png_grey_bit_depth(path: Path) -> int | None:
+    """Return a greyscale PNG's bit depth from its header (IHDR), else None."""
+    with open(path, 'rb') as f:
+        head = f.read(26)
+    # signature (8), chunk length (4), 'IHDR' (4), width (4), height (4), depth (1), colour type
+    if len(head) < 26 or head[12:16] != b'IHDR' or head[25] != 0:
+        return None
+    return head[24]
 
 
 # what bag-eval reads as class ids; 16 bits for label sets of more than 256 classes
@@ -77,7 +101,9 @@ def _read_label(path: Path, shape: tuple[int, int]) -> np.ndarray:
     try:
         # a label is its image's size: anything larger by its header is refused undecoded
         check_declared_size(path, shape[0] * shape[1])
-    except FrameSourceError:
+    except FrameSourceError as exc:
+        if 'above' not in str(exc):  # not a size: a file cut short, or not an image at all
+            raise BagError(f'cannot read label {shown_path(path)}: {exc}') from None
         raise BagError(
             f'label {shown_path(path)} is larger than its image ({shape[1]}x{shape[0]}) by its '
             "header; a label is its image's size; not decoded"
@@ -128,9 +154,9 @@ def make_bag(
         raise BagError(
             f'the label topic and the image topic are both {image_topic}; give them two names'
         )
-    files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[
-        : limit or None
-    ]
+    # natural order, hidden files left out, as every frame source reads a folder: frame_2
+    # before frame_10, so a numbered video dump keeps its order (and --limit its first frames)
+    files = image_files(images)[: limit or None]
     if not files:
         raise BagError(f'no images ({", ".join(IMAGE_SUFFIXES)}) in {images}')
     label_files: dict[str, Path] = {}
@@ -138,7 +164,22 @@ def make_bag(
         labels = Path(labels)
         if not labels.is_dir():
             raise BagError(f'label folder not found: {labels}')
-        label_files = {p.stem: p for p in labels.iterdir() if p.suffix.lower() == '.png'}
+        label_files = {
+            p.stem: p
+            for p in labels.iterdir()
+            if p.suffix.lower() == '.png' and not p.name.startswith('.')
+        }
+        if not any(p.stem in label_files for p in files):
+            example = next(iter(sorted(label_files)), None)
+            found = (
+                f'found e.g. {example}.png, the images are e.g. {files[0].name}'
+                if example
+                else 'the folder holds no .png'
+            )
+            raise BagError(
+                f'no label in {shown_path(labels)} shares a name with an image of '
+                f'{shown_path(images)} (a label is <image stem>.png; {found})'
+            )
     period = int(round(1e9 / fps))
     labelled = 0
     with AtomicBagWriter(out, storage=storage) as writer:

@@ -621,7 +621,9 @@ class AtomicBagWriter:
         self.partial.mkdir(parents=True)
         self.bag_dir = self.partial / self.out.name
         self.store = typestore()
-        self.writer = Writer(self.bag_dir, version=9, storage_plugin=plugins[storage])
+        # format 8: rosbag2 before format 9 (Humble, Iron) reads offered_qos_profiles as a string,
+        # and format 9 writes it as a list, which they cannot read; Jazzy and newer read both
+        self.writer = Writer(self.bag_dir, version=8, storage_plugin=plugins[storage])
         self.connections: dict[str, Any] = {}
 
     @staticmethod
