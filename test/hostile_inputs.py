@@ -445,6 +445,33 @@ META_CASES: tuple[MetaCase, ...] = (
         "'class_names[0]' must be printable text",
     ),
     MetaCase(
+        'a class name with a line separator (U+2028, a forged line to log viewers)',
+        meta_json(class_names=['car\u2028[ERROR] forged', 'b', 'c']),
+        "'class_names[0]' must be printable text",
+    ),
+    MetaCase(
+        'a class name with a right-to-left override',
+        meta_json(class_names=['\u202egnp.exe', 'b', 'c']),
+        '(character U+202E)',
+    ),
+    MetaCase(
+        'a mean of 400 digits',
+        meta_json().replace(
+            '"output_stride": 32', '"output_stride": 32, "mean": [1' + '0' * 400 + ', 0, 0]'
+        ),
+        "'mean[0]' must be a finite number",
+    ),
+    MetaCase(
+        "a recipe's train_split of 600 parts (eval lists the dataset once per part)",
+        meta_json(recipe={'train_split': 'train+' * 599 + 'train'}),
+        "'recipe.train_split' is longer than 256 characters",
+    ),
+    MetaCase(
+        "a recipe's train_split of 20 short parts",
+        meta_json(recipe={'train_split': '+'.join(['a'] * 20)}),
+        "'recipe.train_split' joins 20 splits; at most 16 are accepted",
+    ),
+    MetaCase(
         'a colour component 256',
         meta_json(colors=[[0, 0, 0], [1, 2, 3], [0, 0, 256]]),
         "'colors[2][2]' must be in [0, 255], got 256",

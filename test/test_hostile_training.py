@@ -355,6 +355,22 @@ def test_a_huge_backbone_file_is_refused_from_its_size(tmp_path):
         )
 
 
+def test_a_backbone_checkpoint_rezipped_with_compression_is_refused_unread(tmp_path):
+    import zipfile
+
+    from lightseg_ros.models import build_model, PretrainedWeightsError
+
+    plain = tmp_path / 'plain.pth'
+    torch.save({'w': torch.zeros(1 << 20)}, plain)  # 4 MB of zeros, stored as torch.save does
+    packed = tmp_path / 'packed.pth'
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(packed, 'w', zipfile.ZIP_DEFLATED) as dst:
+        for member in src.infolist():
+            dst.writestr(member.filename, src.read(member))
+    assert packed.stat().st_size < 100_000  # what it would inflate to is not the file's size
+    with pytest.raises(PretrainedWeightsError, match='has compressed members, which torch.save'):
+        build_model('ghostnet_aspp_da', num_classes=3, pretrained_backbone=str(packed))
+
+
 def test_a_recipe_that_is_not_utf8_is_a_config_error(tmp_path):
     bad = tmp_path / 'bad.yaml'
     bad.write_bytes(b'train: {output_dir: caf\xe9}\n')

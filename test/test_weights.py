@@ -243,6 +243,23 @@ def test_hostile_metadata_is_one_clear_error_naming_file_and_field(tmp_path, sma
     assert weights_problem(path) == message
 
 
+def test_a_terminal_escape_in_a_files_header_never_reaches_the_screen(tmp_path):
+    import json
+    import struct
+
+    from lightseg_ros.models.weights import weights_problem
+
+    header = json.dumps(
+        {'w': {'dtype': '\x1b[2J\x1b[31mPWNED', 'shape': [1], 'data_offsets': [0, 4]}}
+    ).encode()
+    path = tmp_path / 'escape.safetensors'
+    path.write_bytes(struct.pack('<Q', len(header)) + header + b'\0' * 4)
+    with pytest.raises(WeightsError) as info:
+        load_model(path)
+    for message in (str(info.value), weights_problem(path)):
+        assert '\x1b' not in message and str(path) in message, repr(message)
+
+
 def test_tensors_are_checked_before_and_after_reading(tmp_path, small_weights):
     from safetensors.torch import save_file
 

@@ -95,6 +95,38 @@ ACCEPTED_BACKBONE_FILES = (
 MAX_BACKBONE_FILE_BYTES = 1 << 30
 
 
+def _check_zip_sizes(path: Path) -> None:
+    """
+    Refuse a zip-format checkpoint whose members inflate past the size cap.
+
+    torch.save stores its members uncompressed, so the file's size bounds what loading it takes;
+    a file re-zipped with DEFLATE would not be bounded (195 KB on disk, a 200 MB tensor loaded,
+    and the 1 GiB cap on the file would let it reach a terabyte).
+    """
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return  # the legacy format: its tensors are raw bytes of the file
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise PretrainedWeightsError(
+            f'backbone weights {path}: not a readable checkpoint ({exc}); '
+            f'{ACCEPTED_BACKBONE_FILES}'
+        ) from None
+    if any(m.compress_type != zipfile.ZIP_STORED for m in members):
+        raise PretrainedWeightsError(
+            f'backbone weights {path} has compressed members, which torch.save never writes (what '
+            f'they inflate to is not bounded by the file); {ACCEPTED_BACKBONE_FILES}'
+        )
+    if sum(m.file_size for m in members) > MAX_BACKBONE_FILE_BYTES:
+        raise PretrainedWeightsError(
+            f'backbone weights {path} declares more than {MAX_BACKBONE_FILE_BYTES >> 30} GiB of '
+            f'members; {ACCEPTED_BACKBONE_FILES}'
+        )
+
+
 def torch_load_failure(exc: BaseException, contents: str) -> str:
     """
     Say why ``torch.load(weights_only=True)`` failed, in a few words.
@@ -162,6 +194,7 @@ def _read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
                 f'{ACCEPTED_BACKBONE_FILES}'
             ) from None
     else:
+        _check_zip_sizes(path)
         try:
             state = torch.load(path, map_location='cpu', weights_only=True)  # never unpickled
         except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged file

@@ -103,11 +103,22 @@ def _int(name: str, value: Any, lo: int, hi: int) -> int:
 
 
 def _number(name: str, value: Any, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+    try:  # an integer of 400 digits is no float (isfinite raised OverflowError on it)
+        finite = math.isfinite(value)
+    except (OverflowError, TypeError):
+        finite = False
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not finite:
         raise _FieldError(name, f'must be a finite number in [{lo:g}, {hi:g}], got {_show(value)}')
     if not lo <= value <= hi:
         raise _FieldError(name, f'must be in [{lo:g}, {hi:g}], got {value:g}')
     return float(value)
+
+
+#: the characters that change the direction text is shown in (LRM, RLM, embeddings, overrides,
+#: isolates, the Arabic letter mark)
+_BIDI_CONTROLS = frozenset(
+    '\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c'
+)
 
 
 def _text(name: str, value: Any, *, empty: bool = True) -> str:
@@ -117,14 +128,44 @@ def _text(name: str, value: Any, *, empty: bool = True) -> str:
         )
     if len(value) > LIMITS.text_chars:
         raise _FieldError(name, f'is longer than {LIMITS.text_chars} characters ({len(value)})')
-    # a newline would forge lines in reports and logs, and a lone surrogate cannot be printed or
-    # encoded (a plot of the classes failed with one)
-    bad = next((c for c in value if unicodedata.category(c) in ('Cc', 'Cs')), None)
+    # a newline would forge lines in reports and logs (so would U+2028/9, line and paragraph
+    # separators to many viewers), a lone surrogate cannot be printed or encoded (a plot of the
+    # classes failed with one), and a bidirectional control reverses how a table reads
+    bad = next(
+        (
+            c
+            for c in value
+            if unicodedata.category(c) in ('Cc', 'Cs', 'Zl', 'Zp') or c in _BIDI_CONTROLS
+        ),
+        None,
+    )
     if bad is not None:
         raise _FieldError(
             name, f'must be printable text, got {_show(value)} (character U+{ord(bad):04X})'
         )
     return value
+
+
+#: parts a recipe's train_split may join with '+' (CamVid's richest is 'train+val[-0006R0]')
+MAX_SPLIT_PARTS = 16
+
+
+def _check_recipe(recipe: dict) -> None:
+    """
+    Check the recipe fields the tools read and print: the training split and the loss.
+
+    ``lightseg eval`` builds the split a file names to see which of its images the weights saw: a
+    split of 100000 parts listed the dataset 100000 times (hours, gigabytes).
+    """
+    for key in ('train_split', 'loss'):
+        if recipe.get(key) is not None:
+            _text(f'recipe.{key}', recipe[key])
+    split = recipe.get('train_split')
+    if split is not None and split.count('+') >= MAX_SPLIT_PARTS:
+        raise _FieldError(
+            'recipe.train_split',
+            f'joins {split.count("+") + 1} splits; at most {MAX_SPLIT_PARTS} are accepted',
+        )
 
 
 def text_problem(value: Any) -> str | None:
@@ -277,6 +318,7 @@ class WeightsMeta:
             self.val_miou = _number('val_miou', self.val_miou, 0.0, 1.0)
         if not isinstance(self.recipe, dict):
             raise _FieldError('recipe', f'must be a JSON object, got {_show(self.recipe)}')
+        _check_recipe(self.recipe)
         self.format_version = _int('format_version', self.format_version, 1, FORMAT_VERSION)
 
     def to_json(self) -> str:
@@ -351,6 +393,12 @@ def _umask() -> int:
 def _open_checked(path: Path):
     from safetensors import safe_open, SafetensorError
 
+    try:
+        path.stat()
+    except FileNotFoundError:
+        pass  # said below, with the link or the folder it may be
+    except OSError as exc:  # a name too long, a folder on the way that cannot be searched
+        raise WeightsError(f'cannot read weights file {path}: {exc.strerror or exc}') from None
     if not path.is_file():
         if path.exists():  # a folder, a device, a pipe: "not found" would send users looking
             raise WeightsError(f'{path} is not a regular file; weights are .safetensors files')
@@ -388,7 +436,13 @@ def _what_it_is(path: Path, head: bytes) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
-    return line if len(line) <= 200 else line[:197] + '...'
+    line = line if len(line) <= 200 else line[:197] + '...'
+    # safetensors quotes the file's own strings (a dtype, a tensor name): a terminal escape in
+    # them would reach the screen, so every control character is shown as its escape
+    return ''.join(
+        c.encode('unicode_escape').decode('ascii') if unicodedata.category(c)[0] == 'C' else c
+        for c in line
+    )
 
 
 def _meta_of(path: Path, header: dict[str, str] | None) -> WeightsMeta:
@@ -489,7 +543,9 @@ def load_model(
                 output_stride=meta.output_stride,
                 **meta.model_options,
             )
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RuntimeError, MemoryError, OverflowError) as exc:
+            # a plugin's option sized by the file (a width of 10**12) asks for more memory than
+            # there is: the file is refused, not the process
             raise WeightsError(
                 f"{path}: invalid '{METADATA_KEY}' metadata: the model cannot be built from it "
                 f'({_first_line(exc)})'
