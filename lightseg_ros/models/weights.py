@@ -23,6 +23,7 @@ Nothing is unpickled: safetensors holds raw tensors only.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+import errno
 import json
 import math
 import numbers
@@ -395,10 +396,9 @@ def _open_checked(path: Path):
 
     try:
         path.stat()
-    except FileNotFoundError:
-        pass  # said below, with the link or the folder it may be
     except OSError as exc:  # a name too long, a folder on the way that cannot be searched
-        raise WeightsError(f'cannot read weights file {path}: {exc.strerror or exc}') from None
+        if exc.errno not in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):  # said below
+            raise WeightsError(f'cannot read weights file {path}: {exc.strerror or exc}') from None
     if not path.is_file():
         if path.exists():  # a folder, a device, a pipe: "not found" would send users looking
             raise WeightsError(f'{path} is not a regular file; weights are .safetensors files')
