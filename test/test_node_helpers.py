@@ -93,7 +93,7 @@ def test_mailbox_wakes_a_waiting_worker():
 
 
 def test_stats_and_throttle():
-    meter = RateMeter(window=2.0)
+    meter = RateMeter(window=2.0, start=-0.5)  # on this test's clock, a whole window old at 1.5
     for t in (0.0, 0.5, 1.0, 1.5):
         meter.tick(t)
     assert meter.rate(1.5) == 2.0 and meter.rate(10.0) == 0.0 and meter.total == 4

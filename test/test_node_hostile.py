@@ -549,7 +549,9 @@ def test_one_class_everywhere_and_memory_budget_reach_diagnostics(graph, weights
         assert (as_array(serve_good_frame(probe)) == 2).all()
     diagnostics(
         probe,
-        lambda level, text, v: level == 1 and 'masks hold one class on every pixel (road from ' in text,
+        lambda level, text, v: (
+            level == 1 and 'masks hold one class on every pixel (road from ' in text
+        ),
     )
     assert set_params(probe, weights=str(weights[0]))[0].successful
     probe.wait_until(

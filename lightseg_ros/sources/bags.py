@@ -532,9 +532,8 @@ def damaged_chunks(bag: str | Path) -> list[DamagedChunk]:
     bag = Path(bag)
     try:
         folder = bag.parent if bag.is_file() else bag
-        paths = sorted(
-            p for p in folder.iterdir() if p.suffix.lower() == '.mcap' and p.is_file()
-        )
+        found = folder.iterdir() if folder.is_dir() else ()  # a missing bag is said elsewhere
+        paths = sorted(p for p in found if p.suffix.lower() == '.mcap' and p.is_file())
     except OSError as exc:  # a name too long, a folder on the way that cannot be searched
         raise BagError(f'cannot read bag {shown_path(bag)}: {_os_reason(exc)}') from None
     damaged = []
