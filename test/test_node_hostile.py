@@ -23,6 +23,7 @@ and at run time (set_parameters answered with the reason, previous model kept, /
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 import sys
 import threading
 import time
@@ -144,29 +145,28 @@ def test_a_backend_that_is_not_installed_ends_the_start_with_one_line(
     assert 'Traceback' not in err
 
 
-def test_a_model_switch_that_raises_keeps_the_worker_serving_the_previous_model(
-    weights, monkeypatch
-):
+@contextmanager
+def in_process_node(name, topic, weights_path, namespace=''):
     """
-    A run-time switch to a backend that is not installed fails; the node serves on (over DDS).
+    Run a SegmentNode in this process, spun by its own thread, with a probe on a fresh domain.
 
-    The switch runs in the worker thread, which such an error (a RuntimeError, like CUDA's out of
-    memory) used to end: frames then piled up unanswered while /diagnostics said OK.
+    Yields (node, probe); the node reads ``topic`` and publishes its masks only, /diagnostics
+    every 0.3 s.
     """
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
     from lightseg_ros.ros.segment_node import SegmentNode
 
-    monkeypatch.setitem(sys.modules, 'onnxruntime', None)
-    domain, topic = fresh_domain(), f'{NS}/switch/image'
+    domain = fresh_domain()
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
     node = SegmentNode(
-        f'switch_{uuid.uuid4().hex[:6]}',
+        name,
+        namespace=namespace,
         context=context,
         parameter_overrides=[
-            Parameter('weights', value=str(weights[0])),
+            Parameter('weights', value=str(weights_path)),
             Parameter('device', value='cpu'),
             Parameter('backend', value='torch'),
             Parameter('image_topics', value=[topic]),
@@ -178,8 +178,31 @@ def test_a_model_switch_that_raises_keeps_the_worker_serving_the_previous_model(
     executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
-    probe = Probe(f'switch_probe_{uuid.uuid4().hex[:6]}', domain_id=domain)
+    probe = Probe(f'{name}_probe', domain_id=domain)
     try:
+        yield node, probe
+    finally:
+        probe.close()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+        spinner.join(timeout=10)
+
+
+def test_a_model_switch_that_raises_keeps_the_worker_serving_the_previous_model(
+    weights, monkeypatch
+):
+    """
+    A run-time switch to a backend that is not installed fails; the node serves on (over DDS).
+
+    The switch runs in the worker thread, which such an error (a RuntimeError, like CUDA's out of
+    memory) used to end: frames then piled up unanswered while /diagnostics said OK.
+    """
+    from rclpy.parameter import Parameter
+
+    monkeypatch.setitem(sys.modules, 'onnxruntime', None)
+    topic = f'{NS}/switch/image'
+    with in_process_node(f'switch_{uuid.uuid4().hex[:6]}', topic, weights[0]) as (node, probe):
         probe.subscribe(Image, f'{NS}/switch/segmentation/mask')
         probe.subscribe(DiagnosticArray, '/diagnostics')
         camera = probe.publisher(Image, topic)
@@ -220,12 +243,6 @@ def test_a_model_switch_that_raises_keeps_the_worker_serving_the_previous_model(
         # the node's own check
         result = node.set_parameters([Parameter('outputs', value=[])])[0]
         assert not result.successful and 'outputs must list at least one of' in result.reason
-    finally:
-        probe.close()
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown(context=context)
-        spinner.join(timeout=10)
 
 
 def test_a_stuck_frame_is_reported_under_the_nodes_full_name(weights, monkeypatch):
@@ -235,64 +252,37 @@ def test_a_stuck_frame_is_reported_under_the_nodes_full_name(weights, monkeypatc
     Two nodes of one name in two namespaces reported one status name, so a monitor showed one row
     that flipped between them; and a worker stuck on a frame left the node OK as frames piled up.
     """
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.parameter import Parameter
     from lightseg_ros.ros import node_health
-    from lightseg_ros.ros.segment_node import SegmentNode
 
     monkeypatch.setattr(node_health, 'STALL_WARN_S', 1.0)
-    domain, topic = fresh_domain(), f'{NS}/stuck/image'
-    name = f'stuck_{uuid.uuid4().hex[:6]}'
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=domain)
-    node = SegmentNode(
-        name,
-        namespace='/robot7',
-        context=context,
-        parameter_overrides=[
-            Parameter('weights', value=str(weights[0])),
-            Parameter('device', value='cpu'),
-            Parameter('backend', value='torch'),
-            Parameter('image_topics', value=[topic]),
-            Parameter('outputs', value=['mask']),
-            Parameter('diagnostics_period', value=0.3),
-        ],
-    )
+    topic, name = f'{NS}/stuck/image', f'stuck_{uuid.uuid4().hex[:6]}'
     release = threading.Event()
-    segment = node.segmenter.segment
+    with in_process_node(name, topic, weights[0], namespace='/robot7') as (node, probe):
+        segment = node.segmenter.segment
 
-    def stuck(*args, **kwargs):
-        release.wait(60)
-        return segment(*args, **kwargs)
+        def stuck(*args, **kwargs):
+            release.wait(60)
+            return segment(*args, **kwargs)
 
-    node.segmenter.segment = stuck
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    probe = Probe(f'stuck_probe_{uuid.uuid4().hex[:6]}', domain_id=domain)
-    try:
-        probe.subscribe(Image, f'{NS}/stuck/segmentation/mask')
-        probe.subscribe(DiagnosticArray, '/diagnostics')
-        camera = probe.publisher(Image, topic)
-        probe.wait_until(lambda: camera.get_subscription_count() > 0, 30, 'the node to subscribe')
+        node.segmenter.segment = stuck
+        try:  # released before the node is destroyed, whatever an assertion does
+            probe.subscribe(Image, f'{NS}/stuck/segmentation/mask')
+            probe.subscribe(DiagnosticArray, '/diagnostics')
+            camera = probe.publisher(Image, topic)
+            probe.wait_until(
+                lambda: camera.get_subscription_count() > 0, 30, 'the node to subscribe'
+            )
 
-        def stuck_report(level, text, values):
-            camera.publish(message('raw', encode_image(RGB, 'rgb8')))  # frames keep coming
-            return level == 1 and 'no frame processed for' in text
+            def stuck_report(level, text, values):
+                camera.publish(message('raw', encode_image(RGB, 'rgb8')))  # frames keep coming
+                return level == 1 and 'no frame processed for' in text
 
-        found = diagnostics(probe, stuck_report, timeout=30)
-        assert found.status[0].name == f'robot7/{name}: segmentation'
-        release.set()
-        diagnostics(probe, lambda level, text, values: 'no frame processed' not in text, 30)
-    finally:
-        release.set()
-        probe.close()
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown(context=context)
-        spinner.join(timeout=10)
+            found = diagnostics(probe, stuck_report, timeout=30)
+            assert found.status[0].name == f'robot7/{name}: segmentation'
+            release.set()
+            diagnostics(probe, lambda level, text, values: 'no frame processed' not in text, 30)
+        finally:
+            release.set()
 
 
 @pytest.fixture(scope='module')

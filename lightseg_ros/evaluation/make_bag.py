@@ -33,6 +33,7 @@ import numpy as np
 from ..sources.bags import AtomicBagWriter, BagError, image_message, IMAGE_TYPE, shown_path
 from ..sources.frames import (
     check_declared_size,
+    DeclaredTooLargeError,
     FrameSourceError,
     image_files,
     IMAGE_SUFFIXES,
@@ -101,13 +102,13 @@ def _read_label(path: Path, shape: tuple[int, int]) -> np.ndarray:
     try:
         # a label is its image's size: anything larger by its header is refused undecoded
         check_declared_size(path, shape[0] * shape[1])
-    except FrameSourceError as exc:
-        if 'above' not in str(exc):  # not a size: a file cut short, or not an image at all
-            raise BagError(f'cannot read label {shown_path(path)}: {exc}') from None
+    except DeclaredTooLargeError:
         raise BagError(
             f'label {shown_path(path)} is larger than its image ({shape[1]}x{shape[0]}) by its '
             "header; a label is its image's size; not decoded"
         ) from None
+    except FrameSourceError as exc:  # a file cut short, or not an image at all
+        raise BagError(f'cannot read label {shown_path(path)}: {exc}') from None
     try:
         label = _palette_indices(path)  # an indexed PNG (VOC's, many tools'): its class ids
         if label is None:
@@ -164,11 +165,7 @@ def make_bag(
         labels = Path(labels)
         if not labels.is_dir():
             raise BagError(f'label folder not found: {labels}')
-        label_files = {
-            p.stem: p
-            for p in labels.iterdir()
-            if p.suffix.lower() == '.png' and not p.name.startswith('.')
-        }
+        label_files = {p.stem: p for p in image_files(labels) if p.suffix.lower() == '.png'}
         if not any(p.stem in label_files for p in files):
             example = next(iter(sorted(label_files)), None)
             found = (

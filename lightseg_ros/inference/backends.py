@@ -366,10 +366,10 @@ def _process_export_dir() -> Path:
     global _export_dir
     if _export_dir is None or not _export_dir.is_dir():
         _export_dir = Path(tempfile.mkdtemp(prefix='lightseg-onnx-'))  # 0700 by construction
-        atexit.register(remove_process_export_dir)
     return _export_dir
 
 
+@atexit.register
 def remove_process_export_dir() -> None:
     """Remove this process's private export folder, if it made one."""
     global _export_dir

@@ -130,13 +130,6 @@ _LAYOUTS: dict[str, tuple[int, str, int, int | None]] = {
     'bayer_gbrg8': (1, 'u1', 1, cv2.COLOR_BayerGR2RGB),
     'bayer_grbg8': (1, 'u1', 1, cv2.COLOR_BayerGB2RGB),
 }
-#: where each colour sits in a 2x2 Bayer tile, row-major, as ROS names the pattern
-_BAYER_TILES = {
-    'bayer_rggb8': 'RGGB',
-    'bayer_bggr8': 'BGGR',
-    'bayer_gbrg8': 'GBRG',
-    'bayer_grbg8': 'GRBG',
-}
 SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_LAYOUTS)
 
 
@@ -444,8 +437,8 @@ def encode_image(
     }
     if encoding in ('yuv422', 'uyvy', 'yuv422_yuy2', 'yuyv') and rgb.shape[1] % 2:
         raise ValueError(f'{encoding} needs an even width')
-    if encoding in _BAYER_TILES:
-        native = _mosaic(rgb, _BAYER_TILES[encoding])
+    if encoding.startswith('bayer_'):  # the name spells the 2x2 tile, row-major: rggb
+        native = _mosaic(rgb, encoding[len('bayer_'):-1].upper())
     elif to_native.get(encoding) is None:
         native = rgb
     else:

@@ -643,10 +643,10 @@ class SegmentNodeBase(Node):
         self._malformed_frames = 0  # dropped as malformed (failed frames are counted apart)
         self._failed_frames = 0
         self._last_bad, self._last_failure = '', ''
-        # per camera: (consecutive masks with one class everywhere, its name, when the last mask
-        # came); one camera's varied masks do not hide another's uniform ones, and a camera that
-        # stopped no_input_warning_s ago no longer counts
-        self._single_class: dict[str, tuple[int, str, float]] = {}
+        # per camera: (consecutive masks with one class everywhere, its name); one camera's varied
+        # masks do not hide another's uniform ones, and a camera that has sent no frame for
+        # no_input_warning_s no longer counts
+        self._single_class: dict[str, tuple[int, str]] = {}
         self._busy_since: float | None = None  # the worker's current frame or load began
         # dropped as malformed, failed, published: at the last /diagnostics
         self._reported = (0, 0, 0)
@@ -949,11 +949,10 @@ class SegmentNodeBase(Node):
         inferred = time.monotonic()
         first = int(result.mask.flat[0])
         uniform = bool((result.mask == first).all())
-        streak = self._single_class.get(camera.topic, (0, '', 0.0))[0]
+        streak = self._single_class.get(camera.topic, (0, ''))[0]
         self._single_class[camera.topic] = (
             streak + 1 if uniform else 0,
             segmenter.class_names[first] if uniform and first < len(segmenter.class_names) else '',
-            inferred,
         )
         self._publish_outputs(camera, header, image, result, wanted, lut, alpha)
         camera.publish_camera_info(header)
@@ -1086,8 +1085,8 @@ class SegmentNodeBase(Node):
         arrived = {c.topic: c.input.last_frame for c in self._cameras}
         streaks = [
             (streak, f'{name} from {topic}' if name else topic)
-            for topic, (streak, name, when) in list(self._single_class.items())
-            if now - max(when, arrived.get(topic, when)) < self._silence_after
+            for topic, (streak, name) in list(self._single_class.items())  # the worker adds keys
+            if now - arrived.get(topic, 0.0) < self._silence_after
         ]
         streak, uniform_class = max(streaks, default=(0, ''))
         level, status.message = assess(

@@ -39,6 +39,7 @@ from .synthetic import road_scene
 
 __all__ = [
     'BagFrame',
+    'DeclaredTooLargeError',
     'FrameSourceError',
     'VideoInfo',
     'source_kind',
@@ -64,6 +65,10 @@ DEFAULT_RATE_HZ = 10.0  # what a source with no rate of its own plays at
 
 class FrameSourceError(ValueError):
     """The source does not exist, holds no frames, or cannot be read; the message says which."""
+
+
+class DeclaredTooLargeError(FrameSourceError):
+    """An image file whose header declares more pixels than accepted (nothing was decoded)."""
 
 
 @dataclass
@@ -300,7 +305,7 @@ def check_declared_size(path: str | Path, limit: int) -> None:
         if width * height <= limit:
             return
         declared = f'{width}x{height} = {width * height} pixels'
-    raise FrameSourceError(
+    raise DeclaredTooLargeError(
         f'image {shown_path(path)} declares {declared} in its header, above the {limit} '
         'accepted; not decoded'
     )
