@@ -502,3 +502,107 @@ def test_a_model_option_of_the_wrong_type_stops_before_training():
     )
     with pytest.raises(ConfigError, match=r"option 'feature_enhancement' must be a bool, got"):
         build_train_model(cfg, 3, DistInfo())
+
+
+def test_a_recipe_in_a_top_level_folder_with_a_relative_data_root_is_one_line(tmp_path):
+    from lightseg_ros.training.config import resolve_data_root
+
+    # /workspace/my.yaml has no folder two levels up: the candidate raised IndexError
+    with pytest.raises(ConfigError, match=r"dataset root 'no_such_data' not found \(tried"):
+        resolve_data_root('no_such_data', '/')
+    with pytest.raises(ConfigError, match=r"dataset root 'no_such_data' not found"):
+        resolve_data_root('no_such_data', '/workspace')
+
+
+def test_a_data_flag_that_is_a_symlink_loop_is_one_line(tmp_path, capsys):
+    loop = tmp_path / 'loop'
+    loop.symlink_to(loop)
+    # resolve() raised RuntimeError ("Symlink loop") while the recipe was being put together
+    assert main(['train', '--data', str(loop), '--print-config']) == 0
+    assert f'root: {loop}' in capsys.readouterr().out
+    from lightseg_ros.training.config import resolve_data_root
+
+    with pytest.raises(ConfigError, match=r'dataset root .*loop not found'):
+        resolve_data_root(str(loop))
+
+
+@pytest.mark.parametrize(
+    'override, message',
+    [
+        # '' validated on the training split; the folder layout read '' as images/ itself
+        ("data.val_split=''", r'data\.val_split must be a split name, not blank, or null'),
+        ("data.train_split=' '", r'data\.train_split must be a split name, not blank'),
+        # the scheduler turned 1e308 epochs of warm-up into an int: OverflowError
+        ('optim.warmup_epochs=1e308', r'optim\.warmup_epochs must be a number from 0 \(no'),
+    ],
+)
+def test_blank_splits_and_an_endless_warm_up_are_config_errors(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_a_checkpoint_past_the_runs_epochs_is_refused(tmp_path):
+    path = _checkpoint(tmp_path / 'ck.pth', epoch=150)
+    # the epoch-150 weights were saved as model_final of a 100-epoch schedule
+    with pytest.raises(CheckpointError, match=r'ck\.pth: it has 150 epochs done, more than '
+                       r"this run's train\.epochs 100; resume with --epochs 150 or more"):
+        resume_state(path, None, None, None, None, amp=False, epochs=100)
+
+
+def test_a_folder_split_list_takes_names_with_spaces(tmp_path):
+    root = make_folder(tmp_path / 'data', n=2)
+    images, masks = root / 'images', root / 'masks'
+    for i in range(2):
+        (images / 'train' / f'img{i}.jpg').rename(images / f'my photo {i}.jpg')
+        (masks / 'train' / f'img{i}.png').rename(masks / f'my photo {i}.png')
+    (root / 'mine.txt').write_text('my photo 0.jpg\nmy photo 1\n')
+    ds = build_dataset('folder', root, 'mine')  # was "image .../images/my.* ... not found"
+    assert [p.name for p, _ in ds.samples] == ['my photo 0.jpg', 'my photo 1.jpg']
+
+
+def test_a_classes_yaml_with_a_repeated_key_is_refused(tmp_path):
+    path = tmp_path / 'classes.yaml'
+    path.write_text('classes: [a, b, c]\nignore_index: 255\nclasses: [x, y]\n')
+    # safe_load kept the second list in silence: 2 classes
+    message = r'classes\.yaml: not valid YAML \(line 3\): key .classes. appears twice'
+    with pytest.raises(DatasetError, match=message):
+        read_classes_file(path)
+
+
+def test_a_palette_mask_in_the_classes_colours_but_reindexed_is_refused(tmp_path):
+    from synthetic_data import CLASS_COLORS
+
+    root = make_folder(tmp_path / 'data', n=1)
+    mask_path = root / 'masks' / 'train' / 'img0.png'
+    ids = np.asarray(Image.open(mask_path))
+    assert len(np.unique(ids)) > 1
+    # an RGB mask a tool saved as palette PNG with its own index order: class 1's colour first
+    order = [1, 2, 0]
+    palette = [v for c in order for v in CLASS_COLORS[c]]
+    remap = np.argsort(order).astype(np.uint8)  # class c is stored at index remap[c]
+    im = Image.fromarray(remap[ids], mode='P')
+    im.putpalette(palette)
+    im.save(mask_path)
+    ds = build_dataset('folder', root, 'train')
+    with pytest.raises(DatasetError, match=r'img0\.png: palette mask whose index \d is drawn in '
+                       r"class \d's colour .* Save the mask as RGB, or index its palette in "
+                       r'classes\.yaml order'):
+        ds[0]
+    # the same indices under the classes' own colours in order is read by index, as before
+    im = Image.fromarray(ids.astype(np.uint8), mode='P')
+    im.putpalette([v for c in CLASS_COLORS for v in c])
+    im.save(mask_path)
+    assert np.array_equal(np.asarray(ds[0][1]), ids)
+
+
+def test_a_random_scale_samples_labels_at_pixel_centres():
+    from lightseg_ros.training.transforms import RandomScaleAspect
+    from torchvision import tv_tensors
+
+    ramp = torch.arange(9, dtype=torch.uint8).repeat(9, 1)
+    image = tv_tensors.Image(ramp.expand(3, 9, 9).clone())
+    mask = tv_tensors.Mask(ramp.clone())
+    _, small = RandomScaleAspect((1 / 3, 1 / 3), aspect=0)(image, mask)
+    # the centre of each of 3 output pixels is source column 1, 4, 7 (NEAREST took 0, 3, 6)
+    assert small.shape == (3, 3)
+    assert small[0].tolist() == [1, 4, 7]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 import sys
 
@@ -70,7 +71,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     cfg = load_config(args.config, overrides)
     # a path given on the command line is relative to the working directory
     if args.data is not None:
-        cfg.data.root = str(Path(args.data).expanduser().resolve())
+        # abspath, not resolve(): resolve() raises RuntimeError on a symlink loop, where
+        # resolve_data_root says the folder is not found
+        cfg.data.root = os.path.abspath(Path(args.data).expanduser())
     return cfg
 
 

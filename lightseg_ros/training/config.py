@@ -125,7 +125,8 @@ _Loader.add_implicit_resolver(
 )
 
 
-def _load_yaml(text: Any) -> Any:
+def load_yaml(text: Any) -> Any:
+    """Read YAML with the recipe's loader: a repeated key is an error, ``1e-3`` a number."""
     return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
 
 
@@ -395,6 +396,12 @@ BOUNDS: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
 # checks beyond the type: (predicate, what is accepted)
 RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ('data', 'crop_size'): (_pair, '[H, W], two positive integers'),
+    # a blank split read as the dataset's top folder, or as "validate on the training split"
+    ('data', 'train_split'): (lambda v: bool(v.strip()), 'a split name, not blank'),
+    ('data', 'val_split'): (
+        lambda v: v is None or bool(v.strip()),
+        'a split name, not blank, or null (no validation)',
+    ),
     ('augment', 'pad_value'): (lambda v: 0 <= v <= 255, 'an integer from 0 to 255 (a uint8 grey)'),
     ('data', 'input_size'): (
         lambda v: v is None or (_sides(v) and v[0] * v[1] <= LIMITS.network_pixels),
@@ -412,7 +419,11 @@ RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ('optim', 'min_lr'): (lambda v: 0 <= v <= 10, 'a number from 0 to 10'),
     ('optim', 'momentum'): (_prob, 'a number from 0 to 1'),
     ('optim', 'weight_decay'): (lambda v: v >= 0, 'a number >= 0'),
-    ('optim', 'warmup_epochs'): (lambda v: v >= 0, 'a number >= 0 (0: no warm-up)'),
+    # bounded: the scheduler turns it into a step count (1e308 epochs overflowed an int)
+    ('optim', 'warmup_epochs'): (
+        lambda v: 0 <= v <= 100_000,
+        'a number from 0 (no warm-up) to 100000',
+    ),
     ('optim', 'warmup_factor'): (lambda v: 0 <= v <= 1, 'a number from 0 to 1'),
     ('train', 'seed'): (lambda v: 0 <= v <= MAX_SEED, f'an integer from 0 to {MAX_SEED}'),
     ('train', 'class_weights'): (
@@ -615,7 +626,7 @@ def apply_overrides(cfg: TrainConfig, overrides: list[str] | None) -> TrainConfi
                 f'override {key!r}: expected SECTION.KEY with SECTION one of {", ".join(SECTIONS)}'
             )
         try:
-            value = _load_yaml(raw)
+            value = load_yaml(raw)
         except yaml.YAMLError:
             raise ConfigError(f'{source}: the value is not valid YAML') from None
         except RecursionError:
@@ -703,7 +714,7 @@ def _read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
     if path.resolve() in _chain:
         raise ConfigError(f'{path}: _base_ chain loops back to itself')
     try:
-        loaded = _load_yaml(
+        loaded = load_yaml(
             read_small_text(path, MAX_RECIPE_BYTES, ConfigError, 'a recipe is a short YAML file')
         )
     except RecursionError:
@@ -813,7 +824,10 @@ def resolve_data_root(root: str | Path | None, config_dir: str | Path | None = N
         return root
     candidates = [Path.cwd() / root, repo_root() / root]
     if config_dir is not None:
-        candidates += [Path(config_dir) / root, Path(config_dir).parents[1] / root]
+        candidates.append(Path(config_dir) / root)
+        # a recipe in a top-level folder (/workspace/my.yaml) has no repository two levels up
+        if len(Path(config_dir).parents) >= 2:
+            candidates.append(Path(config_dir).parents[1] / root)
     for c in candidates:
         if c.exists():
             return c.resolve()

@@ -68,7 +68,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 import yaml
 
-from .config import read_small_text
+from .config import load_yaml, read_small_text
 from ..classes import (
     CAMVID_CLASSES,
     CAMVID_COLORS,
@@ -170,6 +170,8 @@ class SegmentationDataset(Dataset):
         self.transform = transform
         # where the class colours come from, for an RGB mask's colour that matches none
         self.colors_from = f'{self.name} class'
+        # a folder dataset's own classes file gives colours a palette mask can contradict
+        self.check_palette = False
         # each image's EXIF orientation, as check() found it: load() reads it from here
         self._orientations: dict[Path, int] = {}
         self.exif_turned: list[Path] = []  # the images check() found an orientation turns
@@ -266,8 +268,35 @@ class SegmentationDataset(Dataset):
                 'hold integer class ids (8- or 16-bit grey or palette PNG) or class colours (RGB)'
             )
         labels = np.asarray(im)
+        if im.mode == 'P' and self.check_palette:
+            self._check_palette_order(im, labels, path)
         # 8- and 16-bit labels stay as they are (checked, counted); load() widens them
         return labels if labels.dtype in (np.uint8, np.uint16) else labels.astype(np.int64)
+
+    def _check_palette_order(self, im: Image.Image, labels: np.ndarray, path: Path) -> None:
+        """
+        Refuse a palette mask whose pixels are drawn in another class's colour.
+
+        A palette mask is read by its indices. An RGB mask saved by a tool that re-indexes the
+        palette (pngquant, optipng, an image editor's indexed mode) keeps the classes' colours
+        in another order: read by index, it would train every pixel as the wrong class.
+        """
+        raw = im.getpalette() or []
+        palette = np.asarray(raw, dtype=np.int64).reshape(-1, 3) if len(raw) % 3 == 0 else None
+        if palette is None or not len(palette):
+            return
+        class_of = {tuple(c): i for i, c in enumerate(self.colors)}
+        for idx in np.flatnonzero(np.bincount(labels.ravel(), minlength=1)):
+            if idx >= len(palette) or idx == self.ignore_index:
+                continue
+            j = class_of.get(tuple(int(v) for v in palette[idx]))
+            if j is not None and j != idx:
+                raise DatasetError(
+                    f"{path}: palette mask whose index {idx} is drawn in class {j}'s colour "
+                    f'{list(self.colors[j])} ({shown_value(self.class_names[j])}); a palette mask '
+                    f'is read by its indices, so those pixels would train as class {idx}. Save '
+                    f'the mask as RGB, or index its palette in {self.colors_from} order'
+                )
 
     def _colors_to_labels(
         self, rgb: np.ndarray, path: Path, clear: np.ndarray | None = None
@@ -574,10 +603,16 @@ def _jpeg_cut_short(path: Path) -> bool:
         return False  # an unreadable file is reported by its decoding
 
 
-def _read_list(path: Path) -> list[str]:
+def _read_list(path: Path, *, whole_line: bool = False) -> list[str]:
+    """
+    Read a split list: the first column of each line (VOC, SegNet), or the whole line.
+
+    ``whole_line``: a name may hold spaces (the folder layout's one name a line).
+    """
     try:
         with open(path, encoding='utf-8') as f:
-            return [line.split()[0] for line in f if line.strip() and not line.startswith('#')]
+            lines = [line.strip() for line in f if line.strip() and not line.startswith('#')]
+            return lines if whole_line else [line.split()[0] for line in lines]
     except UnicodeDecodeError as exc:
         raise DatasetError(
             f'{path}: not UTF-8 text (offset {exc.start} of a read block); a split list is one '
@@ -801,11 +836,14 @@ def _key(key: Any) -> str:
 def _classes_from_yaml(path: Path, text: str) -> tuple[list[str], list[Any], int, list[str]]:
     accepted = "expected 'classes: [{name: ..., color: [R, G, B]}, ...]'"
     try:
-        data = yaml.safe_load(text) or {}
+        # the recipe's loader: a key given twice is refused (safe_load kept the last in silence)
+        data = load_yaml(text) or {}
     except yaml.YAMLError as exc:
         where = getattr(exc, 'problem_mark', None)
         at = f' (line {where.line + 1})' if where is not None else ''
-        raise DatasetError(f'{path}: not valid YAML{at}; {accepted}') from None
+        twice = getattr(exc, 'problem', '') or ''
+        what = f': {twice}' if 'appears twice' in twice else ''
+        raise DatasetError(f'{path}: not valid YAML{at}{what}; {accepted}') from None
     except RecursionError:
         raise DatasetError(f'{path}: nested too deeply; {accepted}') from None
     # a misspelt key ('colour', 'ignore') would be read as absent: a default taken in silence
@@ -977,7 +1015,7 @@ class FolderDataset(SegmentationDataset):
                 )
         elif (root / f'{split}.txt').is_file():
             files = []
-            listed = _read_list(root / f'{split}.txt')
+            listed = _read_list(root / f'{split}.txt', whole_line=True)
             stems = list(map(_stem, listed))
             if not stems:
                 raise DatasetError(
@@ -1022,6 +1060,7 @@ class FolderDataset(SegmentationDataset):
         samples = [(f, masks / (f.stem + '.png')) for f in files]
         super().__init__(samples, names, colors, ignore, transform)
         self.colors_from = classes_file.name
+        self.check_palette = True
 
 
 DATASETS: dict[str, type[SegmentationDataset]] = {

@@ -911,15 +911,18 @@ def resume_state(
     aux: nn.Module | None = None,
     batch_size: int | None = None,
     world_size: int = 1,
+    epochs: int | None = None,
 ) -> TrainState:
     """
     Load a checkpoint into the run's objects and this rank's RNGs; returns the run's state.
 
     A checkpoint without an average (``train.ema_decay`` was 0) starts ``ema`` afresh.
     ``batch_size`` (global) must be the checkpoint's: the learning-rate schedule counts steps, and
-    another batch size would make it jump. Another number of processes (``world_size``) keeps the
-    batch; the first process then says that the run is no longer bit-exact (and, where the frames
-    do not split evenly, that an epoch's step count and so the schedule's end may move a little).
+    another batch size would make it jump. A checkpoint past ``epochs`` (the run's
+    ``train.epochs``) is refused: its weights would be saved as the shorter schedule's. Another
+    number of processes (``world_size``) keeps the batch; the first process then says that the
+    run is no longer bit-exact (and, where the frames do not split evenly, that an epoch's step
+    count and so the schedule's end may move a little).
     """
     ckpt = load_checkpoint(path)
     missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
@@ -928,6 +931,11 @@ def resume_state(
             f'{path}: not a lightseg training checkpoint (no {", ".join(missing)})'
         )
     epoch, best_miou, history = _checked_fields(path, ckpt)
+    if epochs is not None and epoch > epochs:
+        raise CheckpointError(
+            f"{path}: it has {epoch} epochs done, more than this run's train.epochs {epochs}; "
+            f'resume with --epochs {epoch} or more, or start afresh in another output_dir'
+        )
     saved_train = (ckpt.get('config') or {}).get('train') or {}
     saved_batch = saved_train.get('batch_size')
     if batch_size is not None and isinstance(saved_batch, int) and saved_batch != batch_size:
@@ -1341,6 +1349,7 @@ def train(
             aux=aux,
             batch_size=cfg.train.batch_size,
             world_size=info.world_size,
+            epochs=cfg.train.epochs,
         )
         if resume
         else TrainState()

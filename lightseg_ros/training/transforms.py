@@ -61,7 +61,12 @@ class RandomScaleAspect:
         )
         h, w = image.shape[-2:]
         size = [max(1, round(h * s / math.sqrt(a))), max(1, round(w * s * math.sqrt(a)))]
-        return F.resize(image, size, antialias=True), F.resize(mask, size)
+        # NEAREST_EXACT samples at pixel centres, as bilinear does: plain NEAREST samples the
+        # top-left corner and moved labels up and left of their pixels by about half a pixel
+        return (
+            F.resize(image, size, antialias=True),
+            F.resize(mask, size, interpolation=F.InterpolationMode.NEAREST_EXACT),
+        )
 
 
 class PairCompose:
