@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 SUBCOMMANDS = (
@@ -108,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
         # a training run resumes from its last saved epoch with --resume auto
         print('lightseg: interrupted', file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`lightseg models | head -1`): end quietly, as a SIGPIPE'd tool
+        # does; the interpreter's last flush of stdout would raise again, so it goes nowhere
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except SystemExit as exc:
         if not isinstance(exc.code, str):
             raise

@@ -574,3 +574,29 @@ def test_an_output_dir_with_a_character_beyond_the_basic_plane_is_taken_as_writt
     argv = ['train', '--print-config', '--data', str(tmp_path), '--output-dir', str(out)]
     assert main(argv) == 0
     assert yaml.safe_load(capfd.readouterr().out)['train']['output_dir'] == str(out)
+
+
+@pytest.mark.parametrize('out', ['/proc', '/proc/lightseg-out'])
+def test_an_output_folder_nothing_can_be_written_in_is_refused_before_the_work(
+    out, tmp_path, capfd
+):
+    """``eval --out /proc/x`` scored the whole split, then failed writing its report."""
+    code, err = run_cli(['eval', '--data', str(tmp_path), '--out', out], capfd)
+    line = the_error(err, 'eval')
+    assert code == 2 and "argument --out: cannot write a file in '/proc'" in line, err
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    """``lightseg models | head -1`` ended in a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'lightseg_ros.cli', 'models', '--height', '16', '--width', '16'],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == '', err

@@ -576,3 +576,61 @@ def test_kept_suffixes_never_meet_another_inputs_name(tmp_path, monkeypatch):
         'y.png': 'y',
         'y.png.mp4': 'y.png.mp4',
     }
+
+
+def test_inputs_inside_the_output_folder_are_said_to_be_left_out(tmp_path, capsys):
+    """``predict two --out two`` dropped every input in silence, then said "no usable input"."""
+    write_rgb(tmp_path / 'two' / 'a.png', road_scene(W, H)[0])
+    write_rgb(tmp_path / 'two' / 'b.png', road_scene(W, H)[0])
+    argv = [str(tmp_path / 'two'), '--out', str(tmp_path / 'two'), '--cpu-threads', '1']
+    assert main(['predict', *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == (
+        f'lightseg predict: skipped: 2 input file(s) inside the output folder {tmp_path / "two"} '
+        '(--out) left out'
+    ), err
+    assert err[1].startswith('lightseg predict: error: no usable input'), err
+
+
+def test_an_output_that_cannot_be_written_says_why_and_leaves_no_stale_summary(
+    tmp_path, capsys, one_torch_thread
+):
+    """cv2.imwrite said only "cannot write"; an earlier run's summary stood by the new files."""
+    write_rgb(tmp_path / 'in' / 'a.png', road_scene(W, H)[0])
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'summary.json').write_text('{"frames": 99}')  # an earlier run's
+    (out / 'color').write_text('not a folder')
+    argv = [str(tmp_path / 'in'), '--out', str(out), '--outputs', 'label', 'color']
+    assert main(['predict', *argv, '--cpu-threads', '1']) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f'lightseg predict: error: cannot write {out / "color"}: File exists'], err
+    assert not (out / 'summary.json').exists()
+    assert sorted(p.name for p in out.rglob('*')) == ['a.png', 'color', 'label']
+
+
+def test_a_stopped_run_leaves_no_cut_file_under_a_final_name(tmp_path, monkeypatch):
+    """Ctrl-C mid-video left a playable overlay of the frames so far, named as the whole video."""
+    import lightseg_ros.inference.predict as predict_module
+
+    write_video(tmp_path / 'v.mp4', 6, 10.0)
+    segment = predict_module._Run.segment
+    calls = []
+
+    def stop_at_the_fourth_frame(self, image):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return segment(self, image)
+
+    monkeypatch.setattr(predict_module._Run, 'segment', stop_at_the_fourth_frame)
+    out = tmp_path / 'out'
+    argv = [str(tmp_path / 'v.mp4'), '--out', str(out), '--outputs', 'overlay']
+    argv += ['--cpu-threads', '1']
+    assert main(['predict', *argv]) == 130
+    assert len(calls) == 4 and (out / 'overlay').is_dir()
+    assert list(out.rglob('*.mp4')) == [] and list(out.rglob('.*')) == []
+    monkeypatch.setattr(predict_module._Run, 'segment', segment)
+    assert main(['predict', *argv]) == 0  # the whole run: the video under its name, no leftovers
+    assert [p.name for p in out.rglob('*.mp4')] == ['v.mp4'] and list(out.rglob('.*')) == []
+    assert json.loads((out / 'summary.json').read_text())['files_written']['overlay'] == 1

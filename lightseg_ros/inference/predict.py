@@ -174,11 +174,22 @@ def collect_inputs(
         pairs += found
     seen: set[str] = set()
     unique = []
+    inside_out = 0
     for file, root in pairs:
         key = os.path.realpath(file)
-        if key not in seen and not (excluded and key.startswith(excluded)):
+        if excluded and key.startswith(excluded):
+            inside_out += 1
+        elif key not in seen:
             seen.add(key)
             unique.append((Path(os.path.abspath(file)), Path(os.path.abspath(root))))
+    if inside_out:  # said, not dropped in silence: `--out` may name the input folder itself
+        skipped.append(
+            Skipped(
+                str(exclude),
+                f'{inside_out} input file(s) inside the output folder {shown_path(exclude)} '
+                '(--out) left out',
+            )
+        )
     if not unique:
         return [], skipped
     common = Path(os.path.commonpath([str(root) for _, root in unique]))
@@ -256,12 +267,42 @@ def _output_name(path: Path) -> str:
         raise OSError(str(exc)) from None
 
 
+def _partial(path: Path) -> Path:
+    """
+    Return the name a file is written under until it is whole (same folder, same suffix).
+
+    One name a folder and process (a run writes one file at a time), and no longer than a short
+    output name: a name the filesystem takes is not refused for its temporary one.
+    """
+    return path.with_name(f'.lightseg-partial-{os.getpid()}{path.suffix}')
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """
+    Write ``data`` under a temporary name, then rename it to ``path``.
+
+    A run stopped midway (Ctrl-C, a full disk) leaves no cut file under a final name. OSError,
+    with the system's reason and the path, when it cannot be written.
+    """
+    tmp = _partial(path)
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _write(path: Path, image: np.ndarray) -> None:
     """PNG via OpenCV (RGB -> BGR; one channel as is); OSError when it cannot be written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    if not cv2.imwrite(_output_name(path), data):
-        raise OSError(f'cannot write {shown_path(path)}')
+    # encoded in memory and written by Python: cv2.imwrite says only False, never why
+    ok, png = cv2.imencode('.png', data)
+    if not ok:
+        raise OSError(f'cannot encode {shown_path(path)} as PNG')
+    _write_whole(path, png.tobytes())
 
 
 class _Run:
@@ -339,6 +380,9 @@ class _Run:
         # rate above 65535, and that ended the whole run as an output error; 0.1-1000 Hz is kept
         fps = info.fps if 0.1 <= info.fps <= 1000.0 else FALLBACK_FPS
         target = self.out_dir / 'overlay' / f'{item.name}.mp4'
+        # written under a temporary name and renamed when whole: a stopped run left a playable
+        # cut video under the final name
+        partial = _partial(target)
         per_frame = (self.outputs - {'overlay'}) if video_frames_too else set()
         wanted = per_frame | ({'overlay'} if 'overlay' in self.outputs else set())
         writer = None
@@ -358,24 +402,30 @@ class _Run:
                     if writer is None:
                         target.parent.mkdir(parents=True, exist_ok=True)
                         writer = cv2.VideoWriter(
-                            _output_name(target),
+                            _output_name(partial),
                             cv2.VideoWriter_fourcc(*VIDEO_FOURCC),
                             fps,
                             (image.shape[1], image.shape[0]),
                         )
                         if not writer.isOpened():
                             raise OSError(f'cannot write video {shown_path(target)}')
-                        self.written['overlay'] += 1
                     writer.write(cv2.cvtColor(views['overlay'], cv2.COLOR_RGB2BGR))
                 for kind in per_frame:
                     self.write(kind, f'{item.name}/{frames:06d}', views[kind])
                 frames += 1
                 progress(1)
-        finally:
+        except BaseException:
             if writer is not None:
                 writer.release()
+                partial.unlink(missing_ok=True)
+            raise
+        finally:
             if info.frames > frames:  # the bar counted what it declares: end it at its total
                 progress(info.frames - frames)
+        if writer is not None:
+            writer.release()
+            os.replace(partial, target)
+            self.written['overlay'] += 1
         return {
             'input': str(item.path),
             'frames': frames,
@@ -424,6 +474,8 @@ def predict(
         raise ValueError(f'unknown outputs {unknown}; accepted: {", ".join(OUTPUT_KINDS)}')
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # an earlier run's summary would stand beside this run's outputs if this one is stopped
+    (out / 'summary.json').unlink(missing_ok=True)
     run = _Run(segmenter, out, outputs, alpha)
     problems = list(skipped)
     images, videos = 0, []
@@ -478,5 +530,5 @@ def predict(
         'video_frames': video_frames,
         'out': str(out.resolve()),
     }
-    (out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
+    _write_whole(out / 'summary.json', (json.dumps(summary, indent=2) + '\n').encode())
     return summary

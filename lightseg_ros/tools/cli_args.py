@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from pathlib import Path
 import re
 from typing import Callable
@@ -271,11 +270,15 @@ def output_folder(text: str) -> str:
         raise Error(f'expected the path of a folder to write into, got {text!r}')
     if path.exists() and not path.is_dir():
         raise Error(f'{text!r} exists and is not a folder; expected a folder (new or existing)')
+    if path.is_dir():
+        _check_writable(path)
+        return text
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise Error(f'{str(parent)!r} is not a folder; expected a folder to write into')
+            # a write, not os.access: root "may" write in /proc, and eval scored a whole split
+            # before its report could not be written
+            _check_writable(parent)
             break
-    if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
-        raise Error(f'folder {text!r} is not writable')
     return text

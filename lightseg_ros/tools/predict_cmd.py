@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from ..models import no_shipped_weights_note, read_weights_meta
     from ..models.shipped import DEFAULT_MODEL, RANDOM
     from ..ros.node_config import cpu_threads_for
+    from ..sources.bags import shown_path
     from ..sources.frames import IMAGE_SUFFIXES
 
     def say(problem) -> None:
@@ -111,7 +112,13 @@ def run(args: argparse.Namespace) -> int:
                 warn=lambda line: tqdm.write(f'{PROG}: warning: {line}', file=sys.stderr),
             )
     except OSError as exc:
-        print(f'{PROG}: error: {exc}', file=sys.stderr)
+        # the path and the system's reason ('No space left on device'), not "[Errno 28] ..."
+        line = (
+            f'cannot write {shown_path(exc.filename)}: {exc.strerror}'
+            if exc.filename and exc.strerror
+            else str(exc)
+        )
+        print(f'{PROG}: error: {line}', file=sys.stderr)
         return 1
     if summary['frames'] == 0:
         print(f'{PROG}: error: no frame could be read; accepted: {accepted}', file=sys.stderr)
