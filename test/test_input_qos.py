@@ -124,6 +124,17 @@ def test_silence_reasons_name_the_cause_and_the_fix():
         seconds=6,
     )
     assert 'LARGE_DATA' in other and 'ROS_DOMAIN_ID' in other
+    # frames came on this subscription: a paused publisher, not a transport mismatch
+    paused = silence_reason(
+        topic,
+        [RELIABLE],
+        subscribed_type=IMAGE_TYPE,
+        subscribed_reliability='reliable',
+        lost_messages=0,
+        seconds=6,
+        arrived=True,
+    )
+    assert 'publisher has paused or stopped sending' in paused and 'LARGE_DATA' not in paused
     assert '3 frames on /cam/image_raw lost in transport' in loss_reason(topic, 3)
 
 

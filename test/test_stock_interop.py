@@ -261,6 +261,41 @@ def random_weights_node(name: str, topic: str, prepare):
     )
 
 
+def test_a_latched_image_that_came_before_any_output_subscriber_is_segmented_when_one_comes():
+    """
+    The node skips frames nobody listens for; a latched one-shot image was skipped for good.
+
+    It is held, and segmented once an output gains a subscriber (rviz opened after the still).
+    """
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    topic, out = f'{NS}/held/image_raw', f'{NS}/held/segmentation'
+    latched = QoSProfile(
+        depth=1,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    )
+
+    def prepare(probe):
+        probe.still = probe.node.create_publisher(Image, topic, latched)
+        frame = Image(height=48, width=64, encoding='rgb8', step=64 * 3, data=bytes(64 * 48 * 3))
+        frame.header.stamp.sec, frame.header.frame_id = 11, 'held'
+        probe.still.publish(frame)
+
+    node, probe = random_weights_node('held', topic, prepare)
+    try:
+        time.sleep(3.0)  # the frame arrives while no output has a subscriber: skipped
+        probe.subscribe(Image, f'{out}/mask', qos=STOCK_QOS)
+        mask = probe.wait_for(f'{out}/mask', timeout=30)
+        assert (mask.header.stamp.sec, mask.header.frame_id) == (11, 'held')
+        assert 'subscribed Image reliable transient_local' in node.output, node.tail()
+        # the latched publisher sent its image: no "none arrived, check DDS" warning follows
+        assert 'no frame on' not in node.output, node.tail()
+    finally:
+        probe.close()
+        node.stop()
+
+
 def test_a_stop_signal_while_a_frame_is_in_the_network_is_no_failed_frame():
     """
     SIGINT while the worker segments a frame: a clean stop, no "frame failed" error.

@@ -150,11 +150,14 @@ def silence_reason(
     subscribed_reliability: str,
     lost_messages: int,
     seconds: float,
+    arrived: bool = False,
 ) -> str | None:
     """
     Explain why no frame arrived on ``topic`` for ``seconds`` although publishers exist.
 
     The reason comes with the fix; None when nobody publishes (then silence is expected).
+    ``arrived``: frames came on this subscription before, so transport settings are not what
+    keeps them away.
     """
     if not offers:
         return None
@@ -175,6 +178,8 @@ def silence_reason(
     if lost_messages or any(o.reliability == 'best_effort' for o in offers):
         lost = f' ({lost_messages} messages reported lost)' if lost_messages else ''
         return f'{head}: frames are lost in transport{lost}. {_LOSS_FIX}'
+    if arrived:
+        return f'{head}: frames came before, so the publisher has paused or stopped sending'
     return (
         f'{head}: none arrived; check that both sides use the same DDS transport settings '
         "(README, 'DDS transports': a participant with FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA "

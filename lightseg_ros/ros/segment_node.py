@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import array
 from collections import OrderedDict
+import dataclasses
 from dataclasses import dataclass
 import gc
 import inspect
@@ -376,13 +377,18 @@ class CameraInput:
         quiet = now - max(self.last_frame, self.since, self.published_since)
         if quiet < after_s:
             return None
+        offers = self.offers()
+        arrived = self.last_frame > self.since  # a frame came on this subscription
+        if arrived and offers and all(o.durability == 'transient_local' for o in offers):
+            return None  # latched publishers that sent their image: nothing more is due
         return silence_reason(
             self.topic,
-            self.offers(),
+            offers,
             subscribed_type=self.subscribed_type,
             subscribed_reliability=self.reliability,
             lost_messages=self.lost_messages,
             seconds=quiet,
+            arrived=arrived,
         )
 
 
@@ -407,6 +413,8 @@ class CameraOutputs:
         on_frame,
     ) -> None:
         self.topic, self.namespace = topic, namespace
+        # a latched frame that came while no output had a subscriber (the worker's own)
+        self.held: Frame | None = None
         create = getattr(node, 'create_lifecycle_publisher', node.create_publisher)
         self.publishers = {
             name: create(Image, f'{namespace}/{name}', output_qos) for name in OUTPUTS
@@ -903,27 +911,59 @@ class SegmentNodeBase(Node):
             self._busy(mailbox, None)
             item = mailbox.take(timeout=0.1)
             if item is None:
+                if not self._serve_held(mailbox, stop):
+                    return
                 continue
             camera, frame = item
             self._busy(mailbox, time.monotonic())
             try:
-                self._process(self._cameras[camera], frame)
-            except Exception as exc:  # noqa: BLE001 - one bad frame must not end the worker
-                if self._stopping(stop):
-                    # a stop signal shuts the context down before destroy_node stops this thread:
-                    # the frame's publish then fails, and that is no failed frame
+                if not self._process_guarded(self._cameras[camera], frame, stop):
                     return
-                self._failed_frames += 1
-                self._last_failure = f'{type(exc).__name__}: {str(exc)[:200]}'
-                log, suppressed = self._throttle.allow('inference_error')
-                if log:
-                    self.get_logger().error(
-                        f'frame from {self._cameras[camera].topic} failed: {exc!r}'
-                        + (f' ({suppressed} more suppressed)' if suppressed else '')
-                    )
             finally:
                 self._busy(mailbox, None)
                 mailbox.done()
+
+    def _serve_held(self, mailbox: LatestFrameMailbox, stop: threading.Event) -> bool:
+        """
+        Segment a held latched frame once one of its camera's outputs has a subscriber.
+
+        A latched image may be all a camera ever sends (a map tile, a stopped camera's last
+        frame); it came while nobody listened and was skipped. Its latency counts from now, not
+        from its arrival. False when the worker is being stopped.
+        """
+        for camera in self._cameras:
+            frame = camera.held
+            if frame is None or not camera.wanted(self._enabled):
+                continue
+            camera.held = None
+            self._busy(mailbox, time.monotonic())
+            try:
+                if not self._process_guarded(
+                    camera, dataclasses.replace(frame, received=time.monotonic()), stop
+                ):
+                    return False
+            finally:
+                self._busy(mailbox, None)
+        return True
+
+    def _process_guarded(self, camera: CameraOutputs, frame: Frame, stop: threading.Event) -> bool:
+        """Process one frame; a failure is counted and logged. False when being stopped."""
+        try:
+            self._process(camera, frame)
+        except Exception as exc:  # noqa: BLE001 - one bad frame must not end the worker
+            if self._stopping(stop):
+                # a stop signal shuts the context down before destroy_node stops this thread:
+                # the frame's publish then fails, and that is no failed frame
+                return False
+            self._failed_frames += 1
+            self._last_failure = f'{type(exc).__name__}: {str(exc)[:200]}'
+            log, suppressed = self._throttle.allow('inference_error')
+            if log:
+                self.get_logger().error(
+                    f'frame from {camera.topic} failed: {exc!r}'
+                    + (f' ({suppressed} more suppressed)' if suppressed else '')
+                )
+        return True
 
     def _stopping(self, stop: threading.Event) -> bool:
         """Whether this worker is being stopped: asked to, or the context is shut down."""
@@ -935,7 +975,11 @@ class SegmentNodeBase(Node):
         wanted = camera.wanted(self._enabled)
         if not wanted:
             self._skipped += 1
+            # a latched frame (the input follows a transient-local publisher) may be the last
+            # the camera sends: kept, and segmented when an output gains a subscriber
+            camera.held = frame if camera.input.durability == 'transient_local' else None
             return
+        camera.held = None
         segmenter, lut, alpha = self._segmenter, self._lut, self._alpha
         try:
             msg = read_message(frame.raw, frame.msgtype)
