@@ -29,7 +29,8 @@ for the bag's clock).
 
 The launch ends when the bag has played (unless loop:=true): the node then logs its summary (frames
 in and out, dropped, latency). For figures (mIoU, latency, drops) use ``lightseg bag-eval BAG
---mode node``, which needs no ROS 2 install.
+--image-topic /camera/image_raw --label-topic /camera/labels --mode node``, which needs no ROS 2
+install.
 """
 
 import os

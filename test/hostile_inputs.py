@@ -399,7 +399,7 @@ class MetaCase:
     words: str  # the error contains these (after the file name)
 
 
-# the first five are issue 15's measured cases
+# the first five are the large-frame work's measured cases
 META_CASES: tuple[MetaCase, ...] = (
     MetaCase('JSON list instead of an object', '[1, 2, 3]', 'must be a JSON object'),
     MetaCase(

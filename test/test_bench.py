@@ -178,7 +178,7 @@ def test_frame_benchmark_targets_and_table():
     """
     The --frames figures.
 
-    Issue 15's goals read from a result, and /proc read for a live process.
+    The large-frame goals read from a result, and /proc read for a live process.
     """
     import os
 

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Hostile and oversized input never takes the node down (issue 15): a real node process over DDS.
+Hostile and oversized input never takes the node down: a real node process over DDS.
 
 Every image case of the catalogue (``hostile_inputs``) is published, followed by a good frame that
 must be served; crafted weights files are refused at start (exit code 2, one line naming the file)
@@ -53,7 +53,7 @@ pytestmark = pytest.mark.usefixtures('one_torch_thread')
 def weights(tmp_path_factory):
     folder = tmp_path_factory.mktemp('hostile_weights')
     good = small_weights(folder / 'good.safetensors')
-    # issue 15's measured cases
+    # the large-frame work's measured cases
     crafted = {
         case.name: craft(good, folder / f'crafted_{i}.safetensors', case.text)
         for i, case in enumerate(META_CASES[:5])

@@ -419,7 +419,7 @@ def test_predict_writes_exactly_what_the_node_publishes_for_the_same_frame(
 def test_a_file_claiming_a_huge_image_is_refused_undecoded_and_the_rest_still_runs(
     tmp_path, capsys, one_torch_thread
 ):
-    """Issue 15's bound on input size holds for files too: the header is read, not the pixels."""
+    """The node's bound on input size holds for files too: the header is read, not the pixels."""
     from hostile_inputs import png_claiming
 
     folder = tmp_path / 'in'

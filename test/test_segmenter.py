@@ -127,7 +127,7 @@ def test_bad_arguments():
     assert select_device('auto') == torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
 
-# -- bounded cost whatever the camera (issue 15) --------------------------------------------------
+# -- bounded cost whatever the camera -------------------------------------------------------------
 
 
 def test_frames_above_the_cap_are_downscaled_keeping_aspect(monkeypatch):

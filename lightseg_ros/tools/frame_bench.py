@@ -350,7 +350,7 @@ def measure_frames(
 
 def check_frame_targets(result: dict) -> dict:
     """
-    Check issue 15's goals for the largest frame against 640x480.
+    Check the large-frame goals for the largest frame against 640x480.
 
     Empty where a size was not measured.
     """
