@@ -83,7 +83,8 @@ def test_offline_scores_match_direct_segmentation(bag, dataset, segmenter):
         rgb = cv2.cvtColor(cv2.imread(str(images / path.name)), cv2.COLOR_BGR2RGB)
         cm.update(segmenter.segment(rgb).mask, cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
     assert report.scores.miou == pytest.approx(cm.compute().miou, abs=1e-12)
-    assert len(report.latency.samples_ms) == 5 and report.latency.percentile(99) > 0
+    assert len(report.latency.samples_ms) == 5 and report.latency.percentile(50) > 0
+    assert report.latency.percentile(99) is None  # 5 frames hold no p99: the max stands in
     d = report.as_dict()
     assert set(d['scores']['per_class_iou']) == {'left', 'right', 'box'}
 

@@ -31,6 +31,35 @@ def test_timing_percentiles():
     t = Timing.from_samples([0.010] * 99 + [0.110])
     assert t.p50_ms == 10.0 and 10.0 < t.p99_ms <= 110.0 and t.iters == 100
     assert abs(t.fps - 1000 / t.mean_ms) < 1e-9
+    assert abs(t.max_ms - 110.0) < 1e-9
+
+
+def test_a_tail_percentile_of_too_few_samples_is_not_reported():
+    """
+    A "p99" of 30 samples was numpy's interpolation between the two slowest: a maximum, renamed.
+
+    Every tool reports None for it under 100 samples, and the maximum beside it.
+    """
+    from lightseg_ros.evaluation.report import LatencyStats
+    from lightseg_ros.inference.predict import _percentiles
+    from lightseg_ros.stats import percentile, samples_for
+    from lightseg_ros.tools.frame_bench import _summary_ms
+    from lightseg_ros.tools.node_latency_cmd import _summary
+
+    assert (samples_for(50), samples_for(90), samples_for(99)) == (1, 10, 100)
+    thirty = [0.010] * 29 + [0.050]
+    assert percentile([v * 1e3 for v in thirty], 99) is None
+    assert percentile([v * 1e3 for v in thirty], 50) == 10.0
+    t = Timing.from_samples(thirty)
+    assert t.p99_ms is None and abs(t.max_ms - 50.0) < 1e-9
+    assert _summary(thirty)['p99_ms'] is None and _summary(thirty)['max_ms'] == 50.0
+    assert _summary_ms(thirty)['p99_ms'] is None and _summary_ms(thirty)['max_ms'] == 50.0
+    assert _percentiles(thirty)['p99'] is None and _percentiles(thirty)['max'] == 50.0
+    stats = LatencyStats()
+    stats.samples_ms.extend(v * 1e3 for v in thirty)
+    assert stats.percentile(99) is None and stats.percentile(50) == 10.0
+    # a frame benchmark phase that lost every frame: every key there, None (was a KeyError later)
+    assert _summary_ms([]) == {'n': 0, 'p50_ms': None, 'p99_ms': None, 'max_ms': None}
 
 
 def test_time_callable_counts_calls():
@@ -44,7 +73,8 @@ def test_time_callable_counts_calls():
 def test_peak_is_positive():
     import torch
 
-    assert measure_peak_gflops(torch.device('cpu'), n=128, seconds=0.05) > 0.1
+    # any positive figure: a loaded machine (a training run beside the suite) gave 0.08 GFLOP/s
+    assert measure_peak_gflops(torch.device('cpu'), n=128, seconds=0.05) > 0
 
 
 def test_bench_json_small_run(tmp_path, capsys):
@@ -172,6 +202,13 @@ def test_targets_from_figures():
     t = check_targets(result)
     assert not t['node_overhead_fraction_640x480']['met']
     assert not t['fed_60hz_p99_vs_single_frame']['met']
+    # under 100 answered frames there is no p99: the maximum, an upper bound, decides
+    node['node_publish_to_received']['mask_only']['p50_ms'] = 100.0
+    node['node_publish_to_received']['fed_60hz'] = {
+        'n': 33, 'p99_ms': None, 'max_ms': 150.0, 'dropped': 87, 'sent': 120,
+    }
+    fed = check_targets(result)['fed_60hz_p99_vs_single_frame']
+    assert (fed['value'], fed['met'], fed['from']) == (1.5, True, 'max of 33 frames')
 
 
 def test_frame_benchmark_targets_and_table():
@@ -226,6 +263,9 @@ def test_frame_benchmark_targets_and_table():
     result['rows'][1]['mask_agreement_with_full_resolution'] = 0.98
     assert not check_frame_targets(result)['mask_agreement_4000x3000']['met']
     assert check_frame_targets({'rows': result['rows'][:1]}) == {}
+    lost = dict(result['rows'][1], mask_only=dict(result['rows'][1]['mask_only'], p50_ms=None))
+    latency = check_frame_targets({'rows': [result['rows'][0], lost]})
+    assert latency['latency_4000x3000_vs_640x480'] == {'value': None, 'limit': 3.0, 'met': False}
     result['targets'] = t
     text = format_frames(result)
     assert (

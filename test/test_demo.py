@@ -129,7 +129,9 @@ def test_node_latency_tool_reports_both_measurements(tmp_path):
 def test_a_phase_that_lost_every_frame_is_reported_not_a_crash(capsys):
     from lightseg_ros.tools.node_latency_cmd import _print, _summary
 
-    assert _summary([]) == {'n': 0, 'p50_ms': None, 'p99_ms': None, 'mean_ms': None}
+    assert _summary([]) == {
+        'n': 0, 'p50_ms': None, 'p99_ms': None, 'mean_ms': None, 'max_ms': None
+    }
     lost = {**_summary([]), 'lost': 3}
     result = {
         'model': 'm', 'device': 'cpu', 'backend': 'torch', 'torch_threads': 1,

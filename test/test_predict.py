@@ -209,7 +209,8 @@ def test_folder_and_video_give_labels_colours_overlays_an_overlay_video_and_a_su
         'corrupt.png',
         'missing.jpg',
     ]
-    assert 0 < summary['latency_ms']['p50'] <= summary['latency_ms']['p99']
+    assert 0 < summary['latency_ms']['p50'] <= summary['latency_ms']['max']
+    assert summary['latency_ms']['p99'] is None  # a few frames hold no p99
     shares = summary['class_pixel_share']
     assert set(shares) == set(CAMVID_CLASSES)
     assert sum(shares.values()) == pytest.approx(1.0, abs=1e-4) and shares['road'] > 0

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..metrics import ConfusionMatrix, SegmentationScores
 from ..sources.bags import shown_path
+from ..stats import percentile
 
 __all__ = ['BagEvalReport', 'LatencyStats']
 
@@ -36,7 +37,8 @@ class LatencyStats:
         self.samples_ms.append(ms)
 
     def percentile(self, q: float) -> float | None:
-        return float(np.percentile(self.samples_ms, q)) if self.samples_ms else None
+        """Return the ``q``-th percentile; None where the samples are too few to hold it."""
+        return percentile(self.samples_ms, q)
 
 
 @dataclass
@@ -137,6 +139,7 @@ class BagEvalReport:
                 'mean': float(np.mean(self.latency.samples_ms))
                 if self.latency.samples_ms
                 else None,
+                'max': max(self.latency.samples_ms) if self.latency.samples_ms else None,
             },
             'scores': scores.as_dict(self.class_names) if scores else None,
         }
@@ -153,6 +156,7 @@ class BagEvalReport:
             f'frames {self.frames}  processed {self.processed}  labelled {self.labelled}  '
             f'unlabelled {self.unlabelled}  dropped {self.dropped}  malformed {self.malformed}',
             f'latency ms  p50 {fmt(lat["p50"])}  p99 {fmt(lat["p99"])}  mean {fmt(lat["mean"])}  '
+            f'max {fmt(lat["max"])}  ({len(self.latency.samples_ms)} frames; a p99 needs 100)  '
             f'throughput {d["throughput_fps"]} fps',
         ]
         for kind, n in sorted(self.malformed_counts.items()):

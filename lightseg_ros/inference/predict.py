@@ -64,6 +64,7 @@ from ..sources.frames import (
     video_frames,
     video_info,
 )
+from ..stats import percentile
 
 __all__ = [
     'OUTPUT_KINDS',
@@ -441,8 +442,8 @@ def _percentiles(seconds: list[float]) -> dict:
         return {'p50': None, 'p99': None, 'mean': None, 'max': None}
     ms = np.asarray(seconds) * 1e3
     return {
-        'p50': round(float(np.percentile(ms, 50)), 2),
-        'p99': round(float(np.percentile(ms, 99)), 2),
+        'p50': percentile(ms, 50, 2),
+        'p99': percentile(ms, 99, 2),  # None under 100 frames (lightseg_ros.stats)
         'mean': round(float(ms.mean()), 2),
         'max': round(float(ms.max()), 2),
     }

@@ -30,6 +30,7 @@ import sys
 
 from . import cli_args
 from ..ros.dds import DDS_TRANSPORTS
+from ..stats import shown
 
 
 def run(args: argparse.Namespace) -> int:
@@ -215,11 +216,15 @@ def check_targets(result: dict) -> dict:
             'met': overhead is not None and overhead <= 0.10,
         }
         fed = next(v for k, v in phases.items() if k.startswith('fed_'))
-        ratio = round(fed['p99_ms'] / e2e, 2) if e2e and fed['p99_ms'] is not None else None
+        # under 100 answered frames there is no p99 (lightseg_ros.stats): the maximum bounds it
+        # from above, so a maximum within the limit still meets it
+        tail = fed['p99_ms'] if fed['p99_ms'] is not None else fed.get('max_ms')
+        ratio = round(tail / e2e, 2) if e2e and tail is not None else None
         targets['fed_60hz_p99_vs_single_frame'] = {
             'value': ratio,
             'limit': 2.0,
             'met': ratio is not None and ratio <= 2.0,
+            'from': 'p99' if fed['p99_ms'] is not None else f'max of {fed.get("n")} frames',
             'dropped': fed['dropped'],
             'sent': fed['sent'],
         }
@@ -250,7 +255,7 @@ def format_table(result: dict) -> str:
         spread = f'{s["p25"]:.2f}-{s["p75"]:.2f} ({s["min"]:.2f}-{s["max"]:.2f})' if s else '-'
         lines.append(
             f'{r["model"]:28s} {r["backend_detail"]:26s} {size:>8s} {r["gflops"]:7.2f} '
-            f'{r["network"]["p50_ms"]:8.1f} {r["network"]["p99_ms"]:8.1f} '
+            f'{r["network"]["p50_ms"]:8.1f} {shown(r["network"]["p99_ms"]):>8s} '
             f'{r["network"]["fps"]:6.1f} {pipe} {floor} {r["ratio_to_peer"]:6.2f}x {spread:>23s}'
         )
         if gpu_memory:
@@ -269,8 +274,8 @@ def format_table(result: dict) -> str:
         for phase, r in node['node_publish_to_received'].items():
             extra = f', dropped {r["dropped"]}/{r["sent"]}' if 'dropped' in r else ''
             lines.append(
-                f'  publish -> received ({phase}): p50 {r["p50_ms"]} ms, p99 {r["p99_ms"]} '
-                f'ms{extra}'
+                f'  publish -> received ({phase}): p50 {shown(r["p50_ms"])} ms, p99 '
+                f'{shown(r["p99_ms"])} ms, max {shown(r.get("max_ms"))} ms (n={r["n"]}){extra}'
             )
     if result.get('frames'):
         from .frame_bench import format_frames
@@ -329,8 +334,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         '--iters',
         type=cli_args.positive_int,
-        default=50,
-        help='timed calls of each network (split over the rounds)',
+        default=100,  # the fewest that hold a p99 (lightseg_ros.stats)
+        help='timed calls of each network (split over the rounds); a p99 needs 100',
     )
     p.add_argument(
         '--rounds',

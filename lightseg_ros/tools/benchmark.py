@@ -44,6 +44,8 @@ import time
 import numpy as np
 import torch
 
+from ..stats import percentile
+
 __all__ = [
     'Timing',
     'RatioStats',
@@ -61,20 +63,22 @@ PEER = 'lraspp_mobilenet_v3_large'
 @dataclass
 class Timing:
     p50_ms: float
-    p99_ms: float
+    p99_ms: float | None  # None under 100 samples (lightseg_ros.stats): max_ms is the tail then
     mean_ms: float
     fps: float
     iters: int
+    max_ms: float = 0.0
 
     @classmethod
     def from_samples(cls, samples_s: list[float]) -> 'Timing':
         ms = np.asarray(samples_s) * 1000
         return cls(
             float(np.percentile(ms, 50)),
-            float(np.percentile(ms, 99)),
+            percentile(ms, 99),
             float(ms.mean()),
             float(1000 / ms.mean()),
             len(ms),
+            float(ms.max()),
         )
 
 

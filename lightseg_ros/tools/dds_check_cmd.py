@@ -36,6 +36,7 @@ import numpy as np
 
 from . import cli_args
 from ..ros.dds import DDS_TRANSPORTS, use_dds_transport
+from ..stats import percentile, shown
 
 __all__ = ['register', 'PAIRINGS']
 
@@ -179,8 +180,9 @@ def _subscribe(args: argparse.Namespace) -> int:
                 'received': len(latencies),
                 'sent': args.frames,
                 'publisher_rc': publisher.returncode,
-                'p50_ms': round(float(np.percentile(ms, 50)), 2) if ms.size else None,
-                'p99_ms': round(float(np.percentile(ms, 99)), 2) if ms.size else None,
+                'p50_ms': percentile(ms, 50, 2),
+                'p99_ms': percentile(ms, 99, 2),  # None under 100 frames: the max is the tail
+                'max_ms': round(float(ms.max()), 2) if ms.size else None,
             }
         )
     )
@@ -199,7 +201,12 @@ def run(args: argparse.Namespace) -> int:
             rows.append(
                 {'dds_transport': transport, 'publisher': publisher, 'subscriber': subscriber, **r}
             )
-            lat = f'p50 {r["p50_ms"]} ms, p99 {r["p99_ms"]} ms' if r['received'] else '-'
+            lat = (
+                f'p50 {shown(r["p50_ms"], "")} ms, p99 {shown(r["p99_ms"], "")} ms, max '
+                f'{shown(r.get("max_ms"), "")} ms'
+                if r['received']
+                else '-'
+            )
             if r['publisher_rc']:  # frames that were never sent are no transport's loss
                 lat += f'  (the publisher process failed: exit status {r["publisher_rc"]})'
             print(

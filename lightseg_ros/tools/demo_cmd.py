@@ -36,6 +36,7 @@ import numpy as np
 
 from . import cli_args
 from ..models.shipped import DEFAULT_MODEL, RANDOM
+from ..stats import percentile
 
 __all__ = ['run_demo', 'register']
 
@@ -234,8 +235,8 @@ def run_demo(
         'frames_dropped_by_node': int(node_stats.get('dropped_frames', '0')),
         'latency_ms': {
             'what': 'image_source publish (header stamp) -> overlay received by the recorder',
-            'p50': round(float(np.percentile(values, 50)), 1) if values.size else None,
-            'p99': round(float(np.percentile(values, 99)), 1) if values.size else None,
+            'p50': percentile(values, 50, 1),
+            'p99': percentile(values, 99, 1),  # None under 100 frames (lightseg_ros.stats)
             'mean': round(float(values.mean()), 1) if values.size else None,
             'max': round(float(values.max()), 1) if values.size else None,
         },
@@ -317,7 +318,8 @@ def run(args: argparse.Namespace) -> int:
         f'overlays ({summary["frames_dropped_by_node"]} frames dropped by the node: newest frame '
         f'wins) on {summary["device"]}'
     )
-    print(f'latency publish -> overlay: p50 {lat["p50"]} ms, p99 {lat["p99"]} ms')
+    p99 = f'p99 {lat["p99"]} ms' if lat['p99'] is not None else 'p99 needs 100 frames'
+    print(f'latency publish -> overlay: p50 {lat["p50"]} ms, max {lat["max"]} ms ({p99})')
     print(f'overlays (PNG): {out.resolve()}/overlay_*.png')
     print(f'latency summary (JSON): {(out / "latency.json").resolve()}')
     if summary['random_weights']:

@@ -41,19 +41,22 @@ from ..models.shipped import DEFAULT_MODEL
 from ..ros.dds import DDS_TRANSPORTS, use_dds_transport
 from ..ros.node_session import NodeSession, NodeStartError, send_until_answered
 from ..ros.topics import OUTPUTS
+from ..stats import percentile
 
 __all__ = ['measure_node_latency', 'register']
 
 
 def _summary(seconds: list[float]) -> dict:
-    ms = np.asarray(seconds) * 1e3
+    """Return n, p50, p99 (None under 100 frames: lightseg_ros.stats), mean and max, in ms."""
+    ms = np.asarray(seconds, dtype=np.float64) * 1e3
     if not ms.size:  # every frame of the phase lost: no percentile to take
-        return {'n': 0, 'p50_ms': None, 'p99_ms': None, 'mean_ms': None}
+        return {'n': 0, 'p50_ms': None, 'p99_ms': None, 'mean_ms': None, 'max_ms': None}
     return {
         'n': int(ms.size),
-        'p50_ms': round(float(np.percentile(ms, 50)), 1),
-        'p99_ms': round(float(np.percentile(ms, 99)), 1),
+        'p50_ms': percentile(ms, 50, 1),
+        'p99_ms': percentile(ms, 99, 1),
         'mean_ms': round(float(ms.mean()), 1),
+        'max_ms': round(float(ms.max()), 1),
     }
 
 
@@ -337,13 +340,13 @@ def _print(result: dict, width: int, height: int) -> None:
     )
     print(
         f'  Segmenter.segment (bare)             p50 {_ms(seg["p50_ms"])} ms  p99 '
-        f'{_ms(seg["p99_ms"])} ms'
+        f'{_ms(seg["p99_ms"])} ms  max {_ms(seg["max_ms"])} ms  (n={seg["n"]}; a p99 needs 100)'
     )
     for phase, r in result['node_publish_to_received'].items():
         lost = f'lost {r["lost"]}' if 'lost' in r else f'dropped {r["dropped"]} of {r["sent"]}'
         print(
             f'  node publish -> received ({phase:11s}) p50 {_ms(r["p50_ms"])} ms  p99 '
-            f'{_ms(r["p99_ms"])} ms  (n={r["n"]}, {lost})'
+            f'{_ms(r["p99_ms"])} ms  max {_ms(r["max_ms"])} ms  (n={r["n"]}, {lost})'
         )
     mask = result['node_publish_to_received']['mask_only']
     print(

@@ -127,8 +127,9 @@ def run(args: argparse.Namespace) -> int:
     print(
         f'{summary["frames"]} frames ({summary["images"]} images, {len(summary["videos"])} '
         f'videos, {len(summary["skipped"])} inputs skipped) in {summary["wall_s"]:.1f} s; '
-        f'{segmenter.model_name} on {segmenter.backend.description}: p50 {lat["p50"]:.1f} ms, p99 '
-        f'{lat["p99"]:.1f} ms per frame'
+        f'{segmenter.model_name} on {segmenter.backend.description}: p50 {lat["p50"]:.1f} ms, '
+        f'max {lat["max"]:.1f} ms per frame'
+        + (f', p99 {lat["p99"]:.1f} ms' if lat['p99'] is not None else '')
     )
     written = ', '.join(f'{n} in {k}/' for k, n in summary['files_written'].items() if n)
     print(
