@@ -103,6 +103,10 @@ def test_namespace_and_remapping_move_camera_info_and_outputs_with_the_image():
             f'__ns:={ns}',
             '-r',
             f'{ns}/camera/image_raw:={front}/image_raw',
+            # a rule for the remapped name: ROS applies remapping once, so it must not apply (the
+            # node resolved the name, then subscribed to the result, which rcl remapped again)
+            '-r',
+            f'{front}/image_raw:={ns}/elsewhere/image_raw',
             # the default image_topics, camera/image_raw, is relative: under the namespace
             *ros_parameter_args({'weights': 'random', 'cpu_threads': 1}),
         ],
@@ -111,6 +115,7 @@ def test_namespace_and_remapping_move_camera_info_and_outputs_with_the_image():
     )
     try:
         assert probe.node.count_subscribers(f'{ns}/camera/image_raw') == 0
+        assert probe.node.count_subscribers(f'{ns}/elsewhere/image_raw') == 0
         probe.wait_until(
             lambda: probe.node.count_subscribers(f'{front}/camera_info') > 0,
             30,

@@ -256,7 +256,14 @@ class CameraInput:
     """
 
     def __init__(
-        self, node: Node, topic: str, transport: str, reliability: str, depth: int, on_frame
+        self,
+        node: Node,
+        topic: str,
+        transport: str,
+        reliability: str,
+        depth: int,
+        on_frame,
+        subscribe_as: str | None = None,
     ) -> None:
         self.node, self.topic, self.transport, self.requested, self.depth = (
             node,
@@ -265,6 +272,9 @@ class CameraInput:
             reliability,
             depth,
         )
+        # the name the subscription is created with: rcl remaps it to ``topic``
+        # (SegmentNode._subscription_name)
+        self.subscribe_as = subscribe_as or topic
         self._on_frame = on_frame
         self.subscription = None
         self.reliability = self.durability = ''
@@ -326,7 +336,7 @@ class CameraInput:
                 # serialized: a dropped frame is never converted, a kept one is read without copies
                 self.subscription = self.node.create_subscription(
                     CompressedImage if compressed else Image,
-                    self.topic,
+                    self.subscribe_as,
                     lambda raw: self._on_frame(raw, msgtype),
                     qos,
                     event_callbacks=events,
@@ -411,6 +421,7 @@ class CameraOutputs:
         depth: int,
         output_qos: QoSProfile,
         on_frame,
+        subscribe_as: str | None = None,
     ) -> None:
         self.topic, self.namespace = topic, namespace
         # a latched frame that came while no output had a subscriber (the worker's own)
@@ -443,6 +454,7 @@ class CameraOutputs:
             reliability,
             depth,
             lambda raw, msgtype: on_frame(index, raw, msgtype),
+            subscribe_as=subscribe_as,
         )
 
     def start_input(self, node: Node) -> None:
@@ -586,6 +598,9 @@ class SegmentNodeBase(Node):
             if reason:
                 raise ParameterError(name, reason)
         topics = [self._input_topic(t, values['transport']) for t in values['image_topics']]
+        subscribe_as = [
+            self._subscription_name(t, values['transport']) for t in values['image_topics']
+        ]
         try:  # before the model loads (25 s with torch_compile on a GPU), which it does not need
             namespaces = output_namespaces(topics, values['output_namespace'])
         except ValueError as exc:  # one camera listed twice, or in two transports
@@ -629,8 +644,9 @@ class SegmentNodeBase(Node):
                 int(values['input_depth']),
                 output_qos,
                 self._on_frame,
+                subscribe_as=name,
             )
-            for i, (topic, ns) in enumerate(zip(topics, namespaces))
+            for i, (topic, ns, name) in enumerate(zip(topics, namespaces, subscribe_as))
         ]
         self._silence_after = float(values['no_input_warning_s'])
         self._silence: dict[str, str] = {}  # topic -> why no frame arrives
@@ -698,6 +714,21 @@ class SegmentNodeBase(Node):
                 'image_topics', f'{topic[:80]!r} is not a valid topic name ({why[:200]})'
             ) from None
         return transport_topic(resolved, transport)
+
+    def _subscription_name(self, topic: str, transport: str) -> str:
+        """
+        Return the name to create the image subscription with, so it lands on the resolved topic.
+
+        rcl remaps a subscription's name when it creates it, and remapping applies once: the
+        resolved name, remapped again, could move (rules ``/a:=/b`` and ``/b:=/c`` sent the
+        camera ``/a`` to ``/c``; two that swap names swapped it back). So a raw camera subscribes
+        by its expanded name, which rcl remaps once; a compressed one by the resolved base topic
+        with ``/compressed``, as image_transport names it.
+        """
+        resolved = self._input_topic(topic, transport)
+        if resolved != self.resolve_topic_name(topic):  # a transport suffix was added
+            return resolved
+        return self.resolve_topic_name(topic, only_expand=True)
 
     def _activate(self) -> None:
         """
