@@ -621,6 +621,8 @@ def test_replay_launch_command(tmp_path, bag):
         'lightseg_ros.ros.wait_then_play',
         '--topic',
         '/camera/image_raw',
+        '--reliable',  # played reliable, whatever the recording offered
+        '/camera/image_raw',
         '--timeout',
         '300',
         '--',

@@ -81,3 +81,27 @@ def test_no_command_or_one_that_cannot_run_is_one_line():
         'anyway',
         'wait_then_play: error: cannot run no-such-player-here: No such file or directory',
     ]
+
+
+def test_reliable_topics_are_played_reliable_through_a_qos_override_file():
+    """A camera recorded best effort was played best effort: the node lost most frames to DDS."""
+    import ast
+
+    import yaml
+
+    topic = f'/q{uuid.uuid4().hex[:8]}/camera/image_raw'
+    command = [sys.executable, '-c', 'import sys; print(sys.argv[1:])']
+    argv = ['--topic', topic, '--reliable', topic, '--timeout', '0']
+    argv += ['--', *command, '--topics', topic]
+    waiter = start(argv, fresh_domain())
+    out, err = waiter.communicate(timeout=60)
+    assert waiter.returncode == 0, err
+    passed = ast.literal_eval(out.strip().splitlines()[-1])
+    assert passed[:2] == ['--topics', topic] and passed[2] == '--qos-profile-overrides-path'
+    path = passed[3]
+    try:
+        assert yaml.safe_load(open(path)) == {
+            topic: {'reliability': 'reliable', 'history': 'keep_last', 'depth': 10}
+        }
+    finally:
+        os.unlink(path)

@@ -55,6 +55,8 @@ def bag_play_command(
     It plays the camera topic, its camera_info (which the node passes on with each mask, for
     rviz2's Camera display and 3D projection) and ``/tf``, ``/tf_static`` (a topic the bag lacks
     is skipped by the player); ``use_sim_time``: with ``--clock``, the bag's time on ``/clock``.
+    The camera topic plays reliable whatever the recording offered (``--reliable``: a camera
+    recorded best effort lost most of its frames to the node under stock DDS settings).
     """
     bag = args.get('bag', '')
     if not image_topic:
@@ -80,6 +82,7 @@ def bag_play_command(
         play.append('--loop')
     # the player starts once the node subscribes to the camera, i.e. has loaded its model
     waiter = [sys.executable, '-m', 'lightseg_ros.ros.wait_then_play', '--topic', image_topic]
+    waiter += ['--reliable', image_topic]
     return [*waiter, '--timeout', f'{timeout:g}', '--', *play]
 
 

@@ -27,16 +27,34 @@ started through this waiter::
 (the player's own ``--delay`` gives its publishers time to be discovered). After ``--timeout``
 seconds without a subscriber the command starts anyway, with one warning. The command replaces
 this process (``exec``), so its exit code and signals are its own.
+
+``--reliable TOPIC`` (repeatable) writes a rosbag2 QoS override file that plays those topics
+reliable, and adds ``--qos-profile-overrides-path FILE`` to the command. ``ros2 bag play`` offers
+what the recording offered: a camera recorded best effort is played best effort, the node follows
+it, and under stock DDS settings a best-effort subscription loses most camera-sized frames (each is
+many UDP fragments, and best effort never repairs one).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import tempfile
 import time
 
-__all__ = ['wait_for_subscriber', 'main']
+__all__ = ['wait_for_subscriber', 'reliable_overrides', 'main']
+
+
+def reliable_overrides(topics: list[str]) -> str:
+    """Write a rosbag2 QoS override file that plays ``topics`` reliable; return its path."""
+    fd, path = tempfile.mkstemp(prefix='lightseg-replay-qos-', suffix='.yaml')
+    with os.fdopen(fd, 'w') as f:
+        for topic in topics:  # JSON strings are YAML scalars: any topic name stays as written
+            f.write(f'{json.dumps(topic)}:\n  reliability: reliable\n  history: keep_last\n')
+            f.write('  depth: 10\n')
+    return path
 
 
 def wait_for_subscriber(node, topic: str, timeout_s: float, poll_s: float = 0.1) -> bool:
@@ -64,8 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='wait_then_play')
     parser.add_argument('--topic', required=True)
     parser.add_argument('--timeout', type=float, default=300.0)
+    parser.add_argument('--reliable', action='append', default=[], metavar='TOPIC')
     args = parser.parse_args(argv[:split])
     command = argv[split + 1:]
+    if args.reliable:
+        command += ['--qos-profile-overrides-path', reliable_overrides(args.reliable)]
 
     import rclpy
     from rclpy.signals import SignalHandlerOptions
