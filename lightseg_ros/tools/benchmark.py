@@ -263,18 +263,21 @@ def bench_segmenter(
     input (``iters`` calls of each in all), which sets ``ratio_to_peer``, ``ratio_spread`` and
     ``peer_network``. On CUDA, ``extra`` holds the GPU memory the segmenter takes: the peak PyTorch
     allocated while segmenting (weights, CUDA graph pools, buffers; ``gpu_memory_mb``) and what its
-    caching allocator held then (``gpu_reserved_mb``), both above what was allocated before, and
+    caching allocator held then (``gpu_reserved_mb``), each above its own figure before, and
     the drop in the device's free memory (``gpu_device_mb``): that one also counts what other
     libraries allocate themselves (ONNX Runtime's arena, cuDNN and cuBLAS workspaces), so it is the
     column that compares backends, where nothing else uses the GPU.
     """
     from ..inference.segmenter import Segmenter
 
-    base = free_before = 0
+    base = base_reserved = free_before = 0
     if torch.cuda.is_available() and not device.startswith('cpu'):
         which = torch.device(device) if device.startswith('cuda') else None  # None: the current
         torch.cuda.empty_cache()  # cached blocks would be reused without lowering the free memory
         base = torch.cuda.memory_allocated(which)
+        # each figure above its own kind: reserved minus allocated overstated it by what the
+        # allocator held in partly used blocks before
+        base_reserved = torch.cuda.memory_reserved(which)
         free_before = torch.cuda.mem_get_info(which)[0]
 
     seg = Segmenter(
@@ -330,7 +333,7 @@ def bench_segmenter(
             (torch.cuda.max_memory_allocated(seg.device) - base) / mib, 1
         )
         extra['gpu_reserved_mb'] = round(
-            (torch.cuda.max_memory_reserved(seg.device) - base) / mib, 1
+            (torch.cuda.max_memory_reserved(seg.device) - base_reserved) / mib, 1
         )
         extra['gpu_device_mb'] = round(
             (free_before - torch.cuda.mem_get_info(seg.device)[0]) / mib, 1
