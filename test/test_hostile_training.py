@@ -534,6 +534,8 @@ def test_a_data_flag_that_is_a_symlink_loop_is_one_line(tmp_path, capsys):
         ("data.train_split=' '", r'data\.train_split must be a split name, not blank'),
         # the scheduler turned 1e308 epochs of warm-up into an int: OverflowError
         ('optim.warmup_epochs=1e308', r'optim\.warmup_epochs must be a number from 0 \(no'),
+        # a zero loss: nothing trained, every epoch
+        ('train.class_weights=[0, 0, 0]', r'train\.class_weights must be null or a list of .*at'),
     ],
 )
 def test_blank_splits_and_an_endless_warm_up_are_config_errors(override, message):
@@ -606,3 +608,10 @@ def test_a_random_scale_samples_labels_at_pixel_centres():
     # the centre of each of 3 output pixels is source column 1, 4, 7 (NEAREST took 0, 3, 6)
     assert small.shape == (3, 3)
     assert small[0].tolist() == [1, 4, 7]
+
+
+def test_a_split_named_twice_is_refused(tmp_path):
+    """``train+train`` trained each frame twice an epoch, unsaid."""
+    root = make_camvid(tmp_path, n=2, size=(48, 64), splits=('train',))
+    with pytest.raises(DatasetError, match=r"split 'train\+train' names 'train' twice"):
+        build_dataset('camvid', root, 'train+train')

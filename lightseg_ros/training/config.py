@@ -427,8 +427,9 @@ RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ('optim', 'warmup_factor'): (lambda v: 0 <= v <= 1, 'a number from 0 to 1'),
     ('train', 'seed'): (lambda v: 0 <= v <= MAX_SEED, f'an integer from 0 to {MAX_SEED}'),
     ('train', 'class_weights'): (
-        lambda v: v is None or all(x >= 0 for x in v),
-        'null or a list of numbers >= 0',
+        # all zero: the loss is zero and nothing trains
+        lambda v: v is None or (all(x >= 0 for x in v) and any(x > 0 for x in v)),
+        'null or a list of numbers >= 0, at least one above 0',
     ),
     # a sample is decoded at the scale before it is cropped: its memory grows with the square
     ('augment', 'scale'): (

@@ -696,6 +696,9 @@ def parse_split(spec: str) -> tuple[list[str], set[str] | None, set[str]]:
     splits = [s.strip() for s in spec.split('+') if s.strip()]
     if not splits:
         raise DatasetError(f'empty split {spec!r}')
+    twice = [s for i, s in enumerate(splits) if s in splits[:i]]
+    if twice:  # train+train trained every frame of it twice an epoch, unsaid
+        raise DatasetError(f'split {spec!r} names {twice[0]!r} twice; name each split once')
     odd = [s for s in splits if not SPLIT_NAME.fullmatch(s)]
     if odd:  # an unclosed bracket ('train['), a space, a path: not a split folder's name
         raise DatasetError(
