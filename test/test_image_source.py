@@ -411,3 +411,44 @@ def test_a_short_finite_run_arrives_whole(probe):
         assert len(probe.messages[topic]) == 3
     finally:
         node.stop()
+
+
+def test_each_frame_comes_with_a_camera_info_of_its_stamp_and_size(probe):
+    """A stand-in camera without camera_info left rviz2's Camera display and image_proc idle."""
+    from sensor_msgs.msg import CameraInfo
+
+    ns = f'/i{uuid.uuid4().hex[:8]}/camera'
+    probe.subscribe(Image, f'{ns}/image_raw')
+    probe.subscribe(CameraInfo, f'{ns}/camera_info')
+    node = NodeProcess(
+        'lightseg_ros.ros.image_source',
+        ['-p', f'topic:={ns}/image_raw', '-p', 'width:=80', '-p', 'height:=64', '-p', 'count:=3'],
+    )
+    try:
+        assert node.proc.wait(timeout=60) == 0, node.tail()
+        probe.wait_until(
+            lambda: len(probe.messages[f'{ns}/camera_info']) >= 3, 10, lambda: node.tail()
+        )
+        images, infos = probe.messages[f'{ns}/image_raw'], probe.messages[f'{ns}/camera_info']
+        stamp = lambda m: (m.header.stamp.sec, m.header.stamp.nanosec)  # noqa: E731
+        assert [stamp(m) for m in infos] == [stamp(m) for m in images]
+        info = infos[0]
+        assert (info.width, info.height, info.header.frame_id) == (80, 64, 'camera')
+        assert list(info.k) == [80.0, 0.0, 39.5, 0.0, 80.0, 31.5, 0.0, 0.0, 1.0]
+    finally:
+        node.stop()
+
+
+def test_an_encoding_the_frame_size_cannot_take_is_one_line_at_start():
+    """yuv422 at an odd width ended the first tick in a ValueError traceback."""
+    node = NodeProcess(
+        'lightseg_ros.ros.image_source',
+        ['-p', f'topic:=/o{uuid.uuid4().hex[:8]}/image_raw', '-p', 'width:=81',
+         '-p', 'encoding:=yuv422'],
+    )
+    try:
+        assert node.proc.wait(timeout=60) == 2, node.tail()
+        assert 'cannot start: ' in node.output and 'even width' in node.output, node.tail()
+        assert 'Traceback' not in node.output, node.tail()
+    finally:
+        node.stop()

@@ -21,7 +21,11 @@ Sources (parameter ``source``): ``synthetic`` (default: a procedural street scen
 draws), a folder of images, a video file, or a rosbag2 (folder, .mcap or .db3; the bag's raw CDR
 bytes are published unchanged, original stamps included, unless ``restamp`` is true). Frames from
 the other sources are stamped with the current time and ``frame_id``. A topic ending in
-``/compressed`` gets ``CompressedImage`` (jpeg).
+``/compressed`` gets ``CompressedImage`` (jpeg). Beside each frame of those sources goes a
+``camera_info`` (``/cam/image_raw`` -> ``/cam/camera_info``) with the frame's stamp, frame_id and
+size, as a camera driver sends: an ideal pinhole of focal length equal to the width (about 53
+degrees across), principal point at the centre, no distortion. It describes no real lens (the
+synthetic scene has none); ``camera_info:=false`` leaves it out. A bag's frames go without one.
 
 Run: ``ros2 run lightseg_ros image_source --ros-args -p source:=/data/clip.mp4 -p rate_hz:=15``
 (``rate_hz:=0``: the video's own frame rate, or a bag's recorded rate).
@@ -40,15 +44,32 @@ from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from .entry import interrupted, stopped
 from .params import declare
-from .topics import is_compressed_topic
+from .topics import camera_info_topic, is_compressed_topic
 from ..inference.image_codec import encode_image, SUPPORTED_ENCODINGS
 from ..sources import BagFrame, FrameSourceError, iter_frames, playback_rate
 
-__all__ = ['ImageSource', 'main', 'to_image_msg', 'to_compressed_msg']
+__all__ = ['ImageSource', 'main', 'to_image_msg', 'to_compressed_msg', 'pinhole_info']
+
+
+def pinhole_info(width: int, height: int, stamp: Any, frame_id: str) -> CameraInfo:
+    """
+    Return a camera_info for an ideal pinhole: focal length = width, centred, no distortion.
+
+    About 53 degrees across; what a camera driver without a calibration would send, so that
+    tools which need a camera_info (rviz2's Camera display, image_proc) run.
+    """
+    info = CameraInfo(width=width, height=height, distortion_model='plumb_bob')
+    info.header.stamp, info.header.frame_id = stamp, frame_id
+    f, cx, cy = float(width), (width - 1) / 2.0, (height - 1) / 2.0
+    info.d = [0.0] * 5
+    info.k = [f, 0.0, cx, 0.0, f, cy, 0.0, 0.0, 1.0]
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    info.p = [f, 0.0, cx, 0.0, 0.0, f, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return info
 
 
 def to_image_msg(rgb: np.ndarray, encoding: str, stamp: Any, frame_id: str) -> Image:
@@ -113,7 +134,18 @@ class ImageSource(Node):
         )
         self.frame_id = param('frame_id', 'camera', 'header frame_id')
         loop = param('loop', True, 'restart finite sources at their end')
-        self.count = param('count', 0, 'stop after this many frames; 0 = never')
+        self.count = param(
+            'count',
+            0,
+            'stop after this many frames; 0 = never',
+            integer_range=[IntegerRange(from_value=0, to_value=2**31 - 1, step=1)],
+        )
+        self._with_info = param(
+            'camera_info',
+            True,
+            'publish a camera_info beside each frame (an ideal pinhole: focal length = width); '
+            "a bag's frames go without one",
+        )
         bag_topic = param(
             'bag_topic', '', 'image topic to replay from a bag; empty = the first image topic'
         )
@@ -153,6 +185,10 @@ class ImageSource(Node):
             on_skip=self.get_logger().warning,  # an unreadable image in a folder: one line
         )
         self._first = next(self._frames)  # fails early on an unreadable source
+        if not isinstance(self._first, BagFrame) and not self.compressed:
+            # an encoding the frame's size cannot take (yuv422 at an odd width) stops the start
+            # in one line, not the first tick in a traceback
+            encode_image(self._first, self.encoding)
         self._qos = QoSProfile(
             depth=1,
             reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
@@ -165,9 +201,15 @@ class ImageSource(Node):
         else:
             msg_type = CompressedImage if self.compressed else Image
         self._publisher = self.create_publisher(msg_type, self.topic, self._qos)
+        self._info_publisher = (
+            self.create_publisher(CameraInfo, camera_info_topic(self.topic), self._qos)
+            if self._with_info and not isinstance(first, BagFrame)
+            else None
+        )
         self._told_waiting = False
         self.published = 0
-        self.done = False
+        self.done = self.failed = False
+        self._last_size = (0, 0)
         self.get_logger().info(f'publishing {source} on {self.topic} at {rate_words}')
         self.create_timer(1.0 / rate, self._tick)
 
@@ -185,6 +227,8 @@ class ImageSource(Node):
         self._first = None
         if frame is None or (isinstance(frame, BagFrame) and not self._restamp):
             return frame
+        if not isinstance(frame, BagFrame):
+            self._last_size = frame.shape[:2]
         stamp = self.get_clock().now().to_msg()
         if isinstance(frame, BagFrame):
             msg_type = CompressedImage if frame.msgtype.endswith('CompressedImage') else Image
@@ -199,7 +243,10 @@ class ImageSource(Node):
             return msg
         if self.compressed:
             return to_compressed_msg(frame, stamp, self.frame_id)
-        return to_image_msg(frame, self.encoding, stamp, self.frame_id)
+        try:
+            return to_image_msg(frame, self.encoding, stamp, self.frame_id)
+        except ValueError as exc:  # a later frame of a folder or video at an odd width for yuv
+            raise FrameSourceError(f'frame {self.published + 1}: {exc}') from None
 
     def _tick(self) -> None:
         if self.done:
@@ -213,13 +260,16 @@ class ImageSource(Node):
             item = self.next_message()
         except FrameSourceError as exc:  # e.g. a bag damaged past its first frames
             self.get_logger().error(f'source failed after {self.published} frames: {exc}')
-            self.done = True
+            self.done = self.failed = True
             return
         if item is None:
             self.done = True
             self.get_logger().info(f'source ended after {self.published} frames')
             return
         self._publisher.publish(item.data if isinstance(item, BagFrame) else item)
+        if self._info_publisher is not None:
+            h, w = self._last_size
+            self._info_publisher.publish(pinhole_info(w, h, item.header.stamp, self.frame_id))
         self.published += 1
         if self.count and self.published >= self.count:
             self.done = True
@@ -241,6 +291,12 @@ def main(args: list[str] | None = None) -> int:
         rclpy.logging.get_logger('image_source').error(f'cannot start: {exc}')
         rclpy.try_shutdown()
         return 2
+    except BaseException as exc:  # Ctrl-C while the first frame is read (a bag's CRC scan)
+        told_to_stop = stopped(exc)  # before our own shutdown, which would make anything a stop
+        rclpy.try_shutdown()
+        if told_to_stop:
+            return 0
+        raise
     try:
         while rclpy.ok() and not node.done:
             rclpy.spin_once(node, timeout_sec=0.1)
@@ -252,7 +308,7 @@ def main(args: list[str] | None = None) -> int:
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+    return 1 if node.failed else 0  # a source that failed mid-run is no success for a launch
 
 
 if __name__ == '__main__':

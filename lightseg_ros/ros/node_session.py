@@ -84,14 +84,20 @@ def ros_parameter_args(parameters: Mapping[str, Any]) -> list[str]:
     return args
 
 
+# loaded here, in the parent: between fork and exec a child of a threaded process (DDS's threads,
+# a reader thread) may only call async-signal-safe functions, and loading a library is not one
+try:
+    _PRCTL = ctypes.CDLL('libc.so.6', use_errno=True).prctl
+except OSError:  # not glibc Linux: the caller's stop() is the only guard
+    _PRCTL = None
+
+
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     # SIGINT is how stop() ends the node: a tool started in the background of a script (a
     # non-interactive shell's `&`) has it ignored, and the node would inherit that and run on
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    try:
-        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:  # not glibc Linux: the caller's stop() is the only guard
-        pass
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class NodeSession:
@@ -135,6 +141,9 @@ class NodeSession:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # a byte that is not UTF-8 (a file name the node quotes) must not end the reader,
+            # after which the full pipe would block the node
+            errors='replace',
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
