@@ -104,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         command = f'lightseg {args.command}'
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        # flushed here, inside the handlers: a block-buffered stdout (a pipe) is otherwise written
+        # at exit, where a reader gone away is "Exception ignored ... BrokenPipeError", exit 120
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
         # a training run resumes from its last saved epoch with --resume auto
         print('lightseg: interrupted', file=sys.stderr)

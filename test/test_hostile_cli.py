@@ -588,13 +588,17 @@ def test_an_output_folder_nothing_can_be_written_in_is_refused_before_the_work(
 
 def test_a_reader_that_goes_away_ends_the_command_quietly():
     """``lightseg models | head -1`` ended in a BrokenPipeError traceback."""
+    import os
     import subprocess
     import sys
 
+    env = dict(os.environ)
+    env.pop('PYTHONUNBUFFERED', None)  # a pipe's stdout block-buffered, as in a user's shell
     proc = subprocess.Popen(
         [sys.executable, '-m', 'lightseg_ros.cli', 'models', '--height', '16', '--width', '16'],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env=env,
     )
     proc.stdout.close()  # the reader is gone before the first line is written
     err = proc.stderr.read().decode()

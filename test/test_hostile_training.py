@@ -595,6 +595,13 @@ def test_a_palette_mask_in_the_classes_colours_but_reindexed_is_refused(tmp_path
     im.putpalette([v for c in CLASS_COLORS for v in c])
     im.save(mask_path)
     assert np.array_equal(np.asarray(ds[0][1]), ids)
+    # a palette that is no class's colours (Pillow's one black entry; a grey ramp) says nothing,
+    # even where one entry happens to be a class's colour
+    for palette in ([0, 0, 0], [v for i in range(256) for v in (i, i, i)]):
+        im = Image.fromarray(ids.astype(np.uint8), mode='P')
+        im.putpalette(palette)  # in memory: a PNG writer may re-index a one-entry palette
+        ds.colors[1] = [0, 0, 0]  # a class drawn black, as Pillow's one entry is
+        assert np.array_equal(ds._labels(im, mask_path), ids)
 
 
 def test_a_random_scale_samples_labels_at_pixel_centres():

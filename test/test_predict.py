@@ -635,3 +635,31 @@ def test_a_stopped_run_leaves_no_cut_file_under_a_final_name(tmp_path, monkeypat
     assert main(['predict', *argv]) == 0  # the whole run: the video under its name, no leftovers
     assert [p.name for p in out.rglob('*.mp4')] == ['v.mp4'] and list(out.rglob('.*')) == []
     assert json.loads((out / 'summary.json').read_text())['files_written']['overlay'] == 1
+
+
+def test_a_write_that_fails_midway_names_the_file_asked_for_and_leaves_no_temporary(
+    tmp_path, monkeypatch
+):
+    """A full disk fails in write or close, where Python's error names no file."""
+    import lightseg_ros.inference.predict as predict_module
+
+    class FullDisk:
+        def __init__(self, path, mode):
+            self.f = open(path, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(predict_module, 'open', FullDisk, raising=False)
+    target = tmp_path / 'label' / 'a.png'
+    target.parent.mkdir()
+    with pytest.raises(OSError) as info:
+        predict_module._write_whole(target, b'png bytes')
+    assert (info.value.filename, info.value.strerror) == (str(target), 'No space left on device')
+    assert list(target.parent.iterdir()) == []

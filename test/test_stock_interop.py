@@ -250,12 +250,14 @@ def test_node_stops_cleanly_on_sigterm_and_sigint(sig):
         node.stop()
 
 
-def random_weights_node(name: str, topic: str, prepare):
+def random_weights_node(name: str, topic: str, prepare, **parameters):
     """Start a node (random weights) on ``topic`` and a probe that ``prepare`` sets up."""
     return start_node_and_probe(
         'lightseg_ros.ros.segment_node',
         ['-r', f'__node:={name}_{uuid.uuid4().hex[:6]}']
-        + ros_parameter_args({'image_topics': [topic], 'weights': 'random', 'cpu_threads': 1}),
+        + ros_parameter_args(
+            {'image_topics': [topic], 'weights': 'random', 'cpu_threads': 1, **parameters}
+        ),
         prepare=prepare,
         ready=lambda probe: probe.node.count_subscribers(topic) > 0,
     )
@@ -282,7 +284,8 @@ def test_a_latched_image_that_came_before_any_output_subscriber_is_segmented_whe
         frame.header.stamp.sec, frame.header.frame_id = 11, 'held'
         probe.still.publish(frame)
 
-    node, probe = random_weights_node('held', topic, prepare)
+    # the silence warning after 0.5 s, so that the wait below would see a wrong one
+    node, probe = random_weights_node('held', topic, prepare, no_input_warning_s=0.5)
     try:
         time.sleep(3.0)  # the frame arrives while no output has a subscriber: skipped
         probe.subscribe(Image, f'{out}/mask', qos=STOCK_QOS)

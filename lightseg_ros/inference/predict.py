@@ -290,6 +290,11 @@ def _write_whole(path: Path, data: bytes) -> None:
         with open(tmp, 'wb') as f:
             f.write(data)
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        # named by the file asked for: the temporary name means nothing to the user, and a
+        # full disk fails in write or close, where Python's error names no file at all
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -759,6 +759,7 @@ class SegmentNodeBase(Node):
         self._input_timer = self._recheck_timer = None
         for cam in self._cameras:
             cam.stop_input(self)
+            cam.held = None  # an inactive node serves nothing, and a later frame is newer
         self._silence.clear()
         self._single_class = {}
         self._stage = 'inactive'
@@ -962,6 +963,8 @@ class SegmentNodeBase(Node):
         frame); it came while nobody listened and was skipped. Its latency counts from now, not
         from its arrival. False when the worker is being stopped.
         """
+        if self._stage != 'active':  # a lifecycle node's publishers drop what it would send
+            return True
         for camera in self._cameras:
             frame = camera.held
             if frame is None or not camera.wanted(self._enabled):

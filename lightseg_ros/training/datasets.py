@@ -286,11 +286,22 @@ class SegmentationDataset(Dataset):
         if palette is None or not len(palette):
             return
         class_of = {tuple(c): i for i, c in enumerate(self.colors)}
-        for idx in np.flatnonzero(np.bincount(labels.ravel(), minlength=1)):
-            if idx >= len(palette) or idx == self.ignore_index:
-                continue
-            j = class_of.get(tuple(int(v) for v in palette[idx]))
-            if j is not None and j != idx:
+        used = [
+            int(i)
+            for i in np.flatnonzero(np.bincount(labels.ravel(), minlength=1))
+            if i != self.ignore_index
+        ]
+        # the palette speaks of the classes only where every index used is drawn in a class
+        # colour (Pillow gives a bare index mask a one-entry black palette; a grey ramp holds
+        # greys): then an index drawn in another class's colour is a re-indexed mask
+        drawn = [
+            class_of.get(tuple(int(v) for v in palette[i])) if i < len(palette) else None
+            for i in used
+        ]
+        if None in drawn or len(used) < 2:  # one index alone is no order to contradict
+            return
+        for idx, j in zip(used, drawn):
+            if j != idx:
                 raise DatasetError(
                     f"{path}: palette mask whose index {idx} is drawn in class {j}'s colour "
                     f'{list(self.colors[j])} ({shown_value(self.class_names[j])}); a palette mask '

@@ -35,7 +35,13 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-__all__ = ['RandomScaleAspect', 'PairCompose', 'train_transform', 'eval_transform']
+__all__ = [
+    'RandomScaleAspect',
+    'PairCompose',
+    'resize_labels',
+    'train_transform',
+    'eval_transform',
+]
 
 
 class RandomScaleAspect:
@@ -61,12 +67,26 @@ class RandomScaleAspect:
         )
         h, w = image.shape[-2:]
         size = [max(1, round(h * s / math.sqrt(a))), max(1, round(w * s * math.sqrt(a)))]
-        # NEAREST_EXACT samples at pixel centres, as bilinear does: plain NEAREST samples the
-        # top-left corner and moved labels up and left of their pixels by about half a pixel
-        return (
-            F.resize(image, size, antialias=True),
-            F.resize(mask, size, interpolation=F.InterpolationMode.NEAREST_EXACT),
-        )
+        return F.resize(image, size, antialias=True), resize_labels(mask, size)
+
+
+def resize_labels(mask: torch.Tensor, size: Sequence[int]) -> tv_tensors.Mask:
+    """
+    Resize a label mask (..., H, W) to ``size`` by the label at each output pixel's centre.
+
+    Pixel centres, as the image's bilinear resize samples: plain nearest takes the top-left corner
+    and moved labels up and left of their pixels by about half a pixel. Written out as indexing
+    (any integer dtype) because torchvision ignored ``NEAREST_EXACT`` for masks before 0.29, and
+    ``interpolate``'s nearest-exact takes uint8 only.
+    """
+    h, w = mask.shape[-2:]
+    out_h, out_w = int(size[0]), int(size[1])
+
+    def centres(n_out: int, n_in: int) -> torch.Tensor:
+        return ((torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out)).long()
+
+    rows, cols = centres(out_h, h).clamp_(max=h - 1), centres(out_w, w).clamp_(max=w - 1)
+    return tv_tensors.Mask(mask[..., rows[:, None], cols[None, :]])
 
 
 class PairCompose:
