@@ -644,6 +644,7 @@ def test_a_write_that_fails_midway_names_the_file_asked_for_and_leaves_no_tempor
     import lightseg_ros.inference.predict as predict_module
 
     class FullDisk:
+
         def __init__(self, path, mode):
             self.f = open(path, mode)
 
