@@ -90,7 +90,7 @@ def test_bench_json_small_run(tmp_path, capsys):
                 '--sizes',
                 '64x96',
                 '--iters',
-                '6',
+                '7',  # not a multiple of the rounds: at least 7 calls are timed, not 6
                 '--warmup',
                 '1',
                 '--rounds',
@@ -113,8 +113,8 @@ def test_bench_json_small_run(tmp_path, capsys):
             and case['pipeline']['p50_ms'] > 0
             and case['floor_ms'] > 0
         )
-        # timed in 3 interleaved rounds of 2 calls each, ours and the peer's
-        assert case['network']['iters'] == 6 and case['peer_network']['iters'] == 6
+        # timed in 3 interleaved rounds of 3 calls each, ours and the peer's
+        assert case['network']['iters'] == 9 and case['peer_network']['iters'] == 9
         s = case['ratio_spread']
         assert s['rounds'] == 3 and case['ratio_to_peer'] == s['median']
         assert 0 < s['min'] <= s['p25'] <= s['median'] <= s['p75'] <= s['max']
