@@ -18,6 +18,8 @@ Input QoS choice, transport choice and the reasons given for silent inputs.
 Pure, no ROS graph.
 """
 
+import functools
+
 from lightseg_ros.ros.dds import dds_environment, DDS_TRANSPORTS, use_dds_transport
 from lightseg_ros.ros.input_qos import (
     choose_durability,
@@ -115,7 +117,8 @@ def test_silence_reasons_name_the_cause_and_the_fix():
         'lost in transport (12 messages reported lost)' in lost
         and 'reliable QoS (REP-2003)' in lost
     )
-    other = silence_reason(
+    reliable_silence = functools.partial(
+        silence_reason,
         topic,
         [RELIABLE],
         subscribed_type=IMAGE_TYPE,
@@ -123,17 +126,10 @@ def test_silence_reasons_name_the_cause_and_the_fix():
         lost_messages=0,
         seconds=6,
     )
+    other = reliable_silence()
     assert 'LARGE_DATA' in other and 'ROS_DOMAIN_ID' in other
     # frames came on this subscription: a paused publisher, not a transport mismatch
-    paused = silence_reason(
-        topic,
-        [RELIABLE],
-        subscribed_type=IMAGE_TYPE,
-        subscribed_reliability='reliable',
-        lost_messages=0,
-        seconds=6,
-        arrived=True,
-    )
+    paused = reliable_silence(arrived=True)
     assert 'publisher has paused or stopped sending' in paused and 'LARGE_DATA' not in paused
     assert '3 frames on /cam/image_raw lost in transport' in loss_reason(topic, 3)
 

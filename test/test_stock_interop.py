@@ -263,26 +263,31 @@ def random_weights_node(name: str, topic: str, prepare, **parameters):
     )
 
 
+def publish_latched_still(probe, topic: str, sec: int, frame_id: str) -> None:
+    """Publish one 64x48 frame, reliable and transient local (latched), as a still camera does."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    latched = QoSProfile(
+        depth=1,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    )
+    probe.still = probe.node.create_publisher(Image, topic, latched)
+    frame = Image(height=48, width=64, encoding='rgb8', step=64 * 3, data=bytes(64 * 48 * 3))
+    frame.header.stamp.sec, frame.header.frame_id = sec, frame_id
+    probe.still.publish(frame)
+
+
 def test_a_latched_image_that_came_before_any_output_subscriber_is_segmented_when_one_comes():
     """
     The node skips frames nobody listens for; a latched one-shot image was skipped for good.
 
     It is held, and segmented once an output gains a subscriber (rviz opened after the still).
     """
-    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-
     topic, out = f'{NS}/held/image_raw', f'{NS}/held/segmentation'
-    latched = QoSProfile(
-        depth=1,
-        reliability=ReliabilityPolicy.RELIABLE,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL,
-    )
 
     def prepare(probe):
-        probe.still = probe.node.create_publisher(Image, topic, latched)
-        frame = Image(height=48, width=64, encoding='rgb8', step=64 * 3, data=bytes(64 * 48 * 3))
-        frame.header.stamp.sec, frame.header.frame_id = 11, 'held'
-        probe.still.publish(frame)
+        publish_latched_still(probe, topic, 11, 'held')
 
     # the silence warning after 0.5 s, so that the wait below would see a wrong one
     node, probe = random_weights_node('held', topic, prepare, no_input_warning_s=0.5)
@@ -341,21 +346,12 @@ def test_a_stop_signal_while_a_frame_is_in_the_network_is_no_failed_frame():
 
 def test_an_image_latched_before_the_node_started_is_segmented():
     """A publisher that sends one image, transient local, before the node subscribes."""
-    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-
     topic, out = f'{NS}/latched/image_raw', f'{NS}/latched/segmentation'
-    latched = QoSProfile(
-        depth=1,
-        reliability=ReliabilityPolicy.RELIABLE,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL,
-    )
 
     def prepare(probe):
         probe.subscribe(Image, f'{out}/mask', qos=STOCK_QOS)
-        probe.still = probe.node.create_publisher(Image, topic, latched)
-        frame = Image(height=48, width=64, encoding='rgb8', step=64 * 3, data=bytes(64 * 48 * 3))
-        frame.header.stamp.sec, frame.header.frame_id = 7, 'still'
-        probe.still.publish(frame)  # before the node exists: only a latched reader gets it
+        # before the node exists: only a latched reader gets it
+        publish_latched_still(probe, topic, 7, 'still')
 
     node, probe = random_weights_node('still', topic, prepare)
     try:

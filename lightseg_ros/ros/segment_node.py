@@ -599,7 +599,8 @@ class SegmentNodeBase(Node):
                 raise ParameterError(name, reason)
         topics = [self._input_topic(t, values['transport']) for t in values['image_topics']]
         subscribe_as = [
-            self._subscription_name(t, values['transport']) for t in values['image_topics']
+            self._subscription_name(t, resolved)
+            for t, resolved in zip(values['image_topics'], topics)
         ]
         try:  # before the model loads (25 s with torch_compile on a GPU), which it does not need
             namespaces = output_namespaces(topics, values['output_namespace'])
@@ -715,7 +716,7 @@ class SegmentNodeBase(Node):
             ) from None
         return transport_topic(resolved, transport)
 
-    def _subscription_name(self, topic: str, transport: str) -> str:
+    def _subscription_name(self, topic: str, resolved: str) -> str:
         """
         Return the name to create the image subscription with, so it lands on the resolved topic.
 
@@ -723,9 +724,8 @@ class SegmentNodeBase(Node):
         resolved name, remapped again, could move (rules ``/a:=/b`` and ``/b:=/c`` sent the
         camera ``/a`` to ``/c``; two that swap names swapped it back). So a raw camera subscribes
         by its expanded name, which rcl remaps once; a compressed one by the resolved base topic
-        with ``/compressed``, as image_transport names it.
+        with ``/compressed``, as image_transport names it. ``resolved``: :meth:`_input_topic`'s.
         """
-        resolved = self._input_topic(topic, transport)
         if resolved != self.resolve_topic_name(topic):  # a transport suffix was added
             return resolved
         return self.resolve_topic_name(topic, only_expand=True)
